@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# One entry point for people and CI. Each command sets itself up on a fresh
+# machine that has python3, pip, node/npm and a Java runtime.
+#   ./run.sh demo    embedded DynamoDB, demo ledger, latest week through Dagster, weights table
+#   ./run.sh test    the test suite (integration tests against DynamoDB Local)
+#   ./run.sh ui      Dagster UI on http://127.0.0.1:3000 over the demo's data
+#   ./run.sh bench   the benchmarks (see docs/performance.md)
+set -euo pipefail
+cd "$(dirname "$0")"
+VENV="${VENV:-.venv}"
+
+setup() {
+  if [ ! -x "$VENV/bin/python" ]; then
+    python3 -m venv "$VENV"
+  fi
+  # Reinstall only when pyproject.toml changed since the last install.
+  local stamp="$VENV/.installed-$(sha1sum pyproject.toml | cut -c1-12)"
+  if [ ! -f "$stamp" ]; then
+    "$VENV/bin/python" -m pip install --quiet --upgrade pip
+    "$VENV/bin/python" -m pip install --quiet -e ".[dev]"
+    touch "$stamp"
+  fi
+}
+
+cmd="${1:-}"
+shift || true
+case "$cmd" in
+  demo)  setup; exec "$VENV/bin/python" -m weighting_pipeline.local demo "$@" ;;
+  ui)    setup; exec "$VENV/bin/python" -m weighting_pipeline.local ui "$@" ;;
+  test)  setup; exec "$VENV/bin/python" -m pytest "$@" ;;
+  bench) setup; exec "$VENV/bin/python" -m benchmarks "$@" ;;
+  *) sed -n '2,7p' "$0"; exit 2 ;;
+esac

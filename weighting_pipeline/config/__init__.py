@@ -1,0 +1,1 @@
+"""Packaged baseline allocations, one file per deployment stage."""

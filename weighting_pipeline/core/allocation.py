@@ -1,0 +1,77 @@
+"""Turn baseline allocations and multipliers into weights that sum to 1.
+
+Naive renormalisation ``b*m / sum(b*m)`` can push a strategy outside its
+promised band (in the worked example the worst lands at 0.387x its baseline).
+Bounded renormalisation keeps the band:
+
+    w_i = clip(k * b_i * m_i, lo * b_i, hi * b_i),  with k such that sum(w) = 1.
+
+``f(k) = sum_i clip(k * a_i, lo_i, hi_i)`` is continuous, piecewise linear and
+non-decreasing in k, with breakpoints ``lo_i / a_i`` and ``hi_i / a_i``. We
+sort the breakpoints, evaluate f at each from cumulative slopes and offsets,
+and solve the one linear piece that crosses 1: exact, no iteration.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from weighting_pipeline.core.multipliers import MultiplierBounds
+
+
+def naive_weights(baseline: np.ndarray, multipliers: np.ndarray) -> np.ndarray:
+    """``b*m / sum(b*m)`` per row; shown for comparison only, never published."""
+    a = np.asarray(baseline, np.float64) * np.asarray(multipliers, np.float64)
+    return a / a.sum(axis=-1, keepdims=True)
+
+
+def bounded_weights(
+    baseline: np.ndarray, multipliers: np.ndarray, bounds: MultiplierBounds = MultiplierBounds()
+) -> np.ndarray:
+    """Bounded renormalisation, vectorised over rows (weeks).
+
+    Parameters
+    ----------
+    baseline : (S,) or (W, S) fractions, >= 0, each row summing to 1.
+    multipliers : (W, S) or (S,) within ``[bounds.min, bounds.max]``.
+
+    Returns
+    -------
+    (W, S) weights (or (S,) for 1-D input) with ``lo*b <= w <= hi*b`` and
+    each row summing to 1 up to float rounding (~1e-15).
+    """
+    m = np.asarray(multipliers, np.float64)
+    one_d = m.ndim == 1
+    m = np.atleast_2d(m)
+    b = np.broadcast_to(np.asarray(baseline, np.float64), m.shape)
+    lo_b = bounds.min_multiplier * b
+    hi_b = bounds.max_multiplier * b
+    a = b * m
+    live = a > 0  # zero-baseline strategies stay at 0 and have no breakpoints
+
+    with np.errstate(divide="ignore", invalid="ignore"):
+        k_enter = np.where(live, lo_b / a, np.inf)  # below: held at lo*b
+        k_leave = np.where(live, hi_b / a, np.inf)  # above: held at hi*b
+    # Each breakpoint changes f's slope and intercept; f(k) = base + icpt + slope*k.
+    points = np.concatenate([k_enter, k_leave], axis=1)
+    d_slope = np.concatenate([np.where(live, a, 0.0), np.where(live, -a, 0.0)], axis=1)
+    d_icpt = np.concatenate([np.where(live, -lo_b, 0.0), np.where(live, hi_b, 0.0)], axis=1)
+    order = np.argsort(points, axis=1, kind="stable")
+    points = np.take_along_axis(points, order, axis=1)
+    slope = np.cumsum(np.take_along_axis(d_slope, order, axis=1), axis=1)
+    icpt = lo_b.sum(axis=1, keepdims=True) + np.cumsum(np.take_along_axis(d_icpt, order, axis=1), axis=1)
+    finite = np.isfinite(points)
+    with np.errstate(invalid="ignore"):
+        f_at = np.where(finite, icpt + slope * np.where(finite, points, 0.0), np.inf)
+
+    # First breakpoint where f reaches 1; the crossing lies on the piece before it.
+    j = np.argmax(f_at >= 1.0, axis=1)
+    rows = np.arange(m.shape[0])
+    prev = np.maximum(j - 1, 0)
+    piece_slope = slope[rows, prev]
+    piece_icpt = icpt[rows, prev]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        k = np.where((j > 0) & (piece_slope > 0), (1.0 - piece_icpt) / piece_slope, points[rows, j])
+    with np.errstate(invalid="ignore"):
+        w = np.where(live, np.clip(k[:, None] * a, lo_b, hi_b), 0.0)
+    return w[0] if one_d else w

@@ -1,0 +1,121 @@
+"""The baseline allocation: packaged JSON config, validated once at load time.
+
+Format::
+
+    {"files": ["beam_chain.clj", ...], "allocations": {"beam_chain.clj": 0.2, ...}}
+
+Allocations are fractions of capital (0.2 = 20%). Weights are always keyed by
+these baseline keys; the trade ledger names strategies by the key's stem
+(``beam_chain`` for ``beam_chain.clj``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path, PurePosixPath
+
+import pandas as pd
+
+SUM_TOLERANCE = 1e-9
+STAGES = ("dev", "staging", "prod")
+
+
+class BaselineConfigError(ValueError):
+    """The baseline config file is missing, malformed or breaks an invariant."""
+
+
+def strategy_stem(key: str) -> str:
+    """A baseline key without its file suffix: ``beam_chain.clj`` -> ``beam_chain``."""
+    return PurePosixPath(key).stem if "." in key else key
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """Validated baseline allocations.
+
+    ``allocations`` is a float Series indexed by baseline key, in file order,
+    finite, >= 0 and summing to 1 within 1e-9. ``source`` names the file.
+    """
+
+    allocations: pd.Series
+    source: str
+
+    @property
+    def keys(self) -> list[str]:
+        return list(self.allocations.index)
+
+    @property
+    def stems(self) -> dict[str, str]:
+        """Ledger strategy name -> baseline key."""
+        return {strategy_stem(k): k for k in self.allocations.index}
+
+
+def packaged_config_path(stage: str) -> Path:
+    """The packaged ``strategy.<stage>.json`` for a deployment stage."""
+    if stage not in STAGES:
+        raise BaselineConfigError(f"APP__STAGE={stage!r} is not a known stage; expected one of {', '.join(STAGES)}")
+    return Path(str(resources.files("weighting_pipeline.config") / f"strategy.{stage}.json"))
+
+
+def load_baseline(path: str | Path) -> Baseline:
+    """Read and validate a baseline config file. Errors name the file and the problem."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise BaselineConfigError(f"{path}: baseline config file not found") from None
+    except OSError as exc:
+        raise BaselineConfigError(f"{path}: cannot read baseline config: {exc}") from None
+    if not text.strip():
+        raise BaselineConfigError(f"{path}: baseline config file is empty")
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise BaselineConfigError(f"{path}: not valid JSON ({exc})") from None
+    return parse_baseline(raw, source=str(path))
+
+
+def parse_baseline(raw: object, source: str) -> Baseline:
+    """Validate an already-decoded config object; ``source`` names it in errors."""
+    if not isinstance(raw, dict):
+        raise BaselineConfigError(f"{source}: expected a JSON object with 'files' and 'allocations'")
+    allocations = raw.get("allocations")
+    if not isinstance(allocations, dict):
+        raise BaselineConfigError(f"{source}: 'allocations' is missing or not an object")
+    if not allocations:
+        raise BaselineConfigError(f"{source}: 'allocations' is empty")
+    files = raw.get("files", list(allocations))
+    if not isinstance(files, list) or not all(isinstance(f, str) for f in files):
+        raise BaselineConfigError(f"{source}: 'files' must be a list of strategy file names")
+    if len(set(files)) != len(files):
+        raise BaselineConfigError(f"{source}: 'files' lists a strategy twice")
+    if set(files) != set(allocations):
+        missing = sorted(set(files) - set(allocations))
+        extra = sorted(set(allocations) - set(files))
+        raise BaselineConfigError(
+            f"{source}: 'files' and 'allocations' name different strategies "
+            f"(no allocation for {missing}; allocation but not in files: {extra})"
+        )
+    values: dict[str, float] = {}
+    for key in files:
+        value = allocations[key]
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise BaselineConfigError(f"{source}: allocation for {key!r} must be a number, got {value!r}")
+        if not math.isfinite(value) or value < 0:
+            raise BaselineConfigError(f"{source}: allocation for {key!r} must be finite and >= 0, got {value!r}")
+        values[key] = float(value)
+    stems: dict[str, str] = {}
+    for key in files:
+        stem = strategy_stem(key)
+        if stem in stems:
+            raise BaselineConfigError(
+                f"{source}: {stems[stem]!r} and {key!r} share the ledger name {stem!r}; lots could not be told apart"
+            )
+        stems[stem] = key
+    total = math.fsum(values.values())
+    if abs(total - 1.0) > SUM_TOLERANCE:
+        raise BaselineConfigError(f"{source}: allocations sum to {total!r}, not 1 (tolerance {SUM_TOLERANCE})")
+    return Baseline(pd.Series(values, dtype="float64", name="baseline"), source)

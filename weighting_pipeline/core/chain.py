@@ -1,0 +1,81 @@
+"""All parameters of the algorithm in one place, and the whole chain composed.
+
+The Dagster assets call the same stages one at a time; ``run_chain`` is for
+tests, benchmarks and notebooks that want lots -> weights in one call.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Sequence
+
+import pandas as pd
+
+from weighting_pipeline.core.calendar import WeekWindows
+from weighting_pipeline.core.lots import canonical_order
+from weighting_pipeline.core.multipliers import MultiplierBounds, multipliers
+from weighting_pipeline.core.returns import daily_returns
+from weighting_pipeline.core.sharpe import SharpeParams, sharpe_ratios
+from weighting_pipeline.core.weights import dynamic_weights
+
+
+@dataclass(frozen=True)
+class WeightingParams:
+    """Every knob of the algorithm, validated on construction.
+
+    ``lookback_days`` are calendar days; ``risk_free_rate`` is annual (0.045);
+    multipliers are factors of the baseline; ``turnover_warn`` is a fraction
+    of capital (0.2 = 20%) moved week over week before a WARN.
+    """
+
+    lookback_days: int = 90
+    risk_free_rate: float = 0.045
+    min_lots: int = 5
+    min_days: int = 5
+    min_multiplier: float = 0.5
+    max_multiplier: float = 2.0
+    turnover_warn: float = 0.20
+
+    def __post_init__(self) -> None:
+        problems = []
+        if isinstance(self.lookback_days, bool) or not isinstance(self.lookback_days, int) or self.lookback_days <= 0:
+            problems.append(f"lookback_days must be a positive whole number, got {self.lookback_days!r}")
+        if not math.isfinite(self.risk_free_rate):
+            problems.append(f"risk_free_rate must be finite, got {self.risk_free_rate!r}")
+        for name in ("min_lots", "min_days"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 2:
+                problems.append(f"{name} must be a whole number >= 2 (a standard deviation needs two points), got {value!r}")
+        if not (math.isfinite(self.turnover_warn) and self.turnover_warn >= 0):
+            problems.append(f"turnover_warn must be a finite fraction >= 0, got {self.turnover_warn!r}")
+        try:
+            self.bounds
+        except ValueError as exc:
+            problems.append(str(exc))
+        if problems:
+            raise ValueError("invalid weighting parameters: " + "; ".join(problems))
+
+    @property
+    def bounds(self) -> MultiplierBounds:
+        return MultiplierBounds(self.min_multiplier, self.max_multiplier)
+
+    @property
+    def sharpe(self) -> SharpeParams:
+        return SharpeParams(self.risk_free_rate, self.min_lots, self.min_days)
+
+    def as_dict(self) -> dict[str, float | int]:
+        return asdict(self)
+
+
+def run_chain(
+    lots: pd.DataFrame, keys: Sequence[str], baseline: pd.Series, params: WeightingParams = WeightingParams()
+) -> dict[str, pd.DataFrame]:
+    """closed lots -> daily returns -> Sharpe -> multipliers -> weights, for ``keys``."""
+    weeks = WeekWindows.for_keys(keys, params.lookback_days)
+    strategies = list(baseline.index)
+    daily = daily_returns(canonical_order(lots), weeks, strategies)
+    sharpe = sharpe_ratios(daily, weeks.keys, strategies, params.sharpe)
+    mult = multipliers(sharpe, params.bounds)
+    weights = dynamic_weights(mult, baseline, params.bounds)
+    return {"daily_returns": daily, "sharpe_ratios": sharpe, "multipliers": mult, "dynamic_weights": weights}

@@ -1,0 +1,121 @@
+"""Invariants of published weights, as pure functions.
+
+The same functions guard three places: the asset checks in the Dagster UI, the
+IO manager's refusal to write, and the trading reader's fallback. Each returns
+the weeks that break the rule with a short description, so a failure names
+what is wrong.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from weighting_pipeline.core.multipliers import MultiplierBounds
+
+SUM_TOLERANCE = 1e-9
+BOUND_TOLERANCE = 1e-12  # absolute, on fractions: room for float rounding only
+
+
+@dataclass(frozen=True)
+class Invariant:
+    """The outcome of one rule over a set of weeks; ``failures`` maps week -> problem."""
+
+    name: str
+    description: str
+    failures: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+
+def _per_week(frame: pd.DataFrame, bad: np.ndarray, describe) -> dict[str, str]:
+    failures: dict[str, str] = {}
+    if bad.any():
+        for key, rows in frame[bad].groupby("partition_key", observed=True, sort=True):
+            failures[str(key)] = describe(rows)
+    return failures
+
+
+def multipliers_within_bounds(frame: pd.DataFrame, bounds: MultiplierBounds) -> Invariant:
+    m = frame["multiplier"].to_numpy(np.float64)
+    bad = ~((m >= bounds.min_multiplier) & (m <= bounds.max_multiplier))
+    return Invariant(
+        "multipliers_within_bounds",
+        f"every multiplier lies within [{bounds.min_multiplier}, {bounds.max_multiplier}]",
+        _per_week(frame, bad, lambda r: ", ".join(f"{s}={v!r}" for s, v in zip(r["strategy"], r["multiplier"]))),
+    )
+
+
+def weights_sum_to_one(frame: pd.DataFrame) -> Invariant:
+    sums = frame.groupby("partition_key", observed=True)["weight"].sum()
+    bad = sums[~(np.abs(sums - 1.0) <= SUM_TOLERANCE)]
+    return Invariant(
+        "weights_sum_to_one",
+        f"each week's weights sum to 1 within {SUM_TOLERANCE}",
+        {str(k): f"sum is {v!r}" for k, v in bad.items()},
+    )
+
+
+def weights_within_bounds(frame: pd.DataFrame, bounds: MultiplierBounds) -> Invariant:
+    w = frame["weight"].to_numpy(np.float64)
+    b = frame["baseline"].to_numpy(np.float64)
+    lo, hi = bounds.min_multiplier * b, bounds.max_multiplier * b
+    bad = ~((w >= lo - BOUND_TOLERANCE) & (w <= hi + BOUND_TOLERANCE))
+    return Invariant(
+        "weights_within_bounds",
+        f"every weight lies within [{bounds.min_multiplier}, {bounds.max_multiplier}] x its baseline",
+        _per_week(
+            frame, bad, lambda r: ", ".join(f"{s}: weight {w!r} vs baseline {b!r}" for s, w, b in zip(r["strategy"], r["weight"], r["baseline"]))
+        ),
+    )
+
+
+def all_finite(frame: pd.DataFrame) -> Invariant:
+    """No NaN or inf in weights, multipliers, baselines, or qualified Sharpe ratios."""
+    numeric = frame[["weight", "multiplier", "baseline"]].to_numpy(np.float64)
+    bad = ~np.isfinite(numeric).all(axis=1)
+    if "sharpe" in frame:
+        qualified = (frame["skip_reason"] == "").to_numpy()
+        bad |= qualified & ~np.isfinite(frame["sharpe"].to_numpy(np.float64))
+    return Invariant(
+        "no_nan_or_inf",
+        "no NaN or inf in weights, multipliers, baselines or Sharpe ratios",
+        _per_week(frame, bad, lambda r: "non-finite value for " + ", ".join(map(str, r["strategy"]))),
+    )
+
+
+def covers_baseline(frame: pd.DataFrame, baseline_keys: list[str]) -> Invariant:
+    expected = set(baseline_keys)
+    failures = {}
+    for key, rows in frame.groupby("partition_key", observed=True, sort=True):
+        names = [str(s) for s in rows["strategy"]]
+        missing, extra = sorted(expected - set(names)), sorted(set(names) - expected)
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if missing or extra or dupes:
+            failures[str(key)] = f"missing {missing}, unexpected {extra}, duplicated {dupes}"
+    return Invariant("weights_cover_baseline", "each week's weights cover exactly the baseline strategies", failures)
+
+
+def blocking_invariants(frame: pd.DataFrame, baseline_keys: list[str], bounds: MultiplierBounds) -> list[Invariant]:
+    """Every rule a week must pass before it may be published."""
+    return [
+        multipliers_within_bounds(frame, bounds),
+        weights_sum_to_one(frame),
+        weights_within_bounds(frame, bounds),
+        all_finite(frame),
+        covers_baseline(frame, baseline_keys),
+    ]
+
+
+def enough_qualified(frame: pd.DataFrame) -> Invariant:
+    """WARN rule: at least two strategies qualified (else weights equal the baseline)."""
+    counts = (frame["skip_reason"] == "").groupby(frame["partition_key"], observed=True).sum()
+    return Invariant(
+        "enough_strategies_qualified",
+        "at least two strategies qualified for a Sharpe ratio (otherwise weights equal the baseline)",
+        {str(k): f"{int(n)} qualified" for k, n in counts.items() if n < 2},
+    )

@@ -1,0 +1,59 @@
+"""The closed-lots frame: the contract between the ledger reader and the math.
+
+One row per fully closed lot. Money is float64 in the account currency;
+times are tz-aware UTC; ``strategy`` is the baseline key (``beam_chain.clj``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+LOT_COLUMNS: dict[str, str] = {
+    "lot_id": "string",
+    "strategy": "string",
+    "symbol": "string",
+    "entry_timestamp": "datetime64[ns, UTC]",
+    "fully_closed_at": "datetime64[ns, UTC]",
+    "entry_qty": "float64",
+    "entry_price": "float64",
+    "realized_pnl": "float64",
+}
+
+
+def empty_lots() -> pd.DataFrame:
+    """A zero-row frame with the lot columns and dtypes."""
+    return pd.DataFrame({c: pd.Series(dtype=t) for c, t in LOT_COLUMNS.items()})
+
+
+def canonical_order(lots: pd.DataFrame) -> pd.DataFrame:
+    """Sort lots by close time then lot id, so float sums are reproducible
+    whatever order the ledger returned them in."""
+    return lots.sort_values(["fully_closed_at", "lot_id"], kind="stable", ignore_index=True)
+
+
+def in_window(lots: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> np.ndarray:
+    """Boolean mask of lots with ``start <= fully_closed_at < end``."""
+    closed = lots["fully_closed_at"]
+    return ((closed >= start) & (closed < end)).to_numpy(dtype=bool)
+
+
+def lots_by_week(lots: pd.DataFrame, weeks) -> pd.DataFrame:
+    """Each lot once per week whose lookback window contains its close time.
+
+    ``weeks`` is a ``core.calendar.WeekWindows``. Adds a categorical
+    ``partition_key`` column; row order is by week, then canonical lot order.
+    Windows overlap, so in a range a lot appears in about lookback/7 weeks.
+    """
+    from weighting_pipeline.core.calendar import half_day_index
+
+    lots = canonical_order(lots)
+    half = half_day_index(lots["fully_closed_at"]) if len(lots) else np.empty(0, np.int64)
+    first = np.searchsorted(weeks.last_half_day, half, side="left")  # first week whose end is after it
+    stop = np.searchsorted(weeks.first_half_day, half, side="right")  # weeks whose window has begun
+    counts = np.maximum(stop - first, 0)
+    rows = np.repeat(np.arange(len(lots)), counts)
+    week = np.repeat(first - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
+    out = lots.iloc[rows].reset_index(drop=True)
+    out.insert(0, "partition_key", pd.Categorical.from_codes(week, categories=list(weeks.keys)))
+    return out.sort_values("partition_key", kind="stable", ignore_index=True)

@@ -1,0 +1,64 @@
+"""Map Sharpe ratios to allocation multipliers of the baseline.
+
+Per week, the qualified strategies' Sharpe ratios are min-max normalised to
+[0, 1] and mapped linearly onto ``[min_multiplier, max_multiplier]``: the best
+gets the maximum, the worst the minimum. Skipped strategies get 1.0, and so
+does every strategy of a week with fewer than two qualifiers or with all
+Sharpe ratios equal.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+
+@dataclass(frozen=True)
+class MultiplierBounds:
+    """Multiplier bounds, unitless factors of the baseline: ``0 < min <= 1 <= max``."""
+
+    min_multiplier: float = 0.5
+    max_multiplier: float = 2.0
+
+    def __post_init__(self) -> None:
+        lo, hi = self.min_multiplier, self.max_multiplier
+        if not (np.isfinite(lo) and np.isfinite(hi)):
+            raise ValueError(f"multiplier bounds must be finite, got min={lo!r}, max={hi!r}")
+        if not 0 < lo <= 1:
+            raise ValueError(f"min_multiplier must satisfy 0 < min <= 1, got {lo!r}")
+        if hi < 1:
+            raise ValueError(f"max_multiplier must be >= 1, got {hi!r}")
+
+
+def multiplier_matrix(sharpe: np.ndarray, bounds: MultiplierBounds = MultiplierBounds()) -> np.ndarray:
+    """Multipliers for a (weeks x strategies) Sharpe matrix; NaN marks a skipped strategy."""
+    sharpe = np.asarray(sharpe, dtype=np.float64)
+    qualified = np.isfinite(sharpe)
+    n_qualified = qualified.sum(axis=1, keepdims=True)
+    masked_lo = np.where(qualified, sharpe, np.inf).min(axis=1, keepdims=True)
+    masked_hi = np.where(qualified, sharpe, -np.inf).max(axis=1, keepdims=True)
+    spread = masked_hi - masked_lo
+    active = qualified & (n_qualified >= 2) & (spread > 0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        scaled = (sharpe - masked_lo) / spread
+    span = bounds.max_multiplier - bounds.min_multiplier
+    # Clip guards the last ulp so the bounds hold exactly.
+    mult = np.clip(bounds.min_multiplier + scaled * span, bounds.min_multiplier, bounds.max_multiplier)
+    return np.where(active, mult, 1.0)
+
+
+def multipliers(sharpe: pd.DataFrame, bounds: MultiplierBounds = MultiplierBounds()) -> pd.DataFrame:
+    """Add a ``multiplier`` column to a Sharpe frame (see ``core.sharpe``).
+
+    The frame must hold every (partition_key, strategy) pair, as
+    ``sharpe_ratios`` returns it. Row order is kept.
+    """
+    wide = sharpe.pivot(index="partition_key", columns="strategy", values="sharpe")
+    mult = pd.DataFrame(multiplier_matrix(wide.to_numpy(), bounds), index=wide.index, columns=wide.columns)
+    stacked = mult.stack(future_stack=True)
+    key = pd.MultiIndex.from_arrays([sharpe["partition_key"], sharpe["strategy"]])
+    out = sharpe.copy()
+    out["multiplier"] = stacked.reindex(key).to_numpy(np.float64)
+    return out

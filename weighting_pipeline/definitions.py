@@ -1,0 +1,61 @@
+"""The one wiring file: assets, checks, job, schedule, and resources per deployment.
+
+``APP__STAGE`` (dev | staging | prod) picks the baseline file and the row of
+``DEPLOYMENTS``. All stages talk to DynamoDB through the standard AWS chain:
+locally, ``AWS_ENDPOINT_URL_DYNAMODB`` points at the embedded server.
+"""
+
+from __future__ import annotations
+
+import os
+
+import dagster as dg
+
+from weighting_pipeline.assets import CHAIN_ASSETS
+from weighting_pipeline.resources.dynamodb import DynamoDBResource
+from weighting_pipeline.resources.ledger_reader import LedgerReader
+from weighting_pipeline.resources.parquet_io_manager import PartitionedParquetIOManager
+from weighting_pipeline.resources.weights_io_manager import DynamoDBWeightsIOManager
+from weighting_pipeline.resources.weights_table import WeightsTable
+from weighting_pipeline.schedules import weekly_weighting_job, weekly_weighting_schedule
+from weighting_pipeline.settings import WeightingSettings
+
+# What differs between deployments, as data.
+DEPLOYMENTS: dict[str, dict] = {
+    "dev": {"max_attempts": 3, "ledger_workers": 4, "ttl_days": 7},
+    "staging": {"max_attempts": 5, "ledger_workers": 8, "ttl_days": 7},
+    "prod": {"max_attempts": 5, "ledger_workers": 8, "ttl_days": 7},
+}
+
+
+def build_resources(settings: WeightingSettings) -> dict[str, object]:
+    deployment = DEPLOYMENTS[settings.stage]
+    dynamodb = DynamoDBResource(max_attempts=deployment["max_attempts"])
+    weights_table = WeightsTable(dynamodb=dynamodb, table_name=dg.EnvVar("STRATEGY_WEIGHTS__TABLE_NAME"))
+    return {
+        "settings": settings,
+        "ledger": LedgerReader(
+            dynamodb=dynamodb,
+            table_name=dg.EnvVar("TRADE_LEDGER__TABLE_NAME"),
+            max_workers=deployment["ledger_workers"],
+        ),
+        "weights_table": weights_table,
+        "intermediate_io_manager": PartitionedParquetIOManager(base_path=os.environ.get("INTERMEDIATES__BASE_PATH") or None),
+        "weights_io_manager": DynamoDBWeightsIOManager(
+            table=weights_table, settings=settings, ttl_days=deployment["ttl_days"]
+        ),
+    }
+
+
+def build_definitions(environ: dict[str, str] | None = None) -> dg.Definitions:
+    """Definitions for the deployment named by ``APP__STAGE`` in ``environ``."""
+    settings = WeightingSettings.from_env(environ)
+    return dg.Definitions(
+        assets=CHAIN_ASSETS,
+        jobs=[weekly_weighting_job],
+        schedules=[weekly_weighting_schedule],
+        resources=build_resources(settings),
+    )
+
+
+defs = build_definitions()

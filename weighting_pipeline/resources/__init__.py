@@ -1,0 +1,1 @@
+"""I/O: DynamoDB access, the ledger reader, the weights table and IO managers."""

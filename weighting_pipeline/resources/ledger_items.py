@@ -1,0 +1,155 @@
+"""Trade-ledger items (DynamoDB wire format) -> the typed closed-lots frame.
+
+This is the one place ledger data is validated. A lot that cannot be used is
+skipped with a named reason; skips are counted and the first few lot ids per
+reason are kept, so the ``closed_lots`` metadata and its check can show them.
+Numbers are parsed from DynamoDB's decimal strings straight to float64.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from weighting_pipeline.core.lots import LOT_COLUMNS, empty_lots
+
+_HAS_OFFSET = re.compile(r"(Z|[+-]\d{2}:?\d{2})$")
+EXAMPLES_PER_REASON = 5
+PROJECTED = (
+    "lot_id", "strategy_name", "symbol", "entry_timestamp", "entry_qty",
+    "entry_price", "is_open", "exit_records", "fully_closed_at",
+)
+# Aliased, so no attribute name can collide with a DynamoDB reserved word.
+PROJECTION = ", ".join(f"#p{i}" for i in range(len(PROJECTED)))
+PROJECTION_NAMES = {f"#p{i}": name for i, name in enumerate(PROJECTED)}
+
+
+@dataclass
+class ParseReport:
+    """What happened to the items read: counts per skip reason, with examples."""
+
+    items: int = 0
+    skipped: Counter = field(default_factory=Counter)
+    examples: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    foreign_strategies: Counter = field(default_factory=Counter)
+
+    def skip(self, reason: str, lot_id: str) -> None:
+        self.skipped[reason] += 1
+        if len(self.examples[reason]) < EXAMPLES_PER_REASON:
+            self.examples[reason].append(lot_id)
+
+    @property
+    def skipped_total(self) -> int:
+        return sum(self.skipped.values())
+
+    def merge(self, other: "ParseReport") -> None:
+        self.items += other.items
+        self.skipped.update(other.skipped)
+        self.foreign_strategies.update(other.foreign_strategies)
+        for reason, ids in other.examples.items():
+            room = EXAMPLES_PER_REASON - len(self.examples[reason])
+            self.examples[reason].extend(ids[:room])
+
+
+def _s(item: dict, name: str) -> str | None:
+    value = item.get(name)
+    return value.get("S") if isinstance(value, dict) else None
+
+
+def _n(value: object) -> float | None:
+    if not isinstance(value, dict) or "N" not in value:
+        return None
+    try:
+        return float(value["N"])
+    except (TypeError, ValueError):
+        return None
+
+
+def parse_items(items: list[dict], expected_stem: str, key: str, report: ParseReport) -> dict[str, list]:
+    """Validate wire items of one strategy's index partition into column lists.
+
+    ``expected_stem`` is the ledger name queried, ``key`` its baseline key.
+    """
+    cols: dict[str, list] = {c: [] for c in LOT_COLUMNS}
+    for item in items:
+        report.items += 1
+        lot_id = _s(item, "lot_id") or "<missing lot_id>"
+        if lot_id == "<missing lot_id>":
+            report.skip("missing lot_id", lot_id)
+            continue
+        name = _s(item, "strategy_name")
+        if name is None:
+            report.skip("missing strategy_name", lot_id)
+            continue
+        if name != expected_stem:
+            report.foreign_strategies[name] += 1
+            report.skip("strategy_name differs from its index partition", lot_id)
+            continue
+        is_open = item.get("is_open", {}).get("BOOL")
+        if is_open is True:
+            report.skip("is_open is true", lot_id)
+            continue
+        closed = _s(item, "fully_closed_at")
+        if not closed:
+            report.skip("missing fully_closed_at", lot_id)
+            continue
+        if not _HAS_OFFSET.search(closed):
+            report.skip("fully_closed_at has no UTC offset", lot_id)
+            continue
+        qty, price = _n(item.get("entry_qty")), _n(item.get("entry_price"))
+        if qty is None or price is None:
+            report.skip("entry_qty or entry_price missing or not a number", lot_id)
+            continue
+        if not (math.isfinite(qty) and math.isfinite(price)) or qty <= 0 or price <= 0:
+            report.skip("entry_qty and entry_price must be finite and > 0", lot_id)
+            continue
+        exits = item.get("exit_records", {}).get("L")
+        if not exits:
+            report.skip("exit_records missing or empty", lot_id)
+            continue
+        pnls = [_n(e.get("M", {}).get("realized_pnl")) if isinstance(e, dict) else None for e in exits]
+        if any(p is None or not math.isfinite(p) for p in pnls):
+            report.skip("an exit record has no finite realized_pnl", lot_id)
+            continue
+        cols["lot_id"].append(lot_id)
+        cols["strategy"].append(key)
+        cols["symbol"].append(_s(item, "symbol") or "")
+        cols["entry_timestamp"].append(_s(item, "entry_timestamp"))
+        cols["fully_closed_at"].append(closed)
+        cols["entry_qty"].append(qty)
+        cols["entry_price"].append(price)
+        cols["realized_pnl"].append(math.fsum(pnls))
+    return cols
+
+
+def to_frame(cols: dict[str, list], report: ParseReport) -> pd.DataFrame:
+    """Column lists -> typed lots frame; bad timestamps and duplicates are skipped."""
+    if not cols["lot_id"]:
+        return empty_lots()
+    frame = pd.DataFrame(cols)
+    closed = pd.to_datetime(frame["fully_closed_at"], utc=True, format="ISO8601", errors="coerce")
+    entry = pd.to_datetime(frame["entry_timestamp"], utc=True, format="ISO8601", errors="coerce")
+    checks = [
+        (closed.isna().to_numpy(), "fully_closed_at is not an ISO-8601 time"),
+        (entry.isna().to_numpy(), "entry_timestamp missing or not an ISO-8601 time"),
+        ((closed < entry).fillna(False).to_numpy(), "fully_closed_at is before entry_timestamp"),
+    ]
+    bad = np.zeros(len(frame), dtype=bool)
+    for mask, reason in checks:
+        mask = mask & ~bad
+        for lot_id in frame.loc[mask, "lot_id"]:
+            report.skip(reason, lot_id)
+        bad |= mask
+    frame["fully_closed_at"] = closed.dt.as_unit("ns")
+    frame["entry_timestamp"] = entry.dt.as_unit("ns")
+    frame = frame[~bad]
+    dupes = frame["lot_id"].duplicated(keep="first").to_numpy()
+    for lot_id in frame.loc[dupes, "lot_id"]:
+        report.skip("duplicate lot_id (kept the first)", lot_id)
+    frame = frame[~dupes]
+    return frame.astype(LOT_COLUMNS).reset_index(drop=True)

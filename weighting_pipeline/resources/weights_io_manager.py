@@ -1,0 +1,85 @@
+"""Publishes ``dynamic_weights`` to DynamoDB: one item per week, guarded.
+
+Before anything is written, every week of the output must pass the blocking
+invariants of ``core.invariants`` against the configured baseline. A single
+violation refuses the whole output, so DynamoDB keeps the last good weeks.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+import pandas as pd
+from pydantic import Field
+
+from weighting_pipeline.core.calendar import WeekWindows
+from weighting_pipeline.core.invariants import blocking_invariants
+from weighting_pipeline.resources.weights_item import items_to_frame, week_items
+from weighting_pipeline.resources.weights_table import WeightsTable
+from weighting_pipeline.settings import WeightingSettings
+
+
+class WeightsRejected(ValueError):
+    """The IO manager refused to publish weights that break an invariant."""
+
+
+def guard(frame: pd.DataFrame, keys: list[str], settings: WeightingSettings) -> None:
+    """Raise ``WeightsRejected`` naming every broken rule and week, else return."""
+    params, baseline = settings.params(), settings.baseline()
+    problems = []
+    produced = sorted(set(frame["partition_key"].astype(str)))
+    if produced != sorted(keys):
+        problems.append(f"weeks in output {produced} differ from the run's partitions {sorted(keys)}")
+    for rule in blocking_invariants(frame, baseline.keys, params.bounds):
+        problems += [f"{rule.name} [{week}]: {why}" for week, why in rule.failures.items()]
+    expected = frame["strategy"].astype(str).map(baseline.allocations)
+    off = (expected - frame["baseline"]).abs() > 0
+    if off.any():
+        weeks = sorted(set(frame.loc[off, "partition_key"].astype(str)))
+        problems.append(f"baseline column differs from {baseline.source} in weeks {weeks}")
+    if problems:
+        raise WeightsRejected("refusing to publish weights: " + "; ".join(problems))
+
+
+class DynamoDBWeightsIOManager(dg.ConfigurableIOManager):
+    """Writes each week of ``dynamic_weights`` as one DynamoDB item with a TTL."""
+
+    table: WeightsTable
+    settings: WeightingSettings
+    ttl_days: int = Field(default=7, gt=0, description="Days an item outlives max(write time, valid_until).")
+
+    def handle_output(self, context: dg.OutputContext, obj: pd.DataFrame) -> None:
+        keys = list(context.asset_partition_keys)
+        guard(obj, keys, self.settings)
+        params = self.settings.params()
+        weeks = WeekWindows.for_keys(keys, params.lookback_days)
+        items = week_items(
+            obj,
+            weeks,
+            parameters=params.as_dict(),
+            run_id=context.run_id,
+            written_at=pd.Timestamp.now(tz="UTC"),
+            ttl_days=self.ttl_days,
+        )
+        stats = self.table.put_weeks(items)
+        context.log.info(
+            f"Dynamic weights updated successfully: {len(items)} week(s) "
+            f"{keys[0]}..{keys[-1]} written to {self.table.table_name} (run {context.run_id})"
+        )
+        context.add_output_metadata(
+            {
+                "table": self.table.table_name,
+                "items_written": len(items),
+                "write_requests": stats["requests"],
+                "unprocessed_retries": stats["unprocessed_retries"],
+                "ttl_days": self.ttl_days,
+            }
+        )
+
+    def load_input(self, context: dg.InputContext) -> pd.DataFrame:
+        keys = list(context.asset_partition_keys)
+        client = self.table.dynamodb.get_client()
+        items = [self.table.get_week(k, client) for k in keys]
+        missing = [k for k, item in zip(keys, items) if item is None]
+        if missing:
+            raise KeyError(f"no weights stored in {self.table.table_name} for weeks {missing}")
+        return items_to_frame(items)

@@ -1,0 +1,114 @@
+"""One DynamoDB item per week of weights: the Decimal boundary.
+
+Item layout (keys ``PK = "WEIGHTS#WEEK"``, ``SK = <partition key>``)::
+
+    EntityType            "DYNAMIC_WEIGHTS"
+    partition_key         "2026-03-01"  (week start)
+    valid_from            week end, ISO-8601 with the New York offset
+    valid_until           one calendar week later
+    window_start          start of the lookback window
+    computed_at, run_id   when and by which Dagster run
+    weights, multipliers, sharpe_ratios, baseline_allocations
+                          maps of baseline key -> Number (Decimal, never float);
+                          sharpe_ratios holds qualified strategies only
+    skipped_strategies    map of baseline key -> reason
+    parameters            map of the algorithm's parameters
+    ttl                   Number, epoch seconds: max(write time, valid_until) + ttl_days
+
+Floats become ``Decimal(repr(x))``: the shortest decimal that round-trips to
+the same float, so stored weights sum to 1 as closely as the floats did.
+"""
+
+from __future__ import annotations
+
+import math
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from weighting_pipeline.core.calendar import WeekWindows
+
+PK = "WEIGHTS#WEEK"
+ENTITY_TYPE = "DYNAMIC_WEIGHTS"
+
+
+def to_decimal(x: float) -> Decimal:
+    """A finite float as the shortest Decimal that round-trips; refuses NaN/inf."""
+    x = float(x)
+    if not math.isfinite(x):
+        raise ValueError(f"refusing to store non-finite number {x!r}")
+    return Decimal(repr(x))
+
+
+def _iso(ts: pd.Timestamp) -> str:
+    return ts.isoformat()
+
+
+def week_items(
+    frame: pd.DataFrame,
+    weeks: WeekWindows,
+    *,
+    parameters: dict[str, Any],
+    run_id: str,
+    written_at: pd.Timestamp,
+    ttl_days: int,
+) -> list[dict[str, Any]]:
+    """Items (Python types, Decimal numbers) for each week of a weights frame.
+
+    ``frame`` has the columns of ``core.weights.WEIGHT_COLUMNS``.
+    """
+    items = []
+    by_week = {str(k): rows for k, rows in frame.groupby("partition_key", observed=True, sort=False)}
+    for key, valid_from, valid_until, window_start in zip(weeks.keys, weeks.ends, weeks.valid_until, weeks.window_starts):
+        rows = by_week[key]
+        strategies = [str(s) for s in rows["strategy"]]
+        qualified = (rows["skip_reason"] == "").to_numpy()
+        expires = max(written_at, valid_until) + pd.Timedelta(days=ttl_days)
+        items.append(
+            {
+                "PK": PK,
+                "SK": key,
+                "EntityType": ENTITY_TYPE,
+                "partition_key": key,
+                "valid_from": _iso(valid_from),
+                "valid_until": _iso(valid_until),
+                "window_start": _iso(window_start),
+                "computed_at": _iso(written_at.tz_convert("UTC")),
+                "run_id": run_id,
+                "weights": {s: to_decimal(v) for s, v in zip(strategies, rows["weight"])},
+                "multipliers": {s: to_decimal(v) for s, v in zip(strategies, rows["multiplier"])},
+                "baseline_allocations": {s: to_decimal(v) for s, v in zip(strategies, rows["baseline"])},
+                "sharpe_ratios": {
+                    s: to_decimal(v) for s, v, q in zip(strategies, rows["sharpe"], qualified) if q
+                },
+                "skipped_strategies": {
+                    s: str(r) for s, r, q in zip(strategies, rows["skip_reason"], qualified) if not q
+                },
+                "parameters": {k: to_decimal(v) for k, v in parameters.items()},
+                "ttl": int(math.ceil(expires.timestamp())),
+            }
+        )
+    return items
+
+
+def items_to_frame(items: list[dict[str, Any]]) -> pd.DataFrame:
+    """Stored items -> a weights frame (float columns), for loading the asset."""
+    rows = []
+    for item in items:
+        sharpe = item.get("sharpe_ratios", {})
+        skipped = item.get("skipped_strategies", {})
+        for s, w in item["weights"].items():
+            rows.append(
+                {
+                    "partition_key": item["partition_key"],
+                    "strategy": s,
+                    "sharpe": float(sharpe[s]) if s in sharpe else np.nan,
+                    "skip_reason": skipped.get(s, ""),
+                    "multiplier": float(item["multipliers"][s]),
+                    "baseline": float(item["baseline_allocations"][s]),
+                    "weight": float(w),
+                }
+            )
+    return pd.DataFrame(rows)

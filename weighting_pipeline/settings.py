@@ -1,0 +1,87 @@
+"""Algorithm settings and the baseline location, as one Dagster resource.
+
+Every field can be set from an environment variable (see ``ENV_VARS``); a bad
+value fails loudly, naming the variable, when the definitions load.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Optional
+
+import dagster as dg
+from pydantic import Field
+
+from weighting_pipeline.core.baseline import Baseline, load_baseline, packaged_config_path
+from weighting_pipeline.core.chain import WeightingParams
+
+# field -> (environment variable, parser)
+ENV_VARS: dict[str, tuple[str, type]] = {
+    "stage": ("APP__STAGE", str),
+    "strategy_config_path": ("STRATEGY_CONFIG__PATH", str),
+    "lookback_days": ("LOOKBACK_DAYS", int),
+    "risk_free_rate": ("RISK_FREE_RATE", float),
+    "min_lots": ("MIN_LOTS", int),
+    "min_days": ("MIN_DAYS", int),
+    "min_multiplier": ("MIN_MULTIPLIER", float),
+    "max_multiplier": ("MAX_MULTIPLIER", float),
+    "turnover_warn": ("TURNOVER_WARN_THRESHOLD", float),
+}
+
+
+class SettingsError(ValueError):
+    """An environment variable holds a value the pipeline cannot use."""
+
+
+class WeightingSettings(dg.ConfigurableResource):
+    """Parameters of the weighting algorithm and where the baseline comes from."""
+
+    stage: str = Field(default="dev", description="Deployment stage: picks config/strategy.<stage>.json.")
+    strategy_config_path: Optional[str] = Field(default=None, description="Baseline JSON path; overrides the stage's file.")
+    lookback_days: int = Field(default=90, description="Calendar days in the lookback window.")
+    risk_free_rate: float = Field(default=0.045, description="Annual risk-free rate (0.045 = 4.5%).")
+    min_lots: int = Field(default=5, description="Lots a strategy needs in the window to qualify.")
+    min_days: int = Field(default=5, description="Distinct close dates a strategy needs to qualify.")
+    min_multiplier: float = Field(default=0.5, description="Lowest multiplier of the baseline (0 < min <= 1).")
+    max_multiplier: float = Field(default=2.0, description="Highest multiplier of the baseline (>= 1).")
+    turnover_warn: float = Field(default=0.20, description="Week-over-week turnover that raises a WARN (fraction).")
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> "WeightingSettings":
+        """Settings from the environment; unset variables keep their defaults."""
+        environ = os.environ if environ is None else environ
+        values = {}
+        for field, (var, parse) in ENV_VARS.items():
+            raw = environ.get(var)
+            if raw is None or raw.strip() == "":
+                continue
+            try:
+                values[field] = parse(raw.strip())
+            except ValueError:
+                raise SettingsError(f"{var}={raw!r} is not a valid {parse.__name__}") from None
+        settings = cls(**values)
+        try:
+            settings.params()
+        except ValueError as exc:
+            names = ", ".join(f"{var}" for f, (var, _) in ENV_VARS.items() if f in values) or "defaults"
+            raise SettingsError(f"{exc} (from {names})") from None
+        if settings.strategy_config_path is None:
+            packaged_config_path(settings.stage)  # an unknown APP__STAGE fails here, by name
+        return settings
+
+    def params(self) -> WeightingParams:
+        """The validated algorithm parameters."""
+        return WeightingParams(
+            lookback_days=self.lookback_days,
+            risk_free_rate=self.risk_free_rate,
+            min_lots=self.min_lots,
+            min_days=self.min_days,
+            min_multiplier=self.min_multiplier,
+            max_multiplier=self.max_multiplier,
+            turnover_warn=self.turnover_warn,
+        )
+
+    def baseline(self) -> Baseline:
+        """The validated baseline allocations (never a previous week's weights)."""
+        path = self.strategy_config_path or packaged_config_path(self.stage)
+        return load_baseline(path)
