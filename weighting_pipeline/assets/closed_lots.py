@@ -22,7 +22,7 @@ from weighting_pipeline.settings import WeightingSettings
 )
 def closed_lots(context: dg.AssetExecutionContext, ledger: LedgerReader, settings: WeightingSettings) -> dg.Output[pd.DataFrame]:
     keys = context.partition_keys
-    context.log.info(f"Strategy weighting invoked: run {context.run_id}, weeks {week_span(keys)}")
+    context.log.info(f"Strategy weighting invoked: run {context.run.run_id}, weeks {week_span(keys)}")
     params, baseline = settings.params(), settings.baseline()
     weeks = WeekWindows.for_keys(keys, params.lookback_days)
     start, end = weeks.union_bounds()

@@ -60,7 +60,7 @@ def daily_returns(lots: pd.DataFrame, weeks: WeekWindows, strategies: Sequence[s
     if n_weeks == 0 or n_strat == 0:
         return _empty_daily()
 
-    codes = pd.Categorical(lots["strategy"], categories=list(strategies)).codes.astype(np.int64)
+    codes = pd.Index(list(strategies)).get_indexer(lots["strategy"]).astype(np.int64)  # -1: not a baseline strategy
     half = half_day_index(lots["fully_closed_at"]) if len(lots) else np.empty(0, np.int64)
     # Each window reads half-days [2*d0, 2*dE + 1]: whole dates, with the two
     # half-days outside the window masked out below.

@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Optional
 
 import dagster as dg
 import pandas as pd
@@ -47,6 +48,7 @@ class LedgerReader(dg.ConfigurableResource):
     dynamodb: DynamoDBResource
     table_name: str = Field(description="The trade-ledger table (TRADE_LEDGER__TABLE_NAME).")
     max_workers: int = Field(default=4, description="Strategies queried in parallel.")
+    page_size: Optional[int] = Field(default=None, description="Items per Query page (default: DynamoDB's 1 MB pages).")
 
     def read_closed_lots(self, stems: dict[str, str], start: pd.Timestamp, end: pd.Timestamp) -> LedgerRead:
         """Closed lots of the strategies ``stems`` (ledger name -> baseline key)
@@ -65,7 +67,8 @@ class LedgerReader(dg.ConfigurableResource):
                 "ProjectionExpression": PROJECTION,
                 "ExpressionAttributeNames": PROJECTION_NAMES,
             }
-            for page in client.get_paginator("query").paginate(**kwargs):
+            paging = {"PageSize": self.page_size} if self.page_size else {}
+            for page in client.get_paginator("query").paginate(**kwargs, PaginationConfig=paging):
                 pages += 1
                 items.extend(page.get("Items", []))
             return parse_items(items, stem, stems[stem], report), report, pages

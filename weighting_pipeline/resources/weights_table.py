@@ -54,7 +54,9 @@ class WeightsTable(dg.ConfigurableResource):
         )
         return from_wire(got["Item"]) if "Item" in got else None
 
-    def put_weeks(self, items: list[dict[str, Any]], sleep: Callable[[float], None] = time.sleep) -> dict[str, int]:
+    def put_weeks(
+        self, items: list[dict[str, Any]], sleep: Callable[[float], None] = time.sleep, client=None
+    ) -> dict[str, int]:
         """Write week items: PutItem for one, BatchWriteItem (<= 25 a call) for more.
 
         Unprocessed batch items are retried with exponential backoff and full
@@ -62,7 +64,7 @@ class WeightsTable(dg.ConfigurableResource):
         ``WeightsWriteError`` lists what was and was not written. Returns
         counters (``requests``, ``unprocessed_retries``).
         """
-        client = self.dynamodb.get_client()
+        client = client or self.dynamodb.get_client()
         stats = {"requests": 0, "unprocessed_retries": 0}
         if len(items) == 1:
             client.put_item(TableName=self.table_name, Item=to_wire(items[0]))

@@ -1,0 +1,90 @@
+"""The whole chain through Dagster, on DynamoDB Local, in a temp DAGSTER_HOME."""
+
+from decimal import Decimal
+
+import pandas as pd
+import pytest
+
+from weighting_pipeline.core.calendar import WeekWindows
+from weighting_pipeline.local.demo_ledger import synthetic_lots
+from weighting_pipeline.resources.dynamodb import DynamoDBResource
+from weighting_pipeline.resources.weights_table import WeightsTable
+from weighting_pipeline_tests.conftest import run_chain_in_dagster, seed_ledger
+
+WEEKS = ["2026-02-22", "2026-03-01", "2026-03-08"]  # the middle one is the 167 h DST week
+VOLATILE = {"computed_at", "run_id", "ttl"}
+
+
+@pytest.fixture
+def ledger(tables, baseline):
+    lots = synthetic_lots(baseline.keys, "2025-10-01", "2026-03-31", 1.0, seed=4)
+    seed_ledger(tables["ledger"], lots)
+    return lots
+
+
+def stored(tables, key):
+    return WeightsTable(dynamodb=DynamoDBResource(), table_name=tables["weights"]).get_week(key)
+
+
+def test_single_week_publishes_a_valid_item_and_passes_checks(ledger, tables, instance, baseline):
+    before = pd.Timestamp.now(tz="UTC")
+    result = run_chain_in_dagster(instance, partition_key=WEEKS[1])
+    assert result.success
+    checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    assert {n for n, e in checks.items() if not e.passed} <= {"turnover_below_threshold"}  # no previous week stored
+    assert checks["weights_sum_to_one"].passed and checks["multipliers_within_bounds"].passed
+
+    item = stored(tables, WEEKS[1])
+    weeks = WeekWindows.for_keys([WEEKS[1]], 90)
+    assert item["EntityType"] == "DYNAMIC_WEIGHTS" and item["partition_key"] == WEEKS[1]
+    assert item["valid_from"] == weeks.ends[0].isoformat() and item["valid_until"] == weeks.valid_until[0].isoformat()
+    assert set(item["weights"]) == set(baseline.keys)
+    assert all(isinstance(v, Decimal) for v in item["weights"].values())
+    assert abs(sum(item["weights"].values()) - 1) <= Decimal("1e-9")
+    for key, w in item["weights"].items():
+        b = Decimal(repr(float(baseline.allocations[key])))
+        assert Decimal("0.5") * b - Decimal("1e-12") <= w <= Decimal("2") * b + Decimal("1e-12")
+    # A backfilled (past) week expires 7 days after it is written.
+    expected_ttl = (before + pd.Timedelta(days=7)).timestamp()
+    assert expected_ttl - 1 <= int(item["ttl"]) <= expected_ttl + 120
+    assert item["parameters"]["lookback_days"] == 90 and item["parameters"]["risk_free_rate"] == Decimal("0.045")
+
+    meta = result.asset_materializations_for_node("dynamic_weights")[0].metadata
+    assert "weights_table" in meta and "total" in meta["weights_table"].value
+    assert {f"weight/{k}" for k in baseline.keys} <= set(meta)
+    lots_meta = result.asset_materializations_for_node("closed_lots")[0].metadata
+    assert lots_meta["lots_in_window"].value > 0 and lots_meta["items_skipped"].value == 0
+
+
+def test_range_backfill_in_one_run_equals_single_week_runs(ledger, tables, instance):
+    result = run_chain_in_dagster(instance, partition_range=(WEEKS[0], WEEKS[-1]))
+    assert result.success
+    assert len(instance.get_runs()) == 1
+    ranged = {k: stored(tables, k) for k in WEEKS}
+    # The range's materialisations are recorded per partition.
+    assert sorted(m.partition for m in result.asset_materializations_for_node("dynamic_weights")) == WEEKS
+
+    for key in WEEKS:
+        assert run_chain_in_dagster(instance, partition_key=key).success
+        single = stored(tables, key)
+        assert {k: v for k, v in single.items() if k not in VOLATILE} == {k: v for k, v in ranged[key].items() if k not in VOLATILE}
+
+
+def test_rerunning_a_week_overwrites_it_identically(ledger, tables, instance):
+    assert run_chain_in_dagster(instance, partition_key=WEEKS[0]).success
+    first = stored(tables, WEEKS[0])
+    assert run_chain_in_dagster(instance, partition_key=WEEKS[0]).success
+    second = stored(tables, WEEKS[0])
+    assert first["run_id"] != second["run_id"]
+    assert {k: v for k, v in first.items() if k not in VOLATILE} == {k: v for k, v in second.items() if k not in VOLATILE}
+
+
+def test_a_week_with_no_lots_publishes_the_baseline_with_a_warning(tables, instance, baseline):
+    result = run_chain_in_dagster(instance, partition_key=WEEKS[0])  # empty ledger
+    assert result.success
+    checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    assert not checks["enough_strategies_qualified"].passed
+    assert checks["enough_strategies_qualified"].severity.value == "WARN"
+    item = stored(tables, WEEKS[0])
+    assert {k: float(v) for k, v in item["weights"].items()} == baseline.allocations.to_dict()
+    assert item["skipped_strategies"]["gold.clj"] == "no closed lots in window"

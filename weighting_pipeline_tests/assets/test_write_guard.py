@@ -1,0 +1,59 @@
+"""A week that breaks an invariant never reaches DynamoDB, and the last good week stays."""
+
+import dagster as dg
+import pandas as pd
+import pytest
+
+from weighting_pipeline.core.chain import run_chain
+from weighting_pipeline.local.demo_ledger import synthetic_lots
+from weighting_pipeline.resources.dynamodb import DynamoDBResource
+from weighting_pipeline.resources.weights_io_manager import DynamoDBWeightsIOManager, WeightsRejected
+from weighting_pipeline.resources.weights_table import WeightsTable
+from weighting_pipeline.settings import WeightingSettings
+from weighting_pipeline_tests.conftest import run_chain_in_dagster, seed_ledger
+
+KEY = "2026-03-01"
+
+
+def table(tables):
+    return WeightsTable(dynamodb=DynamoDBResource(), table_name=tables["weights"])
+
+
+def test_failing_blocking_check_publishes_nothing(tables, instance, baseline, monkeypatch, tmp_path):
+    seed_ledger(tables["ledger"], synthetic_lots(baseline.keys, "2025-10-01", "2026-03-31", 1.0, seed=4))
+    store = tmp_path / "store"
+    monkeypatch.setenv("INTERMEDIATES__BASE_PATH", str(store))
+    assert run_chain_in_dagster(instance, partition_key=KEY, selection=["closed_lots", "daily_returns", "sharpe_ratios", "multipliers"]).success
+    # Corrupt the stored multipliers for this week: one strategy at 3x, past the 2x bound.
+    path = store / "multipliers" / f"{KEY}.parquet"
+    frame = pd.read_parquet(path)
+    frame.loc[frame["strategy"] == "gold.clj", "multiplier"] = 3.0
+    frame.to_parquet(path)
+
+    result = run_chain_in_dagster(instance, partition_key=KEY, selection=["dynamic_weights"])
+    assert not result.success
+    failed = {e.check_name for e in result.get_asset_check_evaluations() if not e.passed}
+    assert "multipliers_within_bounds" in failed
+    assert table(tables).get_week(KEY) is None
+    assert not result.asset_materializations_for_node("dynamic_weights")
+
+
+def test_io_manager_refuses_bad_weights_and_keeps_the_last_good_week(tables, baseline):
+    lots = synthetic_lots(baseline.keys, "2025-10-01", "2026-03-31", 1.0, seed=4)
+    good = run_chain(lots, [KEY], baseline.allocations)["dynamic_weights"]
+    manager = DynamoDBWeightsIOManager(table=table(tables), settings=WeightingSettings(stage="prod"))
+    context = dg.build_output_context(asset_key="dynamic_weights", partition_key=KEY, run_id="good-run")
+    manager.handle_output(context, good)
+    kept = table(tables).get_week(KEY)
+    assert kept is not None
+
+    for corrupt in (
+        lambda f: f.assign(weight=f["weight"] * 1.01),  # sums to 1.01
+        lambda f: f.assign(weight=f["weight"].where(f["strategy"] != "gold.clj", float("nan"))),
+        lambda f: f[f["strategy"] != "gold.clj"],  # a strategy missing
+        lambda f: f.assign(baseline=f["baseline"][::-1].to_numpy()),  # not the configured baseline
+    ):
+        context = dg.build_output_context(asset_key="dynamic_weights", partition_key=KEY, run_id="bad-run")
+        with pytest.raises(WeightsRejected, match="refusing to publish"):
+            manager.handle_output(context, corrupt(good.copy()))
+        assert table(tables).get_week(KEY) == kept

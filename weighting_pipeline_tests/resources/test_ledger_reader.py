@@ -1,0 +1,82 @@
+from decimal import Decimal
+
+import numpy as np
+import pandas as pd
+
+from weighting_pipeline.local.demo_ledger import synthetic_lots
+from weighting_pipeline.resources.dynamodb import DynamoDBResource
+from weighting_pipeline.resources.ledger_reader import LedgerReader
+from weighting_pipeline_tests.conftest import seed_ledger
+
+START, END = pd.Timestamp("2026-01-01", tz="UTC"), pd.Timestamp("2026-03-01", tz="UTC")
+
+
+def reader(tables, **kw):
+    return LedgerReader(dynamodb=DynamoDBResource(), table_name=tables["ledger"], **kw)
+
+
+def raw_item(lot_id, strategy="gold", **overrides):
+    item = {
+        "PK": f"LOT#{lot_id}", "SK": "METADATA", "lot_id": lot_id, "strategy_name": strategy, "symbol": "GLD",
+        "entry_timestamp": "2026-01-10T15:00:00Z", "entry_qty": Decimal("10"), "entry_price": Decimal("180.5"),
+        "remaining_qty": Decimal(0), "is_open": False, "fully_closed_at": "2026-01-12T15:00:00Z",
+        "exit_records": [{"exit_timestamp": "2026-01-12T15:00:00Z", "exit_qty": Decimal(10), "exit_price": Decimal("181"),
+                          "realized_pnl": Decimal("5.0")}],
+        "GSI5PK": f"STRATEGY_LOTS#{strategy}", "GSI5SK": f"CLOSED#GLD#{lot_id}",
+    }
+    item.update(overrides)
+    return {k: v for k, v in item.items() if v is not None}
+
+
+def test_reads_exactly_the_window_with_pagination(tables, baseline):
+    lots = synthetic_lots(baseline.keys, "2025-11-01", "2026-04-01", 0.8, seed=21)
+    seed_ledger(tables["ledger"], lots)
+    read = reader(tables, page_size=40).read_closed_lots(baseline.stems, START, END)
+    expected = lots[(lots["fully_closed_at"] >= START) & (lots["fully_closed_at"] < END)]
+    assert sorted(read.lots["lot_id"]) == sorted(expected["lot_id"])
+    merged = read.lots.merge(expected, on="lot_id", suffixes=("", "_expected"))
+    for col in ("entry_qty", "entry_price", "realized_pnl"):
+        np.testing.assert_allclose(merged[col], merged[f"{col}_expected"], rtol=0, atol=1e-9)
+    assert (merged["fully_closed_at"] == merged["fully_closed_at_expected"]).all()
+    assert (merged["strategy"] == merged["strategy_expected"]).all()  # baseline keys, not ledger stems
+    assert read.pages > len(baseline.keys)  # more than one page per strategy
+    assert read.report.items == len(lots)  # GSI5 has no close-date key: all closed history is read
+    assert read.read_amplification > 1
+
+
+def test_bad_items_are_skipped_counted_and_named(tables, baseline):
+    items = [
+        raw_item("ok-1"),
+        raw_item("no-close", fully_closed_at=None),
+        raw_item("naive", fully_closed_at="2026-01-12T15:00:00"),
+        raw_item("garbled", fully_closed_at="yesterday-ish Z"),
+        raw_item("open", is_open=True),
+        raw_item("zero-qty", entry_qty=Decimal(0)),
+        raw_item("no-exits", exit_records=[]),
+        raw_item("closed-before-entry", fully_closed_at="2026-01-01T00:00:00Z"),
+        raw_item("alias", strategy_name="not_gold"),
+        raw_item("twice", strategy="gold"),
+        {**raw_item("twice", strategy="beam_chain"), "PK": "LOT#twice-copy"},
+    ]
+    seed_ledger(tables["ledger"], synthetic_lots([], "2026-01-01", "2026-01-02"), items)
+    read = reader(tables).read_closed_lots(baseline.stems, START, END)
+    assert list(read.lots["lot_id"]) == ["ok-1"]
+    skipped = read.report.skipped
+    assert skipped["missing fully_closed_at"] == 1
+    assert skipped["fully_closed_at has no UTC offset"] == 1
+    assert skipped["fully_closed_at is not an ISO-8601 time"] == 1
+    assert skipped["is_open is true"] == 1
+    assert skipped["entry_qty and entry_price must be finite and > 0"] == 1
+    assert skipped["exit_records missing or empty"] == 1
+    assert skipped["fully_closed_at is before entry_timestamp"] == 1
+    assert skipped["lot_id appears under two strategies"] == 1
+    assert read.report.foreign_strategies == {"not_gold": 1}
+    assert read.report.examples["is_open is true"] == ["open"]
+    assert read.report.items == len(items)
+
+
+def test_open_lots_are_not_read(tables, baseline):
+    seed_ledger(tables["ledger"], synthetic_lots([], "2026-01-01", "2026-01-02"),
+                [raw_item("open-1", GSI5SK="OPEN#GLD#2026", fully_closed_at=None, is_open=True)])
+    read = reader(tables).read_closed_lots(baseline.stems, START, END)
+    assert read.report.items == 0 and read.lots.empty

@@ -1,0 +1,90 @@
+import dagster as dg
+import pytest
+
+from weighting_pipeline.definitions import build_definitions
+from weighting_pipeline.settings import SettingsError, WeightingSettings
+
+CHAIN = ["closed_lots", "daily_returns", "sharpe_ratios", "multipliers", "dynamic_weights"]
+
+
+@pytest.fixture(scope="module")
+def defs():
+    return build_definitions({"APP__STAGE": "prod"})
+
+
+def test_definitions_load_with_the_chain(defs):
+    graph = defs.resolve_asset_graph()
+    keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
+    assert keys == set(CHAIN)
+    for upstream, downstream in zip(CHAIN, CHAIN[1:]):
+        parents = {p.to_user_string() for p in graph.get(dg.AssetKey(downstream)).parent_keys}
+        assert parents == {upstream}
+    specs = {s.key.to_user_string(): s for s in defs.resolve_all_asset_specs()}
+    for name in CHAIN:
+        spec = specs[name]
+        assert spec.description and spec.kinds and spec.owners == ["team:quant-platform"]
+        assert spec.partitions_def.get_partition_keys()[0] == "2020-01-05"
+    job = defs.resolve_job_def("weekly_weighting_job")
+    assert job.partitions_def is not None
+
+
+def test_every_asset_backfills_in_a_single_run(defs):
+    graph = defs.resolve_asset_graph()
+    for name in CHAIN:
+        assert graph.get(dg.AssetKey(name)).backfill_policy == dg.BackfillPolicy.single_run()
+
+
+@pytest.mark.parametrize(
+    "tick, expected_key",
+    [
+        ("2026-03-08 18:00", "2026-03-01"),  # spring forward: the 167 h week just ended
+        ("2026-03-15 18:00", "2026-03-08"),
+        ("2026-11-01 18:00", "2026-10-25"),  # fall back: the 169 h week just ended
+        ("2026-11-08 18:00", "2026-11-01"),
+    ],
+)
+def test_schedule_ticks_at_1800_new_york_for_the_week_that_ended(defs, tick, expected_key):
+    schedule = defs.resolve_schedule_def("weekly_weighting_schedule")
+    assert schedule.cron_schedule == "0 18 * * 0" and schedule.execution_timezone == "America/New_York"
+    assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
+    import pandas as pd
+
+    when = pd.Timestamp(tick, tz="America/New_York").to_pydatetime()
+    result = schedule.evaluate_tick(dg.build_schedule_context(scheduled_execution_time=when))
+    assert [r.partition_key for r in result.run_requests] == [expected_key]
+
+
+def test_schedule_fires_at_1800_local_across_dst(defs):
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from dagster._utils.schedules import cron_string_iterator
+
+    ny = ZoneInfo("America/New_York")
+    start = datetime(2026, 3, 1, 12, tzinfo=ny).timestamp()
+    ticks = cron_string_iterator(start, "0 18 * * 0", "America/New_York")
+    got = [next(ticks) for _ in range(36)]
+    assert all(t.astimezone(ny).hour == 18 and t.astimezone(ny).weekday() == 6 for t in got)
+    utc_hours = {t.astimezone(ZoneInfo("UTC")).hour for t in got}
+    assert utc_hours == {22, 23}  # EDT and EST
+
+
+@pytest.mark.parametrize(
+    "environ, problem",
+    [
+        ({"LOOKBACK_DAYS": "ninety"}, "LOOKBACK_DAYS='ninety'"),
+        ({"LOOKBACK_DAYS": "-5"}, "lookback_days"),
+        ({"MIN_MULTIPLIER": "1.5"}, "min_multiplier"),
+        ({"MAX_MULTIPLIER": "0.5"}, "max_multiplier"),
+        ({"RISK_FREE_RATE": "inf"}, "risk_free_rate"),
+        ({"APP__STAGE": "qa"}, "APP__STAGE='qa'"),
+    ],
+)
+def test_bad_settings_fail_at_load_naming_the_variable(environ, problem):
+    with pytest.raises((SettingsError, ValueError), match=problem):
+        build_definitions(environ)
+
+
+def test_settings_from_env_parse_values():
+    s = WeightingSettings.from_env({"LOOKBACK_DAYS": "60", "RISK_FREE_RATE": "0.03", "APP__STAGE": "staging"})
+    assert s.params().lookback_days == 60 and s.params().risk_free_rate == 0.03 and s.stage == "staging"

@@ -1,0 +1,117 @@
+"""The trading reader: dynamic when all is well, baseline (with a reason) otherwise.
+
+The weeks are in 2040 on purpose: DynamoDB Local really deletes items whose
+``ttl`` has passed on the wall clock, so stored items must expire in the future.
+"""
+
+import logging
+from decimal import Decimal
+
+import pandas as pd
+import pytest
+
+from weighting_pipeline import get_strategy_profile
+from weighting_pipeline.core.calendar import WeekWindows
+from weighting_pipeline.core.chain import WeightingParams, run_chain
+from weighting_pipeline.local.demo_ledger import synthetic_lots
+from weighting_pipeline.partitions import FIRST_WEEK
+from weighting_pipeline.profiles import FIRST_WEEK as READER_FIRST_WEEK
+from weighting_pipeline.resources.dynamodb import DynamoDBResource
+from weighting_pipeline.resources.weights_item import week_items
+from weighting_pipeline.resources.weights_table import WeightsTable
+
+KEY = "2040-02-19"  # ends 2040-02-26 18:00 EST, valid until 2040-03-04 18:00
+PREVIOUS = "2040-02-12"
+NOW = pd.Timestamp("2040-02-28 12:00", tz="America/New_York")
+
+
+@pytest.fixture(scope="module")
+def frames(baseline):
+    lots = synthetic_lots(baseline.keys, "2039-10-01", "2040-03-10", 1.0, seed=2)
+    return run_chain(lots, [PREVIOUS, KEY], baseline.allocations)["dynamic_weights"]
+
+
+def store(tables, frames, key, written_at=NOW, mutate=None):
+    weeks = WeekWindows.for_keys([key], 90)
+    frame = frames[frames["partition_key"] == key]
+    item = week_items(frame, weeks, parameters=WeightingParams().as_dict(), run_id="r", written_at=written_at.tz_convert("UTC"), ttl_days=7)[0]
+    if mutate:
+        mutate(item)
+    WeightsTable(dynamodb=DynamoDBResource(), table_name=tables["weights"]).put_weeks([item])
+    return item
+
+
+def test_first_week_constant_matches_partitions():
+    assert READER_FIRST_WEEK == FIRST_WEEK
+
+
+def test_uses_the_current_weeks_weights(tables, frames, baseline):
+    item = store(tables, frames, KEY)
+    profile = get_strategy_profile(now=NOW)
+    assert profile.is_dynamic and profile.source == KEY
+    assert profile.allocations == item["weights"]
+    assert set(profile.allocations) == set(baseline.keys)
+    assert abs(sum(profile.allocations.values()) - 1) <= Decimal("1e-9")
+
+
+def test_late_run_uses_last_weeks_item_within_grace(tables, frames, caplog):
+    store(tables, frames, PREVIOUS)  # valid until 2040-02-26 18:00; the current week's item is missing
+    within = get_strategy_profile(now=pd.Timestamp("2040-02-26 23:00", tz="America/New_York"))
+    assert within.is_dynamic and within.source == PREVIOUS
+    with caplog.at_level(logging.WARNING, logger="weighting_pipeline.profiles"):
+        after = get_strategy_profile(now=pd.Timestamp("2040-02-27 18:01", tz="America/New_York"))
+    assert not after.is_dynamic and "no longer valid" in after.source
+    assert "Using baseline allocations" in caplog.text
+
+
+def _set(name, value):
+    def mutate(item):
+        item[name] = value
+    return mutate
+
+
+@pytest.mark.parametrize(
+    "mutate, reason",
+    [
+        (_set("ttl", int(pd.Timestamp("2040-02-27", tz="UTC").timestamp())), "expired"),  # past for the reader only
+        (lambda i: i["weights"].pop("gold.clj"), "other strategies"),
+        (lambda i: i["weights"].update({"extra.clj": Decimal(0)}), "other strategies"),
+        (lambda i: i["weights"].update({"gold.clj": i["weights"]["gold.clj"] + Decimal("0.01")}), "sum to"),
+        (_set("weights", "not a map"), "not a map"),
+        (lambda i: i["parameters"].update({"min_multiplier": Decimal("0.9")}), "outside"),
+        (_set("partition_key", PREVIOUS), "partition_key"),
+    ],
+)
+def test_broken_items_fall_back_to_baseline(tables, frames, baseline, mutate, reason, caplog):
+    store(tables, frames, KEY, mutate=mutate)
+    with caplog.at_level(logging.WARNING, logger="weighting_pipeline.profiles"):
+        profile = get_strategy_profile(now=NOW)
+    assert not profile.is_dynamic and reason in profile.source, profile.source
+    assert {k: float(v) for k, v in profile.allocations.items()} == baseline.allocations.to_dict()
+    assert reason in caplog.text
+
+
+def test_missing_items_fall_back(tables):
+    profile = get_strategy_profile(now=NOW)
+    assert not profile.is_dynamic and "no weights item" in profile.source
+
+
+def test_unset_table_falls_back(monkeypatch):
+    monkeypatch.delenv("STRATEGY_WEIGHTS__TABLE_NAME", raising=False)
+    profile = get_strategy_profile(now=NOW)
+    assert not profile.is_dynamic and "STRATEGY_WEIGHTS__TABLE_NAME" in profile.source
+
+
+def test_unreachable_table_falls_back(monkeypatch):
+    from weighting_pipeline.local.dynamodb_local import free_port
+
+    monkeypatch.setenv("STRATEGY_WEIGHTS__TABLE_NAME", "strategy-weights")
+    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", f"http://127.0.0.1:{free_port()}")  # nothing listens
+    profile = get_strategy_profile(now=NOW)
+    assert not profile.is_dynamic and "unreachable" in profile.source
+
+
+def test_missing_table_falls_back(monkeypatch):
+    monkeypatch.setenv("STRATEGY_WEIGHTS__TABLE_NAME", "no-such-table")
+    profile = get_strategy_profile(now=NOW)
+    assert not profile.is_dynamic and "unreachable" in profile.source
