@@ -85,10 +85,12 @@ def daily_returns(lots: pd.DataFrame, weeks: WeekWindows, strategies: Sequence[s
     for lo in range(0, n_weeks, _WEEK_CHUNK):
         sel = slice(lo, min(lo + _WEEK_CHUNK, n_weeks))
         idx = (2 * weeks.window_start_day[sel] - grid_lo)[:, None] + offsets  # (w, 2D)
-        # (S, w, 2D) -> (w, S, D): per-date sums of the window's half-days
-        pnl = (pnl_grid[:, idx] * edge).reshape(n_strat, -1, n_dates, 2).sum(axis=3).transpose(1, 0, 2)
-        cnt = (count_grid[:, idx] * edge.astype(np.int64)).reshape(n_strat, -1, n_dates, 2).sum(axis=3).transpose(1, 0, 2)
-        cst = (cost_grid[:, idx] * edge).reshape(n_strat, -1, n_dates, 2).sum(axis=3).transpose(1, 0, 2)
+
+        def per_date(grid: np.ndarray) -> np.ndarray:
+            """(S, half-days) -> (w, S, D): per-date sums of each window's half-days."""
+            return (grid[:, idx] * edge).reshape(n_strat, -1, n_dates, 2).sum(axis=3).transpose(1, 0, 2)
+
+        pnl, cnt, cst = per_date(pnl_grid), per_date(count_grid).astype(np.int64), per_date(cost_grid)
         n_lots = cnt.sum(axis=2)
         cost_sum = cst.sum(axis=2)
         with np.errstate(invalid="ignore", divide="ignore"):

@@ -172,7 +172,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"Dagster UI on http://127.0.0.1:{args.port} (Ctrl-C to stop)")
             cmd = [sys.executable, "-m", "dagster", "dev", "-h", "127.0.0.1", "-p", str(args.port), "-w", str(ROOT / "workspace.yaml")]
             try:
-                return subprocess.call(cmd, cwd=ROOT)
+                # Run from DAGSTER_HOME, where dagster.yaml was copied, so Dagster finds one instance config.
+                return subprocess.call(cmd, cwd=os.environ["DAGSTER_HOME"])
             except KeyboardInterrupt:
                 return 0
         print(f"Materialising week {week} through Dagster (DAGSTER_HOME={os.environ['DAGSTER_HOME']}) ...")
