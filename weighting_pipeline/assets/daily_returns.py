@@ -22,9 +22,10 @@ from weighting_pipeline.settings import WeightingSettings
 def daily_returns(context: dg.AssetExecutionContext, closed_lots: pd.DataFrame, settings: WeightingSettings) -> dg.Output[pd.DataFrame]:
     params, baseline = settings.params(), settings.baseline()
     weeks = WeekWindows.for_keys(context.partition_keys, params.lookback_days)
-    # Windows overlap, so a range holds each lot several times; the kernel wants each once.
+    # Windows overlap, so a range holds each lot several times; the kernel wants each once,
+    # in canonical order so that float sums are the same as in a single-week run.
     lots = canonical_order(closed_lots.drop(columns="partition_key").drop_duplicates("lot_id"))
-    frame = compute_daily_returns(lots, weeks, baseline.keys)
+    frame = compute_daily_returns(lots, weeks, baseline.keys).to_frame()
     return dg.Output(
         frame,
         metadata={

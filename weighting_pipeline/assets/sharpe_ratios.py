@@ -5,6 +5,8 @@ import numpy as np
 import pandas as pd
 
 from weighting_pipeline.assets.common import CHAIN, markdown_table
+from weighting_pipeline.core.calendar import WeekWindows
+from weighting_pipeline.core.returns import DailyReturns
 from weighting_pipeline.core.sharpe import sharpe_ratios as compute_sharpe
 from weighting_pipeline.settings import WeightingSettings
 
@@ -32,7 +34,8 @@ def sharpe_table(week: pd.DataFrame) -> str:
 def sharpe_ratios(context: dg.AssetExecutionContext, daily_returns: pd.DataFrame, settings: WeightingSettings) -> dg.Output[pd.DataFrame]:
     keys = context.partition_keys
     params, baseline = settings.params(), settings.baseline()
-    frame = compute_sharpe(daily_returns, keys, baseline.keys, params.sharpe)
+    daily = DailyReturns.from_frame(daily_returns, WeekWindows.for_keys(keys, params.lookback_days), baseline.keys)
+    frame = compute_sharpe(daily, params.sharpe)
     last = frame[frame["partition_key"] == keys[-1]]
     for row in last.itertuples():
         context.log.info(f"Sharpe ratio for {row.strategy}: {_fmt(row.sharpe)}" + (f" (skipped: {row.skip_reason})" if row.skip_reason else ""))

@@ -13,7 +13,6 @@ from typing import Sequence
 import pandas as pd
 
 from weighting_pipeline.core.calendar import WeekWindows
-from weighting_pipeline.core.lots import canonical_order
 from weighting_pipeline.core.multipliers import MultiplierBounds, multipliers
 from weighting_pipeline.core.returns import daily_returns
 from weighting_pipeline.core.sharpe import SharpeParams, sharpe_ratios
@@ -70,12 +69,16 @@ class WeightingParams:
 
 def run_chain(
     lots: pd.DataFrame, keys: Sequence[str], baseline: pd.Series, params: WeightingParams = WeightingParams()
-) -> dict[str, pd.DataFrame]:
-    """closed lots -> daily returns -> Sharpe -> multipliers -> weights, for ``keys``."""
+) -> dict[str, object]:
+    """closed lots -> daily returns -> Sharpe -> multipliers -> weights, for ``keys``.
+
+    ``daily_returns`` comes back dense (see ``core.returns.DailyReturns``);
+    the other stages are frames with one row per (week, strategy).
+    """
     weeks = WeekWindows.for_keys(keys, params.lookback_days)
     strategies = list(baseline.index)
-    daily = daily_returns(canonical_order(lots), weeks, strategies)
-    sharpe = sharpe_ratios(daily, weeks.keys, strategies, params.sharpe)
+    daily = daily_returns(lots, weeks, strategies)
+    sharpe = sharpe_ratios(daily, params.sharpe)
     mult = multipliers(sharpe, params.bounds)
     weights = dynamic_weights(mult, baseline, params.bounds)
     return {"daily_returns": daily, "sharpe_ratios": sharpe, "multipliers": mult, "dynamic_weights": weights}

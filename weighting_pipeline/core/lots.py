@@ -11,7 +11,7 @@ import pandas as pd
 
 LOT_COLUMNS: dict[str, str] = {
     "lot_id": "string",
-    "strategy": "string",
+    "strategy": "category",
     "symbol": "string",
     "entry_timestamp": "datetime64[ns, UTC]",
     "fully_closed_at": "datetime64[ns, UTC]",

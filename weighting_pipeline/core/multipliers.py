@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from weighting_pipeline.core.grid import cells, to_matrix
+
 
 @dataclass(frozen=True)
 class MultiplierBounds:
@@ -52,13 +54,11 @@ def multiplier_matrix(sharpe: np.ndarray, bounds: MultiplierBounds = MultiplierB
 def multipliers(sharpe: pd.DataFrame, bounds: MultiplierBounds = MultiplierBounds()) -> pd.DataFrame:
     """Add a ``multiplier`` column to a Sharpe frame (see ``core.sharpe``).
 
-    The frame must hold every (partition_key, strategy) pair, as
+    The frame must hold every (partition_key, strategy) pair once, as
     ``sharpe_ratios`` returns it. Row order is kept.
     """
-    wide = sharpe.pivot(index="partition_key", columns="strategy", values="sharpe")
-    mult = pd.DataFrame(multiplier_matrix(wide.to_numpy(), bounds), index=wide.index, columns=wide.columns)
-    stacked = mult.stack(future_stack=True)
-    key = pd.MultiIndex.from_arrays([sharpe["partition_key"], sharpe["strategy"]])
+    keys, strategies, w, s = cells(sharpe)
+    mult = multiplier_matrix(to_matrix(sharpe, "sharpe", (len(keys), len(strategies)), w, s), bounds)
     out = sharpe.copy()
-    out["multiplier"] = stacked.reindex(key).to_numpy(np.float64)
+    out["multiplier"] = mult[w, s]
     return out

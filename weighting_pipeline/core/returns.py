@@ -9,13 +9,17 @@ For one strategy and one window:
 * dates with no closed lot have no return (they are skipped, not zero).
 
 The kernel aggregates lots once onto a (strategy x half-day) grid and reads
-every window from it, so a range of weeks costs O(strategies x days), and a
-single week is just a range of one: both go through the same arithmetic in the
-same order, which makes a backfill bit-identical to week-by-week runs.
+every window from it, so a range of weeks costs O(weeks x strategies x
+lookback) array work and O(lots) Python-free aggregation. A single week is a
+range of one and goes through the same arithmetic in the same order, which is
+what makes a backfill bit-identical to week-by-week runs. Sums follow the
+order of the input lots; the ledger reader returns them in canonical order
+(close time, then lot id), and every later step keeps that order.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
@@ -23,118 +27,126 @@ import pandas as pd
 
 from weighting_pipeline.core.calendar import WeekWindows, half_day_index
 
-DAILY_RETURN_COLUMNS = [
-    "partition_key",
-    "strategy",
-    "date",
-    "realized_pnl",
-    "lots",
-    "avg_position_value",
-    "daily_return",
-]
-
-# Weeks per chunk of the gather step; bounds memory to about
-# chunk * strategies * 2 * (lookback + 1) * 8 bytes per array.
-_WEEK_CHUNK = 16
+_EPOCH = np.datetime64("1970-01-01", "D")
 
 
-def daily_returns(lots: pd.DataFrame, weeks: WeekWindows, strategies: Sequence[str]) -> pd.DataFrame:
-    """Daily returns of every strategy in every week's window, long format.
+@dataclass(frozen=True)
+class DailyReturns:
+    """Per-date P&L and lot counts of every (week, strategy) window, dense.
 
-    Parameters
-    ----------
-    lots : closed-lots frame (see ``core.lots``); lots of strategies not in
-        ``strategies`` and lots outside every window are ignored.
-    weeks : the partitions to compute, with their lookback.
-    strategies : baseline keys, in output order.
+    ``pnl`` and ``lots`` are (weeks, strategies, lookback + 1) arrays: index
+    ``j`` on the last axis is the window's ``j``-th New York date, starting at
+    ``weeks.window_start_day``. A date with ``lots == 0`` had no close.
+    ``avg_position_value`` is (weeks, strategies), NaN without lots.
+    """
 
-    Returns
-    -------
-    One row per (partition_key, strategy, date) with at least one lot closed
-    in the window on that date, sorted in that order. ``date`` is the New York
-    calendar date (naive midnight); ``lots`` counts lots closed that date;
-    ``avg_position_value`` is the window's (repeated per row); ``daily_return``
-    is NaN when ``avg_position_value <= 0`` (the Sharpe step skips those).
+    weeks: WeekWindows
+    strategies: tuple[str, ...]
+    pnl: np.ndarray
+    lots: np.ndarray
+    avg_position_value: np.ndarray
+
+    def to_frame(self) -> pd.DataFrame:
+        """Long format, one row per (partition_key, strategy, date) with a close,
+        sorted in that order: the stored form of the ``daily_returns`` asset.
+
+        ``daily_return`` is NaN when ``avg_position_value <= 0``.
+        """
+        w, s, d = np.nonzero(self.lots)
+        avg = self.avg_position_value[w, s]
+        pnl = self.pnl[w, s, d]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ret = np.where(avg > 0, pnl / avg, np.nan)
+        day = self.weeks.window_start_day[w] + d
+        return pd.DataFrame(
+            {
+                "partition_key": pd.Categorical.from_codes(w, categories=list(self.weeks.keys)),
+                "strategy": pd.Categorical.from_codes(s, categories=list(self.strategies)),
+                "date": (_EPOCH + day.astype("timedelta64[D]")).astype("datetime64[s]"),
+                "realized_pnl": pnl,
+                "lots": self.lots[w, s, d].astype(np.int32),
+                "avg_position_value": avg,
+                "daily_return": ret,
+            }
+        )
+
+    @classmethod
+    def from_frame(cls, frame: pd.DataFrame, weeks: WeekWindows, strategies: Sequence[str]) -> "DailyReturns":
+        """The inverse of ``to_frame`` (exact: the same floats land in the same cells)."""
+        shape = (len(weeks), len(strategies), weeks.n_dates)
+        w = pd.Index(list(weeks.keys)).get_indexer(frame["partition_key"].astype(str))
+        s = pd.Index(list(strategies)).get_indexer(frame["strategy"].astype(str))
+        if (w < 0).any() or (s < 0).any():
+            raise ValueError("daily returns hold weeks or strategies outside the requested ones")
+        day = (frame["date"].to_numpy().astype("datetime64[D]") - _EPOCH).astype(np.int64)
+        d = day - weeks.window_start_day[w]
+        if ((d < 0) | (d >= weeks.n_dates)).any():
+            raise ValueError("daily returns hold dates outside their week's window")
+        pnl = np.zeros(shape)
+        lots = np.zeros(shape, dtype=np.int32)
+        avg = np.full(shape[:2], np.nan)
+        pnl[w, s, d] = frame["realized_pnl"].to_numpy(np.float64)
+        lots[w, s, d] = frame["lots"].to_numpy(np.int32)
+        avg[w, s] = frame["avg_position_value"].to_numpy(np.float64)
+        return cls(weeks, tuple(strategies), pnl, lots, avg)
+
+
+def strategy_codes(names: pd.Series, strategies: Sequence[str]) -> np.ndarray:
+    """Position of each row's strategy in ``strategies`` (-1 if absent), int64.
+
+    A categorical column maps its few categories instead of every row.
+    """
+    if isinstance(names.dtype, pd.CategoricalDtype):
+        remap = pd.Index(list(strategies)).get_indexer(names.cat.categories.astype(str))
+        codes = names.cat.codes.to_numpy()
+        return np.where(codes >= 0, remap[codes], -1).astype(np.int64)
+    return pd.Index(list(strategies)).get_indexer(names).astype(np.int64)
+
+
+def daily_returns(lots: pd.DataFrame, weeks: WeekWindows, strategies: Sequence[str]) -> DailyReturns:
+    """Aggregate closed lots into every week's window.
+
+    ``lots`` is a closed-lots frame (see ``core.lots``); lots of strategies
+    not in ``strategies`` and lots outside every window are ignored.
     """
     n_strat, n_weeks, n_dates = len(strategies), len(weeks), weeks.n_dates
-    if n_weeks == 0 or n_strat == 0:
-        return _empty_daily()
+    pnl_out = np.zeros((n_weeks, n_strat, n_dates))
+    lots_out = np.zeros((n_weeks, n_strat, n_dates), dtype=np.int32)
+    avg_out = np.full((n_weeks, n_strat), np.nan)
+    if n_weeks == 0 or n_strat == 0 or len(lots) == 0:
+        return DailyReturns(weeks, tuple(strategies), pnl_out, lots_out, avg_out)
 
-    codes = pd.Index(list(strategies)).get_indexer(lots["strategy"]).astype(np.int64)  # -1: not a baseline strategy
-    half = half_day_index(lots["fully_closed_at"]) if len(lots) else np.empty(0, np.int64)
-    # Each window reads half-days [2*d0, 2*dE + 1]: whole dates, with the two
-    # half-days outside the window masked out below.
-    grid_lo = int(2 * weeks.window_start_day.min())
-    grid_hi = int(2 * weeks.end_day.max() + 2)
-    width = grid_hi - grid_lo
-    keep = (codes >= 0) & (half >= grid_lo) & (half < grid_hi)
-    flat = codes[keep] * width + (half[keep] - grid_lo)
+    codes = strategy_codes(lots["strategy"], strategies)
+    half = half_day_index(lots["fully_closed_at"])
+    # Half-day grids from the evening before the first window to the last week end.
+    day_lo = int(weeks.window_start_day.min())
+    n_days = int(weeks.end_day.max()) - day_lo + 1
+    width = 2 * n_days
+    keep = (codes >= 0) & (half >= 2 * day_lo) & (half < 2 * day_lo + width)
+    flat = codes[keep] * width + (half[keep] - 2 * day_lo)
     size = n_strat * width
-    pnl_grid = np.bincount(flat, weights=lots["realized_pnl"].to_numpy(np.float64)[keep], minlength=size)
-    cost = (lots["entry_qty"].to_numpy(np.float64) * lots["entry_price"].to_numpy(np.float64))[keep]
-    cost_grid = np.bincount(flat, weights=cost, minlength=size)
-    count_grid = np.bincount(flat, minlength=size)
-    pnl_grid = pnl_grid.reshape(n_strat, width)
-    cost_grid = cost_grid.reshape(n_strat, width)
-    count_grid = count_grid.reshape(n_strat, width)
-
-    pieces = []
-    offsets = np.arange(2 * n_dates)
-    edge = np.ones(2 * n_dates)
-    edge[0] = edge[-1] = 0.0  # before 18:00 on the first date, after 18:00 on the last
-    for lo in range(0, n_weeks, _WEEK_CHUNK):
-        sel = slice(lo, min(lo + _WEEK_CHUNK, n_weeks))
-        idx = (2 * weeks.window_start_day[sel] - grid_lo)[:, None] + offsets  # (w, 2D)
-
-        def per_date(grid: np.ndarray) -> np.ndarray:
-            """(S, half-days) -> (w, S, D): per-date sums of each window's half-days."""
-            return (grid[:, idx] * edge).reshape(n_strat, -1, n_dates, 2).sum(axis=3).transpose(1, 0, 2)
-
-        pnl, cnt, cst = per_date(pnl_grid), per_date(count_grid).astype(np.int64), per_date(cost_grid)
-        n_lots = cnt.sum(axis=2)
-        cost_sum = cst.sum(axis=2)
+    cost = lots["entry_qty"].to_numpy(np.float64)[keep] * lots["entry_price"].to_numpy(np.float64)[keep]
+    pnl_half = np.bincount(flat, weights=lots["realized_pnl"].to_numpy(np.float64)[keep], minlength=size).reshape(n_strat, width)
+    cost_half = np.bincount(flat, weights=cost, minlength=size).reshape(n_strat, width)
+    count_half = np.bincount(flat, minlength=size).reshape(n_strat, width)
+    # Whole New York dates; a window's first date keeps only its evening (>= 18:00)
+    # and its last date only its day (< 18:00), patched in per window below.
+    pnl_day = pnl_half[:, 0::2] + pnl_half[:, 1::2]
+    cost_day = cost_half[:, 0::2] + cost_half[:, 1::2]
+    count_day = count_half[:, 0::2] + count_half[:, 1::2]
+    window = np.empty((n_strat, n_dates))
+    for i, first in enumerate(weeks.window_start_day - day_lo):
+        last = first + n_dates - 1
+        pnl_out[i] = pnl_day[:, first : last + 1]
+        pnl_out[i, :, 0] = pnl_half[:, 2 * first + 1]
+        pnl_out[i, :, -1] = pnl_half[:, 2 * last]
+        lots_out[i] = count_day[:, first : last + 1]
+        lots_out[i, :, 0] = count_half[:, 2 * first + 1]
+        lots_out[i, :, -1] = count_half[:, 2 * last]
+        window[:] = cost_day[:, first : last + 1]
+        window[:, 0] = cost_half[:, 2 * first + 1]
+        window[:, -1] = cost_half[:, 2 * last]
+        n_lots = lots_out[i].sum(axis=1)
         with np.errstate(invalid="ignore", divide="ignore"):
-            avg = np.where(n_lots > 0, cost_sum / np.maximum(n_lots, 1), np.nan)
-        w_i, s_i, d_i = np.nonzero(cnt)
-        avg_rows = avg[w_i, s_i]
-        pnl_rows = pnl[w_i, s_i, d_i]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            ret = np.where(avg_rows > 0, pnl_rows / avg_rows, np.nan)
-        week_idx = w_i + lo
-        pieces.append(
-            (
-                week_idx,
-                s_i,
-                weeks.window_start_day[week_idx] + d_i,
-                pnl_rows,
-                cnt[w_i, s_i, d_i],
-                avg_rows,
-                ret,
-            )
-        )
-    week_idx, s_i, day, pnl_rows, cnt_rows, avg_rows, ret = (np.concatenate(p) for p in zip(*pieces))
-    return pd.DataFrame(
-        {
-            "partition_key": pd.Categorical.from_codes(week_idx, categories=list(weeks.keys)),
-            "strategy": pd.Categorical.from_codes(s_i, categories=list(strategies)),
-            "date": (np.datetime64("1970-01-01", "D") + day.astype("timedelta64[D]")).astype("datetime64[s]"),
-            "realized_pnl": pnl_rows,
-            "lots": cnt_rows.astype(np.int64),
-            "avg_position_value": avg_rows,
-            "daily_return": ret,
-        }
-    )
-
-
-def _empty_daily() -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "partition_key": pd.Categorical([]),
-            "strategy": pd.Categorical([]),
-            "date": pd.Series(dtype="datetime64[s]"),
-            "realized_pnl": pd.Series(dtype="float64"),
-            "lots": pd.Series(dtype="int64"),
-            "avg_position_value": pd.Series(dtype="float64"),
-            "daily_return": pd.Series(dtype="float64"),
-        }
-    )
+            avg_out[i] = np.where(n_lots > 0, window.sum(axis=1) / n_lots, np.nan)
+    return DailyReturns(weeks, tuple(strategies), pnl_out, lots_out, avg_out)

@@ -10,12 +10,14 @@ empyrical's ``sharpe_ratio(r, risk_free=rf / periods, annualization=periods)``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
 
+from weighting_pipeline.core.returns import DailyReturns
+
 PERIODS_PER_YEAR = 252
+_WEEK_CHUNK = 32  # bounds the (weeks, strategies, dates) temporaries
 
 SHARPE_COLUMNS = [
     "partition_key",
@@ -40,53 +42,58 @@ class SharpeParams:
     periods_per_year: int = PERIODS_PER_YEAR
 
 
-def sharpe_ratios(
-    daily: pd.DataFrame,
-    partition_keys: Sequence[str],
-    strategies: Sequence[str],
-    params: SharpeParams = SharpeParams(),
-) -> pd.DataFrame:
-    """Sharpe ratio per (partition_key, strategy), every pair present.
+def _window_stats(daily: DailyReturns) -> dict[str, np.ndarray]:
+    """(weeks, strategies) lot and day counts, mean and ddof=1 std of r, and
+    whether every active r is identical (``flat``).
 
-    ``daily`` is the output of ``core.returns.daily_returns``. A strategy is
-    skipped (``sharpe`` NaN, ``skip_reason`` set, first rule that applies):
-    no closed lots in the window; fewer than ``min_lots`` lots; fewer than
-    ``min_days`` distinct close dates; average position value <= 0; zero
-    volatility (every daily return identical). Qualified rows have
+    Reductions run along the contiguous date axis, so each (week, strategy)
+    result depends only on its own dates: a range and a single week agree bit
+    for bit.
+    """
+    n_weeks, n_strat, _ = daily.pnl.shape
+    out = {name: np.empty((n_weeks, n_strat)) for name in ("mean", "std")}
+    out["flat"] = np.zeros((n_weeks, n_strat), dtype=bool)
+    out["lots"] = daily.lots.sum(axis=2, dtype=np.int64)
+    out["days"] = (daily.lots > 0).sum(axis=2)
+    for lo in range(0, n_weeks, _WEEK_CHUNK):
+        sel = slice(lo, min(lo + _WEEK_CHUNK, n_weeks))
+        inactive = daily.lots[sel] == 0
+        days = out["days"][sel]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            # Dates without closes have pnl exactly 0, so r is 0 there whenever the
+            # average position is usable; other rows are skipped by the rules anyway.
+            r = daily.pnl[sel] / daily.avg_position_value[sel][..., None]
+            mean = r.sum(axis=2) / days
+            dev = r - mean[..., None]
+            dev[inactive] = 0.0
+            np.multiply(dev, dev, out=dev)
+            out["std"][sel] = np.sqrt(dev.sum(axis=2) / (days - 1))
+            out["mean"][sel] = mean
+            # Exact "all returns identical" test, only where the std is tiny enough for it to be possible.
+            suspect = ~(out["std"][sel] > 1e-9 * np.abs(mean))
+            flat = np.zeros(days.shape, dtype=bool)
+            if suspect.any():
+                r_s, act = r[suspect], ~inactive[suspect]
+                flat[suspect] = np.where(act, r_s, np.inf).min(axis=1) == np.where(act, r_s, -np.inf).max(axis=1)
+            out["flat"][sel] = flat
+    return out
+
+
+def sharpe_ratios(daily: DailyReturns, params: SharpeParams = SharpeParams()) -> pd.DataFrame:
+    """Sharpe ratio per (partition_key, strategy): every pair, week-major order.
+
+    A strategy is skipped (``sharpe`` NaN, ``skip_reason`` set, first rule
+    that applies): no closed lots in the window; fewer than ``min_lots`` lots;
+    fewer than ``min_days`` distinct close dates; average position value <= 0;
+    zero volatility (every daily return identical). Qualified rows have
     ``skip_reason == ""``.
     """
-    index = pd.MultiIndex.from_product([list(partition_keys), list(strategies)], names=["partition_key", "strategy"])
-    keys = daily["partition_key"].astype(str)
-    strat = daily["strategy"].astype(str)
-    grouped = daily.groupby([keys, strat], sort=False)["daily_return"]
-    stats = pd.DataFrame(
-        {
-            "lots": daily.groupby([keys, strat], sort=False)["lots"].sum(),
-            "days": grouped.size(),
-            "avg_position_value": daily.groupby([keys, strat], sort=False)["avg_position_value"].first(),
-            "mean_daily_return": grouped.mean(),
-            "std_daily_return": grouped.std(ddof=1),
-            "r_min": grouped.min(),
-            "r_max": grouped.max(),
-        }
-    )
-    stats.index.names = ["partition_key", "strategy"]
-    stats = stats.reindex(index)
-    lots = stats["lots"].fillna(0).astype(np.int64).to_numpy()
-    days = stats["days"].fillna(0).astype(np.int64).to_numpy()
-    avg = stats["avg_position_value"].to_numpy(np.float64)
-    mean = stats["mean_daily_return"].to_numpy(np.float64)
-    std = stats["std_daily_return"].to_numpy(np.float64)
-    flat = (stats["r_min"] == stats["r_max"]).to_numpy(dtype=bool)
-
+    stats = _window_stats(daily)
+    lots, days, avg = stats["lots"].ravel(), stats["days"].ravel(), daily.avg_position_value.ravel()
+    mean, std = stats["mean"].ravel(), stats["std"].ravel()
+    flat = stats["flat"].ravel()
     reason = np.select(
-        [
-            lots == 0,
-            lots < params.min_lots,
-            days < params.min_days,
-            ~(avg > 0),
-            flat,
-        ],
+        [lots == 0, lots < params.min_lots, days < params.min_days, ~(avg > 0), flat],
         [
             "no closed lots in window",
             np.char.add(f"fewer than {params.min_lots} lots: ", lots.astype(str)),
@@ -100,17 +107,17 @@ def sharpe_ratios(
     p = params.periods_per_year
     with np.errstate(invalid="ignore", divide="ignore"):
         sharpe = np.where(qualified, (mean * p - params.risk_free_rate) / (std * np.sqrt(p)), np.nan)
-    out = pd.DataFrame(
+    n_weeks, n_strat = stats["lots"].shape
+    return pd.DataFrame(
         {
-            "partition_key": pd.Categorical(index.get_level_values(0), categories=list(partition_keys)),
-            "strategy": pd.Categorical(index.get_level_values(1), categories=list(strategies)),
+            "partition_key": pd.Categorical.from_codes(np.repeat(np.arange(n_weeks), n_strat), categories=list(daily.weeks.keys)),
+            "strategy": pd.Categorical.from_codes(np.tile(np.arange(n_strat), n_weeks), categories=list(daily.strategies)),
             "sharpe": sharpe,
             "lots": lots,
             "days": days,
             "avg_position_value": avg,
-            "mean_daily_return": mean,
-            "std_daily_return": std,
+            "mean_daily_return": np.where(days > 0, mean, np.nan),
+            "std_daily_return": np.where(days > 1, std, np.nan),
             "skip_reason": reason.astype(str),
         }
     )
-    return out

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from weighting_pipeline.core.grid import cells, to_matrix
 from weighting_pipeline.core.allocation import bounded_weights, naive_weights
 from weighting_pipeline.core.multipliers import MultiplierBounds
 
@@ -29,21 +30,13 @@ def dynamic_weights(
     ``baseline`` is indexed by baseline key, fractions summing to 1. Weights
     are fractions (0.3 = 30%) and each week sums to 1.
     """
-    strategies = list(baseline.index)
-    wide = multipliers.pivot(index="partition_key", columns="strategy", values="multiplier")
-    wide = wide.reindex(columns=strategies)
+    keys, strategies, w, s = cells(multipliers, list(baseline.index))
     b = baseline.to_numpy(np.float64)
-    m = wide.to_numpy(np.float64)
-    frames = {
-        "baseline": np.broadcast_to(b, m.shape),
-        "naive_weight": naive_weights(b, m),
-        "weight": bounded_weights(b, m, bounds),
-    }
-    key = pd.MultiIndex.from_arrays([multipliers["partition_key"], multipliers["strategy"]])
+    m = to_matrix(multipliers, "multiplier", (len(keys), len(strategies)), w, s)
     out = multipliers[["partition_key", "strategy", "sharpe", "skip_reason", "multiplier"]].copy()
-    for name, values in frames.items():
-        stacked = pd.DataFrame(values, index=wide.index, columns=strategies).stack(future_stack=True)
-        out[name] = stacked.reindex(key).to_numpy(np.float64)
+    out["baseline"] = b[s]
+    out["naive_weight"] = naive_weights(b, m)[w, s]
+    out["weight"] = bounded_weights(b, m, bounds)[w, s]
     return out.reset_index(drop=True)
 
 

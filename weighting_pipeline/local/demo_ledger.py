@@ -57,7 +57,7 @@ def synthetic_lots(
     lots = pd.DataFrame(
         {
             "lot_id": pd.array([f"L{seed:03d}-{i:08d}" for i in range(total)], dtype="string"),
-            "strategy": pd.array(keys[strat_idx], dtype="string"),
+            "strategy": pd.Categorical.from_codes(strat_idx, categories=list(strategies)),
             "symbol": pd.array(SYMBOLS[rng.integers(0, len(SYMBOLS), total)], dtype="string"),
             "entry_timestamp": entry_ts.tz_convert("UTC").as_unit("ns"),
             "fully_closed_at": close_ts.tz_convert("UTC").as_unit("ns"),

@@ -7,7 +7,7 @@ import pytest
 
 from weighting_pipeline.core.calendar import WeekWindows
 from weighting_pipeline.core.lots import LOT_COLUMNS, lots_by_week
-from weighting_pipeline.core.returns import daily_returns
+from weighting_pipeline.core.returns import DailyReturns, daily_returns
 from weighting_pipeline.core.sharpe import SharpeParams, sharpe_ratios
 from weighting_pipeline_tests.conftest import ts
 
@@ -37,7 +37,7 @@ def test_window_edges_and_new_york_dates():
             ("a", "2026-03-15 18:00", 1, 100, 99.0),  # the week end itself: excluded, no look-ahead
         ]
     )
-    out = daily_returns(frame, WeekWindows.for_keys([KEY], 90), ["a"])
+    out = daily_returns(frame, WeekWindows.for_keys([KEY], 90), ["a"]).to_frame()
     assert list(out["date"].dt.strftime("%Y-%m-%d")) == ["2025-12-15", "2026-01-10", "2026-03-15"]
     assert list(out["realized_pnl"]) == [1.0, 5.0, 4.0]
     assert list(out["lots"]) == [1, 2, 1]
@@ -46,7 +46,7 @@ def test_window_edges_and_new_york_dates():
 
 def test_average_position_is_mean_entry_value_of_window_lots():
     frame = lots([("a", "2026-01-05 12:00", 2, 50, 10.0), ("a", "2026-01-06 12:00", 1, 300, -6.0)])
-    out = daily_returns(frame, WeekWindows.for_keys([KEY], 90), ["a"])
+    out = daily_returns(frame, WeekWindows.for_keys([KEY], 90), ["a"]).to_frame()
     assert out["avg_position_value"].iloc[0] == 200.0  # mean(100, 300)
     np.testing.assert_allclose(out["daily_return"], [0.05, -0.03])
 
@@ -60,7 +60,7 @@ def test_sharpe_formula_equals_empyrical_convention():
     pnls = [1.0, -0.5, 2.0, 0.3, 0.8, -1.2]
     frame = lots([("a", f"2026-02-0{i + 1} 12:00", 1, 100, p) for i, p in enumerate(pnls)])
     weeks = WeekWindows.for_keys([KEY], 90)
-    out = sharpe_ratios(daily_returns(frame, weeks, ["a"]), weeks.keys, ["a"])
+    out = sharpe_ratios(daily_returns(frame, weeks, ["a"]))
     # empyrical: mean(r - rf/252) / std(r, ddof=1) * sqrt(252)
     r = np.array(pnls) / 100
     empyrical = np.mean(r - 0.045 / 252) / np.std(r, ddof=1) * np.sqrt(252)
@@ -81,7 +81,7 @@ def test_sharpe_formula_equals_empyrical_convention():
 def test_skip_rules(rows, reason):
     frame = lots(rows) if rows else lots([("b", "2026-02-01 12:00", 1, 1, 1.0)])
     weeks = WeekWindows.for_keys([KEY], 90)
-    out = sharpe_ratios(daily_returns(frame, weeks, ["a"]), weeks.keys, ["a"])
+    out = sharpe_ratios(daily_returns(frame, weeks, ["a"]))
     assert out["skip_reason"].iloc[0] == reason
     assert math.isnan(out["sharpe"].iloc[0])
 
@@ -89,7 +89,7 @@ def test_skip_rules(rows, reason):
 def test_min_counts_are_configurable():
     rows = [("a", f"2026-02-0{i} 12:00", 1, 100, i * (-1) ** i) for i in range(1, 4)]
     weeks = WeekWindows.for_keys([KEY], 90)
-    out = sharpe_ratios(daily_returns(lots(rows), weeks, ["a"]), weeks.keys, ["a"], SharpeParams(min_lots=3, min_days=3))
+    out = sharpe_ratios(daily_returns(lots(rows), weeks, ["a"]), SharpeParams(min_lots=3, min_days=3))
     assert out["skip_reason"].iloc[0] == "" and np.isfinite(out["sharpe"].iloc[0])
 
 
@@ -103,3 +103,13 @@ def test_lots_by_week_repeats_a_lot_in_every_window_that_holds_it():
     assert sorted(zip(out["partition_key"].astype(str), out["lot_id"])) == [
         ("2026-02-22", "L1"), ("2026-03-01", "L0"), ("2026-03-08", "L0")
     ]
+
+
+def test_stored_frame_round_trips_exactly():
+    rows = [("a", f"2026-02-{d:02d} {h}:00", 1 + d, 10.0 + h, (-1) ** d * d * 0.37) for d in range(1, 20) for h in (9, 19)]
+    weeks = WeekWindows.for_keys(["2026-02-22", "2026-03-01", KEY], 90)
+    daily = daily_returns(lots(rows), weeks, ["a", "b"])
+    back = DailyReturns.from_frame(daily.to_frame(), weeks, ["a", "b"])
+    assert np.array_equal(back.pnl, daily.pnl) and np.array_equal(back.lots, daily.lots)
+    assert np.array_equal(back.avg_position_value, daily.avg_position_value, equal_nan=True)
+    pd.testing.assert_frame_equal(sharpe_ratios(back), sharpe_ratios(daily))
