@@ -13,6 +13,7 @@ weekly_weighting_job = dg.define_asset_job(
     selection=dg.AssetSelection.groups("weighting"),
     description="closed_lots -> daily_returns -> sharpe_ratios -> multipliers -> dynamic_weights for a week or a range.",
     tags={"team": "quant-platform"},
+    executor_def=dg.in_process_executor,  # linear chain: see definitions.py
 )
 
 weekly_weighting_schedule = dg.build_schedule_from_partitioned_job(

@@ -121,4 +121,6 @@ def ledger_items(lots: pd.DataFrame) -> Iterable[dict]:
             "fully_closed_at": closed,
             "GSI5PK": f"STRATEGY_LOTS#{stem}",
             "GSI5SK": f"CLOSED#{row.symbol}#{entry}",
+            "GSI7PK": f"STRATEGY_LOTS#{stem}",
+            "GSI7SK": closed,
         }

@@ -9,6 +9,7 @@ from __future__ import annotations
 from botocore.exceptions import ClientError
 
 GSI5 = "GSI5-StrategyLotsIndex"
+GSI7 = "GSI7-StrategyClosedAtIndex"
 
 
 def _exists(client, table: str) -> bool:
@@ -41,23 +42,28 @@ def create_weights_table(client, table: str) -> bool:
     return created
 
 
-def create_ledger_table(client, table: str) -> bool:
-    """Create a trade-ledger table (PK/SK) with GSI5, as the trading system has it."""
+def create_ledger_table(client, table: str, close_date_index: bool = True) -> bool:
+    """Create a trade-ledger table (PK/SK) with GSI5, as the trading system has it,
+    and GSI7 (strategy, fully_closed_at) unless ``close_date_index`` is False."""
     if _exists(client, table):
         return False
     attrs, schema = _key("PK", "SK")
-    gsi_attrs, gsi_schema = _key("GSI5PK", "GSI5SK")
+    indexes = [("GSI5PK", "GSI5SK", GSI5)] + ([("GSI7PK", "GSI7SK", GSI7)] if close_date_index else [])
+    gsis = []
+    for pk, sk, name in indexes:
+        gsi_attrs, gsi_schema = _key(pk, sk)
+        attrs += gsi_attrs
+        gsis.append({"IndexName": name, "KeySchema": gsi_schema, "Projection": {"ProjectionType": "ALL"}})
     client.create_table(
-        TableName=table,
-        AttributeDefinitions=attrs + gsi_attrs,
-        KeySchema=schema,
-        BillingMode="PAY_PER_REQUEST",
-        GlobalSecondaryIndexes=[{"IndexName": GSI5, "KeySchema": gsi_schema, "Projection": {"ProjectionType": "ALL"}}],
+        TableName=table, AttributeDefinitions=attrs, KeySchema=schema, BillingMode="PAY_PER_REQUEST", GlobalSecondaryIndexes=gsis
     )
     client.get_waiter("table_exists").wait(TableName=table, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
     return True
 
 
-def create_tables(client, ledger_table: str, weights_table: str) -> dict[str, bool]:
+def create_tables(client, ledger_table: str, weights_table: str, close_date_index: bool = True) -> dict[str, bool]:
     """Both tables; returns which were newly created."""
-    return {ledger_table: create_ledger_table(client, ledger_table), weights_table: create_weights_table(client, weights_table)}
+    return {
+        ledger_table: create_ledger_table(client, ledger_table, close_date_index),
+        weights_table: create_weights_table(client, weights_table),
+    }

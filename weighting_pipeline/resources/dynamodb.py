@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import threading
+from typing import Any
 
 import boto3
 from botocore.config import Config
 from dagster_aws.utils import ResourceWithBoto3Configuration
-from pydantic import Field
+from pydantic import Field, PrivateAttr
 
 
 def client_config(max_attempts: int, connect_timeout: float, read_timeout: float, pool: int = 16) -> Config:
@@ -62,8 +64,18 @@ class DynamoDBResource(ResourceWithBoto3Configuration):
     read_timeout: float = Field(default=10.0, description="Seconds to wait for a response.")
     max_pool_connections: int = Field(default=16, description="HTTP connections the client may hold open.")
 
+    _client: Any = PrivateAttr(default=None)
+    _lock: Any = PrivateAttr(default_factory=threading.Lock)
+
     def get_client(self):
-        """A low-level DynamoDB client (thread-safe: share it across threads)."""
+        """The resource's low-level DynamoDB client, created once (building one parses
+        botocore's service model); clients are thread-safe, so it is shared."""
+        with self._lock:
+            if self._client is None:
+                self._client = self._new_client()
+            return self._client
+
+    def _new_client(self):
         return make_client(
             client_config(self.max_attempts, self.connect_timeout, self.read_timeout, self.max_pool_connections),
             region_name=self.region_name,

@@ -1,10 +1,20 @@
-"""The ledger reader: closed lots of the baseline strategies, via GSI5 queries.
+"""The ledger reader: closed lots of the baseline strategies, by index Query.
 
-One paginated Query per strategy on ``GSI5-StrategyLotsIndex`` (never a Scan),
-strategies read in parallel on one thread-safe boto3 client. GSI5's sort key
-is ``CLOSED#<symbol>#<entry_timestamp>``, with no close date, so every closed
-lot of a strategy is read and the window is applied here; the metadata reports
-that read amplification.
+One paginated Query per strategy (never a Scan), strategies read in parallel
+on one thread-safe boto3 client. Two index plans, chosen by DescribeTable:
+
+* ``GSI7-StrategyClosedAtIndex`` (``GSI7PK = STRATEGY_LOTS#<name>``,
+  ``GSI7SK = fully_closed_at``), when the table has it: a ``BETWEEN`` on the
+  close time reads little more than the window.
+* ``GSI5-StrategyLotsIndex`` otherwise. Its sort key holds no close date, so
+  DynamoDB reads all of a strategy's closed lots and a FilterExpression drops
+  those far outside the window before they are sent. Read cost grows with history.
+
+Either way the bounds are padded by a day (ISO strings with other offsets or
+precisions only sort correctly to within hours) and the exact window is applied
+here. On GSI5, items whose ``fully_closed_at`` is missing, not a string or not
+starting with "20" are always returned, so they are counted as skipped rather
+than filtered away unseen. GSI7 holds only lots that carry its keys.
 """
 
 from __future__ import annotations
@@ -12,7 +22,7 @@ from __future__ import annotations
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Optional
+from typing import Literal, Optional
 
 import dagster as dg
 import pandas as pd
@@ -23,6 +33,8 @@ from weighting_pipeline.resources.dynamodb import DynamoDBResource
 from weighting_pipeline.resources.ledger_items import PROJECTION, PROJECTION_NAMES, ParseReport, parse_items, to_frame
 
 GSI5 = "GSI5-StrategyLotsIndex"
+GSI7 = "GSI7-StrategyClosedAtIndex"
+_PAD = pd.Timedelta(days=1)
 
 
 @dataclass
@@ -32,14 +44,16 @@ class LedgerRead:
     lots: pd.DataFrame
     report: ParseReport
     pages: int
+    scanned: int  # items DynamoDB read (and charged for), filtered or not
     seconds: float
     start: pd.Timestamp
     end: pd.Timestamp
+    index: str
 
     @property
     def read_amplification(self) -> float:
         """Items read per item needed (1.0 = nothing wasted)."""
-        return self.report.items / max(len(self.lots), 1)
+        return self.scanned / max(len(self.lots), 1)
 
 
 class LedgerReader(dg.ConfigurableResource):
@@ -49,38 +63,67 @@ class LedgerReader(dg.ConfigurableResource):
     table_name: str = Field(description="The trade-ledger table (TRADE_LEDGER__TABLE_NAME).")
     max_workers: int = Field(default=4, description="Strategies queried in parallel.")
     page_size: Optional[int] = Field(default=None, description="Items per Query page (default: DynamoDB's 1 MB pages).")
+    index: Literal["auto", "GSI5", "GSI7"] = Field(
+        default="auto",
+        description="auto: GSI7 if the table has it, else GSI5. GSI7 is sparse: only lots carrying GSI7PK/GSI7SK are in it.",
+    )
 
     def read_closed_lots(self, stems: dict[str, str], start: pd.Timestamp, end: pd.Timestamp) -> LedgerRead:
         """Closed lots of the strategies ``stems`` (ledger name -> baseline key)
         with ``start <= fully_closed_at < end``, in canonical order."""
         began = time.perf_counter()
         client = self.dynamodb.get_client()
+        indexes = {g["IndexName"] for g in client.describe_table(TableName=self.table_name)["Table"].get("GlobalSecondaryIndexes", [])}
+        wanted = {"GSI5": GSI5, "GSI7": GSI7}.get(self.index) or (GSI7 if GSI7 in indexes else GSI5)
+        if wanted not in indexes:
+            raise ValueError(f"ledger table {self.table_name} has no index {wanted} (it has {sorted(indexes)})")
+        index = wanted
+        lo, hi = _iso(start - _PAD), _iso(end + _PAD)
 
         def one(stem: str):
             report = ParseReport()
-            items, pages = [], 0
-            kwargs = {
-                "TableName": self.table_name,
-                "IndexName": GSI5,
-                "KeyConditionExpression": "GSI5PK = :pk AND begins_with(GSI5SK, :closed)",
-                "ExpressionAttributeValues": {":pk": {"S": f"STRATEGY_LOTS#{stem}"}, ":closed": {"S": "CLOSED#"}},
-                "ProjectionExpression": PROJECTION,
-                "ExpressionAttributeNames": PROJECTION_NAMES,
-            }
+            items, pages, scanned = [], 0, 0
+            values = {":pk": {"S": f"STRATEGY_LOTS#{stem}"}, ":lo": {"S": lo}, ":hi": {"S": hi}}
+            names = dict(PROJECTION_NAMES)
+            if index == GSI7:
+                kwargs = {"KeyConditionExpression": "GSI7PK = :pk AND GSI7SK BETWEEN :lo AND :hi"}
+            else:
+                names["#closed"] = "fully_closed_at"
+                values[":closed"] = {"S": "CLOSED#"}
+                values[":s"] = {"S": "S"}
+                values[":century"] = {"S": "20"}
+                kwargs = {
+                    "KeyConditionExpression": "GSI5PK = :pk AND begins_with(GSI5SK, :closed)",
+                    # Trim only well-formed-looking times outside the padded window; anything
+                    # missing or unreadable is returned so the parser counts it as skipped.
+                    "FilterExpression": (
+                        "#closed BETWEEN :lo AND :hi OR attribute_not_exists(#closed) "
+                        "OR NOT attribute_type(#closed, :s) OR NOT begins_with(#closed, :century)"
+                    ),
+                }
+            kwargs.update(
+                TableName=self.table_name,
+                IndexName=index,
+                ExpressionAttributeValues=values,
+                ProjectionExpression=PROJECTION,
+                ExpressionAttributeNames=names,
+            )
             paging = {"PageSize": self.page_size} if self.page_size else {}
             for page in client.get_paginator("query").paginate(**kwargs, PaginationConfig=paging):
                 pages += 1
+                scanned += page.get("ScannedCount", len(page.get("Items", [])))
                 items.extend(page.get("Items", []))
-            return parse_items(items, stem, stems[stem], report), report, pages
+            return parse_items(items, stem, stems[stem], report), report, pages, scanned
 
         with ThreadPoolExecutor(max_workers=max(1, min(self.max_workers, len(stems)))) as pool:
             results = list(pool.map(one, sorted(stems)))
 
-        report, pages = ParseReport(), 0
+        report, pages, scanned = ParseReport(), 0, 0
         frames = []
-        for cols, part, n_pages in results:
+        for cols, part, n_pages, n_scanned in results:
             report.merge(part)
             pages += n_pages
+            scanned += n_scanned
             frames.append(to_frame(cols, report))
         lots = pd.concat(frames, ignore_index=True) if frames else empty_lots()
         # The same lot id under two strategies is ambiguous: keep neither.
@@ -89,4 +132,9 @@ class LedgerReader(dg.ConfigurableResource):
             report.skip("lot_id appears under two strategies", lot_id)
         lots = lots[~clash]
         lots = canonical_order(lots[in_window(lots, start, end)])
-        return LedgerRead(lots, report, pages, time.perf_counter() - began, start, end)
+        return LedgerRead(lots, report, pages, scanned, time.perf_counter() - began, start, end, index)
+
+
+def _iso(ts: pd.Timestamp) -> str:
+    """UTC ISO-8601 as the trading system writes it (``...Z``)."""
+    return ts.tz_convert("UTC").strftime("%Y-%m-%dT%H:%M:%S.%fZ")

@@ -40,14 +40,26 @@ def test_vectorised_matches_loop_on_random_ledgers(baseline, seed, density, look
     assert "" in reasons_seen  # the comparison covered qualified strategies, not only skips
 
 
-def test_range_is_bit_identical_to_single_weeks(baseline):
-    lots = synthetic_lots(baseline.keys, "2025-05-01", "2026-01-20", 0.5, seed=9)
-    whole = run_chain(lots, KEYS, baseline.allocations)["dynamic_weights"]
-    for key in KEYS:
+DST_KEYS = [str(d.date()) for d in pd.date_range("2025-10-19", "2026-03-15", freq="7D")]  # 169 h and 167 h weeks
+
+
+@pytest.mark.parametrize("seed", [11, 12, 13])
+def test_range_is_bit_identical_to_single_weeks(baseline, seed):
+    lots = synthetic_lots(baseline.keys, "2025-06-01", "2026-03-25", 0.5, seed=seed)
+    closed = lots["fully_closed_at"]
+    # a 100-day gap: some windows hold no lots at all
+    lots = lots[~((closed > pd.Timestamp("2025-11-20", tz="UTC")) & (closed < pd.Timestamp("2026-02-28", tz="UTC")))]
+    # a strategy that only starts mid-range
+    lots = lots[~((lots["strategy"] == "simons_kmlm.clj") & (lots["fully_closed_at"] < pd.Timestamp("2026-01-01", tz="UTC")))]
+    whole = run_chain(lots, DST_KEYS, baseline.allocations)["dynamic_weights"]
+    sizes = whole.groupby("partition_key", observed=True)["skip_reason"].apply(lambda r: (r == "").sum())
+    assert (sizes == 0).any() and (sizes > 1).any()  # the ranges really include empty and full weeks
+    for key in DST_KEYS:
         single = run_chain(lots, [key], baseline.allocations)["dynamic_weights"]
         part = whole[whole["partition_key"] == key].reset_index(drop=True)
         for col in ("sharpe", "multiplier", "weight"):
             assert np.array_equal(single[col].to_numpy(), part[col].to_numpy(), equal_nan=True), (key, col)
+        assert list(single["skip_reason"]) == list(part["skip_reason"])
 
 
 def test_lots_after_a_week_end_never_change_that_week(baseline):

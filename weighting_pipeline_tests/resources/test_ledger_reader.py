@@ -1,5 +1,7 @@
 from decimal import Decimal
 
+import pytest
+
 import numpy as np
 import pandas as pd
 
@@ -28,10 +30,11 @@ def raw_item(lot_id, strategy="gold", **overrides):
     return {k: v for k, v in item.items() if v is not None}
 
 
-def test_reads_exactly_the_window_with_pagination(tables, baseline):
-    lots = synthetic_lots(baseline.keys, "2025-11-01", "2026-04-01", 0.8, seed=21)
+@pytest.mark.parametrize("plan", ["GSI7", "GSI5"])
+def test_reads_exactly_the_window_with_pagination(tables, baseline, plan):
+    lots = synthetic_lots(baseline.keys, "2025-07-01", "2026-04-01", 0.8, seed=21)
     seed_ledger(tables["ledger"], lots)
-    read = reader(tables, page_size=40).read_closed_lots(baseline.stems, START, END)
+    read = reader(tables, page_size=40, index=plan).read_closed_lots(baseline.stems, START, END)
     expected = lots[(lots["fully_closed_at"] >= START) & (lots["fully_closed_at"] < END)]
     assert sorted(read.lots["lot_id"]) == sorted(expected["lot_id"])
     merged = read.lots.merge(expected, on="lot_id", suffixes=("", "_expected"))
@@ -40,8 +43,25 @@ def test_reads_exactly_the_window_with_pagination(tables, baseline):
     assert (merged["fully_closed_at"] == merged["fully_closed_at_expected"]).all()
     assert (merged["strategy"] == merged["strategy_expected"]).all()  # baseline keys, not ledger stems
     assert read.pages > len(baseline.keys)  # more than one page per strategy
-    assert read.report.items == len(lots)  # GSI5 has no close-date key: all closed history is read
-    assert read.read_amplification > 1
+    if plan == "GSI7":
+        assert read.index == "GSI7-StrategyClosedAtIndex" and read.read_amplification <= 1.1
+    else:  # no close-date key: DynamoDB reads all closed history, the filter trims what is sent
+        assert read.index == "GSI5-StrategyLotsIndex" and read.scanned == len(lots)
+        assert read.report.items < len(lots) and read.read_amplification > 3
+
+
+def test_auto_uses_gsi7_when_the_table_has_it_and_gsi5_otherwise(tables, baseline, client):
+    from weighting_pipeline.local.tables import create_ledger_table
+
+    assert reader(tables).read_closed_lots(baseline.stems, START, END).index.startswith("GSI7")
+    create_ledger_table(client, tables["ledger"] + "-gsi5", close_date_index=False)
+    try:
+        plain = LedgerReader(dynamodb=DynamoDBResource(), table_name=tables["ledger"] + "-gsi5")
+        assert plain.read_closed_lots(baseline.stems, START, END).index.startswith("GSI5")
+        with pytest.raises(ValueError, match="has no index GSI7"):
+            LedgerReader(dynamodb=DynamoDBResource(), table_name=tables["ledger"] + "-gsi5", index="GSI7").read_closed_lots(baseline.stems, START, END)
+    finally:
+        client.delete_table(TableName=tables["ledger"] + "-gsi5")
 
 
 def test_bad_items_are_skipped_counted_and_named(tables, baseline):
@@ -59,7 +79,8 @@ def test_bad_items_are_skipped_counted_and_named(tables, baseline):
         {**raw_item("twice", strategy="beam_chain"), "PK": "LOT#twice-copy"},
     ]
     seed_ledger(tables["ledger"], synthetic_lots([], "2026-01-01", "2026-01-02"), items)
-    read = reader(tables).read_closed_lots(baseline.stems, START, END)
+    # GSI5: the index every lot is in (GSI7 holds only lots that carry its keys)
+    read = reader(tables, index="GSI5").read_closed_lots(baseline.stems, START, END)
     assert list(read.lots["lot_id"]) == ["ok-1"]
     skipped = read.report.skipped
     assert skipped["missing fully_closed_at"] == 1

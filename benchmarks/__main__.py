@@ -1,0 +1,56 @@
+"""``python -m benchmarks``: run the benchmarks and print one table.
+
+  python -m benchmarks            full sizes (about 10 minutes on 2 cores)
+  python -m benchmarks --smoke    tiny sizes, to prove the scripts still run
+  python -m benchmarks --only kernel|backfill
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+
+from benchmarks import backfill, kernel
+
+FULL = {
+    "kernel": [(50, 261, 300_000), (1000, 261, 2_000_000)],
+    "backfill": [(50, 261, 300_000)],
+}
+SMOKE = {"kernel": [(5, 6, 600)], "backfill": [(3, 4, 300)]}
+
+
+def machine() -> str:
+    return f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--smoke", action="store_true")
+    parser.add_argument("--only", choices=["kernel", "backfill"])
+    args = parser.parse_args()
+    sizes = SMOKE if args.smoke else FULL
+    repeats = 1 if args.smoke else 3
+    print(f"machine: {machine()}\n")
+    print("| benchmark | size | median s | min / max s | baseline | ratio vs baseline | peak RSS MB | read amplification |")
+    print("|---|---|---:|---:|---|---:|---:|---:|")
+    if args.only in (None, "kernel"):
+        for s, w, n in sizes["kernel"]:
+            r = kernel.run(s, w, n, repeats=repeats, loop_strategies=5 if args.smoke else 100)
+            size = f"{r['strategies']} strategies x {r['weeks']} weeks, {r['lots']:,} lots"
+            base = f"loop: {r['loop_full_estimate_s']:.1f} s (timed on {r['loop_strategies']} strategies, scaled)"
+            print(f"| kernel (lots -> weights) | {size} | {r['median_s']:.3f} | {r['min_s']:.3f} / {r['max_s']:.3f} | {base} | "
+                  f"{r['loop_full_estimate_s'] / r['median_s']:.0f}x | {r['peak_rss_mb']:.0f} | - |")
+            assert r["max_abs_diff_vs_loop"] <= 1e-9, r
+    if args.only in (None, "backfill"):
+        for s, w, n in sizes["backfill"]:
+            r = backfill.run(s, w, n, repeats=repeats, singles=2 if args.smoke else 10)
+            size = f"{r['strategies']} strategies x {r['weeks']} weeks, {r['lots']:,} lots ({r['backend']})"
+            base = f"1 run/partition: {r['per_partition_estimate_s']:.0f} s ({r['single_median_s']:.1f} s x {r['weeks']}, median of {r['singles_measured']})"
+            print(f"| backfill, one run, CLI | {size} | {r['median_s']:.1f} | {r['min_s']:.1f} / {r['max_s']:.1f} | {base} | "
+                  f"{r['ratio']:.0f}x | - | {r['read_amplification']} ({r['ledger_index'].split(' ')[0]}) |")
+            assert r["items_written"] == r["weeks"], r
+
+
+if __name__ == "__main__":
+    main()

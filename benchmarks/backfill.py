@@ -1,0 +1,106 @@
+"""End-to-end backfill benchmark on DynamoDB Local.
+
+Seeds a synthetic ledger, then times the documented command
+``dagster asset materialize -m weighting_pipeline.definitions --select '*'
+--partition-range A...B`` as a whole process (Dagster start-up, ledger read,
+compute, 1 item per week written), against single-partition runs of the same
+command: their median, times the number of weeks, is the one-run-per-partition
+estimate.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _materialize(args: list[str], env: dict) -> float:
+    cmd = [sys.executable, "-m", "dagster", "asset", "materialize", "-m", "weighting_pipeline.definitions", "--select", "*", *args]
+    t = time.perf_counter()
+    done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True)
+    elapsed = time.perf_counter() - t
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(args)} failed:\n{done.stderr[-4000:]}")
+    return elapsed
+
+
+def run(n_strategies: int, n_weeks: int, n_lots: int, repeats: int = 3, singles: int = 10, close_date_index: bool = True) -> dict:
+    import boto3
+    import dagster as dg
+
+    from benchmarks.ledgers import ledger
+    from weighting_pipeline.local.demo_ledger import ledger_items
+    from weighting_pipeline.local.dynamodb_local import LocalDynamoDB
+    from weighting_pipeline.local.tables import create_tables
+    from weighting_pipeline.resources.dynamodb import DynamoDBResource
+
+    lots, keys, names = ledger(n_strategies, n_weeks, n_lots, seed=3)
+    with tempfile.TemporaryDirectory() as tmp, LocalDynamoDB(backend=os.environ.get("WEIGHTING_BENCH_BACKEND", "auto"), quiet=True) as db:
+        config = Path(tmp) / "strategy.json"
+        config.write_text(json.dumps({"files": names, "allocations": {n: 1.0 / n_strategies for n in names}}))
+        env = {
+            **os.environ,
+            "AWS_ENDPOINT_URL_DYNAMODB": db.endpoint,
+            "AWS_REGION": "us-east-1",
+            "AWS_ACCESS_KEY_ID": "bench",
+            "AWS_SECRET_ACCESS_KEY": "bench",
+            "TRADE_LEDGER__TABLE_NAME": "trade-ledger-bench",
+            "STRATEGY_WEIGHTS__TABLE_NAME": "strategy-weights-bench",
+            "STRATEGY_CONFIG__PATH": str(config),
+            "DAGSTER_HOME": str(Path(tmp) / "dagster_home"),
+        }
+        Path(env["DAGSTER_HOME"]).mkdir()
+        os.environ.update({k: env[k] for k in ("AWS_ENDPOINT_URL_DYNAMODB", "AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")})
+        client = DynamoDBResource().get_client()
+        create_tables(client, env["TRADE_LEDGER__TABLE_NAME"], env["STRATEGY_WEIGHTS__TABLE_NAME"], close_date_index)
+        t = time.perf_counter()
+        table = boto3.resource("dynamodb", region_name="us-east-1").Table(env["TRADE_LEDGER__TABLE_NAME"])
+        with table.batch_writer() as batch:
+            for item in ledger_items(lots):
+                if not close_date_index:
+                    item.pop("GSI7PK"), item.pop("GSI7SK")
+                batch.put_item(Item=item)
+        seed_s = time.perf_counter() - t
+
+        ranged = [_materialize(["--partition-range", f"{keys[0]}...{keys[-1]}"], env) for _ in range(repeats)]
+        with dg.DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
+            event = instance.get_latest_materialization_event(dg.AssetKey("closed_lots"))
+            meta = event.asset_materialization.metadata  # the last range run's read
+        written = sum(
+            page["Count"]
+            for page in client.get_paginator("query").paginate(
+                TableName=env["STRATEGY_WEIGHTS__TABLE_NAME"],
+                KeyConditionExpression="PK = :pk",
+                ExpressionAttributeValues={":pk": {"S": "WEIGHTS#WEEK"}},
+                Select="COUNT",
+            )
+        )
+        step = max(1, len(keys) // singles)
+        single = [_materialize(["--partition", k], env) for k in keys[::step][:singles]]
+    per_partition = statistics.median(single) * n_weeks
+    return {
+        "strategies": n_strategies,
+        "weeks": n_weeks,
+        "lots": int(len(lots)),
+        "backend": db.kind,
+        "seed_s": seed_s,
+        "median_s": statistics.median(ranged),
+        "min_s": min(ranged),
+        "max_s": max(ranged),
+        "single_median_s": statistics.median(single),
+        "singles_measured": len(single),
+        "per_partition_estimate_s": per_partition,
+        "ratio": per_partition / statistics.median(ranged),
+        "read_amplification": meta["read_amplification"].value,
+        "ledger_index": meta["ledger_index"].value,
+        "read_s": meta["read_seconds"].value,
+        "items_written": written,
+    }
