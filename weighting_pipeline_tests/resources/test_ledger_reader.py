@@ -101,3 +101,22 @@ def test_open_lots_are_not_read(tables, baseline):
                 [raw_item("open-1", GSI5SK="OPEN#GLD#2026", fully_closed_at=None, is_open=True)])
     read = reader(tables).read_closed_lots(baseline.stems, START, END)
     assert read.report.items == 0 and read.lots.empty
+
+
+def test_raw_items_hook_returns_what_botocore_parses(tables, baseline):
+    from weighting_pipeline.resources.ledger_reader import raw_query_items
+
+    seed_ledger(tables["ledger"], synthetic_lots(baseline.keys, "2026-01-01", "2026-01-20", 1.0, seed=5), [raw_item("x1", is_open=True)])
+    query = {"TableName": tables["ledger"], "IndexName": "GSI5-StrategyLotsIndex", "KeyConditionExpression": "GSI5PK = :pk",
+             "ExpressionAttributeValues": {":pk": {"S": "STRATEGY_LOTS#gold"}}, "Limit": 7}
+    plain = DynamoDBResource()._new_client()
+    hooked = DynamoDBResource()._new_client()
+    hooked.meta.events.register("before-parse.dynamodb.Query", raw_query_items)
+    a, b = plain.query(**query), hooked.query(**query)
+    assert a["Items"] and a["Items"] == b["Items"]
+    assert a["LastEvaluatedKey"] == b["LastEvaluatedKey"] and a["Count"] == b["Count"]
+    from botocore.exceptions import ClientError
+
+    with pytest.raises(ClientError) as err:  # errors still parse normally
+        hooked.query(**{**query, "TableName": "no-such-table"})
+    assert err.value.response["Error"]["Code"] == "ResourceNotFoundException"
