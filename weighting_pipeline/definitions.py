@@ -38,6 +38,7 @@ def build_resources(settings: WeightingSettings) -> dict[str, object]:
             dynamodb=dynamodb,
             table_name=dg.EnvVar("TRADE_LEDGER__TABLE_NAME"),
             max_workers=deployment["ledger_workers"],
+            index=os.environ.get("TRADE_LEDGER__INDEX") or "auto",
         ),
         "weights_table": weights_table,
         "intermediate_io_manager": PartitionedParquetIOManager(base_path=os.environ.get("INTERMEDIATES__BASE_PATH") or None),

@@ -19,7 +19,8 @@ from pathlib import Path, PurePosixPath
 
 import pandas as pd
 
-SUM_TOLERANCE = 1e-9
+from weighting_pipeline.core.invariants import SUM_TOLERANCE
+
 STAGES = ("dev", "staging", "prod")
 
 

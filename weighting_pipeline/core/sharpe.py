@@ -19,18 +19,6 @@ from weighting_pipeline.core.returns import DailyReturns
 PERIODS_PER_YEAR = 252
 _WEEK_CHUNK = 32  # bounds the (weeks, strategies, dates) temporaries
 
-SHARPE_COLUMNS = [
-    "partition_key",
-    "strategy",
-    "sharpe",
-    "lots",
-    "days",
-    "avg_position_value",
-    "mean_daily_return",
-    "std_daily_return",
-    "skip_reason",
-]
-
 
 @dataclass(frozen=True)
 class SharpeParams:
@@ -92,18 +80,16 @@ def sharpe_ratios(daily: DailyReturns, params: SharpeParams = SharpeParams()) ->
     lots, days, avg = stats["lots"].ravel(), stats["days"].ravel(), daily.avg_position_value.ravel()
     mean, std = stats["mean"].ravel(), stats["std"].ravel()
     flat = stats["flat"].ravel()
-    reason = np.select(
-        [lots == 0, lots < params.min_lots, days < params.min_days, ~(avg > 0), flat],
-        [
-            "no closed lots in window",
-            np.char.add(f"fewer than {params.min_lots} lots: ", lots.astype(str)),
-            np.char.add(f"fewer than {params.min_days} close dates: ", days.astype(str)),
-            "non-positive average position value",
-            "zero volatility",
-        ],
-        default="",
+    rule = np.select(
+        [lots == 0, lots < params.min_lots, days < params.min_days, ~(avg > 0), flat], [1, 2, 3, 4, 5], default=0
     )
-    qualified = reason == ""
+    reason = np.full(rule.shape, "", dtype=object)
+    reason[rule == 1] = "no closed lots in window"
+    reason[rule == 2] = [f"fewer than {params.min_lots} lots: {n}" for n in lots[rule == 2]]
+    reason[rule == 3] = [f"fewer than {params.min_days} close dates: {n}" for n in days[rule == 3]]
+    reason[rule == 4] = "non-positive average position value"
+    reason[rule == 5] = "zero volatility"
+    qualified = rule == 0
     p = params.periods_per_year
     with np.errstate(invalid="ignore", divide="ignore"):
         sharpe = np.where(qualified, (mean * p - params.risk_free_rate) / (std * np.sqrt(p)), np.nan)
@@ -118,6 +104,6 @@ def sharpe_ratios(daily: DailyReturns, params: SharpeParams = SharpeParams()) ->
             "avg_position_value": avg,
             "mean_daily_return": np.where(days > 0, mean, np.nan),
             "std_daily_return": np.where(days > 1, std, np.nan),
-            "skip_reason": reason.astype(str),
+            "skip_reason": reason,
         }
     )

@@ -37,7 +37,7 @@ def dynamic_weights(
     out["baseline"] = b[s]
     out["naive_weight"] = naive_weights(b, m)[w, s]
     out["weight"] = bounded_weights(b, m, bounds)[w, s]
-    return out.reset_index(drop=True)
+    return out[WEIGHT_COLUMNS].reset_index(drop=True)
 
 
 def turnover(weights: pd.Series, previous: pd.Series) -> float:

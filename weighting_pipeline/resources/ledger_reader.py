@@ -128,6 +128,8 @@ class LedgerReader(dg.ConfigurableResource):
             scanned += n_scanned
             frames.append(to_frame(cols, report))
         lots = pd.concat(frames, ignore_index=True) if frames else empty_lots()
+        # Per-strategy frames carry different categories; give the whole frame the baseline's.
+        lots["strategy"] = lots["strategy"].astype(str).astype(pd.CategoricalDtype(list(stems.values())))
         # The same lot id under two strategies is ambiguous: keep neither.
         clash = lots["lot_id"].duplicated(keep=False).to_numpy()
         for lot_id in lots.loc[clash, "lot_id"].unique():

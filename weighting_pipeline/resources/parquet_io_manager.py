@@ -34,13 +34,13 @@ class PartitionedParquetIOManager(dg.ConfigurableIOManager):
         elif context.instance is not None:
             self._resolved_root = Path(context.instance.storage_directory()) / "weighting_pipeline"
 
-    def _root(self, context=None) -> Path:
+    def _root(self) -> Path:
         if self._resolved_root is None:
             raise RuntimeError("PartitionedParquetIOManager needs base_path when run without a Dagster instance")
         return self._resolved_root
 
-    def _path(self, context, asset_key: dg.AssetKey, partition_key: str) -> Path:
-        return self._root(context).joinpath(*asset_key.path, f"{partition_key}.parquet")
+    def _path(self, asset_key: dg.AssetKey, partition_key: str) -> Path:
+        return self._root().joinpath(*asset_key.path, f"{partition_key}.parquet")
 
     def handle_output(self, context: dg.OutputContext, obj: pd.DataFrame) -> None:
         keys = list(context.asset_partition_keys)
@@ -51,7 +51,7 @@ class PartitionedParquetIOManager(dg.ConfigurableIOManager):
         groups = {str(k): g for k, g in obj.groupby(obj["partition_key"].astype(str), sort=False, observed=True)}
         for key in keys:
             part = groups.get(key, obj.iloc[0:0])
-            path = self._path(context, context.asset_key, key)
+            path = self._path(context.asset_key, key)
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
             part.assign(partition_key=key).reset_index(drop=True).to_parquet(tmp, index=False)
@@ -59,12 +59,12 @@ class PartitionedParquetIOManager(dg.ConfigurableIOManager):
 
     def load_input(self, context: dg.InputContext) -> pd.DataFrame:
         keys = list(context.asset_partition_keys)
-        paths = [self._path(context, context.asset_key, k) for k in keys]
+        paths = [self._path(context.asset_key, k) for k in keys]
         missing = [k for k, p in zip(keys, paths) if not p.exists()]
         if missing:
             raise FileNotFoundError(
                 f"{context.asset_key.to_user_string()} has no stored data for weeks {missing} "
-                f"under {self._root(context)}; materialize them first"
+                f"under {self._root()}; materialize them first"
             )
         frames = [pd.read_parquet(p) for p in paths]
         frame = pd.concat(frames, ignore_index=True)
