@@ -4,6 +4,7 @@ import dagster as dg
 import pandas as pd
 
 from weighting_pipeline.assets.common import CHAIN, markdown_table, week_span
+from weighting_pipeline.partitions import weekly_partitions
 from weighting_pipeline.core.calendar import WeekWindows
 from weighting_pipeline.core.lots import lots_by_week
 from weighting_pipeline.resources.ledger_reader import LedgerReader
@@ -14,13 +15,22 @@ from weighting_pipeline.settings import WeightingSettings
     **CHAIN,
     kinds={"dynamodb", "pandas"},
     io_manager_key="intermediate_io_manager",
+    check_specs=[
+        dg.AssetCheckSpec(
+            "ledger_items_valid",
+            asset="closed_lots",
+            blocking=False,
+            description="Every ledger item read was usable; skipped items are counted by reason (WARN).",
+            partitions_def=weekly_partitions,
+        )
+    ],
     description=(
         "Lots of the baseline strategies fully closed inside each week's lookback window "
         "[week end - lookback, week end), read from the trade ledger's GSI5 (no Scan). "
         "A lot appears once per week whose window holds it."
     ),
 )
-def closed_lots(context: dg.AssetExecutionContext, ledger: LedgerReader, settings: WeightingSettings) -> dg.Output[pd.DataFrame]:
+def closed_lots(context: dg.AssetExecutionContext, ledger: LedgerReader, settings: WeightingSettings):
     keys = context.partition_keys
     context.log.info(f"Strategy weighting invoked: run {context.run.run_id}, weeks {week_span(keys)}")
     params, baseline = settings.params(), settings.baseline()
@@ -32,7 +42,7 @@ def closed_lots(context: dg.AssetExecutionContext, ledger: LedgerReader, setting
     skipped = read.report.skipped
     if skipped:
         context.log.warning(f"Skipped {read.report.skipped_total} ledger items: {dict(skipped)}")
-    return dg.Output(
+    yield dg.Output(
         frame,
         metadata={
             "window_start": dg.MetadataValue.timestamp(weeks.window_starts[0]),
@@ -60,5 +70,15 @@ def closed_lots(context: dg.AssetExecutionContext, ledger: LedgerReader, setting
             "lots_per_strategy": dg.MetadataValue.json(
                 {k: int(n) for k, n in read.lots["strategy"].value_counts().reindex(baseline.keys, fill_value=0).items()}
             ),
+        },
+    )
+    yield dg.AssetCheckResult(
+        check_name="ledger_items_valid",
+        passed=not skipped,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=f"{read.report.skipped_total} of {read.report.items} ledger items skipped",
+        metadata={
+            "items_skipped": read.report.skipped_total,
+            **{f"skipped: {reason}": n for reason, n in skipped.most_common()},
         },
     )

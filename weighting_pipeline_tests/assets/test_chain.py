@@ -88,3 +88,19 @@ def test_a_week_with_no_lots_publishes_the_baseline_with_a_warning(tables, insta
     item = stored(tables, WEEKS[0])
     assert {k: float(v) for k, v in item["weights"].items()} == baseline.allocations.to_dict()
     assert item["skipped_strategies"]["gold.clj"] == "no closed lots in window"
+
+
+def test_skipped_ledger_items_raise_a_warning_not_a_failure(tables, instance, baseline):
+    from weighting_pipeline_tests.resources.test_ledger_reader import raw_item
+
+    lots = synthetic_lots(baseline.keys, "2025-10-01", "2026-03-31", 1.0, seed=4)
+    closed = "2026-02-20T15:00:00Z"
+    bad = [raw_item("no-exits", exit_records=[], fully_closed_at=closed, GSI7PK="STRATEGY_LOTS#gold", GSI7SK=closed),
+           raw_item("zero-qty", entry_qty=Decimal(0), fully_closed_at=closed, GSI7PK="STRATEGY_LOTS#gold", GSI7SK=closed)]
+    seed_ledger(tables["ledger"], lots, bad)
+    result = run_chain_in_dagster(instance, partition_key=WEEKS[1])
+    assert result.success
+    check = {e.check_name: e for e in result.get_asset_check_evaluations()}["ledger_items_valid"]
+    assert not check.passed and check.severity.value == "WARN"
+    assert check.metadata["items_skipped"].value == 2
+    assert stored(tables, WEEKS[1]) is not None
