@@ -72,10 +72,11 @@ class DynamoDBResource(ResourceWithBoto3Configuration):
         botocore's service model); clients are thread-safe, so it is shared."""
         with self._lock:
             if self._client is None:
-                self._client = self._new_client()
+                self._client = self.new_client()
             return self._client
 
-    def _new_client(self):
+    def new_client(self):
+        """A fresh client, for callers that register their own botocore event hooks on it."""
         return make_client(
             client_config(self.max_attempts, self.connect_timeout, self.read_timeout, self.max_pool_connections),
             region_name=self.region_name,

@@ -73,13 +73,12 @@ class LedgerReader(dg.ConfigurableResource):
         """Closed lots of the strategies ``stems`` (ledger name -> baseline key)
         with ``start <= fully_closed_at < end``, in canonical order."""
         began = time.perf_counter()
-        client = self.dynamodb._new_client()  # its own client: it carries the raw-items hook below
+        client = self.dynamodb.new_client()  # its own client: it carries the raw-items hook below
         client.meta.events.register("before-parse.dynamodb.Query", raw_query_items)
         indexes = {g["IndexName"] for g in client.describe_table(TableName=self.table_name)["Table"].get("GlobalSecondaryIndexes", [])}
-        wanted = {"GSI5": GSI5, "GSI7": GSI7}.get(self.index) or (GSI7 if GSI7 in indexes else GSI5)
-        if wanted not in indexes:
-            raise ValueError(f"ledger table {self.table_name} has no index {wanted} (it has {sorted(indexes)})")
-        index = wanted
+        index = {"GSI5": GSI5, "GSI7": GSI7}.get(self.index) or (GSI7 if GSI7 in indexes else GSI5)
+        if index not in indexes:
+            raise ValueError(f"ledger table {self.table_name} has no index {index} (it has {sorted(indexes)})")
         lo, hi = _iso(start - _PAD), _iso(end + _PAD)
 
         def one(stem: str):

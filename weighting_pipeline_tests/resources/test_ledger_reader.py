@@ -109,8 +109,8 @@ def test_raw_items_hook_returns_what_botocore_parses(tables, baseline):
     seed_ledger(tables["ledger"], synthetic_lots(baseline.keys, "2026-01-01", "2026-01-20", 1.0, seed=5), [raw_item("x1", is_open=True)])
     query = {"TableName": tables["ledger"], "IndexName": "GSI5-StrategyLotsIndex", "KeyConditionExpression": "GSI5PK = :pk",
              "ExpressionAttributeValues": {":pk": {"S": "STRATEGY_LOTS#gold"}}, "Limit": 7}
-    plain = DynamoDBResource()._new_client()
-    hooked = DynamoDBResource()._new_client()
+    plain = DynamoDBResource().new_client()
+    hooked = DynamoDBResource().new_client()
     hooked.meta.events.register("before-parse.dynamodb.Query", raw_query_items)
     a, b = plain.query(**query), hooked.query(**query)
     assert a["Items"] and a["Items"] == b["Items"]
