@@ -1,6 +1,6 @@
 """``python -m benchmarks``: run the benchmarks and print one table.
 
-  python -m benchmarks            full sizes (about 10 minutes on 2 cores)
+  python -m benchmarks            full sizes (about 25 minutes on 2 cores, most of it seeding DynamoDB Local)
   python -m benchmarks --smoke    tiny sizes, to prove the scripts still run
   python -m benchmarks --only kernel|backfill
 """
@@ -24,6 +24,12 @@ def machine() -> str:
     return f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
 
 
+def row(name: str, size: str, r: dict, digits: int, baseline: str, ratio: float, rss: str, amplification: str) -> str:
+    t = f"{{:.{digits}f}}"
+    return (f"| {name} | {size} | {t.format(r['median_s'])} | {t.format(r['min_s'])} / {t.format(r['max_s'])} | "
+            f"{baseline} | {ratio:.0f}x | {rss} | {amplification} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--smoke", action="store_true")
@@ -39,16 +45,15 @@ def main() -> None:
             r = kernel.run(s, w, n, repeats=repeats, loop_strategies=5 if args.smoke else 100)
             size = f"{r['strategies']} strategies x {r['weeks']} weeks, {r['lots']:,} lots"
             base = f"loop: {r['loop_full_estimate_s']:.1f} s (timed on {r['loop_strategies']} strategies, scaled)"
-            print(f"| kernel (lots -> weights) | {size} | {r['median_s']:.3f} | {r['min_s']:.3f} / {r['max_s']:.3f} | {base} | "
-                  f"{r['loop_full_estimate_s'] / r['median_s']:.0f}x | {r['peak_rss_mb']:.0f} | - |")
+            print(row("kernel (lots -> weights)", size, r, 3, base, r["loop_full_estimate_s"] / r["median_s"], f"{r['peak_rss_mb']:.0f}", "-"))
             assert r["max_abs_diff_vs_loop"] <= 1e-9, r
     if args.only in (None, "backfill"):
         for s, w, n in sizes["backfill"]:
             r = backfill.run(s, w, n, repeats=repeats, singles=2 if args.smoke else 10)
             size = f"{r['strategies']} strategies x {r['weeks']} weeks, {r['lots']:,} lots ({r['backend']})"
             base = f"1 run/partition: {r['per_partition_estimate_s']:.0f} s ({r['single_median_s']:.1f} s x {r['weeks']}, median of {r['singles_measured']})"
-            print(f"| backfill, one run, CLI | {size} | {r['median_s']:.1f} | {r['min_s']:.1f} / {r['max_s']:.1f} | {base} | "
-                  f"{r['ratio']:.0f}x | - | {r['read_amplification']} ({r['ledger_index'].split(' ')[0]}) |")
+            index = r["ledger_index"].split(" ")[0]
+            print(row("backfill, one run, CLI", size, r, 1, base, r["ratio"], "-", f"{r['read_amplification']} ({index})"))
             assert r["items_written"] == r["weeks"], r
 
 

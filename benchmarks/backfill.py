@@ -33,11 +33,10 @@ def _materialize(args: list[str], env: dict) -> float:
 
 
 def run(n_strategies: int, n_weeks: int, n_lots: int, repeats: int = 3, singles: int = 10, close_date_index: bool = True) -> dict:
-    import boto3
     import dagster as dg
 
     from benchmarks.ledgers import ledger
-    from weighting_pipeline.local.demo_ledger import ledger_items
+    from weighting_pipeline.local.demo_ledger import seed_ledger
     from weighting_pipeline.local.dynamodb_local import LocalDynamoDB
     from weighting_pipeline.local.tables import create_tables
     from weighting_pipeline.resources.dynamodb import DynamoDBResource
@@ -62,12 +61,7 @@ def run(n_strategies: int, n_weeks: int, n_lots: int, repeats: int = 3, singles:
         client = DynamoDBResource().get_client()
         create_tables(client, env["TRADE_LEDGER__TABLE_NAME"], env["STRATEGY_WEIGHTS__TABLE_NAME"], close_date_index)
         t = time.perf_counter()
-        table = boto3.resource("dynamodb", region_name="us-east-1").Table(env["TRADE_LEDGER__TABLE_NAME"])
-        with table.batch_writer() as batch:
-            for item in ledger_items(lots):
-                if not close_date_index:
-                    item.pop("GSI7PK"), item.pop("GSI7SK")
-                batch.put_item(Item=item)
+        seed_ledger(env["TRADE_LEDGER__TABLE_NAME"], lots, close_date_index=close_date_index)
         seed_s = time.perf_counter() - t
 
         ranged = [_materialize(["--partition-range", f"{keys[0]}...{keys[-1]}"], env) for _ in range(repeats)]

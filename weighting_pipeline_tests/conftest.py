@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from weighting_pipeline.core.baseline import load_baseline, packaged_config_path
+from weighting_pipeline.local.demo_ledger import seed_ledger  # noqa: F401  (tests import it from here)
 from weighting_pipeline.local.dynamodb_local import LocalDynamoDB
 from weighting_pipeline.local.tables import create_tables
 from weighting_pipeline.resources.dynamodb import DynamoDBResource
@@ -70,20 +71,6 @@ def baseline():
 def ts(text: str) -> pd.Timestamp:
     """A New York wall-clock time as a UTC timestamp."""
     return pd.Timestamp(text, tz="America/New_York").tz_convert("UTC")
-
-
-def seed_ledger(table: str, lots: pd.DataFrame, extra_items: list[dict] | None = None) -> None:
-    """Write a lots frame (and raw extra items) to a ledger table as the trading system would."""
-    import boto3
-
-    from weighting_pipeline.local.demo_ledger import ledger_items
-
-    resource = boto3.resource("dynamodb", region_name=os.environ["AWS_REGION"])
-    with resource.Table(table).batch_writer() as batch:
-        for item in ledger_items(lots):
-            batch.put_item(Item=item)
-        for item in extra_items or []:
-            batch.put_item(Item=item)
 
 
 def run_chain_in_dagster(instance, *, partition_key=None, partition_range=None, selection=None, environ=None):

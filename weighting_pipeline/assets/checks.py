@@ -23,16 +23,15 @@ WARN_WEIGHT_CHECKS = {
 }
 
 
+def check_spec(name: str, asset: str, description: str, blocking: bool) -> dg.AssetCheckSpec:
+    """A check evaluated per weekly partition (backfill ranges included)."""
+    return dg.AssetCheckSpec(name, asset=asset, blocking=blocking, description=description, partitions_def=weekly_partitions)
+
+
 def weight_check_specs(asset: str) -> list[dg.AssetCheckSpec]:
-    specs = [
-        dg.AssetCheckSpec(name, asset=asset, blocking=True, description=desc, partitions_def=weekly_partitions)
-        for name, desc in BLOCKING_WEIGHT_CHECKS.items()
+    return [check_spec(n, asset, d, blocking=True) for n, d in BLOCKING_WEIGHT_CHECKS.items()] + [
+        check_spec(n, asset, d, blocking=False) for n, d in WARN_WEIGHT_CHECKS.items()
     ]
-    specs += [
-        dg.AssetCheckSpec(name, asset=asset, blocking=False, description=desc, partitions_def=weekly_partitions)
-        for name, desc in WARN_WEIGHT_CHECKS.items()
-    ]
-    return specs
 
 
 def check_result(rule: Invariant, asset: str, severity=dg.AssetCheckSeverity.ERROR, **extra) -> dg.AssetCheckResult:

@@ -3,8 +3,8 @@
 import dagster as dg
 import pandas as pd
 
+from weighting_pipeline.assets.checks import check_spec
 from weighting_pipeline.assets.common import CHAIN, markdown_table, week_span
-from weighting_pipeline.partitions import weekly_partitions
 from weighting_pipeline.core.calendar import WeekWindows
 from weighting_pipeline.core.lots import lots_by_week
 from weighting_pipeline.resources.ledger_reader import LedgerReader
@@ -16,12 +16,8 @@ from weighting_pipeline.settings import WeightingSettings
     kinds={"dynamodb", "pandas"},
     io_manager_key="intermediate_io_manager",
     check_specs=[
-        dg.AssetCheckSpec(
-            "ledger_items_valid",
-            asset="closed_lots",
-            blocking=False,
-            description="Every ledger item read was usable; skipped items are counted by reason (WARN).",
-            partitions_def=weekly_partitions,
+        check_spec(
+            "ledger_items_valid", "closed_lots", "Every ledger item read was usable; skipped items are counted by reason (WARN).", blocking=False
         )
     ],
     description=(

@@ -4,7 +4,7 @@ import dagster as dg
 import pandas as pd
 
 from weighting_pipeline.assets.common import CHAIN
-from weighting_pipeline.assets.checks import check_result
+from weighting_pipeline.assets.checks import check_result, check_spec
 from weighting_pipeline.core.invariants import multipliers_within_bounds
 from weighting_pipeline.core.multipliers import multipliers as compute_multipliers
 from weighting_pipeline.settings import WeightingSettings
@@ -15,12 +15,8 @@ from weighting_pipeline.settings import WeightingSettings
     kinds={"pandas"},
     io_manager_key="intermediate_io_manager",
     check_specs=[
-        dg.AssetCheckSpec(
-            "multipliers_within_bounds",
-            asset="multipliers",
-            blocking=True,
-            description="Every multiplier lies within [min_multiplier, max_multiplier].",
-            partitions_def=CHAIN["partitions_def"],
+        check_spec(
+            "multipliers_within_bounds", "multipliers", "Every multiplier lies within [min_multiplier, max_multiplier].", blocking=True
         )
     ],
     description=(

@@ -10,12 +10,8 @@ def cells(frame: pd.DataFrame, strategies: list[str] | None = None) -> tuple[lis
     """Weeks and strategies of a frame (first-seen order unless ``strategies``
     is given) and each row's (week, strategy) position. Raises if a row's
     strategy is not in ``strategies`` or a cell is missing or repeated."""
-    keys, w = _codes(frame["partition_key"])
-    if strategies is None:
-        strategies, s = _codes(frame["strategy"])
-    else:
-        strategies = list(strategies)
-        s = _codes(frame["strategy"], strategies)[1]
+    keys, w = positions(frame["partition_key"])
+    strategies, s = positions(frame["strategy"], None if strategies is None else list(strategies))
     if (s < 0).any():
         raise ValueError(f"rows hold strategies outside {strategies}: {sorted(set(frame['strategy'].astype(str)[s < 0]))}")
     flat = w * len(strategies) + s
@@ -30,8 +26,13 @@ def to_matrix(frame: pd.DataFrame, column: str, shape: tuple[int, int], w: np.nd
     return out
 
 
-def _codes(column: pd.Series, names: list[str] | None = None) -> tuple[list[str], np.ndarray]:
-    """Names and per-row positions; categorical columns are mapped by category, not by row."""
+def positions(column: pd.Series, names: list[str] | None = None) -> tuple[list[str], np.ndarray]:
+    """Each row's position in ``names`` (-1 if absent), as int64, with ``names``.
+
+    Without ``names``, the names present are used (category order for a
+    categorical column, first-seen order otherwise). A categorical column is
+    mapped through its few categories instead of row by row.
+    """
     if isinstance(column.dtype, pd.CategoricalDtype):
         cats = [str(c) for c in column.cat.categories]
         codes = column.cat.codes.to_numpy().astype(np.int64)
@@ -42,4 +43,4 @@ def _codes(column: pd.Series, names: list[str] | None = None) -> tuple[list[str]
         return names, remap[codes]
     values = column.astype(str)
     names = list(pd.unique(values)) if names is None else names
-    return names, pd.Index(names).get_indexer(values)
+    return names, pd.Index(names).get_indexer(values).astype(np.int64)

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from weighting_pipeline.core.calendar import WeekWindows, half_day_index
+from weighting_pipeline.core.grid import positions
 
 _EPOCH = np.datetime64("1970-01-01", "D")
 
@@ -74,8 +75,8 @@ class DailyReturns:
     def from_frame(cls, frame: pd.DataFrame, weeks: WeekWindows, strategies: Sequence[str]) -> "DailyReturns":
         """The inverse of ``to_frame`` (exact: the same floats land in the same cells)."""
         shape = (len(weeks), len(strategies), weeks.n_dates)
-        w = pd.Index(list(weeks.keys)).get_indexer(frame["partition_key"].astype(str))
-        s = pd.Index(list(strategies)).get_indexer(frame["strategy"].astype(str))
+        w = positions(frame["partition_key"], list(weeks.keys))[1]
+        s = positions(frame["strategy"], list(strategies))[1]
         if (w < 0).any() or (s < 0).any():
             raise ValueError("daily returns hold weeks or strategies outside the requested ones")
         day = (frame["date"].to_numpy().astype("datetime64[D]") - _EPOCH).astype(np.int64)
@@ -91,18 +92,6 @@ class DailyReturns:
         return cls(weeks, tuple(strategies), pnl, lots, avg)
 
 
-def strategy_codes(names: pd.Series, strategies: Sequence[str]) -> np.ndarray:
-    """Position of each row's strategy in ``strategies`` (-1 if absent), int64.
-
-    A categorical column maps its few categories instead of every row.
-    """
-    if isinstance(names.dtype, pd.CategoricalDtype):
-        remap = pd.Index(list(strategies)).get_indexer(names.cat.categories.astype(str))
-        codes = names.cat.codes.to_numpy()
-        return np.where(codes >= 0, remap[codes], -1).astype(np.int64)
-    return pd.Index(list(strategies)).get_indexer(names).astype(np.int64)
-
-
 def daily_returns(lots: pd.DataFrame, weeks: WeekWindows, strategies: Sequence[str]) -> DailyReturns:
     """Aggregate closed lots into every week's window.
 
@@ -116,7 +105,7 @@ def daily_returns(lots: pd.DataFrame, weeks: WeekWindows, strategies: Sequence[s
     if n_weeks == 0 or n_strat == 0 or len(lots) == 0:
         return DailyReturns(weeks, tuple(strategies), pnl_out, lots_out, avg_out)
 
-    codes = strategy_codes(lots["strategy"], strategies)
+    codes = positions(lots["strategy"], list(strategies))[1]
     half = half_day_index(lots["fully_closed_at"])
     # Half-day grids from the evening before the first window to the last week end.
     day_lo = int(weeks.window_start_day.min())
@@ -134,19 +123,21 @@ def daily_returns(lots: pd.DataFrame, weeks: WeekWindows, strategies: Sequence[s
     pnl_day = pnl_half[:, 0::2] + pnl_half[:, 1::2]
     cost_day = cost_half[:, 0::2] + cost_half[:, 1::2]
     count_day = count_half[:, 0::2] + count_half[:, 1::2]
-    window = np.empty((n_strat, n_dates))
+    cost_window = np.empty((n_strat, n_dates))
     for i, first in enumerate(weeks.window_start_day - day_lo):
-        last = first + n_dates - 1
-        pnl_out[i] = pnl_day[:, first : last + 1]
-        pnl_out[i, :, 0] = pnl_half[:, 2 * first + 1]
-        pnl_out[i, :, -1] = pnl_half[:, 2 * last]
-        lots_out[i] = count_day[:, first : last + 1]
-        lots_out[i, :, 0] = count_half[:, 2 * first + 1]
-        lots_out[i, :, -1] = count_half[:, 2 * last]
-        window[:] = cost_day[:, first : last + 1]
-        window[:, 0] = cost_half[:, 2 * first + 1]
-        window[:, -1] = cost_half[:, 2 * last]
+        _read_window(pnl_day, pnl_half, first, pnl_out[i])
+        _read_window(count_day, count_half, first, lots_out[i])
+        _read_window(cost_day, cost_half, first, cost_window)
         n_lots = lots_out[i].sum(axis=1)
         with np.errstate(invalid="ignore", divide="ignore"):
-            avg_out[i] = np.where(n_lots > 0, window.sum(axis=1) / n_lots, np.nan)
+            avg_out[i] = np.where(n_lots > 0, cost_window.sum(axis=1) / n_lots, np.nan)
     return DailyReturns(weeks, tuple(strategies), pnl_out, lots_out, avg_out)
+
+
+def _read_window(per_day: np.ndarray, per_half: np.ndarray, first: int, out: np.ndarray) -> None:
+    """One window's per-date sums into ``out`` (strategies, dates): whole dates,
+    except the evening (>= 18:00) of the first and the day (< 18:00) of the last."""
+    last = first + out.shape[1] - 1
+    out[:] = per_day[:, first : last + 1]
+    out[:, 0] = per_half[:, 2 * first + 1]
+    out[:, -1] = per_half[:, 2 * last]

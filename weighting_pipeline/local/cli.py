@@ -63,9 +63,7 @@ def setup_tables() -> None:
 
 def seed_demo_ledger(latest_week: str, reseed: bool = False) -> int:
     """Seed ~7 months of closed lots for the baseline strategies, once."""
-    import boto3
-
-    from weighting_pipeline.local.demo_ledger import ledger_items, synthetic_lots
+    from weighting_pipeline.local.demo_ledger import seed_ledger, synthetic_lots
     from weighting_pipeline.settings import WeightingSettings
 
     table_name = os.environ["TRADE_LEDGER__TABLE_NAME"]
@@ -83,10 +81,7 @@ def seed_demo_ledger(latest_week: str, reseed: bool = False) -> int:
         return 0
     end = pd.Timestamp(latest_week) + pd.Timedelta(days=8)
     lots = synthetic_lots(baseline.keys, str((end - pd.Timedelta(days=210)).date()), str(end.date()), 1.5, seed=11)
-    table = boto3.resource("dynamodb", region_name=os.environ["AWS_REGION"]).Table(table_name)
-    with table.batch_writer(overwrite_by_pkeys=["PK", "SK"]) as batch:
-        for item in ledger_items(lots):
-            batch.put_item(Item=item)
+    seed_ledger(table_name, lots)
     return len(lots)
 
 

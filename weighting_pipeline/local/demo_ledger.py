@@ -8,6 +8,7 @@ a few days later; P&L is ``entry_value * (daily drift * days held + noise)``.
 from __future__ import annotations
 
 from decimal import Decimal
+import os
 from typing import Iterable, Sequence
 
 import numpy as np
@@ -124,3 +125,21 @@ def ledger_items(lots: pd.DataFrame) -> Iterable[dict]:
             "GSI7PK": f"STRATEGY_LOTS#{stem}",
             "GSI7SK": closed,
         }
+
+
+def seed_ledger(table_name: str, lots: pd.DataFrame, extra_items: Iterable[dict] = (), close_date_index: bool = True) -> None:
+    """Write lots (and raw extra items) to a ledger table as the trading system would.
+
+    Uses boto3's batch writer (25 items a request, unprocessed items re-sent);
+    ``close_date_index=False`` leaves out the GSI7 keys, as on a table without GSI7.
+    """
+    import boto3
+
+    table = boto3.resource("dynamodb", region_name=os.environ.get("AWS_REGION")).Table(table_name)
+    with table.batch_writer(overwrite_by_pkeys=["PK", "SK"]) as batch:
+        for item in ledger_items(lots):
+            if not close_date_index:
+                del item["GSI7PK"], item["GSI7SK"]
+            batch.put_item(Item=item)
+        for item in extra_items:
+            batch.put_item(Item=item)
