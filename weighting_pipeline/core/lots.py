@@ -49,11 +49,14 @@ def lots_by_week(lots: pd.DataFrame, weeks) -> pd.DataFrame:
 
     lots = canonical_order(lots)
     half = half_day_index(lots["fully_closed_at"]) if len(lots) else np.empty(0, np.int64)
-    first = np.searchsorted(weeks.last_half_day, half, side="left")  # first week whose end is after it
-    stop = np.searchsorted(weeks.first_half_day, half, side="right")  # weeks whose window has begun
-    counts = np.maximum(stop - first, 0)
-    rows = np.repeat(np.arange(len(lots)), counts)
-    week = np.repeat(first - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
+    # Canonical order sorts by close time, so each window is one contiguous slice.
+    lo = np.searchsorted(half, weeks.first_half_day, side="left")
+    hi = np.searchsorted(half, weeks.last_half_day, side="right")
+    counts = hi - lo
+    total = int(counts.sum())
+    offsets = np.repeat(lo - (np.cumsum(counts) - counts), counts)
+    rows = np.arange(total) + offsets
     out = lots.iloc[rows].reset_index(drop=True)
+    week = np.repeat(np.arange(len(weeks)), counts)
     out.insert(0, "partition_key", pd.Categorical.from_codes(week, categories=list(weeks.keys)))
-    return out.sort_values("partition_key", kind="stable", ignore_index=True)
+    return out

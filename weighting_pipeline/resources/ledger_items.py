@@ -70,12 +70,20 @@ def _n(value: object) -> float | None:
         return None
 
 
-def parse_items(items: list[dict], expected_stem: str, key: str, report: ParseReport) -> dict[str, list]:
-    """Validate wire items of one strategy's index partition into column lists.
+def new_columns() -> dict[str, list]:
+    """Empty column lists for ``parse_items`` to fill."""
+    return {c: [] for c in LOT_COLUMNS}
+
+
+def parse_items(items: list[dict], expected_stem: str, key: str, report: ParseReport, cols: dict[str, list] | None = None) -> dict[str, list]:
+    """Validate wire items of one strategy's index partition, appending the
+    usable ones to ``cols`` (new column lists if None), which it returns.
 
     ``expected_stem`` is the ledger name queried, ``key`` its baseline key.
+    Call it once per Query page, so the page's item dicts can be freed.
     """
-    cols: dict[str, list] = {c: [] for c in LOT_COLUMNS}
+    if cols is None:
+        cols = new_columns()
     for item in items:
         report.items += 1
         lot_id = _s(item, "lot_id") or "<missing lot_id>"

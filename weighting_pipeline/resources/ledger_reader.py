@@ -20,6 +20,8 @@ than filtered away unseen. GSI7 holds only lots that carry its keys.
 from __future__ import annotations
 
 import json
+
+import orjson
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -31,7 +33,7 @@ from pydantic import Field
 
 from weighting_pipeline.core.lots import canonical_order, empty_lots, in_window
 from weighting_pipeline.resources.dynamodb import DynamoDBResource
-from weighting_pipeline.resources.ledger_items import PROJECTION, PROJECTION_NAMES, ParseReport, parse_items, to_frame
+from weighting_pipeline.resources.ledger_items import PROJECTION, PROJECTION_NAMES, ParseReport, new_columns, parse_items, to_frame
 
 GSI5 = "GSI5-StrategyLotsIndex"
 GSI7 = "GSI7-StrategyClosedAtIndex"
@@ -82,8 +84,8 @@ class LedgerReader(dg.ConfigurableResource):
         lo, hi = _iso(start - _PAD), _iso(end + _PAD)
 
         def one(stem: str):
-            report = ParseReport()
-            items, pages, scanned = [], 0, 0
+            report, cols = ParseReport(), new_columns()
+            pages, scanned = 0, 0
             values = {":pk": {"S": f"STRATEGY_LOTS#{stem}"}, ":lo": {"S": lo}, ":hi": {"S": hi}}
             names = dict(PROJECTION_NAMES)
             if index == GSI7:
@@ -113,8 +115,10 @@ class LedgerReader(dg.ConfigurableResource):
             for page in client.get_paginator("query").paginate(**kwargs, PaginationConfig=paging):
                 pages += 1
                 scanned += page.get("ScannedCount", len(page.get("Items", [])))
-                items.extend(page.get("Items", []))
-            return parse_items(items, stem, stems[stem], report), report, pages, scanned
+                # Parsed page by page: holding every item dict until the end made
+                # the cyclic GC rescan a growing heap and tripled the parse cost.
+                parse_items(page.get("Items", []), stem, stems[stem], report, cols)
+            return cols, report, pages, scanned
 
         with ThreadPoolExecutor(max_workers=max(1, min(self.max_workers, len(stems)))) as pool:
             results = list(pool.map(one, sorted(stems)))
@@ -150,10 +154,10 @@ def raw_query_items(response_dict: dict, customized_response_dict: dict, **_) ->
     """
     if response_dict.get("status_code") != 200:
         return
-    body = json.loads(response_dict["body"])
+    body = orjson.loads(response_dict["body"])
     if "Items" in body:
         customized_response_dict["Items"] = body.pop("Items")
-        response_dict["body"] = json.dumps(body).encode()
+        response_dict["body"] = orjson.dumps(body)
 
 
 def _iso(ts: pd.Timestamp) -> str:

@@ -15,7 +15,10 @@ from pathlib import Path
 from typing import Optional
 
 import dagster as dg
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 from pydantic import Field, PrivateAttr
 
 
@@ -44,17 +47,25 @@ class PartitionedParquetIOManager(dg.ConfigurableIOManager):
 
     def handle_output(self, context: dg.OutputContext, obj: pd.DataFrame) -> None:
         keys = list(context.asset_partition_keys)
-        produced = set(obj["partition_key"].astype(str).unique())
-        unexpected = sorted(produced - set(keys))
-        if unexpected:
+        week = obj["partition_key"].astype(pd.CategoricalDtype(keys))
+        if week.isna().any():
+            unexpected = sorted(set(obj.loc[week.isna().to_numpy(), "partition_key"].astype(str)))
             raise ValueError(f"{context.asset_key.to_user_string()}: output holds weeks outside the run: {unexpected}")
-        groups = {str(k): g for k, g in obj.groupby(obj["partition_key"].astype(str), sort=False, observed=True)}
-        for key in keys:
-            part = groups.get(key, obj.iloc[0:0])
+        # One pandas -> Arrow conversion for the whole range, then zero-copy slices per week.
+        codes = week.cat.codes.to_numpy()
+        rest = obj.drop(columns="partition_key")
+        if np.any(np.diff(codes) < 0):
+            order = np.argsort(codes, kind="stable")
+            codes, rest = codes[order], rest.iloc[order]
+        position = obj.columns.get_loc("partition_key")
+        table = pa.Table.from_pandas(rest, preserve_index=False)
+        bounds = np.searchsorted(codes, np.arange(len(keys) + 1))
+        for i, key in enumerate(keys):
+            part = table.slice(bounds[i], bounds[i + 1] - bounds[i])
             path = self._path(context.asset_key, key)
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-            part.assign(partition_key=key).reset_index(drop=True).to_parquet(tmp, index=False)
+            pq.write_table(part.add_column(position, "partition_key", pa.array([key] * part.num_rows, pa.string())), tmp)
             os.replace(tmp, path)
 
     def load_input(self, context: dg.InputContext) -> pd.DataFrame:
@@ -66,7 +77,9 @@ class PartitionedParquetIOManager(dg.ConfigurableIOManager):
                 f"{context.asset_key.to_user_string()} has no stored data for weeks {missing} "
                 f"under {self._root()}; materialize them first"
             )
-        frames = [pd.read_parquet(p) for p in paths]
-        frame = pd.concat(frames, ignore_index=True)
-        frame["partition_key"] = pd.Categorical(frame["partition_key"].astype(str), categories=keys)
+        tables = [pq.read_table(p) for p in paths]
+        position = tables[0].schema.get_field_index("partition_key")
+        frame = pa.concat_tables([t.drop_columns("partition_key") for t in tables], promote_options="default").to_pandas()
+        week = np.repeat(np.arange(len(keys)), [t.num_rows for t in tables])
+        frame.insert(position, "partition_key", pd.Categorical.from_codes(week, categories=keys))
         return frame
