@@ -65,7 +65,11 @@ def bounded_weights(
         f_at = np.where(finite, icpt + slope * np.where(finite, points, 0.0), np.inf)
 
     # First breakpoint where f reaches 1; the crossing lies on the piece before it.
-    j = np.argmax(f_at >= 1.0, axis=1)
+    # When max_multiplier is 1, f tops out at sum(b), which rounding can leave a
+    # hair under 1: then every weight sits at its upper bound (the last breakpoint).
+    reached = f_at >= 1.0
+    last = np.maximum(finite.sum(axis=1) - 1, 0)
+    j = np.where(reached.any(axis=1), np.argmax(reached, axis=1), last)
     rows = np.arange(m.shape[0])
     prev = np.maximum(j - 1, 0)
     piece_slope = slope[rows, prev]

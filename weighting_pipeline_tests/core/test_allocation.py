@@ -63,3 +63,18 @@ def test_vectorised_rows_match_active_set_loop_on_random_inputs():
             np.testing.assert_allclose(row, [ref[k] for k in keys], atol=1e-12)
             assert abs(row.sum() - 1) < 1e-12
             assert np.all(row >= lo * b - 1e-15) and np.all(row <= hi * b + 1e-15)
+
+
+
+@pytest.mark.parametrize(
+    "baseline, mult",
+    [([0.7, 0.2, 0.1], [1.0, 1.0, 1.0]), ([0.5, 0.3, 0.2], [1.0, 0.7, 0.5])],
+)
+def test_max_multiplier_one_when_the_upper_bounds_sum_a_hair_under_one(baseline, mult):
+    # Found by hypothesis: with max_multiplier = 1, f(k) tops out at sum(b), which float
+    # sums leave 1 ulp under 1.0; the solver then took the first breakpoint and gave
+    # weights summing to 0.5. The only feasible answer is every weight at hi * b.
+    bounds = MultiplierBounds(0.5, 1.0)
+    w = bounded_weights(np.array(baseline), np.array(mult), bounds)
+    np.testing.assert_allclose(w, baseline, rtol=0, atol=1e-15)
+    assert abs(w.sum() - 1.0) <= 1e-12
