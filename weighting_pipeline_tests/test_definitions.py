@@ -74,6 +74,12 @@ def test_schedule_fires_at_1800_local_across_dst(defs):
     [
         ({"LOOKBACK_DAYS": "ninety"}, "LOOKBACK_DAYS='ninety'"),
         ({"LOOKBACK_DAYS": "-5"}, "lookback_days"),
+        ({"LOOKBACK_DAYS": "0"}, "lookback_days"),
+        ({"LOOKBACK_DAYS": "90.5"}, "LOOKBACK_DAYS='90.5'"),
+        ({"MIN_MULTIPLIER": "0"}, "min_multiplier"),
+        ({"MIN_MULTIPLIER": "-0.5"}, "min_multiplier"),
+        ({"RISK_FREE_RATE": "nan"}, "risk_free_rate"),
+        ({"RISK_FREE_RATE": "4.5%"}, "RISK_FREE_RATE='4.5%'"),
         ({"MIN_MULTIPLIER": "1.5"}, "min_multiplier"),
         ({"MAX_MULTIPLIER": "0.5"}, "max_multiplier"),
         ({"RISK_FREE_RATE": "inf"}, "risk_free_rate"),

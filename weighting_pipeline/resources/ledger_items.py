@@ -20,6 +20,7 @@ from weighting_pipeline.core.lots import LOT_COLUMNS, empty_lots
 
 _HAS_OFFSET = re.compile(r"(Z|[+-]\d{2}:?\d{2})$")
 EXAMPLES_PER_REASON = 5
+QTY_TOLERANCE = 1e-9  # relative: exits must add up to the entry quantity
 PROJECTED = (
     "lot_id", "strategy_name", "symbol", "entry_timestamp", "entry_qty",
     "entry_price", "is_open", "exit_records", "fully_closed_at",
@@ -61,6 +62,11 @@ def _s(item: dict, name: str) -> str | None:
     return value.get("S") if isinstance(value, dict) else None
 
 
+def _describe(value: object) -> str:
+    """A short, safe rendering of a bad attribute for skip examples."""
+    return "missing" if value is None else repr(value)[:40]
+
+
 def _n(value: object) -> float | None:
     if not isinstance(value, dict) or "N" not in value:
         return None
@@ -86,13 +92,13 @@ def parse_items(items: list[dict], expected_stem: str, key: str, report: ParseRe
         cols = new_columns()
     for item in items:
         report.items += 1
-        lot_id = _s(item, "lot_id") or "<missing lot_id>"
-        if lot_id == "<missing lot_id>":
-            report.skip("missing lot_id", lot_id)
+        lot_id = _s(item, "lot_id")
+        if not lot_id:
+            report.skip("lot_id missing or not a string", f"<item {report.items}: {_describe(item.get('lot_id'))}>")
             continue
         name = _s(item, "strategy_name")
         if name is None:
-            report.skip("missing strategy_name", lot_id)
+            report.skip("strategy_name missing or not a string", lot_id)
             continue
         if name != expected_stem:
             report.foreign_strategies[name] += 1
@@ -120,9 +126,20 @@ def parse_items(items: list[dict], expected_stem: str, key: str, report: ParseRe
         if not exits:
             report.skip("exit_records missing or empty", lot_id)
             continue
-        pnls = [_n(e.get("M", {}).get("realized_pnl")) if isinstance(e, dict) else None for e in exits]
+        records = [e.get("M") if isinstance(e, dict) else None for e in exits]
+        if any(not isinstance(r, dict) for r in records):
+            report.skip("an exit record is not a map", lot_id)
+            continue
+        pnls = [_n(r.get("realized_pnl")) for r in records]
         if any(p is None or not math.isfinite(p) for p in pnls):
             report.skip("an exit record has no finite realized_pnl", lot_id)
+            continue
+        exit_qty = [_n(r.get("exit_qty")) for r in records]
+        if any(q is None or not math.isfinite(q) or q <= 0 for q in exit_qty):
+            report.skip("an exit record has no finite exit_qty > 0", lot_id)
+            continue
+        if abs(math.fsum(exit_qty) - qty) > QTY_TOLERANCE * qty:
+            report.skip("exit quantities do not add up to entry_qty (partially closed)", lot_id)
             continue
         cols["lot_id"].append(lot_id)
         cols["strategy"].append(key)
@@ -135,8 +152,13 @@ def parse_items(items: list[dict], expected_stem: str, key: str, report: ParseRe
     return cols
 
 
-def to_frame(cols: dict[str, list], report: ParseReport) -> pd.DataFrame:
-    """Column lists -> typed lots frame; bad timestamps and duplicates are skipped."""
+def to_frame(cols: dict[str, list], report: ParseReport, now: pd.Timestamp | None = None) -> pd.DataFrame:
+    """Column lists -> typed lots frame; bad timestamps and duplicates are skipped.
+
+    ``now`` (tz-aware, default the current time) bounds close times: a lot
+    closed in the future is a clock or data error, skipped and counted.
+    """
+    now = pd.Timestamp.now(tz="UTC") if now is None else now
     if not cols["lot_id"]:
         return empty_lots()
     frame = pd.DataFrame(cols)
@@ -146,6 +168,7 @@ def to_frame(cols: dict[str, list], report: ParseReport) -> pd.DataFrame:
         (closed.isna().to_numpy(), "fully_closed_at is not an ISO-8601 time"),
         (entry.isna().to_numpy(), "entry_timestamp missing or not an ISO-8601 time"),
         ((closed < entry).fillna(False).to_numpy(), "fully_closed_at is before entry_timestamp"),
+        ((closed > now).fillna(False).to_numpy(), "fully_closed_at is in the future"),
     ]
     bad = np.zeros(len(frame), dtype=bool)
     for mask, reason in checks:

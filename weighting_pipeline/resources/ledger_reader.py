@@ -34,6 +34,7 @@ from pydantic import Field
 from weighting_pipeline.core.lots import canonical_order, empty_lots, in_window
 from weighting_pipeline.resources.dynamodb import DynamoDBResource
 from weighting_pipeline.resources.ledger_items import PROJECTION, PROJECTION_NAMES, ParseReport, new_columns, parse_items, to_frame
+from weighting_pipeline.resources.table_schema import TableSchemaError, describe, require_keys
 
 GSI5 = "GSI5-StrategyLotsIndex"
 GSI7 = "GSI7-StrategyClosedAtIndex"
@@ -71,16 +72,26 @@ class LedgerReader(dg.ConfigurableResource):
         description="auto: GSI7 if the table has it, else GSI5. GSI7 is sparse: only lots carrying GSI7PK/GSI7SK are in it.",
     )
 
-    def read_closed_lots(self, stems: dict[str, str], start: pd.Timestamp, end: pd.Timestamp) -> LedgerRead:
+    def read_closed_lots(
+        self, stems: dict[str, str], start: pd.Timestamp, end: pd.Timestamp, now: pd.Timestamp | None = None
+    ) -> LedgerRead:
         """Closed lots of the strategies ``stems`` (ledger name -> baseline key)
-        with ``start <= fully_closed_at < end``, in canonical order."""
+        with ``start <= fully_closed_at < end``, in canonical order. Items
+        closed after ``now`` (default: the current time) are skipped as future."""
         began = time.perf_counter()
+        now = pd.Timestamp.now(tz="UTC") if now is None else now
         client = self.dynamodb.new_client()  # its own client: it carries the raw-items hook below
         client.meta.events.register("before-parse.dynamodb.Query", raw_query_items)
-        indexes = {g["IndexName"] for g in client.describe_table(TableName=self.table_name)["Table"].get("GlobalSecondaryIndexes", [])}
+        table = describe(client, self.table_name, "TRADE_LEDGER__TABLE_NAME")
+        indexes = {g["IndexName"]: g["KeySchema"] for g in table.get("GlobalSecondaryIndexes", [])}
         index = {"GSI5": GSI5, "GSI7": GSI7}.get(self.index) or (GSI7 if GSI7 in indexes else GSI5)
         if index not in indexes:
-            raise ValueError(f"ledger table {self.table_name} has no index {index} (it has {sorted(indexes)})")
+            raise TableSchemaError(f"ledger table {self.table_name!r} has no index {index} (it has {sorted(indexes)})")
+        prefix = index[:4]
+        require_keys(
+            indexes[index], table["AttributeDefinitions"], [(f"{prefix}PK", "HASH"), (f"{prefix}SK", "RANGE")],
+            f"index {index} of ledger table {self.table_name!r}",
+        )
         lo, hi = _iso(start - _PAD), _iso(end + _PAD)
 
         def one(stem: str):
@@ -129,7 +140,7 @@ class LedgerReader(dg.ConfigurableResource):
             report.merge(part)
             pages += n_pages
             scanned += n_scanned
-            frames.append(to_frame(cols, report))
+            frames.append(to_frame(cols, report, now))
         lots = pd.concat(frames, ignore_index=True) if frames else empty_lots()
         # Per-strategy frames carry different categories; give the whole frame the baseline's.
         lots["strategy"] = lots["strategy"].astype(str).astype(pd.CategoricalDtype(list(stems.values())))

@@ -11,6 +11,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from pydantic import Field
 
 from weighting_pipeline.resources.dynamodb import DynamoDBResource
+from weighting_pipeline.resources.table_schema import describe, require_keys
 from weighting_pipeline.resources.weights_item import PK
 
 BATCH_LIMIT = 25  # DynamoDB's BatchWriteItem maximum
@@ -46,6 +47,12 @@ class WeightsTable(dg.ConfigurableResource):
     table_name: str = Field(description="The strategy-weights table (STRATEGY_WEIGHTS__TABLE_NAME).")
     max_retry_seconds: float = Field(default=60.0, description="Cap on total backoff for unprocessed batch items.")
 
+    def check_table(self, client=None) -> None:
+        """Fail with ``TableSchemaError`` unless the table exists keyed PK (hash) / SK (range)."""
+        client = client or self.dynamodb.get_client()
+        table = describe(client, self.table_name, "STRATEGY_WEIGHTS__TABLE_NAME")
+        require_keys(table["KeySchema"], table["AttributeDefinitions"], [("PK", "HASH"), ("SK", "RANGE")], f"weights table {self.table_name!r}")
+
     def get_week(self, partition_key: str, client=None) -> dict[str, Any] | None:
         """The stored item of a week (Python types, Decimal numbers), or None."""
         client = client or self.dynamodb.get_client()
@@ -62,9 +69,11 @@ class WeightsTable(dg.ConfigurableResource):
         Unprocessed batch items are retried with exponential backoff and full
         jitter, for at most ``max_retry_seconds`` in total; then
         ``WeightsWriteError`` lists what was and was not written. Returns
-        counters (``requests``, ``unprocessed_retries``).
+        counters (``requests``, ``unprocessed_retries``). The table's key schema
+        is checked first (``check_table``).
         """
         client = client or self.dynamodb.get_client()
+        self.check_table(client)  # a wrong table fails here, before any week is written
         stats = {"requests": 0, "unprocessed_retries": 0}
         if len(items) == 1:
             client.put_item(TableName=self.table_name, Item=to_wire(items[0]))

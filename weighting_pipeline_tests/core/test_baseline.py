@@ -1,8 +1,9 @@
 import json
 
+import pandas as pd
 import pytest
 
-from weighting_pipeline.core.baseline import BaselineConfigError, load_baseline, packaged_config_path
+from weighting_pipeline.core.baseline import BaselineConfigError, load_baseline, packaged_config_path, parse_baseline
 
 PROD = {
     "beam_chain.clj": 0.20, "sisyphus_lowvol.clj": 0.15, "bento_collection.clj": 0.15, "gold.clj": 0.10,
@@ -55,3 +56,27 @@ def test_nan_allocation_is_rejected(tmp_path):
     path.write_text('{"files": ["a.clj", "b.clj"], "allocations": {"a.clj": NaN, "b.clj": 1.0}}')
     with pytest.raises(BaselineConfigError, match="finite"):
         load_baseline(path)
+
+
+def _chain_weights(names: list[str], allocations: dict[str, float], keys: list[str]) -> pd.DataFrame:
+    from weighting_pipeline.core.chain import run_chain
+    from weighting_pipeline.local.demo_ledger import synthetic_lots
+
+    baseline = parse_baseline({"files": names, "allocations": allocations}, "test")
+    lots = synthetic_lots(names, "2025-09-01", "2026-01-20", 0.6, seed=8)
+    return baseline, run_chain(lots, keys, baseline.allocations)["dynamic_weights"]
+
+
+def test_a_single_strategy_gets_all_the_capital_every_week():
+    baseline, weights = _chain_weights(["solo.py"], {"solo.py": 1.0}, ["2026-01-04", "2026-01-11"])
+    assert list(weights["weight"]) == [1.0, 1.0]
+
+
+def test_a_thousand_strategies_load_and_weigh_within_bounds():
+    names = [f"s{i:04d}.clj" for i in range(1000)]
+    baseline, weights = _chain_weights(names, {n: 0.001 for n in names}, ["2026-01-04", "2026-01-11"])
+    assert len(baseline.keys) == 1000
+    for _, week in weights.groupby("partition_key", observed=True):
+        assert len(week) == 1000 and abs(week["weight"].sum() - 1.0) <= 1e-12
+        assert week["weight"].between(0.5 * week["baseline"], 2.0 * week["baseline"]).all()
+        assert (week["skip_reason"] == "").sum() > 500  # most strategies qualify, so the tilt is real

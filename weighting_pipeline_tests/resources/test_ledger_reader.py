@@ -120,3 +120,104 @@ def test_raw_items_hook_returns_what_botocore_parses(tables, baseline):
     with pytest.raises(ClientError) as err:  # errors still parse normally
         hooked.query(**{**query, "TableName": "no-such-table"})
     assert err.value.response["Error"]["Code"] == "ResourceNotFoundException"
+
+
+GOOD_EXIT = {"exit_timestamp": "2026-01-12T15:00:00Z", "exit_qty": Decimal(10), "exit_price": Decimal("181"), "realized_pnl": Decimal("5.0")}
+
+
+@pytest.mark.parametrize(
+    "overrides, reason",
+    [
+        ({"lot_id": Decimal(7)}, "lot_id missing or not a string"),
+        ({"strategy_name": None}, "strategy_name missing or not a string"),
+        ({"entry_qty": "10"}, "entry_qty or entry_price missing or not a number"),  # a number stored as a string
+        ({"entry_price": "NaN"}, "entry_qty or entry_price missing or not a number"),  # DynamoDB numbers cannot be NaN
+        ({"entry_price": None}, "entry_qty or entry_price missing or not a number"),
+        ({"entry_qty": Decimal(-3)}, "entry_qty and entry_price must be finite and > 0"),
+        ({"entry_price": Decimal("-1.5")}, "entry_qty and entry_price must be finite and > 0"),
+        ({"fully_closed_at": Decimal(20260112)}, "missing fully_closed_at"),  # a string as a number
+        ({"exit_records": "sold"}, "exit_records missing or empty"),
+        ({"exit_records": ["sold"]}, "an exit record is not a map"),
+        ({"exit_records": [{**GOOD_EXIT, "realized_pnl": "5"}]}, "an exit record has no finite realized_pnl"),
+        ({"exit_records": [{**GOOD_EXIT, "exit_qty": None}]}, "an exit record has no finite exit_qty > 0"),
+        ({"exit_records": [{**GOOD_EXIT, "exit_qty": Decimal(4)}]}, "exit quantities do not add up to entry_qty (partially closed)"),
+        ({"is_open": True}, "is_open is true"),  # open, yet fully_closed_at is set
+        ({"fully_closed_at": None, "is_open": False}, "missing fully_closed_at"),  # closed, yet no close time
+        ({"entry_timestamp": None}, "entry_timestamp missing or not an ISO-8601 time"),
+        ({"fully_closed_at": "2026-02-20T10:00:00Z"}, "fully_closed_at is in the future"),
+    ],
+)
+def test_each_bad_item_is_skipped_with_its_reason(tables, baseline, overrides, reason):
+    bad = {k: v for k, v in {**raw_item("bad-1"), **overrides}.items() if v is not None}
+    seed_ledger(tables["ledger"], synthetic_lots([], "2026-01-01", "2026-01-02"), [raw_item("ok-1"), bad])
+    now = pd.Timestamp("2026-02-15", tz="UTC")
+    read = reader(tables, index="GSI5").read_closed_lots(baseline.stems, START, END, now=now)
+    assert list(read.lots["lot_id"]) == ["ok-1"]
+    assert dict(read.report.skipped) == {reason: 1}
+    example = read.report.examples[reason][0]
+    assert example == "bad-1" or example.startswith("<item ")
+
+
+def test_exit_quantities_that_add_up_within_rounding_are_accepted(tables, baseline):
+    exits = [{**GOOD_EXIT, "exit_qty": Decimal("3.3")}, {**GOOD_EXIT, "exit_qty": Decimal("6.7")}]
+    seed_ledger(tables["ledger"], synthetic_lots([], "2026-01-01", "2026-01-02"), [raw_item("split", exit_records=exits)])
+    read = reader(tables, index="GSI5").read_closed_lots(baseline.stems, START, END)
+    assert list(read.lots["lot_id"]) == ["split"] and read.report.skipped_total == 0
+    assert read.lots["realized_pnl"].iloc[0] == 10.0
+
+
+def test_duplicate_lot_ids_across_pages_keep_the_first_and_count_the_rest(tables, baseline):
+    items = [raw_item("dup"), {**raw_item("dup"), "PK": "LOT#dup-copy", "GSI5SK": "CLOSED#GLD#dup-copy"}, raw_item("other")]
+    seed_ledger(tables["ledger"], synthetic_lots([], "2026-01-01", "2026-01-02"), items)
+    read = reader(tables, index="GSI5", page_size=1).read_closed_lots(baseline.stems, START, END)
+    assert read.pages >= 3  # one item per page: the copies came on different pages
+    assert sorted(read.lots["lot_id"]) == ["dup", "other"]
+    assert dict(read.report.skipped) == {"duplicate lot_id (kept the first)": 1}
+
+
+def test_unicode_and_odd_strategy_names_round_trip(tables, tmp_path):
+    from weighting_pipeline.core.baseline import parse_baseline
+
+    names = ["ölfeld_λ.py", "spaces and #hash.clj", "日本株.clj"]
+    odd = parse_baseline({"files": names, "allocations": {n: 1 / 3 for n in names}}, "test")
+    lots = synthetic_lots(names, "2026-01-05", "2026-02-20", 1.0, seed=4)
+    seed_ledger(tables["ledger"], lots)
+    for plan in ("GSI5", "GSI7"):
+        read = reader(tables, index=plan).read_closed_lots(odd.stems, START, END)
+        assert read.report.skipped_total == 0
+        assert sorted(read.lots["lot_id"]) == sorted(lots["lot_id"])
+        assert set(read.lots["strategy"].astype(str)) == set(names)
+
+
+def test_a_strategy_with_every_lot_out_of_window_reads_as_zero_lots(tables, baseline):
+    lots = synthetic_lots(baseline.keys, "2025-06-01", "2025-08-01", 1.0, seed=5)
+    seed_ledger(tables["ledger"], lots)
+    read = reader(tables).read_closed_lots(baseline.stems, START, END)
+    assert len(read.lots) == 0 and read.report.skipped_total == 0
+    assert list(read.lots.columns) == list(lots.columns)
+
+
+@pytest.mark.parametrize("which", ["missing", "wrong index keys"])
+def test_a_missing_or_misshapen_ledger_table_fails_naming_it(tables, baseline, client, which):
+    from weighting_pipeline.resources.table_schema import TableSchemaError
+
+    name = tables["ledger"] + "-odd"
+    if which == "wrong index keys":
+        client.create_table(
+            TableName=name, BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a in ("PK", "SK", "GSI5PK", "strategy")],
+            KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"}, {"AttributeName": "SK", "KeyType": "RANGE"}],
+            GlobalSecondaryIndexes=[{
+                "IndexName": "GSI5-StrategyLotsIndex", "Projection": {"ProjectionType": "ALL"},
+                "KeySchema": [{"AttributeName": "strategy", "KeyType": "HASH"}, {"AttributeName": "GSI5PK", "KeyType": "RANGE"}],
+            }],
+        )
+    try:
+        with pytest.raises(TableSchemaError) as err:
+            LedgerReader(dynamodb=DynamoDBResource(), table_name=name).read_closed_lots(baseline.stems, START, END)
+        message = str(err.value)
+        assert name in message
+        assert ("TRADE_LEDGER__TABLE_NAME" in message and "does not exist" in message) if which == "missing" else "expected [GSI5PK HASH (S), GSI5SK RANGE (S)]" in message
+    finally:
+        if which != "missing":
+            client.delete_table(TableName=name)

@@ -33,9 +33,14 @@ def test_single_week_uses_put_item(tables):
 
 
 def _stubbed(tables):
+    """A real client whose next calls are scripted: the real DescribeTable answer, then batch answers."""
     t = table(tables)
-    client = DynamoDBResource().get_client()
-    return t, client, Stubber(client)
+    client = DynamoDBResource().new_client()
+    real = client.describe_table(TableName=tables["weights"])["Table"]
+    described = {"Table": {k: real[k] for k in ("TableName", "KeySchema", "AttributeDefinitions")}}
+    stub = Stubber(client)
+    stub.add_response("describe_table", described, {"TableName": tables["weights"]})
+    return t, client, stub
 
 
 def test_unprocessed_items_are_retried_with_backoff(tables):
@@ -62,3 +67,41 @@ def test_retry_budget_exhausted_names_written_and_unwritten_weeks(tables):
         t.put_weeks(items, sleep=lambda s: None, client=client)
     assert err.value.written == ["2026-01-04"] and err.value.not_written == ["2026-01-11"]
     assert "2026-01-11" in str(err.value)
+
+
+@pytest.mark.parametrize("which", ["missing", "wrong key schema"])
+def test_a_missing_or_misshapen_weights_table_fails_before_writing(tables, client, which):
+    from weighting_pipeline.resources.table_schema import TableSchemaError
+
+    name = tables["weights"] + "-odd"
+    if which == "wrong key schema":
+        client.create_table(
+            TableName=name, BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[{"AttributeName": "partition_key", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "partition_key", "KeyType": "HASH"}],
+        )
+    try:
+        t = WeightsTable(dynamodb=DynamoDBResource(), table_name=name)
+        with pytest.raises(TableSchemaError) as err:
+            t.put_weeks([week("2026-01-04"), week("2026-01-11")])
+        message = str(err.value)
+        assert name in message
+        if which == "missing":
+            assert "STRATEGY_WEIGHTS__TABLE_NAME" in message and "does not exist" in message
+        else:
+            assert "expected [PK HASH (S), SK RANGE (S)]" in message
+            assert client.scan(TableName=name)["Count"] == 0  # nothing written (a test-only Scan)
+    finally:
+        if which != "missing":
+            client.delete_table(TableName=name)
+
+
+@pytest.mark.parametrize("ttl_days", [0, -1])
+def test_ttl_days_must_be_positive(ttl_days):
+    from pydantic import ValidationError
+
+    from weighting_pipeline.resources.weights_io_manager import DynamoDBWeightsIOManager
+    from weighting_pipeline.settings import WeightingSettings
+
+    with pytest.raises(ValidationError, match="ttl_days"):
+        DynamoDBWeightsIOManager(table=WeightsTable(dynamodb=DynamoDBResource(), table_name="t"), settings=WeightingSettings(), ttl_days=ttl_days)
