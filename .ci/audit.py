@@ -61,7 +61,10 @@ def triaged() -> dict[str, str]:
 def main() -> int:
     if not (AUDIT_VENV / "bin" / "pip-audit").exists():
         venv.create(AUDIT_VENV, with_pip=True)
-        subprocess.run([AUDIT_VENV / "bin" / "python", "-m", "pip", "install", "--quiet", PIP_AUDIT], check=True)
+        done = subprocess.run([AUDIT_VENV / "bin" / "python", "-m", "pip", "install", "--quiet", PIP_AUDIT], capture_output=True, text=True)
+        if done.returncode != 0:
+            print(f"audit: NOT AUDITED, could not install {PIP_AUDIT}:\n{done.stderr[-2000:]}")
+            return 0
     site = sysconfig.get_paths()["purelib"]
     done = subprocess.run(
         [AUDIT_VENV / "bin" / "pip-audit", "--path", site, "--format", "json", "--progress-spinner", "off", "--skip-editable"],
@@ -73,7 +76,11 @@ def main() -> int:
         last = (done.stderr.strip().splitlines() or ["no output"])[-1]
         print(f"audit: NOT AUDITED, pip-audit could not run or reach its vulnerability service: {last}")
         return 0
-    runtime, accepted = runtime_closure(), triaged()
+    return verdict(report, runtime_closure(), triaged())
+
+
+def verdict(report: dict, runtime: set[str], accepted: dict[str, str]) -> int:
+    """Print pip-audit's JSON ``report`` split runtime / dev; 1 if CI must fail."""
     deps = report.get("dependencies", [])
     skipped = [d for d in deps if d.get("skip_reason")]
     fatal = []
@@ -85,11 +92,12 @@ def main() -> int:
             print(f"  {kind:8} {dep['name']} {dep['version']}: {vuln['id']} fixed in {vuln.get('fix_versions') or '-'} {note}")
             if kind == "runtime" and vuln["id"] not in accepted:
                 fatal.append(f"{dep['name']} {dep['version']} {vuln['id']}")
-    if skipped and len(skipped) == len(deps):
-        print(f"audit: NOT AUDITED, the vulnerability service knew none of them (first reason: {skipped[0]['skip_reason']})")
     if fatal:
         print("audit: FAILED, untriaged vulnerabilities in runtime dependencies: " + "; ".join(fatal))
         return 1
+    if skipped and len(skipped) == len(deps):
+        print(f"audit: NOT AUDITED, the vulnerability service knew none of them (first reason: {skipped[0]['skip_reason']})")
+        return 0
     print("audit: no untriaged vulnerability in runtime dependencies")
     return 0
 

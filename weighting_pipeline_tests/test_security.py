@@ -120,3 +120,30 @@ def test_local_servers_are_reached_at_loopback_only(path):
         assert re.search(r'"dagster", "dev", "-h", "127\.0\.0\.1"', text)
     else:
         assert 'HOST = "127.0.0.1"' in text
+
+
+def _audit_module():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("ci_audit", REPO / ".ci" / "audit.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_audit_fails_only_on_untriaged_runtime_advisories(capsys):
+    audit = _audit_module()
+    runtime = audit.runtime_closure()
+    assert {"dagster", "pandas", "boto3", "botocore", "orjson"} <= runtime
+    assert "hypothesis" not in runtime and "pytest" not in runtime  # dev extras are not runtime
+
+    def report(name, vuln_id):
+        return {"dependencies": [{"name": name, "version": "1.0", "vulns": [{"id": vuln_id, "fix_versions": ["1.1"]}]}]}
+
+    assert audit.verdict(report("pytest", "GHSA-dev"), runtime, {}) == 0
+    assert audit.verdict(report("Pandas", "GHSA-run"), runtime, {}) == 1
+    assert audit.verdict(report("pandas", "GHSA-run"), runtime, {"GHSA-run": "not reachable from our code"}) == 0
+    out = capsys.readouterr().out
+    assert "FAILED" in out and "Pandas 1.0 GHSA-run" in out and "triaged: not reachable" in out
+    assert audit.verdict({"dependencies": [{"name": "pandas", "version": "1.0", "skip_reason": "offline"}]}, runtime, {}) == 0
+    assert "NOT AUDITED" in capsys.readouterr().out
