@@ -28,9 +28,10 @@ DEPLOYMENTS: dict[str, dict] = {
 }
 
 
-def build_resources(settings: WeightingSettings) -> dict[str, object]:
+def build_resources(settings: WeightingSettings, dynamodb: DynamoDBResource | None = None) -> dict[str, object]:
+    """The deployment's resources; ``dynamodb`` overrides its client settings (tests, tools)."""
     deployment = DEPLOYMENTS[settings.stage]
-    dynamodb = DynamoDBResource(max_attempts=deployment["max_attempts"])
+    dynamodb = dynamodb or DynamoDBResource(max_attempts=deployment["max_attempts"])
     weights_table = WeightsTable(dynamodb=dynamodb, table_name=dg.EnvVar("STRATEGY_WEIGHTS__TABLE_NAME"))
     return {
         "settings": settings,

@@ -73,7 +73,7 @@ def ts(text: str) -> pd.Timestamp:
     return pd.Timestamp(text, tz="America/New_York").tz_convert("UTC")
 
 
-def run_chain_in_dagster(instance, *, partition_key=None, partition_range=None, selection=None, environ=None):
+def run_chain_in_dagster(instance, *, partition_key=None, partition_range=None, selection=None, environ=None, dynamodb=None):
     """Materialise the chain through Dagster with the deployment's resources."""
     import dagster as dg
 
@@ -88,7 +88,7 @@ def run_chain_in_dagster(instance, *, partition_key=None, partition_range=None, 
         CHAIN_ASSETS,
         partition_key=partition_key,
         tags=tags,
-        resources=build_resources(WeightingSettings.from_env(environ)),
+        resources=build_resources(WeightingSettings.from_env(environ), dynamodb),
         instance=instance,
         selection=selection,
         raise_on_error=False,

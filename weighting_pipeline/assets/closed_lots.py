@@ -53,6 +53,7 @@ def closed_lots(context: dg.AssetExecutionContext, ledger: LedgerReader, setting
             "items_skipped": read.report.skipped_total,
             "read_amplification": round(read.read_amplification, 3),
             "query_pages": read.pages,
+            "query_retries": read.retries,
             "read_seconds": round(read.seconds, 3),
             "skipped_items": dg.MetadataValue.md(
                 markdown_table(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+import zlib
 from typing import Any
 
 import boto3
@@ -21,6 +22,29 @@ def client_config(max_attempts: int, connect_timeout: float, read_timeout: float
         read_timeout=read_timeout,
         max_pool_connections=pool,
     )
+
+
+class ResponseIntegrityError(RuntimeError):
+    """A DynamoDB response body did not match its CRC32 header, even after retries."""
+
+
+def check_crc32(http_response, model, **_) -> None:
+    """botocore ``after-call`` hook: refuse a response whose body fails DynamoDB's CRC32.
+
+    A connection cut mid-response leaves a truncated body. botocore's standard
+    retry mode retries it, but once attempts run out it hands back whatever
+    parsed (a broken JSON body parses to ``{"message": ...}``), which would read
+    as an empty Query page or a clean write. Legacy mode raised here; so do we.
+    """
+    expected = http_response.headers.get("x-amz-crc32")
+    if expected is None or not http_response.content:
+        return
+    actual = zlib.crc32(http_response.content) & 0xFFFFFFFF
+    if actual != int(expected):
+        raise ResponseIntegrityError(
+            f"An error occurred when calling the {model.name} operation: the response body failed its CRC32 check "
+            f"(expected {expected}, got {actual}) after all retries; the connection was probably cut mid-response"
+        )
 
 
 def make_client(
@@ -53,7 +77,9 @@ def make_client(
             aws_secret_access_key=aws_secret_access_key,
             aws_session_token=aws_session_token or None,
         )
-    return session.client("dynamodb", **kwargs)
+    client = session.client("dynamodb", **kwargs)
+    client.meta.events.register("after-call.dynamodb", check_crc32)
+    return client
 
 
 class DynamoDBResource(ResourceWithBoto3Configuration):

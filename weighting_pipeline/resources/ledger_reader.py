@@ -19,15 +19,13 @@ than filtered away unseen. GSI7 holds only lots that carry its keys.
 
 from __future__ import annotations
 
-import json
-
-import orjson
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Literal, Optional
 
 import dagster as dg
+import orjson
 import pandas as pd
 from pydantic import Field
 
@@ -50,6 +48,7 @@ class LedgerRead:
     pages: int
     scanned: int  # items DynamoDB read (and charged for), filtered or not
     seconds: float
+    retries: int  # botocore retries (throttling, 5xx, dropped connections, timeouts) across all pages
     start: pd.Timestamp
     end: pd.Timestamp
     index: str
@@ -96,7 +95,7 @@ class LedgerReader(dg.ConfigurableResource):
 
         def one(stem: str):
             report, cols = ParseReport(), new_columns()
-            pages, scanned = 0, 0
+            pages, scanned, retries = 0, 0, 0
             values = {":pk": {"S": f"STRATEGY_LOTS#{stem}"}, ":lo": {"S": lo}, ":hi": {"S": hi}}
             names = dict(PROJECTION_NAMES)
             if index == GSI7:
@@ -126,20 +125,22 @@ class LedgerReader(dg.ConfigurableResource):
             for page in client.get_paginator("query").paginate(**kwargs, PaginationConfig=paging):
                 pages += 1
                 scanned += page.get("ScannedCount", len(page.get("Items", [])))
+                retries += page.get("ResponseMetadata", {}).get("RetryAttempts", 0)
                 # Parsed page by page: holding every item dict until the end made
                 # the cyclic GC rescan a growing heap and tripled the parse cost.
                 parse_items(page.get("Items", []), stem, stems[stem], report, cols)
-            return cols, report, pages, scanned
+            return cols, report, pages, scanned, retries
 
         with ThreadPoolExecutor(max_workers=max(1, min(self.max_workers, len(stems)))) as pool:
             results = list(pool.map(one, sorted(stems)))
 
-        report, pages, scanned = ParseReport(), 0, 0
+        report, pages, scanned, retries = ParseReport(), 0, 0, 0
         frames = []
-        for cols, part, n_pages, n_scanned in results:
+        for cols, part, n_pages, n_scanned, n_retries in results:
             report.merge(part)
             pages += n_pages
             scanned += n_scanned
+            retries += n_retries
             frames.append(to_frame(cols, report, now))
         lots = pd.concat(frames, ignore_index=True) if frames else empty_lots()
         # Per-strategy frames carry different categories; give the whole frame the baseline's.
@@ -150,7 +151,7 @@ class LedgerReader(dg.ConfigurableResource):
             report.skip("lot_id appears under two strategies", lot_id)
         lots = lots[~clash]
         lots = canonical_order(lots[in_window(lots, start, end)])
-        return LedgerRead(lots, report, pages, scanned, time.perf_counter() - began, start, end, index)
+        return LedgerRead(lots, report, pages, scanned, time.perf_counter() - began, retries, start, end, index)
 
 
 def raw_query_items(response_dict: dict, customized_response_dict: dict, **_) -> None:
@@ -161,11 +162,15 @@ def raw_query_items(response_dict: dict, customized_response_dict: dict, **_) ->
     (``{"S": ...}``, ``{"N": "1.5"}``, ``{"L": [...]}``, ``{"M": {...}}``,
     ``{"BOOL": true}``), so ``Items`` are taken from it and botocore parses only
     the rest (counts, ``LastEvaluatedKey``). Binary attributes would stay base64
-    text; the ledger has none. Error responses are left alone.
+    text; the ledger has none. Error responses and bodies that are not whole
+    JSON (a connection cut mid-response) are left to botocore.
     """
     if response_dict.get("status_code") != 200:
         return
-    body = orjson.loads(response_dict["body"])
+    try:
+        body = orjson.loads(response_dict["body"])
+    except orjson.JSONDecodeError:
+        return  # a truncated body: botocore's own parsing and CRC32 check reject and retry it
     if "Items" in body:
         customized_response_dict["Items"] = body.pop("Items")
         response_dict["body"] = orjson.dumps(body)

@@ -71,6 +71,7 @@ class DynamoDBWeightsIOManager(dg.ConfigurableIOManager):
                 "items_written": len(items),
                 "write_requests": stats["requests"],
                 "unprocessed_retries": stats["unprocessed_retries"],
+                "request_retries": stats["request_retries"],
                 "ttl_days": self.ttl_days,
             }
         )

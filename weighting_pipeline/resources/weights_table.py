@@ -69,15 +69,17 @@ class WeightsTable(dg.ConfigurableResource):
         Unprocessed batch items are retried with exponential backoff and full
         jitter, for at most ``max_retry_seconds`` in total; then
         ``WeightsWriteError`` lists what was and was not written. Returns
-        counters (``requests``, ``unprocessed_retries``). The table's key schema
+        counters (``requests``, ``unprocessed_retries``, and ``request_retries``:
+        botocore's own retries of throttled, failed or timed-out calls). The table's key schema
         is checked first (``check_table``).
         """
         client = client or self.dynamodb.get_client()
         self.check_table(client)  # a wrong table fails here, before any week is written
-        stats = {"requests": 0, "unprocessed_retries": 0}
+        stats = {"requests": 0, "unprocessed_retries": 0, "request_retries": 0}
         if len(items) == 1:
-            client.put_item(TableName=self.table_name, Item=to_wire(items[0]))
+            response = client.put_item(TableName=self.table_name, Item=to_wire(items[0]))
             stats["requests"] = 1
+            stats["request_retries"] = response.get("ResponseMetadata", {}).get("RetryAttempts", 0)
             return stats
         written: list[str] = []
         pending = [to_wire(i) for i in items]
@@ -94,6 +96,7 @@ class WeightsTable(dg.ConfigurableResource):
                     not_written += [i["SK"]["S"] for i in pending]
                     raise WeightsWriteError(written, not_written, f"{type(exc).__name__}: {exc}") from exc
                 stats["requests"] += 1
+                stats["request_retries"] += response.get("ResponseMetadata", {}).get("RetryAttempts", 0)
                 left = response.get("UnprocessedItems") or {}
                 sent = {r["PutRequest"]["Item"]["SK"]["S"] for r in request[self.table_name]}
                 unsent = {r["PutRequest"]["Item"]["SK"]["S"] for r in left.get(self.table_name, [])}

@@ -122,6 +122,18 @@ def test_raw_items_hook_returns_what_botocore_parses(tables, baseline):
     assert err.value.response["Error"]["Code"] == "ResourceNotFoundException"
 
 
+def test_raw_items_hook_leaves_a_truncated_body_to_botocore():
+    """A connection cut mid-response gave the hook half a JSON body; it raised
+    JSONDecodeError, which botocore does not retry, and the whole run failed."""
+    from weighting_pipeline.resources.ledger_reader import raw_query_items
+
+    body = b'{"Items":[{"lot_id":{"S":"a"}}],"Count":1,"ScannedCount":1}'
+    response = {"status_code": 200, "headers": {}, "body": body[: len(body) // 2]}
+    customized = {}
+    raw_query_items(response_dict=response, customized_response_dict=customized)
+    assert customized == {} and response["body"] == body[: len(body) // 2]
+
+
 GOOD_EXIT = {"exit_timestamp": "2026-01-12T15:00:00Z", "exit_qty": Decimal(10), "exit_price": Decimal("181"), "realized_pnl": Decimal("5.0")}
 
 

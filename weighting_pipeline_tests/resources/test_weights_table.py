@@ -53,7 +53,7 @@ def test_unprocessed_items_are_retried_with_backoff(tables):
     with stub:
         stats = t.put_weeks(items, sleep=sleeps.append, client=client)
     stub.assert_no_pending_responses()
-    assert stats == {"requests": 2, "unprocessed_retries": 1}
+    assert stats == {"requests": 2, "unprocessed_retries": 1, "request_retries": 0}
     assert len(sleeps) == 1 and 0 <= sleeps[0] <= 0.05
 
 
