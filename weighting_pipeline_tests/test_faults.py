@@ -103,6 +103,7 @@ def test_each_run_completes_identically_or_fails_cleanly(reference, tables, base
     with FaultProxy(dynamodb_server.endpoint, fault, {"read": read_rate, "write": write_rate}, seed=7, hold_s=1.5) as proxy:
         result = run_chain_in_dagster(instance, partition_range=(WEEKS[0], WEEKS[-1]), dynamodb=faulty_client(proxy.endpoint))
     outcome = assert_outcome(result, before, reference, tables, baseline)
+    print(f"fault {fault} reads {read_rate} writes {write_rate}: {outcome}; injected {sum(proxy.injected.values())} of {sum(proxy.requests.values())} requests")
     assert sum(proxy.injected.values()) > 0 or (read_rate < 1 and write_rate < 1), proxy.injected
     if (read_rate == 1.0 or write_rate == 1.0) and fault != "latency":
         assert outcome == "failed"  # four attempts all faulted: it must not pretend to succeed

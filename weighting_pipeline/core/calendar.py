@@ -116,6 +116,15 @@ class WeekWindows:
         """One calendar week after each end: when the next week's weights take over."""
         return at_boundary(self.end_day + 7)
 
+    def chunks(self, size: int) -> list["WeekWindows"]:
+        """Consecutive runs of at most ``size`` weeks, in order (itself if empty)."""
+        if len(self) == 0:
+            return [self]
+        return [
+            WeekWindows(self.keys[i : i + size], self.lookback_days, self.start_day[i : i + size])
+            for i in range(0, len(self), size)
+        ]
+
     def union_bounds(self) -> tuple[pd.Timestamp, pd.Timestamp]:
         """``[first window start, last week end)``: everything any window needs."""
         return self.window_starts.min(), self.ends.max()

@@ -14,9 +14,11 @@ import pandas as pd
 
 from weighting_pipeline.core.calendar import WeekWindows
 from weighting_pipeline.core.multipliers import MultiplierBounds, multipliers
-from weighting_pipeline.core.returns import daily_returns
-from weighting_pipeline.core.sharpe import SharpeParams, sharpe_ratios
+from weighting_pipeline.core.returns import daily_returns, half_day_grid
+from weighting_pipeline.core.sharpe import SharpeParams, sharpe_ratios_of
 from weighting_pipeline.core.weights import dynamic_weights
+
+CHUNK_WEEKS = 16  # 16 x 1,000 strategies x 91 dates x 8 B = 12 MB per dense array
 
 
 @dataclass(frozen=True)
@@ -72,13 +74,17 @@ def run_chain(
 ) -> dict[str, object]:
     """closed lots -> daily returns -> Sharpe -> multipliers -> weights, for ``keys``.
 
-    ``daily_returns`` comes back dense (see ``core.returns.DailyReturns``);
-    the other stages are frames with one row per (week, strategy).
+    Returns the Sharpe, multiplier and weight frames, one row per (week,
+    strategy). (The ``daily_returns`` asset stores its stage; here it is
+    only an intermediate.)
     """
     weeks = WeekWindows.for_keys(keys, params.lookback_days)
     strategies = list(baseline.index)
-    daily = daily_returns(lots, weeks, strategies)
-    sharpe = sharpe_ratios(daily, params.sharpe)
+    # Lots are aggregated once; daily returns and Sharpe then go CHUNK_WEEKS at a time, so the
+    # dense (weeks x strategies x dates) arrays stay small enough to be reused, not re-faulted.
+    # Every (week, strategy) cell depends only on its own window: chunking changes no bit.
+    grid = half_day_grid(lots, weeks, strategies)
+    sharpe = sharpe_ratios_of((daily_returns(lots, chunk, strategies, grid) for chunk in weeks.chunks(CHUNK_WEEKS)), params.sharpe)
     mult = multipliers(sharpe, params.bounds)
     weights = dynamic_weights(mult, baseline, params.bounds)
-    return {"daily_returns": daily, "sharpe_ratios": sharpe, "multipliers": mult, "dynamic_weights": weights}
+    return {"sharpe_ratios": sharpe, "multipliers": mult, "dynamic_weights": weights}

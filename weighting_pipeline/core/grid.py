@@ -14,8 +14,9 @@ def cells(frame: pd.DataFrame, strategies: list[str] | None = None) -> tuple[lis
     strategies, s = positions(frame["strategy"], None if strategies is None else list(strategies))
     if (s < 0).any():
         raise ValueError(f"rows hold strategies outside {strategies}: {sorted(set(frame['strategy'].astype(str)[s < 0]))}")
-    flat = w * len(strategies) + s
-    if len(frame) != len(keys) * len(strategies) or len(np.unique(flat)) != len(frame):
+    n_cells = len(keys) * len(strategies)
+    # A bincount, not np.unique: linear, and this runs on every stage of a range.
+    if len(frame) != n_cells or (n_cells and np.bincount(w * len(strategies) + s, minlength=n_cells).max() != 1):
         raise ValueError("expected exactly one row per (partition_key, strategy)")
     return keys, strategies, w, s
 
@@ -37,7 +38,7 @@ def positions(column: pd.Series, names: list[str] | None = None) -> tuple[list[s
         cats = [str(c) for c in column.cat.categories]
         codes = column.cat.codes.to_numpy().astype(np.int64)
         if names is None:
-            present = np.unique(codes[codes >= 0])
+            present = np.flatnonzero(np.bincount(codes[codes >= 0], minlength=len(cats)))
             names = [cats[i] for i in present]
         remap = np.append(pd.Index(names).get_indexer(cats), -1)  # code -1 (missing) stays -1
         return names, remap[codes]

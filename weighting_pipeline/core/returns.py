@@ -92,11 +92,66 @@ class DailyReturns:
         return cls(weeks, tuple(strategies), pnl, lots, avg)
 
 
-def daily_returns(lots: pd.DataFrame, weeks: WeekWindows, strategies: Sequence[str]) -> DailyReturns:
+@dataclass(frozen=True)
+class HalfDayGrid:
+    """Lots summed per (strategy, half-day) from New York day ``day_lo`` on,
+    and per whole date: what every window is read from."""
+
+    day_lo: int
+    pnl_half: np.ndarray
+    cost_half: np.ndarray
+    count_half: np.ndarray
+    pnl_day: np.ndarray
+    cost_day: np.ndarray
+    count_day: np.ndarray
+
+    def covers(self, weeks: WeekWindows) -> bool:
+        return len(weeks) == 0 or (
+            int(weeks.window_start_day.min()) >= self.day_lo and int(weeks.end_day.max()) < self.day_lo + self.pnl_day.shape[1]
+        )
+
+
+def half_day_grid(lots: pd.DataFrame, weeks: WeekWindows, strategies: Sequence[str]) -> HalfDayGrid:
+    """Aggregate ``lots`` once onto the half-day grid spanning every window of ``weeks``."""
+    n_strat = len(strategies)
+    day_lo = int(weeks.window_start_day.min()) if len(weeks) else 0
+    n_days = int(weeks.end_day.max()) - day_lo + 1 if len(weeks) else 0
+    width = 2 * n_days
+    size = n_strat * width
+    if len(lots) and size:
+        codes = positions(lots["strategy"], list(strategies))[1]
+        half = half_day_index(lots["fully_closed_at"])
+        keep = (codes >= 0) & (half >= 2 * day_lo) & (half < 2 * day_lo + width)
+    else:
+        keep = np.zeros(len(lots), dtype=bool)
+        codes = half = np.zeros(len(lots), dtype=np.int64)
+    flat = codes[keep] * width + (half[keep] - 2 * day_lo)
+    cost = lots["entry_qty"].to_numpy(np.float64)[keep] * lots["entry_price"].to_numpy(np.float64)[keep]
+    pnl_half = np.bincount(flat, weights=lots["realized_pnl"].to_numpy(np.float64)[keep], minlength=size).reshape(n_strat, width)
+    cost_half = np.bincount(flat, weights=cost, minlength=size).reshape(n_strat, width)
+    count_half = np.bincount(flat, minlength=size).reshape(n_strat, width)
+    # Whole New York dates; a window's first date keeps only its evening (>= 18:00)
+    # and its last date only its day (< 18:00), patched in per window.
+    return HalfDayGrid(
+        day_lo,
+        pnl_half,
+        cost_half,
+        count_half,
+        pnl_half[:, 0::2] + pnl_half[:, 1::2],
+        cost_half[:, 0::2] + cost_half[:, 1::2],
+        count_half[:, 0::2] + count_half[:, 1::2],
+    )
+
+
+def daily_returns(
+    lots: pd.DataFrame, weeks: WeekWindows, strategies: Sequence[str], grid: HalfDayGrid | None = None
+) -> DailyReturns:
     """Aggregate closed lots into every week's window.
 
     ``lots`` is a closed-lots frame (see ``core.lots``); lots of strategies
-    not in ``strategies`` and lots outside every window are ignored.
+    not in ``strategies`` and lots outside every window are ignored. Pass a
+    ``grid`` built for a wider range to read a subset of weeks without
+    aggregating the lots again (the cells are the same either way).
     """
     n_strat, n_weeks, n_dates = len(strategies), len(weeks), weeks.n_dates
     pnl_out = np.zeros((n_weeks, n_strat, n_dates))
@@ -104,30 +159,14 @@ def daily_returns(lots: pd.DataFrame, weeks: WeekWindows, strategies: Sequence[s
     avg_out = np.full((n_weeks, n_strat), np.nan)
     if n_weeks == 0 or n_strat == 0 or len(lots) == 0:
         return DailyReturns(weeks, tuple(strategies), pnl_out, lots_out, avg_out)
-
-    codes = positions(lots["strategy"], list(strategies))[1]
-    half = half_day_index(lots["fully_closed_at"])
-    # Half-day grids from the evening before the first window to the last week end.
-    day_lo = int(weeks.window_start_day.min())
-    n_days = int(weeks.end_day.max()) - day_lo + 1
-    width = 2 * n_days
-    keep = (codes >= 0) & (half >= 2 * day_lo) & (half < 2 * day_lo + width)
-    flat = codes[keep] * width + (half[keep] - 2 * day_lo)
-    size = n_strat * width
-    cost = lots["entry_qty"].to_numpy(np.float64)[keep] * lots["entry_price"].to_numpy(np.float64)[keep]
-    pnl_half = np.bincount(flat, weights=lots["realized_pnl"].to_numpy(np.float64)[keep], minlength=size).reshape(n_strat, width)
-    cost_half = np.bincount(flat, weights=cost, minlength=size).reshape(n_strat, width)
-    count_half = np.bincount(flat, minlength=size).reshape(n_strat, width)
-    # Whole New York dates; a window's first date keeps only its evening (>= 18:00)
-    # and its last date only its day (< 18:00), patched in per window below.
-    pnl_day = pnl_half[:, 0::2] + pnl_half[:, 1::2]
-    cost_day = cost_half[:, 0::2] + cost_half[:, 1::2]
-    count_day = count_half[:, 0::2] + count_half[:, 1::2]
+    grid = grid if grid is not None else half_day_grid(lots, weeks, strategies)
+    if not grid.covers(weeks):
+        raise ValueError("the half-day grid does not cover these weeks' windows")
     cost_window = np.empty((n_strat, n_dates))
-    for i, first in enumerate(weeks.window_start_day - day_lo):
-        _read_window(pnl_day, pnl_half, first, pnl_out[i])
-        _read_window(count_day, count_half, first, lots_out[i])
-        _read_window(cost_day, cost_half, first, cost_window)
+    for i, first in enumerate(weeks.window_start_day - grid.day_lo):
+        _read_window(grid.pnl_day, grid.pnl_half, first, pnl_out[i])
+        _read_window(grid.count_day, grid.count_half, first, lots_out[i])
+        _read_window(grid.cost_day, grid.cost_half, first, cost_window)
         n_lots = lots_out[i].sum(axis=1)
         with np.errstate(invalid="ignore", divide="ignore"):
             avg_out[i] = np.where(n_lots > 0, cost_window.sum(axis=1) / n_lots, np.nan)

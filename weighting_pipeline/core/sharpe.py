@@ -10,6 +10,7 @@ empyrical's ``sharpe_ratio(r, risk_free=rf / periods, annualization=periods)``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Iterable
 
 import numpy as np
 import pandas as pd
@@ -68,7 +69,15 @@ def _window_stats(daily: DailyReturns) -> dict[str, np.ndarray]:
 
 
 def sharpe_ratios(daily: DailyReturns, params: SharpeParams = SharpeParams()) -> pd.DataFrame:
+    """Sharpe ratio per (partition_key, strategy) of one ``DailyReturns``; see ``sharpe_ratios_of``."""
+    return sharpe_ratios_of([daily], params)
+
+
+def sharpe_ratios_of(dailies: Iterable[DailyReturns], params: SharpeParams = SharpeParams()) -> pd.DataFrame:
     """Sharpe ratio per (partition_key, strategy): every pair, week-major order.
+
+    ``dailies`` are daily returns of consecutive runs of weeks over the same
+    strategies (one, or chunks of a range); each is reduced as it comes.
 
     A strategy is skipped (``sharpe`` NaN, ``skip_reason`` set, first rule
     that applies): no closed lots in the window; fewer than ``min_lots`` lots;
@@ -76,8 +85,13 @@ def sharpe_ratios(daily: DailyReturns, params: SharpeParams = SharpeParams()) ->
     zero volatility (every daily return identical). Qualified rows have
     ``skip_reason == ""``.
     """
-    stats = _window_stats(daily)
-    lots, days, avg = stats["lots"].ravel(), stats["days"].ravel(), daily.avg_position_value.ravel()
+    parts, keys, strategies = [], [], None
+    for daily in dailies:  # consecutive runs of weeks, same strategies; only one is held at a time
+        parts.append({**_window_stats(daily), "avg": daily.avg_position_value})
+        keys.extend(daily.weeks.keys)
+        strategies = daily.strategies
+    stats = {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
+    lots, days, avg = stats["lots"].ravel(), stats["days"].ravel(), stats["avg"].ravel()
     mean, std = stats["mean"].ravel(), stats["std"].ravel()
     flat = stats["flat"].ravel()
     rule = np.select(
@@ -96,8 +110,8 @@ def sharpe_ratios(daily: DailyReturns, params: SharpeParams = SharpeParams()) ->
     n_weeks, n_strat = stats["lots"].shape
     return pd.DataFrame(
         {
-            "partition_key": pd.Categorical.from_codes(np.repeat(np.arange(n_weeks), n_strat), categories=list(daily.weeks.keys)),
-            "strategy": pd.Categorical.from_codes(np.tile(np.arange(n_strat), n_weeks), categories=list(daily.strategies)),
+            "partition_key": pd.Categorical.from_codes(np.repeat(np.arange(n_weeks), n_strat), categories=keys),
+            "strategy": pd.Categorical.from_codes(np.tile(np.arange(n_strat), n_weeks), categories=list(strategies)),
             "sharpe": sharpe,
             "lots": lots,
             "days": days,
