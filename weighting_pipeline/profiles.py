@@ -9,7 +9,6 @@ and uses short timeouts so an outage costs trading about two seconds.
 from __future__ import annotations
 
 import logging
-import math
 import os
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation

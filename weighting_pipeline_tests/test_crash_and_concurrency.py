@@ -24,38 +24,13 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from boto3.dynamodb.types import TypeSerializer
 
 from weighting_pipeline.local.demo_ledger import synthetic_lots
-from weighting_pipeline.profiles import validate_item
-from weighting_pipeline.resources.dynamodb import DynamoDBResource
-from weighting_pipeline.resources.weights_table import WeightsTable
-from weighting_pipeline_tests.conftest import run_chain_in_dagster, seed_ledger
 from weighting_pipeline_tests.fault_proxy import FaultProxy
+from weighting_pipeline_tests.stored_weeks import assert_whole, clean_backfill, stored_weeks
 
 REPO = Path(__file__).resolve().parent.parent
 WEEKS = [str(d.date()) for d in pd.date_range("2025-01-05", periods=50, freq="7D")]
-VOLATILE = {"computed_at", "run_id", "ttl"}
-_serializer = TypeSerializer()
-
-
-def content(item: dict) -> dict:
-    return {k: v for k, v in item.items() if k not in VOLATILE}
-
-
-def stored(tables) -> dict[str, dict]:
-    table = WeightsTable(dynamodb=DynamoDBResource(), table_name=tables["weights"])
-    return {k: item for k in WEEKS if (item := table.get_week(k)) is not None}
-
-
-def assert_whole(items: dict[str, dict], reference: dict[str, dict], baseline) -> None:
-    """Each stored item validates as trading reads it and equals the clean run's."""
-    for key, item in items.items():
-        now = pd.Timestamp(item["valid_from"]) + pd.Timedelta(hours=1)
-        validate_item({k: _serializer.serialize(v) for k, v in item.items()}, key, baseline, now, pd.Timedelta(0))
-        assert content(item) == content(reference[key]), key
-
-
 def cli(args: list[str], tmp_path: Path, endpoint: str | None = None) -> subprocess.Popen:
     cmd = [sys.executable, "-m", "dagster", "asset", "materialize", "-m", "weighting_pipeline.definitions", "--select", "*", *args]
     env = {**os.environ, "INTERMEDIATES__BASE_PATH": str(tmp_path / "intermediates")}
@@ -67,13 +42,18 @@ def cli(args: list[str], tmp_path: Path, endpoint: str | None = None) -> subproc
 @pytest.fixture
 def reference(tables, baseline, instance, client):
     """A clean single-run backfill of the 50 weeks; its items, then an empty weights table."""
-    seed_ledger(tables["ledger"], synthetic_lots(baseline.keys, "2024-09-15", "2026-01-01", 0.8, seed=31))
-    assert run_chain_in_dagster(instance, partition_range=(WEEKS[0], WEEKS[-1])).success
-    items = stored(tables)
-    assert sorted(items) == WEEKS
-    for key in WEEKS:
-        client.delete_item(TableName=tables["weights"], Key={"PK": {"S": "WEIGHTS#WEEK"}, "SK": {"S": key}})
-    return items
+    lots = synthetic_lots(baseline.keys, "2024-09-15", "2026-01-01", 0.8, seed=31)
+    return clean_backfill(tables, instance, client, lots, WEEKS)
+
+
+def rerun_equals_clean(tables, tmp_path, reference, baseline) -> None:
+    """Re-run the whole backfill; every week must then equal the clean run's."""
+    rerun = cli(["--partition-range", f"{WEEKS[0]}...{WEEKS[-1]}"], tmp_path)
+    out, _ = rerun.communicate(timeout=300)
+    assert rerun.returncode == 0, out[-3000:]
+    final = stored_weeks(tables, WEEKS)
+    assert sorted(final) == WEEKS
+    assert_whole(final, reference, baseline)
 
 
 @pytest.mark.parametrize("step, seed", [("closed_lots", 1), ("sharpe_ratios", 2), ("dynamic_weights", 3)])
@@ -92,15 +72,9 @@ def test_a_backfill_killed_at_a_random_point_then_rerun_equals_a_clean_backfill(
     victim.send_signal(signal.SIGKILL)
     victim.wait()
     victim.stdout.close()
-    after_crash = stored(tables)
+    after_crash = stored_weeks(tables, WEEKS)
     assert_whole(after_crash, reference, baseline)  # whatever landed is whole and right
-
-    rerun = cli(["--partition-range", f"{WEEKS[0]}...{WEEKS[-1]}"], tmp_path)
-    out, _ = rerun.communicate(timeout=300)
-    assert rerun.returncode == 0, out[-3000:]
-    final = stored(tables)
-    assert sorted(final) == WEEKS
-    assert_whole(final, reference, baseline)
+    rerun_equals_clean(tables, tmp_path, reference, baseline)
 
 
 def test_a_backfill_killed_between_its_two_batch_writes_then_rerun_equals_a_clean_backfill(reference, tables, baseline, tmp_path, dynamodb_server):
@@ -116,16 +90,10 @@ def test_a_backfill_killed_between_its_two_batch_writes_then_rerun_equals_a_clea
         victim.send_signal(signal.SIGKILL)
         victim.wait()
         victim.stdout.close()
-    after_crash = stored(tables)
+    after_crash = stored_weeks(tables, WEEKS)
     assert len(after_crash) == 25  # half the range written, each week whole
     assert_whole(after_crash, reference, baseline)
-
-    rerun = cli(["--partition-range", f"{WEEKS[0]}...{WEEKS[-1]}"], tmp_path)
-    out, _ = rerun.communicate(timeout=300)
-    assert rerun.returncode == 0, out[-3000:]
-    final = stored(tables)
-    assert sorted(final) == WEEKS
-    assert_whole(final, reference, baseline)
+    rerun_equals_clean(tables, tmp_path, reference, baseline)
 
 
 def test_a_scheduled_and_a_manual_run_of_one_week_at_once_leave_one_consistent_item(reference, tables, baseline, tmp_path):
@@ -133,7 +101,7 @@ def test_a_scheduled_and_a_manual_run_of_one_week_at_once_leave_one_consistent_i
     runs = [cli(["--partition", week], tmp_path), cli(["--partition", week], tmp_path)]
     outputs = [r.communicate(timeout=300)[0] for r in runs]
     assert [r.returncode for r in runs] == [0, 0], [o[-2000:] for o in outputs]
-    final = stored(tables)
+    final = stored_weeks(tables, WEEKS)
     assert list(final) == [week]
     assert_whole(final, reference, baseline)
     assert final[week]["run_id"] != reference[week]["run_id"]  # written by one of the two runs

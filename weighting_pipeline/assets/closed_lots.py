@@ -1,7 +1,6 @@
 """closed_lots: the ledger's closed lots inside each week's lookback window."""
 
 import dagster as dg
-import pandas as pd
 
 from weighting_pipeline.assets.checks import check_spec
 from weighting_pipeline.assets.common import CHAIN, markdown_table, week_span

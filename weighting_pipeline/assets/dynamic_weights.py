@@ -7,7 +7,6 @@ nothing written. The IO manager re-checks the same invariants as a last guard.
 """
 
 import dagster as dg
-import numpy as np
 import pandas as pd
 
 from weighting_pipeline import report

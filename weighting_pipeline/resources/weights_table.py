@@ -34,9 +34,9 @@ class WeightsWriteError(RuntimeError):
     def __init__(self, written: list[str], not_written: list[str], cause: str):
         self.written, self.not_written = written, not_written
         super().__init__(
-            f"writing weights stopped ({cause}); weeks written: {written or 'none'}; "
-            f"weeks NOT written: {not_written}. Each week is one item, so no week is half-written; "
-            "re-run the same partitions to complete."
+            f"writing weights stopped ({cause}); weeks confirmed written: {written or 'none'}; "
+            f"weeks NOT confirmed written: {not_written} (a write whose answer was lost may still have landed). "
+            "Each week is one item, so no week is half-written; re-run the same partitions to complete."
         )
 
 
