@@ -12,12 +12,19 @@ import uuid
 
 import pandas as pd
 import pytest
+from hypothesis import settings
 
 from weighting_pipeline.core.baseline import load_baseline, packaged_config_path
 from weighting_pipeline.local.demo_ledger import seed_ledger  # noqa: F401  (tests import it from here)
 from weighting_pipeline.local.dynamodb_local import LocalDynamoDB
 from weighting_pipeline.local.tables import create_tables
 from weighting_pipeline.resources.dynamodb import DynamoDBResource
+
+# Hypothesis runs the same examples every time by default, so CI is deterministic;
+# HYPOTHESIS_PROFILE=explore searches afresh (run it when changing the math).
+settings.register_profile("deterministic", derandomize=True, print_blob=True)
+settings.register_profile("explore", derandomize=False, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "deterministic"))
 
 
 def pytest_report_header(config):
