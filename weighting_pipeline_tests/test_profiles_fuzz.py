@@ -9,6 +9,7 @@ reader against an endpoint that never answers.
 
 from __future__ import annotations
 
+import functools
 import logging
 import socket
 import threading
@@ -34,7 +35,9 @@ BASELINE = load_baseline(packaged_config_path("prod"))
 _serializer = TypeSerializer()
 
 
-def _valid_items() -> dict[str, dict]:
+@functools.cache
+def valid_items() -> dict[str, dict]:
+    """Real items of the two weeks (wire format), built once, on first use."""
     lots = synthetic_lots(BASELINE.keys, "2039-10-01", "2040-03-10", 1.0, seed=2)
     frame = run_chain(lots, [PREVIOUS, KEY], BASELINE.allocations)["dynamic_weights"]
     out = {}
@@ -44,8 +47,6 @@ def _valid_items() -> dict[str, dict]:
         out[key] = {k: _serializer.serialize(v) for k, v in item.items()}
     return out
 
-
-VALID = _valid_items()
 
 # Attribute values of every shape DynamoDB can hold, and some it cannot.
 junk_number = st.sampled_from(["NaN", "Infinity", "-Infinity", "-0.1", "1e400", "abc", "", "0x10", "1_000", " 1 "])
@@ -70,7 +71,7 @@ attribute = st.recursive(
 @st.composite
 def broken_item(draw):
     """A real item with a few attributes replaced, removed or added."""
-    item = dict(draw(st.sampled_from([VALID[KEY], VALID[PREVIOUS]])))
+    item = dict(draw(st.sampled_from([valid_items()[KEY], valid_items()[PREVIOUS]])))
     for _ in range(draw(st.integers(1, 4))):
         action = draw(st.sampled_from(["replace", "delete", "weight", "drop_weight", "extra_weight", "huge", "ttl", "week"]))
         name = draw(st.sampled_from(sorted(item) or ["weights"]))
@@ -114,7 +115,7 @@ def weights_table_env(monkeypatch):
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
-@given(current=st.one_of(st.none(), broken_item()), previous=st.one_of(st.none(), broken_item(), st.just(VALID[PREVIOUS])))
+@given(current=st.one_of(st.none(), broken_item()), previous=st.one_of(st.none(), broken_item(), st.builds(lambda: valid_items()[PREVIOUS])))
 def test_fuzzed_items_always_give_safe_allocations(weights_table_env, caplog, current, previous):
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="weighting_pipeline.profiles"):
@@ -129,7 +130,7 @@ def test_fuzzed_items_always_give_safe_allocations(weights_table_env, caplog, cu
 
 
 def test_the_valid_items_are_used_so_the_fuzz_starts_from_a_good_item(weights_table_env):
-    profile = get_strategy_profile("prod", now=NOW, client=ItemsClient(VALID[KEY], VALID[PREVIOUS]))
+    profile = get_strategy_profile("prod", now=NOW, client=ItemsClient(valid_items()[KEY], valid_items()[PREVIOUS]))
     assert profile.is_dynamic and profile.source == KEY
 
 
