@@ -10,7 +10,8 @@ injected instead of a clean answer:
 * ``throttling``: HTTP 400 ``ThrottlingException``;
 * ``drop``: the request IS applied upstream, then the connection is closed
   halfway through the response body (the client cannot know it succeeded);
-* ``latency``: ``latency_s`` of delay, then the real answer;
+* ``latency``: ``latency_s`` of delay, then the real answer (dropped instead if
+  the client disconnected meanwhile, as a killed client's request would be);
 * ``timeout``: the request is held past the client's read timeout, then the
   connection is closed without an answer (the request never reaches DynamoDB).
 
@@ -22,6 +23,7 @@ from __future__ import annotations
 import http.client
 import json
 import random
+import socket
 import threading
 import time
 from collections import Counter
@@ -96,6 +98,9 @@ class FaultProxy:
                     return
                 if fault == "latency":
                     time.sleep(proxy.latency_s)
+                    if self._client_gone():  # a killed client's held request never reaches DynamoDB
+                        self.close_connection = True
+                        return
                 status, payload, headers = self._forward(body)
                 if fault == "drop":
                     self.send_response(status)
@@ -108,6 +113,18 @@ class FaultProxy:
                     self.close_connection = True
                     return
                 self._answer(status, payload, headers)
+
+            def _client_gone(self) -> bool:
+                sock = self.connection
+                sock.setblocking(False)
+                try:
+                    return sock.recv(1, socket.MSG_PEEK) == b""
+                except BlockingIOError:
+                    return False
+                except OSError:
+                    return True
+                finally:
+                    sock.setblocking(True)
 
             def _forward(self, body: bytes):
                 conn = http.client.HTTPConnection(*proxy.upstream, timeout=30)
