@@ -152,13 +152,12 @@ def parse_items(items: list[dict], expected_stem: str, key: str, report: ParseRe
     return cols
 
 
-def to_frame(cols: dict[str, list], report: ParseReport, now: pd.Timestamp | None = None) -> pd.DataFrame:
+def to_frame(cols: dict[str, list], report: ParseReport, now: pd.Timestamp) -> pd.DataFrame:
     """Column lists -> typed lots frame; bad timestamps and duplicates are skipped.
 
-    ``now`` (tz-aware, default the current time) bounds close times: a lot
-    closed in the future is a clock or data error, skipped and counted.
+    ``now`` (tz-aware; the reader's clock) bounds close times: a lot closed
+    in the future is a clock or data error, skipped and counted.
     """
-    now = pd.Timestamp.now(tz="UTC") if now is None else now
     if not cols["lot_id"]:
         return empty_lots()
     frame = pd.DataFrame(cols)
