@@ -8,6 +8,7 @@ locally, ``AWS_ENDPOINT_URL_DYNAMODB`` points at the embedded server.
 from __future__ import annotations
 
 import os
+from typing import Mapping
 
 import dagster as dg
 
@@ -18,14 +19,17 @@ from weighting_pipeline.resources.parquet_io_manager import PartitionedParquetIO
 from weighting_pipeline.resources.weights_io_manager import DynamoDBWeightsIOManager
 from weighting_pipeline.resources.weights_table import WeightsTable
 from weighting_pipeline.schedules import weekly_weighting_job, weekly_weighting_schedule
-from weighting_pipeline.settings import WeightingSettings
+from weighting_pipeline.settings import SettingsError, WeightingSettings
 
-# What differs between deployments, as data.
+RUNNING, STOPPED = dg.DefaultScheduleStatus.RUNNING, dg.DefaultScheduleStatus.STOPPED
+# What differs between deployments, as data. A dev machine does not publish on a
+# timer unless asked to (the local UI asks: SCHEDULE__DEFAULT_STATUS=RUNNING).
 DEPLOYMENTS: dict[str, dict] = {
-    "dev": {"max_attempts": 3, "ledger_workers": 4, "ttl_days": 7},
-    "staging": {"max_attempts": 5, "ledger_workers": 8, "ttl_days": 7},
-    "prod": {"max_attempts": 5, "ledger_workers": 8, "ttl_days": 7},
+    "dev": {"max_attempts": 3, "ledger_workers": 4, "ttl_days": 7, "schedule": STOPPED},
+    "staging": {"max_attempts": 5, "ledger_workers": 8, "ttl_days": 7, "schedule": RUNNING},
+    "prod": {"max_attempts": 5, "ledger_workers": 8, "ttl_days": 7, "schedule": RUNNING},
 }
+SCHEDULE_STATUS_ENV = "SCHEDULE__DEFAULT_STATUS"
 
 
 def build_resources(settings: WeightingSettings, dynamodb: DynamoDBResource | None = None) -> dict[str, object]:
@@ -41,21 +45,29 @@ def build_resources(settings: WeightingSettings, dynamodb: DynamoDBResource | No
             max_workers=deployment["ledger_workers"],
             index=os.environ.get("TRADE_LEDGER__INDEX") or "auto",
         ),
-        "weights_table": weights_table,
         "intermediate_io_manager": PartitionedParquetIOManager(base_path=os.environ.get("INTERMEDIATES__BASE_PATH") or None),
-        "weights_io_manager": DynamoDBWeightsIOManager(
-            table=weights_table, settings=settings, ttl_days=deployment["ttl_days"]
-        ),
+        "weights_io_manager": DynamoDBWeightsIOManager(table=weights_table, ttl_days=deployment["ttl_days"]),
     }
 
 
-def build_definitions(environ: dict[str, str] | None = None) -> dg.Definitions:
+def schedule_status(stage: str, environ: Mapping[str, str]) -> dg.DefaultScheduleStatus:
+    """The weekly schedule's default status: the stage's, unless ``SCHEDULE__DEFAULT_STATUS`` says otherwise."""
+    raw = (environ.get(SCHEDULE_STATUS_ENV) or "").strip().upper()
+    if not raw:
+        return DEPLOYMENTS[stage]["schedule"]
+    if raw not in ("RUNNING", "STOPPED"):
+        raise SettingsError(f"{SCHEDULE_STATUS_ENV}={raw!r} must be RUNNING or STOPPED")
+    return dg.DefaultScheduleStatus[raw]
+
+
+def build_definitions(environ: Mapping[str, str] | None = None) -> dg.Definitions:
     """Definitions for the deployment named by ``APP__STAGE`` in ``environ``."""
+    environ = os.environ if environ is None else environ
     settings = WeightingSettings.from_env(environ)
     return dg.Definitions(
         assets=CHAIN_ASSETS,
         jobs=[weekly_weighting_job],
-        schedules=[weekly_weighting_schedule],
+        schedules=[weekly_weighting_schedule(schedule_status(settings.stage, environ))],
         resources=build_resources(settings),
         # The chain is strictly linear, so a process per step buys no parallelism and
         # costs ~3 s of imports per step; one process runs the whole chain.

@@ -6,9 +6,7 @@ complete weeks exist, so the newest partition is the week that last ended.
 
 import dagster as dg
 
-from weighting_pipeline.core.calendar import TIMEZONE, WEEK_START_HOUR
-
-FIRST_WEEK = "2020-01-05"
+from weighting_pipeline.core.calendar import FIRST_WEEK, TIMEZONE, WEEK_START_HOUR
 
 weekly_partitions = dg.WeeklyPartitionsDefinition(
     start_date=FIRST_WEEK,

@@ -17,12 +17,12 @@ from typing import Any
 import pandas as pd
 
 from weighting_pipeline.core.baseline import Baseline, load_baseline, packaged_config_path
-from weighting_pipeline.core.calendar import current_partition_key, previous_key
+from weighting_pipeline.core.calendar import FIRST_WEEK, current_partition_key, previous_key
 from weighting_pipeline.core.invariants import BOUND_TOLERANCE, SUM_TOLERANCE
+from weighting_pipeline.resources.weights_item import PK
 
 log = logging.getLogger("weighting_pipeline.profiles")
 
-FIRST_WEEK = "2020-01-05"  # keep in step with partitions.FIRST_WEEK (a test asserts it)
 GRACE_ENV = "STRATEGY_WEIGHTS__GRACE_HOURS"
 DEFAULT_GRACE_HOURS = 24.0
 
@@ -155,7 +155,7 @@ def get_strategy_profile(stage: str | None = None, now: pd.Timestamp | None = No
         client = client or _client()
         for candidate, extra in ((key, pd.Timedelta(0)), (previous_key(key), grace)):
             try:
-                got = client.get_item(TableName=table, Key={"PK": {"S": "WEIGHTS#WEEK"}, "SK": {"S": candidate}}, ConsistentRead=True)
+                got = client.get_item(TableName=table, Key={"PK": {"S": PK}, "SK": {"S": candidate}}, ConsistentRead=True)
             except Exception as exc:
                 return fall_back(f"weights table {table} unreachable ({type(exc).__name__}: {exc})")
             item = got.get("Item")

@@ -10,7 +10,7 @@ import os
 from typing import Optional
 
 import dagster as dg
-from pydantic import Field
+from pydantic import Field, PrivateAttr
 
 from weighting_pipeline.core.baseline import Baseline, load_baseline, packaged_config_path
 from weighting_pipeline.core.chain import WeightingParams
@@ -45,6 +45,13 @@ class WeightingSettings(dg.ConfigurableResource):
     min_multiplier: float = Field(default=0.5, description="Lowest multiplier of the baseline (0 < min <= 1).")
     max_multiplier: float = Field(default=2.0, description="Highest multiplier of the baseline (>= 1).")
     turnover_warn: float = Field(default=0.20, description="Week-over-week turnover that raises a WARN (fraction).")
+
+    _baseline: Optional[Baseline] = PrivateAttr(default=None)
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        # Read once per run: every asset and the IO manager then see the same validated
+        # baseline, even if the file changes while a long backfill runs.
+        self._baseline = self._load_baseline()
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> "WeightingSettings":
@@ -82,6 +89,9 @@ class WeightingSettings(dg.ConfigurableResource):
         )
 
     def baseline(self) -> Baseline:
-        """The validated baseline allocations (never a previous week's weights)."""
-        path = self.strategy_config_path or packaged_config_path(self.stage)
-        return load_baseline(path)
+        """The validated baseline allocations (never a previous week's weights): the
+        run's copy inside Dagster, read from the file otherwise."""
+        return self._baseline if self._baseline is not None else self._load_baseline()
+
+    def _load_baseline(self) -> Baseline:
+        return load_baseline(self.strategy_config_path or packaged_config_path(self.stage))

@@ -5,7 +5,11 @@ from __future__ import annotations
 import pandas as pd
 from boto3.dynamodb.types import TypeSerializer
 
+from weighting_pipeline.core.calendar import WeekWindows
+from weighting_pipeline.core.chain import WeightingParams
 from weighting_pipeline.profiles import validate_item
+from weighting_pipeline.provenance import WeeklyWeights
+from weighting_pipeline.resources.weights_item import week_items
 from weighting_pipeline.resources.dynamodb import DynamoDBResource
 from weighting_pipeline.resources.weights_table import WeightsTable
 from weighting_pipeline_tests.conftest import run_chain_in_dagster, seed_ledger
@@ -42,3 +46,10 @@ def clean_backfill(tables, instance, client, lots: pd.DataFrame, keys: list[str]
     for key in keys[keep:]:
         client.delete_item(TableName=tables["weights"], Key={"PK": {"S": "WEIGHTS#WEEK"}, "SK": {"S": key}})
     return items
+
+
+def items_for(frame: pd.DataFrame, keys: list[str], baseline, written_at: pd.Timestamp, params: WeightingParams = WeightingParams(), run_id: str = "r") -> list[dict]:
+    """The items the IO manager would write for ``keys`` of a weights frame (Python types)."""
+    part = frame[frame["partition_key"].astype(str).isin(keys)]
+    weekly = WeeklyWeights.build(part, baseline, params, run_id=run_id, code_version="test", ledger_index={})
+    return week_items(weekly, WeekWindows.for_keys(keys, params.lookback_days), written_at=written_at.tz_convert("UTC"), ttl_days=7)

@@ -1,5 +1,6 @@
 """The documented commands, run as a user would, in subprocesses."""
 
+import json
 import os
 import subprocess
 import sys
@@ -38,3 +39,54 @@ def test_demo_command_prints_the_weights_table(tmp_path):
     total = [line for line in out.splitlines() if line.startswith("total")]
     assert total and total[0].split()[1:3] == ["100.00%", "100.00%"]
     assert "beam_chain.clj" in out
+    # The step log at INFO, not Dagster's DEBUG events (one flag away: --debug).
+    log = done.stdout + done.stderr
+    assert " - DEBUG - " not in log
+    for line in ("Strategy weighting invoked", "Sharpe ratio for beam_chain.clj", "Dynamic weights updated successfully"):
+        assert line in log, line
+    assert len(log.splitlines()) < 60, log
+
+
+def test_audit_command_prints_each_week_and_writes_the_csv_without_dynamodb(tables, baseline, tmp_path):
+    import csv
+
+    import dagster as dg
+
+    from weighting_pipeline_tests.conftest import run_chain_in_dagster
+
+    weeks = ["2026-02-22", "2026-03-01", "2026-03-08"]
+    seed_ledger(tables["ledger"], synthetic_lots(baseline.keys, "2025-10-01", "2026-03-31", 1.0, seed=4))
+    home = tmp_path / "dagster_home"
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        result = run_chain_in_dagster(instance, partition_range=(weeks[0], weeks[-1]))
+        assert result.success
+        mats = {
+            w: {k: v.value for k, v in instance.fetch_materializations(
+                dg.AssetRecordsFilter(asset_key=dg.AssetKey("dynamic_weights"), asset_partitions=[w]), limit=1
+            ).records[0].asset_materialization.metadata.items()}
+            for w in weeks
+        }
+    # Nothing listens here: the audit must not need DynamoDB.
+    env = {**os.environ, "DAGSTER_HOME": str(home), "AWS_ENDPOINT_URL_DYNAMODB": "http://127.0.0.1:9"}
+    out_csv = tmp_path / "audit.csv"
+    cmd = [sys.executable, "-m", "weighting_pipeline.local", "audit", "--range", "2026-02-15...2026-03-08", "--csv", str(out_csv)]
+    done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = [line for line in done.stdout.splitlines() if line[:4] == "2026"]
+    assert [line.split()[0] for line in lines] == ["2026-02-15", *weeks]
+    assert "not published" in lines[0]
+    for line, week in zip(lines[1:], weeks):
+        assert f"weights {mats[week]['weights_sha256']}" in line
+        assert "checks 10/10 passed" in line and "restatement: first publication" in line
+        assert f"code {mats[week]['code_version']}" in line and f"run {result.run_id}" in line and "lookback_days=90" in line
+    rows = list(csv.DictReader(out_csv.open()))
+    assert len(rows) == len(weeks) * len(baseline.keys)
+    assert list(rows[0])[:9] == ["week", "strategy", "baseline", "sharpe", "multiplier", "weight", "parameters", "code_version", "run_id"]
+    for row in rows:
+        meta = mats[row["week"]]
+        assert float(row["weight"]) == meta[f"weight/{row['strategy']}"]
+        assert float(row["multiplier"]) == meta["allocation"][row["strategy"]]["multiplier"]
+        assert row["run_id"] == result.run_id and row["code_version"] == meta["code_version"]
+        assert json.loads(row["parameters"])["lookback_days"] == 90
+    bad = subprocess.run([*cmd[:4], "--range", "2026-03-02...2026-03-08"], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "'2026-03-02' is not a weekly partition key" in bad.stderr

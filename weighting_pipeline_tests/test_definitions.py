@@ -46,7 +46,6 @@ def test_every_asset_backfills_in_a_single_run(defs):
 def test_schedule_ticks_at_1800_new_york_for_the_week_that_ended(defs, tick, expected_key):
     schedule = defs.resolve_schedule_def("weekly_weighting_schedule")
     assert schedule.cron_schedule == "0 18 * * 0" and schedule.execution_timezone == "America/New_York"
-    assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
     import pandas as pd
 
     when = pd.Timestamp(tick, tz="America/New_York").to_pydatetime()
@@ -94,3 +93,54 @@ def test_bad_settings_fail_at_load_naming_the_variable(environ, problem):
 def test_settings_from_env_parse_values():
     s = WeightingSettings.from_env({"LOOKBACK_DAYS": "60", "RISK_FREE_RATE": "0.03", "APP__STAGE": "staging"})
     assert s.params().lookback_days == 60 and s.params().risk_free_rate == 0.03 and s.stage == "staging"
+
+
+@pytest.mark.parametrize(
+    "environ, status",
+    [
+        ({"APP__STAGE": "prod"}, "RUNNING"),
+        ({"APP__STAGE": "staging"}, "RUNNING"),
+        ({"APP__STAGE": "dev"}, "STOPPED"),
+        ({"APP__STAGE": "dev", "SCHEDULE__DEFAULT_STATUS": "running"}, "RUNNING"),  # what the local UI sets
+        ({"APP__STAGE": "prod", "SCHEDULE__DEFAULT_STATUS": "STOPPED"}, "STOPPED"),
+    ],
+)
+def test_the_schedule_runs_by_default_in_prod_and_staging_only(environ, status):
+    schedule = build_definitions(environ).resolve_schedule_def("weekly_weighting_schedule")
+    assert schedule.default_status == dg.DefaultScheduleStatus[status]
+
+
+def test_a_bad_schedule_status_fails_naming_the_variable():
+    with pytest.raises(SettingsError, match="SCHEDULE__DEFAULT_STATUS='PAUSED' must be RUNNING or STOPPED"):
+        build_definitions({"SCHEDULE__DEFAULT_STATUS": "paused"})
+
+
+def test_every_asset_declares_the_code_version_of_its_math(defs):
+    from weighting_pipeline.assets.code_versions import CODE_VERSIONS
+
+    graph = defs.resolve_asset_graph()
+    assert {name: graph.get(dg.AssetKey(name)).code_version for name in CHAIN} == CODE_VERSIONS
+
+
+def test_asset_descriptions_keep_formulas_in_code_spans(defs):
+    # The UI renders descriptions as Markdown: a bare `k*b_i*m_i` loses its asterisks to italics.
+    import re
+
+    for spec in defs.resolve_all_asset_specs():
+        prose = re.sub(r"`[^`]*`", "", spec.description)
+        assert "*" not in prose and "_i" not in prose, (spec.key, prose)
+
+
+def test_loading_the_definitions_prints_no_preview_or_beta_warning_but_others_still_show():
+    import subprocess
+    import sys
+
+    code = (
+        "import warnings, dagster as dg\n"
+        "import weighting_pipeline.definitions\n"
+        "warnings.warn('another beta feature', dg.BetaWarning)\n"
+    )
+    done = subprocess.run([sys.executable, "-W", "default", "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "PreviewWarning" not in done.stderr and "backfill_policy" not in done.stderr
+    assert "BetaWarning: another beta feature" in done.stderr

@@ -11,18 +11,19 @@ import pandas as pd
 import pytest
 
 from weighting_pipeline import get_strategy_profile
-from weighting_pipeline.core.calendar import WeekWindows
-from weighting_pipeline.core.chain import WeightingParams, run_chain
+from weighting_pipeline.core.baseline import load_baseline, packaged_config_path
+from weighting_pipeline.core.calendar import FIRST_WEEK
+from weighting_pipeline.core.chain import run_chain
 from weighting_pipeline.local.demo_ledger import synthetic_lots
-from weighting_pipeline.partitions import FIRST_WEEK
-from weighting_pipeline.profiles import FIRST_WEEK as READER_FIRST_WEEK
+from weighting_pipeline.partitions import weekly_partitions
 from weighting_pipeline.resources.dynamodb import DynamoDBResource
-from weighting_pipeline.resources.weights_item import week_items
 from weighting_pipeline.resources.weights_table import WeightsTable
+from weighting_pipeline_tests.stored_weeks import items_for
 
 KEY = "2040-02-19"  # ends 2040-02-26 18:00 EST, valid until 2040-03-04 18:00
 PREVIOUS = "2040-02-12"
 NOW = pd.Timestamp("2040-02-28 12:00", tz="America/New_York")
+BASELINE = load_baseline(packaged_config_path("prod"))
 
 
 @pytest.fixture(scope="module")
@@ -32,17 +33,15 @@ def frames(baseline):
 
 
 def store(tables, frames, key, written_at=NOW, mutate=None):
-    weeks = WeekWindows.for_keys([key], 90)
-    frame = frames[frames["partition_key"] == key]
-    item = week_items(frame, weeks, parameters=WeightingParams().as_dict(), run_id="r", written_at=written_at.tz_convert("UTC"), ttl_days=7)[0]
+    item = items_for(frames, [key], BASELINE, written_at)[0]
     if mutate:
         mutate(item)
     WeightsTable(dynamodb=DynamoDBResource(), table_name=tables["weights"]).put_weeks([item])
     return item
 
 
-def test_first_week_constant_matches_partitions():
-    assert READER_FIRST_WEEK == FIRST_WEEK
+def test_the_readers_first_week_is_the_first_partition():
+    assert weekly_partitions.get_first_partition_key() == FIRST_WEEK
 
 
 def test_uses_the_current_weeks_weights(tables, frames, baseline):

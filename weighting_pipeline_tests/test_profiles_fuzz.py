@@ -24,10 +24,9 @@ from hypothesis import strategies as st
 
 from weighting_pipeline import get_strategy_profile
 from weighting_pipeline.core.baseline import load_baseline, packaged_config_path
-from weighting_pipeline.core.calendar import WeekWindows
-from weighting_pipeline.core.chain import WeightingParams, run_chain
+from weighting_pipeline.core.chain import run_chain
 from weighting_pipeline.local.demo_ledger import synthetic_lots
-from weighting_pipeline.resources.weights_item import week_items
+from weighting_pipeline_tests.stored_weeks import items_for
 
 KEY, PREVIOUS = "2040-02-19", "2040-02-12"
 NOW = pd.Timestamp("2040-02-28 12:00", tz="America/New_York")
@@ -42,8 +41,7 @@ def valid_items() -> dict[str, dict]:
     frame = run_chain(lots, [PREVIOUS, KEY], BASELINE.allocations)["dynamic_weights"]
     out = {}
     for key in (PREVIOUS, KEY):
-        item = week_items(frame[frame["partition_key"] == key], WeekWindows.for_keys([key], 90),
-                          parameters=WeightingParams().as_dict(), run_id="r", written_at=NOW.tz_convert("UTC"), ttl_days=7)[0]
+        item = items_for(frame, [key], BASELINE, NOW)[0]
         out[key] = {k: _serializer.serialize(v) for k, v in item.items()}
     return out
 

@@ -1,9 +1,20 @@
 """The asset chain, one module per stage, in order."""
 
-from weighting_pipeline.assets.closed_lots import closed_lots
-from weighting_pipeline.assets.daily_returns import daily_returns
-from weighting_pipeline.assets.dynamic_weights import dynamic_weights
-from weighting_pipeline.assets.multipliers import multipliers
-from weighting_pipeline.assets.sharpe_ratios import sharpe_ratios
+import warnings
+
+import dagster as dg
+
+# Dagster warns, while assets are defined, about two features we rely on on purpose:
+# partitioned check specs (preview) and single-run backfill policies (beta). Every
+# `dagster` command loads this package first, so silence exactly those two messages
+# here; any other Dagster warning still shows.
+warnings.filterwarnings("ignore", message="Specifying a partitions_def on an AssetCheckSpec", category=dg.PreviewWarning)
+warnings.filterwarnings("ignore", message="Parameter `backfill_policy` of function `asset`", category=dg.BetaWarning)
+
+from weighting_pipeline.assets.closed_lots import closed_lots  # noqa: E402
+from weighting_pipeline.assets.daily_returns import daily_returns  # noqa: E402
+from weighting_pipeline.assets.dynamic_weights import dynamic_weights  # noqa: E402
+from weighting_pipeline.assets.multipliers import multipliers  # noqa: E402
+from weighting_pipeline.assets.sharpe_ratios import sharpe_ratios  # noqa: E402
 
 CHAIN_ASSETS = [closed_lots, daily_returns, sharpe_ratios, multipliers, dynamic_weights]

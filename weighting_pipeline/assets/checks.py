@@ -1,13 +1,39 @@
-"""Asset-check plumbing: core invariants -> AssetCheckSpec / AssetCheckResult.
+"""Asset checks, evaluated and recorded per week in every kind of run.
 
-The rules live in ``core.invariants``; this module only names the checks,
-sets their severity and renders failures for the UI.
+The rules live in ``core.invariants``; this module names the checks, sets
+their severity, and records each rule's outcome once per week.
+
+Why per-week ``AssetCheckEvaluation`` events, not ``AssetCheckResult``:
+Dagster gives an ``AssetCheckResult`` a partition only when the run targets
+one partition (the ``dagster/partition`` tag). A single-run backfill carries a
+range instead, so its results were stored with no partition, every week's
+check row stayed PLANNED, and the UI showed each backfilled week's checks as
+skipped although they ran. Here every rule is evaluated over all weeks of the
+run at once (the core is vectorised) and then emitted as one evaluation per
+week, with that week's outcome and numbers, for single-week runs and ranges
+alike, so both record exactly the same rows. Write-audit-publish (a staged
+asset, checks on it, a publish asset) would also fix it, at the price of a
+second asset and a second copy of every week; per-week events keep one asset
+per stage and Dagster's own blocking semantics: a failed blocking evaluation
+fails the step and skips everything downstream, and ``dynamic_weights``
+yields no output (so publishes nothing) when one fails.
+``weighting_pipeline_tests/assets/test_checks_per_week.py`` pins this on what
+the instance records, since Dagster documents ``AssetCheckEvaluation`` with a
+partition but not this use of it.
 """
 
-import dagster as dg
+from __future__ import annotations
 
-from weighting_pipeline.assets.common import markdown_table
+from dataclasses import dataclass, field
+from typing import Any, Iterator, Mapping, Sequence
+
+import dagster as dg
+from dagster._core.definitions.asset_checks.asset_check_evaluation import (
+    AssetCheckEvaluationTargetMaterializationData as TargetMaterialization,
+)
+
 from weighting_pipeline.core.invariants import Invariant
+from weighting_pipeline.history import latest_materializations
 from weighting_pipeline.partitions import weekly_partitions
 
 BLOCKING_WEIGHT_CHECKS = {
@@ -19,7 +45,11 @@ BLOCKING_WEIGHT_CHECKS = {
 }
 WARN_WEIGHT_CHECKS = {
     "enough_strategies_qualified": "At least two strategies qualified; otherwise the weights equal the baseline.",
-    "turnover_below_threshold": "Week-over-week turnover 1/2 * sum|w - w_prev| stays below the threshold.",
+    "turnover_below_threshold": "Week-over-week turnover `0.5 * sum|w - w_prev|` stays below the threshold.",
+    "matches_earlier_publication": (
+        "The week's weights equal those of its earlier materialization, if any; otherwise it lists what moved "
+        "and which provenance fields differ (a restatement)."
+    ),
 }
 
 
@@ -34,18 +64,79 @@ def weight_check_specs(asset: str) -> list[dg.AssetCheckSpec]:
     ]
 
 
-def check_result(rule: Invariant, asset: str, severity=dg.AssetCheckSeverity.ERROR, **extra) -> dg.AssetCheckResult:
-    """One check result covering the run's weeks; failures listed per week."""
-    metadata = {"weeks_failing": len(rule.failures), **extra}
-    if rule.failures:
-        metadata["failures"] = dg.MetadataValue.md(
-            markdown_table(["week", "problem"], [[w, why] for w, why in sorted(rule.failures.items())])
+@dataclass(frozen=True)
+class WeekCheck:
+    """One check's outcome for one week."""
+
+    asset: str
+    name: str
+    week: str
+    passed: bool
+    blocking: bool
+    description: str
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def severity(self) -> dg.AssetCheckSeverity:
+        return dg.AssetCheckSeverity.ERROR if self.blocking else dg.AssetCheckSeverity.WARN
+
+
+def per_week(
+    rule: Invariant,
+    asset: str,
+    weeks: Sequence[str],
+    *,
+    blocking: bool,
+    extra: Mapping[str, Mapping[str, Any]] | None = None,
+    notes: Mapping[str, str] | None = None,
+) -> list[WeekCheck]:
+    """A rule's outcome for each of ``weeks``: failed where it names the week.
+
+    Each week's metadata holds the problem (if any), the numbers the rule
+    measured for that week and ``extra[week]``; its description is the
+    rule's, then ``notes[week]`` or the problem.
+    """
+    out = []
+    for week in weeks:
+        problem = rule.failures.get(week)
+        metadata = {**rule.measured.get(week, {}), **(extra or {}).get(week, {})}
+        if problem:
+            metadata["problem"] = problem
+        detail = (notes or {}).get(week) or problem
+        description = rule.description + (f": {detail}" if detail else "")
+        out.append(WeekCheck(asset, rule.name, week, problem is None, blocking, description, metadata))
+    return out
+
+
+def emit(context: dg.AssetExecutionContext, checks: Sequence[WeekCheck]) -> Iterator[dg.Output | dg.AssetCheckEvaluation]:
+    """Yield the asset's check results: one output per selected check (Dagster
+    requires it), then one ``AssetCheckEvaluation`` per check and week.
+
+    Call it after the asset's own output, if any: each evaluation then points at
+    the materialization this run made of its week, which is what the UI shows
+    the check against. Weeks not materialized by this run (a blocking failure)
+    carry no target.
+    """
+    selected = {spec.key: name for name, spec in context.assets_def.check_specs_by_output_name.items()}
+    for output_name in selected.values():
+        yield dg.Output(None, output_name=output_name)
+    targets = {}
+    for asset in sorted({c.asset for c in checks}):
+        weeks = sorted({c.week for c in checks if c.asset == asset})
+        for week, m in latest_materializations(context.instance, asset, weeks).items():
+            if m.run_id == context.run.run_id:
+                targets[(asset, week)] = TargetMaterialization(storage_id=m.storage_id, run_id=m.run_id, timestamp=m.timestamp)
+    for c in checks:
+        if dg.AssetCheckKey(dg.AssetKey(c.asset), c.name) not in selected:
+            continue
+        yield dg.AssetCheckEvaluation(
+            asset_key=dg.AssetKey(c.asset),
+            check_name=c.name,
+            passed=c.passed,
+            metadata=dict(c.metadata),
+            severity=c.severity,
+            description=c.description,
+            blocking=c.blocking,
+            partition=c.week,
+            target_materialization_data=targets.get((c.asset, c.week)),
         )
-    return dg.AssetCheckResult(
-        asset_key=asset,
-        check_name=rule.name,
-        passed=rule.passed,
-        severity=severity,
-        description=rule.description,
-        metadata=metadata,
-    )

@@ -2,27 +2,38 @@
 
 import dagster as dg
 
-from weighting_pipeline.assets.checks import check_spec
-from weighting_pipeline.assets.common import CHAIN, markdown_table, week_span
+from weighting_pipeline.assets.checks import check_spec, emit, per_week
+from weighting_pipeline.assets.code_versions import CODE_VERSIONS
+from weighting_pipeline.assets.common import CHAIN, add_week_metadata, by_strategy, week_span
 from weighting_pipeline.core.calendar import WeekWindows
+from weighting_pipeline.core.invariants import Invariant
 from weighting_pipeline.core.lots import lots_by_week
-from weighting_pipeline.resources.ledger_reader import LedgerReader
+from weighting_pipeline.report import markdown_table
+from weighting_pipeline.resources.ledger_items import skips_by_week
+from weighting_pipeline.resources.ledger_reader import LedgerRead, LedgerReader
+from weighting_pipeline.resources.table_schema import GSI7
 from weighting_pipeline.settings import WeightingSettings
+
+LEDGER_CHECK = "ledger_items_valid"
 
 
 @dg.asset(
     **CHAIN,
     kinds={"dynamodb", "pandas"},
     io_manager_key="intermediate_io_manager",
+    code_version=CODE_VERSIONS["closed_lots"],
     check_specs=[
         check_spec(
-            "ledger_items_valid", "closed_lots", "Every ledger item read was usable; skipped items are counted by reason (WARN).", blocking=False
+            LEDGER_CHECK,
+            "closed_lots",
+            "Every ledger item in the week's window was usable; skipped items are counted by reason (WARN).",
+            blocking=False,
         )
     ],
     description=(
         "Lots of the baseline strategies fully closed inside each week's lookback window "
-        "[week end - lookback, week end), read from the trade ledger's GSI5 (no Scan). "
-        "A lot appears once per week whose window holds it."
+        "`[week end - lookback, week end)`, read from the trade ledger by index Query (GSI7 on close time "
+        "where the table has it, else GSI5; never Scan). A lot appears once per week whose window holds it."
     ),
 )
 def closed_lots(context: dg.AssetExecutionContext, ledger: LedgerReader, settings: WeightingSettings):
@@ -33,48 +44,72 @@ def closed_lots(context: dg.AssetExecutionContext, ledger: LedgerReader, setting
     start, end = weeks.union_bounds()
     read = ledger.read_closed_lots(baseline.stems, start, end)
     frame = lots_by_week(read.lots, weeks)
-    per_week = frame.groupby("partition_key", observed=False).size()
-    skipped = read.report.skipped
-    if skipped:
-        context.log.warning(f"Skipped {read.report.skipped_total} ledger items: {dict(skipped)}")
-    yield dg.Output(
-        frame,
-        metadata={
-            "window_start": dg.MetadataValue.timestamp(weeks.window_starts[0]),
-            "window_end": dg.MetadataValue.timestamp(weeks.ends[-1]),
-            "weeks": len(keys),
-            "lots_in_window": len(read.lots),
-            "rows": len(frame),
-            "min_lots_per_week": int(per_week.min()) if len(per_week) else 0,
-            "ledger_index": read.index + (" (close-date BETWEEN)" if read.index.startswith("GSI7") else " + FilterExpression: no close-date index, reads all closed history"),
-            "items_read": read.scanned,
-            "items_returned": read.report.items,
-            "items_skipped": read.report.skipped_total,
-            "read_amplification": round(read.read_amplification, 3),
-            "query_pages": read.pages,
-            "query_retries": read.retries,
-            "read_seconds": round(read.seconds, 3),
-            "skipped_items": dg.MetadataValue.md(
-                markdown_table(
-                    ["reason", "count", "example lot ids"],
-                    [[r, n, ", ".join(read.report.examples[r])] for r, n in skipped.most_common()],
-                )
-                if skipped
-                else "none"
-            ),
-            "ignored_ledger_strategies": dg.MetadataValue.json(dict(read.report.foreign_strategies)),
-            "lots_per_strategy": dg.MetadataValue.json(
-                {k: int(n) for k, n in read.lots["strategy"].value_counts().reindex(baseline.keys, fill_value=0).items()}
-            ),
+    if read.report.skipped:
+        context.log.warning(f"Skipped {read.report.skipped_total} ledger items: {dict(read.report.skipped)}")
+
+    counts = frame.groupby(["partition_key", "strategy"], observed=False).size().unstack("strategy")
+    counts = counts.reindex(index=keys, columns=baseline.keys, fill_value=0)
+    add_week_metadata(
+        context,
+        {
+            key: {
+                "window_start": dg.MetadataValue.timestamp(weeks.window_starts[i]),
+                "window_end": dg.MetadataValue.timestamp(weeks.ends[i]),
+                "lots_in_window": int(counts.loc[key].sum()),
+                **by_strategy("lots", {s: int(n) for s, n in counts.loc[key].items()}),
+            }
+            for i, key in enumerate(keys)
         },
     )
-    yield dg.AssetCheckResult(
-        check_name="ledger_items_valid",
-        passed=not skipped,
-        severity=dg.AssetCheckSeverity.WARN,
-        description=f"{read.report.skipped_total} of {read.report.items} ledger items skipped",
-        metadata={
-            "items_skipped": read.report.skipped_total,
-            **{f"skipped: {reason}": n for reason, n in skipped.most_common()},
-        },
+    yield dg.Output(frame, metadata=read_metadata(read, len(keys), len(frame)))
+    yield from emit(context, ledger_checks(read, weeks))
+
+
+def read_metadata(read: LedgerRead, n_weeks: int, rows: int) -> dict:
+    """Facts of the run's one ledger read (the same on every week of a range)."""
+    report = read.report
+    return {
+        "ledger_index": read.index,
+        "ledger_plan": "close-date BETWEEN" if read.index == GSI7 else "FilterExpression: no close-date index, reads all closed history",
+        "weeks": n_weeks,
+        "rows": rows,
+        "items_read": read.scanned,
+        "items_returned": report.items,
+        "items_skipped": report.skipped_total,
+        "read_amplification": round(read.read_amplification, 3),
+        "query_pages": read.pages,
+        "query_retries": read.retries,
+        "read_seconds": round(read.seconds, 3),
+        "skipped_items": dg.MetadataValue.md(
+            markdown_table(
+                ["reason", "count", "example lot ids"],
+                [[r, n, ", ".join(report.examples[r])] for r, n in report.skipped.most_common()],
+            )
+            if report.skipped
+            else "none"
+        ),
+        "ignored_ledger_strategies": dg.MetadataValue.json(dict(report.foreign_strategies)),
+    }
+
+
+def ledger_checks(read: LedgerRead, weeks: WeekWindows):
+    """``ledger_items_valid`` per week: the skipped items whose close time falls in its window."""
+    parts = dict(zip(weeks.keys, skips_by_week(read.report, weeks)))
+    rule = Invariant(
+        LEDGER_CHECK,
+        "every ledger item in the week's lookback window was usable",
+        {k: f"{p.total} ledger item(s) skipped: " + ", ".join(f"{r} ({n})" for r, n in p.counts.most_common()) for k, p in parts.items() if p.total},
+        {k: {"items_skipped": p.total} for k, p in parts.items()},
     )
+    extra = {
+        k: {
+            **{f"skipped: {r}": n for r, n in p.counts.most_common()},
+            **(
+                {"examples": dg.MetadataValue.md(markdown_table(["reason", "example lot ids"], [[r, ", ".join(p.examples[r])] for r, _ in p.counts.most_common()]))}
+                if p.total
+                else {}
+            ),
+        }
+        for k, p in parts.items()
+    }
+    return per_week(rule, "closed_lots", list(weeks.keys), blocking=False, extra=extra)

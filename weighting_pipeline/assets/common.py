@@ -1,4 +1,8 @@
-"""What every asset in the chain shares: partitions, backfill policy, owner."""
+"""What every asset in the chain shares: partitions, backfill policy, owner, per-week metadata."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
 
 import dagster as dg
 
@@ -20,7 +24,17 @@ def week_span(keys: list[str]) -> str:
     return keys[0] if len(keys) == 1 else f"{keys[0]}..{keys[-1]} ({len(keys)} weeks)"
 
 
-def markdown_table(header: list[str], rows: list[list[object]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines)
+def add_week_metadata(context: dg.AssetExecutionContext, per_week: Mapping[str, Mapping[str, Any]]) -> None:
+    """Attach each week's own metadata to that week's materialization.
+
+    Metadata given to ``Output`` is copied onto every week of a range; this is
+    how a backfilled week gets its own numbers, exactly as a single-week run
+    does. Call it before yielding the ``Output``.
+    """
+    for week, metadata in per_week.items():
+        context.add_asset_metadata(dict(metadata), partition_key=week)
+
+
+def by_strategy(prefix: str, values: Mapping[str, Any]) -> dict[str, Any]:
+    """``{"<prefix>/<strategy>": value}``: one numeric entry per strategy, which the UI plots across weeks."""
+    return {f"{prefix}/{s}": v for s, v in values.items()}

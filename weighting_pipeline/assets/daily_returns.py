@@ -3,9 +3,10 @@
 import dagster as dg
 import pandas as pd
 
-from weighting_pipeline.assets.common import CHAIN
+from weighting_pipeline.assets.code_versions import CODE_VERSIONS
+from weighting_pipeline.assets.common import CHAIN, add_week_metadata
 from weighting_pipeline.core.calendar import WeekWindows
-from weighting_pipeline.core.lots import canonical_order
+from weighting_pipeline.core.lots import distinct_lots
 from weighting_pipeline.core.returns import daily_returns as compute_daily_returns
 from weighting_pipeline.settings import WeightingSettings
 
@@ -14,23 +15,23 @@ from weighting_pipeline.settings import WeightingSettings
     **CHAIN,
     kinds={"pandas"},
     io_manager_key="intermediate_io_manager",
+    code_version=CODE_VERSIONS["daily_returns"],
     description=(
         "Per week and strategy: realized P&L of lots closed on each New York date divided by the "
-        "window's average position value (mean entry_qty x entry_price). Dates without closes are skipped."
+        "window's average position value (mean `entry_qty * entry_price`). Dates without closes are skipped."
     ),
 )
 def daily_returns(context: dg.AssetExecutionContext, closed_lots: pd.DataFrame, settings: WeightingSettings) -> dg.Output[pd.DataFrame]:
     params, baseline = settings.params(), settings.baseline()
-    weeks = WeekWindows.for_keys(context.partition_keys, params.lookback_days)
-    # Windows overlap, so a range holds each lot several times; the kernel wants each once,
-    # in canonical order so that float sums are the same as in a single-week run.
-    lots = canonical_order(closed_lots.drop(columns="partition_key").drop_duplicates("lot_id"))
-    frame = compute_daily_returns(lots, weeks, baseline.keys).to_frame()
-    return dg.Output(
-        frame,
-        metadata={
-            "rows": len(frame),
-            "weeks": len(weeks),
-            "strategy_weeks_with_returns": int(frame.groupby(["partition_key", "strategy"], observed=True).ngroups),
+    keys = context.partition_keys
+    weeks = WeekWindows.for_keys(keys, params.lookback_days)
+    frame = compute_daily_returns(distinct_lots(closed_lots), weeks, baseline.keys).to_frame()
+    per_week = frame.groupby("partition_key", observed=False)
+    add_week_metadata(
+        context,
+        {
+            str(key): {"return_observations": len(rows), "strategies_with_returns": int(rows["strategy"].nunique())}
+            for key, rows in per_week
         },
     )
+    return dg.Output(frame, metadata={"weeks": len(keys), "rows": len(frame)})

@@ -4,35 +4,32 @@ Dagster hands an Output to its IO manager as soon as it is yielded, before any
 separate blocking check could stop it. So the checks run here, and the Output
 is yielded only when all blocking checks pass; otherwise the run fails with
 nothing written. The IO manager re-checks the same invariants as a last guard.
+
+Every week carries its provenance (``provenance.Provenance``) and is compared
+with the week's earlier materialization in the event log, which outlives the
+DynamoDB item: ``matches_earlier_publication`` warns when a recomputation
+differs from what was published before.
 """
 
+
 import dagster as dg
+import numpy as np
 import pandas as pd
 
 from weighting_pipeline import report
-from weighting_pipeline.assets.checks import check_result, weight_check_specs
-from weighting_pipeline.assets.common import CHAIN, markdown_table, week_span
-from weighting_pipeline.core.invariants import Invariant, blocking_invariants, enough_qualified
+from weighting_pipeline.assets.checks import emit, per_week, weight_check_specs
+from weighting_pipeline.assets.code_versions import CHAIN_CODE_VERSION, CODE_VERSIONS
+from weighting_pipeline.assets.common import CHAIN, add_week_metadata, by_strategy, week_span
 from weighting_pipeline.core.calendar import previous_key
-from weighting_pipeline.core.weights import dynamic_weights as compute_weights, turnover
-from weighting_pipeline.resources.weights_table import WeightsTable
+from weighting_pipeline.core.invariants import Invariant, blocking_invariants, enough_qualified, turnover_below_threshold
+from weighting_pipeline.core.weights import dynamic_weights as compute_weights
+from weighting_pipeline.history import Materialization, latest_materializations
+from weighting_pipeline.provenance import Provenance, Restatement, WeeklyWeights, compare_publication, week_weights
+from weighting_pipeline.report import markdown_table
 from weighting_pipeline.settings import WeightingSettings
 
-
-def turnover_rule(frame: pd.DataFrame, keys: list[str], previous: pd.Series | None, threshold: float) -> tuple[Invariant, dict]:
-    """Turnover of each week against the week before (stored, or earlier in the range)."""
-    wide = frame.pivot(index="partition_key", columns="strategy", values="weight")
-    values, failures = {}, {}
-    prior = previous
-    for key in keys:
-        current = wide.loc[key]
-        if prior is not None:
-            values[key] = turnover(current, prior)
-            if values[key] > threshold:
-                failures[key] = f"turnover {values[key]:.1%} > {threshold:.0%}"
-        prior = current
-    rule = Invariant("turnover_below_threshold", f"week-over-week turnover stays at or below {threshold:.0%}", failures)
-    return rule, values
+ASSET = "dynamic_weights"
+RESTATEMENT_CHECK = "matches_earlier_publication"
 
 
 @dg.asset(
@@ -40,63 +37,115 @@ def turnover_rule(frame: pd.DataFrame, keys: list[str], previous: pd.Series | No
     kinds={"dynamodb", "pandas"},
     io_manager_key="weights_io_manager",
     output_required=False,
-    check_specs=weight_check_specs("dynamic_weights"),
+    code_version=CODE_VERSIONS[ASSET],
+    check_specs=weight_check_specs(ASSET),
     description=(
-        "Weights w_i = clip(k*b_i*m_i, 0.5*b_i, 2.0*b_i) with k solved exactly so they sum to 1; b is the "
-        "configured baseline (never a previous week's weights). One DynamoDB item per week, with a TTL."
+        "Weights `w_i = clip(k * b_i * m_i, 0.5 * b_i, 2.0 * b_i)` with `k` solved exactly so they sum to 1; `b` is "
+        "the configured baseline (never a previous week's weights). One DynamoDB item per week, with a TTL and "
+        "the week's provenance."
     ),
 )
-def dynamic_weights(
-    context: dg.AssetExecutionContext, multipliers: pd.DataFrame, settings: WeightingSettings, weights_table: WeightsTable
-):
+def dynamic_weights(context: dg.AssetExecutionContext, multipliers: pd.DataFrame, settings: WeightingSettings):
     keys = context.partition_keys
     params, baseline = settings.params(), settings.baseline()
     frame = compute_weights(multipliers, baseline.allocations, params.bounds)
+    weights = week_weights(frame)
+
+    earlier = latest_materializations(context.instance, ASSET, [previous_key(keys[0]), *keys])
+    lots = latest_materializations(context.instance, "closed_lots", keys)
+    weekly = WeeklyWeights.build(
+        frame,
+        baseline,
+        params,
+        run_id=context.run.run_id,
+        code_version=CHAIN_CODE_VERSION,
+        ledger_index={k: str(m.metadata["ledger_index"]) for k, m in lots.items() if "ledger_index" in m.metadata},
+    )
+    provenance = weekly.provenance
+    before = earlier.get(previous_key(keys[0]))
+    previous = pd.Series(before.weights()) if before is not None and before.weights() else None
+    turnover = turnover_below_threshold(frame, previous, params.turnover_warn)
+    qualified = enough_qualified(frame)
+    restatements = {k: restatement(weights[k], provenance[k], earlier.get(k)) for k in keys}
 
     blocking = blocking_invariants(frame, baseline.keys, params.bounds)
-    for rule in blocking:
-        yield check_result(rule, "dynamic_weights")
-    yield check_result(enough_qualified(frame), "dynamic_weights", dg.AssetCheckSeverity.WARN)
-    previous, previous_note = None, "none stored"
-    try:
-        item = weights_table.get_week(previous_key(keys[0]))
-        if item is not None:
-            previous, previous_note = pd.Series({k: float(v) for k, v in item["weights"].items()}), previous_key(keys[0])
-    except Exception as exc:  # turnover is a warning; an unreadable table must not block it
-        previous_note = f"unavailable ({type(exc).__name__})"
-    rule, values = turnover_rule(frame, keys, previous, params.turnover_warn)
-    yield check_result(
-        rule,
-        "dynamic_weights",
-        dg.AssetCheckSeverity.WARN,
-        max_turnover=float(max(values.values())) if values else 0.0,
-        previous_week=previous_note,
-    )
+    checks = [c for rule in blocking for c in per_week(rule, ASSET, keys, blocking=True)]
+    checks += per_week(qualified, ASSET, keys, blocking=False)
+    checks += per_week(turnover, ASSET, keys, blocking=False, notes={k: "no earlier week to compare with" for k in keys if k not in turnover.measured})
+    checks += restatement_checks(restatements, keys)
 
     broken = [r for r in blocking if not r.passed]
     if broken:
         context.log.error(
             f"Not publishing weeks {week_span(keys)}: " + "; ".join(f"{r.name} failed for {sorted(r.failures)}" for r in broken)
         )
+        yield from emit(context, checks)  # Dagster fails the step on the failed blocking evaluations
         return
-    last = frame[frame["partition_key"] == keys[-1]]
-    metadata = {"weeks": len(keys)}
-    if len(keys) == 1:
-        # Per-strategy numbers only for single weeks (a range's metadata is copied to every week).
-        metadata["weights_table"] = dg.MetadataValue.md(report.markdown(last))
-        metadata.update({f"weight/{r.strategy}": float(r.weight) for r in last.itertuples()})
-        if values:
-            metadata["turnover"] = float(values[keys[-1]])
-    else:
-        summary = frame.assign(change=(frame["weight"] - frame["baseline"]).abs()).groupby("partition_key", observed=True)
-        metadata["weeks_table"] = dg.MetadataValue.md(
-            markdown_table(
-                ["week", "qualified", "largest tilt (pp)", "turnover"],
-                [
-                    [k, int((g["skip_reason"] == "").sum()), f"{100 * g['change'].max():.2f}", f"{values[k]:.1%}" if k in values else "-"]
-                    for k, g in summary
-                ],
+    by_week = {str(k): rows for k, rows in frame.groupby("partition_key", observed=True)}
+    add_week_metadata(
+        context,
+        {
+            k: week_metadata(by_week[k], provenance[k], turnover.measured.get(k, {}).get("turnover"), qualified.measured[k]["qualified"], restatements[k])
+            for k in keys
+        },
+    )
+    yield dg.Output(weekly, metadata={"weeks": len(keys)})
+    yield from emit(context, checks)
+
+
+def restatement(weights: dict, provenance: Provenance, earlier: "Materialization | None") -> Restatement:
+    """This week's weights against its earlier materialization, if Dagster holds one."""
+    if earlier is None or earlier.weights() is None:
+        return compare_publication(weights, provenance.as_dict(), None, None)
+    return compare_publication(weights, provenance.as_dict(), earlier.weights(), earlier.provenance(), earlier.run_id)
+
+
+def restatement_checks(restatements: dict[str, Restatement], keys: list[str]):
+    rule = Invariant(
+        RESTATEMENT_CHECK,
+        "the weights match the week's earlier publication",
+        {k: r.summary() for k, r in restatements.items() if r.restated},
+        {k: {"largest_change": r.largest_change} for k, r in restatements.items()},
+    )
+    extra = {}
+    for k, r in restatements.items():
+        extra[k] = {"status": r.status, "differing_fields": ", ".join(r.differing) or "none"}
+        if r.earlier_run_id:
+            extra[k]["earlier_run_id"] = r.earlier_run_id
+        if r.moved:
+            extra[k]["moved"] = dg.MetadataValue.md(
+                markdown_table(
+                    ["Strategy", "Earlier", "Now", "Change (pp)"],
+                    [[s, f"{100 * a:.4f}%", f"{100 * b:.4f}%", f"{100 * (b - a):+.4f}"] for s, a, b in r.moved],
+                    "lrrr",
+                )
             )
-        )
-        metadata["weights_table_last_week"] = dg.MetadataValue.md(f"Week {keys[-1]}:\n\n" + report.markdown(last))
-    yield dg.Output(frame, metadata=metadata)
+    notes = {k: r.summary() for k, r in restatements.items()}
+    return per_week(rule, ASSET, keys, blocking=False, extra=extra, notes=notes)
+
+
+def week_metadata(week: pd.DataFrame, provenance: Provenance, turnover: "float | None", qualified: int, restated: Restatement) -> dict:
+    """One week's weights table, per-strategy weights (plotted across weeks) and provenance."""
+    meta = {
+        "weights_table": dg.MetadataValue.md(report.markdown(week)),
+        **by_strategy("weight", {str(r.strategy): float(r.weight) for r in week.itertuples()}),
+        "qualified": qualified,
+        "restatement": restated.summary(),
+        "allocation": dg.MetadataValue.json(
+            {
+                str(r.strategy): {
+                    "baseline": float(r.baseline),
+                    "sharpe": float(r.sharpe) if np.isfinite(r.sharpe) else None,
+                    "multiplier": float(r.multiplier),
+                    "weight": float(r.weight),
+                    "skip_reason": r.skip_reason,
+                }
+                for r in week.itertuples()
+            }
+        ),
+    }
+    if turnover is not None:
+        meta["turnover"] = float(turnover)
+    for name, value in provenance.as_dict().items():
+        meta[name] = dg.MetadataValue.json(value) if isinstance(value, dict) else str(value)
+    return meta

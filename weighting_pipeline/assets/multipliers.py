@@ -3,8 +3,9 @@
 import dagster as dg
 import pandas as pd
 
-from weighting_pipeline.assets.common import CHAIN
-from weighting_pipeline.assets.checks import check_result, check_spec
+from weighting_pipeline.assets.checks import check_spec, emit, per_week
+from weighting_pipeline.assets.code_versions import CODE_VERSIONS
+from weighting_pipeline.assets.common import CHAIN, add_week_metadata, by_strategy
 from weighting_pipeline.core.invariants import multipliers_within_bounds
 from weighting_pipeline.core.multipliers import multipliers as compute_multipliers
 from weighting_pipeline.settings import WeightingSettings
@@ -14,6 +15,7 @@ from weighting_pipeline.settings import WeightingSettings
     **CHAIN,
     kinds={"pandas"},
     io_manager_key="intermediate_io_manager",
+    code_version=CODE_VERSIONS["multipliers"],
     check_specs=[
         check_spec(
             "multipliers_within_bounds", "multipliers", "Every multiplier lies within [min_multiplier, max_multiplier].", blocking=True
@@ -25,13 +27,18 @@ from weighting_pipeline.settings import WeightingSettings
     ),
 )
 def multipliers(context: dg.AssetExecutionContext, sharpe_ratios: pd.DataFrame, settings: WeightingSettings):
+    keys = context.partition_keys
     params = settings.params()
     frame = compute_multipliers(sharpe_ratios, params.bounds)
-    yield dg.Output(
-        frame,
-        metadata={
-            "weeks": len(context.partition_keys),
-            "weeks_all_neutral": int(frame.groupby("partition_key", observed=True)["multiplier"].apply(lambda m: (m == 1.0).all()).sum()),
+    add_week_metadata(
+        context,
+        {
+            str(k): {
+                "all_neutral": bool((rows["multiplier"] == 1.0).all()),
+                **by_strategy("multiplier", {str(r.strategy): float(r.multiplier) for r in rows.itertuples()}),
+            }
+            for k, rows in frame.groupby("partition_key", observed=True)
         },
     )
-    yield check_result(multipliers_within_bounds(frame, params.bounds), "multipliers")
+    yield dg.Output(frame, metadata={"weeks": len(keys)})
+    yield from emit(context, per_week(multipliers_within_bounds(frame, params.bounds), "multipliers", keys, blocking=True))

@@ -11,6 +11,7 @@ these baseline keys; the trade ledger names strategies by the key's stem
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from dataclasses import dataclass
@@ -38,11 +39,20 @@ class Baseline:
     """Validated baseline allocations.
 
     ``allocations`` is a float Series indexed by baseline key, in file order,
-    finite, >= 0 and summing to 1 within 1e-9. ``source`` names the file.
+    finite, >= 0 and summing to 1 within 1e-9. ``source`` names the file;
+    ``sha256`` is the hex SHA-256 of its bytes exactly as read (for a config
+    given as an object, of its canonical JSON: sorted keys, no spaces), so
+    two computations can tell whether they used the same baseline.
     """
 
     allocations: pd.Series
     source: str
+    sha256: str = ""
+
+    @property
+    def file_name(self) -> str:
+        """The config file's name without its folder (the folder differs per machine)."""
+        return Path(self.source).name
 
     @property
     def keys(self) -> list[str]:
@@ -65,22 +75,29 @@ def load_baseline(path: str | Path) -> Baseline:
     """Read and validate a baseline config file. Errors name the file and the problem."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except FileNotFoundError:
         raise BaselineConfigError(f"{path}: baseline config file not found") from None
     except OSError as exc:
         raise BaselineConfigError(f"{path}: cannot read baseline config: {exc}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BaselineConfigError(f"{path}: not UTF-8 text ({exc})") from None
     if not text.strip():
         raise BaselineConfigError(f"{path}: baseline config file is empty")
     try:
         raw = json.loads(text)
     except json.JSONDecodeError as exc:
         raise BaselineConfigError(f"{path}: not valid JSON ({exc})") from None
-    return parse_baseline(raw, source=str(path))
+    return parse_baseline(raw, source=str(path), sha256=hashlib.sha256(data).hexdigest())
 
 
-def parse_baseline(raw: object, source: str) -> Baseline:
-    """Validate an already-decoded config object; ``source`` names it in errors."""
+def parse_baseline(raw: object, source: str, sha256: str | None = None) -> Baseline:
+    """Validate an already-decoded config object; ``source`` names it in errors.
+
+    ``sha256`` is the hash of the bytes it was decoded from; without it, the
+    hash of the object's canonical JSON is used."""
     if not isinstance(raw, dict):
         raise BaselineConfigError(f"{source}: expected a JSON object with 'files' and 'allocations'")
     allocations = raw.get("allocations")
@@ -119,4 +136,6 @@ def parse_baseline(raw: object, source: str) -> Baseline:
     total = math.fsum(values.values())
     if abs(total - 1.0) > SUM_TOLERANCE:
         raise BaselineConfigError(f"{source}: allocations sum to {total!r}, not 1 (tolerance {SUM_TOLERANCE})")
-    return Baseline(pd.Series(values, dtype="float64", name="baseline"), source)
+    if sha256 is None:
+        sha256 = hashlib.sha256(json.dumps(raw, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    return Baseline(pd.Series(values, dtype="float64", name="baseline"), source, sha256)

@@ -22,6 +22,7 @@ import pandas as pd
 
 TIMEZONE = "America/New_York"
 WEEK_START_HOUR = 18
+FIRST_WEEK = "2020-01-05"  # the first partition key: a Sunday, the week start of 2020-01-05 18:00
 _NS_PER_DAY = 86_400 * 10**9
 _BOUNDARY_NS = WEEK_START_HOUR * 3_600 * 10**9
 _EPOCH = np.datetime64("1970-01-01", "D")

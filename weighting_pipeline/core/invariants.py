@@ -3,7 +3,8 @@
 The same functions guard three places: the asset checks in the Dagster UI, the
 IO manager's refusal to write, and the trading reader's fallback. Each returns
 the weeks that break the rule with a short description, so a failure names
-what is wrong.
+what is wrong, and what it measured per week (a turnover, a count), so every
+week's check can show its own numbers.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from weighting_pipeline.core.multipliers import MultiplierBounds
+from weighting_pipeline.core.weights import turnover
 
 SUM_TOLERANCE = 1e-9
 BOUND_TOLERANCE = 1e-12  # absolute, on fractions: room for float rounding only
@@ -21,11 +23,16 @@ BOUND_TOLERANCE = 1e-12  # absolute, on fractions: room for float rounding only
 
 @dataclass(frozen=True)
 class Invariant:
-    """The outcome of one rule over a set of weeks; ``failures`` maps week -> problem."""
+    """The outcome of one rule over a set of weeks.
+
+    ``failures`` maps week -> problem; ``measured`` maps week -> the numbers
+    the rule looked at (absent for rules that only pass or fail).
+    """
 
     name: str
     description: str
     failures: dict[str, str] = field(default_factory=dict)
+    measured: dict[str, dict[str, float]] = field(default_factory=dict)
 
     @property
     def passed(self) -> bool:
@@ -118,4 +125,30 @@ def enough_qualified(frame: pd.DataFrame) -> Invariant:
         "enough_strategies_qualified",
         "at least two strategies qualified for a Sharpe ratio (otherwise weights equal the baseline)",
         {str(k): f"{int(n)} qualified" for k, n in counts.items() if n < 2},
+        {str(k): {"qualified": int(n)} for k, n in counts.items()},
+    )
+
+
+def turnover_below_threshold(frame: pd.DataFrame, previous: pd.Series | None, threshold: float) -> Invariant:
+    """WARN rule: each week's turnover ``0.5 * sum|w - w_prev|`` stays at or below ``threshold``.
+
+    Weeks are taken in ascending key order; the first is compared with
+    ``previous`` (the weights of the week before it, indexed by strategy, or
+    None when that week has no weights: then it has no turnover), every other
+    with the week before it in ``frame``. Turnover is a fraction of capital.
+    """
+    plain = frame.assign(partition_key=frame["partition_key"].astype(str), strategy=frame["strategy"].astype(str))
+    wide = plain.pivot(index="partition_key", columns="strategy", values="weight").sort_index()
+    failures, measured = {}, {}
+    prior = previous
+    for key, current in wide.iterrows():
+        key = str(key)
+        if prior is not None:
+            value = turnover(current, prior)
+            measured[key] = {"turnover": value}
+            if value > threshold:
+                failures[key] = f"turnover {value:.1%} > {threshold:.0%}"
+        prior = current
+    return Invariant(
+        "turnover_below_threshold", f"week-over-week turnover stays at or below {threshold:.0%}", failures, measured
     )

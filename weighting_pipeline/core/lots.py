@@ -60,3 +60,13 @@ def lots_by_week(lots: pd.DataFrame, weeks) -> pd.DataFrame:
     week = np.repeat(np.arange(len(weeks)), counts)
     out.insert(0, "partition_key", pd.Categorical.from_codes(week, categories=list(weeks.keys)))
     return out
+
+
+def distinct_lots(weekly: pd.DataFrame) -> pd.DataFrame:
+    """The lots of a ``lots_by_week`` frame, each once, in canonical order.
+
+    Windows overlap, so a range holds each lot in several weeks; the returns
+    kernel wants each once, in the order that makes float sums the same as in
+    a single-week run.
+    """
+    return canonical_order(weekly.drop(columns="partition_key").drop_duplicates("lot_id"))

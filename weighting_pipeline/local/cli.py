@@ -6,6 +6,8 @@ Commands:
   ui            the same embedded set-up, then ``dagster dev`` on 127.0.0.1
   setup-tables  create both tables where the AWS env vars point (idempotent)
   weights       print a stored week's weights table
+  audit         print, from the Dagster instance, each week's weights hash, checks,
+                restatement and provenance (--csv FILE: the per-strategy table)
 State lives in ``.local/`` (DynamoDB data and DAGSTER_HOME), so ``ui`` shows what ``demo`` did.
 """
 
@@ -64,6 +66,7 @@ def setup_tables() -> None:
 def seed_demo_ledger(latest_week: str, reseed: bool = False) -> int:
     """Seed ~7 months of closed lots for the baseline strategies, once."""
     from weighting_pipeline.local.demo_ledger import seed_ledger, synthetic_lots
+    from weighting_pipeline.resources.table_schema import GSI5
     from weighting_pipeline.settings import WeightingSettings
 
     table_name = os.environ["TRADE_LEDGER__TABLE_NAME"]
@@ -72,7 +75,7 @@ def seed_demo_ledger(latest_week: str, reseed: bool = False) -> int:
     first = next(iter(baseline.stems))
     seeded = client.query(
         TableName=table_name,
-        IndexName="GSI5-StrategyLotsIndex",
+        IndexName=GSI5,
         KeyConditionExpression="GSI5PK = :pk",
         ExpressionAttributeValues={":pk": {"S": f"STRATEGY_LOTS#{first}"}},
         Limit=1,
@@ -86,13 +89,13 @@ def seed_demo_ledger(latest_week: str, reseed: bool = False) -> int:
 
 
 def latest_complete_week(now: pd.Timestamp | None = None) -> str:
-    from weighting_pipeline.core.calendar import current_partition_key
-    from weighting_pipeline.partitions import FIRST_WEEK
+    from weighting_pipeline.core.calendar import FIRST_WEEK, current_partition_key
 
     return current_partition_key(now or pd.Timestamp.now(tz="UTC"), FIRST_WEEK)
 
 
-def materialize(partition_key: str) -> bool:
+def materialize(partition_key: str, log_level: str = "INFO") -> bool:
+    """Run the weekly job for one week in this process; the step log is shown at ``log_level``."""
     import dagster as dg
 
     from weighting_pipeline.definitions import defs
@@ -100,9 +103,37 @@ def materialize(partition_key: str) -> bool:
 
     with dg.DagsterInstance.get() as instance:
         result = defs.resolve_job_def(WEIGHTING_JOB).execute_in_process(
-            partition_key=partition_key, instance=instance, raise_on_error=False
+            partition_key=partition_key,
+            instance=instance,
+            raise_on_error=False,
+            run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
         )
     return result.success
+
+
+def print_audit(week_range: str, csv_path: str | None) -> int:
+    """The audit lines of ``week_range`` (``A...B``), read from the instance at DAGSTER_HOME."""
+    import dagster as dg
+
+    from weighting_pipeline.audit import AuditRangeError, audit, weeks_in, write_csv
+
+    if not os.environ.get("DAGSTER_HOME"):
+        print("audit reads the Dagster instance: set DAGSTER_HOME (or pass --local for the demo's)", file=sys.stderr)
+        return 2
+    try:
+        weeks = weeks_in(week_range)
+    except AuditRangeError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    with dg.DagsterInstance.get() as instance:
+        audits = audit(instance, weeks)
+    for a in audits:
+        print(a.line())
+    if csv_path:
+        with open(csv_path, "w", newline="", encoding="utf-8") as out:
+            rows = write_csv(audits, out)
+        print(f"wrote {rows} rows ({sum(a.publication is not None for a in audits)} weeks) to {csv_path}")
+    return 0
 
 
 def print_weights(partition_key: str) -> bool:
@@ -135,6 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     demo = sub.add_parser("demo")
     demo.add_argument("--reseed", action="store_true", help="write the demo ledger again")
     demo.add_argument("--backend", default="auto", choices=["auto", "dynamodb-local", "moto"])
+    demo.add_argument("--debug", action="store_true", help="show Dagster's DEBUG events too, not only the step log")
     ui = sub.add_parser("ui")
     ui.add_argument("--port", type=int, default=3000)
     ui.add_argument("--backend", default="auto", choices=["auto", "dynamodb-local", "moto"])
@@ -142,11 +174,19 @@ def main(argv: list[str] | None = None) -> int:
     weights = sub.add_parser("weights")
     weights.add_argument("--week", help="partition key; default: the latest complete week")
     weights.add_argument("--local", action="store_true", help="start the embedded DynamoDB with the demo's data first")
+    audit = sub.add_parser("audit", help="per-week audit lines from the Dagster instance; never touches DynamoDB")
+    audit.add_argument("--range", required=True, dest="week_range", metavar="A...B", help="first and last week start, e.g. 2026-09-06...2026-11-22")
+    audit.add_argument("--csv", metavar="FILE", help="also write the per-week, per-strategy table as CSV")
+    audit.add_argument("--local", action="store_true", help="read the demo's instance (.local/dagster_home)")
     args = parser.parse_args(argv)
 
     if args.command == "setup-tables":
         setup_tables()
         return 0
+    if args.command == "audit":
+        if args.local:
+            os.environ["DAGSTER_HOME"] = str(STATE / "dagster_home")
+        return print_audit(args.week_range, args.csv)
 
     from weighting_pipeline.local.dynamodb_local import LocalDynamoDB
 
@@ -166,13 +206,15 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "ui":
             print(f"Dagster UI on http://127.0.0.1:{args.port} (Ctrl-C to stop)")
             cmd = [sys.executable, "-m", "dagster", "dev", "-h", "127.0.0.1", "-p", str(args.port), "-w", str(ROOT / "workspace.yaml")]
+            # The dev stage's schedule starts STOPPED; the local UI is a demo of the running product.
+            env = {**os.environ, "SCHEDULE__DEFAULT_STATUS": os.environ.get("SCHEDULE__DEFAULT_STATUS", "RUNNING")}
             try:
                 # Run from DAGSTER_HOME, where dagster.yaml was copied, so Dagster finds one instance config.
-                return subprocess.call(cmd, cwd=os.environ["DAGSTER_HOME"])
+                return subprocess.call(cmd, cwd=os.environ["DAGSTER_HOME"], env=env)
             except KeyboardInterrupt:
                 return 0
         print(f"Materialising week {week} through Dagster (DAGSTER_HOME={os.environ['DAGSTER_HOME']}) ...")
-        ok = materialize(week)
+        ok = materialize(week, "DEBUG" if getattr(args, "debug", False) else "INFO")
         if not ok:
             print("The run failed; see the Dagster logs above. Nothing was published for this week.")
             return 1

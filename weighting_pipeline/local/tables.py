@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from botocore.exceptions import ClientError
 
-GSI5 = "GSI5-StrategyLotsIndex"
-GSI7 = "GSI7-StrategyClosedAtIndex"
+from weighting_pipeline.resources.table_schema import GSI5, GSI7
 
 
 def _exists(client, table: str) -> bool:

@@ -32,10 +32,8 @@ from pydantic import Field
 from weighting_pipeline.core.lots import canonical_order, empty_lots, in_window
 from weighting_pipeline.resources.dynamodb import DynamoDBResource
 from weighting_pipeline.resources.ledger_items import PROJECTION, PROJECTION_NAMES, ParseReport, new_columns, parse_items, to_frame
-from weighting_pipeline.resources.table_schema import TableSchemaError, describe, require_keys
+from weighting_pipeline.resources.table_schema import GSI5, GSI7, TableSchemaError, describe, require_keys
 
-GSI5 = "GSI5-StrategyLotsIndex"
-GSI7 = "GSI7-StrategyClosedAtIndex"
 _PAD = pd.Timedelta(days=1)
 
 
@@ -147,8 +145,8 @@ class LedgerReader(dg.ConfigurableResource):
         lots["strategy"] = lots["strategy"].astype(str).astype(pd.CategoricalDtype(list(stems.values())))
         # The same lot id under two strategies is ambiguous: keep neither.
         clash = lots["lot_id"].duplicated(keep=False).to_numpy()
-        for lot_id in lots.loc[clash, "lot_id"].unique():
-            report.skip("lot_id appears under two strategies", lot_id)
+        for row in lots.loc[clash].drop_duplicates("lot_id").itertuples():
+            report.skip("lot_id appears under two strategies", row.lot_id, row.fully_closed_at.isoformat())
         lots = lots[~clash]
         lots = canonical_order(lots[in_window(lots, start, end)])
         return LedgerRead(lots, report, pages, scanned, time.perf_counter() - began, retries, start, end, index)

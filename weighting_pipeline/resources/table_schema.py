@@ -12,6 +12,11 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 
+# The trade ledger's indexes the reader queries (owned by the trading system's stack).
+GSI5 = "GSI5-StrategyLotsIndex"  # GSI5PK = STRATEGY_LOTS#<name>, GSI5SK = CLOSED#<symbol>#<entry time>
+GSI7 = "GSI7-StrategyClosedAtIndex"  # GSI7PK = STRATEGY_LOTS#<name>, GSI7SK = fully_closed_at
+
+
 class TableSchemaError(ValueError):
     """A table or index is missing or has a different key schema."""
 

@@ -1,8 +1,10 @@
 """Publishes ``dynamic_weights`` to DynamoDB: one item per week, guarded.
 
 Before anything is written, every week of the output must pass the blocking
-invariants of ``core.invariants`` against the configured baseline. A single
-violation refuses the whole output, so DynamoDB keeps the last good weeks.
+invariants of ``core.invariants`` against the baseline and bounds it was
+computed with, and carry provenance whose weights hash matches its weights.
+A single violation refuses the whole output, so DynamoDB keeps the last good
+weeks.
 """
 
 from __future__ import annotations
@@ -13,53 +15,55 @@ from pydantic import Field
 
 from weighting_pipeline.core.calendar import WeekWindows
 from weighting_pipeline.core.invariants import blocking_invariants
+from weighting_pipeline.provenance import WeeklyWeights, week_weights, weights_sha256_or_none
 from weighting_pipeline.resources.weights_item import items_to_frame, week_items
 from weighting_pipeline.resources.weights_table import WeightsTable
-from weighting_pipeline.settings import WeightingSettings
 
 
 class WeightsRejected(ValueError):
     """The IO manager refused to publish weights that break an invariant."""
 
 
-def guard(frame: pd.DataFrame, keys: list[str], settings: WeightingSettings) -> None:
+def guard(weekly: WeeklyWeights, keys: list[str]) -> None:
     """Raise ``WeightsRejected`` naming every broken rule and week, else return."""
-    params, baseline = settings.params(), settings.baseline()
+    frame, baseline = weekly.frame, weekly.baseline
     problems = []
     produced = sorted(set(frame["partition_key"].astype(str)))
     if produced != sorted(keys):
         problems.append(f"weeks in output {produced} differ from the run's partitions {sorted(keys)}")
-    for rule in blocking_invariants(frame, baseline.keys, params.bounds):
+    for rule in blocking_invariants(frame, baseline.keys, weekly.params.bounds):
         problems += [f"{rule.name} [{week}]: {why}" for week, why in rule.failures.items()]
     expected = frame["strategy"].astype(str).map(baseline.allocations)
-    off = (expected - frame["baseline"]).abs() > 0
+    off = ~((expected - frame["baseline"]).abs() == 0)
     if off.any():
         weeks = sorted(set(frame.loc[off, "partition_key"].astype(str)))
         problems.append(f"baseline column differs from {baseline.source} in weeks {weeks}")
+    for week, weights in week_weights(frame).items():
+        recorded = weekly.provenance.get(week)
+        if recorded is None:
+            problems.append(f"no provenance for week {week}")
+        elif recorded.weights_sha256 != weights_sha256_or_none(weights):
+            problems.append(f"provenance of week {week} names other weights (weights_sha256 differs)")
     if problems:
         raise WeightsRejected("refusing to publish weights: " + "; ".join(problems))
 
 
 class DynamoDBWeightsIOManager(dg.ConfigurableIOManager):
-    """Writes each week of ``dynamic_weights`` as one DynamoDB item with a TTL."""
+    """Writes each week of ``dynamic_weights`` as one DynamoDB item with a TTL.
+
+    ``handle_output`` takes a ``provenance.WeeklyWeights``; ``load_input``
+    returns the stored weeks as a weights frame (``core.weights.WEIGHT_COLUMNS``
+    without ``naive_weight``).
+    """
 
     table: WeightsTable
-    settings: WeightingSettings
     ttl_days: int = Field(default=7, gt=0, description="Days an item outlives max(write time, valid_until).")
 
-    def handle_output(self, context: dg.OutputContext, obj: pd.DataFrame) -> None:
+    def handle_output(self, context: dg.OutputContext, obj: WeeklyWeights) -> None:
         keys = list(context.asset_partition_keys)
-        guard(obj, keys, self.settings)
-        params = self.settings.params()
-        weeks = WeekWindows.for_keys(keys, params.lookback_days)
-        items = week_items(
-            obj,
-            weeks,
-            parameters=params.as_dict(),
-            run_id=context.run_id,
-            written_at=pd.Timestamp.now(tz="UTC"),
-            ttl_days=self.ttl_days,
-        )
+        guard(obj, keys)
+        weeks = WeekWindows.for_keys(keys, obj.params.lookback_days)
+        items = week_items(obj, weeks, written_at=pd.Timestamp.now(tz="UTC"), ttl_days=self.ttl_days)
         stats = self.table.put_weeks(items)
         context.log.info(
             f"Dynamic weights updated successfully: {len(items)} week(s) "

@@ -8,11 +8,16 @@ Item layout (keys ``PK = "WEIGHTS#WEEK"``, ``SK = <partition key>``)::
     valid_until           one calendar week later
     window_start          start of the lookback window
     computed_at, run_id   when and by which Dagster run
+    parameters            map of the algorithm's parameters
+    baseline_file, baseline_sha256, package_version, code_version,
+    ledger_index, weights_sha256
+                          how the week was computed (``provenance.Provenance``);
+                          weights_sha256 is the SHA-256 of the week's weights in
+                          ``provenance.CANONICAL_WEIGHTS``, recomputable from ``weights``
     weights, multipliers, sharpe_ratios, baseline_allocations
                           maps of baseline key -> Number (Decimal, never float);
                           sharpe_ratios holds qualified strategies only
     skipped_strategies    map of baseline key -> reason
-    parameters            map of the algorithm's parameters
     ttl                   Number, epoch seconds: max(write time, valid_until) + ttl_days
 
 Floats become ``Decimal(repr(x))``: the shortest decimal that round-trips to
@@ -29,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from weighting_pipeline.core.calendar import WeekWindows
+from weighting_pipeline.provenance import WeeklyWeights
 
 PK = "WEIGHTS#WEEK"
 ENTITY_TYPE = "DYNAMIC_WEIGHTS"
@@ -46,23 +52,16 @@ def _iso(ts: pd.Timestamp) -> str:
     return ts.isoformat()
 
 
-def week_items(
-    frame: pd.DataFrame,
-    weeks: WeekWindows,
-    *,
-    parameters: dict[str, Any],
-    run_id: str,
-    written_at: pd.Timestamp,
-    ttl_days: int,
-) -> list[dict[str, Any]]:
-    """Items (Python types, Decimal numbers) for each week of a weights frame.
+PROVENANCE_TEXT = ("baseline_file", "baseline_sha256", "package_version", "code_version", "ledger_index", "weights_sha256")
 
-    ``frame`` has the columns of ``core.weights.WEIGHT_COLUMNS``.
-    """
+
+def week_items(weekly: WeeklyWeights, weeks: WeekWindows, *, written_at: pd.Timestamp, ttl_days: int) -> list[dict[str, Any]]:
+    """Items (Python types, Decimal numbers) for each week of ``weekly``."""
     items = []
-    by_week = {str(k): rows for k, rows in frame.groupby("partition_key", observed=True, sort=False)}
+    by_week = {str(k): rows for k, rows in weekly.frame.groupby("partition_key", observed=True, sort=False)}
     for key, valid_from, valid_until, window_start in zip(weeks.keys, weeks.ends, weeks.valid_until, weeks.window_starts):
         rows = by_week[key]
+        provenance = weekly.provenance[key]
         strategies = [str(s) for s in rows["strategy"]]
         qualified = (rows["skip_reason"] == "").to_numpy()
         expires = max(written_at, valid_until) + pd.Timedelta(days=ttl_days)
@@ -76,7 +75,7 @@ def week_items(
                 "valid_until": _iso(valid_until),
                 "window_start": _iso(window_start),
                 "computed_at": _iso(written_at.tz_convert("UTC")),
-                "run_id": run_id,
+                "run_id": provenance.run_id,
                 "weights": {s: to_decimal(v) for s, v in zip(strategies, rows["weight"])},
                 "multipliers": {s: to_decimal(v) for s, v in zip(strategies, rows["multiplier"])},
                 "baseline_allocations": {s: to_decimal(v) for s, v in zip(strategies, rows["baseline"])},
@@ -86,7 +85,8 @@ def week_items(
                 "skipped_strategies": {
                     s: str(r) for s, r, q in zip(strategies, rows["skip_reason"], qualified) if not q
                 },
-                "parameters": {k: to_decimal(v) for k, v in parameters.items()},
+                "parameters": {k: to_decimal(v) for k, v in provenance.parameters.items()},
+                **{name: getattr(provenance, name) for name in PROVENANCE_TEXT},
                 "ttl": int(math.ceil(expires.timestamp())),
             }
         )

@@ -9,6 +9,7 @@ from weighting_pipeline.core.calendar import WeekWindows
 from weighting_pipeline.local.demo_ledger import synthetic_lots
 from weighting_pipeline.resources.dynamodb import DynamoDBResource
 from weighting_pipeline.resources.weights_table import WeightsTable
+from weighting_pipeline_tests.assets.test_checks_per_week import Status, recorded
 from weighting_pipeline_tests.conftest import run_chain_in_dagster, seed_ledger
 
 WEEKS = ["2026-02-22", "2026-03-01", "2026-03-08"]  # the middle one is the 167 h DST week
@@ -26,13 +27,18 @@ def stored(tables, key):
     return WeightsTable(dynamodb=DynamoDBResource(), table_name=tables["weights"]).get_week(key)
 
 
+def checks_of(instance, week):
+    """Check name -> (status, metadata) of the week's checks of dynamic_weights and closed_lots, from the instance."""
+    return {k.split(":")[1]: v for (w, k), v in recorded(instance, [week]).items() if not k.startswith("multipliers:")}
+
+
 def test_single_week_publishes_a_valid_item_and_passes_checks(ledger, tables, instance, baseline):
     before = pd.Timestamp.now(tz="UTC")
     result = run_chain_in_dagster(instance, partition_key=WEEKS[1])
     assert result.success
-    checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
-    assert {n for n, e in checks.items() if not e.passed} <= {"turnover_below_threshold"}  # no previous week stored
-    assert checks["weights_sum_to_one"].passed and checks["multipliers_within_bounds"].passed
+    checks = checks_of(instance, WEEKS[1])
+    assert {n for n, (s, _) in checks.items() if s != Status.SUCCEEDED} == set()
+    assert checks["turnover_below_threshold"][1] == {}  # no previous week: nothing measured
 
     item = stored(tables, WEEKS[1])
     weeks = WeekWindows.for_keys([WEEKS[1]], 90)
@@ -82,9 +88,10 @@ def test_rerunning_a_week_overwrites_it_identically(ledger, tables, instance):
 def test_a_week_with_no_lots_publishes_the_baseline_with_a_warning(tables, instance, baseline):
     result = run_chain_in_dagster(instance, partition_key=WEEKS[0])  # empty ledger
     assert result.success
-    checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
-    assert not checks["enough_strategies_qualified"].passed
-    assert checks["enough_strategies_qualified"].severity.value == "WARN"
+    status, meta = checks_of(instance, WEEKS[0])["enough_strategies_qualified"]
+    assert status == Status.FAILED and meta == {"qualified": 0, "problem": "0 qualified"}
+    evaluation = next(e for e in result.get_asset_check_evaluations() if e.check_name == "enough_strategies_qualified")
+    assert evaluation.severity.value == "WARN"
     item = stored(tables, WEEKS[0])
     assert {k: float(v) for k, v in item["weights"].items()} == baseline.allocations.to_dict()
     assert item["skipped_strategies"]["gold.clj"] == "no closed lots in window"
@@ -100,7 +107,7 @@ def test_skipped_ledger_items_raise_a_warning_not_a_failure(tables, instance, ba
     seed_ledger(tables["ledger"], lots, bad)
     result = run_chain_in_dagster(instance, partition_key=WEEKS[1])
     assert result.success
-    check = {e.check_name: e for e in result.get_asset_check_evaluations()}["ledger_items_valid"]
-    assert not check.passed and check.severity.value == "WARN"
-    assert check.metadata["items_skipped"].value == 2
+    status, meta = checks_of(instance, WEEKS[1])["ledger_items_valid"]
+    assert status == Status.FAILED and meta["items_skipped"] == 2
+    assert meta["skipped: exit_records missing or empty"] == 1 and "no-exits" in meta["examples"]
     assert stored(tables, WEEKS[1]) is not None

@@ -4,12 +4,12 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from weighting_pipeline.core.chain import run_chain
+from weighting_pipeline.core.chain import WeightingParams, run_chain
 from weighting_pipeline.local.demo_ledger import synthetic_lots
 from weighting_pipeline.resources.dynamodb import DynamoDBResource
 from weighting_pipeline.resources.weights_io_manager import DynamoDBWeightsIOManager, WeightsRejected
 from weighting_pipeline.resources.weights_table import WeightsTable
-from weighting_pipeline.settings import WeightingSettings
+from weighting_pipeline.provenance import WeeklyWeights
 from weighting_pipeline_tests.conftest import run_chain_in_dagster, seed_ledger
 
 KEY = "2026-03-01"
@@ -38,12 +38,16 @@ def test_failing_blocking_check_publishes_nothing(tables, instance, baseline, mo
     assert not result.asset_materializations_for_node("dynamic_weights")
 
 
+def weekly(frame, baseline):
+    return WeeklyWeights.build(frame, baseline, WeightingParams(), run_id="r", code_version="test", ledger_index={})
+
+
 def test_io_manager_refuses_bad_weights_and_keeps_the_last_good_week(tables, baseline):
     lots = synthetic_lots(baseline.keys, "2025-10-01", "2026-03-31", 1.0, seed=4)
     good = run_chain(lots, [KEY], baseline.allocations)["dynamic_weights"]
-    manager = DynamoDBWeightsIOManager(table=table(tables), settings=WeightingSettings(stage="prod"))
+    manager = DynamoDBWeightsIOManager(table=table(tables))
     context = dg.build_output_context(asset_key="dynamic_weights", partition_key=KEY, run_id="good-run")
-    manager.handle_output(context, good)
+    manager.handle_output(context, weekly(good, baseline))
     kept = table(tables).get_week(KEY)
     assert kept is not None
 
@@ -55,5 +59,13 @@ def test_io_manager_refuses_bad_weights_and_keeps_the_last_good_week(tables, bas
     ):
         context = dg.build_output_context(asset_key="dynamic_weights", partition_key=KEY, run_id="bad-run")
         with pytest.raises(WeightsRejected, match="refusing to publish"):
-            manager.handle_output(context, corrupt(good.copy()))
+            manager.handle_output(context, weekly(corrupt(good.copy()), baseline))
         assert table(tables).get_week(KEY) == kept
+
+    # Provenance that does not describe these weights is refused too.
+    context = dg.build_output_context(asset_key="dynamic_weights", partition_key=KEY, run_id="bad-run")
+    other = weekly(good.assign(weight=good["weight"][::-1].to_numpy()), baseline)
+    mismatched = WeeklyWeights(good, baseline, WeightingParams(), other.provenance)
+    with pytest.raises(WeightsRejected, match="weights_sha256 differs"):
+        manager.handle_output(context, mismatched)
+    assert table(tables).get_week(KEY) == kept

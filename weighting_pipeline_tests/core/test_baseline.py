@@ -80,3 +80,23 @@ def test_a_thousand_strategies_load_and_weigh_within_bounds():
         assert len(week) == 1000 and abs(week["weight"].sum() - 1.0) <= 1e-12
         assert week["weight"].between(0.5 * week["baseline"], 2.0 * week["baseline"]).all()
         assert (week["skip_reason"] == "").sum() > 500  # most strategies qualify, so the tilt is real
+
+
+def test_a_file_that_is_not_utf8_fails_naming_it(tmp_path):
+    # read_text used to raise a bare UnicodeDecodeError that named neither the file nor the problem.
+    path = tmp_path / "s.json"
+    path.write_bytes('{"files": ["é.clj"], "allocations": {"é.clj": 1.0}}'.encode("latin-1"))
+    with pytest.raises(BaselineConfigError, match=f"{path}: not UTF-8 text"):
+        load_baseline(path)
+
+
+def test_the_baseline_hash_is_of_the_files_bytes(tmp_path):
+    import hashlib
+
+    text = '{"files": ["a.clj", "b.clj"], "allocations": {"a.clj": 0.5, "b.clj": 0.5}}'
+    one, two = tmp_path / "one.json", tmp_path / "two.json"
+    one.write_text(text)
+    two.write_text(text.replace(": ", ":"))  # same allocations, other bytes
+    a, b = load_baseline(one), load_baseline(two)
+    assert a.sha256 == hashlib.sha256(text.encode()).hexdigest() and a.file_name == "one.json"
+    assert a.allocations.equals(b.allocations) and a.sha256 != b.sha256

@@ -1,0 +1,28 @@
+"""What defines each asset's computation, and the code versions derived from it.
+
+Each asset declares ``code_version=CODE_VERSIONS[name]``, a fingerprint of the
+modules below plus the ``core`` modules they import (``provenance.source_version``):
+editing the math changes it, editing a comment or the Dagster shell does not.
+Dagster then marks the asset and everything downstream stale. ``CHAIN_CODE_VERSION``
+covers the whole chain; it is the ``code_version`` recorded in each week's provenance.
+"""
+
+from weighting_pipeline.core import allocation, invariants, lots, multipliers, returns, sharpe, weights
+from weighting_pipeline.provenance import source_modules, source_version
+from weighting_pipeline.resources import ledger_items
+
+COMPUTATION = {
+    "closed_lots": (ledger_items, lots),
+    "daily_returns": (returns, lots),
+    "sharpe_ratios": (sharpe,),
+    "multipliers": (multipliers,),
+    "dynamic_weights": (weights, allocation, invariants),
+}
+
+CODE_VERSIONS = {name: source_version(*modules) for name, modules in COMPUTATION.items()}
+CHAIN_CODE_VERSION = source_version(*(m for modules in COMPUTATION.values() for m in modules))
+
+
+def chain_modules() -> tuple[str, ...]:
+    """Every module the chain's code version covers (for docs and audits)."""
+    return source_modules(*(m for modules in COMPUTATION.values() for m in modules))

@@ -1,0 +1,70 @@
+"""What Dagster recorded for each week: materializations and check executions.
+
+The event log outlives the weights table's TTL (it lives in the instance's
+storage: SQLite locally, Postgres in production), so it is where earlier
+publications, turnover's previous week and the audit trail are read from.
+Every lookup here is one query for a whole range of weeks, not one per week.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping
+
+import dagster as dg
+from dagster._core.event_api import PartitionKeyFilter
+
+WEIGHT_PREFIX = "weight/"  # per-strategy weight entries of dynamic_weights' metadata
+
+
+@dataclass(frozen=True)
+class Materialization:
+    """One week's materialization as the event log holds it."""
+
+    week: str
+    run_id: str
+    storage_id: int
+    timestamp: float
+    metadata: Mapping[str, Any]  # entry -> plain value (numbers, text, dicts for JSON)
+
+    def weights(self) -> dict[str, float] | None:
+        """Strategy -> weight from the ``weight/<strategy>`` entries, or None if there are none."""
+        found = {k[len(WEIGHT_PREFIX) :]: float(v) for k, v in self.metadata.items() if k.startswith(WEIGHT_PREFIX)}
+        return found or None
+
+    def provenance(self) -> dict[str, Any]:
+        """The provenance entries recorded with the week (empty for weeks written before they existed)."""
+        from weighting_pipeline.provenance import Provenance
+
+        names = Provenance.__dataclass_fields__
+        return {k: v for k, v in self.metadata.items() if k in names}
+
+
+def latest_materializations(instance: dg.DagsterInstance, asset: str, weeks: Iterable[str]) -> dict[str, Materialization]:
+    """The newest materialization of each of ``weeks`` of ``asset`` (weeks without one are absent)."""
+    from dagster._core.events import DagsterEventType
+
+    key = dg.AssetKey(asset)
+    ids = instance.event_log_storage.get_latest_storage_id_by_partition(
+        key, DagsterEventType.ASSET_MATERIALIZATION, set(weeks)
+    )
+    if not ids:
+        return {}
+    records = instance.fetch_materializations(dg.AssetRecordsFilter(asset_key=key, storage_ids=list(ids.values())), limit=len(ids)).records
+    out = {}
+    for r in records:
+        event = r.asset_materialization
+        out[r.partition_key] = Materialization(
+            r.partition_key, r.run_id, r.storage_id, r.timestamp, {k: v.value for k, v in event.metadata.items()}
+        )
+    return out
+
+
+def check_statuses(instance: dg.DagsterInstance, check_keys: Iterable[dg.AssetCheckKey], week: str) -> dict[dg.AssetCheckKey, Any]:
+    """The latest execution record of each check for ``week`` (checks never run for it are absent).
+
+    A record's ``status`` is PLANNED, SUCCEEDED or FAILED; its ``event`` holds the evaluation.
+    """
+    return dict(
+        instance.event_log_storage.get_latest_asset_check_execution_by_key(list(check_keys), partition_filter=PartitionKeyFilter(key=week))
+    )

@@ -1,0 +1,130 @@
+"""Every week records how it was computed, and a recomputation that differs from what was published is flagged."""
+
+import hashlib
+import json
+from decimal import Decimal
+
+import dagster as dg
+import pandas as pd
+import pytest
+from dagster._core.event_api import PartitionKeyFilter
+
+import weighting_pipeline.settings as settings_module
+from weighting_pipeline.assets.code_versions import CHAIN_CODE_VERSION, CODE_VERSIONS
+from weighting_pipeline.core.baseline import packaged_config_path
+from weighting_pipeline.local.demo_ledger import synthetic_lots
+from weighting_pipeline.provenance import weights_sha256
+from weighting_pipeline_tests.conftest import run_chain_in_dagster, seed_ledger
+from weighting_pipeline_tests.stored_weeks import stored_weeks
+
+WEEK = "2026-03-01"
+WEEKS = ["2026-02-22", "2026-03-01", "2026-03-08"]
+RESTATEMENT = dg.AssetCheckKey(dg.AssetKey("dynamic_weights"), "matches_earlier_publication")
+
+
+@pytest.fixture
+def lots(tables, baseline):
+    lots = synthetic_lots(baseline.keys, "2025-10-01", "2026-03-31", 1.0, seed=4)
+    seed_ledger(tables["ledger"], lots)
+    return lots
+
+
+def latest(instance, week=WEEK):
+    record = instance.fetch_materializations(dg.AssetRecordsFilter(asset_key=dg.AssetKey("dynamic_weights"), asset_partitions=[week]), limit=1).records[0]
+    return record, {k: v.value for k, v in record.asset_materialization.metadata.items()}
+
+
+def restatement(instance, week=WEEK):
+    """(passed, metadata, description) of the week's latest matches_earlier_publication evaluation."""
+    record = instance.event_log_storage.get_latest_asset_check_execution_by_key([RESTATEMENT], partition_filter=PartitionKeyFilter(key=week))[RESTATEMENT]
+    evaluation = record.event.dagster_event.event_specific_data
+    assert evaluation.severity == dg.AssetCheckSeverity.WARN
+    return evaluation.passed, {k: v.value for k, v in evaluation.metadata.items()}, evaluation.description
+
+
+def test_each_week_and_its_item_record_the_provenance(lots, tables, instance, baseline):
+    result = run_chain_in_dagster(instance, partition_key=WEEK)
+    assert result.success
+    record, meta = latest(instance)
+    item = stored_weeks(tables, [WEEK])[WEEK]
+    weights = {s: float(w) for s, w in item["weights"].items()}
+    packaged = packaged_config_path("prod")
+
+    assert meta["weights_sha256"] == item["weights_sha256"] == weights_sha256(weights)
+    assert meta["weights_sha256"] == hashlib.sha256(json.dumps(weights, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    assert meta["baseline_file"] == item["baseline_file"] == "strategy.prod.json"
+    assert meta["baseline_sha256"] == item["baseline_sha256"] == hashlib.sha256(packaged.read_bytes()).hexdigest()
+    assert meta["code_version"] == item["code_version"] == CHAIN_CODE_VERSION
+    assert meta["ledger_index"] == item["ledger_index"] == "GSI7-StrategyClosedAtIndex"
+    assert meta["package_version"] == item["package_version"] == "0.1.0"
+    assert meta["run_id"] == item["run_id"] == result.run_id == record.run_id
+    assert meta["parameters"] == {"lookback_days": 90, "risk_free_rate": 0.045, "min_lots": 5, "min_days": 5,
+                                  "min_multiplier": 0.5, "max_multiplier": 2.0, "turnover_warn": 0.2}
+    assert item["parameters"]["lookback_days"] == Decimal(90)
+    # Dagster records each asset's declared code version with its materialization.
+    for asset, version in CODE_VERSIONS.items():
+        mat = instance.fetch_materializations(dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), asset_partitions=[WEEK]), limit=1).records[0]
+        assert mat.asset_materialization.tags["dagster/code_version"] == version
+    # The per-strategy table an auditor exports: one entry per strategy with the numbers behind its weight.
+    assert set(meta["allocation"]) == set(baseline.keys)
+    assert {s: a["weight"] for s, a in meta["allocation"].items()} == weights
+
+
+def test_a_recomputation_is_compared_with_the_earlier_publication(lots, tables, instance, baseline, tmp_path):
+    assert run_chain_in_dagster(instance, partition_key=WEEK).success
+    passed, meta, description = restatement(instance)
+    assert passed and meta["status"] == "first publication" and description.endswith("first publication")
+
+    first = run_chain_in_dagster(instance, partition_key=WEEK)
+    assert first.success
+    passed, meta, _ = restatement(instance)
+    assert passed and meta["status"] == "identical" and meta["differing_fields"] == "none"
+
+    # A new baseline: the week is restated, and the check says what moved and why.
+    config = json.loads(packaged_config_path("prod").read_text())
+    config["allocations"] = {**config["allocations"], "gold.clj": 0.05, "beam_chain.clj": 0.25}
+    path = tmp_path / "strategy.new.json"
+    path.write_text(json.dumps(config))
+    run = run_chain_in_dagster(instance, partition_key=WEEK, environ={"APP__STAGE": "prod", "STRATEGY_CONFIG__PATH": str(path)})
+    assert run.success  # a WARN: the week is still published
+    passed, meta, description = restatement(instance)
+    assert not passed and meta["status"] == "restated"
+    assert "baseline_sha256" in meta["differing_fields"] and "parameters" not in meta["differing_fields"]
+    assert meta["earlier_run_id"] == first.run_id
+    assert 0 < meta["largest_change"] < 1 and "gold.clj" in meta["moved"] and "beam_chain.clj" in meta["moved"]
+    assert description.startswith("the weights match the week's earlier publication: restated: largest change")
+    assert stored_weeks(tables, [WEEK])[WEEK]["baseline_file"] == "strategy.new.json"
+
+    # Back on the packaged baseline, then a restated ledger: no provenance field explains the change.
+    assert run_chain_in_dagster(instance, partition_key=WEEK).success
+    late = synthetic_lots(baseline.keys, "2026-02-01", "2026-03-01", 1.0, seed=99)
+    late["lot_id"] = "LATE-" + late["lot_id"]
+    seed_ledger(tables["ledger"], late)
+    assert run_chain_in_dagster(instance, partition_key=WEEK).success
+    passed, meta, description = restatement(instance)
+    assert not passed and meta["status"] == "restated" and meta["differing_fields"] == "none"
+    assert "the ledger's lots changed" in description
+
+    # Different parameters.
+    assert run_chain_in_dagster(instance, partition_key=WEEK, environ={"APP__STAGE": "prod", "LOOKBACK_DAYS": "60"}).success
+    passed, meta, _ = restatement(instance)
+    assert not passed and meta["differing_fields"] == "parameters"
+
+
+def test_backfilling_an_unchanged_ledger_again_is_identical_for_every_week(lots, tables, instance):
+    assert run_chain_in_dagster(instance, partition_range=(WEEKS[0], WEEKS[-1])).success
+    assert [restatement(instance, w)[1]["status"] for w in WEEKS] == ["first publication"] * 3
+    again = run_chain_in_dagster(instance, partition_range=(WEEKS[0], WEEKS[-1]))
+    assert again.success
+    for week in WEEKS:
+        passed, meta, _ = restatement(instance, week)
+        assert passed and meta["status"] == "identical", week
+        assert latest(instance, week)[1]["restatement"].startswith("identical to run ")
+
+
+def test_the_baseline_is_read_once_per_run(lots, tables, instance, monkeypatch):
+    reads = []
+    original = settings_module.load_baseline
+    monkeypatch.setattr(settings_module, "load_baseline", lambda path: reads.append(path) or original(path))
+    assert run_chain_in_dagster(instance, partition_range=(WEEKS[0], WEEKS[-1])).success
+    assert len(reads) == 1
