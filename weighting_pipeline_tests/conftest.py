@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -102,9 +103,24 @@ def run_chain_in_dagster(instance, *, partition_key=None, partition_range=None, 
     )
 
 
-@pytest.fixture
-def instance(tmp_path):
+def temp_instance(home):
+    """A temporary Dagster instance in ``home`` (which becomes DAGSTER_HOME, so the
+    CLI runs a test starts use it too).
+
+    Its event log is Dagster's consolidated SQLite storage, which Dagster keeps for
+    test cases: one file instead of a shard per run, so each event costs fewer
+    connections (a 50-week backfill: 14.5 s instead of 22 s). The demo and
+    ``./run.sh ui`` keep Dagster's default storage, and the demo test runs on it.
+    """
     import dagster as dg
 
-    with dg.instance_for_test(temp_dir=str(tmp_path / "dagster_home")) as inst:
+    home = Path(home)
+    home.mkdir(parents=True, exist_ok=True)
+    storage = {"module": "dagster._core.storage.event_log", "class": "ConsolidatedSqliteEventLogStorage", "config": {"base_dir": str(home / "event_log")}}
+    return dg.instance_for_test(temp_dir=str(home), overrides={"event_log_storage": storage})
+
+
+@pytest.fixture
+def instance(tmp_path):
+    with temp_instance(tmp_path / "dagster_home") as inst:
         yield inst

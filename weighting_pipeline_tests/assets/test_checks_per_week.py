@@ -15,7 +15,7 @@ from dagster._core.storage.asset_check_execution_record import AssetCheckExecuti
 
 from weighting_pipeline.assets import CHAIN_ASSETS
 from weighting_pipeline.local.demo_ledger import synthetic_lots
-from weighting_pipeline_tests.conftest import run_chain_in_dagster, seed_ledger
+from weighting_pipeline_tests.conftest import run_chain_in_dagster, seed_ledger, temp_instance
 from weighting_pipeline_tests.resources.test_ledger_reader import raw_item
 from weighting_pipeline_tests.stored_weeks import stored_weeks
 
@@ -63,8 +63,7 @@ def test_a_range_run_records_each_weeks_checks_as_single_week_runs_do(ledger, ta
     turnover = {w: ranged[(w, "dynamic_weights:turnover_below_threshold")][1] for w in WEEKS}
     assert "turnover" not in turnover[WEEKS[0]] and turnover[WEEKS[1]]["turnover"] != turnover[WEEKS[2]]["turnover"]
 
-    (tmp_path / "singles_home").mkdir()
-    with dg.instance_for_test(temp_dir=str(tmp_path / "singles_home")) as singles:
+    with temp_instance(tmp_path / "singles_home") as singles:
         for week in WEEKS:
             assert run_chain_in_dagster(singles, partition_key=week).success
         single = recorded(singles)

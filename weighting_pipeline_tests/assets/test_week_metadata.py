@@ -12,7 +12,7 @@ import pytest
 from weighting_pipeline.core.calendar import WeekWindows
 from weighting_pipeline.core.lots import in_window
 from weighting_pipeline.local.demo_ledger import synthetic_lots
-from weighting_pipeline_tests.conftest import run_chain_in_dagster, seed_ledger
+from weighting_pipeline_tests.conftest import run_chain_in_dagster, seed_ledger, temp_instance
 
 WEEKS = ["2026-02-22", "2026-03-01", "2026-03-08"]
 CHAIN = ["closed_lots", "daily_returns", "sharpe_ratios", "multipliers", "dynamic_weights"]
@@ -36,8 +36,7 @@ def week_metadata(instance, asset, week):
 def ranged_and_single(tables, baseline, instance, tmp_path):
     seed_ledger(tables["ledger"], synthetic_lots(baseline.keys, "2025-10-01", "2026-03-31", 1.0, seed=4))
     assert run_chain_in_dagster(instance, partition_range=(WEEKS[0], WEEKS[-1])).success
-    (tmp_path / "singles_home").mkdir()
-    with dg.instance_for_test(temp_dir=str(tmp_path / "singles_home")) as singles:
+    with temp_instance(tmp_path / "singles_home") as singles:
         for week in WEEKS:
             assert run_chain_in_dagster(singles, partition_key=week).success
         yield (
