@@ -14,7 +14,10 @@ from typing import Any, Iterable, Mapping
 import dagster as dg
 from dagster._core.event_api import PartitionKeyFilter
 
-WEIGHT_PREFIX = "weight/"  # per-strategy weight entries of dynamic_weights' metadata
+from weighting_pipeline.provenance import Provenance
+
+PROVENANCE_FIELDS = tuple(Provenance.__dataclass_fields__)
+WEIGHT_ENTRY = "weight"  # dynamic_weights' metadata holds one "weight/<strategy>" entry per strategy
 
 
 @dataclass(frozen=True)
@@ -29,15 +32,13 @@ class Materialization:
 
     def weights(self) -> dict[str, float] | None:
         """Strategy -> weight from the ``weight/<strategy>`` entries, or None if there are none."""
-        found = {k[len(WEIGHT_PREFIX) :]: float(v) for k, v in self.metadata.items() if k.startswith(WEIGHT_PREFIX)}
+        prefix = WEIGHT_ENTRY + "/"
+        found = {k[len(prefix) :]: float(v) for k, v in self.metadata.items() if k.startswith(prefix)}
         return found or None
 
     def provenance(self) -> dict[str, Any]:
         """The provenance entries recorded with the week (empty for weeks written before they existed)."""
-        from weighting_pipeline.provenance import Provenance
-
-        names = Provenance.__dataclass_fields__
-        return {k: v for k, v in self.metadata.items() if k in names}
+        return {k: v for k, v in self.metadata.items() if k in PROVENANCE_FIELDS}
 
 
 def latest_materializations(instance: dg.DagsterInstance, asset: str, weeks: Iterable[str]) -> dict[str, Materialization]:

@@ -23,7 +23,7 @@ from weighting_pipeline.assets.common import CHAIN, add_week_metadata, by_strate
 from weighting_pipeline.core.calendar import previous_key
 from weighting_pipeline.core.invariants import Invariant, blocking_invariants, enough_qualified, turnover_below_threshold
 from weighting_pipeline.core.weights import dynamic_weights as compute_weights
-from weighting_pipeline.history import Materialization, latest_materializations
+from weighting_pipeline.history import WEIGHT_ENTRY, Materialization, latest_materializations
 from weighting_pipeline.provenance import Provenance, Restatement, WeeklyWeights, compare_publication, week_weights
 from weighting_pipeline.report import markdown_table
 from weighting_pipeline.settings import WeightingSettings
@@ -128,7 +128,7 @@ def week_metadata(week: pd.DataFrame, provenance: Provenance, turnover: "float |
     """One week's weights table, per-strategy weights (plotted across weeks) and provenance."""
     meta = {
         "weights_table": dg.MetadataValue.md(report.markdown(week)),
-        **by_strategy("weight", {str(r.strategy): float(r.weight) for r in week.itertuples()}),
+        **by_strategy(WEIGHT_ENTRY, {str(r.strategy): float(r.weight) for r in week.itertuples()}),
         "qualified": qualified,
         "restatement": restated.summary(),
         "allocation": dg.MetadataValue.json(
