@@ -76,19 +76,21 @@ def package_version() -> str:
         return "unknown (not installed)"
 
 
-def code_text(source: str) -> str:
+def code_text(source: str, tree: ast.Module | None = None) -> str:
     """``source`` without comments, docstrings, blank lines or trailing spaces.
 
     Comments are found with ``tokenize`` and docstrings with ``ast`` by their
     positions, and cut from the text itself, so the result does not depend on
-    how a Python version tokenizes or dumps what remains.
+    how a Python version tokenizes or dumps what remains. ``tree`` is
+    ``ast.parse(source)``, if the caller has it.
     """
     lines = source.replace("\r\n", "\n").split("\n")
     cuts: list[tuple[int, int, int, int]] = []  # (start line, start col, end line, end col), 1-based lines
     for tok in tokenize.generate_tokens(io.StringIO(source).readline):
         if tok.type == tokenize.COMMENT:
             cuts.append((*tok.start, *tok.end))
-    for node in ast.walk(ast.parse(source)):
+    tree = tree or ast.parse(source)
+    for node in (tree, *_statements(tree)):
         if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and node.body:
             first = node.body[0]
             if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str):
@@ -104,14 +106,23 @@ def code_text(source: str) -> str:
     return "\n".join(line.rstrip() for line in lines if line.strip())
 
 
+def _statements(node: ast.AST):
+    """Every statement below ``node`` (not expressions: docstrings and imports are statements)."""
+    for name in ("body", "orelse", "finalbody", "handlers", "cases"):
+        for child in getattr(node, name, None) or []:
+            if isinstance(child, (ast.stmt, ast.excepthandler, getattr(ast, "match_case", ast.stmt))):
+                yield child
+                yield from _statements(child)
+
+
 def _char_column(line: str, byte_offset: int) -> int:
     return len(line.encode("utf-8")[:byte_offset].decode("utf-8"))
 
 
-def _core_imports(module_name: str, source: str) -> set[str]:
-    """Modules of ``weighting_pipeline.core`` that ``source`` imports (absolute imports)."""
+def _core_imports(module_name: str, tree: ast.Module) -> set[str]:
+    """Modules of ``weighting_pipeline.core`` that a module's syntax tree imports (absolute imports)."""
     found = set()
-    for node in ast.walk(ast.parse(source)):
+    for node in _statements(tree):
         if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             if node.module == CORE_PACKAGE:
                 found.update(f"{CORE_PACKAGE}.{a.name}" for a in node.names)
@@ -136,7 +147,7 @@ def _closure(roots: tuple[str, ...]) -> tuple[str, ...]:
         name = todo.pop()
         if name not in seen:
             seen.add(name)
-            todo.extend(_core_imports(name, _source(name)))
+            todo.extend(_core_imports(name, _parsed(name)[1]))
     return tuple(sorted(seen))
 
 
@@ -151,8 +162,20 @@ def source_version(*modules: ModuleType | str) -> str:
     ``source_modules(*modules)`` (name, then ``code_text``), in name order."""
     digest = hashlib.sha256()
     for name in source_modules(*modules):
-        digest.update(name.encode() + b"\n" + code_text(_source(name)).encode("utf-8") + b"\n")
+        digest.update(name.encode() + b"\n" + _module_code(name).encode("utf-8") + b"\n")
     return digest.hexdigest()[:VERSION_LENGTH]
+
+
+@lru_cache(maxsize=None)
+def _parsed(name: str) -> tuple[str, ast.Module]:
+    """A module's source and syntax tree, read once per process (every asset's version shares modules)."""
+    source = _source(name)
+    return source, ast.parse(source)
+
+
+@lru_cache(maxsize=None)
+def _module_code(name: str) -> str:
+    return code_text(*_parsed(name))
 
 
 # Fields a restatement compares: what changes the numbers, not who ran them or when.

@@ -83,11 +83,17 @@ def test_a_change_to_an_imported_core_module_changes_the_version(monkeypatch):
         text = original(name)
         return text.replace("2 * days + after", "2 * days + after + 0") if name.endswith("core.calendar") else text
 
-    monkeypatch.setattr(provenance, "_source", edited)
+    def use(source):
+        monkeypatch.setattr(provenance, "_source", source)
+        provenance._parsed.cache_clear()  # sources are read once per process
+        provenance._module_code.cache_clear()
+
+    use(edited)
     assert source_version(sharpe) != before  # sharpe imports returns, which imports calendar
-    monkeypatch.setattr(provenance, "_source", lambda name: original(name) + "\n# a comment\n")
+    use(lambda name: original(name) + "\n# a comment\n")
     assert source_version(sharpe) == before
     assert source_version(returns) != before
+    use(original)
 
 
 PROV = {"parameters": {"lookback_days": 90}, "baseline_sha256": "b1", "code_version": "c1", "ledger_index": "GSI7", "package_version": "0.1.0"}
