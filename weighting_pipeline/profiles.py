@@ -49,7 +49,7 @@ def _baseline(stage: str | None) -> Baseline:
 
 
 def _client():
-    from weighting_pipeline.resources.dynamodb import client_config, make_client
+    from weighting_pipeline.resources.dynamodb_client import client_config, make_client
 
     # Two attempts of <= 0.5 s connect + 0.5 s read: about 2 s worst case per call.
     return make_client(client_config(max_attempts=2, connect_timeout=0.5, read_timeout=0.5, pool=2))

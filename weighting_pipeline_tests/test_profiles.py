@@ -53,6 +53,25 @@ def test_uses_the_current_weeks_weights(tables, frames, baseline):
     assert abs(sum(profile.allocations.values()) - 1) <= Decimal("1e-9")
 
 
+def test_a_trading_process_reading_its_weights_never_loads_dagster(tables, frames):
+    """The reader's first real call once built its client through the Dagster resource
+    module, which imports dagster_aws: a trading process loaded Dagster on its first read."""
+    import subprocess
+    import sys
+
+    store(tables, frames, KEY)
+    code = (
+        "import sys, pandas as pd\n"
+        "from weighting_pipeline import get_strategy_profile\n"
+        f"profile = get_strategy_profile(now=pd.Timestamp('{NOW.isoformat()}'))\n"
+        "assert profile.is_dynamic, profile.source\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('dagster', 'dagster_aws', 'sqlalchemy', 'alembic')))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "[]"
+
+
 def test_late_run_uses_last_weeks_item_within_grace(tables, frames, caplog):
     store(tables, frames, PREVIOUS)  # valid until 2040-02-26 18:00; the current week's item is missing
     within = get_strategy_profile(now=pd.Timestamp("2040-02-26 23:00", tz="America/New_York"))
