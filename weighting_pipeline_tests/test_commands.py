@@ -2,8 +2,17 @@
 
 import json
 import os
+import re
+import shutil
+import signal
+import socket
 import subprocess
 import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
 
 from weighting_pipeline.local.demo_ledger import synthetic_lots
 from weighting_pipeline.resources.dynamodb import DynamoDBResource
@@ -90,3 +99,69 @@ def test_audit_command_prints_each_week_and_writes_the_csv_without_dynamodb(tabl
         assert json.loads(row["parameters"])["lookback_days"] == 90
     bad = subprocess.run([*cmd[:4], "--range", "2026-03-02...2026-03-08"], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "'2026-03-02' is not a weekly partition key" in bad.stderr
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every process below ``pid``, from /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            children.setdefault(int(stat.rsplit(")", 1)[1].split()[1]), []).append(int(entry))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT], ids=["SIGTERM", "SIGHUP", "SIGINT"])
+def test_ui_stops_every_server_it_started_on_a_signal(tmp_path, sig):
+    """SIGTERM or SIGHUP (a closed terminal) used to kill the command on the spot and leave DynamoDB Local running."""
+    from weighting_pipeline.local.dynamodb_local import free_port
+
+    root = tmp_path / "root"
+    root.mkdir()
+    for name in ("workspace.yaml", "dagster.yaml"):
+        shutil.copy(Path(REPO) / name, root / name)
+    env = {k: v for k, v in os.environ.items() if k not in ("STRATEGY_WEIGHTS__TABLE_NAME", "TRADE_LEDGER__TABLE_NAME", "DAGSTER_HOME")}
+    env["WEIGHTING_LOCAL_ROOT"] = str(root)
+    port = free_port()
+    backend = os.environ.get("WEIGHTING_TEST_BACKEND", "auto")
+    ui = subprocess.Popen([sys.executable, "-m", "weighting_pipeline.local", "ui", "--port", str(port), "--backend", backend],
+                          cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines: list[str] = []
+    threading.Thread(target=lambda: lines.extend(ui.stdout), daemon=True).start()
+    try:
+        deadline = time.monotonic() + 180
+        while not _listening(port) and ui.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert _listening(port), "".join(lines)[-3000:]
+        dynamodb = int(re.search(r"at http://127\.0\.0\.1:(\d+)", "".join(lines)).group(1))
+        assert _listening(dynamodb)
+        started = _descendants(ui.pid)
+        assert len(started) >= 3  # DynamoDB Local (or moto's threads), dagster dev, its webserver and daemon
+        ui.send_signal(sig)
+        ui.wait(timeout=120)
+    finally:
+        if ui.poll() is None:
+            ui.kill()
+    time.sleep(1)
+    assert not _listening(port) and not _listening(dynamodb)
+    assert [p for p in started if _alive(p)] == []

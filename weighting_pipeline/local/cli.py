@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -25,6 +26,43 @@ import pandas as pd
 ROOT = Path(os.environ.get("WEIGHTING_LOCAL_ROOT", Path.cwd())).resolve()
 STATE = ROOT / ".local"
 LOCAL_TABLES = {"TRADE_LEDGER__TABLE_NAME": "trade-ledger-local", "STRATEGY_WEIGHTS__TABLE_NAME": "strategy-weights-local"}
+
+
+def exit_on_termination_signals() -> None:
+    """End this process on SIGTERM and SIGHUP (a closed terminal) as on Ctrl-C: by
+    raising, so the ``with`` blocks and ``finally`` clauses stop every server it started.
+    Python's default for both is to die on the spot, leaving DynamoDB Local running."""
+
+    def leave(signum, _frame):
+        raise SystemExit(128 + signum)
+
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, leave)
+
+
+def run_until_stopped(cmd: list[str], **kwargs) -> int:
+    """Run a long-lived child (``dagster dev``) until it ends or we are told to stop.
+
+    The child gets its own process group, so a terminal's Ctrl-C or hang-up
+    reaches only us and we stop it exactly once: one SIGTERM (which
+    ``dagster dev`` handles like Ctrl-C, shutting its webserver and daemon
+    down), then its whole group is killed if it is not gone within 60 s.
+    """
+    child = subprocess.Popen(cmd, start_new_session=True, **kwargs)
+    try:
+        return child.wait()
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_IGN)  # shutting down: a second Ctrl-C must not cut it short
+        if child.poll() is None:
+            child.terminate()
+            try:
+                child.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(child.pid, signal.SIGKILL)
+                child.wait()
 
 
 def local_env(endpoint: str) -> None:
@@ -190,6 +228,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from weighting_pipeline.local.dynamodb_local import LocalDynamoDB
 
+    exit_on_termination_signals()
     if args.command == "weights" and not args.local:
         return 0 if print_weights(args.week or latest_complete_week()) else 1
 
@@ -208,11 +247,8 @@ def main(argv: list[str] | None = None) -> int:
             cmd = [sys.executable, "-m", "dagster", "dev", "-h", "127.0.0.1", "-p", str(args.port), "-w", str(ROOT / "workspace.yaml")]
             # The dev stage's schedule starts STOPPED; the local UI is a demo of the running product.
             env = {**os.environ, "SCHEDULE__DEFAULT_STATUS": os.environ.get("SCHEDULE__DEFAULT_STATUS", "RUNNING")}
-            try:
-                # Run from DAGSTER_HOME, where dagster.yaml was copied, so Dagster finds one instance config.
-                return subprocess.call(cmd, cwd=os.environ["DAGSTER_HOME"], env=env)
-            except KeyboardInterrupt:
-                return 0
+            # Run from DAGSTER_HOME, where dagster.yaml was copied, so Dagster finds one instance config.
+            return run_until_stopped(cmd, cwd=os.environ["DAGSTER_HOME"], env=env)
         print(f"Materialising week {week} through Dagster (DAGSTER_HOME={os.environ['DAGSTER_HOME']}) ...")
         ok = materialize(week, "DEBUG" if getattr(args, "debug", False) else "INFO")
         if not ok:

@@ -129,7 +129,11 @@ class LocalDynamoDB:
             self._moto = None
 
     def __enter__(self) -> "LocalDynamoDB":
-        return self.start()
+        try:
+            return self.start()
+        except BaseException:  # a signal or a failure while starting: nothing may outlive us
+            self.stop()
+            raise
 
     def __exit__(self, *exc) -> None:
         self.stop()
