@@ -79,14 +79,16 @@ class WeekAudit:
 
 def audit(instance: dg.DagsterInstance, weeks: list[str]) -> list[WeekAudit]:
     """The audit of each of ``weeks``: latest publication and latest check results."""
-    publications = latest_materializations(instance, "dynamic_weights", weeks)
+    from weighting_pipeline.assets.dynamic_weights import ASSET, RESTATEMENT_CHECK
+
+    publications = latest_materializations(instance, ASSET, weeks)
     keys = chain_check_keys()
+    restated_key = dg.AssetCheckKey(dg.AssetKey(ASSET), RESTATEMENT_CHECK)
     out = []
     for week in weeks:
         records = check_statuses(instance, keys, week)
         checks = {f"{k.asset_key.to_user_string()}.{k.name}": (records[k].status.value if k in records else "NOT RUN") for k in keys}
         restatement = "-"
-        restated_key = next(k for k in keys if k.name == "matches_earlier_publication")
         record = records.get(restated_key)
         evaluation = record.event.dagster_event.event_specific_data if record is not None and record.event else None
         if evaluation is not None and evaluation.metadata.get("status") is not None:

@@ -13,6 +13,7 @@ from typing import Any, Iterable, Mapping
 
 import dagster as dg
 from dagster._core.event_api import PartitionKeyFilter
+from dagster._core.events import DagsterEventType
 
 from weighting_pipeline.provenance import Provenance
 
@@ -43,8 +44,6 @@ class Materialization:
 
 def latest_materializations(instance: dg.DagsterInstance, asset: str, weeks: Iterable[str]) -> dict[str, Materialization]:
     """The newest materialization of each of ``weeks`` of ``asset`` (weeks without one are absent)."""
-    from dagster._core.events import DagsterEventType
-
     key = dg.AssetKey(asset)
     ids = instance.event_log_storage.get_latest_storage_id_by_partition(
         key, DagsterEventType.ASSET_MATERIALIZATION, set(weeks)

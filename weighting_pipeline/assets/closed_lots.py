@@ -15,6 +15,7 @@ from weighting_pipeline.resources.table_schema import GSI7
 from weighting_pipeline.settings import WeightingSettings
 
 LEDGER_CHECK = "ledger_items_valid"
+LEDGER_INDEX = "ledger_index"  # metadata entry naming the index the week's lots were read through
 
 
 @dg.asset(
@@ -69,7 +70,7 @@ def read_metadata(read: LedgerRead, n_weeks: int, rows: int) -> dict:
     """Facts of the run's one ledger read (the same on every week of a range)."""
     report = read.report
     return {
-        "ledger_index": read.index,
+        LEDGER_INDEX: read.index,
         "ledger_plan": "close-date BETWEEN" if read.index == GSI7 else "FilterExpression: no close-date index, reads all closed history",
         "weeks": n_weeks,
         "rows": rows,

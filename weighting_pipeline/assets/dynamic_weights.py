@@ -18,6 +18,7 @@ import pandas as pd
 
 from weighting_pipeline import report
 from weighting_pipeline.assets.checks import emit, per_week, weight_check_specs
+from weighting_pipeline.assets.closed_lots import LEDGER_INDEX
 from weighting_pipeline.assets.code_versions import CHAIN_CODE_VERSION, CODE_VERSIONS
 from weighting_pipeline.assets.common import CHAIN, add_week_metadata, by_strategy, week_span
 from weighting_pipeline.core.calendar import previous_key
@@ -59,11 +60,11 @@ def dynamic_weights(context: dg.AssetExecutionContext, multipliers: pd.DataFrame
         params,
         run_id=context.run.run_id,
         code_version=CHAIN_CODE_VERSION,
-        ledger_index={k: str(m.metadata["ledger_index"]) for k, m in lots.items() if "ledger_index" in m.metadata},
+        ledger_index={k: str(m.metadata[LEDGER_INDEX]) for k, m in lots.items() if LEDGER_INDEX in m.metadata},
     )
     provenance = weekly.provenance
-    before = earlier.get(previous_key(keys[0]))
-    previous = pd.Series(before.weights()) if before is not None and before.weights() else None
+    before = earlier[previous_key(keys[0])].weights() if previous_key(keys[0]) in earlier else None
+    previous = pd.Series(before) if before else None
     turnover = turnover_below_threshold(frame, previous, params.turnover_warn)
     qualified = enough_qualified(frame)
     restatements = {k: restatement(weights[k], provenance[k], earlier.get(k)) for k in keys}
@@ -95,7 +96,7 @@ def dynamic_weights(context: dg.AssetExecutionContext, multipliers: pd.DataFrame
 
 def restatement(weights: dict, provenance: Provenance, earlier: "Materialization | None") -> Restatement:
     """This week's weights against its earlier materialization, if Dagster holds one."""
-    if earlier is None or earlier.weights() is None:
+    if earlier is None:
         return compare_publication(weights, provenance.as_dict(), None, None)
     return compare_publication(weights, provenance.as_dict(), earlier.weights(), earlier.provenance(), earlier.run_id)
 
