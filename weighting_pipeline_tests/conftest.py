@@ -18,6 +18,8 @@ from hypothesis import settings
 from weighting_pipeline.core.baseline import load_baseline, packaged_config_path
 from weighting_pipeline.local.demo_ledger import seed_ledger  # noqa: F401  (tests import it from here)
 from weighting_pipeline.local.dynamodb_local import LocalDynamoDB
+from weighting_pipeline.local.moto_server import LocalAWS
+from weighting_pipeline.local.postgres import LocalPostgres
 from weighting_pipeline.local.tables import create_tables
 from weighting_pipeline.resources.dynamodb import DynamoDBResource
 
@@ -51,6 +53,40 @@ def aws_env(monkeypatch, dynamodb_server, tmp_path):
     monkeypatch.setenv("APP__STAGE", "prod")
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
     (tmp_path / "dagster_home").mkdir()
+
+
+@pytest.fixture(scope="session")
+def aws_server():
+    """moto's server for S3, SNS, SQS, ECS and EC2 (DynamoDB stays on its own server)."""
+    with LocalAWS() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """Debian's PostgreSQL on 127.0.0.1 (``.ci/run`` installs it), one per session."""
+    with LocalPostgres() as server:
+        yield server
+
+
+@pytest.fixture
+def aws(aws_server, monkeypatch):
+    """The AWS services beside DynamoDB, reached through ``AWS_ENDPOINT_URL``."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL", aws_server.endpoint)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")  # what boto3 reads, in Dagster's own clients
+    return aws_server
+
+
+@pytest.fixture
+def s3_intermediates(aws, monkeypatch):
+    """A fresh bucket; ``INTERMEDIATES__BASE_PATH`` points at a prefix in it."""
+    import boto3
+
+    bucket = f"intermediates-{uuid.uuid4().hex[:8]}"
+    boto3.client("s3", region_name="us-east-1").create_bucket(Bucket=bucket)
+    uri = f"s3://{bucket}/weighting"
+    monkeypatch.setenv("INTERMEDIATES__BASE_PATH", uri)
+    return uri
 
 
 @pytest.fixture

@@ -1,0 +1,63 @@
+"""moto's server on 127.0.0.1, standing in for the AWS services around the
+pipeline (S3, SNS, SQS, ECS, EC2) in tests and in the local stack.
+
+Clients reach it through the standard ``AWS_ENDPOINT_URL`` variable; nothing in
+the pipeline knows it is talking to moto.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import urllib.request
+
+from weighting_pipeline.local.dynamodb_local import HOST, _wait_for_port, free_port
+
+
+class LocalAWS:
+    """A context manager running moto's threaded server; ``endpoint`` is its URL."""
+
+    def __init__(self, port: int | None = None):
+        self.port = port or free_port()
+        self._server = None
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    def start(self) -> "LocalAWS":
+        from moto.server import ThreadedMotoServer
+
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
+
+        self._server = ThreadedMotoServer(ip_address=HOST, port=self.port, verbose=False)
+        self._server.start()
+        _wait_for_port(self.port, None)
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+
+    def manual_ecs_tasks(self) -> None:
+        """Keep ECS tasks where they are until told: moto otherwise moves a task
+        one state on at every DescribeTasks, which no real cluster does."""
+        set_manual_ecs_transitions(self.endpoint)
+
+    def __enter__(self) -> "LocalAWS":
+        try:
+            return self.start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def set_manual_ecs_transitions(endpoint: str) -> None:
+    body = json.dumps({"model_name": "ecs::task", "transition": {"progression": "manual", "times": 1000}}).encode()
+    request = urllib.request.Request(f"{endpoint}/moto-api/state-manager/set-transition", data=body, method="POST")
+    with urllib.request.urlopen(request, timeout=10):
+        pass

@@ -1,0 +1,1 @@
+"""What the production instance (deploy/dagster.yaml) loads from this package."""

@@ -1,0 +1,81 @@
+"""deploy/dagster.yaml: the production instance, on a real PostgreSQL and moto's ECS."""
+
+import shutil
+import uuid
+from pathlib import Path
+
+import dagster as dg
+import pytest
+from dagster._core.event_api import PartitionKeyFilter
+
+from weighting_pipeline.local.infrastructure import provision
+from weighting_pipeline.local.demo_ledger import synthetic_lots
+from weighting_pipeline.production.ecs_launcher import EcsRunLauncher
+from weighting_pipeline_tests.conftest import run_chain_in_dagster, seed_ledger
+
+REPO = Path(__file__).resolve().parents[2]
+WEEKS = ["2026-02-22", "2026-03-01", "2026-03-08"]
+
+
+@pytest.fixture
+def production(postgres_server, aws, dynamodb_server, monkeypatch, tmp_path):
+    """A DAGSTER_HOME holding deploy/dagster.yaml, a fresh database, and the
+    provisioned AWS resources, all exported as production exports them."""
+    name = f"t{uuid.uuid4().hex[:8]}"
+    infra = provision(name, aws_endpoint=aws.endpoint, dynamodb_endpoint=dynamodb_server.endpoint)
+    env = {**postgres_server.create_database(name), **infra.env()}
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    home = tmp_path / "production_home"
+    home.mkdir()
+    shutil.copy(REPO / "deploy" / "dagster.yaml", home / "dagster.yaml")
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    return infra
+
+
+def test_the_instance_stores_in_postgres_queues_runs_and_launches_them_on_ecs(production):
+    from dagster_postgres import PostgresEventLogStorage, PostgresRunStorage, PostgresScheduleStorage
+    from dagster._core.run_coordinator import QueuedRunCoordinator
+
+    with dg.DagsterInstance.get() as instance:
+        assert isinstance(instance.run_storage, PostgresRunStorage)
+        assert isinstance(instance.event_log_storage, PostgresEventLogStorage)
+        assert isinstance(instance.schedule_storage, PostgresScheduleStorage)
+        assert isinstance(instance.run_coordinator, QueuedRunCoordinator)
+        assert instance.get_concurrency_config().run_queue_config.tag_concurrency_limits == [{"key": "dagster/backfill", "limit": 1}]
+        launcher = instance.run_launcher
+        assert isinstance(launcher, EcsRunLauncher) and not launcher.use_current_ecs_task_config
+        assert launcher.run_task_kwargs == {
+            "cluster": production.cluster,
+            "launchType": "FARGATE",
+            "networkConfiguration": {"awsvpcConfiguration": {
+                "subnets": [production.subnet], "securityGroups": [production.security_group], "assignPublicIp": "DISABLED"}},
+        }
+        assert instance.run_monitoring_enabled and instance.run_retries_enabled
+        assert not instance.run_retries_retry_on_asset_or_op_failure  # a failed check is never retried
+        assert not instance.telemetry_enabled
+
+
+def test_subnets_without_a_security_group_are_refused_by_name(production, monkeypatch):
+    monkeypatch.delenv("DAGSTER_ECS_SECURITY_GROUPS")
+    with pytest.raises(Exception, match="DAGSTER_ECS_SUBNETS is set but DAGSTER_ECS_SECURITY_GROUPS is not"):
+        with dg.DagsterInstance.get() as instance:
+            instance.run_launcher  # noqa: B018  (loads it)
+
+
+def test_a_range_run_records_each_week_in_postgres(production, baseline):
+    seed_ledger(production.ledger_table, synthetic_lots(baseline.keys, "2025-10-01", "2026-03-31", 1.0, seed=4))
+    with dg.DagsterInstance.get() as instance:
+        result = run_chain_in_dagster(instance, partition_range=(WEEKS[0], WEEKS[-1]))
+        assert result.success
+        run_id = result.run_id
+    # A second instance object, as the webserver in another container would open it.
+    with dg.DagsterInstance.get() as reader:
+        assert reader.get_run_by_id(run_id).status == dg.DagsterRunStatus.SUCCESS
+        key = dg.AssetCheckKey(dg.AssetKey("dynamic_weights"), "weights_sum_to_one")
+        for week in WEEKS:
+            [record] = reader.fetch_materializations(
+                dg.AssetRecordsFilter(asset_key=dg.AssetKey("dynamic_weights"), asset_partitions=[week]), limit=1).records
+            assert record.run_id == run_id
+            check = reader.event_log_storage.get_latest_asset_check_execution_by_key([key], partition_filter=PartitionKeyFilter(key=week))[key]
+            assert check.status.value == "SUCCEEDED" and check.run_id == run_id
