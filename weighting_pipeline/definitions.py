@@ -12,7 +12,9 @@ from typing import Mapping
 
 import dagster as dg
 
+from weighting_pipeline.alerts.sensors import ALERT_SENSORS
 from weighting_pipeline.assets import CHAIN_ASSETS
+from weighting_pipeline.resources.alerts import AlertsTopic
 from weighting_pipeline.resources.dynamodb import DynamoDBResource
 from weighting_pipeline.resources.ledger_reader import LedgerReader
 from weighting_pipeline.resources.parquet_io_manager import PartitionedParquetIOManager
@@ -30,10 +32,31 @@ DEPLOYMENTS: dict[str, dict] = {
     "prod": {"max_attempts": 5, "ledger_workers": 8, "ttl_days": 7, "schedule": RUNNING},
 }
 SCHEDULE_STATUS_ENV = "SCHEDULE__DEFAULT_STATUS"
+MISSED_WEEK_ENV = "ALERTS__MISSED_WEEK_HOURS"
 
 
-def build_resources(settings: WeightingSettings, dynamodb: DynamoDBResource | None = None) -> dict[str, object]:
+def alerts_topic(stage: str, environ: Mapping[str, str]) -> AlertsTopic:
+    """Alerts from ``ALERTS__SNS_TOPIC_ARN``, ``DAGSTER_WEBSERVER_URL`` and ``ALERTS__MISSED_WEEK_HOURS``."""
+    raw = (environ.get(MISSED_WEEK_ENV) or "2").strip()
+    try:
+        hours = float(raw)
+    except ValueError:
+        hours = float("nan")
+    if not hours > 0 or hours == float("inf"):
+        raise SettingsError(f"{MISSED_WEEK_ENV}={raw!r} must be a positive number of hours")
+    return AlertsTopic(
+        topic_arn=(environ.get("ALERTS__SNS_TOPIC_ARN") or "").strip() or None,
+        webserver_url=(environ.get("DAGSTER_WEBSERVER_URL") or "").strip() or None,
+        missed_week_hours=hours,
+        stage=stage,
+    )
+
+
+def build_resources(
+    settings: WeightingSettings, dynamodb: DynamoDBResource | None = None, environ: Mapping[str, str] | None = None
+) -> dict[str, object]:
     """The deployment's resources; ``dynamodb`` overrides its client settings (tests, tools)."""
+    environ = os.environ if environ is None else environ
     deployment = DEPLOYMENTS[settings.stage]
     dynamodb = dynamodb or DynamoDBResource(max_attempts=deployment["max_attempts"])
     weights_table = WeightsTable(dynamodb=dynamodb, table_name=dg.EnvVar("STRATEGY_WEIGHTS__TABLE_NAME"))
@@ -43,10 +66,11 @@ def build_resources(settings: WeightingSettings, dynamodb: DynamoDBResource | No
             dynamodb=dynamodb,
             table_name=dg.EnvVar("TRADE_LEDGER__TABLE_NAME"),
             max_workers=deployment["ledger_workers"],
-            index=os.environ.get("TRADE_LEDGER__INDEX") or "auto",
+            index=environ.get("TRADE_LEDGER__INDEX") or "auto",
         ),
-        "intermediate_io_manager": PartitionedParquetIOManager(base_path=os.environ.get("INTERMEDIATES__BASE_PATH") or None),
+        "intermediate_io_manager": PartitionedParquetIOManager(base_path=environ.get("INTERMEDIATES__BASE_PATH") or None),
         "weights_io_manager": DynamoDBWeightsIOManager(table=weights_table, ttl_days=deployment["ttl_days"]),
+        "alerts": alerts_topic(settings.stage, environ),
     }
 
 
@@ -68,7 +92,8 @@ def build_definitions(environ: Mapping[str, str] | None = None) -> dg.Definition
         assets=CHAIN_ASSETS,
         jobs=[weekly_weighting_job],
         schedules=[weekly_weighting_schedule(schedule_status(settings.stage, environ))],
-        resources=build_resources(settings),
+        sensors=ALERT_SENSORS,
+        resources=build_resources(settings, environ=environ),
         # The chain is strictly linear, so a process per step buys no parallelism and
         # costs ~3 s of imports per step; one process runs the whole chain.
         executor=dg.in_process_executor,

@@ -9,6 +9,7 @@ import dagster as dg
 
 WEIGHTING_JOB = "weekly_weighting_job"
 SCHEDULE = "weekly_weighting_schedule"
+SCHEDULED_PRIORITY = "10"
 
 weekly_weighting_job = dg.define_asset_job(
     WEIGHTING_JOB,
@@ -25,4 +26,7 @@ def weekly_weighting_schedule(default_status: dg.DefaultScheduleStatus) -> dg.Sc
         name=SCHEDULE,
         default_status=default_status,
         description="Sunday 18:00 America/New_York: weights for the week ahead.",
+        # The queued run coordinator dequeues higher priorities first: the weekly run
+        # never waits behind queued audit backfills (deploy/dagster.yaml).
+        tags={"dagster/priority": SCHEDULED_PRIORITY},
     )

@@ -11,6 +11,7 @@ DynamoDB item: ``matches_earlier_publication`` warns when a recomputation
 differs from what was published before.
 """
 
+from datetime import timedelta
 
 import dagster as dg
 import numpy as np
@@ -21,7 +22,7 @@ from weighting_pipeline.assets.checks import emit, per_week, weight_check_specs
 from weighting_pipeline.assets.closed_lots import LEDGER_INDEX
 from weighting_pipeline.assets.code_versions import CHAIN_CODE_VERSION, CODE_VERSIONS
 from weighting_pipeline.assets.common import CHAIN, add_week_metadata, by_strategy, week_span
-from weighting_pipeline.core.calendar import previous_key
+from weighting_pipeline.core.calendar import TIMEZONE, previous_key
 from weighting_pipeline.core.invariants import Invariant, blocking_invariants, enough_qualified, turnover_below_threshold
 from weighting_pipeline.core.weights import dynamic_weights as compute_weights
 from weighting_pipeline.history import WEIGHT_ENTRY, Materialization, latest_materializations
@@ -31,6 +32,9 @@ from weighting_pipeline.settings import WeightingSettings
 
 ASSET = "dynamic_weights"
 RESTATEMENT_CHECK = "matches_earlier_publication"
+# The week that ends Sunday 18:00 New York should be published by 20:00: the UI then
+# shows the asset as late (open-source Dagster shows it; the missed-week sensor alerts).
+FRESHNESS = dg.FreshnessPolicy.cron(deadline_cron="0 20 * * 0", lower_bound_delta=timedelta(hours=2), timezone=TIMEZONE)
 
 
 @dg.asset(
@@ -38,6 +42,7 @@ RESTATEMENT_CHECK = "matches_earlier_publication"
     kinds={"dynamodb", "pandas"},
     io_manager_key="weights_io_manager",
     output_required=False,
+    freshness_policy=FRESHNESS,
     code_version=CODE_VERSIONS[ASSET],
     check_specs=weight_check_specs(ASSET),
     description=(

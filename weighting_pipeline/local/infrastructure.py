@@ -56,6 +56,30 @@ class Infrastructure:
         }
 
 
+def create_alerts_topic(sns, sqs, name: str) -> tuple[str, str]:
+    """The alerts topic and the SQS queue subscribed to it: (topic ARN, queue URL).
+
+    Delivery is SNS's JSON envelope, not raw, so the probe sees the subject too."""
+    topic = sns.create_topic(Name=f"{name}-alerts")["TopicArn"]
+    queue = sqs.create_queue(QueueName=f"{name}-alerts-probe")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sqs.set_queue_attributes(QueueUrl=queue, Attributes={"Policy": json.dumps({"Statement": [
+        {"Effect": "Allow", "Principal": {"Service": "sns.amazonaws.com"}, "Action": "sqs:SendMessage", "Resource": queue_arn}]})})
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
+    return topic, queue
+
+
+def receive_alerts(sqs, queue_url: str, wait_seconds: int = 1) -> list[dict[str, str]]:
+    """Alerts waiting on the probe queue (deleted once read): ``{"subject", "body"}`` each."""
+    got = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=wait_seconds).get("Messages", [])
+    alerts = []
+    for message in got:
+        sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+        envelope = json.loads(message["Body"])
+        alerts.append({"subject": envelope.get("Subject", ""), "body": envelope["Message"]})
+    return alerts
+
+
 def provision(
     name: str,
     *,
@@ -94,13 +118,7 @@ def provision(
         containerDefinitions=[{"name": RUN_CONTAINER, "image": image, "memory": 4096, "essential": True, "environment": environment}],
     )["taskDefinition"]["taskDefinitionArn"]
 
-    topic = aws("sns").create_topic(Name=f"{name}-alerts")["TopicArn"]
-    sqs = aws("sqs")
-    queue = sqs.create_queue(QueueName=f"{name}-alerts-probe")["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    sqs.set_queue_attributes(QueueUrl=queue, Attributes={"Policy": json.dumps({"Statement": [
-        {"Effect": "Allow", "Principal": {"Service": "sns.amazonaws.com"}, "Action": "sqs:SendMessage", "Resource": queue_arn}]})})
-    aws("sns").subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"})
+    topic, queue = create_alerts_topic(aws("sns"), aws("sqs"), name)
 
     return Infrastructure(ledger_table=ledger, weights_table=weights, bucket=bucket, cluster=cluster,
                           task_definition=task_definition, subnet=subnet, security_group=group,
