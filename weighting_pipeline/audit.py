@@ -18,6 +18,7 @@ import dagster as dg
 
 from weighting_pipeline.history import Materialization, check_statuses, latest_materializations
 from weighting_pipeline.partitions import weekly_partitions
+from weighting_pipeline.unpublish import latest_unpublish
 
 CSV_COLUMNS = [
     "week", "strategy", "baseline", "sharpe", "multiplier", "weight", "parameters", "code_version", "run_id",
@@ -57,9 +58,18 @@ class WeekAudit:
     publication: Materialization | None  # latest dynamic_weights materialization
     checks: dict[str, str]  # "<asset>.<check>" -> SUCCEEDED | FAILED | PLANNED | NOT RUN
     restatement: str
+    unpublished: dict | None = None  # the latest unpublish after the latest publication
 
     def line(self) -> str:
-        """One line: week, weights hash, check summary, restatement, provenance."""
+        """One line: week, weights hash, check summary, restatement, provenance; an
+        unpublished week says so first."""
+        if self.unpublished is not None:
+            u = self.unpublished
+            rolled = f"UNPUBLISHED at {u['at']} by {u['by']} (trading uses the baseline): {u['reason']}  was: "
+            return f"{self.week}  {rolled}{self._published_line().split('  ', 1)[1]}"
+        return self._published_line()
+
+    def _published_line(self) -> str:
         failed = [n for n, s in self.checks.items() if s == "FAILED"]
         other = [n for n, s in self.checks.items() if s not in ("SUCCEEDED", "FAILED")]
         checks = f"checks {sum(s == 'SUCCEEDED' for s in self.checks.values())}/{len(self.checks)} passed"
@@ -93,7 +103,11 @@ def audit(instance: dg.DagsterInstance, weeks: list[str]) -> list[WeekAudit]:
         evaluation = record.event.dagster_event.event_specific_data if record is not None and record.event else None
         if evaluation is not None and evaluation.metadata.get("status") is not None:
             restatement = str(evaluation.metadata["status"].value)
-        out.append(WeekAudit(week, publications.get(week), checks, restatement))
+        publication = publications.get(week)
+        unpublished = latest_unpublish(instance, week)
+        if unpublished is not None and publication is not None and unpublished["storage_id"] < publication.storage_id:
+            unpublished = None  # published again since
+        out.append(WeekAudit(week, publication, checks, restatement, unpublished))
     return out
 
 

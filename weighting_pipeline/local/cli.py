@@ -8,6 +8,8 @@ Commands:
   weights       print a stored week's weights table
   audit         print, from the Dagster instance, each week's weights hash, checks,
                 restatement and provenance (--csv FILE: the per-strategy table)
+  unpublish     delete a week's weights item (trading falls back to the baseline) and
+                record who and why in the Dagster instance (--week K --reason TEXT)
 State lives in ``.local/`` (DynamoDB data and DAGSTER_HOME), so ``ui`` shows what ``demo`` did.
 """
 
@@ -174,6 +176,37 @@ def print_audit(week_range: str, csv_path: str | None) -> int:
     return 0
 
 
+def run_unpublish(week: str, reason: str, by: str) -> int:
+    """Unpublish ``week`` from the table in STRATEGY_WEIGHTS__TABLE_NAME, recording it at DAGSTER_HOME."""
+    import dagster as dg
+
+    from weighting_pipeline.resources.dynamodb import DynamoDBResource
+    from weighting_pipeline.resources.weights_table import WeightsTable
+    from weighting_pipeline.unpublish import UnpublishError, unpublish
+
+    if not os.environ.get("DAGSTER_HOME"):
+        print("unpublish records the action in the Dagster instance: set DAGSTER_HOME (or pass --local)", file=sys.stderr)
+        return 2
+    if not os.environ.get("STRATEGY_WEIGHTS__TABLE_NAME"):
+        print("unpublish needs STRATEGY_WEIGHTS__TABLE_NAME (the weights table)", file=sys.stderr)
+        return 2
+    table = WeightsTable(dynamodb=DynamoDBResource(), table_name=os.environ["STRATEGY_WEIGHTS__TABLE_NAME"])
+    try:
+        with dg.DagsterInstance.get() as instance:
+            done = unpublish(instance, table, week, reason, by)
+    except UnpublishError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    was = f"removed the item of run {done.deleted_run_id}" if done.deleted_run_id else "no item was stored"
+    print(f"Week {week} unpublished by {done.by} at {done.at} ({was}); trading uses the baseline for it.")
+    print(f"Recorded as an observation of dynamic_weights, partition {week}: {done.reason}")
+    from weighting_pipeline.profiles import get_strategy_profile
+
+    # A missing current week falls back to last week's weights within their grace, then the baseline.
+    print(f"Trading now reads: {get_strategy_profile().source}")
+    return 0
+
+
 def print_weights(partition_key: str) -> bool:
     from weighting_pipeline import report
     from weighting_pipeline.resources.weights_item import items_to_frame
@@ -216,6 +249,11 @@ def main(argv: list[str] | None = None) -> int:
     audit.add_argument("--range", required=True, dest="week_range", metavar="A...B", help="first and last week start, e.g. 2026-09-06...2026-11-22")
     audit.add_argument("--csv", metavar="FILE", help="also write the per-week, per-strategy table as CSV")
     audit.add_argument("--local", action="store_true", help="read the demo's instance (.local/dagster_home)")
+    unpub = sub.add_parser("unpublish", help="roll a week back to the baseline: delete its item, record who and why")
+    unpub.add_argument("--week", required=True, help="partition key (the week's Sunday start date)")
+    unpub.add_argument("--reason", required=True, help="why; stored with the record an auditor reads")
+    unpub.add_argument("--by", default=None, help="who (default: the login name of this process)")
+    unpub.add_argument("--local", action="store_true", help="the demo's DynamoDB data and instance (.local/)")
     args = parser.parse_args(argv)
 
     if args.command == "setup-tables":
@@ -231,6 +269,16 @@ def main(argv: list[str] | None = None) -> int:
     exit_on_termination_signals()
     if args.command == "weights" and not args.local:
         return 0 if print_weights(args.week or latest_complete_week()) else 1
+    if args.command == "unpublish":
+        import getpass
+
+        by = args.by if args.by is not None else getpass.getuser()
+        if not args.local:
+            return run_unpublish(args.week, args.reason, by)
+        os.environ["DAGSTER_HOME"] = str(STATE / "dagster_home")
+        with LocalDynamoDB(db_path=STATE / "dynamodb") as db:
+            local_env(db.endpoint)
+            return run_unpublish(args.week, args.reason, by)
 
     backend = getattr(args, "backend", "auto")
     with LocalDynamoDB(backend=backend, db_path=STATE / "dynamodb") as db:

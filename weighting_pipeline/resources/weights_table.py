@@ -61,6 +61,15 @@ class WeightsTable(dg.ConfigurableResource):
         )
         return from_wire(got["Item"]) if "Item" in got else None
 
+    def delete_week(self, partition_key: str, client=None) -> dict[str, Any] | None:
+        """Delete a week's item; the item it held (Python types), or None if there was none."""
+        client = client or self.dynamodb.get_client()
+        self.check_table(client)
+        got = client.delete_item(
+            TableName=self.table_name, Key={"PK": {"S": PK}, "SK": {"S": partition_key}}, ReturnValues="ALL_OLD"
+        )
+        return from_wire(got["Attributes"]) if "Attributes" in got else None
+
     def put_weeks(
         self, items: list[dict[str, Any]], sleep: Callable[[float], None] = time.sleep, client=None
     ) -> dict[str, int]:
