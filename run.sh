@@ -5,6 +5,8 @@
 #   ./run.sh test    the test suite (integration tests against DynamoDB Local)
 #   ./run.sh ui      Dagster UI on http://127.0.0.1:3000 over the demo's data
 #   ./run.sh bench   the benchmarks (see docs/performance.md)
+#   ./run.sh stack   the production rehearsal: Postgres, moto, DynamoDB Local, daemon, webserver
+#                    (needs Debian's postgresql package)
 set -euo pipefail
 cd "$(dirname "$0")"
 VENV="${VENV:-.venv}"
@@ -29,5 +31,6 @@ case "$cmd" in
   ui)    setup; exec "$VENV/bin/python" -m weighting_pipeline.local ui "$@" ;;
   test)  setup; exec "$VENV/bin/python" -m pytest "$@" ;;
   bench) setup; exec "$VENV/bin/python" -m benchmarks "$@" ;;
-  *) sed -n '2,7p' "$0"; exit 2 ;;
+  stack) setup; exec "$VENV/bin/python" -m weighting_pipeline.local stack "$@" ;;
+  *) sed -n '2,9p' "$0"; exit 2 ;;
 esac

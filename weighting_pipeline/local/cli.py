@@ -8,6 +8,9 @@ Commands:
   weights       print a stored week's weights table
   audit         print, from the Dagster instance, each week's weights hash, checks,
                 restatement and provenance (--csv FILE: the per-strategy table)
+  stack         the production shape on this machine: PostgreSQL, moto (ECS, S3, SNS,
+                SQS), DynamoDB Local, code server, daemon, webserver, a Fargate stand-in;
+                prints STACK READY {json} and runs until SIGINT, SIGTERM or SIGHUP
   unpublish     delete a week's weights item (trading falls back to the baseline) and
                 record who and why in the Dagster instance (--week K --reason TEXT)
 State lives in ``.local/`` (DynamoDB data and DAGSTER_HOME), so ``ui`` shows what ``demo`` did.
@@ -30,15 +33,18 @@ STATE = ROOT / ".local"
 LOCAL_TABLES = {"TRADE_LEDGER__TABLE_NAME": "trade-ledger-local", "STRATEGY_WEIGHTS__TABLE_NAME": "strategy-weights-local"}
 
 
-def exit_on_termination_signals() -> None:
+def exit_on_termination_signals(signals=(signal.SIGTERM, signal.SIGHUP)) -> None:
     """End this process on SIGTERM and SIGHUP (a closed terminal) as on Ctrl-C: by
     raising, so the ``with`` blocks and ``finally`` clauses stop every server it started.
-    Python's default for both is to die on the spot, leaving DynamoDB Local running."""
+    Python's default for both is to die on the spot, leaving DynamoDB Local running.
+    Once one arrives, later ones are ignored, so they cannot cut the clean-up short."""
 
     def leave(signum, _frame):
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_IGN)
         raise SystemExit(128 + signum)
 
-    for sig in (signal.SIGTERM, signal.SIGHUP):
+    for sig in signals:
         signal.signal(sig, leave)
 
 
@@ -242,6 +248,8 @@ def main(argv: list[str] | None = None) -> int:
     ui.add_argument("--port", type=int, default=3000)
     ui.add_argument("--backend", default="auto", choices=["auto", "dynamodb-local", "moto"])
     sub.add_parser("setup-tables")
+    stack = sub.add_parser("stack", help="the production rehearsal on 127.0.0.1 (see docs and README)")
+    stack.add_argument("--backend", default="auto", choices=["auto", "dynamodb-local", "moto"])
     weights = sub.add_parser("weights")
     weights.add_argument("--week", help="partition key; default: the latest complete week")
     weights.add_argument("--local", action="store_true", help="start the embedded DynamoDB with the demo's data first")
@@ -265,6 +273,18 @@ def main(argv: list[str] | None = None) -> int:
         return print_audit(args.week_range, args.csv)
 
     from weighting_pipeline.local.dynamodb_local import LocalDynamoDB
+
+    if args.command == "stack":
+        from weighting_pipeline.local.postgres import find_bin_dir
+        from weighting_pipeline.local.stack import run as run_stack
+
+        try:
+            find_bin_dir()
+        except RuntimeError as exc:
+            print(exc, file=sys.stderr)
+            return 2
+        exit_on_termination_signals((signal.SIGINT, signal.SIGTERM, signal.SIGHUP))
+        return run_stack(ROOT, args.backend)
 
     exit_on_termination_signals()
     if args.command == "weights" and not args.local:

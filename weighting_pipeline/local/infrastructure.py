@@ -89,7 +89,12 @@ def provision(
     task_environment: dict[str, str] | None = None,
     region: str = "us-east-1",
 ) -> Infrastructure:
-    """Create every resource, named after ``name`` (lower-case letters, digits, dashes)."""
+    """Create every resource, named after ``name`` (lower-case letters, digits, dashes).
+
+    The run task definition's container environment is ``task_environment``
+    plus ``Infrastructure.env()``: what a run's ECS task is given, as the
+    CloudFormation stack would give it.
+    """
     session = boto3.session.Session(region_name=region)
     aws = lambda service: session.client(service, endpoint_url=aws_endpoint)  # noqa: E731
     ledger, weights = f"{name}-trade-ledger", f"{name}-strategy-weights"
@@ -106,20 +111,24 @@ def provision(
 
     ecs = aws("ecs")
     cluster = ecs.create_cluster(clusterName=f"{name}-cluster")["cluster"]["clusterName"]
+    topic, queue = create_alerts_topic(aws("sns"), aws("sqs"), name)
+    infra = Infrastructure(ledger_table=ledger, weights_table=weights, bucket=bucket, cluster=cluster,
+                           task_definition="", subnet=subnet, security_group=group,
+                           topic_arn=topic, queue_url=queue, region=region)
+
     # Registered here, not by the launcher: Fargate definitions without container-level
     # memory crash moto's RunTask (see NOTES-production.md).
-    environment = [{"name": k, "value": v} for k, v in sorted((task_environment or {}).items())]
-    task_definition = ecs.register_task_definition(
+    environment = {**(task_environment or {}), **infra.env()}
+    environment["DAGSTER_RUN_TASK_DEFINITION"] = RUN_FAMILY  # the run worker loads the instance, launcher included
+    infra.task_definition = ecs.register_task_definition(
         family=RUN_FAMILY,
         requiresCompatibilities=["FARGATE"],
         networkMode="awsvpc",
         cpu="1024",
         memory="4096",
-        containerDefinitions=[{"name": RUN_CONTAINER, "image": image, "memory": 4096, "essential": True, "environment": environment}],
+        containerDefinitions=[{
+            "name": RUN_CONTAINER, "image": image, "memory": 4096, "essential": True,
+            "environment": [{"name": k, "value": v} for k, v in sorted(environment.items())],
+        }],
     )["taskDefinition"]["taskDefinitionArn"]
-
-    topic, queue = create_alerts_topic(aws("sns"), aws("sqs"), name)
-
-    return Infrastructure(ledger_table=ledger, weights_table=weights, bucket=bucket, cluster=cluster,
-                          task_definition=task_definition, subnet=subnet, security_group=group,
-                          topic_arn=topic, queue_url=queue, region=region)
+    return infra

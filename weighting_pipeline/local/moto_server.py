@@ -9,23 +9,38 @@ from __future__ import annotations
 
 import json
 import logging
+import subprocess
+import sys
 import urllib.request
+from pathlib import Path
 
 from weighting_pipeline.local.dynamodb_local import HOST, _wait_for_port, free_port
 
 
 class LocalAWS:
-    """A context manager running moto's threaded server; ``endpoint`` is its URL."""
+    """A context manager running moto's server; ``endpoint`` is its URL.
 
-    def __init__(self, port: int | None = None):
+    In this process (threads; the tests) by default, or as its own process with
+    ``log`` as its output file (the stack, where it serves several processes).
+    """
+
+    def __init__(self, port: int | None = None, log: Path | None = None):
         self.port = port or free_port()
+        self.log = log
         self._server = None
+        self._proc: subprocess.Popen | None = None
 
     @property
     def endpoint(self) -> str:
         return f"http://{HOST}:{self.port}"
 
     def start(self) -> "LocalAWS":
+        if self.log is not None:
+            with open(self.log, "ab") as out:
+                self._proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", HOST, "-p", str(self.port)],
+                                              stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+            _wait_for_port(self.port, self._proc)
+            return self
         from moto.server import ThreadedMotoServer
 
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
@@ -36,6 +51,14 @@ class LocalAWS:
         return self
 
     def stop(self) -> None:
+        if self._proc is not None:
+            self._proc.terminate()
+            try:
+                self._proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
+            self._proc = None
         if self._server is not None:
             self._server.stop()
             self._server = None
