@@ -2,7 +2,7 @@
 
   python -m benchmarks            full sizes (about 25 minutes on 2 cores, most of it seeding DynamoDB Local)
   python -m benchmarks --smoke    tiny sizes, to prove the scripts still run
-  python -m benchmarks --only kernel|backfill
+  python -m benchmarks --only kernel|backfill|backfill-postgres
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ def row(name: str, size: str, r: dict, digits: int, baseline: str, ratio: float,
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--smoke", action="store_true")
-    parser.add_argument("--only", choices=["kernel", "backfill"])
+    parser.add_argument("--only", choices=["kernel", "backfill", "backfill-postgres"])
     args = parser.parse_args()
     sizes = SMOKE if args.smoke else FULL
     repeats = 1 if args.smoke else 3
@@ -47,10 +47,11 @@ def main() -> None:
             base = f"loop: {r['loop_full_estimate_s']:.1f} s (timed on {r['loop_strategies']} strategies, scaled)"
             print(row("kernel (lots -> weights)", size, r, 3, base, r["loop_full_estimate_s"] / r["median_s"], f"{r['peak_rss_mb']:.0f}", "-"))
             assert r["max_abs_diff_vs_loop"] <= 1e-9, r
-    if args.only in (None, "backfill"):
+    storages = {None: ["sqlite", "postgres"], "backfill": ["sqlite"], "backfill-postgres": ["postgres"]}.get(args.only, [])
+    for storage in storages:
         for s, w, n in sizes["backfill"]:
-            r = backfill.run(s, w, n, repeats=repeats, singles=2 if args.smoke else 10)
-            size = f"{r['strategies']} strategies x {r['weeks']} weeks, {r['lots']:,} lots ({r['backend']})"
+            r = backfill.run(s, w, n, repeats=repeats, singles=1 if args.smoke else 10, storage=storage)
+            size = f"{r['strategies']} strategies x {r['weeks']} weeks, {r['lots']:,} lots ({r['backend']}, Dagster on {storage})"
             base = f"1 run/partition: {r['per_partition_estimate_s']:.0f} s ({r['single_median_s']:.1f} s x {r['weeks']}, median of {r['singles_measured']})"
             index = r["ledger_index"].split(" ")[0]
             print(row("backfill, one run, CLI", size, r, 1, base, r["ratio"], "-", f"{r['read_amplification']} ({index})"))

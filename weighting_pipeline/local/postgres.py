@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from weighting_pipeline.local.dynamodb_local import HOST, free_port
+from weighting_pipeline.local.servers import HOST, LocalServer, free_port
 
 INSTALL_HINT = "install Debian's PostgreSQL: apt-get install -y postgresql (the tests and ./run.sh stack need its server binaries)"
 DB_NAME = "dagster"
@@ -35,7 +35,7 @@ def find_bin_dir() -> Path:
     raise RuntimeError(f"No PostgreSQL server found: {INSTALL_HINT}")
 
 
-class LocalPostgres:
+class LocalPostgres(LocalServer):
     """A context manager running PostgreSQL with trust auth for user ``dagster``;
     ``url`` is its SQLAlchemy URL (psycopg2 driver)."""
 
@@ -90,13 +90,3 @@ class LocalPostgres:
                 pass  # already gone
         shutil.rmtree(self.root, ignore_errors=True)
         self.root = None
-
-    def __enter__(self) -> "LocalPostgres":
-        try:
-            return self.start()
-        except BaseException:
-            self.stop()
-            raise
-
-    def __exit__(self, *exc) -> None:
-        self.stop()

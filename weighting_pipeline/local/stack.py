@@ -27,7 +27,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from weighting_pipeline.local.dynamodb_local import HOST, LocalDynamoDB, _wait_for_port, free_port
+from weighting_pipeline.local.dynamodb_local import LocalDynamoDB
+from weighting_pipeline.local.servers import HOST, free_port, wait_for_port
 
 REPO = Path(__file__).resolve().parents[2]
 LOCATION = "weighting_pipeline"
@@ -168,7 +169,7 @@ def run(root: Path, backend: str = "auto") -> int:
         processes.start("code-server", [str(bin_dir / "dagster"), "code-server", "start", "-h", HOST, "-p", str(code_port),
                                         "-m", "weighting_pipeline.definitions", "--location-name", LOCATION,
                                         "--container-image", IMAGE], env, state)
-        _wait_for_port(code_port, processes.children[-1][1], timeout=120)
+        wait_for_port(code_port, processes.children[-1][1], timeout=120, what="the code server")
         processes.start("daemon", [str(bin_dir / "dagster-daemon"), "run", "-w", workspace], env, state)
         port = int(webserver.rsplit(":", 1)[1])
         processes.start("webserver", [str(bin_dir / "dagster-webserver"), "-h", HOST, "-p", str(port), "-w", workspace], env, state)
