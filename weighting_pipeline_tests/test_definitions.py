@@ -51,6 +51,17 @@ def test_schedule_ticks_at_1800_new_york_for_the_week_that_ended(defs, tick, exp
     when = pd.Timestamp(tick, tz="America/New_York").to_pydatetime()
     result = schedule.evaluate_tick(dg.build_schedule_context(scheduled_execution_time=when))
     assert [r.partition_key for r in result.run_requests] == [expected_key]
+    # The run queue dequeues higher priorities first: scheduled runs go before queued backfills.
+    assert [r.tags.get("dagster/priority") for r in result.run_requests] == ["10"]
+
+
+def test_alert_sensors_run_by_default_and_the_weights_have_a_freshness_deadline(defs):
+    sensors = {s.name: s for s in defs.sensors}
+    assert set(sensors) == {"alert_on_run_failure", "alert_on_missed_week", "alert_on_warn_checks"}
+    assert all(s.default_status == dg.DefaultSensorStatus.RUNNING for s in sensors.values())
+    assert all("alerts" in s.required_resource_keys for s in sensors.values())
+    policy = {s.key.to_user_string(): s for s in defs.resolve_all_asset_specs()}["dynamic_weights"].freshness_policy
+    assert (policy.deadline_cron, policy.timezone, policy.lower_bound_delta.total_seconds()) == ("0 20 * * 0", "America/New_York", 7200)
 
 
 def test_schedule_fires_at_1800_local_across_dst(defs):
