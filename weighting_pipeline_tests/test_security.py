@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-IAM = REPO / "deploy" / "iam"
 
 # AWS key ids, secret keys next to their name, and PEM private keys.
 KEY_PATTERNS = {
@@ -51,65 +50,6 @@ def test_no_credentials_in_the_repository():
         if hits:
             found[str(path.relative_to(REPO))] = hits
     assert found == {}
-
-
-def _policies() -> dict[str, dict]:
-    return {p.stem: json.loads(p.read_text()) for p in sorted(IAM.glob("*.json"))}
-
-
-def _actions(policy: dict) -> set[str]:
-    actions = set()
-    for statement in policy["Statement"]:
-        value = statement["Action"]
-        actions.update([value] if isinstance(value, str) else value)
-    return actions
-
-
-def test_iam_policies_are_least_privilege_and_never_scan():
-    policies = _policies()
-    assert set(policies) == {"pipeline-writer", "trading-reader", "deploy-tables"}
-    for name, policy in policies.items():
-        assert policy["Version"] == "2012-10-17"
-        for statement in policy["Statement"]:
-            assert statement["Effect"] == "Allow"
-            assert "NotAction" not in statement and "NotResource" not in statement, name
-            for resource in statement["Resource"]:
-                assert resource.startswith("arn:aws:dynamodb:${Region}:${AccountId}:table/"), (name, resource)
-                assert "*" not in resource, (name, resource)
-        actions = _actions(policy)
-        assert all("*" not in a for a in actions), (name, actions)
-        assert not {a for a in actions if a.lower().endswith(":scan")}, name
-
-    assert _actions(policies["trading-reader"]) == {"dynamodb:GetItem", "dynamodb:Query"}
-    reader_resources = {r for s in policies["trading-reader"]["Statement"] for r in s["Resource"]}
-    assert reader_resources == {"arn:aws:dynamodb:${Region}:${AccountId}:table/${StrategyWeightsTable}"}
-
-    writer = policies["pipeline-writer"]
-    ledger_grants = [s for s in writer["Statement"] if any("${TradeLedgerTable}" in r for r in s["Resource"])]
-    # The ledger belongs to the trading system: Query on its indexes and DescribeTable, nothing else.
-    assert {a for s in ledger_grants for a in s["Action"]} <= {"dynamodb:Query", "dynamodb:DescribeTable"}
-    for s in ledger_grants:
-        if "dynamodb:Query" in s["Action"]:
-            assert all("/index/" in r for r in s["Resource"])
-    assert {"dynamodb:CreateTable", "dynamodb:UpdateTimeToLive"}.isdisjoint(_actions(writer))
-    assert {"dynamodb:CreateTable", "dynamodb:UpdateTimeToLive"} <= _actions(policies["deploy-tables"])
-
-
-def test_the_pipeline_only_calls_operations_its_policy_grants():
-    """Every DynamoDB call in the pipeline and reader code is granted to that role."""
-    names = {"get_item": "GetItem", "put_item": "PutItem", "batch_write_item": "BatchWriteItem", "query": "Query",
-             "scan": "Scan", "describe_table": "DescribeTable"}
-    used = set()
-    for path in (REPO / "weighting_pipeline").rglob("*.py"):
-        if "local" in path.relative_to(REPO).parts:
-            continue  # local set-up tools run with the deploy role's rights
-        text = path.read_text()
-        used.update(names[op] for op in re.findall(r"\.(get_item|put_item|batch_write_item|query|scan|describe_table)\(", text))
-        used.update(names[op] for op in re.findall(r"\.get_paginator\([\"'](query|scan)[\"']\)", text))
-    granted = {a.split(":")[1] for a in _actions(_policies()["pipeline-writer"])}
-    assert {"GetItem", "PutItem", "BatchWriteItem", "Query", "DescribeTable"} <= used, used
-    assert "Scan" not in used
-    assert used <= granted, used - granted
 
 
 LOOPBACK_BINDINGS = {

@@ -1,0 +1,167 @@
+"""deploy/cloudformation/: the template checked against the code and the runtime config.
+
+What each process calls is read from the code (boto3 call names) and from
+deploy/dagster.yaml / deploy/workspace.yaml (the variables they read); the
+template must grant exactly that to the process's role and set exactly those
+variables in its task definition. The few grants the code does not make
+itself are listed in EXCEPTIONS with the reason.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from cfnlint.decode import decode
+
+REPO = Path(__file__).resolve().parent.parent
+TEMPLATE = REPO / "deploy" / "cloudformation" / "weighting-pipeline.yaml"
+DYNAMODB_CALLS = {"get_item": "GetItem", "put_item": "PutItem", "batch_write_item": "BatchWriteItem", "query": "Query",
+                  "scan": "Scan", "describe_table": "DescribeTable", "delete_item": "DeleteItem"}
+# task definition -> (its role, the code it runs)
+PROCESSES = {
+    "RunTaskDefinition": "RunTaskRole",
+    "CodeServerTaskDefinition": "CodeServerTaskRole",
+    "DaemonTaskDefinition": "DaemonTaskRole",
+    "WebserverTaskDefinition": "WebserverTaskRole",
+}
+# Granted although our code does not call it itself, and why.
+EXCEPTIONS = {
+    "RunTaskRole": {"ecs:DescribeTaskDefinition": "the run worker loads the instance, whose ECS launcher describes the run task definition"},
+    "CodeServerTaskRole": {"ecs:DescribeTaskDefinition": "sensors receive the instance, which loads the launcher"},
+    "WebserverTaskRole": {"ecs:DescribeTaskDefinition": "the instance loads the launcher",
+                          "iam:PassRole": "Dagster's own ECS example grants it to the webserver for run termination"},
+}
+# Dagster's launcher and monitoring calls, read in dagster_aws/ecs (launcher.py, tasks.py).
+LAUNCHER_CALLS = {"ecs:RunTask", "ecs:DescribeTasks", "ecs:DescribeTaskDefinition", "ecs:StopTask", "ecs:TagResource",
+                  "ec2:DescribeNetworkInterfaces", "iam:PassRole"}
+RESOURCE_STAR_ALLOWED = {"ecs:DescribeTaskDefinition", "ec2:DescribeNetworkInterfaces"}  # no resource-level permissions
+
+
+@pytest.fixture(scope="module")
+def template():
+    decoded, problems = decode(str(TEMPLATE))
+    assert not problems, problems
+    return decoded
+
+
+def statements(template, resource: str) -> list[dict]:
+    props = template["Resources"][resource]["Properties"]
+    docs = [p["PolicyDocument"] for p in props.get("Policies", [])] + ([props["PolicyDocument"]] if "PolicyDocument" in props else [])
+    return [s for d in docs for s in d["Statement"]]
+
+
+def granted(template, resource: str) -> set[str]:
+    return {a for s in statements(template, resource) for a in s["Action"]}
+
+
+def dynamodb_calls(paths) -> set[str]:
+    used = set()
+    for path in paths:
+        text = path.read_text()
+        used.update(DYNAMODB_CALLS[op] for op in re.findall(r"\.(get_item|put_item|batch_write_item|query|scan|describe_table|delete_item)\(", text))
+        used.update(DYNAMODB_CALLS[op] for op in re.findall(r"\.get_paginator\([\"'](query|scan)[\"']\)", text))
+    return {f"dynamodb:{op}" for op in used}
+
+
+def package(*exclude: str) -> list[Path]:
+    return [p for p in (REPO / "weighting_pipeline").rglob("*.py")
+            if "local" not in p.relative_to(REPO).parts and p.name not in exclude]
+
+
+def environment(template, task: str) -> tuple[dict, set[str]]:
+    [container] = template["Resources"][task]["Properties"]["ContainerDefinitions"]
+    return {e["Name"]: e["Value"] for e in container["Environment"]}, {s["Name"] for s in container.get("Secrets", [])}
+
+
+def env_refs(path: Path) -> set[str]:
+    return set(re.findall(r"\{env: ([A-Z0-9_]+)\}", path.read_text()))
+
+
+def test_cfn_lint_passes_on_every_template():
+    templates = sorted((REPO / "deploy" / "cloudformation").glob("*.yaml"))
+    assert len(templates) == 2
+    done = subprocess.run([str(Path(sys.executable).parent / "cfn-lint"), *map(str, templates)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_no_scan_no_wildcard_actions_and_star_resources_only_where_aws_allows_nothing_narrower(template):
+    for name, resource in template["Resources"].items():
+        if resource["Type"] not in ("AWS::IAM::Role", "AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
+            continue
+        for s in statements(template, name):
+            assert s["Effect"] == "Allow" and "NotAction" not in s and "NotResource" not in s, name
+            actions = s["Action"] if isinstance(s["Action"], list) else [s["Action"]]
+            assert all("*" not in a for a in actions), (name, actions)
+            assert not [a for a in actions if a.lower() == "dynamodb:scan"], name
+            resources = s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]]
+            if "*" in resources:
+                assert set(actions) <= RESOURCE_STAR_ALLOWED, (name, actions)
+
+
+def test_each_role_is_granted_exactly_what_its_process_calls(template):
+    pipeline = dynamodb_calls(package("profiles.py", "unpublish.py", "weights_table.py")) | dynamodb_calls(
+        [REPO / "weighting_pipeline/resources/weights_table.py"]) - {"dynamodb:DeleteItem"}
+    s3 = {"s3:GetObject", "s3:PutObject", "s3:ListBucket"}  # the Parquet IO manager (pyarrow: GET/HEAD, PUT, LIST) and compute logs
+    expected = {
+        "RunTaskRole": pipeline | s3,
+        "CodeServerTaskRole": {"sns:Publish"},  # resources/alerts.py, from the sensors
+        "DaemonTaskRole": LAUNCHER_CALLS,
+        "WebserverTaskRole": {"ecs:DescribeTasks", "ecs:StopTask", "s3:GetObject", "s3:ListBucket"},
+        "TradingReaderPolicy": dynamodb_calls([REPO / "weighting_pipeline/profiles.py"]),
+        "OperatorPolicy": {"dynamodb:DeleteItem", "dynamodb:DescribeTable", "dynamodb:GetItem"},  # unpublish.py via WeightsTable
+    }
+    assert expected["TradingReaderPolicy"] == {"dynamodb:GetItem"}
+    assert {"dynamodb:Query", "dynamodb:PutItem", "dynamodb:BatchWriteItem", "dynamodb:DescribeTable"} <= pipeline
+    for role, calls in expected.items():
+        exceptions = set(EXCEPTIONS.get(role, {}))
+        assert granted(template, role) == calls | exceptions, role
+
+
+def test_the_ledger_is_only_queried_through_its_indexes_and_described(template):
+    for s in statements(template, "RunTaskRole"):
+        ledger = [r for r in s["Resource"] if "TradeLedgerTableName" in str(r)]
+        if not ledger:
+            continue
+        assert set(s["Action"]) <= {"dynamodb:Query", "dynamodb:DescribeTable"}
+        if "dynamodb:Query" in s["Action"]:
+            assert all("/index/GSI" in str(r) for r in ledger)
+
+
+def test_every_variable_a_process_reads_is_set_and_no_secret_is_plain_text(template):
+    instance = env_refs(REPO / "deploy" / "dagster.yaml")
+    workspace = env_refs(REPO / "deploy" / "workspace.yaml")
+    pipeline = {"APP__STAGE", "TRADE_LEDGER__TABLE_NAME", "STRATEGY_WEIGHTS__TABLE_NAME", "INTERMEDIATES__BASE_PATH"}
+    needs = {
+        "RunTaskDefinition": instance | pipeline,
+        "CodeServerTaskDefinition": instance | pipeline | {"ALERTS__SNS_TOPIC_ARN", "DAGSTER_WEBSERVER_URL"},
+        "DaemonTaskDefinition": instance | workspace,
+        "WebserverTaskDefinition": instance | workspace,
+    }
+    assert {"DAGSTER_PG_PASSWORD", "DAGSTER_RUN_TASK_DEFINITION", "DAGSTER_ECS_CLUSTER"} <= instance
+    for task, variables in needs.items():
+        env, secrets = environment(template, task)
+        assert variables <= set(env) | secrets, (task, variables - set(env) - secrets)
+        assert secrets == {"DAGSTER_PG_USER", "DAGSTER_PG_PASSWORD"}, task
+        assert not [k for k in env if re.search(r"PASSWORD|SECRET|TOKEN|ACCESS_KEY", k)], task
+        assert str(env["INTERMEDIATES__BASE_PATH"]).startswith("{'Fn::Sub': 's3://") if "INTERMEDIATES__BASE_PATH" in env else True
+        role = template["Resources"][task]["Properties"]["TaskRoleArn"]["Fn::GetAtt"][0]
+        assert role == PROCESSES[task]
+    # The run container is the one the launcher overrides.
+    [run] = template["Resources"]["RunTaskDefinition"]["Properties"]["ContainerDefinitions"]
+    assert run["Name"] == yaml.safe_load((REPO / "deploy" / "dagster.yaml").read_text())["run_launcher"]["config"]["container_name"]
+
+
+def test_the_weights_table_matches_what_the_code_writes(template):
+    from weighting_pipeline.resources.weights_item import PK  # noqa: F401  (the key the code writes under)
+
+    props = template["Resources"]["WeightsTable"]["Properties"]
+    assert [k["AttributeName"] for k in props["KeySchema"]] == ["PK", "SK"]
+    assert props["TimeToLiveSpecification"] == {"AttributeName": "ttl", "Enabled": True}
+    assert props["BillingMode"] == "PAY_PER_REQUEST" and props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"]
+    assert props["SSESpecification"]["SSEEnabled"] and template["Resources"]["WeightsTable"]["DeletionPolicy"] == "Retain"
+    assert props["DeletionProtectionEnabled"] == {"Fn::If": ["IsProd", True, False]}
