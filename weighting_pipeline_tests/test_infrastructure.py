@@ -165,3 +165,16 @@ def test_the_weights_table_matches_what_the_code_writes(template):
     assert props["BillingMode"] == "PAY_PER_REQUEST" and props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"]
     assert props["SSESpecification"]["SSEEnabled"] and template["Resources"]["WeightsTable"]["DeletionPolicy"] == "Retain"
     assert props["DeletionProtectionEnabled"] == {"Fn::If": ["IsProd", True, False]}
+
+
+def test_s3_grants_cover_exactly_the_prefixes_the_runs_use_and_passrole_only_the_run_roles(template):
+    env, _ = environment(template, "RunTaskDefinition")
+    assert env["INTERMEDIATES__BASE_PATH"] == {"Fn::Sub": "s3://${DataBucket}/intermediates"}
+    objects = {str(r) for s in statements(template, "RunTaskRole") if "s3:PutObject" in s["Action"] for r in s["Resource"]}
+    assert objects == {str({"Fn::Sub": "${DataBucket.Arn}/intermediates/*"}), str({"Fn::Sub": "${DataBucket.Arn}/dagster/compute-logs/*"})}
+    compute_logs = yaml.safe_load((REPO / "deploy" / "dagster.yaml").read_text())["compute_logs"]["config"]["prefix"]
+    assert compute_logs == "dagster/compute-logs"
+    for role in ("DaemonTaskRole", "WebserverTaskRole"):
+        [passrole] = [s for s in statements(template, role) if "iam:PassRole" in s["Action"]]
+        assert passrole["Resource"] == [{"Fn::GetAtt": ["RunTaskRole", "Arn"]}, {"Fn::GetAtt": ["ExecutionRole", "Arn"]}]
+        assert passrole["Condition"] == {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}}
