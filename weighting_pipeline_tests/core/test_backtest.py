@@ -1,0 +1,85 @@
+"""The holdout definitions of core/backtest.py on a hand-built ledger."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from weighting_pipeline.core.backtest import holdout, weekly_realised_returns
+from weighting_pipeline.core.lots import LOT_COLUMNS
+
+WEEKS = ["2026-03-01", "2026-03-08", "2026-03-15"]  # 2026-03-08 is the 167 h DST week
+S = ["a.clj", "b.clj", "c.clj"]
+
+
+def ny(text):
+    return pd.Timestamp(text, tz="America/New_York").tz_convert("UTC")
+
+
+def lots(rows):
+    frame = pd.DataFrame(rows, columns=["strategy", "fully_closed_at", "entry_qty", "entry_price", "realized_pnl"])
+    frame["lot_id"] = [f"L{i}" for i in range(len(frame))]
+    frame["symbol"] = "X"
+    frame["entry_timestamp"] = frame["fully_closed_at"] - pd.Timedelta(days=1)
+    return frame.astype({c: t for c, t in LOT_COLUMNS.items() if c != "strategy"})[list(LOT_COLUMNS)]
+
+
+LEDGER = lots([
+    ("a.clj", ny("2026-03-01 18:00"), 10, 10.0, 5.0),    # the first instant of week 1: in it
+    ("a.clj", ny("2026-03-04 12:00"), 30, 10.0, -1.0),   # mean position (100 + 300) / 2 = 200
+    ("b.clj", ny("2026-03-08 17:59"), 20, 5.0, 2.0),     # the last minute of week 1 (before DST)
+    ("b.clj", ny("2026-03-08 18:00"), 20, 5.0, 4.0),     # the first instant of week 2
+    ("a.clj", ny("2026-03-01 17:59"), 1, 1.0, 99.0),     # the week before: never counted
+    # week 3 (2026-03-15) has no closes at all; c.clj never closes
+])
+
+
+def test_realised_returns_follow_the_definition_week_by_week():
+    realised, closed = weekly_realised_returns(LEDGER, WEEKS, S)
+    assert realised.loc["2026-03-01", "a.clj"] == pytest.approx((5.0 - 1.0) / 200.0)
+    assert realised.loc["2026-03-01", "b.clj"] == pytest.approx(2.0 / 100.0)
+    assert realised.loc["2026-03-08", "b.clj"] == pytest.approx(4.0 / 100.0)
+    assert realised.loc["2026-03-08", "a.clj"] == 0.0 and not closed.loc["2026-03-08", "a.clj"]
+    assert (realised.loc["2026-03-15"] == 0.0).all() and not closed.loc["2026-03-15"].any()  # a week with no closes
+    assert (realised["c.clj"] == 0.0).all()  # a strategy with none
+
+
+def test_lots_after_a_weeks_end_never_change_it():
+    realised, _ = weekly_realised_returns(LEDGER, WEEKS[:1], S)
+    later = pd.concat([LEDGER, lots([("a.clj", ny("2026-03-08 18:00"), 1, 1.0, 1e6), ("c.clj", ny("2026-03-09"), 1, 1.0, 7.0)])])
+    again, _ = weekly_realised_returns(later, WEEKS[:1], S)
+    pd.testing.assert_frame_equal(realised, again)
+
+
+def test_holdout_numbers_by_hand():
+    realised, closed = weekly_realised_returns(LEDGER, WEEKS, S)
+    base = pd.Series({"a.clj": 0.5, "b.clj": 0.3, "c.clj": 0.2})
+    idx = pd.Index(WEEKS, name="partition_key")
+    w = pd.DataFrame([[0.6, 0.25, 0.15], [0.5, 0.3, 0.2], [0.4, 0.4, 0.2]], index=idx, columns=S)
+    m = pd.DataFrame([[1.5, 0.8, 0.7], [1.0, 1.0, 1.0], [0.9, 1.3, 1.0]], index=idx, columns=S)
+    sharpe = pd.DataFrame([[2.0, 1.0, -1.0], [0.0, 0.0, 0.0], [1.0, 3.0, 2.0]], index=idx, columns=S)
+    qualified = pd.DataFrame([[True, True, True], [False, False, False], [True, True, False]], index=idx, columns=S)
+    out = holdout(w, base, m, sharpe, qualified, realised, closed, previous_weights=base)
+
+    r1 = realised.loc["2026-03-01"]
+    assert out.loc["2026-03-01", "r_tilt"] == pytest.approx(0.6 * r1["a.clj"] + 0.25 * r1["b.clj"])
+    assert out.loc["2026-03-01", "r_base"] == pytest.approx(0.5 * r1["a.clj"] + 0.3 * r1["b.clj"])
+    naive = base * m.loc["2026-03-01"] / (base * m.loc["2026-03-01"]).sum()
+    assert out.loc["2026-03-01", "r_naive"] == pytest.approx((naive * r1).sum())
+    assert out.loc["2026-03-01", "active"] == pytest.approx(out.loc["2026-03-01", "r_tilt"] - out.loc["2026-03-01", "r_base"])
+    assert out.loc["2026-03-01", "turnover"] == pytest.approx(0.5 * (0.1 + 0.05 + 0.05))  # from the baseline in force before
+    assert out.loc["2026-03-08", "turnover"] == pytest.approx(0.5 * (0.1 + 0.05 + 0.05))
+    assert out.loc["2026-03-15", "active_share"] == pytest.approx(0.5 * (0.1 + 0.1 + 0.0))
+    assert out.loc["2026-03-01", "coverage"] == pytest.approx(0.85)  # c.clj closed nothing
+    assert out.loc["2026-03-15", "coverage"] == 0.0 and out.loc["2026-03-15", "r_tilt"] == 0.0
+    # Sharpe ranks (a, b, c) = (3, 2, 1); return ranks: a 0.02, b 0.02 tie -> 2.5, 2.5; c 0 -> 1.
+    assert out.loc["2026-03-01", "rank_ic"] == pytest.approx(np.corrcoef([3, 2, 1], [2.5, 2.5, 1])[0, 1])
+    assert np.isnan(out.loc["2026-03-08", "rank_ic"]) and np.isnan(out.loc["2026-03-15", "rank_ic"])  # < 3 qualified
+
+
+def test_the_first_week_without_earlier_weights_has_no_turnover():
+    realised, closed = weekly_realised_returns(LEDGER, WEEKS, S)
+    base = pd.Series({"a.clj": 0.5, "b.clj": 0.3, "c.clj": 0.2})
+    w = pd.DataFrame([base.to_numpy()] * 3, index=WEEKS, columns=S)
+    out = holdout(w, base, w * 0 + 1, w * 0, w.astype(bool), realised, closed)
+    assert np.isnan(out["turnover"].iloc[0]) and out["turnover"].iloc[1:].tolist() == [0.0, 0.0]
+    assert (out["active"] == 0).all() and (out["r_naive"] == out["r_base"]).all()
