@@ -14,7 +14,6 @@ import pwd
 import shutil
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 from weighting_pipeline.local.servers import HOST, LocalServer, free_port
