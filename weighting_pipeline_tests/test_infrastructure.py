@@ -113,7 +113,8 @@ def test_each_role_is_granted_exactly_what_its_process_calls(template):
         "DaemonTaskRole": LAUNCHER_CALLS,
         "WebserverTaskRole": {"ecs:DescribeTasks", "ecs:StopTask", "s3:GetObject", "s3:ListBucket"},
         "TradingReaderPolicy": dynamodb_calls([REPO / "weighting_pipeline/profiles.py"]),
-        "OperatorPolicy": {"dynamodb:DeleteItem", "dynamodb:DescribeTable", "dynamodb:GetItem"},  # unpublish.py via WeightsTable
+        # unpublish.py: WeightsTable.delete_week (DescribeTable, DeleteItem), then the reader (GetItem) to say what trading reads
+        "OperatorPolicy": {"dynamodb:DeleteItem", "dynamodb:DescribeTable", "dynamodb:GetItem"},
     }
     assert expected["TradingReaderPolicy"] == {"dynamodb:GetItem"}
     assert {"dynamodb:Query", "dynamodb:PutItem", "dynamodb:BatchWriteItem", "dynamodb:DescribeTable"} <= pipeline
