@@ -5,6 +5,7 @@ from weighting_pipeline.definitions import build_definitions
 from weighting_pipeline.settings import SettingsError, WeightingSettings
 
 CHAIN = ["closed_lots", "daily_returns", "sharpe_ratios", "multipliers", "dynamic_weights"]
+ASSETS = [*CHAIN, "tilt_backtest"]
 
 
 @pytest.fixture(scope="module")
@@ -15,12 +16,14 @@ def defs():
 def test_definitions_load_with_the_chain(defs):
     graph = defs.resolve_asset_graph()
     keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
-    assert keys == set(CHAIN)
+    assert keys == set(ASSETS)
     for upstream, downstream in zip(CHAIN, CHAIN[1:]):
         parents = {p.to_user_string() for p in graph.get(dg.AssetKey(downstream)).parent_keys}
         assert parents == {upstream}
+    # The backtest scores week J on J's lots with the multipliers of J-1 (and J-2 for turnover).
+    assert {p.to_user_string() for p in graph.get(dg.AssetKey("tilt_backtest")).parent_keys} == {"closed_lots", "multipliers"}
     specs = {s.key.to_user_string(): s for s in defs.resolve_all_asset_specs()}
-    for name in CHAIN:
+    for name in ASSETS:
         spec = specs[name]
         assert spec.description and spec.kinds and spec.owners == ["team:quant-platform"]
         assert spec.partitions_def.get_partition_keys()[0] == "2020-01-05"
@@ -30,7 +33,7 @@ def test_definitions_load_with_the_chain(defs):
 
 def test_every_asset_backfills_in_a_single_run(defs):
     graph = defs.resolve_asset_graph()
-    for name in CHAIN:
+    for name in ASSETS:
         assert graph.get(dg.AssetKey(name)).backfill_policy == dg.BackfillPolicy.single_run()
 
 
@@ -130,7 +133,7 @@ def test_every_asset_declares_the_code_version_of_its_math(defs):
     from weighting_pipeline.assets.code_versions import CODE_VERSIONS
 
     graph = defs.resolve_asset_graph()
-    assert {name: graph.get(dg.AssetKey(name)).code_version for name in CHAIN} == CODE_VERSIONS
+    assert {name: graph.get(dg.AssetKey(name)).code_version for name in ASSETS} == CODE_VERSIONS
 
 
 def test_asset_descriptions_keep_formulas_in_code_spans(defs):

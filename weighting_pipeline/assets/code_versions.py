@@ -7,7 +7,7 @@ Dagster then marks the asset and everything downstream stale. ``CHAIN_CODE_VERSI
 covers the whole chain; it is the ``code_version`` recorded in each week's provenance.
 """
 
-from weighting_pipeline.core import allocation, invariants, lots, multipliers, returns, sharpe, weights
+from weighting_pipeline.core import allocation, backtest, invariants, lots, multipliers, returns, sharpe, weights
 from weighting_pipeline.provenance import source_modules, source_version
 from weighting_pipeline.resources import ledger_items
 
@@ -18,8 +18,10 @@ COMPUTATION = {
     "multipliers": (multipliers,),
     "dynamic_weights": (weights, allocation, invariants),
 }
+# Scores the weights; not part of how a week's weights are computed, so not in CHAIN_CODE_VERSION.
+BACKTEST = {"tilt_backtest": (backtest, weights, allocation, lots)}
 
-CODE_VERSIONS = {name: source_version(*modules) for name, modules in COMPUTATION.items()}
+CODE_VERSIONS = {name: source_version(*modules) for name, modules in {**COMPUTATION, **BACKTEST}.items()}
 CHAIN_CODE_VERSION = source_version(*(m for modules in COMPUTATION.values() for m in modules))
 
 

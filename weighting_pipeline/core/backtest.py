@@ -25,6 +25,7 @@ keys), vectorised over both.
 
 from __future__ import annotations
 
+import math
 from typing import Sequence
 
 import numpy as np
@@ -52,6 +53,12 @@ def weekly_realised_returns(lots: pd.DataFrame, keys: Sequence[str], strategies:
     realised = (pnl / position).reindex(index=index, columns=columns)
     closed = realised.notna()
     return realised.fillna(0.0), closed
+
+
+def _row_sums(x: np.ndarray) -> np.ndarray:
+    """Exact (``math.fsum``) sum of each row: the same bits whatever else is in the
+    array, so a week scores the same in a range as alone; NaN if a row holds one."""
+    return np.array([math.fsum(row) if np.all(np.isfinite(row)) else np.nan for row in x], dtype=float)
 
 
 def _rank_ic(sharpe: np.ndarray, realised: np.ndarray, qualified: np.ndarray) -> np.ndarray:
@@ -91,18 +98,18 @@ def holdout(
     m = multipliers.reindex(columns=cols).to_numpy(float)
     r = realised.reindex(columns=cols).to_numpy(float)
     naive = b * m
-    naive = naive / naive.sum(axis=1, keepdims=True)
+    naive = naive / _row_sums(naive)[:, None]
     before = np.vstack([
         np.full(len(cols), np.nan) if previous_weights is None else previous_weights.reindex(cols).to_numpy(float),
         w[:-1],
     ])
     out = pd.DataFrame(index=weights.index)
-    out["r_tilt"] = (w * r).sum(axis=1)
-    out["r_base"] = r @ b
-    out["r_naive"] = (naive * r).sum(axis=1)
+    out["r_tilt"] = _row_sums(w * r)
+    out["r_base"] = _row_sums(b * r)
+    out["r_naive"] = _row_sums(naive * r)
     out["active"] = out["r_tilt"] - out["r_base"]
-    out["turnover"] = 0.5 * np.abs(w - before).sum(axis=1)  # NaN for the first week without previous_weights
-    out["active_share"] = 0.5 * np.abs(w - b).sum(axis=1)
-    out["coverage"] = (w * closed.reindex(columns=cols).to_numpy(bool)).sum(axis=1)
+    out["turnover"] = 0.5 * _row_sums(np.abs(w - before))  # NaN for the first week without previous_weights
+    out["active_share"] = 0.5 * _row_sums(np.abs(w - b))
+    out["coverage"] = _row_sums(w * closed.reindex(columns=cols).to_numpy(bool))
     out["rank_ic"] = _rank_ic(sharpe.reindex(columns=cols).to_numpy(float), r, qualified.reindex(columns=cols).to_numpy(bool))
     return out

@@ -119,10 +119,19 @@ class PartitionedParquetIOManager(dg.ConfigurableIOManager):
         return [fn(item) for item in items]
 
     def load_input(self, context: dg.InputContext) -> pd.DataFrame:
-        keys = list(context.asset_partition_keys)
+        """The weeks asked for, concatenated. An input declared with metadata
+        ``allow_missing=True`` gets only the weeks that are stored (possibly none:
+        a frame with just ``partition_key``); otherwise a missing week is an error."""
+        keys = list(context.asset_partition_keys) if context.has_asset_partitions else []
         paths = [self._path(context.asset_key, k) for k in keys]
-        infos = self._fs.get_file_info(paths)
+        infos = self._fs.get_file_info(paths) if paths else []
         missing = [k for k, info in zip(keys, infos) if info.type != pafs.FileType.File]
+        if missing and (context.definition_metadata or {}).get("allow_missing"):
+            keys = [k for k in keys if k not in missing]
+            paths = [self._path(context.asset_key, k) for k in keys]
+            missing = []
+        if not keys:
+            return pd.DataFrame({"partition_key": pd.Categorical([], categories=[])})
         if missing:
             raise FileNotFoundError(
                 f"{context.asset_key.to_user_string()} has no stored data for weeks {missing} "

@@ -15,7 +15,7 @@ from weighting_pipeline.local.demo_ledger import synthetic_lots
 from weighting_pipeline_tests.conftest import run_chain_in_dagster, seed_ledger, temp_instance
 
 WEEKS = ["2026-02-22", "2026-03-01", "2026-03-08"]
-CHAIN = ["closed_lots", "daily_returns", "sharpe_ratios", "multipliers", "dynamic_weights"]
+CHAIN = ["closed_lots", "daily_returns", "sharpe_ratios", "multipliers", "dynamic_weights", "tilt_backtest"]
 # Facts of the run, not of a week: the one ledger read, the writes, the run's size and id.
 RUN_LEVEL = {
     "closed_lots": {"weeks", "rows", "items_read", "items_returned", "items_skipped", "read_amplification", "query_pages", "query_retries", "read_seconds", "skipped_items", "ignored_ledger_strategies"},
@@ -23,6 +23,7 @@ RUN_LEVEL = {
     "sharpe_ratios": {"weeks"},
     "multipliers": {"weeks"},
     "dynamic_weights": {"weeks", "table", "items_written", "write_requests", "unprocessed_retries", "request_retries", "ttl_days", "run_id"},
+    "tilt_backtest": set(),
 }
 
 

@@ -16,7 +16,7 @@ from weighting_pipeline_tests.conftest import run_chain_in_dagster, seed_ledger
 from weighting_pipeline_tests.stored_weeks import content, stored_weeks
 
 WEEKS = ["2026-02-22", "2026-03-01", "2026-03-08"]
-INTERMEDIATE_ASSETS = ["closed_lots", "daily_returns", "sharpe_ratios", "multipliers"]
+INTERMEDIATE_ASSETS = ["closed_lots", "daily_returns", "sharpe_ratios", "multipliers", "tilt_backtest"]
 
 
 def objects(uri: str) -> list[str]:
