@@ -112,6 +112,16 @@ def baseline():
     return load_baseline(packaged_config_path("prod"))
 
 
+@pytest.fixture
+def ledger(tables, baseline):
+    """The standard test ledger (2025-10-01 .. 2026-03-31, every baseline strategy), seeded; its lots."""
+    from weighting_pipeline.local.demo_ledger import synthetic_lots
+
+    lots = synthetic_lots(baseline.keys, "2025-10-01", "2026-03-31", 1.0, seed=4)
+    seed_ledger(tables["ledger"], lots)
+    return lots
+
+
 def ts(text: str) -> pd.Timestamp:
     """A New York wall-clock time as a UTC timestamp."""
     return pd.Timestamp(text, tz="America/New_York").tz_convert("UTC")

@@ -31,7 +31,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from weighting_pipeline.core.calendar import WeekWindows
+from weighting_pipeline.core.calendar import WeekWindows, previous_key
 from weighting_pipeline.core.lots import lots_by_week
 
 HOLDOUT_COLUMNS = ["r_tilt", "r_base", "r_naive", "active", "turnover", "active_share", "coverage", "rank_ic"]
@@ -113,3 +113,36 @@ def holdout(
     out["coverage"] = _row_sums(w * closed.reindex(columns=cols).to_numpy(bool))
     out["rank_ic"] = _rank_ic(sharpe.reindex(columns=cols).to_numpy(float), r, qualified.reindex(columns=cols).to_numpy(bool))
     return out
+
+
+def weights_in_force(weights: pd.DataFrame, keys: Sequence[str], baseline: pd.Series) -> tuple[dict[str, pd.DataFrame], pd.Series]:
+    """What was in force during each of ``keys``: the weights computed for the week
+    before (``weights`` is a ``dynamic_weights`` frame), or the baseline where none
+    were. Returns week x strategy frames ``weight``, ``multiplier``, ``sharpe``,
+    ``qualified``, and by key the week whose weights were in force (None: baseline)."""
+    strategies = list(baseline.index)
+    index = pd.Index(list(keys), name="partition_key")
+    source = pd.Series([previous_key(k) for k in keys], index=index, dtype=object)
+    weights = weights.assign(partition_key=weights["partition_key"].astype(str), qualified=weights["skip_reason"] == "")
+    computed = source.isin(set(weights["partition_key"])).to_numpy()
+    defaults = {"weight": baseline.to_numpy(float), "multiplier": 1.0, "sharpe": np.nan, "qualified": 0.0}
+    frames = {}
+    for column, default in defaults.items():
+        wide = weights.pivot(index="partition_key", columns="strategy", values=column)
+        wide = wide.reindex(index=source.to_numpy(), columns=strategies).set_axis(index, axis=0).astype(float)
+        wide.loc[~computed] = default
+        frames[column] = wide
+    frames["qualified"] = frames["qualified"].astype(bool)
+    return frames, source.where(computed, None)
+
+
+def score(weights: pd.DataFrame, keys: Sequence[str], baseline: pd.Series, realised: pd.DataFrame, closed: pd.DataFrame
+          ) -> tuple[pd.DataFrame, dict[str, pd.DataFrame], pd.Series]:
+    """``holdout`` of ``keys`` with the weights in force (``weights_in_force``), the
+    week before the first one included for turnover; also returns what was in force."""
+    keys = list(keys)
+    frames, source = weights_in_force(weights, [previous_key(keys[0]), *keys], baseline)
+    week = {c: f.loc[keys] for c, f in frames.items()}
+    result = holdout(week["weight"], baseline, week["multiplier"], week["sharpe"], week["qualified"], realised.loc[keys],
+                     closed.loc[keys], previous_weights=frames["weight"].iloc[0])
+    return result, week, source.loc[keys]

@@ -18,24 +18,15 @@ from typing import Callable, Iterable, Sequence
 import pandas as pd
 
 from weighting_pipeline.core import analytics
-from weighting_pipeline.core.backtest import holdout, weekly_realised_returns
+from weighting_pipeline.core.backtest import score, weekly_realised_returns
 from weighting_pipeline.core.chain import WeightingParams, run_chain
-
-
-def _wide(frame: pd.DataFrame, column: str, strategies: Sequence[str]) -> pd.DataFrame:
-    return frame.pivot(index="partition_key", columns="strategy", values=column).reindex(columns=list(strategies))
 
 
 def setting_holdout(lots: pd.DataFrame, keys: Sequence[str], baseline: pd.Series, params: WeightingParams,
                     realised: pd.DataFrame, closed: pd.DataFrame) -> pd.DataFrame:
     """The holdout numbers of ``keys[1:]`` under ``params`` (``baseline``: fractions by strategy)."""
-    strategies = list(baseline.index)
     weights = run_chain(lots, list(keys[:-1]), baseline, params)["dynamic_weights"]
-    weights = weights.assign(partition_key=weights["partition_key"].astype(str), qualified=weights["skip_reason"] == "")
-    later = pd.Index(list(keys[1:]), name="partition_key")
-    in_force = {c: _wide(weights, c, strategies).set_axis(later, axis=0) for c in ("weight", "multiplier", "sharpe", "qualified")}
-    return holdout(in_force["weight"], baseline, in_force["multiplier"], in_force["sharpe"], in_force["qualified"].astype(bool),
-                   realised.loc[later], closed.loc[later], previous_weights=baseline)
+    return score(weights, list(keys[1:]), baseline, realised, closed)[0]
 
 
 @dataclass(frozen=True)

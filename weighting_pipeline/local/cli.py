@@ -109,8 +109,8 @@ def setup_tables() -> None:
         print(f"table {table}: {'created' if created else 'already there'}")
 
 
-def seed_demo_ledger(latest_week: str, reseed: bool = False) -> int:
-    """Seed ~7 months of closed lots for the baseline strategies, once."""
+def seed_demo_ledger(latest_week: str, reseed: bool = False, days: int = 210) -> int:
+    """Seed ``days`` of closed lots (~7 months) up to ``latest_week`` for the baseline strategies, once."""
     from weighting_pipeline.local.demo_ledger import seed_ledger, synthetic_lots
     from weighting_pipeline.resources.table_schema import GSI5
     from weighting_pipeline.settings import WeightingSettings
@@ -129,7 +129,7 @@ def seed_demo_ledger(latest_week: str, reseed: bool = False) -> int:
     if seeded and not reseed:
         return 0
     end = pd.Timestamp(latest_week) + pd.Timedelta(days=8)
-    lots = synthetic_lots(baseline.keys, str((end - pd.Timedelta(days=210)).date()), str(end.date()), 1.5, seed=11)
+    lots = synthetic_lots(baseline.keys, str((end - pd.Timedelta(days=days)).date()), str(end.date()), 1.5, seed=11)
     seed_ledger(table_name, lots)
     return len(lots)
 

@@ -54,7 +54,6 @@ def synthetic_lots(
     close_local = local_days + close_minute.astype("timedelta64[m]")
     entry_ts = pd.DatetimeIndex(entry_local).tz_localize(TIMEZONE, ambiguous=True, nonexistent="shift_forward")
     close_ts = pd.DatetimeIndex(close_local).tz_localize(TIMEZONE, ambiguous=True, nonexistent="shift_forward")
-    keys = np.asarray(strategies, dtype=object)
     lots = pd.DataFrame(
         {
             "lot_id": pd.array([f"L{seed:03d}-{i:08d}" for i in range(total)], dtype="string"),

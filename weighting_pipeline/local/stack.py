@@ -25,7 +25,6 @@ import urllib.request
 from contextlib import ExitStack
 from pathlib import Path
 
-import pandas as pd
 
 from weighting_pipeline.local.dynamodb_local import LocalDynamoDB
 from weighting_pipeline.local.servers import HOST, free_port, wait_for_port
@@ -106,20 +105,8 @@ def wait_until_ready(webserver: str, processes: Processes, deadline: float) -> N
     raise RuntimeError(f"the stack was not ready within {READY_TIMEOUT} s: {last}")
 
 
-def seed(infra, latest_week: str) -> int:
-    from weighting_pipeline.local.demo_ledger import seed_ledger, synthetic_lots
-    from weighting_pipeline.settings import WeightingSettings
-
-    baseline = WeightingSettings.from_env().baseline()
-    end = pd.Timestamp(latest_week) + pd.Timedelta(days=8)
-    start = end - pd.Timedelta(weeks=HISTORY_WEEKS + 1) - pd.Timedelta(days=91)  # + one lookback window
-    lots = synthetic_lots(baseline.keys, str(start.date()), str(end.date()), 1.5, seed=11)
-    seed_ledger(infra.ledger_table, lots)
-    return len(lots)
-
-
 def run(root: Path, backend: str = "auto") -> int:
-    from weighting_pipeline.local.cli import latest_complete_week
+    from weighting_pipeline.local.cli import latest_complete_week, seed_demo_ledger
     from weighting_pipeline.local.infrastructure import provision
     from weighting_pipeline.local.moto_server import LocalAWS, set_manual_ecs_transitions
     from weighting_pipeline.local.postgres import LocalPostgres
@@ -159,7 +146,8 @@ def run(root: Path, backend: str = "auto") -> int:
         env.update({"DAGSTER_HOME": str(home), "DAGSTER_CODE_SERVER_HOST": HOST, "DAGSTER_CODE_SERVER_PORT": str(code_port)})
         os.environ.update(env)
         week = latest_complete_week()
-        lots = seed(infra, week)
+        # HISTORY_WEEKS complete weeks before the latest one, each with its full lookback window.
+        lots = seed_demo_ledger(week, days=(HISTORY_WEEKS + 1) * 7 + 91)
         print(f"provisioned tables, bucket, cluster {infra.cluster}, topic; seeded {lots} closed lots up to week {week}", flush=True)
 
         processes = Processes(logs)

@@ -11,11 +11,10 @@ from weighting_pipeline.alerts import messages
 from weighting_pipeline.alerts.sensors import alert_on_missed_week, alert_on_run_failure, alert_on_warn_checks, missed_week_alert
 from weighting_pipeline.core.calendar import WeekWindows
 from weighting_pipeline.definitions import alerts_topic
-from weighting_pipeline.local.demo_ledger import synthetic_lots
 from weighting_pipeline.local.infrastructure import create_alerts_topic, receive_alerts
 from weighting_pipeline.resources.alerts import AlertsTopic
 from weighting_pipeline.settings import SettingsError
-from weighting_pipeline_tests.conftest import run_chain_in_dagster, seed_ledger
+from weighting_pipeline_tests.conftest import run_chain_in_dagster
 
 WEEKS = ["2026-02-22", "2026-03-01", "2026-03-08"]
 UI = "http://dagster.example.internal:3000"
@@ -26,11 +25,6 @@ def probe(aws):
     sqs = boto3.client("sqs", region_name="us-east-1")
     topic, queue = create_alerts_topic(boto3.client("sns", region_name="us-east-1"), sqs, f"t{uuid.uuid4().hex[:8]}")
     return AlertsTopic(topic_arn=topic, webserver_url=UI, stage="prod"), lambda: receive_alerts(sqs, queue)
-
-
-@pytest.fixture
-def ledger(tables, baseline):
-    seed_ledger(tables["ledger"], synthetic_lots(baseline.keys, "2025-10-01", "2026-03-31", 1.0, seed=4))
 
 
 def failure_context(instance, result, alerts):

@@ -3,7 +3,6 @@
 from decimal import Decimal
 
 import pandas as pd
-import pytest
 
 from weighting_pipeline.core.calendar import WeekWindows
 from weighting_pipeline.local.demo_ledger import synthetic_lots
@@ -14,13 +13,6 @@ from weighting_pipeline_tests.conftest import run_chain_in_dagster, seed_ledger
 
 WEEKS = ["2026-02-22", "2026-03-01", "2026-03-08"]  # the middle one is the 167 h DST week
 VOLATILE = {"computed_at", "run_id", "ttl"}
-
-
-@pytest.fixture
-def ledger(tables, baseline):
-    lots = synthetic_lots(baseline.keys, "2025-10-01", "2026-03-31", 1.0, seed=4)
-    seed_ledger(tables["ledger"], lots)
-    return lots
 
 
 def stored(tables, key):

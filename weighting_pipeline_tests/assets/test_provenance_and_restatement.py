@@ -5,7 +5,6 @@ import json
 from decimal import Decimal
 
 import dagster as dg
-import pandas as pd
 import pytest
 from dagster._core.event_api import PartitionKeyFilter
 

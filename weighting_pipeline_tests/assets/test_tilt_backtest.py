@@ -7,19 +7,11 @@ import pandas as pd
 import pytest
 
 from weighting_pipeline.core.backtest import weekly_realised_returns
-from weighting_pipeline.local.demo_ledger import synthetic_lots
-from weighting_pipeline_tests.conftest import run_chain_in_dagster, seed_ledger, temp_instance
+from weighting_pipeline_tests.conftest import run_chain_in_dagster, temp_instance
 from weighting_pipeline_tests.stored_weeks import stored_weeks
 
 WEEKS = ["2026-02-22", "2026-03-01", "2026-03-08"]
 NUMBERS = ["r_tilt", "r_base", "r_naive", "active", "turnover", "active_share", "coverage"]
-
-
-@pytest.fixture
-def ledger(tables, baseline):
-    lots = synthetic_lots(baseline.keys, "2025-10-01", "2026-03-31", 1.0, seed=4)
-    seed_ledger(tables["ledger"], lots)
-    return lots
 
 
 def week_metadata(instance, week):

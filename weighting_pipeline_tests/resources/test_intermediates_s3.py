@@ -10,9 +10,8 @@ import boto3
 import dagster as dg
 import pytest
 
-from weighting_pipeline.local.demo_ledger import synthetic_lots
 from weighting_pipeline.resources.parquet_io_manager import PartitionedParquetIOManager
-from weighting_pipeline_tests.conftest import run_chain_in_dagster, seed_ledger
+from weighting_pipeline_tests.conftest import run_chain_in_dagster
 from weighting_pipeline_tests.stored_weeks import content, stored_weeks
 
 WEEKS = ["2026-02-22", "2026-03-01", "2026-03-08"]
@@ -23,11 +22,6 @@ def objects(uri: str) -> list[str]:
     bucket, prefix = uri.removeprefix("s3://").split("/", 1)
     listed = boto3.client("s3", region_name="us-east-1").list_objects_v2(Bucket=bucket, Prefix=prefix + "/")
     return sorted(o["Key"].removeprefix(prefix + "/") for o in listed.get("Contents", []))
-
-
-@pytest.fixture
-def ledger(tables, baseline):
-    seed_ledger(tables["ledger"], synthetic_lots(baseline.keys, "2025-10-01", "2026-03-31", 1.0, seed=4))
 
 
 def test_a_range_run_stores_one_object_per_asset_and_week(ledger, tables, instance, s3_intermediates):
