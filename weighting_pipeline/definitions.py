@@ -13,14 +13,14 @@ from typing import Mapping
 import dagster as dg
 
 from weighting_pipeline.alerts.sensors import ALERT_SENSORS
-from weighting_pipeline.assets import CHAIN_ASSETS
+from weighting_pipeline.assets import CHAIN_ASSETS, REPORT_ASSETS
 from weighting_pipeline.resources.alerts import AlertsTopic
 from weighting_pipeline.resources.dynamodb import DynamoDBResource
 from weighting_pipeline.resources.ledger_reader import LedgerReader
 from weighting_pipeline.resources.parquet_io_manager import PartitionedParquetIOManager
 from weighting_pipeline.resources.weights_io_manager import DynamoDBWeightsIOManager
 from weighting_pipeline.resources.weights_table import WeightsTable
-from weighting_pipeline.schedules import weekly_weighting_job, weekly_weighting_schedule
+from weighting_pipeline.schedules import tilt_report_job, weekly_weighting_job, weekly_weighting_schedule
 from weighting_pipeline.settings import SettingsError, WeightingSettings
 
 RUNNING, STOPPED = dg.DefaultScheduleStatus.RUNNING, dg.DefaultScheduleStatus.STOPPED
@@ -89,8 +89,8 @@ def build_definitions(environ: Mapping[str, str] | None = None) -> dg.Definition
     environ = os.environ if environ is None else environ
     settings = WeightingSettings.from_env(environ)
     return dg.Definitions(
-        assets=CHAIN_ASSETS,
-        jobs=[weekly_weighting_job],
+        assets=[*CHAIN_ASSETS, *REPORT_ASSETS],
+        jobs=[weekly_weighting_job, tilt_report_job],
         schedules=[weekly_weighting_schedule(schedule_status(settings.stage, environ))],
         sensors=ALERT_SENSORS,
         resources=build_resources(settings, environ=environ),

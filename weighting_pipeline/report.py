@@ -48,3 +48,60 @@ def text(week: pd.DataFrame) -> str:
     fmt = lambda r: "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
     rule = "-" * (sum(widths) + 2 * (len(widths) - 1))
     return "\n".join([fmt(rows[0]), rule] + [fmt(r) for r in rows[1:-1]] + [rule, fmt(rows[-1])])
+
+
+def _num(x: float, fmt: str) -> str:
+    return "-" if not math.isfinite(x) else format(x, fmt)
+
+
+def verdict_line(summary: dict, keys: Sequence[str]) -> str:
+    """One sentence: the information ratio with its standard error and the growth of
+    tilt vs baseline (``summary`` from ``core.analytics.tilt_summary``)."""
+    a, t, b = summary["active"], summary["tilt"], summary["baseline"]
+    span = f"{keys[0]}..{keys[-1]}" if len(keys) > 1 else keys[0]
+    return (
+        f"Tilt vs baseline over {len(keys)} weeks ({span}): information ratio {_num(a['information_ratio'], '.2f')} "
+        f"± {_num(a['ir_standard_error'], '.2f')} (Mertens/Opdyke SE), P(IR > 0) {_num(100 * a['probability_ir_positive'], '.0f')}%; "
+        f"growth of 1: tilt {_num(t['cumulative_growth'], '.4f')} vs baseline {_num(b['cumulative_growth'], '.4f')}"
+    )
+
+
+LEG_ROWS = [
+    ("cumulative_growth", "Growth of 1", ".4f", 1),
+    ("annual_return", "Annual return", ".2f", 100),
+    ("annual_volatility", "Annual volatility", ".2f", 100),
+    ("sharpe_ratio", "Sharpe ratio", ".2f", 1),
+    ("max_drawdown", "Maximum drawdown", ".2f", 100),
+    ("calmar_ratio", "Calmar ratio", ".2f", 1),
+]
+ACTIVE_ROWS = [
+    ("information_ratio", "Information ratio", ".3f", 1),
+    ("ir_standard_error", "SE, Mertens/Opdyke", ".3f", 1),
+    ("ir_standard_error_iid", "SE, Lo (i.i.d.)", ".3f", 1),
+    ("probability_ir_positive", "P(IR > 0), PSR", ".1f", 100),
+    ("tracking_error", "Tracking error, % a year", ".2f", 100),
+    ("hit_rate", "Hit rate, % of weeks", ".1f", 100),
+    ("t_statistic", "t-statistic of mean active", ".2f", 1),
+    ("mean_turnover", "Mean turnover, %", ".2f", 100),
+    ("mean_active_share", "Mean active share, %", ".2f", 100),
+    ("mean_rank_ic", "Mean rank IC", ".3f", 1),
+    ("rank_ic_t_statistic", "t-statistic of rank IC", ".2f", 1),
+]
+
+
+def verdict_tables(summary: dict) -> str:
+    """The verdict's numbers as two Markdown tables: per leg, and of the active return.
+    Rows in % say so; drawdowns are negative."""
+    legs = ["tilt", "baseline", "naive"]
+    per_leg = markdown_table(
+        ["", *legs],
+        [[label + (", %" if scale == 100 else ""), *(_num(scale * summary[leg][key], fmt) for leg in legs)]
+         for key, label, fmt, scale in LEG_ROWS],
+        "l" + "r" * len(legs),
+    )
+    active = markdown_table(
+        ["Active return (tilt - baseline)", "value"],
+        [[label, _num(scale * summary["active"][key], fmt)] for key, label, fmt, scale in ACTIVE_ROWS],
+        "lr",
+    )
+    return per_leg + "\n\n" + active

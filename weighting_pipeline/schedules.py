@@ -8,6 +8,7 @@ Its default status is the deployment's (see ``definitions.DEPLOYMENTS``).
 import dagster as dg
 
 WEIGHTING_JOB = "weekly_weighting_job"
+REPORT_JOB = "tilt_report_job"
 SCHEDULE = "weekly_weighting_schedule"
 SCHEDULED_PRIORITY = "10"
 
@@ -15,6 +16,13 @@ weekly_weighting_job = dg.define_asset_job(
     WEIGHTING_JOB,
     selection=dg.AssetSelection.groups("weighting"),
     description="closed_lots -> daily_returns -> sharpe_ratios -> multipliers -> dynamic_weights for a week or a range.",
+    tags={"team": "quant-platform"},
+)
+
+tilt_report_job = dg.define_asset_job(
+    REPORT_JOB,
+    selection=dg.AssetSelection.groups("analysis"),
+    description="tilt_report: the tilt's verdict over every week that has a backtest (after a backfill or a week).",
     tags={"team": "quant-platform"},
 )
 

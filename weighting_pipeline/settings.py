@@ -26,6 +26,8 @@ ENV_VARS: dict[str, tuple[str, type]] = {
     "min_multiplier": ("MIN_MULTIPLIER", float),
     "max_multiplier": ("MAX_MULTIPLIER", float),
     "turnover_warn": ("TURNOVER_WARN_THRESHOLD", float),
+    "missing_days": ("MISSING_DAYS", str),
+    "score": ("SCORE", str),
 }
 
 
@@ -45,6 +47,8 @@ class WeightingSettings(dg.ConfigurableResource):
     min_multiplier: float = Field(default=0.5, description="Lowest multiplier of the baseline (0 < min <= 1).")
     max_multiplier: float = Field(default=2.0, description="Highest multiplier of the baseline (>= 1).")
     turnover_warn: float = Field(default=0.20, description="Week-over-week turnover that raises a WARN (fraction).")
+    missing_days: str = Field(default="skip", description="skip: dates without a close have no return; zero: NYSE trading days without one count as 0.")
+    score: str = Field(default="sharpe", description="What the multipliers map: sharpe, sortino or calmar (empyrical's conventions).")
 
     _baseline: Optional[Baseline] = PrivateAttr(default=None)
 
@@ -86,6 +90,8 @@ class WeightingSettings(dg.ConfigurableResource):
             min_multiplier=self.min_multiplier,
             max_multiplier=self.max_multiplier,
             turnover_warn=self.turnover_warn,
+            missing_days=self.missing_days,
+            score=self.score,
         )
 
     def baseline(self) -> Baseline:

@@ -48,6 +48,9 @@ def test_demo_command_prints_the_weights_table(tmp_path):
     total = [line for line in out.splitlines() if line.startswith("total")]
     assert total and total[0].split()[1:3] == ["100.00%", "100.00%"]
     assert "beam_chain.clj" in out
+    # The demo ends with the tilt's verdict over the weeks it materialised.
+    verdict = [line for line in out.splitlines() if line.startswith("Tilt vs baseline over 18 weeks")]
+    assert verdict and re.search(r"information ratio -?\d+\.\d\d ± \d+\.\d\d .*growth of 1: tilt \d\.\d{4} vs baseline \d\.\d{4}", verdict[0])
     # The step log at INFO, not Dagster's DEBUG events (one flag away: --debug).
     log = done.stdout + done.stderr
     assert " - DEBUG - " not in log
@@ -86,7 +89,7 @@ def test_audit_command_prints_each_week_and_writes_the_csv_without_dynamodb(tabl
     assert "not published" in lines[0]
     for line, week in zip(lines[1:], weeks):
         assert f"weights {mats[week]['weights_sha256']}" in line
-        assert "checks 10/10 passed" in line and "restatement: first publication" in line
+        assert "checks 11/11 passed" in line and "restatement: first publication" in line
         assert f"code {mats[week]['code_version']}" in line and f"run {result.run_id}" in line and "lookback_days=90" in line
     rows = list(csv.DictReader(out_csv.open()))
     assert len(rows) == len(weeks) * len(baseline.keys)

@@ -16,7 +16,7 @@ def defs():
 def test_definitions_load_with_the_chain(defs):
     graph = defs.resolve_asset_graph()
     keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
-    assert keys == set(ASSETS)
+    assert keys == {*ASSETS, "tilt_report"}
     for upstream, downstream in zip(CHAIN, CHAIN[1:]):
         parents = {p.to_user_string() for p in graph.get(dg.AssetKey(downstream)).parent_keys}
         assert parents == {upstream}
@@ -29,6 +29,12 @@ def test_definitions_load_with_the_chain(defs):
         assert spec.partitions_def.get_partition_keys()[0] == "2020-01-05"
     job = defs.resolve_job_def("weekly_weighting_job")
     assert job.partitions_def is not None
+    # The report judges every stored week at once: unpartitioned, in its own group and job.
+    report = specs["tilt_report"]
+    assert report.partitions_def is None and report.group_name == "analysis" and report.description
+    assert {p.to_user_string() for p in graph.get(dg.AssetKey("tilt_report")).parent_keys} == {"tilt_backtest"}
+    assert "tilt_report" not in {k.to_user_string() for k in job.asset_layer.selected_asset_keys}
+    assert {k.to_user_string() for k in defs.resolve_job_def("tilt_report_job").asset_layer.selected_asset_keys} == {"tilt_report"}
 
 
 def test_every_asset_backfills_in_a_single_run(defs):

@@ -67,6 +67,7 @@ def test_source_versions_follow_imports_into_the_core():
         "weighting_pipeline.core.grid",
         "weighting_pipeline.core.returns",
         "weighting_pipeline.core.sharpe",
+        "weighting_pipeline.core.trading_days",  # imported inside a function: still followed
     )
     assert "weighting_pipeline.resources.ledger_items" in chain_modules()
     assert len(set(CODE_VERSIONS.values())) == len(CODE_VERSIONS)  # each asset has its own

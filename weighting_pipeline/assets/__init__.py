@@ -1,4 +1,4 @@
-"""The asset chain, one module per stage, in order, and the backtest that scores it."""
+"""The asset chain, one module per stage, in order, the backtest that scores it, and the report that judges it."""
 
 import warnings
 
@@ -20,5 +20,9 @@ from weighting_pipeline.assets.dynamic_weights import dynamic_weights  # noqa: E
 from weighting_pipeline.assets.multipliers import multipliers  # noqa: E402
 from weighting_pipeline.assets.sharpe_ratios import sharpe_ratios  # noqa: E402
 from weighting_pipeline.assets.tilt_backtest import tilt_backtest  # noqa: E402
+from weighting_pipeline.assets.tilt_report import tilt_report  # noqa: E402
 
+# The weekly job's assets (group "weighting"): partitioned, one run per week or range.
 CHAIN_ASSETS = [closed_lots, daily_returns, sharpe_ratios, multipliers, dynamic_weights, tilt_backtest]
+# Unpartitioned, over every stored week, materialised on demand (group "analysis").
+REPORT_ASSETS = [tilt_report]

@@ -6,7 +6,7 @@ import pandas as pd
 from weighting_pipeline.assets.checks import check_spec, emit, per_week
 from weighting_pipeline.assets.code_versions import CODE_VERSIONS
 from weighting_pipeline.assets.common import CHAIN, add_week_metadata, by_strategy
-from weighting_pipeline.core.invariants import multipliers_within_bounds
+from weighting_pipeline.core.invariants import NOISE_STANDARD_ERRORS, multipliers_within_bounds, tilt_exceeds_noise
 from weighting_pipeline.core.multipliers import multipliers as compute_multipliers
 from weighting_pipeline.settings import WeightingSettings
 
@@ -19,11 +19,19 @@ from weighting_pipeline.settings import WeightingSettings
     check_specs=[
         check_spec(
             "multipliers_within_bounds", "multipliers", "Every multiplier lies within [min_multiplier, max_multiplier].", blocking=True
-        )
+        ),
+        check_spec(
+            "tilt_exceeds_noise",
+            "multipliers",
+            f"The best and worst qualified Sharpe ratios differ by more than {NOISE_STANDARD_ERRORS:g} standard errors of "
+            "their difference (Mertens/Opdyke); otherwise the tilt is mostly noise.",
+            blocking=False,
+        ),
     ],
     description=(
-        "Qualified Sharpe ratios min-max normalised per week and mapped linearly to [0.5, 2.0] (configurable): "
-        "best 2.0, worst 0.5. Skipped strategies, and weeks with < 2 qualifiers or equal Sharpes, get 1.0."
+        "Qualified scores (the Sharpe ratio unless `SCORE` says sortino or calmar) min-max normalised per week and "
+        "mapped linearly to [0.5, 2.0] (configurable): best 2.0, worst 0.5. Skipped strategies, and weeks with < 2 "
+        "qualifiers or equal scores, get 1.0."
     ),
 )
 def multipliers(context: dg.AssetExecutionContext, sharpe_ratios: pd.DataFrame, settings: WeightingSettings):
@@ -41,4 +49,6 @@ def multipliers(context: dg.AssetExecutionContext, sharpe_ratios: pd.DataFrame, 
         },
     )
     yield dg.Output(frame, metadata={"weeks": len(keys)})
-    yield from emit(context, per_week(multipliers_within_bounds(frame, params.bounds), "multipliers", keys, blocking=True))
+    checks = per_week(multipliers_within_bounds(frame, params.bounds), "multipliers", keys, blocking=True)
+    checks += per_week(tilt_exceeds_noise(frame), "multipliers", keys, blocking=False)
+    yield from emit(context, checks)

@@ -204,3 +204,43 @@ def verdict(active, periods: int = PERIODS) -> Verdict:
         hit_rate=hit_rate(a),
         t_statistic=t_statistic(a),
     )
+
+
+LEGS = ("tilt", "baseline", "naive")
+
+
+def leg_statistics(returns, risk_free: float = 0.045, periods: int = PERIODS) -> dict[str, float]:
+    """Growth of 1 at the end, annual return, volatility, Sharpe, maximum drawdown, Calmar."""
+    growth = cumulative_growth(returns)
+    return {
+        "cumulative_growth": float(growth[-1]) if growth.size else math.nan,
+        "annual_return": annual_return(returns, periods),
+        "annual_volatility": annual_volatility(returns, periods),
+        "sharpe_ratio": sharpe_ratio(returns, risk_free, periods),
+        "max_drawdown": max_drawdown(returns),
+        "calmar_ratio": calmar_ratio(returns, periods),
+    }
+
+
+def tilt_summary(r_tilt, r_base, r_naive, turnover, active_share, rank_ic, risk_free: float = 0.045,
+                 periods: int = PERIODS) -> dict[str, dict[str, float]]:
+    """The verdict over weeks, from the backtest's weekly columns (aligned, oldest
+    first): each leg's ``leg_statistics`` under ``tilt``/``baseline``/``naive``; under
+    ``active`` the ``Verdict`` of ``r_tilt - r_base`` plus mean turnover, mean active
+    share, mean rank IC, its t-statistic and the weeks with a rank IC."""
+    r_tilt, r_base = np.asarray(r_tilt, dtype=float), np.asarray(r_base, dtype=float)
+    active = verdict(r_tilt - r_base, periods)
+    ic = _clean(rank_ic)
+    return {
+        "tilt": leg_statistics(r_tilt, risk_free, periods),
+        "baseline": leg_statistics(r_base, risk_free, periods),
+        "naive": leg_statistics(r_naive, risk_free, periods),
+        "active": {
+            **{k: float(v) for k, v in active.__dict__.items()},
+            "mean_turnover": float(np.mean(_clean(turnover))) if _clean(turnover).size else math.nan,
+            "mean_active_share": float(np.mean(_clean(active_share))) if _clean(active_share).size else math.nan,
+            "mean_rank_ic": float(np.mean(ic)) if ic.size else math.nan,
+            "rank_ic_t_statistic": t_statistic(ic),
+            "rank_ic_weeks": float(ic.size),
+        },
+    }

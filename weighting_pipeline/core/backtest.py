@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from weighting_pipeline.core.calendar import WeekWindows, previous_key
+from weighting_pipeline.core.grid import cells, to_matrix
 from weighting_pipeline.core.lots import lots_by_week
 
 HOLDOUT_COLUMNS = ["r_tilt", "r_base", "r_naive", "active", "turnover", "active_share", "coverage", "rank_ic"]
@@ -58,20 +59,23 @@ def weekly_realised_returns(lots: pd.DataFrame, keys: Sequence[str], strategies:
 def _row_sums(x: np.ndarray) -> np.ndarray:
     """Exact (``math.fsum``) sum of each row: the same bits whatever else is in the
     array, so a week scores the same in a range as alone; NaN if a row holds one."""
-    return np.array([math.fsum(row) if np.all(np.isfinite(row)) else np.nan for row in x], dtype=float)
+    x = np.asarray(x, dtype=float)
+    finite = np.isfinite(x).all(axis=1)
+    out = np.array([math.fsum(row) for row in np.where(finite[:, None], x, 0.0).tolist()], dtype=float)
+    out[~finite] = np.nan
+    return out
 
 
 def _rank_ic(sharpe: np.ndarray, realised: np.ndarray, qualified: np.ndarray) -> np.ndarray:
-    out = np.full(sharpe.shape[0], np.nan)
-    for i in range(sharpe.shape[0]):
-        q = qualified[i]
-        if q.sum() < 3:
-            continue
-        a = pd.Series(sharpe[i, q]).rank().to_numpy()
-        b = pd.Series(realised[i, q]).rank().to_numpy()
-        if a.std() > 0 and b.std() > 0:
-            out[i] = float(np.corrcoef(a, b)[0, 1])
-    return out
+    """Per row: Pearson correlation of the average-tie ranks (Spearman) of ``sharpe``
+    and ``realised`` over the qualified columns; NaN below three or without dispersion."""
+    mask = qualified & np.isfinite(sharpe) & np.isfinite(realised)
+    ranks = [pd.DataFrame(np.where(mask, x, np.nan)).rank(axis=1).to_numpy() for x in (sharpe, realised)]
+    n = mask.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        a, b = (np.where(mask, r - np.where(mask, r, 0.0).sum(axis=1, keepdims=True) / n[:, None], 0.0) for r in ranks)
+        ic = (a * b).sum(axis=1) / np.sqrt((a * a).sum(axis=1) * (b * b).sum(axis=1))
+    return np.where((n >= 3) & np.isfinite(ic), ic, np.nan)
 
 
 def holdout(
@@ -93,25 +97,32 @@ def holdout(
     the index (weeks) and columns (strategies).
     """
     cols = list(weights.columns)
-    w = weights.to_numpy(float)
-    b = baseline.reindex(cols).to_numpy(float)
-    m = multipliers.reindex(columns=cols).to_numpy(float)
-    r = realised.reindex(columns=cols).to_numpy(float)
+    columns = holdout_arrays(
+        weights.to_numpy(float),
+        baseline.reindex(cols).to_numpy(float),
+        multipliers.reindex(columns=cols).to_numpy(float),
+        sharpe.reindex(columns=cols).to_numpy(float),
+        qualified.reindex(columns=cols).to_numpy(bool),
+        realised.reindex(columns=cols).to_numpy(float),
+        closed.reindex(columns=cols).to_numpy(bool),
+        None if previous_weights is None else previous_weights.reindex(cols).to_numpy(float),
+    )
+    return pd.DataFrame(columns, index=weights.index)
+
+
+def holdout_arrays(w: np.ndarray, b: np.ndarray, m: np.ndarray, sharpe: np.ndarray, qualified: np.ndarray,
+                   r: np.ndarray, closed: np.ndarray, previous: np.ndarray | None) -> dict[str, np.ndarray]:
+    """``holdout`` on (weeks, strategies) arrays (``b`` and ``previous``: one row):
+    the one place the definitions are computed."""
     naive = b * m
     naive = naive / _row_sums(naive)[:, None]
-    before = np.vstack([
-        np.full(len(cols), np.nan) if previous_weights is None else previous_weights.reindex(cols).to_numpy(float),
-        w[:-1],
-    ])
-    out = pd.DataFrame(index=weights.index)
-    out["r_tilt"] = _row_sums(w * r)
-    out["r_base"] = _row_sums(b * r)
-    out["r_naive"] = _row_sums(naive * r)
+    before = np.vstack([np.full(w.shape[1], np.nan) if previous is None else previous, w[:-1]])
+    out = {"r_tilt": _row_sums(w * r), "r_base": _row_sums(b * r), "r_naive": _row_sums(naive * r)}
     out["active"] = out["r_tilt"] - out["r_base"]
-    out["turnover"] = 0.5 * _row_sums(np.abs(w - before))  # NaN for the first week without previous_weights
+    out["turnover"] = 0.5 * _row_sums(np.abs(w - before))  # NaN for the first week without previous weights
     out["active_share"] = 0.5 * _row_sums(np.abs(w - b))
-    out["coverage"] = _row_sums(w * closed.reindex(columns=cols).to_numpy(bool))
-    out["rank_ic"] = _rank_ic(sharpe.reindex(columns=cols).to_numpy(float), r, qualified.reindex(columns=cols).to_numpy(bool))
+    out["coverage"] = _row_sums(w * closed)
+    out["rank_ic"] = _rank_ic(sharpe, r, qualified)
     return out
 
 
@@ -123,15 +134,20 @@ def weights_in_force(weights: pd.DataFrame, keys: Sequence[str], baseline: pd.Se
     strategies = list(baseline.index)
     index = pd.Index(list(keys), name="partition_key")
     source = pd.Series([previous_key(k) for k in keys], index=index, dtype=object)
-    weights = weights.assign(partition_key=weights["partition_key"].astype(str), qualified=weights["skip_reason"] == "")
-    computed = source.isin(set(weights["partition_key"])).to_numpy()
+    shape = (len(keys), len(strategies))
     defaults = {"weight": baseline.to_numpy(float), "multiplier": 1.0, "sharpe": np.nan, "qualified": 0.0}
-    frames = {}
-    for column, default in defaults.items():
-        wide = weights.pivot(index="partition_key", columns="strategy", values=column)
-        wide = wide.reindex(index=source.to_numpy(), columns=strategies).set_axis(index, axis=0).astype(float)
-        wide.loc[~computed] = default
-        frames[column] = wide
+    stored = {c: np.broadcast_to(np.asarray(d, dtype=float), shape).copy() for c, d in defaults.items()}
+    computed = np.zeros(len(keys), dtype=bool)
+    if len(weights):
+        weights = weights.assign(qualified=(weights["skip_reason"] == "").astype(float))
+        weeks, _, w, s = cells(weights, strategies)
+        row_of = {k: i for i, k in enumerate(weeks)}
+        rows = np.array([row_of.get(k, -1) for k in source], dtype=np.int64)
+        computed = rows >= 0
+        for column in defaults:
+            matrix = to_matrix(weights, column, (len(weeks), len(strategies)), w, s)
+            stored[column][computed] = matrix[rows[computed]]
+    frames = {c: pd.DataFrame(m, index=index, columns=pd.Index(strategies, name="strategy")) for c, m in stored.items()}
     frames["qualified"] = frames["qualified"].astype(bool)
     return frames, source.where(computed, None)
 

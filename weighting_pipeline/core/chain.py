@@ -14,8 +14,8 @@ import pandas as pd
 
 from weighting_pipeline.core.calendar import WeekWindows
 from weighting_pipeline.core.multipliers import MultiplierBounds, multipliers
-from weighting_pipeline.core.returns import daily_returns, half_day_grid
-from weighting_pipeline.core.sharpe import SharpeParams, sharpe_ratios_of
+from weighting_pipeline.core.returns import HalfDayGrid, daily_returns, half_day_grid
+from weighting_pipeline.core.sharpe import MISSING_DAYS, SCORES, SharpeParams, sharpe_ratios_of
 from weighting_pipeline.core.weights import dynamic_weights
 
 CHUNK_WEEKS = 16  # 16 x 1,000 strategies x 91 dates x 8 B = 12 MB per dense array
@@ -27,7 +27,9 @@ class WeightingParams:
 
     ``lookback_days`` are calendar days; ``risk_free_rate`` is annual (0.045);
     multipliers are factors of the baseline; ``turnover_warn`` is a fraction
-    of capital (0.2 = 20%) moved week over week before a WARN.
+    of capital (0.2 = 20%) moved week over week before a WARN. ``missing_days``
+    (``skip`` | ``zero``) and ``score`` (``sharpe`` | ``sortino`` | ``calmar``)
+    are described in ``core.sharpe``.
     """
 
     lookback_days: int = 90
@@ -37,6 +39,8 @@ class WeightingParams:
     min_multiplier: float = 0.5
     max_multiplier: float = 2.0
     turnover_warn: float = 0.20
+    missing_days: str = "skip"
+    score: str = "sharpe"
 
     def __post_init__(self) -> None:
         problems = []
@@ -50,6 +54,10 @@ class WeightingParams:
                 problems.append(f"{name} must be a whole number >= 2 (a standard deviation needs two points), got {value!r}")
         if not (math.isfinite(self.turnover_warn) and self.turnover_warn >= 0):
             problems.append(f"turnover_warn must be a finite fraction >= 0, got {self.turnover_warn!r}")
+        if self.missing_days not in MISSING_DAYS:
+            problems.append(f"missing_days must be one of {', '.join(MISSING_DAYS)}, got {self.missing_days!r}")
+        if self.score not in SCORES:
+            problems.append(f"score must be one of {', '.join(SCORES)}, got {self.score!r}")
         try:
             self.bounds
         except ValueError as exc:
@@ -63,27 +71,32 @@ class WeightingParams:
 
     @property
     def sharpe(self) -> SharpeParams:
-        return SharpeParams(self.risk_free_rate, self.min_lots, self.min_days)
+        return SharpeParams(self.risk_free_rate, self.min_lots, self.min_days, missing_days=self.missing_days, score=self.score)
 
-    def as_dict(self) -> dict[str, float | int]:
+    def as_dict(self) -> dict[str, float | int | str]:
         return asdict(self)
 
 
 def run_chain(
-    lots: pd.DataFrame, keys: Sequence[str], baseline: pd.Series, params: WeightingParams = WeightingParams()
+    lots: pd.DataFrame,
+    keys: Sequence[str],
+    baseline: pd.Series,
+    params: WeightingParams = WeightingParams(),
+    grid: HalfDayGrid | None = None,
 ) -> dict[str, object]:
     """closed lots -> daily returns -> Sharpe -> multipliers -> weights, for ``keys``.
 
     Returns the Sharpe, multiplier and weight frames, one row per (week,
     strategy). (The ``daily_returns`` asset stores its stage; here it is
-    only an intermediate.)
+    only an intermediate.) ``grid``: the lots already aggregated for windows
+    covering these weeks' (``half_day_grid``), to run many settings on one.
     """
     weeks = WeekWindows.for_keys(keys, params.lookback_days)
     strategies = list(baseline.index)
     # Lots are aggregated once; daily returns and Sharpe then go CHUNK_WEEKS at a time, so the
     # dense (weeks x strategies x dates) arrays stay small enough to be reused, not re-faulted.
     # Every (week, strategy) cell depends only on its own window: chunking changes no bit.
-    grid = half_day_grid(lots, weeks, strategies)
+    grid = grid if grid is not None else half_day_grid(lots, weeks, strategies)
     sharpe = sharpe_ratios_of((daily_returns(lots, chunk, strategies, grid) for chunk in weeks.chunks(CHUNK_WEEKS)), params.sharpe)
     mult = multipliers(sharpe, params.bounds)
     weights = dynamic_weights(mult, baseline, params.bounds)

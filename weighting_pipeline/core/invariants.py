@@ -82,12 +82,14 @@ def weights_within_bounds(frame: pd.DataFrame, bounds: MultiplierBounds) -> Inva
 
 
 def all_finite(frame: pd.DataFrame) -> Invariant:
-    """No NaN or inf in weights, multipliers, baselines, or qualified Sharpe ratios."""
+    """No NaN or inf in weights, multipliers, baselines, or qualified Sharpe ratios and scores."""
     numeric = frame[["weight", "multiplier", "baseline"]].to_numpy(np.float64)
     bad = ~np.isfinite(numeric).all(axis=1)
     if "sharpe" in frame:
         qualified = (frame["skip_reason"] == "").to_numpy()
-        bad |= qualified & ~np.isfinite(frame["sharpe"].to_numpy(np.float64))
+        for column in ("sharpe", "score"):
+            if column in frame:
+                bad |= qualified & ~np.isfinite(frame[column].to_numpy(np.float64))
     return Invariant(
         "no_nan_or_inf",
         "no NaN or inf in weights, multipliers, baselines or Sharpe ratios",
@@ -152,3 +154,39 @@ def turnover_below_threshold(frame: pd.DataFrame, previous: pd.Series | None, th
     return Invariant(
         "turnover_below_threshold", f"week-over-week turnover stays at or below {threshold:.0%}", failures, measured
     )
+
+
+NOISE_STANDARD_ERRORS = 2.0
+
+
+def tilt_exceeds_noise(frame: pd.DataFrame, k: float = NOISE_STANDARD_ERRORS) -> Invariant:
+    """WARN rule: the best and worst qualified Sharpe ratios of each week differ by
+    more than ``k`` standard errors of their difference.
+
+    The standard error of ``best - worst`` is ``sqrt(se_best^2 + se_worst^2)``
+    (two independent estimates), each the Mertens/Opdyke ``sharpe_se`` (Lo's
+    ``sharpe_se_iid`` where that is undefined); both annualised like the ratios.
+    Within it, the ordering the multipliers follow is mostly noise. Weeks with
+    fewer than two qualified strategies have no tilt to judge and pass.
+    """
+    failures, measured = {}, {}
+    qualified = frame[(frame["skip_reason"] == "") & np.isfinite(frame["sharpe"].to_numpy(np.float64))]
+    se = qualified["sharpe_se"] if "sharpe_se" in qualified else pd.Series(np.nan, index=qualified.index)
+    if "sharpe_se_iid" in qualified:
+        se = se.fillna(qualified["sharpe_se_iid"])
+    qualified = qualified.assign(_se=se)
+    for key, rows in qualified.groupby("partition_key", observed=True, sort=True):
+        if len(rows) < 2:
+            continue
+        best, worst = rows.loc[rows["sharpe"].idxmax()], rows.loc[rows["sharpe"].idxmin()]
+        spread = float(best["sharpe"] - worst["sharpe"])
+        spread_se = float(np.hypot(best["_se"], worst["_se"]))
+        numbers = {"best_sharpe": float(best["sharpe"]), "worst_sharpe": float(worst["sharpe"]), "spread": spread,
+                   "spread_standard_error": spread_se, "spread_in_standard_errors": spread / spread_se if spread_se > 0 else np.nan}
+        measured[str(key)] = {name: v for name, v in numbers.items() if np.isfinite(v)}
+        if not spread > k * spread_se:
+            failures[str(key)] = (f"best {best['strategy']} ({best['sharpe']:.2f}) and worst {worst['strategy']} "
+                                  f"({worst['sharpe']:.2f}) differ by {spread:.2f}, within {k:g} standard errors "
+                                  f"({k * spread_se:.2f}): the tilt is mostly noise")
+    return Invariant("tilt_exceeds_noise", f"best and worst qualified Sharpe ratios differ by more than {k:g} standard errors",
+                     failures, measured)

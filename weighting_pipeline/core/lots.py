@@ -28,8 +28,22 @@ def empty_lots() -> pd.DataFrame:
 
 def canonical_order(lots: pd.DataFrame) -> pd.DataFrame:
     """Sort lots by close time then lot id, so float sums are reproducible
-    whatever order the ledger returned them in."""
+    whatever order the ledger returned them in. Lots already in that order (as the
+    ledger reader returns them) are only checked, not sorted again: same result."""
+    if _is_canonical(lots):
+        return lots.reset_index(drop=True)
     return lots.sort_values(["fully_closed_at", "lot_id"], kind="stable", ignore_index=True)
+
+
+def _is_canonical(lots: pd.DataFrame) -> bool:
+    if len(lots) < 2:
+        return True
+    t = pd.DatetimeIndex(lots["fully_closed_at"]).asi8
+    if not (t[1:] >= t[:-1]).all():
+        return False
+    tie = np.flatnonzero(t[1:] == t[:-1])
+    ids = lots["lot_id"].to_numpy(dtype=object)
+    return all(ids[i] <= ids[i + 1] for i in tie)
 
 
 def in_window(lots: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> np.ndarray:

@@ -1,6 +1,6 @@
-"""Map Sharpe ratios to allocation multipliers of the baseline.
+"""Map scores (the Sharpe ratio by default) to allocation multipliers of the baseline.
 
-Per week, the qualified strategies' Sharpe ratios are min-max normalised to
+Per week, the qualified strategies' scores are min-max normalised to
 [0, 1] and mapped linearly onto ``[min_multiplier, max_multiplier]``: the best
 gets the maximum, the worst the minimum. Skipped strategies get 1.0, and so
 does every strategy of a week with fewer than two qualifiers or with all
@@ -52,13 +52,15 @@ def multiplier_matrix(sharpe: np.ndarray, bounds: MultiplierBounds = MultiplierB
 
 
 def multipliers(sharpe: pd.DataFrame, bounds: MultiplierBounds = MultiplierBounds()) -> pd.DataFrame:
-    """Add a ``multiplier`` column to a Sharpe frame (see ``core.sharpe``).
+    """Add a ``multiplier`` column to a Sharpe frame (see ``core.sharpe``), mapping
+    its ``score`` column (``sharpe`` in frames stored before scores existed).
 
     The frame must hold every (partition_key, strategy) pair once, as
     ``sharpe_ratios`` returns it. Row order is kept.
     """
     keys, strategies, w, s = cells(sharpe)
-    mult = multiplier_matrix(to_matrix(sharpe, "sharpe", (len(keys), len(strategies)), w, s), bounds)
+    column = "score" if "score" in sharpe else "sharpe"
+    mult = multiplier_matrix(to_matrix(sharpe, column, (len(keys), len(strategies)), w, s), bounds)
     out = sharpe.copy()
     out["multiplier"] = mult[w, s]
     return out

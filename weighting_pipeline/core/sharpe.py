@@ -1,10 +1,32 @@
-"""Annualised Sharpe ratios of daily strategy returns, with skip rules.
+"""Annualised Sharpe ratios (and the chosen score) of daily strategy returns, with skip rules.
 
 ``sharpe = (mean(r) * periods - rf) / (std(r, ddof=1) * sqrt(periods))``
 
-where ``r`` are simple daily returns on the dates that had closes, ``rf`` is
-the *annual* risk-free rate (0.045 = 4.5%) and ``periods`` is 252. This equals
-empyrical's ``sharpe_ratio(r, risk_free=rf / periods, annualization=periods)``.
+where ``r`` are simple daily returns, ``rf`` is the *annual* risk-free rate
+(0.045 = 4.5%) and ``periods`` is 252. This equals empyrical's
+``sharpe_ratio(r, risk_free=rf / periods, annualization=periods)``.
+
+Which days are observations (``missing_days``): ``skip`` (default) keeps only
+the dates that had closes; ``zero`` also counts every NYSE trading day of the
+window without a close as a 0 return (``core.trading_days``).
+
+The ``score`` the multipliers map (``score``), each with empyrical's conventions
+over the window's observations, in date order:
+
+- ``sharpe``: the Sharpe ratio above;
+- ``sortino``: ``mean(r - rf/periods) * periods / downside``, ``downside =
+  sqrt(mean(min(r - rf/periods, 0)^2)) * sqrt(periods)`` over *all*
+  observations (empyrical's ``sortino_ratio`` with ``required_return = rf/periods``);
+- ``calmar``: ``annual_return / |max_drawdown|`` of the window's own returns:
+  ``annual_return = prod(1 + r) ** (periods / n) - 1`` (-1 if the growth is <= 0),
+  ``max_drawdown`` from the running peak of the growth of 1, the start included
+  (empyrical's ``calmar_ratio``; no risk-free rate).
+
+Every row also carries the Sharpe ratio's standard errors (annualised, on the
+same observations): Lo (2002), i.i.d. returns, ``sqrt((1 + SR^2 / 2) / n)``, and
+Mertens (2002) / Opdyke (2007), ``sqrt((1 + SR^2/2 - skew SR + (kurt - 3)/4 SR^2) / n)``
+with the per-period ``SR``, population skewness and (non-excess) kurtosis;
+both times ``sqrt(periods)``. ``core.analytics`` computes the same for one series.
 """
 
 from __future__ import annotations
@@ -19,53 +41,115 @@ from weighting_pipeline.core.returns import DailyReturns
 
 PERIODS_PER_YEAR = 252
 _WEEK_CHUNK = 32  # bounds the (weeks, strategies, dates) temporaries
+MISSING_DAYS = ("skip", "zero")
+SCORES = ("sharpe", "sortino", "calmar")
 
 
 @dataclass(frozen=True)
 class SharpeParams:
-    """Sharpe settings. ``risk_free_rate`` is annual; counts are per window."""
+    """Sharpe settings. ``risk_free_rate`` is annual; counts are per window;
+    ``missing_days`` is one of ``MISSING_DAYS``, ``score`` one of ``SCORES``."""
 
     risk_free_rate: float = 0.045
     min_lots: int = 5
     min_days: int = 5
     periods_per_year: int = PERIODS_PER_YEAR
+    missing_days: str = "skip"
+    score: str = "sharpe"
 
 
-def _window_stats(daily: DailyReturns) -> dict[str, np.ndarray]:
-    """(weeks, strategies) lot and day counts, mean and ddof=1 std of r, and
-    whether every active r is identical (``flat``).
+def _window_stats(daily: DailyReturns, params: SharpeParams) -> dict[str, np.ndarray]:
+    """(weeks, strategies) lot and close-date counts, observations, mean, ddof=1 std,
+    third and fourth central moments (population) of r, the score's own
+    statistic (downside deviation or annual return and drawdown), and whether
+    every observed r is identical (``flat``).
 
     Reductions run along the contiguous date axis, so each (week, strategy)
     result depends only on its own dates: a range and a single week agree bit
     for bit.
     """
     n_weeks, n_strat, _ = daily.pnl.shape
-    out = {name: np.empty((n_weeks, n_strat)) for name in ("mean", "std")}
+    names = ("obs", "mean", "std", "m3", "m4", "downside", "growth", "drawdown")
+    out = {name: np.full((n_weeks, n_strat), np.nan) for name in names}
     out["flat"] = np.zeros((n_weeks, n_strat), dtype=bool)
     out["lots"] = daily.lots.sum(axis=2, dtype=np.int64)
     out["days"] = (daily.lots > 0).sum(axis=2)
+    trading = None
+    if params.missing_days == "zero":
+        from weighting_pipeline.core.trading_days import window_trading_days
+
+        trading = window_trading_days(daily.weeks)
+    rf_day = params.risk_free_rate / params.periods_per_year
     for lo in range(0, n_weeks, _WEEK_CHUNK):
         sel = slice(lo, min(lo + _WEEK_CHUNK, n_weeks))
-        inactive = daily.lots[sel] == 0
-        days = out["days"][sel]
-        with np.errstate(invalid="ignore", divide="ignore"):
+        observed = daily.lots[sel] > 0
+        if trading is not None:
+            observed = observed | trading[sel][:, None, :]
+        unobserved = ~observed
+        n = observed.sum(axis=2)
+        out["obs"][sel] = n
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
             # Dates without closes have pnl exactly 0, so r is 0 there whenever the
-            # average position is usable; other rows are skipped by the rules anyway.
+            # average position is usable (a 0 return, if the date is observed); other
+            # rows are skipped by the rules anyway.
             r = daily.pnl[sel] / daily.avg_position_value[sel][..., None]
-            mean = r.sum(axis=2) / days
+            mean = r.sum(axis=2) / n
             dev = r - mean[..., None]
-            dev[inactive] = 0.0
-            np.multiply(dev, dev, out=dev)
-            out["std"][sel] = np.sqrt(dev.sum(axis=2) / (days - 1))
+            dev[unobserved] = 0.0
+            sq = dev * dev
+            m2_sum = sq.sum(axis=2)
+            out["std"][sel] = np.sqrt(m2_sum / (n - 1))
             out["mean"][sel] = mean
+            out["m3"][sel] = (sq * dev).sum(axis=2) / n
+            out["m4"][sel] = (sq * sq).sum(axis=2) / n
+            if params.score == "sortino":
+                below = np.minimum(r - rf_day, 0.0)
+                below[unobserved] = 0.0
+                out["downside"][sel] = np.sqrt((below * below).sum(axis=2) / n) * np.sqrt(params.periods_per_year)
+            elif params.score == "calmar":
+                growth = np.cumprod(np.where(observed, 1.0 + r, 1.0), axis=2)
+                peak = np.maximum(np.maximum.accumulate(growth, axis=2), 1.0)  # the start (1.0) is a peak
+                out["growth"][sel] = growth[..., -1]
+                out["drawdown"][sel] = (growth / peak - 1.0).min(axis=2)
             # Exact "all returns identical" test, only where the std is tiny enough for it to be possible.
             suspect = ~(out["std"][sel] > 1e-9 * np.abs(mean))
-            flat = np.zeros(days.shape, dtype=bool)
+            flat = np.zeros(n.shape, dtype=bool)
             if suspect.any():
-                r_s, act = r[suspect], ~inactive[suspect]
+                r_s, act = r[suspect], observed[suspect]
                 flat[suspect] = np.where(act, r_s, np.inf).min(axis=1) == np.where(act, r_s, -np.inf).max(axis=1)
             out["flat"][sel] = flat
     return out
+
+
+def _scores(stats: dict[str, np.ndarray], sharpe: np.ndarray, params: SharpeParams) -> tuple[np.ndarray, np.ndarray]:
+    """The chosen score, and where it is undefined although the Sharpe ratio is not."""
+    p = params.periods_per_year
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        if params.score == "sortino":
+            downside = stats["downside"]
+            score = (stats["mean"] - params.risk_free_rate / p) * p / downside
+            return score, ~(downside > 0)
+        if params.score == "calmar":
+            growth, drawdown = stats["growth"], stats["drawdown"]
+            annual = np.where(growth > 0, np.power(growth, p / stats["obs"]) - 1.0, -1.0)
+            score = annual / np.abs(drawdown)
+            return score, ~(drawdown < 0) | ~np.isfinite(score)
+    return sharpe, np.zeros(sharpe.shape, dtype=bool)
+
+
+def sharpe_standard_errors(sharpe: np.ndarray, stats: dict[str, np.ndarray], periods: int) -> tuple[np.ndarray, np.ndarray]:
+    """Annualised (Lo i.i.d., Mertens/Opdyke) standard errors of annualised Sharpe
+    ratios, from the observation count and the moments in ``stats``."""
+    n = stats["obs"]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        sr = sharpe / np.sqrt(periods)  # per period
+        m2 = stats["std"] ** 2 * (n - 1) / n
+        skew = stats["m3"] / m2**1.5
+        kurt = stats["m4"] / m2**2
+        lo = np.sqrt((1 + sr**2 / 2) / n) * np.sqrt(periods)
+        variance = (1 + sr**2 / 2 - skew * sr + (kurt - 3) / 4 * sr**2) / n
+        mertens = np.where(variance > 0, np.sqrt(variance), np.nan) * np.sqrt(periods)
+    return lo, mertens
 
 
 def sharpe_ratios(daily: DailyReturns, params: SharpeParams = SharpeParams()) -> pd.DataFrame:
@@ -74,28 +158,43 @@ def sharpe_ratios(daily: DailyReturns, params: SharpeParams = SharpeParams()) ->
 
 
 def sharpe_ratios_of(dailies: Iterable[DailyReturns], params: SharpeParams = SharpeParams()) -> pd.DataFrame:
-    """Sharpe ratio per (partition_key, strategy): every pair, week-major order.
+    """Sharpe ratio and score per (partition_key, strategy): every pair, week-major order.
 
     ``dailies`` are daily returns of consecutive runs of weeks over the same
     strategies (one, or chunks of a range); each is reduced as it comes.
 
-    A strategy is skipped (``sharpe`` NaN, ``skip_reason`` set, first rule
-    that applies): no closed lots in the window; fewer than ``min_lots`` lots;
-    fewer than ``min_days`` distinct close dates; average position value <= 0;
-    zero volatility (every daily return identical). Qualified rows have
-    ``skip_reason == ""``.
+    A strategy is skipped (``sharpe`` and ``score`` NaN, ``skip_reason`` set,
+    first rule that applies): no closed lots in the window; fewer than
+    ``min_lots`` lots; fewer than ``min_days`` distinct close dates; average
+    position value <= 0; zero volatility (every observed daily return
+    identical); for ``sortino``, no return below the risk-free rate (no downside
+    deviation); for ``calmar``, no drawdown. Qualified rows have
+    ``skip_reason == ""``. ``observations`` counts the returns the statistics
+    use (close dates, plus trading days without a close under ``zero``);
+    ``sharpe_se_iid`` and ``sharpe_se`` are the Lo and Mertens/Opdyke standard
+    errors of ``sharpe`` (NaN where skipped).
     """
+    if params.missing_days not in MISSING_DAYS:
+        raise ValueError(f"missing_days must be one of {MISSING_DAYS}, got {params.missing_days!r}")
+    if params.score not in SCORES:
+        raise ValueError(f"score must be one of {SCORES}, got {params.score!r}")
     parts, keys, strategies = [], [], None
     for daily in dailies:  # consecutive runs of weeks, same strategies; only one is held at a time
-        parts.append({**_window_stats(daily), "avg": daily.avg_position_value})
+        parts.append({**_window_stats(daily, params), "avg": daily.avg_position_value})
         keys.extend(daily.weeks.keys)
         strategies = daily.strategies
     stats = {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
     lots, days, avg = stats["lots"].ravel(), stats["days"].ravel(), stats["avg"].ravel()
     mean, std = stats["mean"].ravel(), stats["std"].ravel()
     flat = stats["flat"].ravel()
+    p = params.periods_per_year
+    with np.errstate(invalid="ignore", divide="ignore"):
+        raw_sharpe = (stats["mean"] * p - params.risk_free_rate) / (stats["std"] * np.sqrt(p))
+    raw_score, undefined = _scores(stats, raw_sharpe, params)
     rule = np.select(
-        [lots == 0, lots < params.min_lots, days < params.min_days, ~(avg > 0), flat], [1, 2, 3, 4, 5], default=0
+        [lots == 0, lots < params.min_lots, days < params.min_days, ~(avg > 0), flat, undefined.ravel()],
+        [1, 2, 3, 4, 5, 6],
+        default=0,
     )
     reason = np.full(rule.shape, "", dtype=object)
     reason[rule == 1] = "no closed lots in window"
@@ -103,21 +202,25 @@ def sharpe_ratios_of(dailies: Iterable[DailyReturns], params: SharpeParams = Sha
     reason[rule == 3] = [f"fewer than {params.min_days} close dates: {n}" for n in days[rule == 3]]
     reason[rule == 4] = "non-positive average position value"
     reason[rule == 5] = "zero volatility"
+    reason[rule == 6] = "no downside deviation" if params.score == "sortino" else "no drawdown"
     qualified = rule == 0
-    p = params.periods_per_year
-    with np.errstate(invalid="ignore", divide="ignore"):
-        sharpe = np.where(qualified, (mean * p - params.risk_free_rate) / (std * np.sqrt(p)), np.nan)
+    sharpe = np.where(qualified, raw_sharpe.ravel(), np.nan)
+    se_iid, se = (np.where(qualified, x.ravel(), np.nan) for x in sharpe_standard_errors(raw_sharpe, stats, p))
     n_weeks, n_strat = stats["lots"].shape
     return pd.DataFrame(
         {
             "partition_key": pd.Categorical.from_codes(np.repeat(np.arange(n_weeks), n_strat), categories=keys),
             "strategy": pd.Categorical.from_codes(np.tile(np.arange(n_strat), n_weeks), categories=list(strategies)),
             "sharpe": sharpe,
+            "score": np.where(qualified, raw_score.ravel(), np.nan),
+            "sharpe_se_iid": se_iid,
+            "sharpe_se": se,
             "lots": lots,
             "days": days,
+            "observations": stats["obs"].ravel().astype(np.int64),
             "avg_position_value": avg,
             "mean_daily_return": np.where(days > 0, mean, np.nan),
-            "std_daily_return": np.where(days > 1, std, np.nan),
+            "std_daily_return": np.where(stats["obs"].ravel() > 1, std, np.nan),
             "skip_reason": reason,
         }
     )

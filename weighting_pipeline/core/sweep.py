@@ -1,12 +1,12 @@
 """Backtest many settings on one ledger read, and deflate the best one's ratio.
 
-Each setting is a ``WeightingParams``; the pure chain computes its weights for
-every week, the weights computed at the end of week ``K`` are in force during
-the next week, and ``core.backtest.holdout`` scores them. The first week of the
-range only supplies weights: the backtest covers ``keys[1:]``. Trying many
-settings and keeping the best inflates its information ratio; the deflated
-ratio (Bailey and López de Prado 2014) is the probability that the best
-setting's true ratio beats the best of as many settings with no skill.
+Each setting is a ``WeightingParams``. For the backtested weeks ``keys`` the pure
+chain computes the weights of the week before each (``previous_key(keys[0])`` ..
+``keys[-2]``); those are in force during the next week, as in ``tilt_backtest``,
+and ``core.backtest.score`` scores them. Trying many settings and keeping the
+best inflates its information ratio; the deflated ratio (Bailey and López de
+Prado 2014) is the probability that the best setting's true ratio beats the
+expected best of as many settings with no skill.
 """
 
 from __future__ import annotations
@@ -15,47 +15,108 @@ from dataclasses import dataclass, replace
 from itertools import product
 from typing import Callable, Iterable, Sequence
 
+import numpy as np
 import pandas as pd
 
 from weighting_pipeline.core import analytics
-from weighting_pipeline.core.backtest import score, weekly_realised_returns
-from weighting_pipeline.core.chain import WeightingParams, run_chain
+from weighting_pipeline.core.allocation import bounded_weights
+from weighting_pipeline.core.backtest import holdout_arrays, score, weekly_realised_returns
+from weighting_pipeline.core.calendar import WeekWindows, previous_key
+from weighting_pipeline.core.chain import CHUNK_WEEKS, WeightingParams, run_chain
+from weighting_pipeline.core.multipliers import multiplier_matrix
+from weighting_pipeline.core.returns import HalfDayGrid, daily_returns, half_day_grid
+from weighting_pipeline.core.sharpe import sharpe_ratios_of
+
+
+def weight_keys(keys: Sequence[str]) -> list[str]:
+    """The weeks whose weights are in force during ``keys``: each one's week before."""
+    return [previous_key(keys[0]), *keys[:-1]]
 
 
 def setting_holdout(lots: pd.DataFrame, keys: Sequence[str], baseline: pd.Series, params: WeightingParams,
-                    realised: pd.DataFrame, closed: pd.DataFrame) -> pd.DataFrame:
-    """The holdout numbers of ``keys[1:]`` under ``params`` (``baseline``: fractions by strategy)."""
-    weights = run_chain(lots, list(keys[:-1]), baseline, params)["dynamic_weights"]
-    return score(weights, list(keys[1:]), baseline, realised, closed)[0]
+                    realised: pd.DataFrame, closed: pd.DataFrame, grid: HalfDayGrid | None = None) -> pd.DataFrame:
+    """The backtest of ``keys`` under ``params`` (``baseline``: fractions by strategy;
+    ``realised``/``closed`` from ``weekly_realised_returns`` of ``keys``; ``grid``: see
+    ``run_chain``)."""
+    weights = run_chain(lots, weight_keys(keys), baseline, params, grid)["dynamic_weights"]
+    return score(weights, list(keys), baseline, realised, closed)[0]
 
 
 @dataclass(frozen=True)
 class SweepResult:
-    table: pd.DataFrame  # one row per setting
-    best: dict
-    deflated_ratio: float  # of the best setting's information ratio
+    table: pd.DataFrame  # one row per setting, in grid order
+    best: dict  # the row with the highest information ratio
+    deflated_ratio: float  # of the best setting's information ratio, against all the settings tried
+    actives: dict[int, pd.Series]  # row -> that setting's weekly active return
+
+
+class _Stages:
+    """The stages a setting shares with others, computed once: the lots on the
+    half-day grid per lookback, and the (weeks, strategies) Sharpe, score and
+    qualified matrices per lookback and Sharpe settings (only the bounds differ
+    between settings that share them)."""
+
+    def __init__(self, lots: pd.DataFrame, keys: Sequence[str], strategies: list[str]):
+        self.lots, self.weight_keys, self.strategies = lots, weight_keys(keys), strategies
+        self._grids: dict[int, HalfDayGrid] = {}
+        self._scores: dict[tuple, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+
+    def scores(self, params: WeightingParams) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        key = (params.lookback_days, params.sharpe)
+        if key not in self._scores:
+            weeks = WeekWindows.for_keys(self.weight_keys, params.lookback_days)
+            if params.lookback_days not in self._grids:
+                self._grids[params.lookback_days] = half_day_grid(self.lots, weeks, self.strategies)
+            grid = self._grids[params.lookback_days]
+            chunks = (daily_returns(self.lots, c, self.strategies, grid) for c in weeks.chunks(CHUNK_WEEKS))
+            frame = sharpe_ratios_of(chunks, params.sharpe)  # week-major, every cell once
+            shape = (len(weeks), len(self.strategies))
+            self._scores[key] = (frame["score"].to_numpy(float).reshape(shape), frame["sharpe"].to_numpy(float).reshape(shape),
+                                 (frame["skip_reason"] == "").to_numpy().reshape(shape))
+        return self._scores[key]
 
 
 def sweep(lots: pd.DataFrame, keys: Sequence[str], baseline: pd.Series, grid: dict[str, Iterable],
           base: WeightingParams = WeightingParams(), progress: Callable[[int, int], None] | None = None) -> SweepResult:
-    """Score every combination of ``grid`` (``WeightingParams`` field -> values) over
-    ``keys``; ``progress(done, total)`` is called after each setting."""
+    """Backtest every combination of ``grid`` (``WeightingParams`` field -> values) over
+    the weeks ``keys``; ``progress(done, total)`` is called after each setting.
+
+    Each row holds the setting, the weeks, the information ratio (annualised,
+    weekly active returns), its Mertens/Opdyke and Lo standard errors, the
+    probability that the true ratio is above 0, the growth of 1 of tilt and
+    baseline, and the mean turnover (fraction of capital a week). Each setting's
+    numbers equal ``setting_holdout``'s (a test pins it); stages shared between
+    settings are computed once and the weights stay (weeks, strategies) arrays.
+    """
     names = list(grid)
     combos = list(product(*(list(grid[n]) for n in names)))
-    realised, closed = weekly_realised_returns(lots, list(keys[1:]), list(baseline.index))
-    rows, actives = [], []
+    strategies = list(baseline.index)
+    realised, closed = weekly_realised_returns(lots, list(keys), strategies)
+    r, c = realised.to_numpy(float), closed.to_numpy(bool)
+    b = baseline.to_numpy(float)
+    stages = _Stages(lots, keys, strategies)
+    rows, actives = [], {}
     for i, values in enumerate(combos):
-        params = replace(base, **dict(zip(names, values)))
-        result = setting_holdout(lots, keys, baseline, params, realised, closed)
-        active = result["active"].to_numpy()
-        actives.append(active)
+        params = replace(base, **dict(zip(names, values)))  # validates the combination
+        score, sharpe, qualified = stages.scores(params)
+        m = multiplier_matrix(score, params.bounds)
+        w = bounded_weights(b, m, params.bounds)
+        # The weights computed for the week before each of `keys` are in force during it; the
+        # week before the first one's weights were not computed, so the baseline was in force.
+        result = holdout_arrays(w, b, m, sharpe, qualified, r, c, previous=b)
+        active = pd.Series(result["active"], index=pd.Index(list(keys), name="partition_key"), name="active")
+        actives[i] = active
         rows.append({**dict(zip(names, values)), "weeks": len(active),
                      "information_ratio": analytics.information_ratio(active),
                      "ir_standard_error": analytics.ratio_standard_error(active),
-                     "mean_turnover": float(result["turnover"].mean())})
+                     "ir_standard_error_iid": analytics.ratio_standard_error_iid(active),
+                     "probability_ir_positive": analytics.probabilistic_ratio(active),
+                     "growth_tilt": float(analytics.cumulative_growth(result["r_tilt"])[-1]),
+                     "growth_baseline": float(analytics.cumulative_growth(result["r_base"])[-1]),
+                     "mean_turnover": float(np.mean(result["turnover"]))})
         if progress:
             progress(i + 1, len(combos))
     table = pd.DataFrame(rows)
     best_row = int(table["information_ratio"].fillna(-float("inf")).to_numpy().argmax())
     deflated = analytics.deflated_ratio(actives[best_row], table["information_ratio"].to_numpy())
-    return SweepResult(table, table.iloc[best_row].to_dict(), deflated)
+    return SweepResult(table, table.iloc[best_row].to_dict(), deflated, actives)

@@ -2,7 +2,8 @@
 
 Commands:
   demo          start the embedded DynamoDB, create tables, seed a demo ledger,
-                materialise the latest complete week through Dagster, print the weights
+                materialise its last 18 weeks (one run) and tilt_report through Dagster,
+                print the latest week's weights and the tilt's verdict
   ui            the same embedded set-up, then ``dagster dev`` on 127.0.0.1
   setup-tables  create both tables where the AWS env vars point (idempotent)
   weights       print a stored week's weights table
@@ -13,6 +14,9 @@ Commands:
                 prints STACK READY {json} and runs until SIGINT, SIGTERM or SIGHUP
   unpublish     delete a week's weights item (trading falls back to the baseline) and
                 record who and why in the Dagster instance (--week K --reason TEXT)
+  sweep         backtest a grid of settings on one ledger read, no Dagster runs
+                (--range A...B --lookback 30,60,90 --max-multiplier 1.5,2.0 [--score ...]);
+                prints each setting's information ratio and the best one's deflated ratio
 State lives in ``.local/`` (DynamoDB data and DAGSTER_HOME), so ``ui`` shows what ``demo`` did.
 """
 
@@ -140,21 +144,42 @@ def latest_complete_week(now: pd.Timestamp | None = None) -> str:
     return current_partition_key(now or pd.Timestamp.now(tz="UTC"), FIRST_WEEK)
 
 
-def materialize(partition_key: str, log_level: str = "INFO") -> bool:
-    """Run the weekly job for one week in this process; the step log is shown at ``log_level``."""
+DEMO_WEEKS = 18  # the demo ledger's weeks whose 90-day windows it covers, plus the one before
+
+
+def demo_range(latest_week: str, weeks: int = DEMO_WEEKS) -> tuple[str, str]:
+    """The first and last week the demo materialises (``weeks`` of them, ending at ``latest_week``)."""
+    return str((pd.Timestamp(latest_week) - pd.Timedelta(weeks=weeks - 1)).date()), latest_week
+
+
+def materialize(first: str, last: str, log_level: str = "INFO") -> dict | None:
+    """Run the weekly job for the weeks ``first..last`` as one run in this process, then
+    ``tilt_report`` over every stored week; the step log is shown at ``log_level``.
+    Returns the report's metadata, or None if a run failed."""
     import dagster as dg
 
     from weighting_pipeline.definitions import defs
-    from weighting_pipeline.schedules import WEIGHTING_JOB
+    from weighting_pipeline.schedules import REPORT_JOB, WEIGHTING_JOB
 
+    run_config = {"loggers": {"console": {"config": {"log_level": log_level}}}}
     with dg.DagsterInstance.get() as instance:
-        result = defs.resolve_job_def(WEIGHTING_JOB).execute_in_process(
-            partition_key=partition_key,
-            instance=instance,
-            raise_on_error=False,
-            run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
-        )
-    return result.success
+        tags = {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last}
+        chain = defs.resolve_job_def(WEIGHTING_JOB).execute_in_process(instance=instance, tags=tags, raise_on_error=False, run_config=run_config)
+        if not chain.success:
+            return None
+        report = defs.resolve_job_def(REPORT_JOB).execute_in_process(instance=instance, raise_on_error=False, run_config=run_config)
+        if not report.success:
+            return None
+        event = instance.get_latest_materialization_event(dg.AssetKey("tilt_report"))
+        return {k: v.value for k, v in event.asset_materialization.metadata.items()}
+
+
+def print_verdict(report: dict) -> None:
+    """The tilt's verdict from ``tilt_report``'s metadata."""
+    print(f"\n{report['verdict']}.")
+    naive = report.get("naive/cumulative_growth")
+    print((f"The naive b*m renormalisation grew 1 to {naive:.4f}. " if naive is not None else "")
+          + "Numbers, table and chart: asset tilt_report in ./run.sh ui.")
 
 
 def print_audit(week_range: str, csv_path: str | None) -> int:
@@ -262,6 +287,16 @@ def main(argv: list[str] | None = None) -> int:
     unpub.add_argument("--reason", required=True, help="why; stored with the record an auditor reads")
     unpub.add_argument("--by", default=None, help="who (default: the login name of this process)")
     unpub.add_argument("--local", action="store_true", help="the demo's DynamoDB data and instance (.local/)")
+    sweep = sub.add_parser("sweep", help="backtest every combination of settings on one ledger read")
+    sweep.add_argument("--range", required=True, dest="week_range", metavar="A...B", help="first and last week to backtest (Sunday starts)")
+    sweep.add_argument("--lookback", metavar="DAYS,...", help="lookback windows in calendar days, e.g. 30,60,90,120")
+    sweep.add_argument("--max-multiplier", metavar="X,...", help="highest multipliers, e.g. 1.5,2.0,3.0")
+    sweep.add_argument("--min-multiplier", metavar="X,...", help="lowest multipliers, e.g. 0.25,0.5")
+    sweep.add_argument("--score", metavar="NAME,...", help="sharpe, sortino, calmar")
+    sweep.add_argument("--missing-days", metavar="RULE,...", help="skip, zero")
+    sweep.add_argument("--csv", metavar="FILE", help="also write the per-setting table as CSV")
+    sweep.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    sweep.add_argument("--local", action="store_true", help="the demo's ledger in the embedded DynamoDB (.local/)")
     args = parser.parse_args(argv)
 
     if args.command == "setup-tables":
@@ -287,6 +322,16 @@ def main(argv: list[str] | None = None) -> int:
         return run_stack(ROOT, args.backend)
 
     exit_on_termination_signals()
+    if args.command == "sweep":
+        from weighting_pipeline.local.sweep import GRID_OPTIONS
+        from weighting_pipeline.local.sweep import run as run_sweep
+
+        options = {o: getattr(args, o) for o in GRID_OPTIONS}
+        if not args.local:
+            return run_sweep(args.week_range, options, not args.no_progress, args.csv)
+        with LocalDynamoDB(db_path=STATE / "dynamodb") as db:
+            local_env(db.endpoint)
+            return run_sweep(args.week_range, options, not args.no_progress, args.csv)
     if args.command == "weights" and not args.local:
         return 0 if print_weights(args.week or latest_complete_week()) else 1
     if args.command == "unpublish":
@@ -317,9 +362,13 @@ def main(argv: list[str] | None = None) -> int:
             env = {**os.environ, "SCHEDULE__DEFAULT_STATUS": os.environ.get("SCHEDULE__DEFAULT_STATUS", "RUNNING")}
             # Run from DAGSTER_HOME, where dagster.yaml was copied, so Dagster finds one instance config.
             return run_until_stopped(cmd, cwd=os.environ["DAGSTER_HOME"], env=env)
-        print(f"Materialising week {week} through Dagster (DAGSTER_HOME={os.environ['DAGSTER_HOME']}) ...")
-        ok = materialize(week, "DEBUG" if getattr(args, "debug", False) else "INFO")
-        if not ok:
-            print("The run failed; see the Dagster logs above. Nothing was published for this week.")
+        first, last = demo_range(week)
+        print(f"Materialising weeks {first}..{last} in one run, then tilt_report, through Dagster (DAGSTER_HOME={os.environ['DAGSTER_HOME']}) ...")
+        report = materialize(first, last, "DEBUG" if getattr(args, "debug", False) else "INFO")
+        if report is None:
+            print("A run failed; see the Dagster logs above. Nothing was published for a week whose checks failed.")
             return 1
-        return 0 if print_weights(week) else 1
+        if not print_weights(week):
+            return 1
+        print_verdict(report)
+        return 0

@@ -85,7 +85,7 @@ def week_items(weekly: WeeklyWeights, weeks: WeekWindows, *, written_at: pd.Time
                 "skipped_strategies": {
                     s: str(r) for s, r, q in zip(strategies, rows["skip_reason"], qualified) if not q
                 },
-                "parameters": {k: to_decimal(v) for k, v in provenance.parameters.items()},
+                "parameters": {k: v if isinstance(v, str) else to_decimal(v) for k, v in provenance.parameters.items()},
                 **{name: getattr(provenance, name) for name in PROVENANCE_TEXT},
                 "ttl": int(math.ceil(expires.timestamp())),
             }

@@ -1,4 +1,4 @@
-"""The settings sweep: each row is that setting's backtest; the best is deflated."""
+"""The settings sweep: each row is exactly that setting's backtest; the best is deflated."""
 
 import numpy as np
 import pandas as pd
@@ -7,11 +7,12 @@ import pytest
 from weighting_pipeline.core import analytics
 from weighting_pipeline.core.backtest import weekly_realised_returns
 from weighting_pipeline.core.chain import WeightingParams
-from weighting_pipeline.core.sweep import setting_holdout, sweep
+from weighting_pipeline.core.sweep import setting_holdout, sweep, weight_keys
 from weighting_pipeline.local.demo_ledger import synthetic_lots
 
 KEYS = [str(d.date()) for d in pd.date_range("2025-06-01", periods=30, freq="7D")]
 BASELINE = pd.Series({"a.clj": 0.4, "b.clj": 0.3, "c.clj": 0.2, "d.clj": 0.1})
+GRID = {"lookback_days": [60, 90], "max_multiplier": [1.5, 3.0], "score": ["sharpe", "sortino", "calmar"], "missing_days": ["skip", "zero"]}
 
 
 @pytest.fixture(scope="module")
@@ -19,24 +20,52 @@ def lots():
     return synthetic_lots(list(BASELINE.index), "2025-01-01", "2026-01-15", 1.2, seed=9)
 
 
-def test_each_row_is_its_settings_backtest_and_the_best_is_deflated(lots):
+@pytest.fixture(scope="module")
+def result(lots):
     seen = []
-    result = sweep(lots, KEYS, BASELINE, {"lookback_days": [60, 90], "max_multiplier": [1.5, 2.0]}, progress=lambda d, t: seen.append((d, t)))
-    assert seen == [(1, 4), (2, 4), (3, 4), (4, 4)]
-    assert result.table[["lookback_days", "max_multiplier"]].values.tolist() == [[60, 1.5], [60, 2.0], [90, 1.5], [90, 2.0]]
-    realised, closed = weekly_realised_returns(lots, KEYS[1:], list(BASELINE.index))
-    one = setting_holdout(lots, KEYS, BASELINE, WeightingParams(lookback_days=90, max_multiplier=2.0), realised, closed)
-    assert len(one) == len(KEYS) - 1 and one.index.tolist() == KEYS[1:]
-    assert result.table.iloc[3]["information_ratio"] == pytest.approx(analytics.information_ratio(one["active"]))
-    assert result.best["information_ratio"] == result.table["information_ratio"].max()
-    assert 0 <= result.deflated_ratio <= 1
+    out = sweep(lots, KEYS, BASELINE, GRID, progress=lambda d, t: seen.append((d, t)))
+    return out, seen
 
 
-def test_the_first_backtested_week_uses_the_weights_computed_a_week_earlier(lots):
-    realised, closed = weekly_realised_returns(lots, KEYS[1:], list(BASELINE.index))
+def test_every_setting_is_run_in_grid_order_with_progress(result):
+    out, seen = result
+    assert seen == [(i, 24) for i in range(1, 25)]
+    assert out.table[list(GRID)].iloc[[0, 1, 23]].values.tolist() == [
+        [60, 1.5, "sharpe", "skip"], [60, 1.5, "sharpe", "zero"], [90, 3.0, "calmar", "zero"]]
+    assert (out.table["weeks"] == len(KEYS)).all()
+
+
+def test_each_row_equals_that_settings_backtest_through_the_frames_bit_for_bit(lots, result):
+    """The sweep shares stages between settings and keeps weights as arrays; the
+    reference path builds every frame as the assets do (run_chain, then score)."""
+    out, _ = result
+    realised, closed = weekly_realised_returns(lots, KEYS, list(BASELINE.index))
+    for i in (0, 5, 10, 17, 23):
+        row = out.table.iloc[i]
+        params = WeightingParams(**{k: (row[k].item() if hasattr(row[k], "item") else row[k]) for k in GRID})
+        reference = setting_holdout(lots, KEYS, BASELINE, params, realised, closed)
+        assert reference.index.tolist() == KEYS
+        np.testing.assert_array_equal(out.actives[i].to_numpy(), reference["active"].to_numpy())
+        assert row["information_ratio"] == analytics.information_ratio(reference["active"])
+        assert row["mean_turnover"] == pytest.approx(reference["turnover"].mean(), abs=1e-15)
+    # The settings do matter: not every row scores the same.
+    assert out.table["information_ratio"].nunique() > 12
+
+
+def test_the_best_is_deflated_for_the_number_of_settings_tried(result):
+    out, _ = result
+    assert out.best["information_ratio"] == out.table["information_ratio"].max()
+    best = out.actives[int(out.table["information_ratio"].idxmax())]
+    plain = analytics.probabilistic_ratio(best)
+    assert 0 <= out.deflated_ratio < plain  # trying 24 settings raises the bar above 0
+
+
+def test_the_first_week_is_scored_with_weights_computed_the_week_before(lots):
+    realised, closed = weekly_realised_returns(lots, KEYS, list(BASELINE.index))
     whole = setting_holdout(lots, KEYS, BASELINE, WeightingParams(), realised, closed)
+    assert weight_keys(KEYS)[:2] == ["2025-05-25", KEYS[0]]
     # Later lots cannot change an earlier week: cut the ledger at the end of week 10.
     cut = lots[lots["fully_closed_at"] < pd.Timestamp(KEYS[10], tz="America/New_York").tz_convert("UTC") + pd.Timedelta(days=7, hours=18)]
-    r2, c2 = weekly_realised_returns(cut, KEYS[1:11], list(BASELINE.index))
+    r2, c2 = weekly_realised_returns(cut, KEYS[:11], list(BASELINE.index))
     part = setting_holdout(cut, KEYS[:11], BASELINE, WeightingParams(), r2, c2)
-    np.testing.assert_allclose(part["active"].to_numpy(), whole["active"].iloc[:10].to_numpy(), rtol=0, atol=1e-15)
+    np.testing.assert_array_equal(part["active"].to_numpy(), whole["active"].iloc[:11].to_numpy())

@@ -1,0 +1,78 @@
+"""tilt_report: does the tilt pay? The verdict over every week that has a backtest.
+
+Unpartitioned and outside the weekly job: materialise it from the UI (or
+``dg.materialize``) after a backfill or a week. It reads every stored week of
+``tilt_backtest``, judges the weekly active return (tilt - baseline) with
+``core.analytics`` and attaches the numbers, a table and a matplotlib chart to
+its materialization. Formulas and sources: ``docs/analytics.md``.
+"""
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+
+from weighting_pipeline import report
+from weighting_pipeline.assets.common import OWNER
+from weighting_pipeline.charts import markdown_image, tilt_chart
+from weighting_pipeline.core import analytics
+from weighting_pipeline.provenance import source_version
+from weighting_pipeline.settings import WeightingSettings
+
+ASSET = "tilt_report"
+GROUP = "analysis"
+LEG_COLUMNS = {"tilt": "r_tilt", "baseline": "r_base", "naive": "r_naive"}
+
+
+def missing_weeks(keys: list[str]) -> int:
+    """Weeks without a backtest between the first and the last one that has one."""
+    if len(keys) < 2:
+        return 0
+    span = (pd.Timestamp(keys[-1]) - pd.Timestamp(keys[0])).days // 7 + 1
+    return span - len(keys)
+
+
+def report_metadata(backtest: pd.DataFrame, risk_free: float) -> dict:
+    """The materialization's metadata from the stored backtest rows (one per week)."""
+    frame = backtest.assign(partition_key=backtest["partition_key"].astype(str)).sort_values("partition_key")
+    keys = list(frame["partition_key"])
+    summary = analytics.tilt_summary(
+        frame["r_tilt"], frame["r_base"], frame["r_naive"], frame["turnover"], frame["active_share"], frame["rank_ic"], risk_free
+    )
+    growth = {leg: analytics.cumulative_growth(frame[col].to_numpy(float)) for leg, col in LEG_COLUMNS.items()}
+    png = tilt_chart(pd.DatetimeIndex(keys), growth, frame["active"].to_numpy(float))
+    numbers = {f"{group}/{name}": value for group, stats in summary.items() for name, value in stats.items()}
+    line = report.verdict_line(summary, keys)
+    return {
+        "verdict": line,
+        "weeks": len(keys),
+        "first_week": keys[0],
+        "last_week": keys[-1],
+        "weeks_missing_inside": missing_weeks(keys),
+        **{k: float(v) for k, v in numbers.items() if np.isfinite(v)},
+        "report": dg.MetadataValue.md(
+            f"**{line}**\n\n{markdown_image(png, 'cumulative growth and weekly active return')}\n\n{report.verdict_tables(summary)}"
+        ),
+    }
+
+
+@dg.asset(
+    group_name=GROUP,
+    owners=[OWNER],
+    # Lets `dagster asset materialize --select '*' --partition-range ...` (one run for the
+    # range) include the report; unpartitioned, it is materialised once in that run anyway.
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    kinds={"pandas", "matplotlib"},
+    code_version=source_version(analytics, "weighting_pipeline.charts", "weighting_pipeline.report"),
+    ins={"tilt_backtest": dg.AssetIn(metadata={"allow_missing": True})},
+    description=(
+        "The tilt's verdict over every week with a backtest: growth of 1, annual return, volatility, Sharpe, "
+        "drawdown and Calmar of tilt, baseline and naive; tracking error, information ratio with its Lo and "
+        "Mertens/Opdyke standard errors, P(IR > 0), hit rate, t-statistic, turnover, active share, rank IC; a chart."
+    ),
+)
+def tilt_report(context: dg.AssetExecutionContext, tilt_backtest: pd.DataFrame, settings: WeightingSettings) -> dg.MaterializeResult:
+    if tilt_backtest.empty or "active" not in tilt_backtest:
+        raise dg.Failure(f"{ASSET}: no week of tilt_backtest is stored yet; materialise the weekly chain for some weeks first")
+    metadata = report_metadata(tilt_backtest, settings.params().risk_free_rate)
+    context.log.info(metadata["verdict"])
+    return dg.MaterializeResult(metadata=metadata)

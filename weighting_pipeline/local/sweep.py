@@ -1,0 +1,147 @@
+"""``python -m weighting_pipeline.local sweep``: backtest a grid of settings on one ledger read.
+
+Reads the closed lots of the baseline strategies once, through the same
+``LedgerReader`` the pipeline uses (``TRADE_LEDGER__TABLE_NAME``, the standard
+AWS chain), for every window the widest lookback needs; then runs the pure
+core for every combination (``core.sweep``), no Dagster runs. Prints each
+setting's information ratio with its standard error, and the deflated Sharpe
+ratio of the best one (Bailey and López de Prado 2014).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from dataclasses import fields, replace
+from typing import Callable
+
+import pandas as pd
+
+GRID_OPTIONS = {  # option -> (WeightingParams field, parser)
+    "lookback": ("lookback_days", int),
+    "max_multiplier": ("max_multiplier", float),
+    "min_multiplier": ("min_multiplier", float),
+    "score": ("score", str),
+    "missing_days": ("missing_days", str),
+}
+
+
+class SweepArgumentError(ValueError):
+    """A sweep option holds a value the pipeline cannot use."""
+
+
+def parse_grid(options: dict[str, str | None], base) -> dict[str, list]:
+    """``{"lookback": "30,60"}`` -> ``{"lookback_days": [30, 60]}``, each value checked
+    on its own against ``base`` (a ``WeightingParams``) so an error names the option."""
+    grid = {}
+    for option, raw in options.items():
+        if raw is None:
+            continue
+        field, parse = GRID_OPTIONS[option]
+        flag = "--" + option.replace("_", "-")
+        values = []
+        for text in (t.strip() for t in raw.split(",")):
+            try:
+                value = parse(text)
+                replace(base, **{field: value})
+            except ValueError as exc:
+                raise SweepArgumentError(f"{flag} {raw!r}: {text!r} is not usable: {exc}") from None
+            if value not in values:
+                values.append(value)
+        grid[field] = values
+    return grid or {"lookback_days": [base.lookback_days]}
+
+
+def read_lots(keys: list[str], widest_lookback: int):
+    """The ledger's closed lots for the weights of ``keys`` (windows of the week
+    before each, ``widest_lookback`` days) and the lots closed inside ``keys``."""
+    from weighting_pipeline.core.calendar import WeekWindows
+    from weighting_pipeline.core.sweep import weight_keys
+    from weighting_pipeline.resources.dynamodb import DynamoDBResource
+    from weighting_pipeline.resources.ledger_reader import LedgerReader
+    from weighting_pipeline.settings import WeightingSettings
+
+    table = os.environ.get("TRADE_LEDGER__TABLE_NAME")
+    if not table:
+        raise SweepArgumentError("sweep reads the trade ledger: set TRADE_LEDGER__TABLE_NAME (or pass --local for the demo's)")
+    baseline = WeightingSettings.from_env().baseline()
+    start = WeekWindows.for_keys(weight_keys(keys), widest_lookback).window_starts.min()
+    end = WeekWindows.for_keys(keys, 7).ends.max()
+    reader = LedgerReader(dynamodb=DynamoDBResource(), table_name=table, index=os.environ.get("TRADE_LEDGER__INDEX") or "auto")
+    return reader.read_closed_lots(baseline.stems, start, end)
+
+
+def table_text(table: pd.DataFrame, names: list[str], best: int) -> str:
+    """The per-setting table for the terminal; the best row is marked with ``*``."""
+    header = [*names, "weeks", "IR", "SE (Mertens)", "SE (Lo)", "P(IR>0)", "growth tilt", "growth base", "turnover"]
+    rows = []
+    for i, r in table.iterrows():
+        rows.append([*(str(r[n]) for n in names), str(r["weeks"]), f"{r['information_ratio']:.3f}", f"{r['ir_standard_error']:.3f}",
+                     f"{r['ir_standard_error_iid']:.3f}", f"{100 * r['probability_ir_positive']:.1f}%", f"{r['growth_tilt']:.4f}",
+                     f"{r['growth_baseline']:.4f}", f"{100 * r['mean_turnover']:.2f}%"])
+        rows[-1][0] = ("* " if i == best else "  ") + rows[-1][0]
+    header[0] = "  " + header[0]
+    widths = [max(len(x[j]) for x in [header, *rows]) for j in range(len(header))]
+    line = lambda cells: "  ".join(c.ljust(w) if j < len(names) else c.rjust(w) for j, (c, w) in enumerate(zip(cells, widths)))
+    return "\n".join([line(header), *(line(r) for r in rows)])
+
+
+def progress_bar(total: int, enabled: bool) -> tuple[Callable[[int, int], None], Callable[[], None]]:
+    """A tqdm bar on stderr and the function that closes it."""
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, desc="sweep", unit="setting", file=sys.stderr, disable=not enabled, mininterval=0.2)
+    last = [0]
+
+    def update(done: int, _total: int) -> None:
+        bar.update(done - last[0])
+        last[0] = done
+
+    return update, bar.close
+
+
+def run(week_range: str, options: dict[str, str | None], progress: bool = True, csv_path: str | None = None) -> int:
+    """The ``sweep`` command: returns the exit status."""
+    from weighting_pipeline.audit import AuditRangeError, weeks_in
+    from weighting_pipeline.core.sweep import sweep
+    from weighting_pipeline.settings import SettingsError, WeightingSettings
+
+    try:
+        keys = weeks_in(week_range)
+        settings = WeightingSettings.from_env()
+        base = settings.params()
+        grid = parse_grid(options, base)
+        began = time.perf_counter()
+        read = read_lots(keys, max(grid.get("lookback_days", [base.lookback_days])))
+    except (AuditRangeError, SettingsError, SweepArgumentError) as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    baseline = settings.baseline()
+    b = pd.Series(baseline.allocations, dtype=float).reindex(baseline.keys)
+    n = 1
+    for values in grid.values():
+        n *= len(values)
+    print(f"Read {len(read.lots):,} closed lots of {len(baseline.keys)} strategies once from {os.environ['TRADE_LEDGER__TABLE_NAME']} "
+          f"({read.index}) in {time.perf_counter() - began:.1f} s" + (f"; skipped {read.report.skipped_total} bad items" if read.report.skipped else ""))
+    print(f"Backtesting {n} setting(s) over {len(keys)} weeks ({keys[0]}...{keys[-1]}); other settings as configured "
+          f"({', '.join(f'{f.name}={getattr(base, f.name)}' for f in fields(base) if f.name not in grid)})\n")
+    update, close = progress_bar(n, progress)
+    began = time.perf_counter()
+    try:
+        result = sweep(read.lots, keys, b, grid, base, progress=update)
+    finally:
+        close()
+    seconds = time.perf_counter() - began
+    names = list(grid)
+    best = int(result.table.index[result.table["information_ratio"] == result.best["information_ratio"]][0])
+    print(table_text(result.table, names, best))
+    setting = ", ".join(f"{k}={result.best[k]}" for k in names)
+    print(f"\nBest: {setting}: information ratio {result.best['information_ratio']:.3f} ± {result.best['ir_standard_error']:.3f}")
+    print(f"Deflated Sharpe ratio of the best, {n} setting(s) tried: {result.deflated_ratio:.3f} "
+          "(the probability that its true information ratio beats the best of as many settings with no skill)")
+    print(f"{n} setting(s) in {seconds:.2f} s ({n / seconds:.1f} settings/s)")
+    if csv_path:
+        result.table.to_csv(csv_path, index=False)
+        print(f"wrote {len(result.table)} rows to {csv_path}")
+    return 0
