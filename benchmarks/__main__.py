@@ -2,7 +2,7 @@
 
   python -m benchmarks            full sizes (about 25 minutes on 2 cores, most of it seeding DynamoDB Local)
   python -m benchmarks --smoke    tiny sizes, to prove the scripts still run
-  python -m benchmarks --only kernel|backfill|backfill-postgres
+  python -m benchmarks --only kernel|backfill|backfill-postgres|sweep
 """
 
 from __future__ import annotations
@@ -11,13 +11,14 @@ import argparse
 import os
 import platform
 
-from benchmarks import backfill, kernel
+from benchmarks import backfill, kernel, sweep
 
 FULL = {
     "kernel": [(50, 261, 300_000), (1000, 261, 2_000_000)],
     "backfill": [(50, 261, 300_000)],
+    "sweep": [(50, 261, 300_000)],
 }
-SMOKE = {"kernel": [(5, 6, 600)], "backfill": [(3, 4, 300)]}
+SMOKE = {"kernel": [(5, 6, 600)], "backfill": [(3, 4, 300)], "sweep": [(5, 8, 2_000)]}
 
 
 def machine() -> str:
@@ -33,7 +34,7 @@ def row(name: str, size: str, r: dict, digits: int, baseline: str, ratio: float,
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--smoke", action="store_true")
-    parser.add_argument("--only", choices=["kernel", "backfill", "backfill-postgres"])
+    parser.add_argument("--only", choices=["kernel", "backfill", "backfill-postgres", "sweep"])
     args = parser.parse_args()
     sizes = SMOKE if args.smoke else FULL
     repeats = 1 if args.smoke else 3
@@ -56,6 +57,12 @@ def main() -> None:
             index = r["ledger_index"].split(" ")[0]
             print(row("backfill, one run, CLI", size, r, 1, base, r["ratio"], "-", f"{r['read_amplification']} ({index})"))
             assert r["items_written"] == r["weeks"], r
+    if args.only in (None, "sweep"):
+        for s, w, n in sizes["sweep"]:
+            r = sweep.run(s, w, n, repeats=repeats, smoke=args.smoke)
+            size = f"{r['strategies']} strategies x {r['weeks']} weeks, {r['lots']:,} lots, {r['settings']} settings: {r['settings_per_s']:.1f} settings/s"
+            base = f"one setting at a time through the frames: {r['one_by_one_s']:.2f} s"
+            print(row("sweep (after the ledger read)", size, r, 2, base, r["ratio"], "-", "-"))
 
 
 if __name__ == "__main__":

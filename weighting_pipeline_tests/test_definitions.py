@@ -103,6 +103,8 @@ def test_schedule_fires_at_1800_local_across_dst(defs):
         ({"MAX_MULTIPLIER": "0.5"}, "max_multiplier"),
         ({"RISK_FREE_RATE": "inf"}, "risk_free_rate"),
         ({"APP__STAGE": "qa"}, "APP__STAGE='qa'"),
+        ({"SCORE": "omega"}, r"score must be one of sharpe, sortino, calmar, got 'omega' \(from SCORE\)"),
+        ({"MISSING_DAYS": "fill"}, r"missing_days must be one of skip, zero, got 'fill' \(from MISSING_DAYS\)"),
     ],
 )
 def test_bad_settings_fail_at_load_naming_the_variable(environ, problem):
@@ -111,8 +113,10 @@ def test_bad_settings_fail_at_load_naming_the_variable(environ, problem):
 
 
 def test_settings_from_env_parse_values():
-    s = WeightingSettings.from_env({"LOOKBACK_DAYS": "60", "RISK_FREE_RATE": "0.03", "APP__STAGE": "staging"})
+    s = WeightingSettings.from_env({"LOOKBACK_DAYS": "60", "RISK_FREE_RATE": "0.03", "APP__STAGE": "staging",
+                                    "SCORE": "calmar", "MISSING_DAYS": "zero"})
     assert s.params().lookback_days == 60 and s.params().risk_free_rate == 0.03 and s.stage == "staging"
+    assert (s.params().score, s.params().missing_days) == ("calmar", "zero")
 
 
 @pytest.mark.parametrize(

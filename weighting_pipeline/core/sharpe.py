@@ -96,12 +96,13 @@ def _window_stats(daily: DailyReturns, params: SharpeParams) -> dict[str, np.nda
             mean = r.sum(axis=2) / n
             dev = r - mean[..., None]
             dev[unobserved] = 0.0
-            sq = dev * dev
-            m2_sum = sq.sum(axis=2)
-            out["std"][sel] = np.sqrt(m2_sum / (n - 1))
+            # In place: these arrays are the kernel's largest, and fresh ones cost page faults.
+            sq = np.multiply(dev, dev)
+            out["std"][sel] = np.sqrt(sq.sum(axis=2) / (n - 1))
             out["mean"][sel] = mean
-            out["m3"][sel] = (sq * dev).sum(axis=2) / n
-            out["m4"][sel] = (sq * sq).sum(axis=2) / n
+            out["m3"][sel] = np.multiply(sq, dev, out=dev).sum(axis=2) / n
+            out["m4"][sel] = np.multiply(sq, sq, out=sq).sum(axis=2) / n
+            del dev, sq
             if params.score == "sortino":
                 below = np.minimum(r - rf_day, 0.0)
                 below[unobserved] = 0.0
