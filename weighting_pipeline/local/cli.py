@@ -155,7 +155,7 @@ def demo_range(latest_week: str, weeks: int = DEMO_WEEKS) -> tuple[str, str]:
 def materialize(first: str, last: str, log_level: str = "INFO") -> dict | None:
     """Run the weekly job for the weeks ``first..last`` as one run in this process, then
     ``tilt_report`` over every stored week; the step log is shown at ``log_level``.
-    Returns the report's metadata, or None if a run failed."""
+    Returns the report's metadata, or None (having said which run failed)."""
     import dagster as dg
 
     from weighting_pipeline.definitions import defs
@@ -166,9 +166,11 @@ def materialize(first: str, last: str, log_level: str = "INFO") -> dict | None:
         tags = {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last}
         chain = defs.resolve_job_def(WEIGHTING_JOB).execute_in_process(instance=instance, tags=tags, raise_on_error=False, run_config=run_config)
         if not chain.success:
+            print("The weekly run failed; see the Dagster logs above. A range is all or nothing: none of its weeks was published.")
             return None
         report = defs.resolve_job_def(REPORT_JOB).execute_in_process(instance=instance, raise_on_error=False, run_config=run_config)
         if not report.success:
+            print("tilt_report failed; see the Dagster logs above. The weeks themselves were published.")
             return None
         event = instance.get_latest_materialization_event(dg.AssetKey("tilt_report"))
         return {k: v.value for k, v in event.asset_materialization.metadata.items()}
@@ -366,7 +368,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Materialising weeks {first}..{last} in one run, then tilt_report, through Dagster (DAGSTER_HOME={os.environ['DAGSTER_HOME']}) ...")
         report = materialize(first, last, "DEBUG" if getattr(args, "debug", False) else "INFO")
         if report is None:
-            print("A run failed; see the Dagster logs above. Nothing was published for a week whose checks failed.")
             return 1
         if not print_weights(week):
             return 1
