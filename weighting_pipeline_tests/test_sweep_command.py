@@ -51,10 +51,14 @@ def test_the_sweep_prints_every_setting_and_its_default_row_is_the_pipelines_bac
     assert float(default["ir_standard_error"]) == pytest.approx(analytics.ratio_standard_error(actives), rel=1e-12)
 
 
-def test_a_bad_sweep_option_is_refused_by_name(tables):
+def test_a_bad_sweep_option_is_refused_by_name_and_one_week_is_no_error(ledger, tables):
     bad = sweep("--range", f"{FIRST}...{LAST}", "--lookback", "60,0", "--no-progress", timeout=120)
     assert bad.returncode == 2 and "--lookback '60,0': '0' is not usable" in bad.stderr and "lookback_days" in bad.stderr
     bad = sweep("--range", f"{FIRST}...{LAST}", "--score", "sharpe,omega", timeout=120)
     assert bad.returncode == 2 and "--score 'sharpe,omega': 'omega' is not usable" in bad.stderr
     bad = sweep("--range", "2026-01-12...2026-03-15", timeout=120)
     assert bad.returncode == 2 and "'2026-01-12' is not a weekly partition key" in bad.stderr
+    # One week has an active return but no information ratio: shown as "-", not a crash.
+    one = sweep("--range", f"{LAST}...{LAST}", "--max-multiplier", "1.5,2.0", "--no-progress", timeout=120)
+    assert one.returncode == 0, one.stderr[-2000:]
+    assert "information ratio - ± -" in one.stdout and "2 setting(s) in" in one.stdout

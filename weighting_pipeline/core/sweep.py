@@ -45,7 +45,8 @@ def setting_holdout(lots: pd.DataFrame, keys: Sequence[str], baseline: pd.Series
 @dataclass(frozen=True)
 class SweepResult:
     table: pd.DataFrame  # one row per setting, in grid order
-    best: dict  # the row with the highest information ratio
+    best: dict  # the row with the highest information ratio (the first row if none is defined)
+    best_row: int
     deflated_ratio: float  # of the best setting's information ratio, against all the settings tried
     actives: dict[int, pd.Series]  # row -> that setting's weekly active return
 
@@ -119,4 +120,4 @@ def sweep(lots: pd.DataFrame, keys: Sequence[str], baseline: pd.Series, grid: di
     table = pd.DataFrame(rows)
     best_row = int(table["information_ratio"].fillna(-float("inf")).to_numpy().argmax())
     deflated = analytics.deflated_ratio(actives[best_row], table["information_ratio"].to_numpy())
-    return SweepResult(table, table.iloc[best_row].to_dict(), deflated, actives)
+    return SweepResult(table, table.iloc[best_row].to_dict(), best_row, deflated, actives)

@@ -10,6 +10,7 @@ ratio of the best one (Bailey and López de Prado 2014).
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 import time
@@ -72,14 +73,19 @@ def read_lots(keys: list[str], widest_lookback: int):
     return reader.read_closed_lots(baseline.stems, start, end)
 
 
+def _num(x: float, fmt: str, scale: float = 1.0, suffix: str = "") -> str:
+    return f"{scale * x:{fmt}}{suffix}" if math.isfinite(x) else "-"
+
+
 def table_text(table: pd.DataFrame, names: list[str], best: int) -> str:
-    """The per-setting table for the terminal; the best row is marked with ``*``."""
+    """The per-setting table for the terminal; the best row is marked with ``*``;
+    a statistic the weeks cannot define (too few of them) shows as ``-``."""
     header = [*names, "weeks", "IR", "SE (Mertens)", "SE (Lo)", "P(IR>0)", "growth tilt", "growth base", "turnover"]
     rows = []
     for i, r in table.iterrows():
-        rows.append([*(str(r[n]) for n in names), str(r["weeks"]), f"{r['information_ratio']:.3f}", f"{r['ir_standard_error']:.3f}",
-                     f"{r['ir_standard_error_iid']:.3f}", f"{100 * r['probability_ir_positive']:.1f}%", f"{r['growth_tilt']:.4f}",
-                     f"{r['growth_baseline']:.4f}", f"{100 * r['mean_turnover']:.2f}%"])
+        rows.append([*(str(r[n]) for n in names), str(r["weeks"]), _num(r["information_ratio"], ".3f"), _num(r["ir_standard_error"], ".3f"),
+                     _num(r["ir_standard_error_iid"], ".3f"), _num(r["probability_ir_positive"], ".1f", 100, "%"),
+                     _num(r["growth_tilt"], ".4f"), _num(r["growth_baseline"], ".4f"), _num(r["mean_turnover"], ".2f", 100, "%")])
         rows[-1][0] = ("* " if i == best else "  ") + rows[-1][0]
     header[0] = "  " + header[0]
     widths = [max(len(x[j]) for x in [header, *rows]) for j in range(len(header))]
@@ -134,11 +140,10 @@ def run(week_range: str, options: dict[str, str | None], progress: bool = True, 
         close()
     seconds = time.perf_counter() - began
     names = list(grid)
-    best = int(result.table.index[result.table["information_ratio"] == result.best["information_ratio"]][0])
-    print(table_text(result.table, names, best))
+    print(table_text(result.table, names, result.best_row))
     setting = ", ".join(f"{k}={result.best[k]}" for k in names)
-    print(f"\nBest: {setting}: information ratio {result.best['information_ratio']:.3f} ± {result.best['ir_standard_error']:.3f}")
-    print(f"Deflated Sharpe ratio of the best, {n} setting(s) tried: {result.deflated_ratio:.3f} "
+    print(f"\nBest: {setting}: information ratio {_num(result.best['information_ratio'], '.3f')} ± {_num(result.best['ir_standard_error'], '.3f')}")
+    print(f"Deflated Sharpe ratio of the best, {n} setting(s) tried: {_num(result.deflated_ratio, '.3f')} "
           "(the probability that its true information ratio beats the best of as many settings with no skill)")
     print(f"{n} setting(s) in {seconds:.2f} s ({n / seconds:.1f} settings/s)")
     if csv_path:

@@ -69,3 +69,9 @@ def test_the_first_week_is_scored_with_weights_computed_the_week_before(lots):
     r2, c2 = weekly_realised_returns(cut, KEYS[:11], list(BASELINE.index))
     part = setting_holdout(cut, KEYS[:11], BASELINE, WeightingParams(), r2, c2)
     np.testing.assert_array_equal(part["active"].to_numpy(), whole["active"].iloc[:11].to_numpy())
+
+
+def test_a_single_week_has_no_information_ratio_and_the_first_row_stands_as_best(lots):
+    out = sweep(lots, KEYS[-1:], BASELINE, {"max_multiplier": [1.5, 2.0]})
+    assert out.table["information_ratio"].isna().all() and out.best_row == 0 and np.isnan(out.deflated_ratio)
+    assert np.isfinite(out.actives[0].to_numpy()).all()
