@@ -7,7 +7,8 @@ Dagster then marks the asset and everything downstream stale. ``CHAIN_CODE_VERSI
 covers the whole chain; it is the ``code_version`` recorded in each week's provenance.
 """
 
-from weighting_pipeline.core import allocation, backtest, invariants, lots, multipliers, returns, sharpe, weights
+from weighting_pipeline import charts, report
+from weighting_pipeline.core import allocation, analytics, backtest, invariants, lots, multipliers, returns, sharpe, weights
 from weighting_pipeline.provenance import source_modules, source_version
 from weighting_pipeline.resources import ledger_items
 
@@ -22,6 +23,9 @@ COMPUTATION = {
 BACKTEST = {"tilt_backtest": (backtest, weights, allocation, lots)}
 
 CODE_VERSIONS = {name: source_version(*modules) for name, modules in {**COMPUTATION, **BACKTEST}.items()}
+# tilt_report is unpartitioned and outside the weekly job; its version is kept apart from
+# CODE_VERSIONS, which lists what every week's materializations record.
+REPORT_CODE_VERSION = source_version(analytics, charts, report)
 CHAIN_CODE_VERSION = source_version(*(m for modules in COMPUTATION.values() for m in modules))
 
 

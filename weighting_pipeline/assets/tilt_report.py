@@ -12,10 +12,10 @@ import numpy as np
 import pandas as pd
 
 from weighting_pipeline import report
+from weighting_pipeline.assets.code_versions import REPORT_CODE_VERSION
 from weighting_pipeline.assets.common import OWNER
 from weighting_pipeline.charts import markdown_image, tilt_chart
 from weighting_pipeline.core import analytics
-from weighting_pipeline.provenance import source_version
 from weighting_pipeline.settings import WeightingSettings
 
 ASSET = "tilt_report"
@@ -62,7 +62,7 @@ def report_metadata(backtest: pd.DataFrame, risk_free: float) -> dict:
     # range) include the report; unpartitioned, it is materialised once in that run anyway.
     backfill_policy=dg.BackfillPolicy.single_run(),
     kinds={"pandas", "matplotlib"},
-    code_version=source_version(analytics, "weighting_pipeline.charts", "weighting_pipeline.report"),
+    code_version=REPORT_CODE_VERSION,
     ins={"tilt_backtest": dg.AssetIn(metadata={"allow_missing": True})},
     description=(
         "The tilt's verdict over every week with a backtest: growth of 1, annual return, volatility, Sharpe, "

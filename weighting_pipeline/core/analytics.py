@@ -231,15 +231,20 @@ def tilt_summary(r_tilt, r_base, r_naive, turnover, active_share, rank_ic, risk_
     r_tilt, r_base = np.asarray(r_tilt, dtype=float), np.asarray(r_base, dtype=float)
     active = verdict(r_tilt - r_base, periods)
     ic = _clean(rank_ic)
+
+    def mean(values) -> float:
+        x = _clean(values)
+        return float(np.mean(x)) if x.size else math.nan
+
     return {
         "tilt": leg_statistics(r_tilt, risk_free, periods),
         "baseline": leg_statistics(r_base, risk_free, periods),
         "naive": leg_statistics(r_naive, risk_free, periods),
         "active": {
             **{k: float(v) for k, v in active.__dict__.items()},
-            "mean_turnover": float(np.mean(_clean(turnover))) if _clean(turnover).size else math.nan,
-            "mean_active_share": float(np.mean(_clean(active_share))) if _clean(active_share).size else math.nan,
-            "mean_rank_ic": float(np.mean(ic)) if ic.size else math.nan,
+            "mean_turnover": mean(turnover),
+            "mean_active_share": mean(active_share),
+            "mean_rank_ic": mean(ic),
             "rank_ic_t_statistic": t_statistic(ic),
             "rank_ic_weeks": float(ic.size),
         },

@@ -59,16 +59,16 @@ class _Stages:
 
     def __init__(self, lots: pd.DataFrame, keys: Sequence[str], strategies: list[str]):
         self.lots, self.weight_keys, self.strategies = lots, weight_keys(keys), strategies
-        self._grids: dict[int, HalfDayGrid] = {}
+        self._grids: dict[int, tuple[WeekWindows, HalfDayGrid]] = {}
         self._scores: dict[tuple, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 
     def scores(self, params: WeightingParams) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         key = (params.lookback_days, params.sharpe)
         if key not in self._scores:
-            weeks = WeekWindows.for_keys(self.weight_keys, params.lookback_days)
             if params.lookback_days not in self._grids:
-                self._grids[params.lookback_days] = half_day_grid(self.lots, weeks, self.strategies)
-            grid = self._grids[params.lookback_days]
+                weeks = WeekWindows.for_keys(self.weight_keys, params.lookback_days)
+                self._grids[params.lookback_days] = weeks, half_day_grid(self.lots, weeks, self.strategies)
+            weeks, grid = self._grids[params.lookback_days]
             chunks = (daily_returns(self.lots, c, self.strategies, grid) for c in weeks.chunks(CHUNK_WEEKS))
             frame = sharpe_ratios_of(chunks, params.sharpe)  # week-major, every cell once
             shape = (len(weeks), len(self.strategies))

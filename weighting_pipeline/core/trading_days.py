@@ -15,38 +15,41 @@ from functools import lru_cache
 
 import numpy as np
 
-from weighting_pipeline.core.calendar import WeekWindows
+from weighting_pipeline.core.calendar import WeekWindows, local_day_number
 
 _EPOCH = np.datetime64("1970-01-01", "D")
 CALENDAR = "XNYS"
 
 
 @lru_cache(maxsize=16)
-def _sessions(first_day: int, last_day: int) -> np.ndarray:
+def _sessions(first_year: int, last_year: int) -> np.ndarray:
+    """Session flags for every day of the years ``first_year .. last_year``."""
     # Imported here: the calendar package takes about a second to import, and only
     # the "zero" setting needs it.
     import exchange_calendars
 
-    start, end = (str(_EPOCH + np.timedelta64(d, "D")) for d in (first_day, last_day))
+    start, end = f"{first_year}-01-01", f"{last_year}-12-31"
     with warnings.catch_warnings():
         # exchange_calendars 4.13 reads tz-aware Series.values, which pandas 3.1 deprecates; not ours to fix.
         warnings.filterwarnings("ignore", message="Series.values returning an ndarray that drops timezone")
         calendar = exchange_calendars.get_calendar(CALENDAR, start=start, end=end)
-    days = (calendar.sessions.to_numpy().astype("datetime64[D]") - _EPOCH).astype(np.int64)
-    mask = np.zeros(last_day - first_day + 1, dtype=bool)
-    mask[days - first_day] = True
+    first = local_day_number(start)
+    mask = np.zeros(local_day_number(end) - first + 1, dtype=bool)
+    mask[(calendar.sessions.to_numpy().astype("datetime64[D]") - _EPOCH).astype(np.int64) - first] = True
     mask.flags.writeable = False
     return mask
+
+
+def _year(day: int) -> int:
+    return int(str(_EPOCH + np.timedelta64(day, "D"))[:4])
 
 
 def session_mask(first_day: int, last_day: int) -> np.ndarray:
     """Whether each New York day number in ``[first_day, last_day]`` is an XNYS session."""
     # Whole years, so neighbouring ranges (the chunks of a backfill) share one calendar.
-    lo = int((np.datetime64(_EPOCH + np.timedelta64(first_day, "D"), "Y") - np.datetime64("1970", "Y")).astype(int))
-    hi = int((np.datetime64(_EPOCH + np.timedelta64(last_day, "D"), "Y") - np.datetime64("1970", "Y")).astype(int))
-    year_start = int((np.datetime64(f"{1970 + lo}-01-01") - _EPOCH).astype(np.int64))
-    year_end = int((np.datetime64(f"{1970 + hi}-12-31") - _EPOCH).astype(np.int64))
-    return _sessions(year_start, year_end)[first_day - year_start : last_day - year_start + 1]
+    first_year = _year(first_day)
+    offset = first_day - local_day_number(f"{first_year}-01-01")
+    return _sessions(first_year, _year(last_day))[offset : offset + last_day - first_day + 1]
 
 
 def window_trading_days(weeks: WeekWindows) -> np.ndarray:

@@ -54,23 +54,22 @@ def parse_grid(options: dict[str, str | None], base) -> dict[str, list]:
     return grid or {"lookback_days": [base.lookback_days]}
 
 
-def read_lots(keys: list[str], widest_lookback: int):
-    """The ledger's closed lots for the weights of ``keys`` (windows of the week
-    before each, ``widest_lookback`` days) and the lots closed inside ``keys``."""
+def read_lots(keys: list[str], widest_lookback: int, stems: dict[str, str]):
+    """The ledger's closed lots of the strategies ``stems`` (ledger name -> baseline
+    key) for the weights of ``keys`` (windows of the week before each,
+    ``widest_lookback`` days) and the lots closed inside ``keys``."""
     from weighting_pipeline.core.calendar import WeekWindows
     from weighting_pipeline.core.sweep import weight_keys
     from weighting_pipeline.resources.dynamodb import DynamoDBResource
     from weighting_pipeline.resources.ledger_reader import LedgerReader
-    from weighting_pipeline.settings import WeightingSettings
 
     table = os.environ.get("TRADE_LEDGER__TABLE_NAME")
     if not table:
         raise SweepArgumentError("sweep reads the trade ledger: set TRADE_LEDGER__TABLE_NAME (or pass --local for the demo's)")
-    baseline = WeightingSettings.from_env().baseline()
     start = WeekWindows.for_keys(weight_keys(keys), widest_lookback).window_starts.min()
     end = WeekWindows.for_keys(keys, 7).ends.max()
     reader = LedgerReader(dynamodb=DynamoDBResource(), table_name=table, index=os.environ.get("TRADE_LEDGER__INDEX") or "auto")
-    return reader.read_closed_lots(baseline.stems, start, end)
+    return reader.read_closed_lots(stems, start, end)
 
 
 def _num(x: float, fmt: str, scale: float = 1.0, suffix: str = "") -> str:
@@ -116,18 +115,15 @@ def run(week_range: str, options: dict[str, str | None], progress: bool = True, 
     try:
         keys = weeks_in(week_range)
         settings = WeightingSettings.from_env()
-        base = settings.params()
+        base, baseline = settings.params(), settings.baseline()
         grid = parse_grid(options, base)
         began = time.perf_counter()
-        read = read_lots(keys, max(grid.get("lookback_days", [base.lookback_days])))
+        read = read_lots(keys, max(grid.get("lookback_days", [base.lookback_days])), baseline.stems)
     except (AuditRangeError, SettingsError, SweepArgumentError) as exc:
         print(exc, file=sys.stderr)
         return 2
-    baseline = settings.baseline()
     b = pd.Series(baseline.allocations, dtype=float).reindex(baseline.keys)
-    n = 1
-    for values in grid.values():
-        n *= len(values)
+    n = math.prod(len(values) for values in grid.values())
     print(f"Read {len(read.lots):,} closed lots of {len(baseline.keys)} strategies once from {os.environ['TRADE_LEDGER__TABLE_NAME']} "
           f"({read.index}) in {time.perf_counter() - began:.1f} s" + (f"; skipped {read.report.skipped_total} bad items" if read.report.skipped else ""))
     print(f"Backtesting {n} setting(s) over {len(keys)} weeks ({keys[0]}...{keys[-1]}); other settings as configured "
