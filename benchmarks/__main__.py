@@ -2,7 +2,10 @@
 
   python -m benchmarks            full sizes (about 25 minutes on 2 cores, most of it seeding DynamoDB Local)
   python -m benchmarks --smoke    tiny sizes, to prove the scripts still run
-  python -m benchmarks --only kernel|backfill|backfill-postgres|sweep
+  python -m benchmarks --only kernel|parse|backfill|backfill-postgres|backfill-gsi7|sweep
+
+The backfills read the ledger as the trading system's table has it (GSI5);
+backfill-gsi7 measures the proposed close-date index (a proposal, not run by default).
 """
 
 from __future__ import annotations
@@ -11,14 +14,15 @@ import argparse
 import os
 import platform
 
-from benchmarks import backfill, kernel, sweep
+from benchmarks import backfill, kernel, parse, sweep
 
 FULL = {
     "kernel": [(50, 261, 300_000), (1000, 261, 2_000_000)],
+    "parse": [100_000],
     "backfill": [(50, 261, 300_000)],
     "sweep": [(50, 261, 300_000)],
 }
-SMOKE = {"kernel": [(5, 6, 600)], "backfill": [(3, 4, 300)], "sweep": [(5, 8, 2_000)]}
+SMOKE = {"kernel": [(5, 6, 600)], "parse": [2_000], "backfill": [(3, 4, 300)], "sweep": [(5, 8, 2_000)]}
 
 
 def machine() -> str:
@@ -34,7 +38,7 @@ def row(name: str, size: str, r: dict, digits: int, baseline: str, ratio: float,
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--smoke", action="store_true")
-    parser.add_argument("--only", choices=["kernel", "backfill", "backfill-postgres", "sweep"])
+    parser.add_argument("--only", choices=["kernel", "parse", "backfill", "backfill-postgres", "backfill-gsi7", "sweep"])
     args = parser.parse_args()
     sizes = SMOKE if args.smoke else FULL
     repeats = 1 if args.smoke else 3
@@ -48,14 +52,23 @@ def main() -> None:
             base = f"loop: {r['loop_full_estimate_s']:.1f} s (timed on {r['loop_strategies']} strategies, scaled)"
             print(row("kernel (lots -> weights)", size, r, 3, base, r["loop_full_estimate_s"] / r["median_s"], f"{r['peak_rss_mb']:.0f}", "-"))
             assert r["max_abs_diff_vs_loop"] <= 1e-9, r
-    storages = {None: ["sqlite", "postgres"], "backfill": ["sqlite"], "backfill-postgres": ["postgres"]}.get(args.only, [])
-    for storage in storages:
+    if args.only in (None, "parse"):
+        for n in sizes["parse"]:
+            r = parse.run(n, repeats=repeats if args.smoke else 5)
+            size = f"{r['lots']:,} closed lots in 1,000-item pages, numbers as S (the trading system's format)"
+            base = f"the same items with numbers as N: {r['N']['median_s']:.2f} s"
+            print(row("ledger page parse (orjson + parse_items + to_frame)", size, r, 2, base, r["ratio"], "-", "-"))
+    runs = {None: [("sqlite", False), ("postgres", False)], "backfill": [("sqlite", False)],
+            "backfill-postgres": [("postgres", False)], "backfill-gsi7": [("sqlite", True)]}.get(args.only, [])
+    for storage, gsi7 in runs:
         for s, w, n in sizes["backfill"]:
-            r = backfill.run(s, w, n, repeats=repeats, singles=1 if args.smoke else 10, storage=storage)
+            r = backfill.run(s, w, n, repeats=repeats, singles=1 if args.smoke else 10, storage=storage, close_date_index=gsi7)
             size = f"{r['strategies']} strategies x {r['weeks']} weeks, {r['lots']:,} lots ({r['backend']}, Dagster on {storage})"
             base = f"1 run/partition: {r['per_partition_estimate_s']:.0f} s ({r['single_median_s']:.1f} s x {r['weeks']}, median of {r['singles_measured']})"
             index = r["ledger_index"].split(" ")[0]
-            print(row("backfill, one run, CLI", size, r, 1, base, r["ratio"], "-", f"{r['read_amplification']} ({index})"))
+            name = "backfill, one run, CLI" + (" (GSI7: proposed index)" if gsi7 else "")
+            print(row(name, size, r, 1, base, r["ratio"], "-", f"{r['read_amplification']} ({index})"))
+            print(f"|  one week alone, its ledger read | {r['week_items_read']:,} items read | {r['week_read_s']:.2f} | | | | - | {r['week_read_amplification']} ({index}) |")
             assert r["items_written"] == r["weeks"], r
     if args.only in (None, "sweep"):
         for s, w, n in sizes["sweep"]:

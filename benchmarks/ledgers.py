@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from weighting_pipeline.local.demo_ledger import synthetic_lots
+from weighting_pipeline.local.demo_ledger import SyntheticLedger, synthetic_ledger
 
 FIRST_KEY = "2021-01-03"
 
@@ -22,12 +22,17 @@ def equal_baseline(names: list[str]) -> pd.Series:
     return pd.Series(np.full(len(names), 1.0 / len(names)), index=names)
 
 
-def ledger(n_strategies: int, n_weeks: int, n_lots: int, seed: int = 1, lookback_days: int = 90) -> tuple[pd.DataFrame, list[str], list[str]]:
-    """About ``n_lots`` closed lots spread over every window of ``n_weeks`` weeks."""
+def generated(n_strategies: int, n_weeks: int, n_lots: int, seed: int = 1, lookback_days: int = 90) -> tuple[SyntheticLedger, list[str], list[str]]:
+    """A real-format ledger of about ``n_lots`` lots spread over every window of ``n_weeks`` weeks."""
     keys = week_keys(n_weeks)
     start = pd.Timestamp(keys[0]) - pd.Timedelta(days=lookback_days - 6)
     end = pd.Timestamp(keys[-1]) + pd.Timedelta(days=8)
     days = (end - start).days
     names = strategies(n_strategies)
-    lots = synthetic_lots(names, str(start.date()), str(end.date()), n_lots / (n_strategies * days), seed=seed)
-    return lots, keys, names
+    return synthetic_ledger(names, str(start.date()), str(end.date()), n_lots / (n_strategies * days), seed=seed), keys, names
+
+
+def ledger(n_strategies: int, n_weeks: int, n_lots: int, seed: int = 1, lookback_days: int = 90) -> tuple[pd.DataFrame, list[str], list[str]]:
+    """The fully closed lots of ``generated(...)`` (the core lot format)."""
+    generated_ledger, keys, names = generated(n_strategies, n_weeks, n_lots, seed, lookback_days)
+    return generated_ledger.lots, keys, names

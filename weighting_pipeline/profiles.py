@@ -4,13 +4,20 @@ It never raises on anything the weights table holds: whatever is missing,
 late, expired, unreachable or malformed, trading gets the configured baseline
 and a WARNING saying why. It imports boto3 and the pure core only (no Dagster),
 and uses short timeouts so an outage costs trading about two seconds.
+
+The API is the one trading's pull request 2957 designed
+(``the_alchemiser/shared/config/strategy_profiles.py``): ``get_strategy_profile(stage,
+use_dynamic)`` returning a ``StrategyProfile`` whose first three fields are
+``files``, ``allocations`` and ``is_dynamic``. The DynamoDB client and the
+parsed baseline are kept per process, so a Lambda container pays for them once.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -29,30 +36,57 @@ DEFAULT_GRACE_HOURS = 24.0
 
 @dataclass(frozen=True)
 class StrategyProfile:
-    """Allocations for trading: baseline key -> fraction of capital (Decimal).
+    """What trading runs this week.
 
-    ``source`` is the partition key of the weights used, or ``"baseline: <reason>"``.
+    ``files`` are the baseline's strategy files, in its order; ``allocations``
+    maps each to its fraction of capital (Decimal, summing to 1);
+    ``is_dynamic`` says whether they are the pipeline's weights or the
+    baseline; ``source`` is the partition key of the weights used, or
+    ``"baseline: <reason>"``.
     """
 
+    files: list[str]
     allocations: dict[str, Decimal]
-    is_dynamic: bool
-    source: str
+    is_dynamic: bool = False
+    source: str = field(default="baseline")
 
 
 class _Reject(Exception):
     """An item is unusable; the message is the fallback reason."""
 
 
+_lock = threading.Lock()
+_baselines: dict[tuple[str, int], Baseline] = {}
+_clients: dict[tuple, Any] = {}
+# What the client is built from: a change (another endpoint, region or profile) builds another.
+_CLIENT_ENV = ("AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE")
+
+
 def _baseline(stage: str | None) -> Baseline:
+    """The stage's baseline, parsed once per process and again whenever the
+    file's modification time changes. ``STRATEGY_CONFIG__PATH`` is a local
+    file here: trading reads its own config (an ``s3://`` URI is for the pipeline)."""
     path = os.environ.get("STRATEGY_CONFIG__PATH") or packaged_config_path(stage or os.environ.get("APP__STAGE") or "dev")
-    return load_baseline(path)
+    try:
+        key = (str(path), os.stat(path).st_mtime_ns)
+    except OSError:
+        return load_baseline(path)  # it raises the error that names the file
+    with _lock:
+        if key not in _baselines:
+            _baselines.clear()
+            _baselines[key] = load_baseline(path)
+        return _baselines[key]
 
 
 def _client():
     from weighting_pipeline.resources.dynamodb_client import client_config, make_client
 
-    # Two attempts of <= 0.5 s connect + 0.5 s read: about 2 s worst case per call.
-    return make_client(client_config(max_attempts=2, connect_timeout=0.5, read_timeout=0.5, pool=2))
+    key = tuple(os.environ.get(name) for name in _CLIENT_ENV)
+    with _lock:
+        if key not in _clients:
+            # Two attempts of <= 0.5 s connect + 0.5 s read: about 2 s worst case per call.
+            _clients[key] = make_client(client_config(max_attempts=2, connect_timeout=0.5, read_timeout=0.5, pool=2))
+        return _clients[key]
 
 
 def _number(value: Any, what: str) -> Decimal:
@@ -121,23 +155,31 @@ def validate_item(item: dict, key: str, baseline: Baseline, now: pd.Timestamp, u
     return weights
 
 
-def get_strategy_profile(stage: str | None = None, now: pd.Timestamp | None = None, *, client=None) -> StrategyProfile:
+def get_strategy_profile(
+    stage: str | None = None, use_dynamic: bool = True, *, now: pd.Timestamp | None = None, client=None
+) -> StrategyProfile:
     """Allocations for the week in force at ``now`` (default: the current time).
 
-    Uses the weights of the latest week whose end is <= ``now``. If that item
-    is missing, last week's is used until its ``valid_until`` plus a grace
-    (``STRATEGY_WEIGHTS__GRACE_HOURS``, default 24). In every other case,
-    and on any error, the baseline of ``stage`` (default ``APP__STAGE``) is
-    returned and the reason logged at WARNING. Raises only if the baseline
-    config itself is broken, since then there is nothing safe to return.
+    ``stage`` picks the baseline (``strategy.<stage>.json``; None means
+    ``APP__STAGE``, and ``STRATEGY_CONFIG__PATH`` overrides both). With
+    ``use_dynamic=False`` the baseline is returned without touching DynamoDB.
+    Otherwise the weights of the latest week whose end is <= ``now`` are
+    used. If that item is missing, last week's is used until its
+    ``valid_until`` plus a grace (``STRATEGY_WEIGHTS__GRACE_HOURS``, default
+    24). In every other case, and on any error, the baseline is returned and
+    the reason logged at WARNING. Raises only if the baseline config itself
+    is broken, since then there is nothing safe to return.
     """
     baseline = _baseline(stage)
+    files = baseline.keys
     fallback = {k: Decimal(repr(float(v))) for k, v in baseline.allocations.items()}
 
     def fall_back(reason: str) -> StrategyProfile:
         log.warning("Using baseline allocations: %s", reason)
-        return StrategyProfile(fallback, False, f"baseline: {reason}")
+        return StrategyProfile(files, dict(fallback), False, f"baseline: {reason}")
 
+    if not use_dynamic:
+        return StrategyProfile(files, dict(fallback), False, "baseline: use_dynamic=False")
     try:
         now = pd.Timestamp.now(tz="UTC") if now is None else pd.Timestamp(now)
         if now.tzinfo is None:
@@ -170,7 +212,7 @@ def get_strategy_profile(stage: str | None = None, now: pd.Timestamp | None = No
             allocations = {**fallback, **weights}
             if candidate != key:
                 log.warning("Weights for %s are missing; using %s within its grace period", key, candidate)
-            return StrategyProfile(allocations, True, candidate)
+            return StrategyProfile(files, allocations, True, candidate)
         return fall_back(f"no weights item for {key}")
     except Exception as exc:  # the promise: never raise into trading
         if isinstance(exc, (KeyboardInterrupt, SystemExit)):

@@ -188,7 +188,9 @@ class Provenance:
 
     ``parameters`` are the algorithm's (``WeightingParams.as_dict``);
     ``baseline_file`` is the config file's name and ``baseline_sha256`` the
-    hash of its bytes; ``code_version`` is the chain's ``source_version``;
+    hash of its bytes; ``baseline_uri`` is where it was read (``s3://bucket/key``,
+    or the file's name for a local file) and ``baseline_version`` the S3
+    object's ``VersionId <id>`` or ``ETag <etag>`` ("none: local file" otherwise); ``code_version`` is the chain's ``source_version``;
     ``ledger_index`` the trade-ledger index the lots were read through;
     ``run_id`` the Dagster run; ``weights_sha256`` the week's ``weights_sha256``.
     """
@@ -196,6 +198,8 @@ class Provenance:
     parameters: Mapping[str, Any]
     baseline_file: str
     baseline_sha256: str
+    baseline_uri: str
+    baseline_version: str
     package_version: str
     code_version: str
     ledger_index: str
@@ -329,6 +333,8 @@ class WeeklyWeights:
                 parameters=params.as_dict(),
                 baseline_file=baseline.file_name,
                 baseline_sha256=baseline.sha256,
+                baseline_uri=baseline.source if baseline.source.startswith("s3://") else baseline.file_name,
+                baseline_version=baseline.version or "none: local file",
                 package_version=version,
                 code_version=code_version,
                 ledger_index=ledger_index.get(week, "unknown"),

@@ -12,8 +12,9 @@ from typing import Optional
 import dagster as dg
 from pydantic import Field, PrivateAttr
 
-from weighting_pipeline.core.baseline import Baseline, load_baseline, packaged_config_path
+from weighting_pipeline.core.baseline import Baseline, packaged_config_path
 from weighting_pipeline.core.chain import WeightingParams
+from weighting_pipeline.resources.baseline_source import read_baseline
 
 # field -> (environment variable, parser)
 ENV_VARS: dict[str, tuple[str, type]] = {
@@ -39,7 +40,7 @@ class WeightingSettings(dg.ConfigurableResource):
     """Parameters of the weighting algorithm and where the baseline comes from."""
 
     stage: str = Field(default="dev", description="Deployment stage: picks config/strategy.<stage>.json.")
-    strategy_config_path: Optional[str] = Field(default=None, description="Baseline JSON path; overrides the stage's file.")
+    strategy_config_path: Optional[str] = Field(default=None, description="Baseline JSON: a path or s3://bucket/key (the file trading deploys); overrides the stage's file.")
     lookback_days: int = Field(default=90, description="Calendar days in the lookback window.")
     risk_free_rate: float = Field(default=0.045, description="Annual risk-free rate (0.045 = 4.5%).")
     min_lots: int = Field(default=5, description="Lots a strategy needs in the window to qualify.")
@@ -100,4 +101,4 @@ class WeightingSettings(dg.ConfigurableResource):
         return self._baseline if self._baseline is not None else self._load_baseline()
 
     def _load_baseline(self) -> Baseline:
-        return load_baseline(self.strategy_config_path or packaged_config_path(self.stage))
+        return read_baseline(str(self.strategy_config_path or packaged_config_path(self.stage)))

@@ -115,11 +115,11 @@ def baseline():
 @pytest.fixture
 def ledger(tables, baseline):
     """The standard test ledger (2025-10-01 .. 2026-03-31, every baseline strategy), seeded; its lots."""
-    from weighting_pipeline.local.demo_ledger import synthetic_lots
+    from weighting_pipeline.local.demo_ledger import synthetic_ledger
 
-    lots = synthetic_lots(baseline.keys, "2025-10-01", "2026-03-31", 1.0, seed=4)
-    seed_ledger(tables["ledger"], lots)
-    return lots
+    ledger = synthetic_ledger(baseline.keys, "2025-10-01", "2026-03-31", 1.0, seed=4)
+    seed_ledger(tables["ledger"], ledger)
+    return ledger.lots
 
 
 def ts(text: str) -> pd.Timestamp:

@@ -39,8 +39,8 @@ def assert_whole(items: dict[str, dict], reference: dict[str, dict], baseline) -
 _CLEAN: dict[tuple, dict[str, dict]] = {}
 
 
-def clean_backfill(tables, instance, client, lots: pd.DataFrame, keys: list[str], keep: int = 0) -> dict[str, dict]:
-    """Seed ``lots``, and return the items of a fault-free single-run backfill of
+def clean_backfill(tables, instance, client, ledger, keys: list[str], keep: int = 0) -> dict[str, dict]:
+    """Seed ``ledger`` (a ``SyntheticLedger``), and return the items of a fault-free single-run backfill of
     ``keys``; the weights table then holds the first ``keep`` weeks only: the
     state a test starts from.
 
@@ -48,8 +48,8 @@ def clean_backfill(tables, instance, client, lots: pd.DataFrame, keys: list[str]
     does not depend on the table it went to, so later calls write the first
     run's items back instead of computing them again.
     """
-    seed_ledger(tables["ledger"], lots)
-    token = (int(pd.util.hash_pandas_object(lots, index=False).sum()), tuple(keys))
+    seed_ledger(tables["ledger"], ledger)
+    token = (int(pd.util.hash_pandas_object(ledger.lots, index=False).sum()), tuple(keys))
     if token not in _CLEAN:
         assert run_chain_in_dagster(instance, partition_range=(keys[0], keys[-1])).success
         items = stored_weeks(tables, keys)

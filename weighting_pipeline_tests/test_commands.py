@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from weighting_pipeline.local.demo_ledger import synthetic_lots
+from weighting_pipeline.local.demo_ledger import synthetic_ledger
 from weighting_pipeline.resources.dynamodb import DynamoDBResource
 from weighting_pipeline.resources.weights_table import WeightsTable
 from weighting_pipeline_tests.conftest import seed_ledger
@@ -23,7 +23,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def test_dagster_cli_range_backfill_runs_as_one_run(tables, baseline, tmp_path):
-    seed_ledger(tables["ledger"], synthetic_lots(baseline.keys, "2025-10-01", "2026-03-31", 1.0, seed=4))
+    seed_ledger(tables["ledger"], synthetic_ledger(baseline.keys, "2025-10-01", "2026-03-31", 1.0, seed=4))
     env = {**os.environ, "DAGSTER_HOME": str(tmp_path / "dagster_home")}
     cmd = [sys.executable, "-m", "dagster", "asset", "materialize", "-m", "weighting_pipeline.definitions",
            "--select", "*", "--partition-range", "2026-02-22...2026-03-08"]
@@ -47,16 +47,16 @@ def test_demo_command_prints_the_weights_table(tmp_path):
     assert "Strategy" in out and "Sharpe" in out and "Baseline" in out and "Dynamic" in out and "Change" in out
     total = [line for line in out.splitlines() if line.startswith("total")]
     assert total and total[0].split()[1:3] == ["100.00%", "100.00%"]
-    assert "beam_chain.clj" in out
+    assert "ftlt/holy_grail.clj" in out and len(re.findall(r"^\S+\.clj ", out, re.M)) == 16  # the 16 real strategies
     # The demo ends with the tilt's verdict over the weeks it materialised.
     verdict = [line for line in out.splitlines() if line.startswith("Tilt vs baseline over 18 weeks")]
     assert verdict and re.search(r"information ratio -?\d+\.\d\d ± \d+\.\d\d .*growth of 1: tilt \d\.\d{4} vs baseline \d\.\d{4}", verdict[0])
     # The step log at INFO, not Dagster's DEBUG events (one flag away: --debug).
     log = done.stdout + done.stderr
     assert " - DEBUG - " not in log
-    for line in ("Strategy weighting invoked", "Sharpe ratio for beam_chain.clj", "Dynamic weights updated successfully"):
+    for line in ("Strategy weighting invoked", "Sharpe ratio for ftlt/holy_grail.clj", "Dynamic weights updated successfully"):
         assert line in log, line
-    assert len(log.splitlines()) < 60, log
+    assert len(log.splitlines()) < 80, log  # 16 strategies: one table row each
 
 
 def test_audit_command_prints_each_week_and_writes_the_csv_without_dynamodb(tables, baseline, tmp_path):
@@ -67,7 +67,7 @@ def test_audit_command_prints_each_week_and_writes_the_csv_without_dynamodb(tabl
     from weighting_pipeline_tests.conftest import run_chain_in_dagster
 
     weeks = ["2026-02-22", "2026-03-01", "2026-03-08"]
-    seed_ledger(tables["ledger"], synthetic_lots(baseline.keys, "2025-10-01", "2026-03-31", 1.0, seed=4))
+    seed_ledger(tables["ledger"], synthetic_ledger(baseline.keys, "2025-10-01", "2026-03-31", 1.0, seed=4))
     home = tmp_path / "dagster_home"
     with dg.DagsterInstance.from_config(str(home)) as instance:
         result = run_chain_in_dagster(instance, partition_range=(weeks[0], weeks[-1]))

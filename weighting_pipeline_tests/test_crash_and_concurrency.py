@@ -25,7 +25,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from weighting_pipeline.local.demo_ledger import synthetic_lots
+from weighting_pipeline.local.demo_ledger import synthetic_ledger
 from weighting_pipeline_tests.fault_proxy import FaultProxy
 from weighting_pipeline_tests.stored_weeks import assert_whole, clean_backfill, stored_weeks
 
@@ -42,8 +42,8 @@ def cli(args: list[str], tmp_path: Path, endpoint: str | None = None) -> subproc
 @pytest.fixture
 def reference(tables, baseline, instance, client):
     """A clean single-run backfill of the 50 weeks; its items, then an empty weights table."""
-    lots = synthetic_lots(baseline.keys, "2024-09-15", "2026-01-01", 0.8, seed=31)
-    return clean_backfill(tables, instance, client, lots, WEEKS)
+    ledger = synthetic_ledger(baseline.keys, "2024-09-15", "2026-01-01", 0.8, seed=31)
+    return clean_backfill(tables, instance, client, ledger, WEEKS)
 
 
 def rerun_equals_clean(tables, tmp_path, reference, baseline) -> None:

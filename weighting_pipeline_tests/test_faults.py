@@ -12,7 +12,7 @@ import re
 
 import pytest
 
-from weighting_pipeline.local.demo_ledger import synthetic_lots
+from weighting_pipeline.local.demo_ledger import synthetic_ledger
 from weighting_pipeline.resources.dynamodb import DynamoDBResource
 from weighting_pipeline_tests.conftest import run_chain_in_dagster
 from weighting_pipeline_tests.fault_proxy import FAULTS, FaultProxy
@@ -41,8 +41,8 @@ def faulty_client(endpoint: str) -> DynamoDBResource:
 @pytest.fixture
 def reference(tables, baseline, instance, client):
     """A fault-free backfill of all weeks, then the last two removed: the state before a faulty run."""
-    lots = synthetic_lots(baseline.keys, "2025-10-15", "2026-03-20", 1.0, seed=12)
-    return clean_backfill(tables, instance, client, lots, WEEKS, keep=len(ALREADY_WRITTEN))
+    ledger = synthetic_ledger(baseline.keys, "2025-10-15", "2026-03-20", 1.0, seed=12)
+    return clean_backfill(tables, instance, client, ledger, WEEKS, keep=len(ALREADY_WRITTEN))
 
 
 def assert_outcome(result, before: dict, reference: dict, tables, baseline) -> str:

@@ -133,3 +133,60 @@ def test_missing_table_falls_back(monkeypatch):
     monkeypatch.setenv("STRATEGY_WEIGHTS__TABLE_NAME", "no-such-table")
     profile = get_strategy_profile(now=NOW)
     assert not profile.is_dynamic and "unreachable" in profile.source
+
+
+def test_called_as_trading_pull_request_2957_calls_it(tables, frames, baseline, monkeypatch):
+    """The design's drop-in: positional ``stage`` and ``use_dynamic``, a dataclass
+    whose first fields are files, allocations, is_dynamic (default False)."""
+    from dataclasses import fields
+
+    from weighting_pipeline.profiles import StrategyProfile
+
+    assert [f.name for f in fields(StrategyProfile)][:3] == ["files", "allocations", "is_dynamic"]
+    assert StrategyProfile(["gold.clj"], {"gold.clj": Decimal(1)}).is_dynamic is False
+    item = store(tables, frames, KEY)
+    monkeypatch.setattr(pd.Timestamp, "now", classmethod(lambda cls, tz=None: NOW.tz_convert(tz or "UTC")))
+    for profile in (get_strategy_profile("prod"), get_strategy_profile("prod", True), get_strategy_profile(stage="prod", use_dynamic=True)):
+        assert profile.is_dynamic and profile.allocations == item["weights"]
+        assert profile.files == baseline.keys  # in the file's order, folder keys kept
+        assert "ftlt/holy_grail.clj" in profile.files
+        # What trading's orchestrator does with it (functions/strategy_orchestrator/lambda_handler.py)
+        configs = [(f, profile.allocations[f]) for f in profile.files]
+        assert abs(sum(a for _, a in configs) - 1) <= Decimal("1e-9")
+
+
+def test_use_dynamic_false_returns_the_baseline_without_touching_dynamodb(tables, frames, monkeypatch):
+    from weighting_pipeline.local.dynamodb_local import free_port
+
+    store(tables, frames, KEY)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", f"http://127.0.0.1:{free_port()}")  # any call would fail
+    profile = get_strategy_profile("prod", False, now=NOW)
+    assert not profile.is_dynamic and profile.source == "baseline: use_dynamic=False"
+    assert profile.allocations == {k: Decimal(repr(v)) for k, v in BASELINE.allocations.items()}
+    assert profile.files == BASELINE.keys
+
+
+def test_the_client_and_the_baseline_are_kept_per_process_and_a_changed_file_is_read_again(tables, tmp_path, monkeypatch):
+    import json
+    import os
+
+    from weighting_pipeline import profiles
+
+    assert profiles._client() is profiles._client()
+    here = profiles._client()
+    with monkeypatch.context() as env:
+        env.setenv("AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:1")
+        assert profiles._client() is not here  # another endpoint, another client
+    assert profiles._client() is here
+
+    path = tmp_path / "strategy.json"
+    path.write_text(json.dumps({"files": ["a.clj", "b.clj"], "allocations": {"a.clj": 0.5, "b.clj": 0.5}}))
+    monkeypatch.setenv("STRATEGY_CONFIG__PATH", str(path))
+    first = get_strategy_profile(use_dynamic=False)
+    assert first.allocations == {"a.clj": Decimal("0.5"), "b.clj": Decimal("0.5")}
+    stamp = os.stat(path).st_mtime_ns
+    path.write_text(json.dumps({"files": ["a.clj", "b.clj"], "allocations": {"a.clj": 0.25, "b.clj": 0.75}}))
+    os.utime(path, ns=(stamp, stamp))
+    assert get_strategy_profile(use_dynamic=False).allocations == first.allocations  # cached: not parsed again
+    os.utime(path, ns=(stamp + 10**9, stamp + 10**9))
+    assert get_strategy_profile(use_dynamic=False).allocations == {"a.clj": Decimal("0.25"), "b.clj": Decimal("0.75")}

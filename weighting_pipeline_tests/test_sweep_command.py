@@ -29,7 +29,7 @@ def test_the_sweep_prints_every_setting_and_its_default_row_is_the_pipelines_bac
     done = sweep("--range", f"{FIRST}...{LAST}", "--lookback", "60,90", "--max-multiplier", "1.5,2.0,3.0",
                  "--score", "sharpe,sortino", "--csv", str(out_csv))
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
-    assert "Read " in done.stdout and "closed lots of 9 strategies once from " + tables["ledger"] in done.stdout
+    assert "Read " in done.stdout and "closed lots of 16 strategies once from " + tables["ledger"] in done.stdout
     assert "sweep: 100%" in done.stderr and "12/12" in done.stderr  # the progress bar
     table = [line for line in done.stdout.splitlines() if line[2:4] in ("60", "90")]
     assert len(table) == 12 and sum(line.startswith("* ") for line in table) == 1

@@ -8,7 +8,7 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 
-from weighting_pipeline.local.demo_ledger import synthetic_lots
+from weighting_pipeline.local.demo_ledger import synthetic_ledger
 from weighting_pipeline.profiles import get_strategy_profile
 from weighting_pipeline.unpublish import latest_unpublish
 from weighting_pipeline_tests.conftest import run_chain_in_dagster, seed_ledger
@@ -25,7 +25,7 @@ def cli(home: Path, *args: str) -> subprocess.CompletedProcess:
 
 
 def test_unpublish_deletes_the_week_and_records_who_and_why_for_the_auditor(tables, baseline, tmp_path):
-    seed_ledger(tables["ledger"], synthetic_lots(baseline.keys, "2025-10-01", "2026-03-31", 1.0, seed=4))
+    seed_ledger(tables["ledger"], synthetic_ledger(baseline.keys, "2025-10-01", "2026-03-31", 1.0, seed=4))
     home = tmp_path / "dagster_home"
     with dg.DagsterInstance.from_config(str(home)) as instance:
         result = run_chain_in_dagster(instance, partition_key=WEEK)

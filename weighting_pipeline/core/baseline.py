@@ -2,15 +2,17 @@
 
 Format::
 
-    {"files": ["beam_chain.clj", ...], "allocations": {"beam_chain.clj": 0.2, ...}}
+    {"files": ["defence.clj", "ftlt/holy_grail.clj", ...],
+     "allocations": {"defence.clj": 0.073, "ftlt/holy_grail.clj": 0.067, ...}}
 
-Allocations are fractions of capital (0.2 = 20%). Weights are always keyed by
-these baseline keys; the trade ledger names strategies by the key's stem
-(``beam_chain`` for ``beam_chain.clj``).
+Allocations are fractions of capital (0.073 = 7.3%). Weights are always keyed
+by these baseline keys; the trade ledger names strategies by the key's stem
+(``holy_grail`` for ``ftlt/holy_grail.clj``), as the trading system does.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
@@ -30,7 +32,7 @@ class BaselineConfigError(ValueError):
 
 
 def strategy_stem(key: str) -> str:
-    """A baseline key without its file suffix: ``beam_chain.clj`` -> ``beam_chain``."""
+    """A baseline key's ledger name: its file's stem, ``ftlt/holy_grail.clj`` -> ``holy_grail``."""
     return PurePosixPath(key).stem if "." in key else key
 
 
@@ -43,11 +45,14 @@ class Baseline:
     ``sha256`` is the hex SHA-256 of its bytes exactly as read (for a config
     given as an object, of its canonical JSON: sorted keys, no spaces), so
     two computations can tell whether they used the same baseline.
+    ``version`` is the stored object's version where the store has one
+    (``VersionId <id>`` or ``ETag <etag>`` for S3), else "".
     """
 
     allocations: pd.Series
     source: str
     sha256: str = ""
+    version: str = ""
 
     @property
     def file_name(self) -> str:
@@ -80,6 +85,13 @@ def load_baseline(path: str | Path) -> Baseline:
         raise BaselineConfigError(f"{path}: baseline config file not found") from None
     except OSError as exc:
         raise BaselineConfigError(f"{path}: cannot read baseline config: {exc}") from None
+    return baseline_from_bytes(data, str(path))
+
+
+def baseline_from_bytes(data: bytes, source: str, version: str = "") -> Baseline:
+    """Validate a baseline config's bytes, wherever they were read from;
+    ``source`` (a path or URI) names it in errors."""
+    path = source
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -90,7 +102,8 @@ def load_baseline(path: str | Path) -> Baseline:
         raw = json.loads(text)
     except json.JSONDecodeError as exc:
         raise BaselineConfigError(f"{path}: not valid JSON ({exc})") from None
-    return parse_baseline(raw, source=str(path), sha256=hashlib.sha256(data).hexdigest())
+    baseline = parse_baseline(raw, source=source, sha256=hashlib.sha256(data).hexdigest())
+    return dataclasses.replace(baseline, version=version) if version else baseline
 
 
 def parse_baseline(raw: object, source: str, sha256: str | None = None) -> Baseline:

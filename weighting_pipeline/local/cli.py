@@ -114,8 +114,9 @@ def setup_tables() -> None:
 
 
 def seed_demo_ledger(latest_week: str, reseed: bool = False, days: int = 210) -> int:
-    """Seed ``days`` of closed lots (~7 months) up to ``latest_week`` for the baseline strategies, once."""
-    from weighting_pipeline.local.demo_ledger import seed_ledger, synthetic_lots
+    """Seed ``days`` of lots (~7 months) up to ``latest_week`` for the baseline strategies, once,
+    in the trading system's item format; returns the number of fully closed lots."""
+    from weighting_pipeline.local.demo_ledger import seed_ledger, synthetic_ledger
     from weighting_pipeline.resources.table_schema import GSI5
     from weighting_pipeline.settings import WeightingSettings
 
@@ -133,9 +134,9 @@ def seed_demo_ledger(latest_week: str, reseed: bool = False, days: int = 210) ->
     if seeded and not reseed:
         return 0
     end = pd.Timestamp(latest_week) + pd.Timedelta(days=8)
-    lots = synthetic_lots(baseline.keys, str((end - pd.Timedelta(days=days)).date()), str(end.date()), 1.5, seed=11)
-    seed_ledger(table_name, lots)
-    return len(lots)
+    ledger = synthetic_ledger(baseline.keys, str((end - pd.Timedelta(days=days)).date()), str(end.date()), 1.5, seed=11)
+    seed_ledger(table_name, ledger)
+    return len(ledger.lots)
 
 
 def latest_complete_week(now: pd.Timestamp | None = None) -> str:

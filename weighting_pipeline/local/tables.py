@@ -1,7 +1,9 @@
 """Create the ledger and weights tables, idempotently (for local use and first deploys).
 
-The weights table gets TTL on ``ttl``; the ledger table gets GSI5 (and, if
-asked, GSI7 on close time). Existing tables are left as they are.
+The weights table gets TTL on ``ttl``. A ledger table gets the trading
+system's key schema and its five indexes (``TRADING_LEDGER_INDEXES``); only
+the GSI7 benchmark asks for the proposed close-date index as well. Existing
+tables are left as they are.
 """
 
 from __future__ import annotations
@@ -9,6 +11,12 @@ from __future__ import annotations
 from botocore.exceptions import ClientError
 
 from weighting_pipeline.resources.table_schema import GSI5, GSI7
+
+# The trade-ledger table as the trading system's stack declares it (PK/SK, all
+# projections ALL); the pipeline reads GSI5 only.
+TRADING_LEDGER_INDEXES = (
+    "GSI1-CorrelationIndex", "GSI2-SymbolIndex", "GSI3-StrategyIndex", "GSI4-CorrelationSnapshotIndex", GSI5,
+)
 
 
 def _exists(client, table: str) -> bool:
@@ -41,16 +49,19 @@ def create_weights_table(client, table: str) -> bool:
     return created
 
 
-def create_ledger_table(client, table: str, close_date_index: bool = True) -> bool:
-    """Create a trade-ledger table (PK/SK) with GSI5, as the trading system has it,
-    and GSI7 (strategy, fully_closed_at) unless ``close_date_index`` is False."""
+def create_ledger_table(client, table: str, close_date_index: bool = False) -> bool:
+    """Create a trade-ledger table as the trading system has it: PK/SK and
+    GSI1..GSI5 (``GSInPK``/``GSInSK``). ``close_date_index`` adds GSI7
+    (strategy, fully_closed_at), a proposal for the trading system's table
+    that only the GSI7 benchmark uses. Returns True if created."""
     if _exists(client, table):
         return False
     attrs, schema = _key("PK", "SK")
-    indexes = [("GSI5PK", "GSI5SK", GSI5)] + ([("GSI7PK", "GSI7SK", GSI7)] if close_date_index else [])
+    names = TRADING_LEDGER_INDEXES + ((GSI7,) if close_date_index else ())
     gsis = []
-    for pk, sk, name in indexes:
-        gsi_attrs, gsi_schema = _key(pk, sk)
+    for name in names:
+        prefix = name.split("-")[0]
+        gsi_attrs, gsi_schema = _key(f"{prefix}PK", f"{prefix}SK")
         attrs += gsi_attrs
         gsis.append({"IndexName": name, "KeySchema": gsi_schema, "Projection": {"ProjectionType": "ALL"}})
     client.create_table(
@@ -60,7 +71,7 @@ def create_ledger_table(client, table: str, close_date_index: bool = True) -> bo
     return True
 
 
-def create_tables(client, ledger_table: str, weights_table: str, close_date_index: bool = True) -> dict[str, bool]:
+def create_tables(client, ledger_table: str, weights_table: str, close_date_index: bool = False) -> dict[str, bool]:
     """Both tables; returns which were newly created."""
     return {
         ledger_table: create_ledger_table(client, ledger_table, close_date_index),

@@ -3,7 +3,10 @@
 This is the one place ledger data is validated. A lot that cannot be used is
 skipped with a named reason; skips are counted and the first few lot ids per
 reason are kept, so the ``closed_lots`` metadata and its check can show them.
-Numbers are parsed from DynamoDB's decimal strings straight to float64.
+Numbers are parsed from DynamoDB's decimal strings straight to float64: the
+trading system writes them as type S (``str(Decimal)``), and type N is read too.
+Attributes the pipeline does not use (``remaining_qty``, ``entry_cost_basis``,
+the lot-level ``realized_pnl``, ``exit_price``) are neither read nor checked.
 
 Every skip also keeps the item's raw ``fully_closed_at``, so that
 ``skips_by_week`` can say which week's lookback window each skipped item
@@ -81,12 +84,23 @@ def _describe(value: object) -> str:
 
 
 def _n(value: object) -> float | None:
-    if not isinstance(value, dict) or "N" not in value:
+    """A DynamoDB decimal as float64, or None if missing or not a finite decimal.
+
+    The trading system stores numbers as strings (``str(Decimal)``: ``"3.217"``,
+    ``"0E-8"``, ``"1.2E+3"``), so type S is the normal case; type N is accepted
+    too. ``float`` reads the same grammar as the ``Decimal(...)`` the trading
+    system parses them back with; NaN and infinities are refused.
+    """
+    if not isinstance(value, dict):
         return None
+    text = value.get("S")
+    if text is None:
+        text = value.get("N")
     try:
-        return float(value["N"])
+        x = float(text)
     except (TypeError, ValueError):
         return None
+    return x if x - x == 0.0 else None  # nan - nan and inf - inf are nan
 
 
 def new_columns() -> dict[str, list]:
@@ -128,11 +142,15 @@ def parse_items(items: list[dict], expected_stem: str, key: str, report: ParseRe
         if not _HAS_OFFSET.search(closed):
             report.skip("fully_closed_at has no UTC offset", lot_id, closed)
             continue
-        qty, price = _n(item.get("entry_qty")), _n(item.get("entry_price"))
-        if qty is None or price is None:
-            report.skip("entry_qty or entry_price missing or not a number", lot_id, closed)
+        qty = _n(item.get("entry_qty"))
+        if qty is None:
+            report.skip("entry_qty missing or not a finite decimal", lot_id, closed)
             continue
-        if not (math.isfinite(qty) and math.isfinite(price)) or qty <= 0 or price <= 0:
+        price = _n(item.get("entry_price"))
+        if price is None:
+            report.skip("entry_price missing or not a finite decimal", lot_id, closed)
+            continue
+        if qty <= 0 or price <= 0:
             report.skip("entry_qty and entry_price must be finite and > 0", lot_id, closed)
             continue
         exits = item.get("exit_records", {}).get("L")
@@ -144,11 +162,11 @@ def parse_items(items: list[dict], expected_stem: str, key: str, report: ParseRe
             report.skip("an exit record is not a map", lot_id, closed)
             continue
         pnls = [_n(r.get("realized_pnl")) for r in records]
-        if any(p is None or not math.isfinite(p) for p in pnls):
+        if None in pnls:
             report.skip("an exit record has no finite realized_pnl", lot_id, closed)
             continue
         exit_qty = [_n(r.get("exit_qty")) for r in records]
-        if any(q is None or not math.isfinite(q) or q <= 0 for q in exit_qty):
+        if any(q is None or q <= 0 for q in exit_qty):
             report.skip("an exit record has no finite exit_qty > 0", lot_id, closed)
             continue
         if abs(math.fsum(exit_qty) - qty) > QTY_TOLERANCE * qty:

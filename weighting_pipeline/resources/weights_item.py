@@ -9,8 +9,8 @@ Item layout (keys ``PK = "WEIGHTS#WEEK"``, ``SK = <partition key>``)::
     window_start          start of the lookback window
     computed_at, run_id   when and by which Dagster run
     parameters            map of the algorithm's parameters
-    baseline_file, baseline_sha256, package_version, code_version,
-    ledger_index, weights_sha256
+    baseline_file, baseline_sha256, baseline_uri, baseline_version,
+    package_version, code_version, ledger_index, weights_sha256
                           how the week was computed (``provenance.Provenance``);
                           weights_sha256 is the SHA-256 of the week's weights in
                           ``provenance.CANONICAL_WEIGHTS``, recomputable from ``weights``
@@ -52,7 +52,7 @@ def _iso(ts: pd.Timestamp) -> str:
     return ts.isoformat()
 
 
-PROVENANCE_TEXT = ("baseline_file", "baseline_sha256", "package_version", "code_version", "ledger_index", "weights_sha256")
+PROVENANCE_TEXT = ("baseline_file", "baseline_sha256", "baseline_uri", "baseline_version", "package_version", "code_version", "ledger_index", "weights_sha256")
 
 
 def week_items(weekly: WeeklyWeights, weeks: WeekWindows, *, written_at: pd.Timestamp, ttl_days: int) -> list[dict[str, Any]]:

@@ -14,9 +14,9 @@ from dagster._core.event_api import PartitionKeyFilter
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus as Status
 
 from weighting_pipeline.assets import CHAIN_ASSETS
-from weighting_pipeline.local.demo_ledger import synthetic_lots
+from weighting_pipeline.local.demo_ledger import synthetic_ledger
 from weighting_pipeline_tests.conftest import run_chain_in_dagster, seed_ledger, temp_instance
-from weighting_pipeline_tests.resources.test_ledger_reader import raw_item
+from weighting_pipeline_tests.real_lot import raw_item
 from weighting_pipeline_tests.stored_weeks import stored_weeks
 
 WEEKS = ["2026-02-22", "2026-03-01", "2026-03-08"]
@@ -38,12 +38,12 @@ def recorded(instance, weeks=WEEKS):
 
 @pytest.fixture
 def ledger(tables, baseline):
-    lots = synthetic_lots(baseline.keys, "2025-10-01", "2026-03-31", 1.0, seed=4)
+    ledger = synthetic_ledger(baseline.keys, "2025-10-01", "2026-03-31", 1.0, seed=4)
     # One bad item whose close time lies only in the first week's window [2025-12-01 18:00, 2025-12-08 18:00) New York.
     closed = "2025-12-05T15:00:00Z"
-    bad = raw_item("zero-qty", entry_qty=Decimal(0), fully_closed_at=closed, GSI7PK="STRATEGY_LOTS#gold", GSI7SK=closed)
-    seed_ledger(tables["ledger"], lots, [bad])
-    return lots
+    bad = raw_item("zero-qty", entry_qty="0", fully_closed_at=closed)
+    seed_ledger(tables["ledger"], ledger, [bad])
+    return ledger.lots
 
 
 def test_a_range_run_records_each_weeks_checks_as_single_week_runs_do(ledger, tables, instance, tmp_path):

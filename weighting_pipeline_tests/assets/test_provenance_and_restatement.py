@@ -11,7 +11,7 @@ from dagster._core.event_api import PartitionKeyFilter
 import weighting_pipeline.settings as settings_module
 from weighting_pipeline.assets.code_versions import CHAIN_CODE_VERSION, CODE_VERSIONS
 from weighting_pipeline.core.baseline import packaged_config_path
-from weighting_pipeline.local.demo_ledger import synthetic_lots
+from weighting_pipeline.local.demo_ledger import synthetic_ledger
 from weighting_pipeline.provenance import weights_sha256
 from weighting_pipeline_tests.conftest import run_chain_in_dagster, seed_ledger
 from weighting_pipeline_tests.stored_weeks import stored_weeks
@@ -23,9 +23,9 @@ RESTATEMENT = dg.AssetCheckKey(dg.AssetKey("dynamic_weights"), "matches_earlier_
 
 @pytest.fixture
 def lots(tables, baseline):
-    lots = synthetic_lots(baseline.keys, "2025-10-01", "2026-03-31", 1.0, seed=4)
-    seed_ledger(tables["ledger"], lots)
-    return lots
+    ledger = synthetic_ledger(baseline.keys, "2025-10-01", "2026-03-31", 1.0, seed=4)
+    seed_ledger(tables["ledger"], ledger)
+    return ledger.lots
 
 
 def latest(instance, week=WEEK):
@@ -51,10 +51,11 @@ def test_each_week_and_its_item_record_the_provenance(lots, tables, instance, ba
 
     assert meta["weights_sha256"] == item["weights_sha256"] == weights_sha256(weights)
     assert meta["weights_sha256"] == hashlib.sha256(json.dumps(weights, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
-    assert meta["baseline_file"] == item["baseline_file"] == "strategy.prod.json"
+    assert meta["baseline_file"] == item["baseline_file"] == meta["baseline_uri"] == item["baseline_uri"] == "strategy.prod.json"
+    assert meta["baseline_version"] == item["baseline_version"] == "none: local file"
     assert meta["baseline_sha256"] == item["baseline_sha256"] == hashlib.sha256(packaged.read_bytes()).hexdigest()
     assert meta["code_version"] == item["code_version"] == CHAIN_CODE_VERSION
-    assert meta["ledger_index"] == item["ledger_index"] == "GSI7-StrategyClosedAtIndex"
+    assert meta["ledger_index"] == item["ledger_index"] == "GSI5-StrategyLotsIndex"  # the trading system's index
     assert meta["package_version"] == item["package_version"] == "0.1.0"
     assert meta["run_id"] == item["run_id"] == result.run_id == record.run_id
     assert meta["parameters"] == {"lookback_days": 90, "risk_free_rate": 0.045, "min_lots": 5, "min_days": 5,
@@ -82,7 +83,7 @@ def test_a_recomputation_is_compared_with_the_earlier_publication(lots, tables, 
 
     # A new baseline: the week is restated, and the check says what moved and why.
     config = json.loads(packaged_config_path("prod").read_text())
-    config["allocations"] = {**config["allocations"], "gold.clj": 0.05, "beam_chain.clj": 0.25}
+    config["allocations"] = {**config["allocations"], "gold.clj": 0.035, "ftlt/tqqq_ftlt_2.clj": 0.147}
     path = tmp_path / "strategy.new.json"
     path.write_text(json.dumps(config))
     run = run_chain_in_dagster(instance, partition_key=WEEK, environ={"APP__STAGE": "prod", "STRATEGY_CONFIG__PATH": str(path)})
@@ -91,14 +92,13 @@ def test_a_recomputation_is_compared_with_the_earlier_publication(lots, tables, 
     assert not passed and meta["status"] == "restated"
     assert "baseline_sha256" in meta["differing_fields"] and "parameters" not in meta["differing_fields"]
     assert meta["earlier_run_id"] == first.run_id
-    assert 0 < meta["largest_change"] < 1 and "gold.clj" in meta["moved"] and "beam_chain.clj" in meta["moved"]
+    assert 0 < meta["largest_change"] < 1 and "gold.clj" in meta["moved"] and "ftlt/tqqq_ftlt_2.clj" in meta["moved"]
     assert description.startswith("the weights match the week's earlier publication: restated: largest change")
     assert stored_weeks(tables, [WEEK])[WEEK]["baseline_file"] == "strategy.new.json"
 
     # Back on the packaged baseline, then a restated ledger: no provenance field explains the change.
     assert run_chain_in_dagster(instance, partition_key=WEEK).success
-    late = synthetic_lots(baseline.keys, "2026-02-01", "2026-03-01", 1.0, seed=99)
-    late["lot_id"] = "LATE-" + late["lot_id"]
+    late = synthetic_ledger(baseline.keys, "2026-02-01", "2026-03-01", 1.0, seed=99)
     seed_ledger(tables["ledger"], late)
     assert run_chain_in_dagster(instance, partition_key=WEEK).success
     passed, meta, description = restatement(instance)
@@ -124,7 +124,7 @@ def test_backfilling_an_unchanged_ledger_again_is_identical_for_every_week(lots,
 
 def test_the_baseline_is_read_once_per_run(lots, tables, instance, monkeypatch):
     reads = []
-    original = settings_module.load_baseline
-    monkeypatch.setattr(settings_module, "load_baseline", lambda path: reads.append(path) or original(path))
+    original = settings_module.read_baseline
+    monkeypatch.setattr(settings_module, "read_baseline", lambda path: reads.append(path) or original(path))
     assert run_chain_in_dagster(instance, partition_range=(WEEKS[0], WEEKS[-1])).success
     assert len(reads) == 1

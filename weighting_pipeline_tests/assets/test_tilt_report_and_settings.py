@@ -69,13 +69,13 @@ def test_the_report_judges_every_backtested_week_as_the_instance_recorded_them(l
 
 
 def test_the_noise_check_and_the_sharpe_standard_errors_are_recorded_per_week(ledger, tables, instance, baseline):
-    # 14-day windows: few observations, large standard errors; the test ledger's spread
-    # between best and worst is then within two of them in one week of these eleven.
-    assert run_chain_in_dagster(instance, partition_range=(FIRST, LAST), environ={"APP__STAGE": "prod", "LOOKBACK_DAYS": "14"}).success
+    # 7-day windows: few observations, large standard errors; the test ledger's spread
+    # between best and worst is then within two of them in three weeks of these eleven.
+    assert run_chain_in_dagster(instance, partition_range=(FIRST, LAST), environ={"APP__STAGE": "prod", "LOOKBACK_DAYS": "7"}).success
     key = dg.AssetCheckKey(dg.AssetKey("multipliers"), "tilt_exceeds_noise")
     lots = canonical_order(ledger)
     b = pd.Series(baseline.allocations, dtype=float).reindex(baseline.keys)
-    sharpe = run_chain(lots, WEEKS, b, WeightingParams(lookback_days=14))["sharpe_ratios"]
+    sharpe = run_chain(lots, WEEKS, b, WeightingParams(lookback_days=7))["sharpe_ratios"]
     rule = tilt_exceeds_noise(sharpe)
     outcomes = []
     for week in WEEKS:

@@ -11,7 +11,7 @@ import pytest
 
 from weighting_pipeline.core.calendar import WeekWindows
 from weighting_pipeline.core.lots import in_window
-from weighting_pipeline.local.demo_ledger import synthetic_lots
+from weighting_pipeline.local.demo_ledger import synthetic_ledger, synthetic_lots
 from weighting_pipeline_tests.conftest import run_chain_in_dagster, seed_ledger, temp_instance
 
 WEEKS = ["2026-02-22", "2026-03-01", "2026-03-08"]
@@ -35,7 +35,7 @@ def week_metadata(instance, asset, week):
 
 @pytest.fixture
 def ranged_and_single(tables, baseline, instance, tmp_path):
-    seed_ledger(tables["ledger"], synthetic_lots(baseline.keys, "2025-10-01", "2026-03-31", 1.0, seed=4))
+    seed_ledger(tables["ledger"], synthetic_ledger(baseline.keys, "2025-10-01", "2026-03-31", 1.0, seed=4))
     assert run_chain_in_dagster(instance, partition_range=(WEEKS[0], WEEKS[-1])).success
     with temp_instance(tmp_path / "singles_home") as singles:
         for week in WEEKS:
@@ -63,7 +63,7 @@ def test_every_week_of_a_range_has_its_own_numbers_to_plot(ranged_and_single, ba
         multipliers = [ranged[("multipliers", w)][f"multiplier/{strategy}"] for w in WEEKS]
         lots = [ranged[("closed_lots", w)][f"lots/{strategy}"] for w in WEEKS]
         assert len(weights) == len(multipliers) == len(lots) == 3
-    assert len({ranged[("dynamic_weights", w)]["weight/tqqq_ftlt.clj"] for w in WEEKS}) == 3  # not one week's value copied
+    assert len({ranged[("dynamic_weights", w)]["weight/ftlt/tqqq_ftlt.clj"] for w in WEEKS}) == 3  # not one week's value copied
     lots = synthetic_lots(baseline.keys, "2025-10-01", "2026-03-31", 1.0, seed=4)  # the seeded ledger
     windows = WeekWindows.for_keys(WEEKS, 90)
     for i, week in enumerate(WEEKS):

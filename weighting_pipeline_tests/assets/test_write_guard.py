@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from weighting_pipeline.core.chain import WeightingParams, run_chain
-from weighting_pipeline.local.demo_ledger import synthetic_lots
+from weighting_pipeline.local.demo_ledger import synthetic_ledger, synthetic_lots
 from weighting_pipeline.resources.dynamodb import DynamoDBResource
 from weighting_pipeline.resources.weights_io_manager import DynamoDBWeightsIOManager, WeightsRejected
 from weighting_pipeline.resources.weights_table import WeightsTable
@@ -20,7 +20,7 @@ def table(tables):
 
 
 def test_failing_blocking_check_publishes_nothing(tables, instance, baseline, monkeypatch, tmp_path):
-    seed_ledger(tables["ledger"], synthetic_lots(baseline.keys, "2025-10-01", "2026-03-31", 1.0, seed=4))
+    seed_ledger(tables["ledger"], synthetic_ledger(baseline.keys, "2025-10-01", "2026-03-31", 1.0, seed=4))
     store = tmp_path / "store"
     monkeypatch.setenv("INTERMEDIATES__BASE_PATH", str(store))
     assert run_chain_in_dagster(instance, partition_key=KEY, selection=["closed_lots", "daily_returns", "sharpe_ratios", "multipliers"]).success

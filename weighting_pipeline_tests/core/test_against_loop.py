@@ -24,7 +24,7 @@ def test_vectorised_matches_loop_on_random_ledgers(baseline, seed, density, look
     lots = synthetic_lots(baseline.keys, "2025-05-01", "2026-01-20", density, seed=seed)
     # strategies appearing mid-range, and weeks with no lots at all for some
     lots = lots[~((lots["strategy"] == "gold.clj") & (lots["fully_closed_at"] < pd.Timestamp("2025-11-01", tz="UTC")))]
-    lots = lots[~((lots["strategy"] == "tqqq_ftlt.clj") & (lots["fully_closed_at"] > pd.Timestamp("2025-10-01", tz="UTC")))]
+    lots = lots[~((lots["strategy"] == "ftlt/tqqq_ftlt.clj") & (lots["fully_closed_at"] > pd.Timestamp("2025-10-01", tz="UTC")))]
     out = run_chain(lots, KEYS, baseline.allocations, params)["dynamic_weights"]
     ref = loop_of(lots, KEYS, baseline.allocations, params)
     assert len(out) == len(KEYS) * len(baseline.keys)
@@ -50,7 +50,7 @@ def test_range_is_bit_identical_to_single_weeks(baseline, seed):
     # a 100-day gap: some windows hold no lots at all
     lots = lots[~((closed > pd.Timestamp("2025-11-20", tz="UTC")) & (closed < pd.Timestamp("2026-02-28", tz="UTC")))]
     # a strategy that only starts mid-range
-    lots = lots[~((lots["strategy"] == "simons_kmlm.clj") & (lots["fully_closed_at"] < pd.Timestamp("2026-01-01", tz="UTC")))]
+    lots = lots[~((lots["strategy"] == "simons_full_kmlm.clj") & (lots["fully_closed_at"] < pd.Timestamp("2026-01-01", tz="UTC")))]
     whole = run_chain(lots, DST_KEYS, baseline.allocations)["dynamic_weights"]
     sizes = whole.groupby("partition_key", observed=True)["skip_reason"].apply(lambda r: (r == "").sum())
     assert (sizes == 0).any() and (sizes > 1).any()  # the ranges really include empty and full weeks

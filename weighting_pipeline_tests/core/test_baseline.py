@@ -5,17 +5,21 @@ import pytest
 
 from weighting_pipeline.core.baseline import BaselineConfigError, load_baseline, packaged_config_path, parse_baseline
 
+# The trading system's baseline (alchemiser-quant 433bc3af, layers/shared/the_alchemiser/shared/config/strategy.*.json).
 PROD = {
-    "beam_chain.clj": 0.20, "sisyphus_lowvol.clj": 0.15, "bento_collection.clj": 0.15, "gold.clj": 0.10,
-    "tqqq_ftlt.clj": 0.15, "rains_em_dancer.clj": 0.10, "nuclear_feaver.clj": 0.05, "beefier_3x.clj": 0.05,
-    "simons_kmlm.clj": 0.05,
+    "defence.clj": 0.073, "ftl_starburst.clj": 0.066, "ftlt/holy_grail.clj": 0.067, "ftlt/tqqq_ftlt.clj": 0.067,
+    "ftlt/tqqq_ftlt_2.clj": 0.117, "gold.clj": 0.065, "gold_and_miners.clj": 0.077, "gold_currency.clj": 0.033,
+    "growth_blend.clj": 0.068, "kmlm_switcher.clj": 0.032, "pals_spell.clj": 0.054, "rains_concise_em.clj": 0.065,
+    "rains_em_dancer.clj": 0.049, "simons_full_kmlm.clj": 0.032, "sisyphus_lowvol.clj": 0.051, "soxl_growth.clj": 0.084,
 }
 
 
-def test_packaged_prod_allocations_are_the_contract():
-    b = load_baseline(packaged_config_path("prod"))
-    assert b.allocations.to_dict() == PROD
-    assert b.stems["beam_chain"] == "beam_chain.clj"
+@pytest.mark.parametrize("stage", ["dev", "staging", "prod"])
+def test_packaged_allocations_are_the_trading_systems(stage):
+    b = load_baseline(packaged_config_path(stage))
+    assert b.allocations.to_dict() == PROD and b.keys == list(PROD)  # in the file's order
+    assert b.stems["holy_grail"] == "ftlt/holy_grail.clj"  # the ledger names a strategy by its file's stem
+    assert b.stems["tqqq_ftlt_2"] == "ftlt/tqqq_ftlt_2.clj" and len(b.stems) == 16
 
 
 @pytest.mark.parametrize("stage", ["dev", "staging", "prod"])
@@ -39,6 +43,8 @@ def test_unknown_stage_names_the_setting():
         ({"files": ["a.clj"], "allocations": {"a.clj": "1"}}, "must be a number"),
         ({"files": ["a.clj", "b.clj"], "allocations": {"a.clj": 0.5, "b.clj": 0.4}}, "sum to"),
         ({"files": ["gold.clj", "gold.py"], "allocations": {"gold.clj": 0.5, "gold.py": 0.5}}, "share the ledger name 'gold'"),
+        ({"files": ["gold.clj", "metals/gold.clj"], "allocations": {"gold.clj": 0.5, "metals/gold.clj": 0.5}},
+         "share the ledger name 'gold'"),
         ({"files": ["a.clj"], "allocations": {"a.clj": 0.5, "b.clj": 0.5}}, "name different strategies"),
     ],
 )

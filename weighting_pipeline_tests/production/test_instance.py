@@ -9,7 +9,7 @@ import pytest
 from dagster._core.event_api import PartitionKeyFilter
 
 from weighting_pipeline.local.infrastructure import provision
-from weighting_pipeline.local.demo_ledger import synthetic_lots
+from weighting_pipeline.local.demo_ledger import synthetic_ledger
 from weighting_pipeline.production.ecs_launcher import EcsRunLauncher
 from weighting_pipeline_tests.conftest import run_chain_in_dagster, seed_ledger
 
@@ -64,7 +64,7 @@ def test_subnets_without_a_security_group_are_refused_by_name(production, monkey
 
 
 def test_a_range_run_records_each_week_in_postgres(production, baseline):
-    seed_ledger(production.ledger_table, synthetic_lots(baseline.keys, "2025-10-01", "2026-03-31", 1.0, seed=4))
+    seed_ledger(production.ledger_table, synthetic_ledger(baseline.keys, "2025-10-01", "2026-03-31", 1.0, seed=4))
     with dg.DagsterInstance.get() as instance:
         result = run_chain_in_dagster(instance, partition_range=(WEEKS[0], WEEKS[-1]))
         assert result.success
