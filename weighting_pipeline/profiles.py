@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -48,7 +48,7 @@ class StrategyProfile:
     files: list[str]
     allocations: dict[str, Decimal]
     is_dynamic: bool = False
-    source: str = field(default="baseline")
+    source: str = "baseline"
 
 
 class _Reject(Exception):

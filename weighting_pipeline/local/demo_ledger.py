@@ -54,6 +54,11 @@ class SyntheticLedger:
     exit_units: np.ndarray
     exit_cents: np.ndarray
 
+    def _exit_spans(self) -> tuple[np.ndarray, np.ndarray]:
+        """Each lot's first exit row and number of exit rows."""
+        counts = np.bincount(self.exit_lot, minlength=len(self.lot_id))
+        return np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64), counts
+
     def _exit_pnl(self) -> np.ndarray:
         # (exit_price - entry_price) * exit_qty, an exact integer at scale 10**-(2 + decimals);
         # one correctly rounded division gives the float that parsing its str(Decimal) gives.
@@ -81,8 +86,7 @@ class SyntheticLedger:
         """The fully closed lots, in the core lot format (``core.lots.LOT_COLUMNS``),
         ``realized_pnl`` summed over exits with ``math.fsum`` as the reader does."""
         pnl = self._exit_pnl()
-        counts = np.bincount(self.exit_lot, minlength=len(self.lot_id))
-        first = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        first, counts = self._exit_spans()
         realized = np.zeros(len(self.lot_id))
         has = counts > 0
         realized[has] = np.add.reduceat(pnl, first[has]) if len(pnl) else 0.0  # one addition is correctly rounded
@@ -104,8 +108,7 @@ class SyntheticLedger:
 
     def items(self, close_date_index: bool = False) -> Iterator[dict]:
         """The ledger as the trading system stores it, one ``lot_item`` per lot."""
-        counts = np.bincount(self.exit_lot, minlength=len(self.lot_id))
-        first = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        first, counts = self._exit_spans()
         entry_py = self.entry_ts.to_pydatetime()
         exit_py = self.exit_ts.to_pydatetime()
         for i, lot_id in enumerate(self.lot_id):
