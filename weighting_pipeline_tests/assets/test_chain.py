@@ -105,3 +105,31 @@ def test_skipped_ledger_items_raise_a_warning_not_a_failure(tables, instance, ba
     assert status == Status.FAILED and meta["items_skipped"] == 2
     assert meta["skipped: exit_records missing or empty"] == 1 and "no-exits" in meta["examples"]
     assert stored(tables, WEEKS[1]) is not None
+
+
+def test_a_week_on_the_real_item_format_publishes_what_a_hand_computation_from_the_items_gives(tables, instance, baseline):
+    """Lots written as the trading system writes them were all skipped once (their numbers
+    are strings), and the pipeline published the baseline. Here the expected weights come
+    from the items themselves, read as the trading system's from_dynamodb_item does
+    (Decimal), through the plain-Python loop of benchmarks/loop_baseline.py."""
+    from datetime import datetime
+
+    from benchmarks.loop_baseline import loop_weights
+
+    items = list(synthetic_ledger(baseline.keys, "2025-10-01", "2026-03-31", 1.0, seed=4).items())
+    seed_ledger(tables["ledger"], None, items)
+    assert run_chain_in_dagster(instance, partition_key=WEEKS[1]).success
+    closed = [i for i in items if not i["is_open"]]
+    assert len(closed) < len(items) and any(len(i["exit_records"]) > 1 for i in closed)
+    rows = [
+        (baseline.stems[i["strategy_name"]], datetime.fromisoformat(i["fully_closed_at"]), float(Decimal(i["entry_qty"])),
+         float(Decimal(i["entry_price"])), float(sum((Decimal(r["realized_pnl"]) for r in i["exit_records"]), Decimal(0))))
+        for i in closed
+    ]
+    expected = loop_weights(rows, [WEEKS[1]], baseline.allocations.to_dict())[WEEKS[1]]
+    item = stored(tables, WEEKS[1])
+    assert len(item["weights"]) == 16 and all(e["skip_reason"] == "" for e in expected.values())  # every real strategy qualified
+    assert {k: float(v) for k, v in item["weights"].items()} == pytest.approx({k: e["weight"] for k, e in expected.items()}, abs=1e-9)
+    assert len({round(e["weight"] / baseline.allocations[k], 6) for k, e in expected.items()}) > 2  # really tilted
+    status, meta = checks_of(instance, WEEKS[1])["ledger_items_valid"]
+    assert status == Status.SUCCEEDED and meta["items_skipped"] == 0
