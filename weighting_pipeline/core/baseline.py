@@ -91,17 +91,16 @@ def load_baseline(path: str | Path) -> Baseline:
 def baseline_from_bytes(data: bytes, source: str, version: str = "") -> Baseline:
     """Validate a baseline config's bytes, wherever they were read from;
     ``source`` (a path or URI) names it in errors."""
-    path = source
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise BaselineConfigError(f"{path}: not UTF-8 text ({exc})") from None
+        raise BaselineConfigError(f"{source}: not UTF-8 text ({exc})") from None
     if not text.strip():
-        raise BaselineConfigError(f"{path}: baseline config file is empty")
+        raise BaselineConfigError(f"{source}: baseline config file is empty")
     try:
         raw = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise BaselineConfigError(f"{path}: not valid JSON ({exc})") from None
+        raise BaselineConfigError(f"{source}: not valid JSON ({exc})") from None
     baseline = parse_baseline(raw, source=source, sha256=hashlib.sha256(data).hexdigest())
     return dataclasses.replace(baseline, version=version) if version else baseline
 
