@@ -333,7 +333,7 @@ class WeeklyWeights:
                 parameters=params.as_dict(),
                 baseline_file=baseline.file_name,
                 baseline_sha256=baseline.sha256,
-                baseline_uri=baseline.source if baseline.source.startswith("s3://") else baseline.file_name,
+                baseline_uri=baseline.location,
                 baseline_version=baseline.version or "none: local file",
                 package_version=version,
                 code_version=code_version,

@@ -60,6 +60,12 @@ class Baseline:
         return Path(self.source).name
 
     @property
+    def location(self) -> str:
+        """Where it was read, for provenance: a URI (``s3://bucket/key``) as given,
+        a local path as its file name only (the folder differs per machine)."""
+        return self.source if "://" in self.source else self.file_name
+
+    @property
     def keys(self) -> list[str]:
         return list(self.allocations.index)
 

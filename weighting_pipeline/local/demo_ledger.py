@@ -59,6 +59,9 @@ class SyntheticLedger:
         counts = np.bincount(self.exit_lot, minlength=len(self.lot_id))
         return np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64), counts
 
+    def _entry_qty(self) -> np.ndarray:
+        return self.qty_units / 10.0 ** self.decimals
+
     def _exit_pnl(self) -> np.ndarray:
         # (exit_price - entry_price) * exit_qty, an exact integer at scale 10**-(2 + decimals);
         # one correctly rounded division gives the float that parsing its str(Decimal) gives.
@@ -76,7 +79,7 @@ class SyntheticLedger:
             "exit_timestamp": self.exit_ts,
             "exit_qty": self.exit_units / 10.0 ** self.decimals[lot],
             "realized_pnl": self._exit_pnl(),
-            "entry_qty": (self.qty_units / 10.0 ** self.decimals)[lot],
+            "entry_qty": self._entry_qty()[lot],
             "entry_price": (self.entry_cents / 100.0)[lot],
             "lot_closed": self.closed[lot],
         })
@@ -100,7 +103,7 @@ class SyntheticLedger:
             "symbol": pd.array(self.symbol[c], dtype="string"),
             "entry_timestamp": self.entry_ts[c].as_unit("ns"),
             "fully_closed_at": self.exit_ts[last[c]].as_unit("ns"),
-            "entry_qty": (self.qty_units / 10.0 ** self.decimals)[c],
+            "entry_qty": self._entry_qty()[c],
             "entry_price": self.entry_cents[c] / 100.0,
             "realized_pnl": realized[c],
         })

@@ -39,6 +39,6 @@ def _from_s3(uri: str) -> Baseline:
         raise BaselineConfigError(f"{uri}: {problem} ({error.get('Code')}: {error.get('Message')})") from None
     except BotoCoreError as exc:
         raise BaselineConfigError(f"{uri}: cannot reach S3 ({exc})") from None
-    version_id = got.get("VersionId")
-    version = f"VersionId {version_id}" if version_id and version_id != "null" else f"ETag {got.get('ETag', '').strip(chr(34))}"
+    version_id, etag = got.get("VersionId"), got.get("ETag", "").strip('"')
+    version = f"VersionId {version_id}" if version_id and version_id != "null" else f"ETag {etag}"
     return baseline_from_bytes(data, uri, version)
