@@ -28,15 +28,17 @@ def week_window(key: str, lookback_days: int) -> tuple[datetime, datetime]:
 
 
 def loop_weights(lots, keys, baseline: dict[str, float], *, lookback_days=90, risk_free_rate=0.045,
-                 min_lots=5, min_days=5, min_multiplier=0.5, max_multiplier=2.0, periods=252):
+                 min_lots=5, min_days=5, min_multiplier=0.5, max_multiplier=2.0, periods=252, pnl_date="close"):
     """``{key: {strategy: {"sharpe", "skip_reason", "multiplier", "weight"}}}``.
 
     ``lots`` is an iterable of (strategy, fully_closed_at datetime (aware),
-    entry_qty, entry_price, realized_pnl) tuples.
+    entry_qty, entry_price, realized_pnl) tuples; for ``pnl_date="exit"``, of
+    (strategy, exit_timestamp, entry_qty, entry_price, exit realized_pnl,
+    lot_id) tuples, one per exit record, and a lot counts once per window.
     """
     by_strategy = defaultdict(list)
-    for strategy, closed, qty, price, pnl in lots:
-        by_strategy[strategy].append((closed, qty, price, pnl))
+    for i, (strategy, closed, qty, price, pnl, *lot) in enumerate(lots):
+        by_strategy[strategy].append((closed, qty, price, pnl, lot[0] if pnl_date == "exit" else i))
     for rows in by_strategy.values():
         rows.sort(key=lambda r: r[0])
     closes = {s: [r[0] for r in rows] for s, rows in by_strategy.items()}
@@ -51,16 +53,17 @@ def loop_weights(lots, keys, baseline: dict[str, float], *, lookback_days=90, ri
             hi = bisect_left(closes.get(strategy, []), end)
             window = rows[lo:hi]
             pnl_by_date = defaultdict(float)
-            for closed, _, _, pnl in window:
+            for closed, _, _, pnl, _ in window:
                 pnl_by_date[closed.astimezone(NY).date()] += pnl
-            n = len(window)
-            avg = sum(q * p for _, q, p, _ in window) / n if n else float("nan")
+            positions = {lot: q * p for _, q, p, _, lot in window}  # each lot once
+            n = len(positions)
+            avg = sum(positions.values()) / n if n else float("nan")
             if n == 0:
-                reason[strategy] = "no closed lots in window"
+                reason[strategy] = "no closed lots in window" if pnl_date == "close" else "no exits in window"
             elif n < min_lots:
                 reason[strategy] = f"fewer than {min_lots} lots: {n}"
             elif len(pnl_by_date) < min_days:
-                reason[strategy] = f"fewer than {min_days} close dates: {len(pnl_by_date)}"
+                reason[strategy] = f"fewer than {min_days} {pnl_date} dates: {len(pnl_by_date)}"
             elif not avg > 0:
                 reason[strategy] = "non-positive average position value"
             else:

@@ -45,7 +45,7 @@ def _parse(pages: list[bytes], stem: str, key: str, now) -> int:
     report, cols = ParseReport(), new_columns()
     for body in pages:
         parse_items(orjson.loads(body)["Items"], stem, key, report, cols)
-    frame = to_frame(cols, report, now)
+    frame, _exits = to_frame(cols, report, now)
     assert report.skipped_total == 0, dict(report.skipped)
     return len(frame)
 

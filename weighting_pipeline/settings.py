@@ -29,6 +29,7 @@ ENV_VARS: dict[str, tuple[str, type]] = {
     "turnover_warn": ("TURNOVER_WARN_THRESHOLD", float),
     "missing_days": ("MISSING_DAYS", str),
     "score": ("SCORE", str),
+    "pnl_date": ("PNL_DATE", str),
 }
 
 
@@ -50,6 +51,7 @@ class WeightingSettings(dg.ConfigurableResource):
     turnover_warn: float = Field(default=0.20, description="Week-over-week turnover that raises a WARN (fraction).")
     missing_days: str = Field(default="skip", description="skip: dates without a close have no return; zero: NYSE trading days without one count as 0.")
     score: str = Field(default="sharpe", description="What the multipliers map: sharpe, sortino or calmar (empyrical's conventions).")
+    pnl_date: str = Field(default="close", description="When realised P&L is booked: close (a lot's, when fully closed) or exit (each exit record's, on its date, open lots included).")
 
     _baseline: Optional[Baseline] = PrivateAttr(default=None)
 
@@ -93,6 +95,7 @@ class WeightingSettings(dg.ConfigurableResource):
             turnover_warn=self.turnover_warn,
             missing_days=self.missing_days,
             score=self.score,
+            pnl_date=self.pnl_date,
         )
 
     def baseline(self) -> Baseline:

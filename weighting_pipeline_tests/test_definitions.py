@@ -105,6 +105,7 @@ def test_schedule_fires_at_1800_local_across_dst(defs):
         ({"APP__STAGE": "qa"}, "APP__STAGE='qa'"),
         ({"SCORE": "omega"}, r"score must be one of sharpe, sortino, calmar, got 'omega' \(from SCORE\)"),
         ({"MISSING_DAYS": "fill"}, r"missing_days must be one of skip, zero, got 'fill' \(from MISSING_DAYS\)"),
+        ({"PNL_DATE": "fill"}, r"pnl_date must be one of close, exit, got 'fill' \(from PNL_DATE\)"),
     ],
 )
 def test_bad_settings_fail_at_load_naming_the_variable(environ, problem):
@@ -114,9 +115,10 @@ def test_bad_settings_fail_at_load_naming_the_variable(environ, problem):
 
 def test_settings_from_env_parse_values():
     s = WeightingSettings.from_env({"LOOKBACK_DAYS": "60", "RISK_FREE_RATE": "0.03", "APP__STAGE": "staging",
-                                    "SCORE": "calmar", "MISSING_DAYS": "zero"})
+                                    "SCORE": "calmar", "MISSING_DAYS": "zero", "PNL_DATE": "exit"})
     assert s.params().lookback_days == 60 and s.params().risk_free_rate == 0.03 and s.stage == "staging"
-    assert (s.params().score, s.params().missing_days) == ("calmar", "zero")
+    assert (s.params().score, s.params().missing_days, s.params().pnl_date) == ("calmar", "zero", "exit")
+    assert WeightingSettings.from_env({}).params().pnl_date == "close"  # today's rule by default
 
 
 @pytest.mark.parametrize(

@@ -29,7 +29,7 @@ def test_the_sweep_prints_every_setting_and_its_default_row_is_the_pipelines_bac
     done = sweep("--range", f"{FIRST}...{LAST}", "--lookback", "60,90", "--max-multiplier", "1.5,2.0,3.0",
                  "--score", "sharpe,sortino", "--csv", str(out_csv))
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
-    assert "Read " in done.stdout and "closed lots of 16 strategies once from " + tables["ledger"] in done.stdout
+    assert "Read " in done.stdout and "exit records of 16 strategies once from " + tables["ledger"] in done.stdout
     assert "sweep: 100%" in done.stderr and "12/12" in done.stderr  # the progress bar
     table = [line for line in done.stdout.splitlines() if line[2:4] in ("60", "90")]
     assert len(table) == 12 and sum(line.startswith("* ") for line in table) == 1
@@ -56,9 +56,26 @@ def test_a_bad_sweep_option_is_refused_by_name_and_one_week_is_no_error(ledger, 
     assert bad.returncode == 2 and "--lookback '60,0': '0' is not usable" in bad.stderr and "lookback_days" in bad.stderr
     bad = sweep("--range", f"{FIRST}...{LAST}", "--score", "sharpe,omega", timeout=120)
     assert bad.returncode == 2 and "--score 'sharpe,omega': 'omega' is not usable" in bad.stderr
+    bad = sweep("--range", f"{FIRST}...{LAST}", "--pnl-date", "close,fill", timeout=120)
+    assert bad.returncode == 2 and "--pnl-date 'close,fill': 'fill' is not usable" in bad.stderr and "close, exit" in bad.stderr
     bad = sweep("--range", "2026-01-12...2026-03-15", timeout=120)
     assert bad.returncode == 2 and "'2026-01-12' is not a weekly partition key" in bad.stderr
     # One week has an active return but no information ratio: shown as "-", not a crash.
     one = sweep("--range", f"{LAST}...{LAST}", "--max-multiplier", "1.5,2.0", "--no-progress", timeout=120)
     assert one.returncode == 0, one.stderr[-2000:]
     assert "information ratio - ± -" in one.stdout and "2 setting(s) in" in one.stdout
+
+
+def test_the_exit_row_of_a_pnl_date_sweep_is_the_backtest_the_pipeline_ran_with_pnl_date_exit(ledger, tables, instance, tmp_path):
+    assert run_chain_in_dagster(instance, partition_range=("2026-01-04", LAST), environ={"PNL_DATE": "exit"}).success
+    out_csv = tmp_path / "sweep.csv"
+    done = sweep("--range", f"{FIRST}...{LAST}", "--pnl-date", "close,exit", "--no-progress", "--csv", str(out_csv))
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    rows = {r["pnl_date"]: r for r in csv.DictReader(out_csv.open())}
+    assert list(rows) == ["close", "exit"] and rows["close"]["information_ratio"] != rows["exit"]["information_ratio"]
+    actives = []
+    for week in weeks_in(f"{FIRST}...{LAST}"):
+        [record] = instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=dg.AssetKey("tilt_backtest"), asset_partitions=[week]), limit=1).records
+        actives.append(record.asset_materialization.metadata["active"].value)
+    assert float(rows["exit"]["information_ratio"]) == pytest.approx(analytics.information_ratio(actives), rel=1e-12)

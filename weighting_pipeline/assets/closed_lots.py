@@ -7,7 +7,7 @@ from weighting_pipeline.assets.code_versions import CODE_VERSIONS
 from weighting_pipeline.assets.common import CHAIN, add_week_metadata, by_strategy, week_span
 from weighting_pipeline.core.calendar import WeekWindows
 from weighting_pipeline.core.invariants import Invariant
-from weighting_pipeline.core.lots import lots_by_week
+from weighting_pipeline.core.lots import lots_by_week, open_lot_exits
 from weighting_pipeline.report import markdown_table
 from weighting_pipeline.resources.ledger_items import skips_by_week
 from weighting_pipeline.resources.ledger_reader import LedgerRead, LedgerReader
@@ -32,9 +32,11 @@ LEDGER_INDEX = "ledger_index"  # metadata entry naming the index the week's lots
         )
     ],
     description=(
-        "Lots of the baseline strategies fully closed inside each week's lookback window "
-        "`[week end - lookback, week end)`, read from the trade ledger by index Query (GSI7 on close time "
-        "where the table has it, else GSI5; never Scan). A lot appears once per week whose window holds it."
+        "The rows that book each week's realised P&L inside its lookback window `[week end - lookback, week end)`, "
+        "by `PNL_DATE`: `close` (default), the lots of the baseline strategies fully closed in it; `exit`, the exit "
+        "records in it, of open lots too. Read from the trade ledger by index Query (GSI5; GSI7 on close time "
+        "where the table has it; never Scan). A row appears once per week whose window holds it. Metadata shows, "
+        "per strategy, the lots still open at the week's end with exits in the window (what `close` leaves out)."
     ),
 )
 def closed_lots(context: dg.AssetExecutionContext, ledger: LedgerReader, settings: WeightingSettings):
@@ -43,12 +45,14 @@ def closed_lots(context: dg.AssetExecutionContext, ledger: LedgerReader, setting
     params, baseline = settings.params(), settings.baseline()
     weeks = WeekWindows.for_keys(keys, params.lookback_days)
     start, end = weeks.union_bounds()
-    read = ledger.read_closed_lots(baseline.stems, start, end)
-    frame = lots_by_week(read.lots, weeks)
+    read = ledger.read_lots(baseline.stems, start, end)
+    frame = lots_by_week(read.bookings(params.pnl_date), weeks)
+    open_count, open_pnl = open_lot_exits(lots_by_week(read.exits, weeks), weeks, list(baseline.keys))
     if read.report.skipped:
         context.log.warning(f"Skipped {read.report.skipped_total} ledger items: {dict(read.report.skipped)}")
 
-    counts = frame.groupby(["partition_key", "strategy"], observed=False).size().unstack("strategy")
+    closed = lots_by_week(read.lots, weeks)
+    counts = closed.groupby(["partition_key", "strategy"], observed=False).size().unstack("strategy")
     counts = counts.reindex(index=keys, columns=baseline.keys, fill_value=0)
     add_week_metadata(
         context,
@@ -58,11 +62,13 @@ def closed_lots(context: dg.AssetExecutionContext, ledger: LedgerReader, setting
                 "window_end": dg.MetadataValue.timestamp(weeks.ends[i]),
                 "lots_in_window": int(counts.loc[key].sum()),
                 **by_strategy("lots", {s: int(n) for s, n in counts.loc[key].items()}),
+                **by_strategy("open_lots_with_exits", {s: int(n) for s, n in open_count.loc[key].items()}),
+                **by_strategy("open_lots_realized_pnl", {s: float(x) for s, x in open_pnl.loc[key].items()}),
             }
             for i, key in enumerate(keys)
         },
     )
-    yield dg.Output(frame, metadata=read_metadata(read, len(keys), len(frame)))
+    yield dg.Output(frame, metadata={"pnl_date": params.pnl_date, **read_metadata(read, len(keys), len(frame))})
     yield from emit(context, ledger_checks(read, weeks))
 
 
@@ -71,7 +77,7 @@ def read_metadata(read: LedgerRead, n_weeks: int, rows: int) -> dict:
     report = read.report
     return {
         LEDGER_INDEX: read.index,
-        "ledger_plan": "close-date BETWEEN" if read.index == GSI7 else "FilterExpression: no close-date index, reads all closed history",
+        "ledger_plan": "close-date range from the window start" if read.index == GSI7 else "FilterExpression: no close-date index, reads all closed history",
         "weeks": n_weeks,
         "rows": rows,
         "items_read": read.scanned,

@@ -3,8 +3,8 @@
 Week J's weights in force were computed at its start, from week J-1's data: they
 are recomputed here from the stored ``multipliers`` of J-1 with the same core
 function as ``dynamic_weights`` (so an expired DynamoDB item never matters), and
-scored on the lots closed inside week J (from ``closed_lots`` of J, whose window
-ends at J's end: nothing later can enter). Where J-1 has no multipliers (the
+scored on the P&L booked inside week J (from ``closed_lots`` of J, by
+``PNL_DATE``; its window ends at J's end: nothing later can enter). Where J-1 has no multipliers (the
 first partition, or a week never computed) the baseline was in force, and the
 week says so. Multipliers of J-2 give the weights in force the week before, for
 turnover. Definitions: ``core/backtest.py``.
@@ -18,6 +18,7 @@ from weighting_pipeline.assets.code_versions import CODE_VERSIONS
 from weighting_pipeline.assets.common import CHAIN, add_week_metadata, by_strategy
 from weighting_pipeline.core.backtest import HOLDOUT_COLUMNS, score, weekly_realised_returns
 from weighting_pipeline.core.calendar import previous_key
+from weighting_pipeline.core.chain import check_pnl_date
 from weighting_pipeline.core.lots import distinct_lots
 from weighting_pipeline.core.weights import WEIGHT_COLUMNS
 from weighting_pipeline.core.weights import dynamic_weights as compute_weights
@@ -50,7 +51,8 @@ def tilt_backtest(context: dg.AssetExecutionContext, closed_lots: pd.DataFrame, 
     strategies = list(baseline.keys)
     b = pd.Series(baseline.allocations, dtype=float).reindex(strategies)
     weights = compute_weights(multipliers, baseline.allocations, params.bounds) if len(multipliers) else NO_WEIGHTS
-    realised, closed = weekly_realised_returns(distinct_lots(closed_lots), keys, strategies)  # each lot once
+    check_pnl_date(closed_lots, params.pnl_date)
+    realised, closed = weekly_realised_returns(distinct_lots(closed_lots), keys, strategies)  # each row once
     result, used, source = score(weights, keys, b, realised, closed)
     sources = {k: f"dynamic_weights of {w} (recomputed from its stored multipliers)" if isinstance(w, str)
                else f"baseline (no weights computed for {previous_key(k)})" for k, w in source.items()}

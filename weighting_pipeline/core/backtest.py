@@ -8,14 +8,16 @@ change that week's numbers.
 
 Definitions (issue 11, kept exactly):
 - realised return of strategy ``s`` in week ``J``:
-  ``R_s = sum(realized_pnl) / mean(entry_qty * entry_price)`` over its lots closed
-  in the week, and 0 when it closed none (the daily-return definition summed
-  over the week);
+  ``R_s = sum(realized_pnl) / mean(entry_qty * entry_price)``, the P&L booked in
+  the week over the mean position of the distinct lots that booked it, and 0
+  when none did (the daily-return definition summed over the week). Under
+  ``pnl_date=close`` that is its lots closed in the week; under ``exit``, its
+  exit records in the week, of open lots too (``core.lots``);
 - ``r_tilt = sum_s w_s R_s``, ``r_base = sum_s b_s R_s``,
   ``r_naive = sum_s n_s R_s`` with ``n = b*m / sum(b*m)``; ``active = r_tilt - r_base``;
 - ``turnover = 0.5 * sum|w - w_prev|`` between this week's and last week's
   weights in force; ``active_share = 0.5 * sum|w - b|``; ``coverage`` = the sum of
-  the weights in force over strategies that closed a lot in the week;
+  the weights in force over strategies that booked P&L in the week;
 - ``rank_ic``: Spearman correlation, across qualified strategies, between the
   lookback Sharpe behind the weights and ``R_s``; NaN below three qualified.
 
@@ -40,7 +42,9 @@ HOLDOUT_COLUMNS = ["r_tilt", "r_base", "r_naive", "active", "turnover", "active_
 
 def weekly_realised_returns(lots: pd.DataFrame, keys: Sequence[str], strategies: Sequence[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``(R, closed)``: each strategy's realised return in each week (0 without a
-    close) and whether it closed at least one lot; both week x strategy."""
+    booking) and whether it booked P&L (closed a lot, or under ``pnl_date=exit``
+    had an exit) in it; both week x strategy. ``lots`` is a closed-lots or
+    exit-records frame (``core.lots``)."""
     weeks = WeekWindows.for_keys(list(keys), 7)  # a 7-day window ending at the week's end is the week
     frame = lots_by_week(lots[lots["strategy"].isin(strategies)], weeks)
     index, columns = pd.Index(list(keys), name="partition_key"), pd.Index(list(strategies), name="strategy")
@@ -50,7 +54,9 @@ def weekly_realised_returns(lots: pd.DataFrame, keys: Sequence[str], strategies:
     frame = frame.assign(position=frame["entry_qty"] * frame["entry_price"], strategy=frame["strategy"].astype(str))
     grouped = frame.groupby(["partition_key", "strategy"], observed=True, sort=False)
     pnl = grouped["realized_pnl"].sum().unstack("strategy")
-    position = grouped["position"].mean().unstack("strategy")
+    # Each lot's position once per week, however many exits it booked in it.
+    once = frame.drop_duplicates(["partition_key", "lot_id"])
+    position = once.groupby(["partition_key", "strategy"], observed=True, sort=False)["position"].mean().unstack("strategy")
     realised = (pnl / position).reindex(index=index, columns=columns)
     closed = realised.notna()
     return realised.fillna(0.0), closed

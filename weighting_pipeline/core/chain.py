@@ -13,6 +13,7 @@ from typing import Sequence
 import pandas as pd
 
 from weighting_pipeline.core.calendar import WeekWindows
+from weighting_pipeline.core.lots import PNL_DATES, pnl_date_of
 from weighting_pipeline.core.multipliers import MultiplierBounds, multipliers
 from weighting_pipeline.core.returns import HalfDayGrid, daily_returns, half_day_grid
 from weighting_pipeline.core.sharpe import MISSING_DAYS, SCORES, SharpeParams, sharpe_ratios_of
@@ -29,7 +30,8 @@ class WeightingParams:
     multipliers are factors of the baseline; ``turnover_warn`` is a fraction
     of capital (0.2 = 20%) moved week over week before a WARN. ``missing_days``
     (``skip`` | ``zero``) and ``score`` (``sharpe`` | ``sortino`` | ``calmar``)
-    are described in ``core.sharpe``.
+    are described in ``core.sharpe``; ``pnl_date`` (``close`` | ``exit``), when
+    realised P&L is booked, in ``core.lots``.
     """
 
     lookback_days: int = 90
@@ -41,6 +43,7 @@ class WeightingParams:
     turnover_warn: float = 0.20
     missing_days: str = "skip"
     score: str = "sharpe"
+    pnl_date: str = "close"
 
     def __post_init__(self) -> None:
         problems = []
@@ -58,6 +61,8 @@ class WeightingParams:
             problems.append(f"missing_days must be one of {', '.join(MISSING_DAYS)}, got {self.missing_days!r}")
         if self.score not in SCORES:
             problems.append(f"score must be one of {', '.join(SCORES)}, got {self.score!r}")
+        if self.pnl_date not in PNL_DATES:
+            problems.append(f"pnl_date must be one of {', '.join(PNL_DATES)}, got {self.pnl_date!r}")
         try:
             self.bounds
         except ValueError as exc:
@@ -84,13 +89,15 @@ def run_chain(
     params: WeightingParams = WeightingParams(),
     grid: HalfDayGrid | None = None,
 ) -> dict[str, object]:
-    """closed lots -> daily returns -> Sharpe -> multipliers -> weights, for ``keys``.
+    """closed lots (or exit records, under ``pnl_date=exit``) -> daily returns ->
+    Sharpe -> multipliers -> weights, for ``keys``.
 
     Returns the Sharpe, multiplier and weight frames, one row per (week,
     strategy). (The ``daily_returns`` asset stores its stage; here it is
     only an intermediate.) ``grid``: the lots already aggregated for windows
     covering these weeks' (``half_day_grid``), to run many settings on one.
     """
+    check_pnl_date(lots, params.pnl_date)
     weeks = WeekWindows.for_keys(keys, params.lookback_days)
     strategies = list(baseline.index)
     # Lots are aggregated once; daily returns and Sharpe then go CHUNK_WEEKS at a time, so the
@@ -101,3 +108,10 @@ def run_chain(
     mult = multipliers(sharpe, params.bounds)
     weights = dynamic_weights(mult, baseline, params.bounds)
     return {"sharpe_ratios": sharpe, "multipliers": mult, "dynamic_weights": weights}
+
+
+def check_pnl_date(frame: pd.DataFrame, pnl_date: str) -> None:
+    """Fail if ``frame`` is not the kind of rows ``pnl_date`` books P&L from."""
+    kinds = {"close": "closed lots", "exit": "exit records"}
+    if pnl_date_of(frame) != pnl_date:
+        raise ValueError(f"pnl_date={pnl_date} books P&L from {kinds[pnl_date]}, got {kinds[pnl_date_of(frame)]} (columns: {', '.join(frame.columns)})")

@@ -1,12 +1,15 @@
 """Daily strategy returns inside each week's lookback window.
 
-For one strategy and one window:
+For one strategy and one window, with P&L booked by the ``pnl_date`` rule
+(``core.lots``: ``close`` books a lot's P&L when it is fully closed, ``exit``
+books each exit record's on its own exit time):
 
 * average position value ``A`` = mean of ``entry_qty * entry_price`` over the
-  strategy's lots closed in the window;
-* the daily return of New York date ``d`` is ``sum(realized_pnl of lots closed
-  on d) / A``: a simple (not log) return on the average capital deployed;
-* dates with no closed lot have no return (they are skipped, not zero).
+  distinct lots that booked P&L in the window (under ``close``, the lots closed
+  in it; under ``exit``, the lots with an exit in it, open or not);
+* the daily return of New York date ``d`` is ``sum(realized_pnl booked on d) /
+  A``: a simple (not log) return on the average capital deployed;
+* dates with no booking have no return (they are skipped, not zero).
 
 The kernel aggregates lots once onto a (strategy x half-day) grid and reads
 every window from it, so a range of weeks costs O(weeks x strategies x
@@ -27,25 +30,32 @@ import pandas as pd
 
 from weighting_pipeline.core.calendar import WeekWindows, half_day_index
 from weighting_pipeline.core.grid import positions
+from weighting_pipeline.core.lots import booked_at, pnl_date_of
 
 _EPOCH = np.datetime64("1970-01-01", "D")
 
 
 @dataclass(frozen=True)
 class DailyReturns:
-    """Per-date P&L and lot counts of every (week, strategy) window, dense.
+    """Per-date P&L and booking counts of every (week, strategy) window, dense.
 
-    ``pnl`` and ``lots`` are (weeks, strategies, lookback + 1) arrays: index
-    ``j`` on the last axis is the window's ``j``-th New York date, starting at
-    ``weeks.window_start_day``. A date with ``lots == 0`` had no close.
-    ``avg_position_value`` is (weeks, strategies), NaN without lots.
+    ``pnl`` and ``bookings`` are (weeks, strategies, lookback + 1) arrays:
+    index ``j`` on the last axis is the window's ``j``-th New York date,
+    starting at ``weeks.window_start_day``. ``bookings`` counts the rows that
+    booked P&L on the date (closed lots under ``pnl_date=close``, exit records
+    under ``exit``); a date with none has no return. ``window_lots`` and
+    ``avg_position_value`` are (weeks, strategies): the distinct lots that
+    booked P&L in the window and the mean of their ``entry_qty * entry_price``
+    (NaN without lots).
     """
 
     weeks: WeekWindows
     strategies: tuple[str, ...]
     pnl: np.ndarray
-    lots: np.ndarray
+    bookings: np.ndarray
+    window_lots: np.ndarray
     avg_position_value: np.ndarray
+    pnl_date: str = "close"
 
     def to_frame(self) -> pd.DataFrame:
         """Long format, one row per (partition_key, strategy, date) with a close,
@@ -53,7 +63,7 @@ class DailyReturns:
 
         ``daily_return`` is NaN when ``avg_position_value <= 0``.
         """
-        w, s, d = np.nonzero(self.lots)
+        w, s, d = np.nonzero(self.bookings)
         avg = self.avg_position_value[w, s]
         pnl = self.pnl[w, s, d]
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -65,14 +75,15 @@ class DailyReturns:
                 "strategy": pd.Categorical.from_codes(s, categories=list(self.strategies)),
                 "date": (_EPOCH + day.astype("timedelta64[D]")).astype("datetime64[s]"),
                 "realized_pnl": pnl,
-                "lots": self.lots[w, s, d].astype(np.int32),
+                "bookings": self.bookings[w, s, d].astype(np.int32),
+                "window_lots": self.window_lots[w, s].astype(np.int32),
                 "avg_position_value": avg,
                 "daily_return": ret,
             }
         )
 
     @classmethod
-    def from_frame(cls, frame: pd.DataFrame, weeks: WeekWindows, strategies: Sequence[str]) -> "DailyReturns":
+    def from_frame(cls, frame: pd.DataFrame, weeks: WeekWindows, strategies: Sequence[str], pnl_date: str = "close") -> "DailyReturns":
         """The inverse of ``to_frame`` (exact: the same floats land in the same cells)."""
         shape = (len(weeks), len(strategies), weeks.n_dates)
         w = positions(frame["partition_key"], list(weeks.keys))[1]
@@ -84,17 +95,19 @@ class DailyReturns:
         if ((d < 0) | (d >= weeks.n_dates)).any():
             raise ValueError("daily returns hold dates outside their week's window")
         pnl = np.zeros(shape)
-        lots = np.zeros(shape, dtype=np.int32)
+        bookings = np.zeros(shape, dtype=np.int32)
+        window_lots = np.zeros(shape[:2], dtype=np.int64)
         avg = np.full(shape[:2], np.nan)
         pnl[w, s, d] = frame["realized_pnl"].to_numpy(np.float64)
-        lots[w, s, d] = frame["lots"].to_numpy(np.int32)
+        bookings[w, s, d] = frame["bookings"].to_numpy(np.int32)
+        window_lots[w, s] = frame["window_lots"].to_numpy(np.int64)
         avg[w, s] = frame["avg_position_value"].to_numpy(np.float64)
-        return cls(weeks, tuple(strategies), pnl, lots, avg)
+        return cls(weeks, tuple(strategies), pnl, bookings, window_lots, avg, pnl_date)
 
 
 @dataclass(frozen=True)
 class HalfDayGrid:
-    """Lots summed per (strategy, half-day) from New York day ``day_lo`` on,
+    """Bookings summed per (strategy, half-day) from New York day ``day_lo`` on,
     and per whole date: what every window is read from."""
 
     day_lo: int
@@ -112,7 +125,8 @@ class HalfDayGrid:
 
 
 def half_day_grid(lots: pd.DataFrame, weeks: WeekWindows, strategies: Sequence[str]) -> HalfDayGrid:
-    """Aggregate ``lots`` once onto the half-day grid spanning every window of ``weeks``."""
+    """Aggregate ``lots`` (closed lots or exit records, ``core.lots``) once onto
+    the half-day grid spanning every window of ``weeks``, by booking time."""
     n_strat = len(strategies)
     day_lo = int(weeks.window_start_day.min()) if len(weeks) else 0
     n_days = int(weeks.end_day.max()) - day_lo + 1 if len(weeks) else 0
@@ -120,7 +134,7 @@ def half_day_grid(lots: pd.DataFrame, weeks: WeekWindows, strategies: Sequence[s
     size = n_strat * width
     if len(lots) and size:
         codes = positions(lots["strategy"], list(strategies))[1]
-        half = half_day_index(lots["fully_closed_at"])
+        half = half_day_index(booked_at(lots))
         keep = (codes >= 0) & (half >= 2 * day_lo) & (half < 2 * day_lo + width)
     else:
         keep = np.zeros(len(lots), dtype=bool)
@@ -146,31 +160,72 @@ def half_day_grid(lots: pd.DataFrame, weeks: WeekWindows, strategies: Sequence[s
 def daily_returns(
     lots: pd.DataFrame, weeks: WeekWindows, strategies: Sequence[str], grid: HalfDayGrid | None = None
 ) -> DailyReturns:
-    """Aggregate closed lots into every week's window.
+    """Aggregate booked P&L into every week's window.
 
-    ``lots`` is a closed-lots frame (see ``core.lots``); lots of strategies
-    not in ``strategies`` and lots outside every window are ignored. Pass a
-    ``grid`` built for a wider range to read a subset of weeks without
-    aggregating the lots again (the cells are the same either way).
+    ``lots`` is a closed-lots or exit-records frame (see ``core.lots``); its
+    kind is the ``pnl_date`` rule. Rows of strategies not in ``strategies``
+    and rows outside every window are ignored. Pass a ``grid`` built for a
+    wider range to read a subset of weeks without aggregating again (the
+    cells are the same either way).
     """
     n_strat, n_weeks, n_dates = len(strategies), len(weeks), weeks.n_dates
+    pnl_date = pnl_date_of(lots)
     pnl_out = np.zeros((n_weeks, n_strat, n_dates))
     lots_out = np.zeros((n_weeks, n_strat, n_dates), dtype=np.int32)
     avg_out = np.full((n_weeks, n_strat), np.nan)
     if n_weeks == 0 or n_strat == 0 or len(lots) == 0:
-        return DailyReturns(weeks, tuple(strategies), pnl_out, lots_out, avg_out)
+        return DailyReturns(weeks, tuple(strategies), pnl_out, lots_out, np.zeros((n_weeks, n_strat), np.int64), avg_out, pnl_date)
     grid = grid if grid is not None else half_day_grid(lots, weeks, strategies)
     if not grid.covers(weeks):
         raise ValueError("the half-day grid does not cover these weeks' windows")
     cost_window = np.empty((n_strat, n_dates))
+    cost_sum = np.empty((n_weeks, n_strat))
     for i, first in enumerate(weeks.window_start_day - grid.day_lo):
         _read_window(grid.pnl_day, grid.pnl_half, first, pnl_out[i])
         _read_window(grid.count_day, grid.count_half, first, lots_out[i])
         _read_window(grid.cost_day, grid.cost_half, first, cost_window)
-        n_lots = lots_out[i].sum(axis=1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            avg_out[i] = np.where(n_lots > 0, cost_window.sum(axis=1) / n_lots, np.nan)
-    return DailyReturns(weeks, tuple(strategies), pnl_out, lots_out, avg_out)
+        cost_sum[i] = cost_window.sum(axis=1)
+    if pnl_date == "close":  # one row per lot: the window's rows are its distinct lots
+        window_lots = lots_out.sum(axis=2, dtype=np.int64)
+    else:  # a lot may exit several times in a window and count once
+        window_lots, cost_sum = distinct_lots_per_window(lots, weeks, strategies)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        avg_out[:] = np.where(window_lots > 0, cost_sum / window_lots, np.nan)
+    return DailyReturns(weeks, tuple(strategies), pnl_out, lots_out, window_lots, avg_out, pnl_date)
+
+
+def distinct_lots_per_window(rows: pd.DataFrame, weeks: WeekWindows, strategies: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """``(count, cost)``, both (weeks, strategies): the distinct lots with a row
+    booked in each window, and the sum of their ``entry_qty * entry_price``.
+
+    Each lot's cost is added once per window, in the order of its first row in
+    that window (rows in canonical order), so a week's sums do not depend on
+    which other weeks or rows the frame holds.
+    """
+    n_weeks, n_strat = len(weeks), len(strategies)
+    count = np.zeros(n_weeks * n_strat, dtype=np.int64)
+    cost = np.zeros(n_weeks * n_strat)
+    if len(rows) == 0 or n_weeks == 0:
+        return count.reshape(n_weeks, n_strat), cost.reshape(n_weeks, n_strat)
+    codes = positions(rows["strategy"], list(strategies))[1]
+    half = half_day_index(booked_at(rows))
+    # Windows are sorted, so those holding half-day h are one run [lo, hi).
+    lo = np.searchsorted(weeks.last_half_day, half, side="left")
+    hi = np.searchsorted(weeks.first_half_day, half, side="right")
+    n = np.where(codes >= 0, np.maximum(hi - lo, 0), 0)
+    row = np.repeat(np.arange(len(rows)), n)
+    week = np.repeat(lo, n) + np.arange(int(n.sum())) - np.repeat(np.cumsum(n) - n, n)
+    lot = pd.factorize(rows["lot_id"].to_numpy(dtype=object))[0]
+    order = np.lexsort((row, week))  # by week, then row order
+    week, row = week[order], row[order]
+    _, first = np.unique(week * (int(lot.max()) + 1) + lot[row], return_index=True)
+    first = np.sort(first)
+    week, row = week[first], row[first]
+    flat = week * n_strat + codes[row]
+    value = rows["entry_qty"].to_numpy(np.float64)[row] * rows["entry_price"].to_numpy(np.float64)[row]
+    count += np.bincount(flat, minlength=n_weeks * n_strat)
+    cost += np.bincount(flat, weights=value, minlength=n_weeks * n_strat)
+    return count.reshape(n_weeks, n_strat), cost.reshape(n_weeks, n_strat)
 
 
 def _read_window(per_day: np.ndarray, per_half: np.ndarray, first: int, out: np.ndarray) -> None:

@@ -72,8 +72,8 @@ def _window_stats(daily: DailyReturns, params: SharpeParams) -> dict[str, np.nda
     names = ("obs", "mean", "std", "m3", "m4", "downside", "growth", "drawdown")
     out = {name: np.full((n_weeks, n_strat), np.nan) for name in names}
     out["flat"] = np.zeros((n_weeks, n_strat), dtype=bool)
-    out["lots"] = daily.lots.sum(axis=2, dtype=np.int64)
-    out["days"] = (daily.lots > 0).sum(axis=2)
+    out["lots"] = np.asarray(daily.window_lots, dtype=np.int64)
+    out["days"] = (daily.bookings > 0).sum(axis=2)
     trading = None
     if params.missing_days == "zero":
         from weighting_pipeline.core.trading_days import window_trading_days
@@ -82,7 +82,7 @@ def _window_stats(daily: DailyReturns, params: SharpeParams) -> dict[str, np.nda
     rf_day = params.risk_free_rate / params.periods_per_year
     for lo in range(0, n_weeks, _WEEK_CHUNK):
         sel = slice(lo, min(lo + _WEEK_CHUNK, n_weeks))
-        observed = daily.lots[sel] > 0
+        observed = daily.bookings[sel] > 0
         if trading is not None:
             observed = observed | trading[sel][:, None, :]
         unobserved = ~observed
@@ -165,8 +165,9 @@ def sharpe_ratios_of(dailies: Iterable[DailyReturns], params: SharpeParams = Sha
     strategies (one, or chunks of a range); each is reduced as it comes.
 
     A strategy is skipped (``sharpe`` and ``score`` NaN, ``skip_reason`` set,
-    first rule that applies): no closed lots in the window; fewer than
-    ``min_lots`` lots; fewer than ``min_days`` distinct close dates; average
+    first rule that applies): no lots booked P&L in the window; fewer than
+    ``min_lots`` distinct lots; fewer than ``min_days`` distinct booking dates
+    (close dates under ``pnl_date=close``, exit dates under ``exit``); average
     position value <= 0; zero volatility (every observed daily return
     identical); for ``sortino``, no return below the risk-free rate (no downside
     deviation); for ``calmar``, no drawdown. Qualified rows have
@@ -179,11 +180,11 @@ def sharpe_ratios_of(dailies: Iterable[DailyReturns], params: SharpeParams = Sha
         raise ValueError(f"missing_days must be one of {MISSING_DAYS}, got {params.missing_days!r}")
     if params.score not in SCORES:
         raise ValueError(f"score must be one of {SCORES}, got {params.score!r}")
-    parts, keys, strategies = [], [], None
+    parts, keys, strategies, pnl_date = [], [], None, "close"
     for daily in dailies:  # consecutive runs of weeks, same strategies; only one is held at a time
         parts.append({**_window_stats(daily, params), "avg": daily.avg_position_value})
         keys.extend(daily.weeks.keys)
-        strategies = daily.strategies
+        strategies, pnl_date = daily.strategies, daily.pnl_date
     stats = {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
     lots, days, avg = stats["lots"].ravel(), stats["days"].ravel(), stats["avg"].ravel()
     mean, std = stats["mean"].ravel(), stats["std"].ravel()
@@ -198,9 +199,10 @@ def sharpe_ratios_of(dailies: Iterable[DailyReturns], params: SharpeParams = Sha
         default=0,
     )
     reason = np.full(rule.shape, "", dtype=object)
-    reason[rule == 1] = "no closed lots in window"
+    booked = "close" if pnl_date == "close" else "exit"
+    reason[rule == 1] = "no closed lots in window" if pnl_date == "close" else "no exits in window"
     reason[rule == 2] = [f"fewer than {params.min_lots} lots: {n}" for n in lots[rule == 2]]
-    reason[rule == 3] = [f"fewer than {params.min_days} close dates: {n}" for n in days[rule == 3]]
+    reason[rule == 3] = [f"fewer than {params.min_days} {booked} dates: {n}" for n in days[rule == 3]]
     reason[rule == 4] = "non-positive average position value"
     reason[rule == 5] = "zero volatility"
     reason[rule == 6] = "no downside deviation" if params.score == "sortino" else "no drawdown"

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from itertools import product
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -23,6 +23,7 @@ from weighting_pipeline.core.allocation import bounded_weights
 from weighting_pipeline.core.backtest import holdout_arrays, score, weekly_realised_returns
 from weighting_pipeline.core.calendar import WeekWindows, previous_key
 from weighting_pipeline.core.chain import CHUNK_WEEKS, WeightingParams, run_chain
+from weighting_pipeline.core.lots import pnl_date_of
 from weighting_pipeline.core.multipliers import multiplier_matrix
 from weighting_pipeline.core.returns import HalfDayGrid, daily_returns, half_day_grid
 from weighting_pipeline.core.sharpe import sharpe_ratios_of
@@ -52,24 +53,38 @@ class SweepResult:
 
 
 class _Stages:
-    """The stages a setting shares with others, computed once: the lots on the
-    half-day grid per lookback, and the (weeks, strategies) Sharpe, score and
-    qualified matrices per lookback and Sharpe settings (only the bounds differ
-    between settings that share them)."""
+    """The stages a setting shares with others, computed once: each ``pnl_date``
+    rule's realised returns, its rows on the half-day grid per lookback, and the
+    (weeks, strategies) Sharpe, score and qualified matrices per rule, lookback
+    and Sharpe settings (only the bounds differ between settings that share them)."""
 
-    def __init__(self, lots: pd.DataFrame, keys: Sequence[str], strategies: list[str]):
-        self.lots, self.weight_keys, self.strategies = lots, weight_keys(keys), strategies
-        self._grids: dict[int, tuple[WeekWindows, HalfDayGrid]] = {}
+    def __init__(self, ledger: Mapping[str, pd.DataFrame], keys: Sequence[str], strategies: list[str]):
+        self.ledger, self.keys, self.weight_keys, self.strategies = ledger, list(keys), weight_keys(keys), strategies
+        self._grids: dict[tuple, tuple[WeekWindows, HalfDayGrid]] = {}
         self._scores: dict[tuple, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        self._realised: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+
+    def rows(self, pnl_date: str) -> pd.DataFrame:
+        if pnl_date not in self.ledger:
+            raise ValueError(f"pnl_date={pnl_date} is in the grid, but the sweep was given rows for {', '.join(self.ledger)} only")
+        return self.ledger[pnl_date]
+
+    def realised(self, pnl_date: str) -> tuple[np.ndarray, np.ndarray]:
+        """Realised returns and booked-P&L flags of ``keys``, week x strategy, by the rule."""
+        if pnl_date not in self._realised:
+            r, c = weekly_realised_returns(self.rows(pnl_date), self.keys, self.strategies)
+            self._realised[pnl_date] = r.to_numpy(float), c.to_numpy(bool)
+        return self._realised[pnl_date]
 
     def scores(self, params: WeightingParams) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        key = (params.lookback_days, params.sharpe)
+        key = (params.pnl_date, params.lookback_days, params.sharpe)
         if key not in self._scores:
-            if params.lookback_days not in self._grids:
+            rows = self.rows(params.pnl_date)
+            if key[:2] not in self._grids:
                 weeks = WeekWindows.for_keys(self.weight_keys, params.lookback_days)
-                self._grids[params.lookback_days] = weeks, half_day_grid(self.lots, weeks, self.strategies)
-            weeks, grid = self._grids[params.lookback_days]
-            chunks = (daily_returns(self.lots, c, self.strategies, grid) for c in weeks.chunks(CHUNK_WEEKS))
+                self._grids[key[:2]] = weeks, half_day_grid(rows, weeks, self.strategies)
+            weeks, grid = self._grids[key[:2]]
+            chunks = (daily_returns(rows, c, self.strategies, grid) for c in weeks.chunks(CHUNK_WEEKS))
             frame = sharpe_ratios_of(chunks, params.sharpe)  # week-major, every cell once
             shape = (len(weeks), len(self.strategies))
             self._scores[key] = (frame["score"].to_numpy(float).reshape(shape), frame["sharpe"].to_numpy(float).reshape(shape),
@@ -77,10 +92,15 @@ class _Stages:
         return self._scores[key]
 
 
-def sweep(lots: pd.DataFrame, keys: Sequence[str], baseline: pd.Series, grid: dict[str, Iterable],
+def sweep(lots: pd.DataFrame | Mapping[str, pd.DataFrame], keys: Sequence[str], baseline: pd.Series, grid: dict[str, Iterable],
           base: WeightingParams = WeightingParams(), progress: Callable[[int, int], None] | None = None) -> SweepResult:
     """Backtest every combination of ``grid`` (``WeightingParams`` field -> values) over
     the weeks ``keys``; ``progress(done, total)`` is called after each setting.
+
+    ``lots``: the rows P&L is booked from, one frame (its rule, ``core.lots``) or
+    ``{"close": closed lots, "exit": exit records}`` when ``pnl_date`` is swept.
+    Each setting is scored on its own rule's realised returns, as
+    ``tilt_backtest`` would score it with that ``PNL_DATE``.
 
     Each row holds the setting, the weeks, the information ratio (annualised,
     weekly active returns), its Mertens/Opdyke and Lo standard errors, the
@@ -92,13 +112,13 @@ def sweep(lots: pd.DataFrame, keys: Sequence[str], baseline: pd.Series, grid: di
     names = list(grid)
     combos = list(product(*(list(grid[n]) for n in names)))
     strategies = list(baseline.index)
-    realised, closed = weekly_realised_returns(lots, list(keys), strategies)
-    r, c = realised.to_numpy(float), closed.to_numpy(bool)
+    ledger = dict(lots) if isinstance(lots, Mapping) else {pnl_date_of(lots): lots}
     b = baseline.to_numpy(float)
-    stages = _Stages(lots, keys, strategies)
+    stages = _Stages(ledger, keys, strategies)
     rows, actives = [], {}
     for i, values in enumerate(combos):
         params = replace(base, **dict(zip(names, values)))  # validates the combination
+        r, c = stages.realised(params.pnl_date)
         score, sharpe, qualified = stages.scores(params)
         m = multiplier_matrix(score, params.bounds)
         w = bounded_weights(b, m, params.bounds)

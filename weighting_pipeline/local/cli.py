@@ -297,6 +297,7 @@ def main(argv: list[str] | None = None) -> int:
     sweep.add_argument("--min-multiplier", metavar="X,...", help="lowest multipliers, e.g. 0.25,0.5")
     sweep.add_argument("--score", metavar="NAME,...", help="sharpe, sortino, calmar")
     sweep.add_argument("--missing-days", metavar="RULE,...", help="skip, zero")
+    sweep.add_argument("--pnl-date", metavar="RULE,...", help="close, exit: when realised P&L is booked (PNL_DATE)")
     sweep.add_argument("--csv", metavar="FILE", help="also write the per-setting table as CSV")
     sweep.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     sweep.add_argument("--local", action="store_true", help="the demo's ledger in the embedded DynamoDB (.local/)")

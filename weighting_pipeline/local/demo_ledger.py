@@ -28,7 +28,7 @@ import pandas as pd
 
 from weighting_pipeline.core.baseline import strategy_stem
 from weighting_pipeline.core.calendar import TIMEZONE
-from weighting_pipeline.core.lots import LOT_COLUMNS
+from weighting_pipeline.core.lots import EXIT_COLUMNS, LOT_COLUMNS, canonical_order
 from weighting_pipeline.local.ledger_writer import Exit, lot_item, write_items
 
 SYMBOLS = np.array(["SPY", "QQQ", "TQQQ", "GLD", "TLT", "IWM", "EEM", "UVXY", "SOXL", "EQUITIES::XLE//USD"])
@@ -83,6 +83,28 @@ class SyntheticLedger:
             "entry_price": (self.entry_cents / 100.0)[lot],
             "lot_closed": self.closed[lot],
         })
+
+    @property
+    def exit_records(self) -> pd.DataFrame:
+        """Every exit record in the core exit-records format (``core.lots.EXIT_COLUMNS``),
+        what the reader makes of the items (``pnl_date=exit``), in canonical order."""
+        lot = self.exit_lot
+        first, counts = self._exit_spans()
+        last = first + counts - 1
+        closed_at = pd.Series(self.exit_ts[last].as_unit("ns")).where(self.closed)
+        frame = pd.DataFrame({
+            "lot_id": pd.array(self.lot_id[lot], dtype="string"),
+            "strategy": pd.Categorical.from_codes(self.strategy[lot], categories=list(self.strategies)),
+            "symbol": pd.array(self.symbol[lot], dtype="string"),
+            "entry_timestamp": self.entry_ts[lot].as_unit("ns"),
+            "fully_closed_at": closed_at.to_numpy()[lot],
+            "exit_timestamp": self.exit_ts.as_unit("ns"),
+            "exit_seq": np.arange(len(lot)) - first[lot],
+            "entry_qty": self._entry_qty()[lot],
+            "entry_price": (self.entry_cents / 100.0)[lot],
+            "realized_pnl": self._exit_pnl(),
+        })
+        return canonical_order(frame.astype(EXIT_COLUMNS))
 
     @property
     def lots(self) -> pd.DataFrame:

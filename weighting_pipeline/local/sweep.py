@@ -1,6 +1,6 @@
 """``python -m weighting_pipeline.local sweep``: backtest a grid of settings on one ledger read.
 
-Reads the closed lots of the baseline strategies once, through the same
+Reads the lots of the baseline strategies and their exit records once, through the same
 ``LedgerReader`` the pipeline uses (``TRADE_LEDGER__TABLE_NAME``, the standard
 AWS chain), for every window the widest lookback needs; then runs the pure
 core for every combination (``core.sweep``), no Dagster runs. Prints each
@@ -25,6 +25,7 @@ GRID_OPTIONS = {  # option -> (WeightingParams field, parser)
     "min_multiplier": ("min_multiplier", float),
     "score": ("score", str),
     "missing_days": ("missing_days", str),
+    "pnl_date": ("pnl_date", str),
 }
 
 
@@ -55,9 +56,9 @@ def parse_grid(options: dict[str, str | None], base) -> dict[str, list]:
 
 
 def read_lots(keys: list[str], widest_lookback: int, stems: dict[str, str]):
-    """The ledger's closed lots of the strategies ``stems`` (ledger name -> baseline
-    key) for the weights of ``keys`` (windows of the week before each,
-    ``widest_lookback`` days) and the lots closed inside ``keys``."""
+    """The ledger's lots and exit records of the strategies ``stems`` (ledger name
+    -> baseline key) for the weights of ``keys`` (windows of the week before
+    each, ``widest_lookback`` days) and the P&L booked inside ``keys``."""
     from weighting_pipeline.core.calendar import WeekWindows
     from weighting_pipeline.core.sweep import weight_keys
     from weighting_pipeline.resources.dynamodb import DynamoDBResource
@@ -69,7 +70,7 @@ def read_lots(keys: list[str], widest_lookback: int, stems: dict[str, str]):
     start = WeekWindows.for_keys(weight_keys(keys), widest_lookback).window_starts.min()
     end = WeekWindows.for_keys(keys, 7).ends.max()
     reader = LedgerReader(dynamodb=DynamoDBResource(), table_name=table, index=os.environ.get("TRADE_LEDGER__INDEX") or "auto")
-    return reader.read_closed_lots(stems, start, end)
+    return reader.read_lots(stems, start, end)
 
 
 def _num(x: float, fmt: str, scale: float = 1.0, suffix: str = "") -> str:
@@ -124,14 +125,15 @@ def run(week_range: str, options: dict[str, str | None], progress: bool = True, 
         return 2
     b = pd.Series(baseline.allocations, dtype=float).reindex(baseline.keys)
     n = math.prod(len(values) for values in grid.values())
-    print(f"Read {len(read.lots):,} closed lots of {len(baseline.keys)} strategies once from {os.environ['TRADE_LEDGER__TABLE_NAME']} "
+    print(f"Read {len(read.lots):,} closed lots and {len(read.exits):,} exit records of {len(baseline.keys)} strategies once "
+          f"from {os.environ['TRADE_LEDGER__TABLE_NAME']} "
           f"({read.index}) in {time.perf_counter() - began:.1f} s" + (f"; skipped {read.report.skipped_total} bad items" if read.report.skipped else ""))
     print(f"Backtesting {n} setting(s) over {len(keys)} weeks ({keys[0]}...{keys[-1]}); other settings as configured "
           f"({', '.join(f'{f.name}={getattr(base, f.name)}' for f in fields(base) if f.name not in grid)})\n")
     update, close = progress_bar(n, progress)
     began = time.perf_counter()
     try:
-        result = sweep(read.lots, keys, b, grid, base, progress=update)
+        result = sweep({"close": read.lots, "exit": read.exits}, keys, b, grid, base, progress=update)
     finally:
         close()
     seconds = time.perf_counter() - began

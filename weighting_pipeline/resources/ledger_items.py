@@ -1,4 +1,4 @@
-"""Trade-ledger items (DynamoDB wire format) -> the typed closed-lots frame.
+"""Trade-ledger items (DynamoDB wire format) -> the typed closed-lots and exit-records frames.
 
 This is the one place ledger data is validated. A lot that cannot be used is
 skipped with a named reason; skips are counted and the first few lot ids per
@@ -8,7 +8,8 @@ trading system writes them as type S (``str(Decimal)``), and type N is read too.
 Attributes the pipeline does not use (``remaining_qty``, ``entry_cost_basis``,
 the lot-level ``realized_pnl``, ``exit_price``) are neither read nor checked.
 
-Every skip also keeps the item's raw ``fully_closed_at``, so that
+Every skip also keeps the item's raw ``fully_closed_at`` (for a lot still
+open, its last or offending exit's ``exit_timestamp``), so that
 ``skips_by_week`` can say which week's lookback window each skipped item
 would have fallen in: a week's ledger check then shows that week's skips only,
 whether the week ran alone or inside a backfill range.
@@ -25,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from weighting_pipeline.core.calendar import WeekWindows, half_day_index
-from weighting_pipeline.core.lots import LOT_COLUMNS, empty_lots
+from weighting_pipeline.core.lots import EXIT_COLUMNS, LOT_COLUMNS, empty_exits, empty_lots
 
 _HAS_OFFSET = re.compile(r"(Z|[+-]\d{2}:?\d{2})$")
 EXAMPLES_PER_REASON = 5
@@ -103,118 +104,193 @@ def _n(value: object) -> float | None:
     return x if x - x == 0.0 else None  # nan - nan and inf - inf are nan
 
 
-def new_columns() -> dict[str, list]:
+@dataclass
+class Columns:
+    """Column lists ``parse_items`` fills: closed lots (``core.lots.LOT_COLUMNS``)
+    and the exit records of every usable lot, open ones too
+    (``EXIT_COLUMNS``), times still raw strings. ``item`` numbers the item
+    each row came from, so duplicates can be told apart."""
+
+    lots: dict[str, list] = field(default_factory=lambda: {c: [] for c in (*LOT_COLUMNS, "item")})
+    exits: dict[str, list] = field(default_factory=lambda: {c: [] for c in (*EXIT_COLUMNS, "item")})
+
+
+def new_columns() -> Columns:
     """Empty column lists for ``parse_items`` to fill."""
-    return {c: [] for c in LOT_COLUMNS}
+    return Columns()
 
 
-def parse_items(items: list[dict], expected_stem: str, key: str, report: ParseReport, cols: dict[str, list] | None = None) -> dict[str, list]:
+def _last_exit_time(item: dict) -> str | None:
+    """The raw ``exit_timestamp`` of an item's last exit record, to place a skip in time."""
+    exits = item.get("exit_records", {}).get("L") if isinstance(item.get("exit_records"), dict) else None
+    last = exits[-1].get("M") if exits and isinstance(exits[-1], dict) else None
+    return _s(last, "exit_timestamp") if isinstance(last, dict) else None
+
+
+def parse_items(
+    items: list[dict], expected_stem: str, key: str, report: ParseReport, cols: Columns | None = None, open_lots: bool = False
+) -> Columns:
     """Validate wire items of one strategy's index partition, appending the
     usable ones to ``cols`` (new column lists if None), which it returns.
 
     ``expected_stem`` is the ledger name queried, ``key`` its baseline key.
-    Call it once per Query page, so the page's item dicts can be freed.
+    ``open_lots``: the items come from the ``OPEN#`` sort keys (lots not fully
+    closed), which add exit records only; an open lot without exits is not
+    used and not a skip. Call it once per Query page, so the page's item dicts
+    can be freed.
     """
     if cols is None:
         cols = new_columns()
+    lots, out = cols.lots, cols.exits
     for item in items:
         report.items += 1
         closed = _s(item, "fully_closed_at")
+        place = _last_exit_time(item) if open_lots else closed  # where a skip is counted in time
         lot_id = _s(item, "lot_id")
         if not lot_id:
-            report.skip("lot_id missing or not a string", f"<item {report.items}: {_describe(item.get('lot_id'))}>", closed)
+            report.skip("lot_id missing or not a string", f"<item {report.items}: {_describe(item.get('lot_id'))}>", place)
             continue
         name = _s(item, "strategy_name")
         if name is None:
-            report.skip("strategy_name missing or not a string", lot_id, closed)
+            report.skip("strategy_name missing or not a string", lot_id, place)
             continue
         if name != expected_stem:
             report.foreign_strategies[name] += 1
-            report.skip("strategy_name differs from its index partition", lot_id, closed)
+            report.skip("strategy_name differs from its index partition", lot_id, place)
             continue
         is_open = item.get("is_open", {}).get("BOOL")
-        if is_open is True:
-            report.skip("is_open is true", lot_id, closed)
-            continue
-        if not closed:
-            report.skip("missing fully_closed_at", lot_id, closed)
-            continue
-        if not _HAS_OFFSET.search(closed):
-            report.skip("fully_closed_at has no UTC offset", lot_id, closed)
-            continue
+        if open_lots:
+            if is_open is not True:
+                report.skip("is_open is not true under an OPEN# sort key", lot_id, place)
+                continue
+            closed = None
+        else:
+            if is_open is True:
+                report.skip("is_open is true", lot_id, place)
+                continue
+            if not closed:
+                report.skip("missing fully_closed_at", lot_id, place)
+                continue
+            if not _HAS_OFFSET.search(closed):
+                report.skip("fully_closed_at has no UTC offset", lot_id, place)
+                continue
         qty = _n(item.get("entry_qty"))
         if qty is None:
-            report.skip("entry_qty missing or not a finite decimal", lot_id, closed)
+            report.skip("entry_qty missing or not a finite decimal", lot_id, place)
             continue
         price = _n(item.get("entry_price"))
         if price is None:
-            report.skip("entry_price missing or not a finite decimal", lot_id, closed)
+            report.skip("entry_price missing or not a finite decimal", lot_id, place)
             continue
         if qty <= 0 or price <= 0:
-            report.skip("entry_qty and entry_price must be finite and > 0", lot_id, closed)
+            report.skip("entry_qty and entry_price must be finite and > 0", lot_id, place)
             continue
         exits = item.get("exit_records", {}).get("L")
         if not exits:
-            report.skip("exit_records missing or empty", lot_id, closed)
+            if not open_lots:
+                report.skip("exit_records missing or empty", lot_id, place)
             continue
         records = [e.get("M") if isinstance(e, dict) else None for e in exits]
         if any(not isinstance(r, dict) for r in records):
-            report.skip("an exit record is not a map", lot_id, closed)
+            report.skip("an exit record is not a map", lot_id, place)
             continue
         pnls = [_n(r.get("realized_pnl")) for r in records]
         if None in pnls:
-            report.skip("an exit record has no finite realized_pnl", lot_id, closed)
+            report.skip("an exit record has no finite realized_pnl", lot_id, place)
             continue
         exit_qty = [_n(r.get("exit_qty")) for r in records]
         if any(q is None or q <= 0 for q in exit_qty):
-            report.skip("an exit record has no finite exit_qty > 0", lot_id, closed)
+            report.skip("an exit record has no finite exit_qty > 0", lot_id, place)
             continue
-        if abs(math.fsum(exit_qty) - qty) > QTY_TOLERANCE * qty:
-            report.skip("exit quantities do not add up to entry_qty (partially closed)", lot_id, closed)
+        times = [_s(r, "exit_timestamp") for r in records]
+        if any(t is None or not _HAS_OFFSET.search(t) for t in times):
+            report.skip("an exit record has no exit_timestamp with a UTC offset", lot_id, place)
             continue
-        cols["lot_id"].append(lot_id)
-        cols["strategy"].append(key)
-        cols["symbol"].append(_s(item, "symbol") or "")
-        cols["entry_timestamp"].append(_s(item, "entry_timestamp"))
-        cols["fully_closed_at"].append(closed)
-        cols["entry_qty"].append(qty)
-        cols["entry_price"].append(price)
-        cols["realized_pnl"].append(math.fsum(pnls))
+        sold = math.fsum(exit_qty)
+        if open_lots:
+            if sold > qty * (1 + QTY_TOLERANCE):
+                report.skip("exit quantities exceed entry_qty", lot_id, place)
+                continue
+        elif abs(sold - qty) > QTY_TOLERANCE * qty:
+            report.skip("exit quantities do not add up to entry_qty (partially closed)", lot_id, place)
+            continue
+        symbol, entry = _s(item, "symbol") or "", _s(item, "entry_timestamp")
+        n = len(records)
+        out["lot_id"].extend([lot_id] * n)
+        out["strategy"].extend([key] * n)
+        out["symbol"].extend([symbol] * n)
+        out["entry_timestamp"].extend([entry] * n)
+        out["fully_closed_at"].extend([closed] * n)
+        out["exit_timestamp"].extend(times)
+        out["exit_seq"].extend(range(n))
+        out["entry_qty"].extend([qty] * n)
+        out["entry_price"].extend([price] * n)
+        out["realized_pnl"].extend(pnls)
+        out["item"].extend([report.items] * n)
+        if open_lots:
+            continue
+        lots["lot_id"].append(lot_id)
+        lots["strategy"].append(key)
+        lots["symbol"].append(symbol)
+        lots["entry_timestamp"].append(entry)
+        lots["fully_closed_at"].append(closed)
+        lots["entry_qty"].append(qty)
+        lots["entry_price"].append(price)
+        lots["realized_pnl"].append(math.fsum(pnls))
+        lots["item"].append(report.items)
     return cols
 
 
-def to_frame(cols: dict[str, list], report: ParseReport, now: pd.Timestamp) -> pd.DataFrame:
-    """Column lists -> typed lots frame; bad timestamps and duplicates are skipped.
+def _times(values) -> pd.Series:
+    return pd.to_datetime(pd.Series(values, dtype="object"), utc=True, format="ISO8601", errors="coerce").dt.as_unit("ns")
 
-    ``now`` (tz-aware; the reader's clock) bounds close times: a lot closed
-    in the future is a clock or data error, skipped and counted.
+
+def to_frame(cols: Columns, report: ParseReport, now: pd.Timestamp) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Column lists -> typed ``(lots, exits)`` frames; a lot with a bad timestamp,
+    or a copy of a lot id already seen, is skipped with all its exit records.
+
+    ``now`` (tz-aware; the reader's clock) bounds times: a lot closed, or an
+    exit recorded, in the future is a clock or data error, skipped and counted.
     """
-    if not cols["lot_id"]:
-        return empty_lots()
-    frame = pd.DataFrame(cols)
-    closed = pd.to_datetime(frame["fully_closed_at"], utc=True, format="ISO8601", errors="coerce")
-    entry = pd.to_datetime(frame["entry_timestamp"], utc=True, format="ISO8601", errors="coerce")
-    checks = [
-        (closed.isna().to_numpy(), "fully_closed_at is not an ISO-8601 time"),
-        (entry.isna().to_numpy(), "entry_timestamp missing or not an ISO-8601 time"),
-        ((closed < entry).fillna(False).to_numpy(), "fully_closed_at is before entry_timestamp"),
-        ((closed > now).fillna(False).to_numpy(), "fully_closed_at is in the future"),
+    if not cols.exits["lot_id"]:
+        return empty_lots(), empty_exits()
+    lots, exits = pd.DataFrame(cols.lots), pd.DataFrame(cols.exits)
+    closed, entry = _times(lots["fully_closed_at"]), _times(lots["entry_timestamp"])
+    x_entry, x_time, x_closed = _times(exits["entry_timestamp"]), _times(exits["exit_timestamp"]), _times(exits["fully_closed_at"])
+    checks = [  # (rows of lots or exits, bad mask, reason), in the order a lot is judged
+        ("lots", closed.isna(), "fully_closed_at is not an ISO-8601 time"),
+        ("exits", x_entry.isna(), "entry_timestamp missing or not an ISO-8601 time"),
+        ("lots", (closed < entry).fillna(False), "fully_closed_at is before entry_timestamp"),
+        ("lots", (closed > now).fillna(False), "fully_closed_at is in the future"),
+        ("exits", x_time.isna(), "an exit record's exit_timestamp is not an ISO-8601 time"),
+        ("exits", (x_time < x_entry).fillna(False), "an exit record is before entry_timestamp"),
+        ("exits", (x_time > x_closed).fillna(False), "an exit record is after fully_closed_at"),
+        ("exits", (x_time > now).fillna(False), "an exit record is in the future"),
     ]
-    bad = np.zeros(len(frame), dtype=bool)
-    for mask, reason in checks:
-        mask = mask & ~bad
-        for lot_id, raw in zip(frame.loc[mask, "lot_id"], frame.loc[mask, "fully_closed_at"]):
-            report.skip(reason, lot_id, raw)
-        bad |= mask
-    frame["fully_closed_at"] = closed.dt.as_unit("ns")
-    frame["entry_timestamp"] = entry.dt.as_unit("ns")
-    frame = frame[~bad]
-    dupes = frame["lot_id"].duplicated(keep="first").to_numpy()
-    for lot_id, when in zip(frame.loc[dupes, "lot_id"], frame.loc[dupes, "fully_closed_at"]):
-        report.skip("duplicate lot_id (kept the first)", lot_id, when.isoformat())
-    frame = frame[~dupes]
-    return frame.astype(LOT_COLUMNS).reset_index(drop=True)
-
+    # A skip is placed in time by the raw close, or for an open lot by the exit's own time.
+    place = {"lots": lots["fully_closed_at"], "exits": exits["fully_closed_at"].fillna(exits["exit_timestamp"])}
+    frames = {"lots": lots, "exits": exits}
+    bad: set[int] = set()  # items skipped
+    for which, mask, reason in checks:
+        m = mask.to_numpy(dtype=bool)
+        rows = frames[which].loc[m]
+        for item, lot_id, raw in zip(rows["item"], rows["lot_id"], place[which][m]):
+            if item not in bad:
+                bad.add(item)
+                report.skip(reason, lot_id, raw)
+    # A lot id met again in a later item (another page, or both OPEN# and CLOSED#): keep the first.
+    first = exits.drop_duplicates("lot_id").set_index("lot_id")["item"]
+    again = exits.loc[(exits["item"] != exits["lot_id"].map(first)).to_numpy() & ~exits["item"].isin(bad).to_numpy()]
+    again = again.drop_duplicates("item")
+    for item, lot_id, raw in zip(again["item"], again["lot_id"], place["exits"][again.index]):
+        bad.add(item)
+        report.skip("duplicate lot_id (kept the first)", lot_id, raw)
+    lots = lots.assign(fully_closed_at=closed, entry_timestamp=entry)[~lots["item"].isin(bad).to_numpy()]
+    exits = exits.assign(entry_timestamp=x_entry, exit_timestamp=x_time, fully_closed_at=x_closed)[~exits["item"].isin(bad).to_numpy()]
+    return (
+        lots.drop(columns="item").astype(LOT_COLUMNS).reset_index(drop=True),
+        exits.drop(columns="item").astype(EXIT_COLUMNS).reset_index(drop=True),
+    )
 
 
 @dataclass(frozen=True)

@@ -107,29 +107,59 @@ def test_skipped_ledger_items_raise_a_warning_not_a_failure(tables, instance, ba
     assert stored(tables, WEEKS[1]) is not None
 
 
-def test_a_week_on_the_real_item_format_publishes_what_a_hand_computation_from_the_items_gives(tables, instance, baseline):
+@pytest.mark.parametrize("pnl_date", ["close", "exit"])
+def test_a_week_on_the_real_item_format_publishes_what_a_hand_computation_from_the_items_gives(tables, instance, baseline, pnl_date):
     """Lots written as the trading system writes them were all skipped once (their numbers
     are strings), and the pipeline published the baseline. Here the expected weights come
     from the items themselves, read as the trading system's from_dynamodb_item does
-    (Decimal), through the plain-Python loop of benchmarks/loop_baseline.py."""
+    (Decimal), through the plain-Python loop of benchmarks/loop_baseline.py: under
+    PNL_DATE=close from each closed lot's exits summed, booked at its close; under
+    exit from every exit record, of open lots too, booked at its own time."""
     from datetime import datetime
 
     from benchmarks.loop_baseline import loop_weights
+    from weighting_pipeline_tests.assets.test_tilt_report_and_settings import metadata
 
     items = list(synthetic_ledger(baseline.keys, "2025-10-01", "2026-03-31", 1.0, seed=4).items())
     seed_ledger(tables["ledger"], None, items)
-    assert run_chain_in_dagster(instance, partition_key=WEEKS[1]).success
+    assert run_chain_in_dagster(instance, partition_key=WEEKS[1], environ={"PNL_DATE": pnl_date}).success
     closed = [i for i in items if not i["is_open"]]
     assert len(closed) < len(items) and any(len(i["exit_records"]) > 1 for i in closed)
-    rows = [
-        (baseline.stems[i["strategy_name"]], datetime.fromisoformat(i["fully_closed_at"]), float(Decimal(i["entry_qty"])),
-         float(Decimal(i["entry_price"])), float(sum((Decimal(r["realized_pnl"]) for r in i["exit_records"]), Decimal(0))))
-        for i in closed
-    ]
-    expected = loop_weights(rows, [WEEKS[1]], baseline.allocations.to_dict())[WEEKS[1]]
+    num = lambda text: float(Decimal(text))
+    if pnl_date == "close":
+        rows = [
+            (baseline.stems[i["strategy_name"]], datetime.fromisoformat(i["fully_closed_at"]), num(i["entry_qty"]),
+             num(i["entry_price"]), float(sum((Decimal(r["realized_pnl"]) for r in i["exit_records"]), Decimal(0))))
+            for i in closed
+        ]
+    else:
+        rows = [
+            (baseline.stems[i["strategy_name"]], datetime.fromisoformat(r["exit_timestamp"]), num(i["entry_qty"]),
+             num(i["entry_price"]), num(r["realized_pnl"]), i["lot_id"])
+            for i in items for r in i["exit_records"]
+        ]
+    expected = loop_weights(rows, [WEEKS[1]], baseline.allocations.to_dict(), pnl_date=pnl_date)[WEEKS[1]]
     item = stored(tables, WEEKS[1])
+    assert item["parameters"]["pnl_date"] == pnl_date
     assert len(item["weights"]) == 16 and all(e["skip_reason"] == "" for e in expected.values())  # every real strategy qualified
     assert {k: float(v) for k, v in item["weights"].items()} == pytest.approx({k: e["weight"] for k, e in expected.items()}, abs=1e-9)
     assert len({round(e["weight"] / baseline.allocations[k], 6) for k, e in expected.items()}) > 2  # really tilted
     status, meta = checks_of(instance, WEEKS[1])["ledger_items_valid"]
     assert status == Status.SUCCEEDED and meta["items_skipped"] == 0
+    # What the close rule leaves out, as the UI shows it: lots still open at the week's end
+    # (the ledger's open lots, and lots closed since) with exits inside its window.
+    window = WeekWindows.for_keys([WEEKS[1]], 90)
+    start, end = window.window_starts[0], window.ends[0]
+    shown = metadata(instance, "closed_lots", WEEKS[1])
+    assert shown["pnl_date"] == pnl_date
+    for key in baseline.keys:
+        left_out = {}
+        for i in items:
+            if baseline.stems[i["strategy_name"]] != key or ("fully_closed_at" in i and pd.Timestamp(i["fully_closed_at"]) < end):
+                continue
+            inside = [Decimal(r["realized_pnl"]) for r in i["exit_records"] if start <= pd.Timestamp(r["exit_timestamp"]) < end]
+            if inside:
+                left_out[i["lot_id"]] = sum(inside, Decimal(0))
+        assert shown[f"open_lots_with_exits/{key}"] == len(left_out), key
+        assert shown[f"open_lots_realized_pnl/{key}"] == pytest.approx(float(sum(left_out.values(), Decimal(0))), abs=1e-9), key
+    assert sum(shown[f"open_lots_with_exits/{k}"] for k in baseline.keys) > 0

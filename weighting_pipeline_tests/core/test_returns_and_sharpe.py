@@ -40,7 +40,7 @@ def test_window_edges_and_new_york_dates():
     out = daily_returns(frame, WeekWindows.for_keys([KEY], 90), ["a"]).to_frame()
     assert list(out["date"].dt.strftime("%Y-%m-%d")) == ["2025-12-15", "2026-01-10", "2026-03-15"]
     assert list(out["realized_pnl"]) == [1.0, 5.0, 4.0]
-    assert list(out["lots"]) == [1, 2, 1]
+    assert list(out["bookings"]) == [1, 2, 1] and set(out["window_lots"]) == {4}
     np.testing.assert_allclose(out["daily_return"], [0.01, 0.05, 0.04])
 
 
@@ -110,6 +110,7 @@ def test_stored_frame_round_trips_exactly():
     weeks = WeekWindows.for_keys(["2026-02-22", "2026-03-01", KEY], 90)
     daily = daily_returns(lots(rows), weeks, ["a", "b"])
     back = DailyReturns.from_frame(daily.to_frame(), weeks, ["a", "b"])
-    assert np.array_equal(back.pnl, daily.pnl) and np.array_equal(back.lots, daily.lots)
+    assert np.array_equal(back.pnl, daily.pnl) and np.array_equal(back.bookings, daily.bookings)
+    assert np.array_equal(back.window_lots, daily.window_lots)
     assert np.array_equal(back.avg_position_value, daily.avg_position_value, equal_nan=True)
     pd.testing.assert_frame_equal(sharpe_ratios(back), sharpe_ratios(daily))

@@ -75,3 +75,20 @@ def test_a_single_week_has_no_information_ratio_and_the_first_row_stands_as_best
     out = sweep(lots, KEYS[-1:], BASELINE, {"max_multiplier": [1.5, 2.0]})
     assert out.table["information_ratio"].isna().all() and out.best_row == 0 and np.isnan(out.deflated_ratio)
     assert np.isfinite(out.actives[0].to_numpy()).all()
+
+
+def test_pnl_date_is_swept_each_rule_scored_on_its_own_bookings():
+    from weighting_pipeline.local.demo_ledger import synthetic_ledger
+
+    ledger = synthetic_ledger(list(BASELINE.index), "2025-01-01", "2026-01-15", 1.2, seed=9)
+    rows = {"close": ledger.lots, "exit": ledger.exit_records}
+    out = sweep(rows, KEYS, BASELINE, {"pnl_date": ["close", "exit"], "lookback_days": [60, 90]})
+    assert out.table[["pnl_date", "lookback_days"]].values.tolist() == [["close", 60], ["close", 90], ["exit", 60], ["exit", 90]]
+    for i, row in out.table.iterrows():
+        params = WeightingParams(pnl_date=row["pnl_date"], lookback_days=int(row["lookback_days"]))
+        realised, closed = weekly_realised_returns(rows[params.pnl_date], KEYS, list(BASELINE.index))
+        reference = setting_holdout(rows[params.pnl_date], KEYS, BASELINE, params, realised, closed)
+        np.testing.assert_array_equal(out.actives[i].to_numpy(), reference["active"].to_numpy())
+    assert out.table.loc[0, "information_ratio"] != out.table.loc[2, "information_ratio"]  # the rule matters
+    with pytest.raises(ValueError, match="pnl_date=exit is in the grid, but the sweep was given rows for close only"):
+        sweep(ledger.lots, KEYS, BASELINE, {"pnl_date": ["close", "exit"]})

@@ -31,7 +31,7 @@ def gsi7_ledger(tables, client):
 def test_a_real_item_is_read_as_the_trading_system_wrote_it(tables):
     seed_ledger(tables["ledger"], None, [REAL_ITEM])
     stems = {"holy_grail": "ftlt/holy_grail.clj"}
-    read = reader(tables).read_closed_lots(stems, START, END)
+    read = reader(tables).read_lots(stems, START, END)
     assert read.report.skipped_total == 0 and len(read.lots) == 1
     lot = read.lots.iloc[0]
     assert lot["lot_id"] == REAL_ITEM["lot_id"] and lot["strategy"] == "ftlt/holy_grail.clj"
@@ -46,7 +46,7 @@ def test_reads_exactly_the_window_with_pagination(tables, gsi7_ledger, baseline,
     ledger = synthetic_ledger(baseline.keys, "2025-07-01", "2026-04-01", 0.8, seed=21)
     seed_ledger(table, ledger, close_date_index=plan == "GSI7")
     lots = ledger.lots
-    read = reader(table, page_size=40, index=plan).read_closed_lots(baseline.stems, START, END)
+    read = reader(table, page_size=40, index=plan).read_lots(baseline.stems, START, END)
     expected = lots[(lots["fully_closed_at"] >= START) & (lots["fully_closed_at"] < END)]
     assert read.report.skipped_total == 0
     assert sorted(read.lots["lot_id"]) == sorted(expected["lot_id"])
@@ -57,18 +57,27 @@ def test_reads_exactly_the_window_with_pagination(tables, gsi7_ledger, baseline,
     assert (merged["entry_timestamp"] == merged["entry_timestamp_expected"]).all()
     assert (merged["strategy"] == merged["strategy_expected"]).all()  # baseline keys, not ledger stems
     assert read.pages > len(baseline.keys)  # more than one page per strategy
-    if plan == "GSI7":
-        assert read.index == "GSI7-StrategyClosedAtIndex" and read.read_amplification <= 1.1
+    # Exit records in the window, of open lots and of lots closed after it too, to the bit.
+    exits = ledger.exits[(ledger.exits["exit_timestamp"] >= START) & (ledger.exits["exit_timestamp"] < END)]
+    assert (~exits["lot_closed"]).any() and (exits.merge(lots, on="lot_id")["fully_closed_at"] >= END).any()
+    got = read.exits.merge(exits, on=["lot_id", "exit_timestamp"], suffixes=("", "_expected"), how="outer", indicator=True)
+    assert (got["_merge"] == "both").all() and len(got) == len(exits)
+    assert (got["realized_pnl"] == got["realized_pnl_expected"]).all()
+    assert (got["fully_closed_at"].isna() == ~got["lot_closed"]).all()
+    n_open = len(ledger.lot_id) - int(ledger.closed.sum())  # every open lot is read: its exits are not indexed
+    if plan == "GSI7":  # the close-date range starts at the (padded) window start
+        assert read.index == "GSI7-StrategyClosedAtIndex"
+        assert read.scanned == int((lots["fully_closed_at"] >= START - pd.Timedelta(days=1)).sum()) + n_open
     else:  # no close-date key: DynamoDB reads all closed history, the filter trims what is sent
-        assert read.index == "GSI5-StrategyLotsIndex" and read.scanned == len(lots)
-        assert read.report.items < len(lots) and read.read_amplification > 3
+        assert read.index == "GSI5-StrategyLotsIndex" and read.scanned == len(lots) + n_open
+        assert read.report.items < len(lots) and read.read_amplification > 2
 
 
 def test_auto_uses_gsi7_only_when_the_table_has_it(tables, gsi7_ledger, baseline):
-    assert reader(gsi7_ledger).read_closed_lots(baseline.stems, START, END).index.startswith("GSI7")
-    assert reader(tables).read_closed_lots(baseline.stems, START, END).index.startswith("GSI5")
+    assert reader(gsi7_ledger).read_lots(baseline.stems, START, END).index.startswith("GSI7")
+    assert reader(tables).read_lots(baseline.stems, START, END).index.startswith("GSI5")
     with pytest.raises(ValueError, match="has no index GSI7"):
-        reader(tables, index="GSI7").read_closed_lots(baseline.stems, START, END)
+        reader(tables, index="GSI7").read_lots(baseline.stems, START, END)
 
 
 def test_local_ledger_tables_have_the_real_tables_key_schema_and_indexes(tables, client):
@@ -96,7 +105,7 @@ def test_bad_items_are_skipped_counted_and_named(tables, baseline):
         {**raw_item("twice", strategy="defence"), "PK": "LOT#twice-copy"},
     ]
     seed_ledger(tables["ledger"], None, items)
-    read = reader(tables).read_closed_lots(baseline.stems, START, END)
+    read = reader(tables).read_lots(baseline.stems, START, END)
     assert list(read.lots["lot_id"]) == ["ok-1"]
     skipped = read.report.skipped
     assert skipped["missing fully_closed_at"] == 1
@@ -112,12 +121,52 @@ def test_bad_items_are_skipped_counted_and_named(tables, baseline):
     assert read.report.items == len(items)
 
 
-def test_open_lots_are_not_read(tables, baseline):
-    open_lot = raw_item("open-1", GSI5SK="OPEN#TQQQ#" + REAL_ITEM["entry_timestamp"], fully_closed_at=None, is_open=True,
-                        remaining_qty="2.017", exit_records=[exit_record(0)])
-    seed_ledger(tables["ledger"], None, [open_lot])
-    read = reader(tables).read_closed_lots(baseline.stems, START, END)
-    assert read.report.items == 0 and read.lots.empty
+def open_item(lot_id: str, **overrides) -> dict:
+    """``REAL_ITEM`` after its first fill only: open, 2.017 left, under an ``OPEN#`` key."""
+    fields = dict(GSI5SK="OPEN#TQQQ#" + REAL_ITEM["entry_timestamp"], fully_closed_at=None, is_open=True,
+                  remaining_qty="2.017", exit_records=[exit_record(0)], realized_pnl="0.81600")
+    return raw_item(lot_id, **{**fields, **overrides})
+
+
+def test_open_lots_add_their_exit_records_not_lots(tables, baseline):
+    never_sold = open_item("open-0", exit_records=[])
+    seed_ledger(tables["ledger"], None, [open_item("open-1"), never_sold, raw_item("closed-1")])
+    read = reader(tables).read_lots(baseline.stems, START, END)
+    assert read.report.skipped_total == 0
+    assert list(read.lots["lot_id"]) == ["closed-1"]
+    rows = read.exits[["lot_id", "exit_seq", "exit_timestamp", "realized_pnl", "entry_qty", "entry_price"]].values.tolist()
+    t0, t1 = pd.Timestamp(exit_record(0)["exit_timestamp"]), pd.Timestamp(exit_record(1)["exit_timestamp"])
+    assert rows == [["closed-1", 0, t0, 0.816, 3.217, 71.42], ["open-1", 0, t0, 0.816, 3.217, 71.42], ["closed-1", 1, t1, -0.94799, 3.217, 71.42]]
+    assert read.exits["fully_closed_at"].isna().tolist() == [False, True, False]
+    assert read.report.items == 2  # the lot that never sold is not returned (it has no exit records)
+
+
+def test_a_lot_closed_after_the_window_brings_its_exits_inside_it(tables, baseline):
+    seed_ledger(tables["ledger"], None, [REAL_ITEM])  # fills on Jan 9 and Jan 12, closed on Jan 12
+    read = reader(tables).read_lots({"holy_grail": "ftlt/holy_grail.clj"}, START, pd.Timestamp("2026-01-11", tz="UTC"))
+    assert read.lots.empty and read.report.skipped_total == 0
+    assert read.exits["realized_pnl"].tolist() == [0.816]
+    assert read.exits["fully_closed_at"].tolist() == [pd.Timestamp(REAL_ITEM["fully_closed_at"])]
+
+
+@pytest.mark.parametrize(
+    "overrides, reason",
+    [
+        ({"is_open": False}, "is_open is not true under an OPEN# sort key"),
+        ({"exit_records": [exit_record(0, exit_qty="3.3")]}, "exit quantities exceed entry_qty"),
+        ({"exit_records": [exit_record(0, exit_timestamp=None)]}, "an exit record has no exit_timestamp with a UTC offset"),
+        ({"exit_records": [exit_record(0, exit_timestamp="2026-01-09T19:02:47")]}, "an exit record has no exit_timestamp with a UTC offset"),
+        ({"exit_records": [exit_record(0, exit_timestamp="2026-01-39T19:02:47Z")]}, "an exit record's exit_timestamp is not an ISO-8601 time"),
+        ({"exit_records": [exit_record(0, exit_timestamp="2026-01-08T19:02:47+00:00")]}, "an exit record is before entry_timestamp"),
+        ({"exit_records": [exit_record(0, exit_timestamp="2026-02-20T19:02:47+00:00")]}, "an exit record is in the future"),
+        ({"entry_timestamp": "soon"}, "entry_timestamp missing or not an ISO-8601 time"),
+    ],
+)
+def test_each_bad_open_lot_is_skipped_with_its_reason(tables, baseline, overrides, reason):
+    seed_ledger(tables["ledger"], None, [open_item("ok-1"), open_item("bad-1", **overrides)])
+    read = reader(tables).read_lots(baseline.stems, START, END, now=pd.Timestamp("2026-02-15", tz="UTC"))
+    assert dict(read.report.skipped) == {reason: 1} and read.report.examples[reason] == ["bad-1"]
+    assert read.exits["lot_id"].tolist() == ["ok-1"]
 
 
 def test_raw_items_hook_returns_what_botocore_parses(tables, baseline):
@@ -175,7 +224,7 @@ def test_raw_items_hook_leaves_a_truncated_body_to_botocore():
 )
 def test_each_real_format_field_is_read(tables, baseline, overrides, expected):
     seed_ledger(tables["ledger"], None, [raw_item("real", **overrides)])
-    read = reader(tables).read_closed_lots(baseline.stems, START, END, now=pd.Timestamp("2026-02-15", tz="UTC"))
+    read = reader(tables).read_lots(baseline.stems, START, END, now=pd.Timestamp("2026-02-15", tz="UTC"))
     assert dict(read.report.skipped) == {}
     lot = read.lots.iloc[0]
     assert (lot["entry_qty"], lot["entry_price"], lot["realized_pnl"]) == expected
@@ -215,14 +264,17 @@ def test_each_real_format_field_is_read(tables, baseline, overrides, expected):
         ({"fully_closed_at": "2026-02-20T10:00:00+00:00"}, "fully_closed_at is in the future"),
         ({"entry_timestamp": "2026-01-09 at 14:30"}, "entry_timestamp missing or not an ISO-8601 time"),
         ({"fully_closed_at": "2026-01-12T15:45:00"}, "fully_closed_at has no UTC offset"),
+        ({"exit_records": [exit_record(0, exit_timestamp="2026-01-13T10:00:00+00:00"), exit_record(1)]}, "an exit record is after fully_closed_at"),
+        ({"exit_records": [exit_record(0, exit_timestamp="09/01/2026 19:02Z"), exit_record(1)]}, "an exit record's exit_timestamp is not an ISO-8601 time"),
+        ({"exit_records": [exit_record(0), exit_record(1, exit_timestamp=None)]}, "an exit record has no exit_timestamp with a UTC offset"),
     ],
 )
 def test_each_bad_item_is_skipped_with_its_reason(tables, baseline, overrides, reason):
     bad = {k: v for k, v in {**raw_item("bad-1"), **overrides}.items() if v is not None}
     seed_ledger(tables["ledger"], None, [raw_item("ok-1"), bad])
     now = pd.Timestamp("2026-02-15", tz="UTC")
-    read = reader(tables).read_closed_lots(baseline.stems, START, END, now=now)
-    assert list(read.lots["lot_id"]) == ["ok-1"]
+    read = reader(tables).read_lots(baseline.stems, START, END, now=now)
+    assert list(read.lots["lot_id"]) == ["ok-1"] and set(read.exits["lot_id"]) == {"ok-1"}  # a skipped lot brings no exits
     assert dict(read.report.skipped) == {reason: 1}
     example = read.report.examples[reason][0]
     assert example == "bad-1" or example.startswith("<item ")
@@ -232,7 +284,7 @@ def test_exit_quantities_that_add_up_within_rounding_are_accepted(tables, baseli
     # 1.1 + 2.117 is 3.2169999999999996 in float64, not 3.217
     exits = [exit_record(0, exit_qty="1.1", realized_pnl="0.748"), exit_record(1, exit_qty="2.117", realized_pnl="-0.99499")]
     seed_ledger(tables["ledger"], None, [raw_item("split", exit_records=exits)])
-    read = reader(tables).read_closed_lots(baseline.stems, START, END)
+    read = reader(tables).read_lots(baseline.stems, START, END)
     assert list(read.lots["lot_id"]) == ["split"] and read.report.skipped_total == 0
     assert read.lots["realized_pnl"].iloc[0] == 0.748 - 0.99499
 
@@ -240,7 +292,7 @@ def test_exit_quantities_that_add_up_within_rounding_are_accepted(tables, baseli
 def test_duplicate_lot_ids_across_pages_keep_the_first_and_count_the_rest(tables, baseline):
     items = [raw_item("dup"), {**raw_item("dup"), "PK": "LOT#dup-copy"}, raw_item("other")]
     seed_ledger(tables["ledger"], None, items)
-    read = reader(tables, page_size=1).read_closed_lots(baseline.stems, START, END)
+    read = reader(tables, page_size=1).read_lots(baseline.stems, START, END)
     assert read.pages >= 3  # one item per page: the copies came on different pages
     assert sorted(read.lots["lot_id"]) == ["dup", "other"]
     assert dict(read.report.skipped) == {"duplicate lot_id (kept the first)": 1}
@@ -253,7 +305,7 @@ def test_unicode_and_odd_strategy_names_round_trip(tables, tmp_path):
     odd = parse_baseline({"files": names, "allocations": {n: 1 / 3 for n in names}}, "test")
     ledger = synthetic_ledger(names, "2026-01-05", "2026-02-20", 1.0, seed=4)
     seed_ledger(tables["ledger"], ledger)
-    read = reader(tables).read_closed_lots(odd.stems, START, END)
+    read = reader(tables).read_lots(odd.stems, START, END)
     assert read.report.skipped_total == 0
     assert sorted(read.lots["lot_id"]) == sorted(ledger.lots["lot_id"])
     assert set(read.lots["strategy"].astype(str)) == set(names)
@@ -262,7 +314,7 @@ def test_unicode_and_odd_strategy_names_round_trip(tables, tmp_path):
 def test_a_strategy_with_every_lot_out_of_window_reads_as_zero_lots(tables, baseline):
     ledger = synthetic_ledger(baseline.keys, "2025-06-01", "2025-08-01", 1.0, seed=5)
     seed_ledger(tables["ledger"], ledger)
-    read = reader(tables).read_closed_lots(baseline.stems, START, END)
+    read = reader(tables).read_lots(baseline.stems, START, END)
     assert len(read.lots) == 0 and read.report.skipped_total == 0
     assert list(read.lots.columns) == list(ledger.lots.columns)
 
@@ -284,7 +336,7 @@ def test_a_missing_or_misshapen_ledger_table_fails_naming_it(tables, baseline, c
         )
     try:
         with pytest.raises(TableSchemaError) as err:
-            LedgerReader(dynamodb=DynamoDBResource(), table_name=name).read_closed_lots(baseline.stems, START, END)
+            LedgerReader(dynamodb=DynamoDBResource(), table_name=name).read_lots(baseline.stems, START, END)
         message = str(err.value)
         assert name in message
         assert ("TRADE_LEDGER__TABLE_NAME" in message and "does not exist" in message) if which == "missing" else "expected [GSI5PK HASH (S), GSI5SK RANGE (S)]" in message
