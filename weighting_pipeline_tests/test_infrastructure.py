@@ -49,10 +49,18 @@ def template():
     return decoded
 
 
-def statements(template, resource: str) -> list[dict]:
+def statements(template, resource: str, conditions_hold: bool = True) -> list[dict]:
+    """A role's statements; one under ``!If`` counts as its true branch when
+    ``conditions_hold`` (so every check also sees conditional grants), else its false one."""
     props = template["Resources"][resource]["Properties"]
     docs = [p["PolicyDocument"] for p in props.get("Policies", [])] + ([props["PolicyDocument"]] if "PolicyDocument" in props else [])
-    return [s for d in docs for s in d["Statement"]]
+    out = []
+    for s in (s for d in docs for s in d["Statement"]):
+        if "Fn::If" in s:
+            s = s["Fn::If"][1 if conditions_hold else 2]
+        if s != {"Ref": "AWS::NoValue"}:
+            out.append(s)
+    return out
 
 
 def granted(template, resource: str) -> set[str]:
@@ -179,3 +187,25 @@ def test_s3_grants_cover_exactly_the_prefixes_the_runs_use_and_passrole_only_the
         [passrole] = [s for s in statements(template, role) if "iam:PassRole" in s["Action"]]
         assert passrole["Resource"] == [{"Fn::GetAtt": ["RunTaskRole", "Arn"]}, {"Fn::GetAtt": ["ExecutionRole", "Arn"]}]
         assert passrole["Condition"] == {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}}
+
+
+def test_runs_read_the_baseline_trading_deploys_when_given_and_only_that_object(template):
+    from weighting_pipeline.core.baseline import packaged_config_path
+    from weighting_pipeline.settings import ENV_VARS, WeightingSettings
+
+    variable = ENV_VARS["strategy_config_path"][0]
+    env, _ = environment(template, "RunTaskDefinition")
+    assert env[variable] == {"Fn::If": ["ReadsTradingsBaseline", {"Fn::Sub": "s3://${BaselineConfigBucket}/${BaselineConfigKey}"}, ""]}
+    assert template["Conditions"]["ReadsTradingsBaseline"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "BaselineConfigBucket"}, ""]}]}
+    assert template["Parameters"]["BaselineConfigBucket"]["Default"] == ""
+
+    def grants(conditions_hold):
+        return [s for s in statements(template, "RunTaskRole", conditions_hold) if s.get("Sid") == "ReadTheBaselineTradingDeploys"]
+
+    [grant] = grants(True)
+    assert grant["Action"] == ["s3:GetObject"]
+    assert grant["Resource"] == [{"Fn::Sub": "arn:aws:s3:::${BaselineConfigBucket}/${BaselineConfigKey}"}]
+    assert grants(False) == []
+    # The parameter's empty default reaches the run as an empty variable: the packaged copy.
+    assert WeightingSettings.from_env({"APP__STAGE": "prod", variable: ""}).baseline().location == packaged_config_path("prod").name
+    assert WeightingSettings.from_env({"APP__STAGE": "prod", variable: "s3://b/k"}).strategy_config_path == "s3://b/k"
