@@ -3,6 +3,7 @@
 # machine that has python3, pip, node/npm and a Java runtime.
 #   ./run.sh demo    embedded DynamoDB, demo ledger, latest week through Dagster, weights table
 #   ./run.sh test    the test suite (integration tests against DynamoDB Local)
+#   ./run.sh test fast   the tests that need no server, Dagster instance or rehearsal (< 2 min)
 #   ./run.sh ui      Dagster UI on http://127.0.0.1:3000 over the demo's data
 #   ./run.sh bench   the benchmarks (see docs/performance.md)
 #   ./run.sh stack   the production rehearsal: Postgres, moto, DynamoDB Local, daemon, webserver
@@ -29,8 +30,12 @@ shift || true
 case "$cmd" in
   demo)  setup; exec "$VENV/bin/python" -m weighting_pipeline.local demo "$@" ;;
   ui)    setup; exec "$VENV/bin/python" -m weighting_pipeline.local ui "$@" ;;
-  test)  setup; exec "$VENV/bin/python" -m pytest "$@" ;;
+  test)  setup
+         if [ "${1:-}" = fast ]; then   # the tests that need no server, instance or rehearsal
+           shift; exec "$VENV/bin/python" -m pytest -m "not (dynamodb or postgres or aws or dagster or stack or slow)" "$@"
+         fi
+         exec "$VENV/bin/python" -m pytest "$@" ;;
   bench) setup; exec "$VENV/bin/python" -m benchmarks "$@" ;;
   stack) setup; exec "$VENV/bin/python" -m weighting_pipeline.local stack "$@" ;;
-  *) sed -n '2,9p' "$0"; exit 2 ;;
+  *) sed -n '2,10p' "$0"; exit 2 ;;
 esac

@@ -1,8 +1,15 @@
-"""Shared fixtures: one local DynamoDB per session, fresh tables per test.
+"""Shared fixtures and the test tiers.
 
-The server is AWS's DynamoDB Local when Java is available (CI installs one),
-else moto's server; ``WEIGHTING_TEST_BACKEND`` forces either. Both listen on
+Servers start only for the tests that use them, one per session and worker:
+a local DynamoDB (AWS's DynamoDB Local when Java is available, CI installs
+one, else moto's server; ``WEIGHTING_TEST_BACKEND`` forces either), moto's
+server for the other AWS services, and Debian's PostgreSQL. All listen on
 127.0.0.1 and are reached over HTTP by the real boto3 client.
+
+Tiers: a test is marked by what it needs, from the fixtures it uses
+(``SERVER_MARKERS``) or by hand (``stack``, ``slow``, ``dagster`` where a test
+builds its own instance). ``./run.sh test fast`` runs the tests with none of
+``TIER_MARKERS``; ``./run.sh test`` runs them all.
 """
 
 from __future__ import annotations
@@ -34,6 +41,22 @@ def pytest_report_header(config):
     return f"local DynamoDB backend: {os.environ.get('WEIGHTING_TEST_BACKEND', 'auto')}"
 
 
+# fixture -> the marker every test using it (directly or through another fixture) gets
+SERVER_MARKERS = {"dynamodb_server": "dynamodb", "postgres_server": "postgres", "aws_server": "aws", "instance": "dagster"}
+# what ./run.sh test fast leaves out (registered in pyproject.toml)
+TIER_MARKERS = ("dynamodb", "postgres", "aws", "dagster", "stack", "slow")
+# Where no DynamoDB server was asked for: a closed local port, so a test that
+# reaches DynamoDB without the fixture fails at once, never calling real AWS.
+NO_DYNAMODB = "http://127.0.0.1:9"
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        for fixture, marker in SERVER_MARKERS.items():
+            if fixture in item.fixturenames:
+                item.add_marker(marker)
+
+
 @pytest.fixture(scope="session")
 def dynamodb_server():
     backend = os.environ.get("WEIGHTING_TEST_BACKEND", "auto")
@@ -41,12 +64,19 @@ def dynamodb_server():
         yield server
 
 
-@pytest.fixture(autouse=True)
-def aws_env(monkeypatch, dynamodb_server, tmp_path):
-    """Every test sees the local server through the standard AWS variables only."""
-    for var in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_DEFAULT_REGION", "STRATEGY_CONFIG__PATH", "LOOKBACK_DAYS"):
-        monkeypatch.delenv(var, raising=False)
+@pytest.fixture
+def dynamodb(dynamodb_server, monkeypatch):
+    """The local DynamoDB, reached through ``AWS_ENDPOINT_URL_DYNAMODB``."""
     monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", dynamodb_server.endpoint)
+    return dynamodb_server
+
+
+@pytest.fixture(autouse=True)
+def aws_env(monkeypatch, tmp_path):
+    """Every test sees AWS through the standard variables only, with test credentials."""
+    for var in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_DEFAULT_REGION", "STRATEGY_CONFIG__PATH", "LOOKBACK_DAYS", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", NO_DYNAMODB)
     monkeypatch.setenv("AWS_REGION", "us-east-1")
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
@@ -90,7 +120,7 @@ def s3_intermediates(aws, monkeypatch):
 
 
 @pytest.fixture
-def client():
+def client(dynamodb):
     return DynamoDBResource().get_client()
 
 

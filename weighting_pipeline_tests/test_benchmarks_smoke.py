@@ -4,10 +4,15 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def test_benchmarks_smoke_prints_the_table():
+@pytest.mark.slow
+@pytest.mark.dynamodb
+@pytest.mark.dagster
+def test_benchmarks_smoke_prints_the_table():  # starts its own servers and runs Dagster
     env = {**os.environ, "WEIGHTING_BENCH_BACKEND": os.environ.get("WEIGHTING_TEST_BACKEND", "auto")}
     done = subprocess.run([sys.executable, "-m", "benchmarks", "--smoke"], cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]

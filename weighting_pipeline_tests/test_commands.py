@@ -35,7 +35,10 @@ def test_dagster_cli_range_backfill_runs_as_one_run(tables, baseline, tmp_path):
     assert "Dynamic weights updated successfully: 3 week(s)" in done.stderr
 
 
-def test_demo_command_prints_the_weights_table(tmp_path):
+@pytest.mark.slow
+@pytest.mark.dynamodb
+@pytest.mark.dagster
+def test_demo_command_prints_the_weights_table(tmp_path):  # starts its own servers and runs Dagster
     env = {**os.environ, "WEIGHTING_LOCAL_ROOT": str(tmp_path)}
     env.pop("STRATEGY_WEIGHTS__TABLE_NAME", None)
     env.pop("TRADE_LEDGER__TABLE_NAME", None)
@@ -134,6 +137,9 @@ def _listening(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
+@pytest.mark.slow
+@pytest.mark.dynamodb
+@pytest.mark.dagster
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT], ids=["SIGTERM", "SIGHUP", "SIGINT"])
 def test_ui_stops_every_server_it_started_on_a_signal(tmp_path, sig):
     """SIGTERM or SIGHUP (a closed terminal) used to kill the command on the spot and leave DynamoDB Local running."""

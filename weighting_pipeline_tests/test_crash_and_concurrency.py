@@ -77,11 +77,11 @@ def test_a_backfill_killed_at_a_random_point_then_rerun_equals_a_clean_backfill(
     rerun_equals_clean(tables, tmp_path, reference, baseline)
 
 
-def test_a_backfill_killed_between_its_two_batch_writes_then_rerun_equals_a_clean_backfill(reference, tables, baseline, tmp_path, dynamodb_server):
+def test_a_backfill_killed_between_its_two_batch_writes_then_rerun_equals_a_clean_backfill(reference, tables, baseline, tmp_path, dynamodb):
     # 50 weeks are two BatchWriteItem calls (25 + 25). Writes go through a proxy that holds
     # each for 1 s before forwarding, so the kill lands after the first batch was applied
     # and before the second reached DynamoDB.
-    with FaultProxy(dynamodb_server.endpoint, "latency", {"write": 1.0}, latency_s=1.0) as proxy:
+    with FaultProxy(dynamodb.endpoint, "latency", {"write": 1.0}, latency_s=1.0) as proxy:
         victim = cli(["--partition-range", f"{WEEKS[0]}...{WEEKS[-1]}"], tmp_path, endpoint=proxy.endpoint)
         deadline = time.monotonic() + 120
         while proxy.requests["BatchWriteItem"] < 2 and victim.poll() is None and time.monotonic() < deadline:

@@ -18,11 +18,11 @@ WEEKS = ["2026-02-22", "2026-03-01", "2026-03-08"]
 
 
 @pytest.fixture
-def production(postgres_server, aws, dynamodb_server, monkeypatch, tmp_path):
+def production(postgres_server, aws, dynamodb, monkeypatch, tmp_path):
     """A DAGSTER_HOME holding deploy/dagster.yaml, a fresh database, and the
     provisioned AWS resources, all exported as production exports them."""
     name = f"t{uuid.uuid4().hex[:8]}"
-    infra = provision(name, aws_endpoint=aws.endpoint, dynamodb_endpoint=dynamodb_server.endpoint)
+    infra = provision(name, aws_endpoint=aws.endpoint, dynamodb_endpoint=dynamodb.endpoint)
     env = {**postgres_server.create_database(name), **infra.env()}
     for key, value in env.items():
         monkeypatch.setenv(key, value)

@@ -23,6 +23,9 @@ from weighting_pipeline.assets import CHAIN_ASSETS
 from weighting_pipeline.local.infrastructure import receive_alerts
 from weighting_pipeline.local.stack import LOCATION, graphql
 
+# The rehearsal starts every server itself, outside the fixtures that mark the others.
+pytestmark = [pytest.mark.stack, pytest.mark.slow, pytest.mark.dynamodb, pytest.mark.postgres, pytest.mark.aws, pytest.mark.dagster]
+
 REPO = Path(__file__).resolve().parents[2]
 ASSETS = [{"path": a.key.path} for a in CHAIN_ASSETS]
 CHECKS = [{"assetKey": {"path": k.asset_key.path}, "name": k.name} for a in CHAIN_ASSETS for k in a.check_keys]
