@@ -28,14 +28,14 @@ setup() {
 cmd="${1:-}"
 shift || true
 case "$cmd" in
-  demo)  setup; exec "$VENV/bin/python" -m weighting_pipeline.local demo "$@" ;;
-  ui)    setup; exec "$VENV/bin/python" -m weighting_pipeline.local ui "$@" ;;
+  demo)  setup; exec "$VENV/bin/weighting-pipeline" demo "$@" ;;
+  ui)    setup; exec "$VENV/bin/weighting-pipeline" ui "$@" ;;
   test)  setup
          if [ "${1:-}" = fast ]; then   # the tests that need no server, instance or rehearsal
            shift; exec "$VENV/bin/python" -m pytest -m "not (dynamodb or postgres or aws or dagster or stack or slow)" "$@"
          fi
          exec "$VENV/bin/python" -m pytest "$@" ;;
   bench) setup; exec "$VENV/bin/python" -m benchmarks "$@" ;;
-  stack) setup; exec "$VENV/bin/python" -m weighting_pipeline.local stack "$@" ;;
+  stack) setup; exec "$VENV/bin/weighting-pipeline" stack "$@" ;;
   *) sed -n '2,10p' "$0"; exit 2 ;;
 esac

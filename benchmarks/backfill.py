@@ -56,12 +56,12 @@ def run(n_strategies: int, n_weeks: int, n_lots: int, repeats: int = 3, singles:
     import dagster as dg
 
     from benchmarks.ledgers import generated
-    from weighting_pipeline.local.demo_ledger import seed_ledger
-    from weighting_pipeline.local.dynamodb_local import LocalDynamoDB
-    from weighting_pipeline.local.tables import create_tables
+    from weighting_pipeline.devtools.demo_ledger import seed_ledger
+    from weighting_pipeline.devtools.dynamodb_local import LocalDynamoDB
+    from weighting_pipeline.ops.tables import create_tables
     from weighting_pipeline.resources.dynamodb import DynamoDBResource
 
-    from weighting_pipeline.local.postgres import LocalPostgres
+    from weighting_pipeline.devtools.postgres import LocalPostgres
 
     synthetic, keys, names = generated(n_strategies, n_weeks, n_lots, seed=3)
     lots = synthetic.lots

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from weighting_pipeline.local.demo_ledger import SyntheticLedger, synthetic_ledger
+from weighting_pipeline.devtools.demo_ledger import SyntheticLedger, synthetic_ledger
 
 FIRST_KEY = "2021-01-03"
 

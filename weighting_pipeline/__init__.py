@@ -9,7 +9,7 @@ __all__ = ["get_strategy_profile", "StrategyProfile"]
 
 def __getattr__(name: str):
     if name in __all__:
-        from weighting_pipeline import profiles
+        from weighting_pipeline.reader import profiles
 
         return getattr(profiles, name)
     raise AttributeError(f"module 'weighting_pipeline' has no attribute {name!r}")

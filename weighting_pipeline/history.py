@@ -12,10 +12,9 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
 import dagster as dg
-from dagster._core.event_api import PartitionKeyFilter
-from dagster._core.events import DagsterEventType
 
-from weighting_pipeline.provenance import Provenance
+from weighting_pipeline.dagster_internals import PartitionKeyFilter
+from weighting_pipeline.publication.provenance import Provenance
 
 PROVENANCE_FIELDS = tuple(Provenance.__dataclass_fields__)
 WEIGHT_ENTRY = "weight"  # dynamic_weights' metadata holds one "weight/<strategy>" entry per strategy
@@ -46,7 +45,7 @@ def latest_materializations(instance: dg.DagsterInstance, asset: str, weeks: Ite
     """The newest materialization of each of ``weeks`` of ``asset`` (weeks without one are absent)."""
     key = dg.AssetKey(asset)
     ids = instance.event_log_storage.get_latest_storage_id_by_partition(
-        key, DagsterEventType.ASSET_MATERIALIZATION, set(weeks)
+        key, dg.DagsterEventType.ASSET_MATERIALIZATION, set(weeks)
     )
     if not ids:
         return {}

@@ -15,6 +15,7 @@ builds its own instance). ``./run.sh test fast`` runs the tests with none of
 from __future__ import annotations
 
 import os
+import sys
 import uuid
 from pathlib import Path
 
@@ -23,12 +24,15 @@ import pytest
 from hypothesis import settings
 
 from weighting_pipeline.core.baseline import load_baseline, packaged_config_path
-from weighting_pipeline.local.demo_ledger import seed_ledger  # noqa: F401  (tests import it from here)
-from weighting_pipeline.local.dynamodb_local import LocalDynamoDB
-from weighting_pipeline.local.moto_server import LocalAWS
-from weighting_pipeline.local.postgres import LocalPostgres
-from weighting_pipeline.local.tables import create_tables
+from weighting_pipeline.devtools.demo_ledger import seed_ledger  # noqa: F401  (tests import it from here)
+from weighting_pipeline.devtools.dynamodb_local import LocalDynamoDB
+from weighting_pipeline.devtools.moto_server import LocalAWS
+from weighting_pipeline.devtools.postgres import LocalPostgres
+from weighting_pipeline.ops.tables import create_tables
 from weighting_pipeline.resources.dynamodb import DynamoDBResource
+
+# The console script, as a user runs it (installed beside this Python by pip install -e).
+CLI = [str(Path(sys.executable).with_name("weighting-pipeline"))]
 
 # Hypothesis runs the same examples every time by default, so CI is deterministic;
 # HYPOTHESIS_PROFILE=explore searches afresh (run it when changing the math).
@@ -145,7 +149,7 @@ def baseline():
 @pytest.fixture
 def ledger(tables, baseline):
     """The standard test ledger (2025-10-01 .. 2026-03-31, every baseline strategy), seeded; its lots."""
-    from weighting_pipeline.local.demo_ledger import synthetic_ledger
+    from weighting_pipeline.devtools.demo_ledger import synthetic_ledger
 
     ledger = synthetic_ledger(baseline.keys, "2025-10-01", "2026-03-31", 1.0, seed=4)
     seed_ledger(tables["ledger"], ledger)

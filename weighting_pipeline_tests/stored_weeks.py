@@ -7,9 +7,9 @@ from boto3.dynamodb.types import TypeSerializer
 
 from weighting_pipeline.core.calendar import WeekWindows
 from weighting_pipeline.core.chain import WeightingParams
-from weighting_pipeline.profiles import validate_item
-from weighting_pipeline.provenance import WeeklyWeights
-from weighting_pipeline.resources.weights_item import week_items
+from weighting_pipeline.reader.profiles import validate_item
+from weighting_pipeline.publication.provenance import WeeklyWeights
+from weighting_pipeline.publication.item import week_items
 from weighting_pipeline.resources.dynamodb import DynamoDBResource
 from weighting_pipeline.resources.weights_table import WeightsTable
 from weighting_pipeline_tests.conftest import run_chain_in_dagster, seed_ledger

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from weighting_pipeline.local.demo_ledger import synthetic_ledger
+from weighting_pipeline.devtools.demo_ledger import synthetic_ledger
 from weighting_pipeline.resources.dynamodb import DynamoDBResource
 from weighting_pipeline.resources.weights_table import WeightsTable
-from weighting_pipeline_tests.conftest import seed_ledger
+from weighting_pipeline_tests.conftest import CLI, seed_ledger
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -43,7 +43,7 @@ def test_demo_command_prints_the_weights_table(tmp_path):  # starts its own serv
     env.pop("STRATEGY_WEIGHTS__TABLE_NAME", None)
     env.pop("TRADE_LEDGER__TABLE_NAME", None)
     backend = os.environ.get("WEIGHTING_TEST_BACKEND", "auto")
-    done = subprocess.run([sys.executable, "-m", "weighting_pipeline.local", "demo", "--backend", backend],
+    done = subprocess.run([*CLI, "demo", "--backend", backend],
                           cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
     out = done.stdout
@@ -84,7 +84,7 @@ def test_audit_command_prints_each_week_and_writes_the_csv_without_dynamodb(tabl
     # Nothing listens here: the audit must not need DynamoDB.
     env = {**os.environ, "DAGSTER_HOME": str(home), "AWS_ENDPOINT_URL_DYNAMODB": "http://127.0.0.1:9"}
     out_csv = tmp_path / "audit.csv"
-    cmd = [sys.executable, "-m", "weighting_pipeline.local", "audit", "--range", "2026-02-15...2026-03-08", "--csv", str(out_csv)]
+    cmd = [*CLI, "audit", "--range", "2026-02-15...2026-03-08", "--csv", str(out_csv)]
     done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-3000:]
     lines = [line for line in done.stdout.splitlines() if line[:4] == "2026"]
@@ -143,7 +143,7 @@ def _listening(port: int) -> bool:
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT], ids=["SIGTERM", "SIGHUP", "SIGINT"])
 def test_ui_stops_every_server_it_started_on_a_signal(tmp_path, sig):
     """SIGTERM or SIGHUP (a closed terminal) used to kill the command on the spot and leave DynamoDB Local running."""
-    from weighting_pipeline.local.dynamodb_local import free_port
+    from weighting_pipeline.devtools.dynamodb_local import free_port
 
     root = tmp_path / "root"
     root.mkdir()
@@ -153,7 +153,7 @@ def test_ui_stops_every_server_it_started_on_a_signal(tmp_path, sig):
     env["WEIGHTING_LOCAL_ROOT"] = str(root)
     port = free_port()
     backend = os.environ.get("WEIGHTING_TEST_BACKEND", "auto")
-    ui = subprocess.Popen([sys.executable, "-m", "weighting_pipeline.local", "ui", "--port", str(port), "--backend", backend],
+    ui = subprocess.Popen([*CLI, "ui", "--port", str(port), "--backend", backend],
                           cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lines: list[str] = []
     threading.Thread(target=lambda: lines.extend(ui.stdout), daemon=True).start()

@@ -77,6 +77,7 @@ def test_schedule_fires_at_1800_local_across_dst(defs):
     from datetime import datetime
     from zoneinfo import ZoneInfo
 
+    # Test-only internal: the iterator the scheduler itself uses for cron ticks (no public equivalent).
     from dagster._utils.schedules import cron_string_iterator
 
     ny = ZoneInfo("America/New_York")

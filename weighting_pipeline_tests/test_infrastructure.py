@@ -76,9 +76,13 @@ def dynamodb_calls(paths) -> set[str]:
     return {f"dynamodb:{op}" for op in used}
 
 
+OUTSIDE_RUNS = {"cli", "devtools", "local", "ops"}  # operator commands and development tools: not run by a run task
+
+
 def package(*exclude: str) -> list[Path]:
+    """The modules a run's ECS task executes: the package without the commands and ``exclude``."""
     return [p for p in (REPO / "weighting_pipeline").rglob("*.py")
-            if "local" not in p.relative_to(REPO).parts and p.name not in exclude]
+            if not OUTSIDE_RUNS & set(p.relative_to(REPO).parts) and p.name not in exclude]
 
 
 def environment(template, task: str) -> tuple[dict, set[str]]:
@@ -112,7 +116,7 @@ def test_no_scan_no_wildcard_actions_and_star_resources_only_where_aws_allows_no
 
 
 def test_each_role_is_granted_exactly_what_its_process_calls(template):
-    pipeline = dynamodb_calls(package("profiles.py", "unpublish.py", "weights_table.py")) | dynamodb_calls(
+    pipeline = dynamodb_calls(package("profiles.py", "weights_table.py")) | dynamodb_calls(
         [REPO / "weighting_pipeline/resources/weights_table.py"]) - {"dynamodb:DeleteItem"}
     s3 = {"s3:GetObject", "s3:PutObject", "s3:ListBucket"}  # the Parquet IO manager (pyarrow: GET/HEAD, PUT, LIST) and compute logs
     expected = {
@@ -120,7 +124,7 @@ def test_each_role_is_granted_exactly_what_its_process_calls(template):
         "CodeServerTaskRole": {"sns:Publish"},  # resources/alerts.py, from the sensors
         "DaemonTaskRole": LAUNCHER_CALLS,
         "WebserverTaskRole": {"ecs:DescribeTasks", "ecs:StopTask", "s3:GetObject", "s3:ListBucket"},
-        "TradingReaderPolicy": dynamodb_calls([REPO / "weighting_pipeline/profiles.py"]),
+        "TradingReaderPolicy": dynamodb_calls([REPO / "weighting_pipeline/reader/profiles.py"]),
         # unpublish.py: WeightsTable.delete_week (DescribeTable, DeleteItem), then the reader (GetItem) to say what trading reads
         "OperatorPolicy": {"dynamodb:DeleteItem", "dynamodb:DescribeTable", "dynamodb:GetItem"},
     }
@@ -166,7 +170,7 @@ def test_every_variable_a_process_reads_is_set_and_no_secret_is_plain_text(templ
 
 
 def test_the_weights_table_matches_what_the_code_writes(template):
-    from weighting_pipeline.resources.weights_item import PK  # noqa: F401  (the key the code writes under)
+    from weighting_pipeline.publication.item import PK  # noqa: F401  (the key the code writes under)
 
     props = template["Resources"]["WeightsTable"]["Properties"]
     assert [k["AttributeName"] for k in props["KeySchema"]] == ["PK", "SK"]

@@ -14,7 +14,7 @@ from weighting_pipeline import get_strategy_profile
 from weighting_pipeline.core.baseline import load_baseline, packaged_config_path
 from weighting_pipeline.core.calendar import FIRST_WEEK
 from weighting_pipeline.core.chain import run_chain
-from weighting_pipeline.local.demo_ledger import synthetic_lots
+from weighting_pipeline.devtools.demo_ledger import synthetic_lots
 from weighting_pipeline.partitions import weekly_partitions
 from weighting_pipeline.resources.dynamodb import DynamoDBResource
 from weighting_pipeline.resources.weights_table import WeightsTable
@@ -76,7 +76,7 @@ def test_late_run_uses_last_weeks_item_within_grace(tables, frames, caplog):
     store(tables, frames, PREVIOUS)  # valid until 2040-02-26 18:00; the current week's item is missing
     within = get_strategy_profile(now=pd.Timestamp("2040-02-26 23:00", tz="America/New_York"))
     assert within.is_dynamic and within.source == PREVIOUS
-    with caplog.at_level(logging.WARNING, logger="weighting_pipeline.profiles"):
+    with caplog.at_level(logging.WARNING, logger="weighting_pipeline.reader.profiles"):
         after = get_strategy_profile(now=pd.Timestamp("2040-02-27 18:01", tz="America/New_York"))
     assert not after.is_dynamic and "no longer valid" in after.source
     assert "Using baseline allocations" in caplog.text
@@ -102,7 +102,7 @@ def _set(name, value):
 )
 def test_broken_items_fall_back_to_baseline(tables, frames, baseline, mutate, reason, caplog):
     store(tables, frames, KEY, mutate=mutate)
-    with caplog.at_level(logging.WARNING, logger="weighting_pipeline.profiles"):
+    with caplog.at_level(logging.WARNING, logger="weighting_pipeline.reader.profiles"):
         profile = get_strategy_profile(now=NOW)
     assert not profile.is_dynamic and reason in profile.source, profile.source
     assert {k: float(v) for k, v in profile.allocations.items()} == baseline.allocations.to_dict()
@@ -121,7 +121,7 @@ def test_unset_table_falls_back(monkeypatch):
 
 
 def test_unreachable_table_falls_back(monkeypatch):
-    from weighting_pipeline.local.dynamodb_local import free_port
+    from weighting_pipeline.devtools.dynamodb_local import free_port
 
     monkeypatch.setenv("STRATEGY_WEIGHTS__TABLE_NAME", "strategy-weights")
     monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", f"http://127.0.0.1:{free_port()}")  # nothing listens
@@ -140,7 +140,7 @@ def test_called_as_trading_pull_request_2957_calls_it(tables, frames, baseline, 
     whose first fields are files, allocations, is_dynamic (default False)."""
     from dataclasses import fields
 
-    from weighting_pipeline.profiles import StrategyProfile
+    from weighting_pipeline.reader.profiles import StrategyProfile
 
     assert [f.name for f in fields(StrategyProfile)][:3] == ["files", "allocations", "is_dynamic"]
     assert StrategyProfile(["gold.clj"], {"gold.clj": Decimal(1)}).is_dynamic is False
@@ -156,7 +156,7 @@ def test_called_as_trading_pull_request_2957_calls_it(tables, frames, baseline, 
 
 
 def test_use_dynamic_false_returns_the_baseline_without_touching_dynamodb(tables, frames, monkeypatch):
-    from weighting_pipeline.local.dynamodb_local import free_port
+    from weighting_pipeline.devtools.dynamodb_local import free_port
 
     store(tables, frames, KEY)
     monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", f"http://127.0.0.1:{free_port()}")  # any call would fail
@@ -170,7 +170,7 @@ def test_the_client_and_the_baseline_are_kept_per_process_and_a_changed_file_is_
     import json
     import os
 
-    from weighting_pipeline import profiles
+    from weighting_pipeline.reader import profiles
 
     assert profiles._client() is profiles._client()
     here = profiles._client()

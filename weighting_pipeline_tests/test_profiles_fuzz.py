@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from weighting_pipeline import get_strategy_profile
 from weighting_pipeline.core.baseline import load_baseline, packaged_config_path
 from weighting_pipeline.core.chain import run_chain
-from weighting_pipeline.local.demo_ledger import synthetic_lots
+from weighting_pipeline.devtools.demo_ledger import synthetic_lots
 from weighting_pipeline_tests.stored_weeks import items_for
 
 KEY, PREVIOUS = "2040-02-19", "2040-02-12"
@@ -116,7 +116,7 @@ def weights_table_env(monkeypatch):
 @given(current=st.one_of(st.none(), broken_item()), previous=st.one_of(st.none(), broken_item(), st.builds(lambda: valid_items()[PREVIOUS])))
 def test_fuzzed_items_always_give_safe_allocations(weights_table_env, caplog, current, previous):
     caplog.clear()
-    with caplog.at_level(logging.WARNING, logger="weighting_pipeline.profiles"):
+    with caplog.at_level(logging.WARNING, logger="weighting_pipeline.reader.profiles"):
         profile = get_strategy_profile("prod", now=NOW, client=ItemsClient(current, previous))
     values = list(profile.allocations.values())
     assert set(profile.allocations) == set(BASELINE.keys)
@@ -153,7 +153,7 @@ def test_an_unresponsive_endpoint_costs_trading_about_two_seconds(monkeypatch, c
     monkeypatch.setenv("STRATEGY_WEIGHTS__TABLE_NAME", "strategy-weights")
     try:
         began = time.monotonic()
-        with caplog.at_level(logging.WARNING, logger="weighting_pipeline.profiles"):
+        with caplog.at_level(logging.WARNING, logger="weighting_pipeline.reader.profiles"):
             profile = get_strategy_profile("prod", now=NOW)
         elapsed = time.monotonic() - began
     finally:

@@ -6,19 +6,12 @@ import math
 
 import pytest
 
-from weighting_pipeline import provenance
+from weighting_pipeline.publication import restatement, weights_hash
 from weighting_pipeline.assets.code_versions import CHAIN_CODE_VERSION, CODE_VERSIONS, chain_modules
-from weighting_pipeline.provenance import (
-    FIRST_PUBLICATION,
-    IDENTICAL,
-    NOT_COMPARABLE,
-    RESTATED,
-    code_text,
-    compare_publication,
-    source_modules,
-    source_version,
-    weights_sha256,
-)
+from weighting_pipeline.publication.restatement import FIRST_PUBLICATION, IDENTICAL, NOT_COMPARABLE, RESTATED, compare_publication
+from weighting_pipeline.assets import source_version as fingerprint
+from weighting_pipeline.assets.source_version import code_text, source_modules, source_version
+from weighting_pipeline.publication.weights_hash import weights_sha256
 
 MATH = '''"""Module docstring."""
 
@@ -35,7 +28,7 @@ def test_the_weights_hash_is_sha256_of_the_stated_canonical_encoding():
     weights = {"b.clj": 0.75, "a.clj": 0.1 + 0.15000000000000002}
     expected = hashlib.sha256(json.dumps({"a.clj": weights["a.clj"], "b.clj": 0.75}, separators=(",", ":")).encode()).hexdigest()
     assert weights_sha256(weights) == expected
-    assert provenance.canonical_weights({"b": 0.5, "a": 0.5}) == b'{"a":0.5,"b":0.5}'
+    assert weights_hash.canonical_weights({"b": 0.5, "a": 0.5}) == b'{"a":0.5,"b":0.5}'
     # Order does not matter; one ulp does.
     assert weights_sha256(dict(reversed(list(weights.items())))) == expected
     assert weights_sha256({**weights, "b.clj": math.nextafter(0.75, 1)}) != expected
@@ -79,16 +72,16 @@ def test_a_change_to_an_imported_core_module_changes_the_version(monkeypatch):
     from weighting_pipeline.core import returns, sharpe
 
     before = source_version(sharpe)
-    original = provenance._source
+    original = fingerprint._source
 
     def edited(name):
         text = original(name)
         return text.replace("2 * days + after", "2 * days + after + 0") if name.endswith("core.calendar") else text
 
     def use(source):
-        monkeypatch.setattr(provenance, "_source", source)
-        provenance._parsed.cache_clear()  # sources are read once per process
-        provenance._module_code.cache_clear()
+        monkeypatch.setattr(fingerprint, "_source", source)
+        fingerprint._parsed.cache_clear()  # sources are read once per process
+        fingerprint._module_code.cache_clear()
 
     use(edited)
     assert source_version(sharpe) != before  # sharpe imports returns, which imports calendar
@@ -109,7 +102,7 @@ PROV = {"parameters": {"lookback_days": 90}, "baseline_sha256": "b1", "code_vers
         ({"a": 0.25, "b": 0.75}, {**PROV, "code_version": "c0"}, IDENTICAL, 0.0, [], ["code_version"]),
         ({"a": 0.5, "b": 0.5}, PROV, RESTATED, 0.25, ["a", "b"], []),  # equal moves: by name
         ({"a": 0.25, "b": 0.625, "c": 0.125}, {**PROV, "baseline_sha256": "b0", "parameters": {"lookback_days": 60}}, RESTATED, 0.125, ["b", "c"], ["parameters", "baseline_sha256"]),
-        ({"a": 0.25, "b": 0.75}, {}, IDENTICAL, 0.0, [], list(provenance.COMPARED_FIELDS)),  # an earlier week without provenance
+        ({"a": 0.25, "b": 0.75}, {}, IDENTICAL, 0.0, [], list(restatement.COMPARED_FIELDS)),  # an earlier week without provenance
     ],
 )
 def test_compare_publication(earlier, earlier_prov, status, largest, moved, differing):
@@ -127,8 +120,8 @@ def test_compare_publication(earlier, earlier_prov, status, largest, moved, diff
 def test_parameters_read_back_from_json_compare_equal():
     # Dagster stores the parameters as JSON: ints may come back as ints, floats as floats.
     as_read = json.loads(json.dumps({"lookback_days": 90, "risk_free_rate": 0.045}))
-    assert provenance.differing_fields({**PROV, "parameters": {"lookback_days": 90, "risk_free_rate": 0.045}}, {**PROV, "parameters": as_read}) == []
-    assert provenance.differing_fields({**PROV, "parameters": {"lookback_days": 90}}, {**PROV, "parameters": {"lookback_days": 60}}) == ["parameters"]
+    assert restatement.differing_fields({**PROV, "parameters": {"lookback_days": 90, "risk_free_rate": 0.045}}, {**PROV, "parameters": as_read}) == []
+    assert restatement.differing_fields({**PROV, "parameters": {"lookback_days": 90}}, {**PROV, "parameters": {"lookback_days": 60}}) == ["parameters"]
 
 
 def test_non_finite_weights_are_not_compared():

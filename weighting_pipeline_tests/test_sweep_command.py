@@ -1,4 +1,4 @@
-"""``python -m weighting_pipeline.local sweep``, run as a user would, against DynamoDB Local:
+"""``weighting-pipeline sweep``, run as a user would, against DynamoDB Local:
 one ledger read, every setting, and the default setting's numbers equal to what the
 Dagster chain's tilt_backtest recorded for the same weeks."""
 
@@ -10,16 +10,16 @@ import sys
 import dagster as dg
 import pytest
 
-from weighting_pipeline.audit import weeks_in
+from weighting_pipeline.ops.audit import weeks_in
 from weighting_pipeline.core import analytics
-from weighting_pipeline_tests.conftest import run_chain_in_dagster
+from weighting_pipeline_tests.conftest import CLI, run_chain_in_dagster
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIRST, LAST = "2026-01-11", "2026-03-15"  # backtested; the chain also runs the week before FIRST
 
 
 def sweep(*args, timeout=300):
-    return subprocess.run([sys.executable, "-m", "weighting_pipeline.local", "sweep", *args], cwd=REPO,
+    return subprocess.run([*CLI, "sweep", *args], cwd=REPO,
                           env=dict(os.environ), capture_output=True, text=True, timeout=timeout)
 
 

@@ -1,4 +1,4 @@
-"""Rolling a week back to the baseline: ``python -m weighting_pipeline.local unpublish``."""
+"""Rolling a week back to the baseline: ``weighting-pipeline unpublish``."""
 
 import os
 import subprocess
@@ -8,10 +8,10 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 
-from weighting_pipeline.local.demo_ledger import synthetic_ledger
-from weighting_pipeline.profiles import get_strategy_profile
-from weighting_pipeline.unpublish import latest_unpublish
-from weighting_pipeline_tests.conftest import run_chain_in_dagster, seed_ledger
+from weighting_pipeline.devtools.demo_ledger import synthetic_ledger
+from weighting_pipeline.reader.profiles import get_strategy_profile
+from weighting_pipeline.ops.unpublish import latest_unpublish
+from weighting_pipeline_tests.conftest import CLI, run_chain_in_dagster, seed_ledger
 from weighting_pipeline_tests.stored_weeks import stored_weeks
 
 REPO = Path(__file__).resolve().parent.parent
@@ -20,7 +20,7 @@ WEEK = "2026-03-08"
 
 def cli(home: Path, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "DAGSTER_HOME": str(home)}
-    return subprocess.run([sys.executable, "-m", "weighting_pipeline.local", *args], cwd=REPO, env=env,
+    return subprocess.run([*CLI, *args], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=120)
 
 
@@ -65,6 +65,6 @@ def test_unpublish_refuses_a_missing_reason_or_a_wrong_week_by_name(tables, tmp_
     assert empty.returncode == 2 and "--reason is required" in empty.stderr
     wrong = cli(home, "unpublish", "--week", "2026-03-09", "--reason", "test")
     assert wrong.returncode == 2 and "--week '2026-03-09' is not a weekly partition key" in wrong.stderr
-    missing = subprocess.run([sys.executable, "-m", "weighting_pipeline.local", "unpublish", "--week", WEEK],
+    missing = subprocess.run([*CLI, "unpublish", "--week", WEEK],
                              cwd=REPO, capture_output=True, text=True, timeout=60)
     assert missing.returncode == 2 and "--reason" in missing.stderr

@@ -28,11 +28,9 @@ from dataclasses import dataclass, field
 from typing import Any, Iterator, Mapping, Sequence
 
 import dagster as dg
-from dagster._core.definitions.asset_checks.asset_check_evaluation import (
-    AssetCheckEvaluationTargetMaterializationData as TargetMaterialization,
-)
 
 from weighting_pipeline.core.invariants import Invariant
+from weighting_pipeline.dagster_internals import TargetMaterialization
 from weighting_pipeline.history import latest_materializations
 from weighting_pipeline.partitions import weekly_partitions
 

@@ -8,7 +8,7 @@ from weighting_pipeline.assets.common import CHAIN, add_week_metadata, by_strate
 from weighting_pipeline.core.calendar import WeekWindows
 from weighting_pipeline.core.invariants import Invariant
 from weighting_pipeline.core.lots import lots_by_week, open_lot_exits
-from weighting_pipeline.report import markdown_table
+from weighting_pipeline.assets.report import markdown_table
 from weighting_pipeline.resources.ledger_items import skips_by_week
 from weighting_pipeline.resources.ledger_reader import LedgerRead, LedgerReader
 from weighting_pipeline.resources.table_schema import GSI7

@@ -7,9 +7,10 @@ Dagster then marks the asset and everything downstream stale. ``CHAIN_CODE_VERSI
 covers the whole chain; it is the ``code_version`` recorded in each week's provenance.
 """
 
-from weighting_pipeline import charts, report
+from weighting_pipeline.assets import charts
+from weighting_pipeline.assets import report
 from weighting_pipeline.core import allocation, analytics, backtest, invariants, lots, multipliers, returns, sharpe, weights
-from weighting_pipeline.provenance import source_modules, source_version
+from weighting_pipeline.assets.source_version import source_modules, source_version
 from weighting_pipeline.resources import ledger_items
 
 COMPUTATION = {

@@ -17,7 +17,7 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 
-from weighting_pipeline import report
+from weighting_pipeline.assets import report
 from weighting_pipeline.assets.checks import emit, per_week, weight_check_specs
 from weighting_pipeline.assets.closed_lots import LEDGER_INDEX
 from weighting_pipeline.assets.code_versions import CHAIN_CODE_VERSION, CODE_VERSIONS
@@ -26,8 +26,9 @@ from weighting_pipeline.core.calendar import TIMEZONE, previous_key
 from weighting_pipeline.core.invariants import Invariant, blocking_invariants, enough_qualified, turnover_below_threshold
 from weighting_pipeline.core.weights import dynamic_weights as compute_weights
 from weighting_pipeline.history import WEIGHT_ENTRY, Materialization, latest_materializations
-from weighting_pipeline.provenance import Provenance, Restatement, WeeklyWeights, compare_publication, week_weights
-from weighting_pipeline.report import markdown_table
+from weighting_pipeline.publication.provenance import Provenance, WeeklyWeights, week_weights
+from weighting_pipeline.publication.restatement import Restatement, compare_publication
+from weighting_pipeline.assets.report import markdown_table
 from weighting_pipeline.settings import WeightingSettings
 
 ASSET = "dynamic_weights"

@@ -10,7 +10,7 @@ from weighting_pipeline.core.calendar import WeekWindows
 from weighting_pipeline.core.chain import WeightingParams
 from weighting_pipeline.core.returns import DailyReturns
 from weighting_pipeline.core.sharpe import sharpe_ratios as compute_sharpe
-from weighting_pipeline.report import markdown_table
+from weighting_pipeline.assets.report import markdown_table
 from weighting_pipeline.settings import WeightingSettings
 
 

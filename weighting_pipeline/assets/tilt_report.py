@@ -11,10 +11,10 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 
-from weighting_pipeline import report
+from weighting_pipeline.assets import report
 from weighting_pipeline.assets.code_versions import REPORT_CODE_VERSION
 from weighting_pipeline.assets.common import OWNER
-from weighting_pipeline.charts import markdown_image, tilt_chart
+from weighting_pipeline.assets.charts import markdown_image, tilt_chart
 from weighting_pipeline.core import analytics
 from weighting_pipeline.settings import WeightingSettings
 

@@ -152,3 +152,9 @@ def current_partition_key(now: pd.Timestamp, first_key: str) -> str | None:
 def previous_key(key: str) -> str:
     """The week-start key one week before ``key``."""
     return str(np.datetime64(key, "D") - np.timedelta64(7, "D"))
+
+
+def latest_complete_week(now: pd.Timestamp | None = None, first_key: str = FIRST_WEEK) -> str:
+    """The key of the latest week that has ended at or before ``now`` (default: the
+    current time): the week a run scheduled now computes."""
+    return current_partition_key(now if now is not None else pd.Timestamp.now(tz="UTC"), first_key)

@@ -1,1 +1,1 @@
-"""Local running: embedded DynamoDB, table set-up, demo ledger, the printout."""
+"""The old ``python -m weighting_pipeline.local`` spelling of the CLI, an alias for one release."""

@@ -1,6 +1,6 @@
 """The DynamoDB resource: one boto3 client factory with bounded retries, for the pipeline.
 
-The client itself is built by ``resources.dynamodb_client`` (no Dagster), which
+The client itself is built by ``reader.dynamodb_client`` (no Dagster), which
 the trading reader uses directly.
 """
 
@@ -12,7 +12,7 @@ from typing import Any
 from dagster_aws.utils import ResourceWithBoto3Configuration
 from pydantic import Field, PrivateAttr
 
-from weighting_pipeline.resources.dynamodb_client import client_config, make_client
+from weighting_pipeline.reader.dynamodb_client import client_config, make_client
 
 
 class DynamoDBResource(ResourceWithBoto3Configuration):

@@ -15,8 +15,9 @@ from pydantic import Field
 
 from weighting_pipeline.core.calendar import WeekWindows
 from weighting_pipeline.core.invariants import blocking_invariants
-from weighting_pipeline.provenance import WeeklyWeights, week_weights, weights_sha256_or_none
-from weighting_pipeline.resources.weights_item import items_to_frame, week_items
+from weighting_pipeline.publication.provenance import WeeklyWeights, week_weights
+from weighting_pipeline.publication.weights_hash import weights_sha256_or_none
+from weighting_pipeline.publication.item import items_to_frame, week_items
 from weighting_pipeline.resources.weights_table import WeightsTable
 
 

@@ -12,7 +12,7 @@ from pydantic import Field
 
 from weighting_pipeline.resources.dynamodb import DynamoDBResource
 from weighting_pipeline.resources.table_schema import describe, require_keys
-from weighting_pipeline.resources.weights_item import PK
+from weighting_pipeline.publication.item import PK
 
 BATCH_LIMIT = 25  # DynamoDB's BatchWriteItem maximum
 

@@ -11,7 +11,7 @@ from weighting_pipeline.alerts import messages
 from weighting_pipeline.alerts.sensors import alert_on_missed_week, alert_on_run_failure, alert_on_warn_checks, missed_week_alert
 from weighting_pipeline.core.calendar import WeekWindows
 from weighting_pipeline.definitions import alerts_topic
-from weighting_pipeline.local.infrastructure import create_alerts_topic, receive_alerts
+from weighting_pipeline.devtools.infrastructure import create_alerts_topic, receive_alerts
 from weighting_pipeline.resources.alerts import AlertsTopic
 from weighting_pipeline.settings import SettingsError
 from weighting_pipeline_tests.conftest import run_chain_in_dagster

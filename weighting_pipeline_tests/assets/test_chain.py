@@ -6,7 +6,7 @@ import pytest
 import pandas as pd
 
 from weighting_pipeline.core.calendar import WeekWindows
-from weighting_pipeline.local.demo_ledger import synthetic_ledger
+from weighting_pipeline.devtools.demo_ledger import synthetic_ledger
 from weighting_pipeline.resources.dynamodb import DynamoDBResource
 from weighting_pipeline.resources.weights_table import WeightsTable
 from weighting_pipeline_tests.assets.test_checks_per_week import Status, recorded

@@ -10,11 +10,12 @@ from decimal import Decimal
 import dagster as dg
 import pandas as pd
 import pytest
-from dagster._core.event_api import PartitionKeyFilter
+from weighting_pipeline.dagster_internals import PartitionKeyFilter  # no public way to filter the event log by partition
+# Test-only internal: the status of a check execution record, which Dagster does not export.
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus as Status
 
 from weighting_pipeline.assets import CHAIN_ASSETS
-from weighting_pipeline.local.demo_ledger import synthetic_ledger
+from weighting_pipeline.devtools.demo_ledger import synthetic_ledger
 from weighting_pipeline_tests.conftest import run_chain_in_dagster, seed_ledger, temp_instance
 from weighting_pipeline_tests.real_lot import raw_item
 from weighting_pipeline_tests.stored_weeks import stored_weeks

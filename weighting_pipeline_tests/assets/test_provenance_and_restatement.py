@@ -6,13 +6,13 @@ from decimal import Decimal
 
 import dagster as dg
 import pytest
-from dagster._core.event_api import PartitionKeyFilter
+from weighting_pipeline.dagster_internals import PartitionKeyFilter  # no public way to filter the event log by partition
 
 import weighting_pipeline.settings as settings_module
 from weighting_pipeline.assets.code_versions import CHAIN_CODE_VERSION, CODE_VERSIONS
 from weighting_pipeline.core.baseline import packaged_config_path
-from weighting_pipeline.local.demo_ledger import synthetic_ledger
-from weighting_pipeline.provenance import weights_sha256
+from weighting_pipeline.devtools.demo_ledger import synthetic_ledger
+from weighting_pipeline.publication.weights_hash import weights_sha256
 from weighting_pipeline_tests.conftest import run_chain_in_dagster, seed_ledger
 from weighting_pipeline_tests.stored_weeks import stored_weeks
 

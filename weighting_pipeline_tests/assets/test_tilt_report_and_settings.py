@@ -9,7 +9,7 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 import pytest
-from dagster._core.event_api import PartitionKeyFilter
+from weighting_pipeline.dagster_internals import PartitionKeyFilter  # no public way to filter the event log by partition
 
 from weighting_pipeline.assets import CHAIN_ASSETS, REPORT_ASSETS
 from weighting_pipeline.core import analytics

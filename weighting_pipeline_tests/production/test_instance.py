@@ -6,10 +6,10 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-from dagster._core.event_api import PartitionKeyFilter
+from weighting_pipeline.dagster_internals import PartitionKeyFilter  # no public way to filter the event log by partition
 
-from weighting_pipeline.local.infrastructure import provision
-from weighting_pipeline.local.demo_ledger import synthetic_ledger
+from weighting_pipeline.devtools.infrastructure import provision
+from weighting_pipeline.devtools.demo_ledger import synthetic_ledger
 from weighting_pipeline.production.ecs_launcher import EcsRunLauncher
 from weighting_pipeline_tests.conftest import run_chain_in_dagster, seed_ledger
 
@@ -35,13 +35,12 @@ def production(postgres_server, aws, dynamodb, monkeypatch, tmp_path):
 
 def test_the_instance_stores_in_postgres_queues_runs_and_launches_them_on_ecs(production):
     from dagster_postgres import PostgresEventLogStorage, PostgresRunStorage, PostgresScheduleStorage
-    from dagster._core.run_coordinator import QueuedRunCoordinator
 
     with dg.DagsterInstance.get() as instance:
         assert isinstance(instance.run_storage, PostgresRunStorage)
         assert isinstance(instance.event_log_storage, PostgresEventLogStorage)
         assert isinstance(instance.schedule_storage, PostgresScheduleStorage)
-        assert isinstance(instance.run_coordinator, QueuedRunCoordinator)
+        assert isinstance(instance.run_coordinator, dg.QueuedRunCoordinator)
         assert instance.get_concurrency_config().run_queue_config.tag_concurrency_limits == [{"key": "dagster/backfill", "limit": 1}]
         launcher = instance.run_launcher
         assert isinstance(launcher, EcsRunLauncher) and not launcher.use_current_ecs_task_config

@@ -20,8 +20,8 @@ import pytest
 import sqlalchemy as sa
 
 from weighting_pipeline.assets import CHAIN_ASSETS
-from weighting_pipeline.local.infrastructure import receive_alerts
-from weighting_pipeline.local.stack import LOCATION, graphql
+from weighting_pipeline.devtools.infrastructure import receive_alerts
+from weighting_pipeline.devtools.stack import LOCATION, graphql
 
 # The rehearsal starts every server itself, outside the fixtures that mark the others.
 pytestmark = [pytest.mark.stack, pytest.mark.slow, pytest.mark.dynamodb, pytest.mark.postgres, pytest.mark.aws, pytest.mark.dagster]

@@ -4,7 +4,7 @@ import pytest
 
 import pandas as pd
 
-from weighting_pipeline.local.demo_ledger import synthetic_ledger
+from weighting_pipeline.devtools.demo_ledger import synthetic_ledger
 from weighting_pipeline.resources.dynamodb import DynamoDBResource
 from weighting_pipeline.resources.ledger_reader import LedgerReader
 from weighting_pipeline_tests.conftest import seed_ledger
@@ -20,7 +20,7 @@ def reader(table, **kw):
 @pytest.fixture
 def gsi7_ledger(tables, client):
     """A ledger table that also has the proposed close-date index (GSI7)."""
-    from weighting_pipeline.local.tables import create_ledger_table
+    from weighting_pipeline.ops.tables import create_ledger_table
 
     name = tables["ledger"] + "-gsi7"
     create_ledger_table(client, name, close_date_index=True)

@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from weighting_pipeline.core.calendar import WeekWindows
-from weighting_pipeline.provenance import WeeklyWeights
+from weighting_pipeline.publication.provenance import WeeklyWeights
 
 PK = "WEIGHTS#WEEK"
 ENTITY_TYPE = "DYNAMIC_WEIGHTS"

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import boto3
 
-from weighting_pipeline.local.tables import create_tables
+from weighting_pipeline.ops.tables import create_tables
 
 RUN_CONTAINER = "run"  # the launcher's default container name
 RUN_FAMILY = "weighting-pipeline-run"
@@ -95,7 +95,7 @@ def provision(
     plus ``Infrastructure.env()``: what a run's ECS task is given, as the
     CloudFormation stack would give it.
     """
-    session = boto3.session.Session(region_name=region)
+    session = boto3.session.Session(region_name=region, aws_access_key_id="local", aws_secret_access_key="local")  # the local servers take any key
     aws = lambda service: session.client(service, endpoint_url=aws_endpoint)  # noqa: E731
     ledger, weights = f"{name}-trade-ledger", f"{name}-strategy-weights"
     create_tables(session.client("dynamodb", endpoint_url=dynamodb_endpoint), ledger, weights)

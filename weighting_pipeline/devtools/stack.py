@@ -25,9 +25,9 @@ import urllib.request
 from contextlib import ExitStack
 from pathlib import Path
 
-
-from weighting_pipeline.local.dynamodb_local import LocalDynamoDB
-from weighting_pipeline.local.servers import HOST, free_port, wait_for_port
+from weighting_pipeline.devtools.dynamodb_local import LocalDynamoDB
+from weighting_pipeline.devtools.local_env import LOCAL_CREDENTIALS
+from weighting_pipeline.devtools.servers import HOST, free_port, wait_for_port
 
 REPO = Path(__file__).resolve().parents[2]
 LOCATION = "weighting_pipeline"
@@ -106,10 +106,9 @@ def wait_until_ready(webserver: str, processes: Processes, deadline: float) -> N
 
 
 def run(root: Path, backend: str = "auto") -> int:
-    from weighting_pipeline.local.cli import latest_complete_week, seed_demo_ledger
-    from weighting_pipeline.local.infrastructure import provision
-    from weighting_pipeline.local.moto_server import LocalAWS, set_manual_ecs_transitions
-    from weighting_pipeline.local.postgres import LocalPostgres
+    from weighting_pipeline.devtools.infrastructure import provision
+    from weighting_pipeline.devtools.moto_server import LocalAWS, set_manual_ecs_transitions
+    from weighting_pipeline.devtools.postgres import LocalPostgres
 
     state = root / ".local" / "stack"
     shutil.rmtree(state, ignore_errors=True)
@@ -131,8 +130,7 @@ def run(root: Path, backend: str = "auto") -> int:
             "AWS_ENDPOINT_URL_DYNAMODB": dynamodb.endpoint,
             "AWS_REGION": "us-east-1",
             "AWS_DEFAULT_REGION": "us-east-1",
-            "AWS_ACCESS_KEY_ID": "local",  # moto and DynamoDB Local accept any key; never real credentials here
-            "AWS_SECRET_ACCESS_KEY": "local",
+            **LOCAL_CREDENTIALS,
             "APP__STAGE": os.environ.get("APP__STAGE", "prod"),
             "DAGSTER_WEBSERVER_URL": webserver,
             **postgres.env(),
@@ -140,15 +138,14 @@ def run(root: Path, backend: str = "auto") -> int:
         for var in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "INTERMEDIATES__BASE_PATH", "SCHEDULE__DEFAULT_STATUS"):
             env.pop(var, None)
         task_env = {k: env[k] for k in env if k.startswith(("AWS_", "DAGSTER_PG_", "APP__", "DAGSTER_WEBSERVER"))}
-        os.environ.update(env)
         infra = provision("stack", aws_endpoint=aws.endpoint, dynamodb_endpoint=dynamodb.endpoint, image=IMAGE, task_environment=task_env)
         env.update(infra.env())
         env.update({"DAGSTER_HOME": str(home), "DAGSTER_CODE_SERVER_HOST": HOST, "DAGSTER_CODE_SERVER_PORT": str(code_port)})
-        os.environ.update(env)
-        week = latest_complete_week()
+        print(f"provisioned tables, bucket, cluster {infra.cluster}, topic", flush=True)
         # HISTORY_WEEKS complete weeks before the latest one, each with its full lookback window.
-        lots = seed_demo_ledger(week, days=(HISTORY_WEEKS + 1) * 7 + 91)
-        print(f"provisioned tables, bucket, cluster {infra.cluster}, topic; seeded {lots} closed lots up to week {week}", flush=True)
+        seed = [sys.executable, "-m", "weighting_pipeline.devtools.demo", "seed", "--days", str((HISTORY_WEEKS + 1) * 7 + 91)]
+        if subprocess.call(seed, env=env, cwd=state):
+            raise RuntimeError("seeding the demo ledger failed (its output is above)")
 
         processes = Processes(logs)
         stack.callback(processes.stop)
@@ -161,7 +158,7 @@ def run(root: Path, backend: str = "auto") -> int:
         processes.start("daemon", [str(bin_dir / "dagster-daemon"), "run", "-w", workspace], env, state)
         port = int(webserver.rsplit(":", 1)[1])
         processes.start("webserver", [str(bin_dir / "dagster-webserver"), "-h", HOST, "-p", str(port), "-w", workspace], env, state)
-        processes.start("fargate", [sys.executable, "-m", "weighting_pipeline.local.fargate", "--cluster", infra.cluster,
+        processes.start("fargate", [sys.executable, "-m", "weighting_pipeline.devtools.fargate", "--cluster", infra.cluster,
                                     "--dagster-yaml", str(REPO / "deploy" / "dagster.yaml"), "--workdir", str(state / "tasks")], env, state)
         wait_until_ready(webserver, processes, time.monotonic() + READY_TIMEOUT)
         ready = {

@@ -1,4 +1,4 @@
-"""``python -m weighting_pipeline.local sweep``: backtest a grid of settings on one ledger read.
+"""``weighting-pipeline sweep``: backtest a grid of settings on one ledger read.
 
 Reads the lots of the baseline strategies and their exit records once, through the same
 ``LedgerReader`` the pipeline uses (``TRADE_LEDGER__TABLE_NAME``, the standard
@@ -109,7 +109,7 @@ def progress_bar(total: int, enabled: bool) -> tuple[Callable[[int, int], None],
 
 def run(week_range: str, options: dict[str, str | None], progress: bool = True, csv_path: str | None = None) -> int:
     """The ``sweep`` command: returns the exit status."""
-    from weighting_pipeline.audit import AuditRangeError, weeks_in
+    from weighting_pipeline.ops.audit import AuditRangeError, weeks_in
     from weighting_pipeline.core.sweep import sweep
     from weighting_pipeline.settings import SettingsError, WeightingSettings
 

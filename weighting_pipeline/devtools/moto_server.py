@@ -14,7 +14,7 @@ import sys
 import urllib.request
 from pathlib import Path
 
-from weighting_pipeline.local.servers import HOST, LocalServer, free_port, stop_process, wait_for_port
+from weighting_pipeline.devtools.servers import HOST, LocalServer, free_port, stop_process, wait_for_port
 
 
 class LocalAWS(LocalServer):

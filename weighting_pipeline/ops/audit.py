@@ -1,6 +1,6 @@
 """The audit trail of a range of weeks, read from the Dagster instance only.
 
-``python -m weighting_pipeline.local audit --range A...B [--csv FILE]`` prints
+``weighting-pipeline audit --range A...B [--csv FILE]`` prints
 one line per week (weights hash, checks, restatement, provenance) and can
 write the per-week, per-strategy table an auditor opens in a spreadsheet. It
 reads the instance's event log (``DAGSTER_HOME``), which outlives the weights
@@ -18,7 +18,7 @@ import dagster as dg
 
 from weighting_pipeline.history import Materialization, check_statuses, latest_materializations
 from weighting_pipeline.partitions import weekly_partitions
-from weighting_pipeline.unpublish import latest_unpublish
+from weighting_pipeline.ops.unpublish import latest_unpublish
 
 CSV_COLUMNS = [
     "week", "strategy", "baseline", "sharpe", "multiplier", "weight", "parameters", "code_version", "run_id",

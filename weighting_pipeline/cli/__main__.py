@@ -1,0 +1,3 @@
+from weighting_pipeline.cli import main
+
+main(prog_name="weighting-pipeline")

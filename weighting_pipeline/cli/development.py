@@ -1,0 +1,83 @@
+"""Development commands: ``demo``, ``ui`` and ``stack``, on 127.0.0.1 only.
+
+Each imports ``weighting_pipeline.devtools`` when it runs, never at import, and
+fails with a clear message where the development tools are not installed.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+
+import click
+
+from weighting_pipeline.cli.local import require_devtools, run_in_local_env
+
+BACKEND = click.option(
+    "--backend", type=click.Choice(["auto", "dynamodb-local", "moto"]), default="auto",
+    help="The embedded DynamoDB: DynamoDB Local (needs Java), moto's server, or the first that works.",
+)
+DEMO = [sys.executable, "-m", "weighting_pipeline.devtools.demo"]
+
+
+@click.command()
+@click.option("--reseed", is_flag=True, help="Write the demo ledger again.")
+@BACKEND
+@click.option("--debug", is_flag=True, help="Show Dagster's DEBUG events too, not only the step log.")
+def demo(reseed: bool, backend: str, debug: bool) -> None:
+    """Embedded DynamoDB, a demo ledger in the trading system's format, its last 18 weeks
+    in one Dagster run, then tilt_report; prints the latest week's weights and the verdict.
+
+    State is kept in .local/ (DynamoDB data and DAGSTER_HOME), so ui shows what demo did."""
+    require_devtools("demo")
+    flags = ["--reseed"] * reseed + ["--debug"] * debug
+    sys.exit(run_in_local_env([[*DEMO, "run", *flags]], backend=backend, announce=True))
+
+
+@click.command()
+@click.option("--port", default=3000, help="The webserver's port on 127.0.0.1.")
+@BACKEND
+def ui(port: int, backend: str) -> None:
+    """The demo's set-up, then the Dagster UI (dagster dev) on http://127.0.0.1:PORT."""
+    require_devtools("ui")
+    from weighting_pipeline.devtools.dynamodb_local import LocalDynamoDB
+    from weighting_pipeline.devtools.local_env import local_env, local_root, state_dir
+    from weighting_pipeline.devtools.processes import exit_on_termination_signals, run_until_stopped
+
+    exit_on_termination_signals()
+    with LocalDynamoDB(backend=backend, db_path=state_dir() / "dynamodb") as db:
+        print(f"Local DynamoDB ({db.kind}) at {db.endpoint}, data in {state_dir() / 'dynamodb'}", flush=True)
+        env = local_env(db.endpoint)
+        if subprocess.call([*DEMO, "seed"], env=env):
+            sys.exit(1)
+        # The dev stage's schedule starts STOPPED; the local UI is a demo of the running product.
+        env.setdefault("SCHEDULE__DEFAULT_STATUS", "RUNNING")
+        print(f"Dagster UI on http://127.0.0.1:{port} (Ctrl-C to stop)", flush=True)
+        cmd = [sys.executable, "-m", "dagster", "dev", "-h", "127.0.0.1", "-p", str(port), "-w", str(local_root() / "workspace.yaml")]
+        # Run from DAGSTER_HOME, where dagster.yaml was copied, so Dagster finds one instance config.
+        sys.exit(run_until_stopped(cmd, cwd=env["DAGSTER_HOME"], env=env))
+
+
+@click.command()
+@BACKEND
+def stack(backend: str) -> None:
+    """The production shape on this machine: PostgreSQL, moto (ECS, S3, SNS, SQS), DynamoDB
+    Local, code server, daemon, webserver and a Fargate stand-in, on 127.0.0.1.
+
+    Prints STACK READY {json} and runs until SIGINT, SIGTERM or SIGHUP; needs Debian's postgresql."""
+    require_devtools("stack")
+    from weighting_pipeline.devtools.local_env import local_root
+    from weighting_pipeline.devtools.postgres import find_bin_dir
+    from weighting_pipeline.devtools.processes import exit_on_termination_signals
+    from weighting_pipeline.devtools.stack import run as run_stack
+
+    try:
+        find_bin_dir()
+    except RuntimeError as exc:
+        raise click.ClickException(str(exc)) from exc
+    exit_on_termination_signals((signal.SIGINT, signal.SIGTERM, signal.SIGHUP))
+    sys.exit(run_stack(local_root(), backend))
+
+
+COMMANDS = (demo, ui, stack)

@@ -1,0 +1,145 @@
+"""Operator commands: they run against what the standard AWS variables, the table-name
+variables and ``DAGSTER_HOME`` point at (production, or with ``--local`` the demo's
+state in ``.local/``, served by the development tools)."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import sys
+
+import click
+
+from weighting_pipeline.cli.local import cli_child, forwarded_args, require_devtools, run_in_local_env
+
+LOCAL = click.option("--local", is_flag=True, help="Run against the demo's state in .local/ (starts the embedded DynamoDB; development tools).")
+RANGE_HELP = "First and last week start (Sundays), e.g. 2026-09-06...2026-11-22."
+
+
+def _locally(ctx: click.Context, *, dynamodb: bool = True, before: list[list[str]] = ()) -> None:
+    """Run this same command, without --local, in a child pointed at the demo's state."""
+    require_devtools(f"{ctx.info_name} --local")
+    sys.exit(run_in_local_env([*before, cli_child([ctx.info_name, *forwarded_args(ctx)])], dynamodb=dynamodb))
+
+
+def _need(variable: str, why: str) -> None:
+    if not os.environ.get(variable):
+        raise click.UsageError(f"{why}: set {variable} (or pass --local for the demo's)")
+
+
+@click.command()
+@click.option("--range", "week_range", required=True, metavar="A...B", help=RANGE_HELP)
+@click.option("--csv", "csv_path", metavar="FILE", help="Also write the per-week, per-strategy table as CSV.")
+@LOCAL
+@click.pass_context
+def audit(ctx: click.Context, week_range: str, csv_path: str | None, local: bool) -> None:
+    """Each week's weights hash, checks, restatement and provenance, from the Dagster
+    instance at DAGSTER_HOME; never touches DynamoDB."""
+    if local:
+        _locally(ctx, dynamodb=False)
+    _need("DAGSTER_HOME", "audit reads the Dagster instance")
+    import dagster as dg
+
+    from weighting_pipeline.ops.audit import AuditRangeError, audit as audit_weeks, weeks_in, write_csv
+
+    try:
+        weeks = weeks_in(week_range)
+    except AuditRangeError as exc:
+        raise click.UsageError(str(exc)) from exc
+    with dg.DagsterInstance.get() as instance:
+        audits = audit_weeks(instance, weeks)
+    for a in audits:
+        click.echo(a.line())
+    if csv_path:
+        with open(csv_path, "w", newline="", encoding="utf-8") as out:
+            rows = write_csv(audits, out)
+        click.echo(f"wrote {rows} rows ({sum(a.publication is not None for a in audits)} weeks) to {csv_path}")
+
+
+@click.command()
+@click.option("--week", required=True, help="The week's partition key (its Sunday start date).")
+@click.option("--reason", required=True, help="Why; stored with the record an auditor reads.")
+@click.option("--by", default=None, help="Who.  [default: the login name of this process]")
+@LOCAL
+@click.pass_context
+def unpublish(ctx: click.Context, week: str, reason: str, by: str | None, local: bool) -> None:
+    """Roll a week back to the baseline: delete its weights item and record who and why
+    in the Dagster instance (an observation of dynamic_weights for that week)."""
+    if by is None:  # resolved here, so a --local child records the caller's name
+        ctx.params["by"] = by = getpass.getuser()
+    if local:
+        _locally(ctx)
+    _need("DAGSTER_HOME", "unpublish records the action in the Dagster instance")
+    _need("STRATEGY_WEIGHTS__TABLE_NAME", "unpublish needs the weights table")
+    import dagster as dg
+
+    from weighting_pipeline.ops.unpublish import UnpublishError, unpublish as unpublish_week
+    from weighting_pipeline.reader.profiles import get_strategy_profile
+    from weighting_pipeline.resources.dynamodb import DynamoDBResource
+    from weighting_pipeline.resources.weights_table import WeightsTable
+
+    table = WeightsTable(dynamodb=DynamoDBResource(), table_name=os.environ["STRATEGY_WEIGHTS__TABLE_NAME"])
+    try:
+        with dg.DagsterInstance.get() as instance:
+            done = unpublish_week(instance, table, week, reason, by)
+    except UnpublishError as exc:
+        raise click.UsageError(str(exc)) from exc
+    was = f"removed the item of run {done.deleted_run_id}" if done.deleted_run_id else "no item was stored"
+    click.echo(f"Week {week} unpublished by {done.by} at {done.at} ({was}); trading uses the baseline for it.")
+    click.echo(f"Recorded as an observation of dynamic_weights, partition {week}: {done.reason}")
+    # A missing current week falls back to last week's weights within their grace, then the baseline.
+    click.echo(f"Trading now reads: {get_strategy_profile().source}")
+
+
+@click.command()
+@click.option("--week", default=None, help="The week's partition key.  [default: the latest complete week]")
+@LOCAL
+@click.pass_context
+def weights(ctx: click.Context, week: str | None, local: bool) -> None:
+    """Print a stored week's weights, read back from the weights table."""
+    if local:
+        _locally(ctx, before=[cli_child(["setup-tables"])])
+    _need("STRATEGY_WEIGHTS__TABLE_NAME", "weights reads the weights table")
+    from weighting_pipeline.core.calendar import latest_complete_week
+    from weighting_pipeline.ops.weights import print_weights
+
+    sys.exit(0 if print_weights(week or latest_complete_week()) else 1)
+
+
+@click.command(name="setup-tables")
+def setup_tables() -> None:
+    """Create the ledger and weights tables where the AWS variables point, named by
+    TRADE_LEDGER__TABLE_NAME and STRATEGY_WEIGHTS__TABLE_NAME (idempotent)."""
+    from weighting_pipeline.ops.tables import setup_tables as create
+
+    try:
+        create()
+    except KeyError as exc:
+        raise click.UsageError(exc.args[0]) from exc
+
+
+@click.command()
+@click.option("--range", "week_range", required=True, metavar="A...B", help="First and last week to backtest (Sunday starts).")
+@click.option("--lookback", metavar="DAYS,...", help="Lookback windows in calendar days, e.g. 30,60,90,120.")
+@click.option("--max-multiplier", metavar="X,...", help="Highest multipliers, e.g. 1.5,2.0,3.0.")
+@click.option("--min-multiplier", metavar="X,...", help="Lowest multipliers, e.g. 0.25,0.5.")
+@click.option("--score", metavar="NAME,...", help="Scores: sharpe, sortino, calmar.")
+@click.option("--missing-days", metavar="RULE,...", help="Missing-day rules: skip, zero.")
+@click.option("--pnl-date", metavar="RULE,...", help="When realised P&L is booked (PNL_DATE): close, exit.")
+@click.option("--csv", "csv_path", metavar="FILE", help="Also write the per-setting table as CSV.")
+@click.option("--no-progress", is_flag=True, help="No progress bar on stderr.")
+@LOCAL
+@click.pass_context
+def sweep(ctx: click.Context, week_range: str, csv_path: str | None, no_progress: bool, local: bool, **grid: str | None) -> None:
+    """Backtest every combination of settings on one ledger read, no Dagster runs; prints
+    each setting's information ratio and the best one's deflated Sharpe ratio. Options not
+    given keep their configured value."""
+    if local:
+        _locally(ctx)
+    _need("TRADE_LEDGER__TABLE_NAME", "sweep reads the trade ledger")
+    from weighting_pipeline.ops.sweep import run
+
+    sys.exit(run(week_range, grid, not no_progress, csv_path))
+
+
+COMMANDS = (audit, unpublish, weights, setup_tables, sweep)

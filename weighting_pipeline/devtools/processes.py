@@ -1,0 +1,47 @@
+"""Children that outlive a Ctrl-C: how the development commands stop what they started."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+
+
+def exit_on_termination_signals(signals=(signal.SIGTERM, signal.SIGHUP)) -> None:
+    """End this process on SIGTERM and SIGHUP (a closed terminal) as on Ctrl-C: by
+    raising, so the ``with`` blocks and ``finally`` clauses stop every server it started.
+    Python's default for both is to die on the spot, leaving DynamoDB Local running.
+    Once one arrives, later ones are ignored, so they cannot cut the clean-up short."""
+
+    def leave(signum, _frame):
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_IGN)
+        raise SystemExit(128 + signum)
+
+    for sig in signals:
+        signal.signal(sig, leave)
+
+
+def run_until_stopped(cmd: list[str], **kwargs) -> int:
+    """Run a long-lived child (``dagster dev``) until it ends or we are told to stop.
+
+    The child gets its own process group, so a terminal's Ctrl-C or hang-up
+    reaches only us and we stop it exactly once: one SIGTERM (which
+    ``dagster dev`` handles like Ctrl-C, shutting its webserver and daemon
+    down), then its whole group is killed if it is not gone within 60 s.
+    """
+    child = subprocess.Popen(cmd, start_new_session=True, **kwargs)
+    try:
+        return child.wait()
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_IGN)  # shutting down: a second Ctrl-C must not cut it short
+        if child.poll() is None:
+            child.terminate()
+            try:
+                child.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(child.pid, signal.SIGKILL)
+                child.wait()

@@ -1,0 +1,30 @@
+"""``weights``: print a stored week's weights as trading would read them from the table."""
+
+from __future__ import annotations
+
+import os
+
+
+def print_weights(partition_key: str) -> bool:
+    """Print the week's item in STRATEGY_WEIGHTS__TABLE_NAME as a table, in the baseline's
+    order; False (having said so) when the week has no item."""
+    from weighting_pipeline.assets import report
+    from weighting_pipeline.publication.item import items_to_frame
+    from weighting_pipeline.resources.dynamodb import DynamoDBResource
+    from weighting_pipeline.resources.weights_table import WeightsTable
+    from weighting_pipeline.settings import WeightingSettings
+
+    table = WeightsTable(dynamodb=DynamoDBResource(), table_name=os.environ["STRATEGY_WEIGHTS__TABLE_NAME"])
+    item = table.get_week(partition_key)
+    if item is None:
+        print(f"No weights stored for week {partition_key} in {table.table_name}.")
+        return False
+    print(f"\nDynamic weights for the week starting {partition_key} (valid {item['valid_from']} .. {item['valid_until']}),")
+    print(f"read back from DynamoDB table {table.table_name}:\n")
+    order = {k: i for i, k in enumerate(WeightingSettings.from_env().baseline().keys)}
+    frame = items_to_frame([item])
+    frame = frame.sort_values("strategy", key=lambda s: s.map(order).fillna(len(order)), kind="stable")
+    print(report.text(frame))
+    if item.get("skipped_strategies"):
+        print("\nSkipped (multiplier 1.0): " + "; ".join(f"{k}: {v}" for k, v in item["skipped_strategies"].items()))
+    return True

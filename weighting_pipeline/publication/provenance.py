@@ -1,0 +1,110 @@
+"""How a week's weights were computed: the provenance record and the weekly weights.
+
+Pure Python: no Dagster, no boto3. The assets attach a ``Provenance`` to each
+week's materialization, the IO manager stores it in each week's DynamoDB item,
+and the restatement check (``publication.restatement``) and the audit command
+compare them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from importlib import metadata
+from typing import TYPE_CHECKING, Any, Mapping
+
+from weighting_pipeline.publication.weights_hash import weights_sha256_or_none
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from weighting_pipeline.core.baseline import Baseline
+    from weighting_pipeline.core.chain import WeightingParams
+
+
+def package_version() -> str:
+    """The installed version of the weighting_pipeline distribution."""
+    try:
+        return metadata.version("weighting_pipeline")
+    except metadata.PackageNotFoundError:
+        return "unknown (not installed)"
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """How one week's weights were computed.
+
+    ``parameters`` are the algorithm's (``WeightingParams.as_dict``);
+    ``baseline_file`` is the config file's name and ``baseline_sha256`` the
+    hash of its bytes; ``baseline_uri`` is where it was read (``s3://bucket/key``,
+    or the file's name for a local file) and ``baseline_version`` the S3
+    object's ``VersionId <id>`` or ``ETag <etag>`` ("none: local file" otherwise); ``code_version`` is the chain's ``source_version``;
+    ``ledger_index`` the trade-ledger index the lots were read through;
+    ``run_id`` the Dagster run; ``weights_sha256`` the week's ``weights_sha256``.
+    """
+
+    parameters: Mapping[str, Any]
+    baseline_file: str
+    baseline_sha256: str
+    baseline_uri: str
+    baseline_version: str
+    package_version: str
+    code_version: str
+    ledger_index: str
+    run_id: str
+    weights_sha256: str
+
+    def as_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["parameters"] = dict(self.parameters)
+        return out
+
+
+def week_weights(frame: "pd.DataFrame") -> dict[str, dict[str, float]]:
+    """Week -> {strategy: weight} of a weights frame (``core.weights.WEIGHT_COLUMNS``)."""
+    return {
+        str(k): {str(s): float(w) for s, w in zip(rows["strategy"], rows["weight"])}
+        for k, rows in frame.groupby("partition_key", observed=True, sort=False)
+    }
+
+
+@dataclass(frozen=True)
+class WeeklyWeights:
+    """What ``dynamic_weights`` hands its IO manager: the weights frame
+    (``core.weights.WEIGHT_COLUMNS``, one row per week and strategy), the
+    baseline and parameters it was computed with, and each week's provenance."""
+
+    frame: "pd.DataFrame"
+    baseline: "Baseline"
+    params: "WeightingParams"
+    provenance: Mapping[str, Provenance]
+
+    @classmethod
+    def build(
+        cls,
+        frame: "pd.DataFrame",
+        baseline: "Baseline",
+        params: "WeightingParams",
+        *,
+        run_id: str,
+        code_version: str,
+        ledger_index: Mapping[str, str],
+    ) -> "WeeklyWeights":
+        """Weights with each week's provenance; ``ledger_index`` maps week ->
+        index its lots were read through ("unknown" where absent)."""
+        version = package_version()
+        provenance = {
+            week: Provenance(
+                parameters=params.as_dict(),
+                baseline_file=baseline.file_name,
+                baseline_sha256=baseline.sha256,
+                baseline_uri=baseline.location,
+                baseline_version=baseline.version or "none: local file",
+                package_version=version,
+                code_version=code_version,
+                ledger_index=ledger_index.get(week, "unknown"),
+                run_id=run_id,
+                weights_sha256=weights_sha256_or_none(weights) or "none: weights not finite",
+            )
+            for week, weights in week_weights(frame).items()
+        }
+        return cls(frame, baseline, params, provenance)
