@@ -28,7 +28,7 @@ from weighting_pipeline.devtools.demo_ledger import seed_ledger  # noqa: F401  (
 from weighting_pipeline.devtools.dynamodb_local import LocalDynamoDB
 from weighting_pipeline.devtools.moto_server import LocalAWS
 from weighting_pipeline.devtools.postgres import LocalPostgres
-from weighting_pipeline.ops.tables import create_tables
+from weighting_pipeline.ops.tables import create_ledger_table, create_tables
 from weighting_pipeline.resources.dynamodb import DynamoDBResource
 
 # The console script, as a user runs it (installed beside this Python by pip install -e).
@@ -128,6 +128,37 @@ def client(dynamodb):
     return DynamoDBResource().get_client()
 
 
+# ledger token -> a ledger table (kept for the session, on this worker's server) holding exactly it
+_SHARED_LEDGERS: dict[tuple, str] = {}
+
+
+def ledger_token(ledger) -> tuple:
+    """Equal for two synthetic ledgers with the same lots and exit records."""
+    return tuple(int(pd.util.hash_pandas_object(f, index=False).sum()) for f in (ledger.lots, ledger.exit_records))
+
+
+class Tables(dict):
+    """A test's table names (``ledger``, ``weights``), exported in the env vars."""
+
+    def __init__(self, names: dict[str, str], client, monkeypatch):
+        super().__init__(names)
+        self._client, self._monkeypatch = client, monkeypatch
+
+    def read_only_ledger(self, ledger) -> str:
+        """Point this test at a ledger table holding exactly ``ledger`` (a ``SyntheticLedger``),
+        seeded the first time a test of this session asks for that ledger and shared after:
+        seeding the standard ledger costs seconds. Only for tests that never write the ledger."""
+        token = ledger_token(ledger)
+        if token not in _SHARED_LEDGERS:
+            name = f"trade-ledger-shared-{uuid.uuid4().hex[:8]}"
+            create_ledger_table(self._client, name)
+            seed_ledger(name, ledger)
+            _SHARED_LEDGERS[token] = name
+        self["ledger"] = _SHARED_LEDGERS[token]
+        self._monkeypatch.setenv("TRADE_LEDGER__TABLE_NAME", self["ledger"])
+        return self["ledger"]
+
+
 @pytest.fixture
 def tables(client, monkeypatch):
     """Fresh ledger and weights tables (unique names), exported in the env vars."""
@@ -136,7 +167,7 @@ def tables(client, monkeypatch):
     create_tables(client, names["ledger"], names["weights"])
     monkeypatch.setenv("TRADE_LEDGER__TABLE_NAME", names["ledger"])
     monkeypatch.setenv("STRATEGY_WEIGHTS__TABLE_NAME", names["weights"])
-    yield names
+    yield Tables(names, client, monkeypatch)
     for name in names.values():
         client.delete_table(TableName=name)
 
@@ -152,7 +183,7 @@ def ledger(tables, baseline):
     from weighting_pipeline.devtools.demo_ledger import synthetic_ledger
 
     ledger = synthetic_ledger(baseline.keys, "2025-10-01", "2026-03-31", 1.0, seed=4)
-    seed_ledger(tables["ledger"], ledger)
+    tables.read_only_ledger(ledger)
     return ledger.lots
 
 

@@ -12,7 +12,7 @@ from weighting_pipeline.publication.provenance import WeeklyWeights
 from weighting_pipeline.publication.item import week_items
 from weighting_pipeline.resources.dynamodb import DynamoDBResource
 from weighting_pipeline.resources.weights_table import WeightsTable
-from weighting_pipeline_tests.conftest import run_chain_in_dagster, seed_ledger
+from weighting_pipeline_tests.conftest import ledger_token, run_chain_in_dagster
 
 VOLATILE = {"computed_at", "run_id", "ttl"}  # differ between runs of the same week
 _serializer = TypeSerializer()
@@ -48,8 +48,8 @@ def clean_backfill(tables, instance, client, ledger, keys: list[str], keep: int 
     does not depend on the table it went to, so later calls write the first
     run's items back instead of computing them again.
     """
-    seed_ledger(tables["ledger"], ledger)
-    token = (int(pd.util.hash_pandas_object(ledger.lots, index=False).sum()), tuple(keys))
+    tables.read_only_ledger(ledger)
+    token = (ledger_token(ledger), tuple(keys))
     if token not in _CLEAN:
         assert run_chain_in_dagster(instance, partition_range=(keys[0], keys[-1])).success
         items = stored_weeks(tables, keys)

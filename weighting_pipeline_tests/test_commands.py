@@ -17,13 +17,13 @@ import pytest
 from weighting_pipeline.devtools.demo_ledger import synthetic_ledger
 from weighting_pipeline.resources.dynamodb import DynamoDBResource
 from weighting_pipeline.resources.weights_table import WeightsTable
-from weighting_pipeline_tests.conftest import CLI, seed_ledger
+from weighting_pipeline_tests.conftest import CLI
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def test_dagster_cli_range_backfill_runs_as_one_run(tables, baseline, tmp_path):
-    seed_ledger(tables["ledger"], synthetic_ledger(baseline.keys, "2025-10-01", "2026-03-31", 1.0, seed=4))
+    tables.read_only_ledger(synthetic_ledger(baseline.keys, "2025-10-01", "2026-03-31", 1.0, seed=4))
     env = {**os.environ, "DAGSTER_HOME": str(tmp_path / "dagster_home")}
     cmd = [sys.executable, "-m", "dagster", "asset", "materialize", "-m", "weighting_pipeline.definitions",
            "--select", "*", "--partition-range", "2026-02-22...2026-03-08"]
@@ -35,11 +35,21 @@ def test_dagster_cli_range_backfill_runs_as_one_run(tables, baseline, tmp_path):
     assert "Dynamic weights updated successfully: 3 week(s)" in done.stderr
 
 
+@pytest.fixture(scope="module")
+def demo_root(tmp_path_factory):
+    """A folder like a clone's root for the development commands' ``.local/`` state; shared by
+    this module's tests, so only the first seeds the demo ledger (the others find it seeded)."""
+    root = tmp_path_factory.mktemp("root")
+    for name in ("workspace.yaml", "dagster.yaml"):
+        shutil.copy(Path(REPO) / name, root / name)
+    return root
+
+
 @pytest.mark.slow
 @pytest.mark.dynamodb
 @pytest.mark.dagster
-def test_demo_command_prints_the_weights_table(tmp_path):  # starts its own servers and runs Dagster
-    env = {**os.environ, "WEIGHTING_LOCAL_ROOT": str(tmp_path)}
+def test_demo_command_prints_the_weights_table(demo_root):  # starts its own servers and runs Dagster
+    env = {**os.environ, "WEIGHTING_LOCAL_ROOT": str(demo_root)}
     env.pop("STRATEGY_WEIGHTS__TABLE_NAME", None)
     env.pop("TRADE_LEDGER__TABLE_NAME", None)
     backend = os.environ.get("WEIGHTING_TEST_BACKEND", "auto")
@@ -70,7 +80,7 @@ def test_audit_command_prints_each_week_and_writes_the_csv_without_dynamodb(tabl
     from weighting_pipeline_tests.conftest import run_chain_in_dagster
 
     weeks = ["2026-02-22", "2026-03-01", "2026-03-08"]
-    seed_ledger(tables["ledger"], synthetic_ledger(baseline.keys, "2025-10-01", "2026-03-31", 1.0, seed=4))
+    tables.read_only_ledger(synthetic_ledger(baseline.keys, "2025-10-01", "2026-03-31", 1.0, seed=4))
     home = tmp_path / "dagster_home"
     with dg.DagsterInstance.from_config(str(home)) as instance:
         result = run_chain_in_dagster(instance, partition_range=(weeks[0], weeks[-1]))
@@ -141,14 +151,11 @@ def _listening(port: int) -> bool:
 @pytest.mark.dynamodb
 @pytest.mark.dagster
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT], ids=["SIGTERM", "SIGHUP", "SIGINT"])
-def test_ui_stops_every_server_it_started_on_a_signal(tmp_path, sig):
+def test_ui_stops_every_server_it_started_on_a_signal(demo_root, sig):
     """SIGTERM or SIGHUP (a closed terminal) used to kill the command on the spot and leave DynamoDB Local running."""
     from weighting_pipeline.devtools.dynamodb_local import free_port
 
-    root = tmp_path / "root"
-    root.mkdir()
-    for name in ("workspace.yaml", "dagster.yaml"):
-        shutil.copy(Path(REPO) / name, root / name)
+    root = demo_root
     env = {k: v for k, v in os.environ.items() if k not in ("STRATEGY_WEIGHTS__TABLE_NAME", "TRADE_LEDGER__TABLE_NAME", "DAGSTER_HOME")}
     env["WEIGHTING_LOCAL_ROOT"] = str(root)
     port = free_port()

@@ -30,7 +30,7 @@ from weighting_pipeline_tests.fault_proxy import FaultProxy
 from weighting_pipeline_tests.stored_weeks import assert_whole, clean_backfill, stored_weeks
 
 REPO = Path(__file__).resolve().parent.parent
-WEEKS = [str(d.date()) for d in pd.date_range("2025-01-05", periods=50, freq="7D")]
+WEEKS = [str(d.date()) for d in pd.date_range("2025-01-05", periods=30, freq="7D")]  # two batch writes: 25 + 5
 def cli(args: list[str], tmp_path: Path, endpoint: str | None = None) -> subprocess.Popen:
     cmd = [sys.executable, "-m", "dagster", "asset", "materialize", "-m", "weighting_pipeline.definitions", "--select", "*", *args]
     env = {**os.environ, "INTERMEDIATES__BASE_PATH": str(tmp_path / "intermediates")}
@@ -41,8 +41,8 @@ def cli(args: list[str], tmp_path: Path, endpoint: str | None = None) -> subproc
 
 @pytest.fixture
 def reference(tables, baseline, instance, client):
-    """A clean single-run backfill of the 50 weeks; its items, then an empty weights table."""
-    ledger = synthetic_ledger(baseline.keys, "2024-09-15", "2026-01-01", 0.8, seed=31)
+    """A clean single-run backfill of the 30 weeks; its items, then an empty weights table."""
+    ledger = synthetic_ledger(baseline.keys, "2024-09-15", "2025-08-10", 0.8, seed=31)
     return clean_backfill(tables, instance, client, ledger, WEEKS)
 
 
@@ -78,7 +78,7 @@ def test_a_backfill_killed_at_a_random_point_then_rerun_equals_a_clean_backfill(
 
 
 def test_a_backfill_killed_between_its_two_batch_writes_then_rerun_equals_a_clean_backfill(reference, tables, baseline, tmp_path, dynamodb):
-    # 50 weeks are two BatchWriteItem calls (25 + 25). Writes go through a proxy that holds
+    # 30 weeks are two BatchWriteItem calls (25 + 5). Writes go through a proxy that holds
     # each for 1 s before forwarding, so the kill lands after the first batch was applied
     # and before the second reached DynamoDB.
     with FaultProxy(dynamodb.endpoint, "latency", {"write": 1.0}, latency_s=1.0) as proxy:

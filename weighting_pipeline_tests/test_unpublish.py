@@ -11,7 +11,7 @@ import pandas as pd
 from weighting_pipeline.devtools.demo_ledger import synthetic_ledger
 from weighting_pipeline.reader.profiles import get_strategy_profile
 from weighting_pipeline.ops.unpublish import latest_unpublish
-from weighting_pipeline_tests.conftest import CLI, run_chain_in_dagster, seed_ledger
+from weighting_pipeline_tests.conftest import CLI, run_chain_in_dagster
 from weighting_pipeline_tests.stored_weeks import stored_weeks
 
 REPO = Path(__file__).resolve().parent.parent
@@ -25,7 +25,7 @@ def cli(home: Path, *args: str) -> subprocess.CompletedProcess:
 
 
 def test_unpublish_deletes_the_week_and_records_who_and_why_for_the_auditor(tables, baseline, tmp_path):
-    seed_ledger(tables["ledger"], synthetic_ledger(baseline.keys, "2025-10-01", "2026-03-31", 1.0, seed=4))
+    tables.read_only_ledger(synthetic_ledger(baseline.keys, "2025-10-01", "2026-03-31", 1.0, seed=4))
     home = tmp_path / "dagster_home"
     with dg.DagsterInstance.from_config(str(home)) as instance:
         result = run_chain_in_dagster(instance, partition_key=WEEK)

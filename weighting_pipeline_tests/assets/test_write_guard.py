@@ -10,7 +10,7 @@ from weighting_pipeline.resources.dynamodb import DynamoDBResource
 from weighting_pipeline.resources.weights_io_manager import DynamoDBWeightsIOManager, WeightsRejected
 from weighting_pipeline.resources.weights_table import WeightsTable
 from weighting_pipeline.publication.provenance import WeeklyWeights
-from weighting_pipeline_tests.conftest import run_chain_in_dagster, seed_ledger
+from weighting_pipeline_tests.conftest import run_chain_in_dagster
 
 KEY = "2026-03-01"
 
@@ -20,7 +20,7 @@ def table(tables):
 
 
 def test_failing_blocking_check_publishes_nothing(tables, instance, baseline, monkeypatch, tmp_path):
-    seed_ledger(tables["ledger"], synthetic_ledger(baseline.keys, "2025-10-01", "2026-03-31", 1.0, seed=4))
+    tables.read_only_ledger(synthetic_ledger(baseline.keys, "2025-10-01", "2026-03-31", 1.0, seed=4))
     store = tmp_path / "store"
     monkeypatch.setenv("INTERMEDIATES__BASE_PATH", str(store))
     assert run_chain_in_dagster(instance, partition_key=KEY, selection=["closed_lots", "daily_returns", "sharpe_ratios", "multipliers"]).success
