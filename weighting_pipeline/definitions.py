@@ -18,6 +18,7 @@ from weighting_pipeline.resources.alerts import AlertsTopic
 from weighting_pipeline.resources.dynamodb import DynamoDBResource
 from weighting_pipeline.resources.ledger_reader import LedgerReader
 from weighting_pipeline.resources.parquet_io_manager import PartitionedParquetIOManager
+from weighting_pipeline.resources.publication_rules import GRACE_ENV, PublicationRules
 from weighting_pipeline.resources.weights_io_manager import DynamoDBWeightsIOManager
 from weighting_pipeline.resources.weights_table import WeightsTable
 from weighting_pipeline.schedules import tilt_report_job, weekly_weighting_job, weekly_weighting_schedule
@@ -70,6 +71,8 @@ def build_resources(
         ),
         "intermediate_io_manager": PartitionedParquetIOManager(base_path=environ.get("INTERMEDIATES__BASE_PATH") or None),
         "weights_io_manager": DynamoDBWeightsIOManager(table=weights_table, ttl_days=deployment["ttl_days"]),
+        "weights_table": weights_table,
+        "publication": PublicationRules(grace_hours=float(environ.get(GRACE_ENV) or 24.0)),
         "alerts": alerts_topic(settings.stage, environ),
     }
 

@@ -83,6 +83,10 @@ class WeightingSettings(dg.ConfigurableResource):
             packaged_config_path(settings.stage)  # an unknown APP__STAGE fails here, by name
         return settings
 
+    def differences(self, other: "WeightingSettings") -> dict[str, tuple]:
+        """Each setting (``ENV_VARS`` field) whose value differs: name -> (this one's, ``other``'s)."""
+        return {f: (getattr(self, f), getattr(other, f)) for f in ENV_VARS if getattr(self, f) != getattr(other, f)}
+
     def params(self) -> WeightingParams:
         """The validated algorithm parameters."""
         return WeightingParams(

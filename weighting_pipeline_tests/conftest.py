@@ -192,26 +192,43 @@ def ts(text: str) -> pd.Timestamp:
     return pd.Timestamp(text, tz="America/New_York").tz_convert("UTC")
 
 
-def run_chain_in_dagster(instance, *, partition_key=None, partition_range=None, selection=None, environ=None, dynamodb=None):
-    """Materialise the chain through Dagster with the deployment's resources."""
+def run_chain_in_dagster(instance, *, partition_key=None, partition_range=None, selection=None, environ=None, dynamodb=None,
+                         now=None, tags=None, run_config=None):
+    """Materialise the chain through Dagster with the deployment's resources.
+
+    ``environ`` holds the deployment's setting variables (``settings.ENV_VARS``) for the
+    run: the process environment has them, and no others, while it runs, as a run
+    worker's would, so the run is not taken for a what-if run. ``now`` is the
+    publication rules' clock (ISO-8601 with offset; default: the real clock)."""
+    from unittest import mock
+
     import dagster as dg
 
     from weighting_pipeline.assets import CHAIN_ASSETS
     from weighting_pipeline.definitions import build_resources
-    from weighting_pipeline.settings import WeightingSettings
+    from weighting_pipeline.resources.publication_rules import PublicationRules
+    from weighting_pipeline.settings import ENV_VARS, WeightingSettings
 
-    tags = {}
+    tags = dict(tags or {})
     if partition_range:
-        tags = {"dagster/asset_partition_range_start": partition_range[0], "dagster/asset_partition_range_end": partition_range[1]}
-    return dg.materialize(
-        CHAIN_ASSETS,
-        partition_key=partition_key,
-        tags=tags,
-        resources=build_resources(WeightingSettings.from_env(environ), dynamodb),
-        instance=instance,
-        selection=selection,
-        raise_on_error=False,
-    )
+        tags.update({"dagster/asset_partition_range_start": partition_range[0], "dagster/asset_partition_range_end": partition_range[1]})
+    resources = build_resources(WeightingSettings.from_env(environ), dynamodb)
+    if now is not None:
+        resources["publication"] = PublicationRules(now=str(now))
+    variables = {var for var, _ in ENV_VARS.values()}
+    deployment = {k: v for k, v in os.environ.items() if k not in variables} if environ is not None else dict(os.environ)
+    deployment.update({k: v for k, v in (environ or {}).items() if k in variables})
+    with mock.patch.dict(os.environ, deployment, clear=True):
+        return dg.materialize(
+            CHAIN_ASSETS,
+            partition_key=partition_key,
+            tags=tags,
+            resources=resources,
+            instance=instance,
+            selection=selection,
+            raise_on_error=False,
+            run_config=run_config,
+        )
 
 
 def temp_instance(home):

@@ -11,6 +11,7 @@ DynamoDB item: ``matches_earlier_publication`` warns when a recomputation
 differs from what was published before.
 """
 
+from dataclasses import replace
 from datetime import timedelta
 
 import dagster as dg
@@ -22,13 +23,16 @@ from weighting_pipeline.assets.checks import emit, per_week, weight_check_specs
 from weighting_pipeline.assets.closed_lots import LEDGER_INDEX
 from weighting_pipeline.assets.code_versions import CHAIN_CODE_VERSION, CODE_VERSIONS
 from weighting_pipeline.assets.common import CHAIN, add_week_metadata, by_strategy, week_span
-from weighting_pipeline.core.calendar import TIMEZONE, previous_key
+from weighting_pipeline.core.calendar import FIRST_WEEK, TIMEZONE, current_partition_key, previous_key
+from weighting_pipeline.core.publication_rules import FORCE, PUBLISH_TAG, Decision, decide, protected_weeks
 from weighting_pipeline.core.invariants import Invariant, blocking_invariants, enough_qualified, turnover_below_threshold
 from weighting_pipeline.core.weights import dynamic_weights as compute_weights
 from weighting_pipeline.history import WEIGHT_ENTRY, Materialization, latest_materializations
 from weighting_pipeline.publication.provenance import Provenance, WeeklyWeights, week_weights
 from weighting_pipeline.publication.restatement import Restatement, compare_publication
 from weighting_pipeline.assets.report import markdown_table
+from weighting_pipeline.resources.publication_rules import PublicationRules
+from weighting_pipeline.resources.weights_table import WeightsTable
 from weighting_pipeline.settings import WeightingSettings
 
 ASSET = "dynamic_weights"
@@ -52,7 +56,13 @@ FRESHNESS = dg.FreshnessPolicy.cron(deadline_cron="0 20 * * 0", lower_bound_delt
         "the week's provenance."
     ),
 )
-def dynamic_weights(context: dg.AssetExecutionContext, multipliers: pd.DataFrame, settings: WeightingSettings):
+def dynamic_weights(
+    context: dg.AssetExecutionContext,
+    multipliers: pd.DataFrame,
+    settings: WeightingSettings,
+    weights_table: WeightsTable,
+    publication: PublicationRules,
+):
     keys = context.partition_keys
     params, baseline = settings.params(), settings.baseline()
     frame = compute_weights(multipliers, baseline.allocations, params.bounds)
@@ -68,6 +78,7 @@ def dynamic_weights(context: dg.AssetExecutionContext, multipliers: pd.DataFrame
         code_version=CHAIN_CODE_VERSION,
         ledger_index={k: str(m.metadata[LEDGER_INDEX]) for k, m in lots.items() if LEDGER_INDEX in m.metadata},
     )
+    weekly = replace(weekly, decisions=decide_publication(context, keys, settings, weights_table, publication))
     provenance = weekly.provenance
     before = earlier[previous_key(keys[0])].weights() if previous_key(keys[0]) in earlier else None
     previous = pd.Series(before) if before else None
@@ -92,12 +103,33 @@ def dynamic_weights(context: dg.AssetExecutionContext, multipliers: pd.DataFrame
     add_week_metadata(
         context,
         {
-            k: week_metadata(by_week[k], provenance[k], turnover.measured.get(k, {}).get("turnover"), qualified.measured[k]["qualified"], restatements[k])
+            k: {
+                **week_metadata(by_week[k], provenance[k], turnover.measured.get(k, {}).get("turnover"), qualified.measured[k]["qualified"], restatements[k]),
+                "published": weekly.decisions[k].published,
+                "publication": weekly.decisions[k].reason,
+            }
             for k in keys
         },
     )
     yield dg.Output(weekly, metadata={"weeks": len(keys)})
     yield from emit(context, checks)
+
+
+def decide_publication(
+    context: dg.AssetExecutionContext, keys: list[str], settings: WeightingSettings, table: WeightsTable, rules: PublicationRules
+) -> dict[str, Decision]:
+    """Which of the run's weeks are written (``core.publication_rules``), at the rules' clock."""
+    now = rules.clock()
+    latest = current_partition_key(now, FIRST_WEEK)
+    # Only a run that holds the week before the latest needs to know whether the latest has an item.
+    latest_exists = latest is None or previous_key(latest) not in keys or table.get_week(latest) is not None
+    protected = protected_weeks(now, latest_exists, rules.grace())
+    differing = WeightingSettings.from_env().differences(settings)
+    forced = context.run.tags.get(PUBLISH_TAG) == FORCE
+    decisions = decide(keys, protected, differing, forced)
+    if any(d.forced for d in decisions.values()):
+        context.log.warning(f"{PUBLISH_TAG}={FORCE}: " + "; ".join(f"{k}: {d.reason}" for k, d in decisions.items() if d.forced))
+    return decisions
 
 
 def restatement(weights: dict, provenance: Provenance, earlier: "Materialization | None") -> Restatement:

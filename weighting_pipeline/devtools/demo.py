@@ -51,21 +51,28 @@ def demo_range(latest_week: str, weeks: int = DEMO_WEEKS) -> tuple[str, str]:
 
 
 def materialize(first: str, last: str, log_level: str = "INFO") -> dict | None:
-    """Run the weekly job for the weeks ``first..last`` as one run in this process, then
-    ``tilt_report`` over every stored week; the step log is shown at ``log_level``.
+    """Run the weekly job for the weeks ``first..last`` in this process (the weeks before
+    ``last`` as one range run, then ``last`` alone), then ``tilt_report`` over every stored week; the step log is shown at ``log_level``.
     Returns the report's metadata, or None (having said which run failed)."""
     import dagster as dg
 
     from weighting_pipeline.definitions import defs
     from weighting_pipeline.schedules import REPORT_JOB, WEIGHTING_JOB
 
+    from weighting_pipeline.core.calendar import previous_key
+
     run_config = {"loggers": {"console": {"config": {"log_level": log_level}}}}
+    job = defs.resolve_job_def(WEIGHTING_JOB)
     with dg.DagsterInstance.get() as instance:
-        tags = {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last}
-        chain = defs.resolve_job_def(WEIGHTING_JOB).execute_in_process(instance=instance, tags=tags, raise_on_error=False, run_config=run_config)
-        if not chain.success:
-            print("The weekly run failed; see the Dagster logs above. A range is all or nothing: none of its weeks was published.")
-            return None
+        # The history as one range run, then the live week alone, as the schedule runs it:
+        # a range run never publishes a week trading reads now (core.publication_rules).
+        runs = [{"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": previous_key(last)},
+                {"dagster/partition": last}] if first < last else [{"dagster/partition": last}]
+        for tags in runs:
+            chain = job.execute_in_process(instance=instance, tags=tags, raise_on_error=False, run_config=run_config)
+            if not chain.success:
+                print("The weekly run failed; see the Dagster logs above. A range is all or nothing: none of its weeks was published.")
+                return None
         report = defs.resolve_job_def(REPORT_JOB).execute_in_process(instance=instance, raise_on_error=False, run_config=run_config)
         if not report.success:
             print("tilt_report failed; see the Dagster logs above. The weeks themselves were published.")
@@ -116,7 +123,7 @@ def run(reseed: bool, debug: bool) -> None:
     week = latest_complete_week()
     _tables_and_ledger(week, reseed, 210)
     first, last = demo_range(week)
-    print(f"Materialising weeks {first}..{last} in one run, then tilt_report, through Dagster (DAGSTER_HOME={os.environ['DAGSTER_HOME']}) ...")
+    print(f"Materialising weeks {first}..{last} (a range run, then the latest week alone), then tilt_report, through Dagster (DAGSTER_HOME={os.environ['DAGSTER_HOME']}) ...")
     report = materialize(first, last, "DEBUG" if debug else "INFO")
     if report is None or not print_weights(week):
         sys.exit(1)

@@ -18,6 +18,8 @@ Item layout (keys ``PK = "WEIGHTS#WEEK"``, ``SK = <partition key>``)::
                           maps of baseline key -> Number (Decimal, never float);
                           sharpe_ratios holds qualified strategies only
     skipped_strategies    map of baseline key -> reason
+    forced_publication    only on a week written under the run tag weighting/publish=force:
+                          which rule the tag lifted (``core.publication_rules``)
     ttl                   Number, epoch seconds: max(write time, valid_until) + ttl_days
 
 Floats become ``Decimal(repr(x))``: the shortest decimal that round-trips to
@@ -90,6 +92,9 @@ def week_items(weekly: WeeklyWeights, weeks: WeekWindows, *, written_at: pd.Time
                 "ttl": int(math.ceil(expires.timestamp())),
             }
         )
+        decision = weekly.decisions.get(key)
+        if decision is not None and decision.forced:
+            items[-1]["forced_publication"] = decision.reason
     return items
 
 

@@ -8,7 +8,7 @@ compare them.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from typing import TYPE_CHECKING, Any, Mapping
 
@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
     from weighting_pipeline.core.baseline import Baseline
     from weighting_pipeline.core.chain import WeightingParams
+    from weighting_pipeline.core.publication_rules import Decision
 
 
 def package_version() -> str:
@@ -71,12 +72,19 @@ def week_weights(frame: "pd.DataFrame") -> dict[str, dict[str, float]]:
 class WeeklyWeights:
     """What ``dynamic_weights`` hands its IO manager: the weights frame
     (``core.weights.WEIGHT_COLUMNS``, one row per week and strategy), the
-    baseline and parameters it was computed with, and each week's provenance."""
+    baseline and parameters it was computed with, each week's provenance, and
+    which weeks are to be written (``core.publication_rules.decide``; a week
+    without a decision is written)."""
 
     frame: "pd.DataFrame"
     baseline: "Baseline"
     params: "WeightingParams"
     provenance: Mapping[str, Provenance]
+    decisions: Mapping[str, "Decision"] = field(default_factory=dict)
+
+    def to_publish(self, keys: list[str]) -> list[str]:
+        """The weeks of ``keys`` the IO manager writes."""
+        return [k for k in keys if k not in self.decisions or self.decisions[k].published]
 
     @classmethod
     def build(

@@ -63,13 +63,20 @@ class DynamoDBWeightsIOManager(dg.ConfigurableIOManager):
     def handle_output(self, context: dg.OutputContext, obj: WeeklyWeights) -> None:
         keys = list(context.asset_partition_keys)
         guard(obj, keys)
-        weeks = WeekWindows.for_keys(keys, obj.params.lookback_days)
-        items = week_items(obj, weeks, written_at=pd.Timestamp.now(tz="UTC"), ttl_days=self.ttl_days)
-        stats = self.table.put_weeks(items)
-        context.log.info(
-            f"Dynamic weights updated successfully: {len(items)} week(s) "
-            f"{keys[0]}..{keys[-1]} written to {self.table.table_name} (run {context.run_id})"
-        )
+        publish = obj.to_publish(keys)
+        stats = {"requests": 0, "unprocessed_retries": 0, "request_retries": 0}
+        items = []
+        if publish:
+            weeks = WeekWindows.for_keys(publish, obj.params.lookback_days)
+            items = week_items(obj, weeks, written_at=pd.Timestamp.now(tz="UTC"), ttl_days=self.ttl_days)
+            stats = self.table.put_weeks(items)
+            context.log.info(
+                f"Dynamic weights updated successfully: {len(items)} week(s) "
+                f"{publish[0]}..{publish[-1]} written to {self.table.table_name} (run {context.run_id})"
+            )
+        held = [k for k in keys if k not in publish]
+        if held:
+            context.log.warning(f"Not written to {self.table.table_name}: weeks {held} ({obj.decisions[held[0]].reason})")
         context.add_output_metadata(
             {
                 "table": self.table.table_name,
