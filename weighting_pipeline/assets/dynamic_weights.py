@@ -23,7 +23,7 @@ from weighting_pipeline.assets.checks import emit, per_week, weight_check_specs
 from weighting_pipeline.assets.closed_lots import LEDGER_INDEX
 from weighting_pipeline.assets.code_versions import CHAIN_CODE_VERSION, CODE_VERSIONS
 from weighting_pipeline.assets.common import CHAIN, add_week_metadata, by_strategy, week_span
-from weighting_pipeline.core.calendar import FIRST_WEEK, TIMEZONE, current_partition_key, previous_key
+from weighting_pipeline.core.calendar import TIMEZONE, latest_complete_week, previous_key
 from weighting_pipeline.core.publication_rules import FORCE, PUBLISH_TAG, Decision, decide, protected_weeks
 from weighting_pipeline.core.invariants import Invariant, blocking_invariants, enough_qualified, turnover_below_threshold
 from weighting_pipeline.core.weights import dynamic_weights as compute_weights
@@ -120,7 +120,7 @@ def decide_publication(
 ) -> dict[str, Decision]:
     """Which of the run's weeks are written (``core.publication_rules``), at the rules' clock."""
     now = rules.clock()
-    latest = current_partition_key(now, FIRST_WEEK)
+    latest = latest_complete_week(now)
     # Only a run that holds the week before the latest needs to know whether the latest has an item.
     latest_exists = latest is None or previous_key(latest) not in keys or table.get_week(latest) is not None
     protected = protected_weeks(now, latest_exists, rules.grace())

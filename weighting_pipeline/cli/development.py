@@ -12,7 +12,7 @@ import sys
 
 import click
 
-from weighting_pipeline.cli.local import require_devtools, run_in_local_env
+from weighting_pipeline.cli.local import local_dynamodb, require_devtools, run_in_local_env
 
 BACKEND = click.option(
     "--backend", type=click.Choice(["auto", "dynamodb-local", "moto"]), default="auto",
@@ -41,14 +41,11 @@ def demo(reseed: bool, backend: str, debug: bool) -> None:
 def ui(port: int, backend: str) -> None:
     """The demo's set-up, then the Dagster UI (dagster dev) on http://127.0.0.1:PORT."""
     require_devtools("ui")
-    from weighting_pipeline.devtools.dynamodb_local import LocalDynamoDB
-    from weighting_pipeline.devtools.local_env import local_env, local_root, state_dir
+    from weighting_pipeline.devtools.local_env import local_root
     from weighting_pipeline.devtools.processes import exit_on_termination_signals, run_until_stopped
 
     exit_on_termination_signals()
-    with LocalDynamoDB(backend=backend, db_path=state_dir() / "dynamodb") as db:
-        print(f"Local DynamoDB ({db.kind}) at {db.endpoint}, data in {state_dir() / 'dynamodb'}", flush=True)
-        env = local_env(db.endpoint)
+    with local_dynamodb(backend, announce=True) as env:
         if subprocess.call([*DEMO, "seed"], env=env):
             sys.exit(1)
         # The dev stage's schedule starts STOPPED; the local UI is a demo of the running product.
@@ -57,7 +54,6 @@ def ui(port: int, backend: str) -> None:
         cmd = [sys.executable, "-m", "dagster", "dev", "-h", "127.0.0.1", "-p", str(port), "-w", str(local_root() / "workspace.yaml")]
         # Run from DAGSTER_HOME, where dagster.yaml was copied, so Dagster finds one instance config.
         sys.exit(run_until_stopped(cmd, cwd=env["DAGSTER_HOME"], env=env))
-
 
 @click.command()
 @BACKEND

@@ -6,6 +6,8 @@ from __future__ import annotations
 import importlib.util
 import subprocess
 import sys
+from contextlib import contextmanager
+from typing import Iterator
 
 import click
 
@@ -41,22 +43,31 @@ def cli_child(args: list[str]) -> list[str]:
     return [sys.executable, "-m", "weighting_pipeline.cli", *args]
 
 
+@contextmanager
+def local_dynamodb(backend: str = "auto", announce: bool = False) -> Iterator[dict[str, str]]:
+    """The embedded DynamoDB on the demo's data (``.local/dynamodb``), running while the block
+    does; yields the environment that points a child at it and at the demo's DAGSTER_HOME."""
+    from weighting_pipeline.devtools.dynamodb_local import LocalDynamoDB
+    from weighting_pipeline.devtools.local_env import local_env, state_dir
+
+    with LocalDynamoDB(backend=backend, db_path=state_dir() / "dynamodb") as db:
+        if announce:
+            print(f"Local DynamoDB ({db.kind}) at {db.endpoint}, data in {state_dir() / 'dynamodb'}", flush=True)
+        yield local_env(db.endpoint)
+
+
 def run_in_local_env(commands: list[list[str]], dynamodb: bool = True, backend: str = "auto", announce: bool = False) -> int:
     """Run each of ``commands`` (argv lists) in turn against the demo's state (``.local/``):
     its DAGSTER_HOME and, with ``dynamodb``, the embedded DynamoDB started for them.
     Stops at the first that fails; returns its exit status."""
-    from weighting_pipeline.devtools.local_env import local_env, state_dir
+    from weighting_pipeline.devtools.local_env import local_env
     from weighting_pipeline.devtools.processes import exit_on_termination_signals
 
     exit_on_termination_signals()
     if not dynamodb:
         return _each(commands, local_env(None))
-    from weighting_pipeline.devtools.dynamodb_local import LocalDynamoDB
-
-    with LocalDynamoDB(backend=backend, db_path=state_dir() / "dynamodb") as db:
-        if announce:
-            print(f"Local DynamoDB ({db.kind}) at {db.endpoint}, data in {state_dir() / 'dynamodb'}", flush=True)
-        return _each(commands, local_env(db.endpoint))
+    with local_dynamodb(backend, announce) as env:
+        return _each(commands, env)
 
 
 def _each(commands: list[list[str]], env: dict[str, str]) -> int:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import boto3
 
+from weighting_pipeline.devtools.local_env import LOCAL_CREDENTIALS
 from weighting_pipeline.ops.tables import create_tables
 
 RUN_CONTAINER = "run"  # the launcher's default container name
@@ -95,7 +96,8 @@ def provision(
     plus ``Infrastructure.env()``: what a run's ECS task is given, as the
     CloudFormation stack would give it.
     """
-    session = boto3.session.Session(region_name=region, aws_access_key_id="local", aws_secret_access_key="local")  # the local servers take any key
+    session = boto3.session.Session(region_name=region, aws_access_key_id=LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+                                    aws_secret_access_key=LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"])
     aws = lambda service: session.client(service, endpoint_url=aws_endpoint)  # noqa: E731
     ledger, weights = f"{name}-trade-ledger", f"{name}-strategy-weights"
     create_tables(session.client("dynamodb", endpoint_url=dynamodb_endpoint), ledger, weights)

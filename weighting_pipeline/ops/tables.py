@@ -8,6 +8,8 @@ tables are left as they are.
 
 from __future__ import annotations
 
+import os
+
 from botocore.exceptions import ClientError
 
 from weighting_pipeline.resources.table_schema import GSI5, GSI7
@@ -79,18 +81,15 @@ def create_tables(client, ledger_table: str, weights_table: str, close_date_inde
     }
 
 
-def setup_tables(environ=None) -> dict[str, bool]:
+def setup_tables() -> dict[str, bool]:
     """``setup-tables``: both tables where the AWS env vars point, named by
     ``TRADE_LEDGER__TABLE_NAME`` and ``STRATEGY_WEIGHTS__TABLE_NAME``; prints what it did."""
-    import os
-
     from weighting_pipeline.resources.dynamodb import DynamoDBResource
 
-    environ = os.environ if environ is None else environ
-    missing = [v for v in ("TRADE_LEDGER__TABLE_NAME", "STRATEGY_WEIGHTS__TABLE_NAME") if not environ.get(v)]
+    missing = [v for v in ("TRADE_LEDGER__TABLE_NAME", "STRATEGY_WEIGHTS__TABLE_NAME") if not os.environ.get(v)]
     if missing:
         raise KeyError(f"setup-tables needs {' and '.join(missing)} (the table names)")
-    made = create_tables(DynamoDBResource().get_client(), environ["TRADE_LEDGER__TABLE_NAME"], environ["STRATEGY_WEIGHTS__TABLE_NAME"])
+    made = create_tables(DynamoDBResource().get_client(), os.environ["TRADE_LEDGER__TABLE_NAME"], os.environ["STRATEGY_WEIGHTS__TABLE_NAME"])
     for table, created in made.items():
         print(f"table {table}: {'created' if created else 'already there'}")
     return made
