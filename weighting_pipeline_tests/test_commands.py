@@ -1,5 +1,6 @@
 """The documented commands, run as a user would, in subprocesses."""
 
+import contextlib
 import json
 import os
 import re
@@ -152,7 +153,8 @@ def _listening(port: int) -> bool:
 @pytest.mark.dagster
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT], ids=["SIGTERM", "SIGHUP", "SIGINT"])
 def test_ui_stops_every_server_it_started_on_a_signal(demo_root, sig):
-    """SIGTERM or SIGHUP (a closed terminal) used to kill the command on the spot and leave DynamoDB Local running."""
+    """SIGTERM or SIGHUP (a closed terminal) used to kill the command on the spot and leave DynamoDB Local
+    running; SIGINT did nothing when the command was started with it ignored."""
     from weighting_pipeline.devtools.dynamodb_local import free_port
 
     root = demo_root
@@ -160,8 +162,11 @@ def test_ui_stops_every_server_it_started_on_a_signal(demo_root, sig):
     env["WEIGHTING_LOCAL_ROOT"] = str(root)
     port = free_port()
     backend = os.environ.get("WEIGHTING_TEST_BACKEND", "auto")
-    ui = subprocess.Popen([*CLI, "ui", "--port", str(port), "--backend", backend],
+    # A background job or nohup starts it with SIGINT ignored; Ctrl-C used to do nothing then.
+    ignore_sigint = (lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if sig == signal.SIGINT else None
+    ui = subprocess.Popen([*CLI, "ui", "--port", str(port), "--backend", backend], preexec_fn=ignore_sigint,
                           cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    started: list[int] = []
     lines: list[str] = []
     threading.Thread(target=lambda: lines.extend(ui.stdout), daemon=True).start()
     try:
@@ -176,8 +181,11 @@ def test_ui_stops_every_server_it_started_on_a_signal(demo_root, sig):
         ui.send_signal(sig)
         ui.wait(timeout=120)
     finally:
-        if ui.poll() is None:
-            ui.kill()
+        if ui.poll() is None:  # it failed to stop: stop what it left, so later tests start clean
+            for pid in [ui.pid, *started, *_descendants(ui.pid)]:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            ui.wait()
     time.sleep(1)
     assert not _listening(port) and not _listening(dynamodb)
     assert [p for p in started if _alive(p)] == []

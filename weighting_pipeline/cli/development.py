@@ -6,7 +6,6 @@ fails with a clear message where the development tools are not installed.
 
 from __future__ import annotations
 
-import signal
 import subprocess
 import sys
 
@@ -72,7 +71,7 @@ def stack(backend: str) -> None:
         find_bin_dir()
     except RuntimeError as exc:
         raise click.ClickException(str(exc)) from exc
-    exit_on_termination_signals((signal.SIGINT, signal.SIGTERM, signal.SIGHUP))
+    exit_on_termination_signals()
     sys.exit(run_stack(local_root(), backend))
 
 

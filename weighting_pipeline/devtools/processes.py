@@ -7,11 +7,13 @@ import signal
 import subprocess
 
 
-def exit_on_termination_signals(signals=(signal.SIGTERM, signal.SIGHUP)) -> None:
-    """End this process on SIGTERM and SIGHUP (a closed terminal) as on Ctrl-C: by
-    raising, so the ``with`` blocks and ``finally`` clauses stop every server it started.
-    Python's default for both is to die on the spot, leaving DynamoDB Local running.
-    Once one arrives, later ones are ignored, so they cannot cut the clean-up short."""
+def exit_on_termination_signals(signals=(signal.SIGINT, signal.SIGTERM, signal.SIGHUP)) -> None:
+    """End this process on Ctrl-C, SIGTERM and SIGHUP (a closed terminal) by raising, so
+    the ``with`` blocks and ``finally`` clauses stop every server it started.
+    Python's default for SIGTERM and SIGHUP is to die on the spot, leaving DynamoDB Local
+    running; and a process started with SIGINT ignored (a background job, ``nohup``)
+    inherits that, so Ctrl-C would do nothing. Once one arrives, later ones are ignored,
+    so they cannot cut the clean-up short."""
 
     def leave(signum, _frame):
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
