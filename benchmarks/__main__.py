@@ -2,7 +2,7 @@
 
   python -m benchmarks            full sizes (about 25 minutes on 2 cores, most of it seeding DynamoDB Local)
   python -m benchmarks --smoke    tiny sizes, to prove the scripts still run
-  python -m benchmarks --only kernel|parse|backfill|backfill-postgres|backfill-gsi7|sweep
+  python -m benchmarks --only kernel|parse|backfill|backfill-postgres|backfill-gsi7|sweep|writes
 
 The backfills read the ledger as the trading system's table has it (GSI5);
 backfill-gsi7 measures the proposed close-date index (a proposal, not run by default).
@@ -14,15 +14,16 @@ import argparse
 import os
 import platform
 
-from benchmarks import backfill, kernel, parse, sweep
+from benchmarks import backfill, kernel, parse, sweep, writes
 
 FULL = {
     "kernel": [(50, 261, 300_000), (1000, 261, 2_000_000)],
     "parse": [100_000],
     "backfill": [(50, 261, 300_000)],
     "sweep": [(50, 261, 300_000)],
+    "writes": [(261, 50)],
 }
-SMOKE = {"kernel": [(5, 6, 600)], "parse": [2_000], "backfill": [(3, 4, 300)], "sweep": [(5, 8, 2_000)]}
+SMOKE = {"kernel": [(5, 6, 600)], "parse": [2_000], "backfill": [(3, 4, 300)], "sweep": [(5, 8, 2_000)], "writes": [(6, 3)]}
 
 
 def machine() -> str:
@@ -38,7 +39,7 @@ def row(name: str, size: str, r: dict, digits: int, baseline: str, ratio: float,
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--smoke", action="store_true")
-    parser.add_argument("--only", choices=["kernel", "parse", "backfill", "backfill-postgres", "backfill-gsi7", "sweep"])
+    parser.add_argument("--only", choices=["kernel", "parse", "backfill", "backfill-postgres", "backfill-gsi7", "sweep", "writes"])
     args = parser.parse_args()
     sizes = SMOKE if args.smoke else FULL
     repeats = 1 if args.smoke else 3
@@ -70,6 +71,12 @@ def main() -> None:
             print(row(name, size, r, 1, base, r["ratio"], "-", f"{r['read_amplification']} ({index})"))
             print(f"|  one week alone, its ledger read | {r['week_items_read']:,} items read | {r['week_read_s']:.2f} | | | | - | {r['week_read_amplification']} ({index}) |")
             assert r["items_written"] == r["weeks"], r
+    if args.only in (None, "writes"):
+        for w, s in sizes["writes"]:
+            r = writes.run(w, s, repeats=repeats if args.smoke else 5)
+            size = f"{r['weeks']} week items of {r['strategies']} strategies (~{r['item_bytes'] // 1000} KB), 8 in flight ({r['backend']})"
+            base = f"BatchWriteItem, no condition: {r['batch_median_s']:.2f} s; one at a time: {r['conditional_serial_median_s']:.2f} s"
+            print(row("conditional PutItems (newer run wins)", size, r, 2, base, r["ratio_vs_batch"], "-", "-"))
     if args.only in (None, "sweep"):
         for s, w, n in sizes["sweep"]:
             r = sweep.run(s, w, n, repeats=repeats, smoke=args.smoke)

@@ -14,7 +14,7 @@ from weighting_pipeline.resources.dynamodb import DynamoDBResource
 from weighting_pipeline.resources.weights_table import WeightsTable
 from weighting_pipeline_tests.conftest import ledger_token, run_chain_in_dagster
 
-VOLATILE = {"computed_at", "run_id", "ttl"}  # differ between runs of the same week
+VOLATILE = {"computed_at", "run_id", "run_started_at", "ttl"}  # differ between runs of the same week
 _serializer = TypeSerializer()
 
 
@@ -62,7 +62,8 @@ def clean_backfill(tables, instance, client, ledger, keys: list[str], keep: int 
     return _CLEAN[token]
 
 def items_for(frame: pd.DataFrame, keys: list[str], baseline, written_at: pd.Timestamp, params: WeightingParams = WeightingParams(), run_id: str = "r") -> list[dict]:
-    """The items the IO manager would write for ``keys`` of a weights frame (Python types)."""
+    """The items the IO manager would write for ``keys`` of a weights frame (Python types),
+    by a run started at ``written_at``."""
     part = frame[frame["partition_key"].astype(str).isin(keys)]
-    weekly = WeeklyWeights.build(part, baseline, params, run_id=run_id, code_version="test", ledger_index={})
+    weekly = WeeklyWeights.build(part, baseline, params, run_id=run_id, run_started_at=written_at.timestamp(), code_version="test", ledger_index={})
     return week_items(weekly, WeekWindows.for_keys(keys, params.lookback_days), written_at=written_at.tz_convert("UTC"), ttl_days=7)

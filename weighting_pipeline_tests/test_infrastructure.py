@@ -117,7 +117,7 @@ def test_no_scan_no_wildcard_actions_and_star_resources_only_where_aws_allows_no
 
 def test_each_role_is_granted_exactly_what_its_process_calls(template):
     pipeline = dynamodb_calls(package("profiles.py", "weights_table.py")) | dynamodb_calls(
-        [REPO / "weighting_pipeline/resources/weights_table.py"]) - {"dynamodb:DeleteItem"}
+        [REPO / "weighting_pipeline/resources/weights_table.py"])
     s3 = {"s3:GetObject", "s3:PutObject", "s3:ListBucket"}  # the Parquet IO manager (pyarrow: GET/HEAD, PUT, LIST) and compute logs
     expected = {
         "RunTaskRole": pipeline | s3,
@@ -125,11 +125,13 @@ def test_each_role_is_granted_exactly_what_its_process_calls(template):
         "DaemonTaskRole": LAUNCHER_CALLS,
         "WebserverTaskRole": {"ecs:DescribeTasks", "ecs:StopTask", "s3:GetObject", "s3:ListBucket"},
         "TradingReaderPolicy": dynamodb_calls([REPO / "weighting_pipeline/reader/profiles.py"]),
-        # unpublish.py: WeightsTable.delete_week (DescribeTable, DeleteItem), then the reader (GetItem) to say what trading reads
-        "OperatorPolicy": {"dynamodb:DeleteItem", "dynamodb:DescribeTable", "dynamodb:GetItem"},
+        # unpublish.py: WeightsTable.get_week (GetItem), replace_week (DescribeTable, PutItem of the tombstone),
+        # then the reader (GetItem) to say what trading reads
+        "OperatorPolicy": {"dynamodb:PutItem", "dynamodb:DescribeTable", "dynamodb:GetItem"},
     }
     assert expected["TradingReaderPolicy"] == {"dynamodb:GetItem"}
-    assert {"dynamodb:Query", "dynamodb:PutItem", "dynamodb:BatchWriteItem", "dynamodb:DescribeTable"} <= pipeline
+    assert {"dynamodb:Query", "dynamodb:PutItem", "dynamodb:DescribeTable"} <= pipeline
+    assert "dynamodb:BatchWriteItem" not in pipeline  # it takes no condition: writes are conditional PutItems
     for role, calls in expected.items():
         exceptions = set(EXCEPTIONS.get(role, {}))
         assert granted(template, role) == calls | exceptions, role

@@ -16,6 +16,7 @@ from weighting_pipeline.core.calendar import FIRST_WEEK
 from weighting_pipeline.core.chain import run_chain
 from weighting_pipeline.devtools.demo_ledger import synthetic_lots
 from weighting_pipeline.partitions import weekly_partitions
+from weighting_pipeline.publication.item import tombstone
 from weighting_pipeline.resources.dynamodb import DynamoDBResource
 from weighting_pipeline.resources.weights_table import WeightsTable
 from weighting_pipeline_tests.stored_weeks import items_for
@@ -80,6 +81,23 @@ def test_late_run_uses_last_weeks_item_within_grace(tables, frames, caplog):
         after = get_strategy_profile(now=pd.Timestamp("2040-02-27 18:01", tz="America/New_York"))
     assert not after.is_dynamic and "no longer valid" in after.source
     assert "Using baseline allocations" in caplog.text
+
+
+def test_an_unpublished_week_reads_as_missing(tables, frames, caplog):
+    table = WeightsTable(dynamodb=DynamoDBResource(), table_name=tables["weights"])
+    store(tables, frames, PREVIOUS)
+    store(tables, frames, KEY)
+    now = pd.Timestamp("2040-02-26 23:00", tz="America/New_York")
+    assert get_strategy_profile(now=now).source == KEY
+    table.replace_week(tombstone(KEY, by="ops", reason="bad fill data", at=now.tz_convert("UTC"), replaced=table.get_week(KEY)))
+    with caplog.at_level(logging.WARNING, logger="weighting_pipeline.reader.profiles"):
+        within = get_strategy_profile(now=now)  # as a missing item: last week's, within its grace
+    assert within.is_dynamic and within.source == PREVIOUS
+    assert f"Weights for {KEY} are missing (unpublished)" in caplog.text
+    table.replace_week(tombstone(PREVIOUS, by="ops", reason="also bad", at=now.tz_convert("UTC"), replaced=None))
+    both = get_strategy_profile(now=now)
+    assert not both.is_dynamic
+    assert both.source == f"baseline: no weights item for {KEY} (unpublished) and none for {PREVIOUS} (unpublished)"
 
 
 def _set(name, value):

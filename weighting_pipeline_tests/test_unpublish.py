@@ -24,7 +24,7 @@ def cli(home: Path, *args: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=120)
 
 
-def test_unpublish_deletes_the_week_and_records_who_and_why_for_the_auditor(tables, baseline, tmp_path):
+def test_unpublish_leaves_a_tombstone_and_records_who_and_why_for_the_auditor(tables, baseline, tmp_path):
     tables.read_only_ledger(synthetic_ledger(baseline.keys, "2025-10-01", "2026-03-31", 1.0, seed=4))
     home = tmp_path / "dagster_home"
     with dg.DagsterInstance.from_config(str(home)) as instance:
@@ -37,7 +37,9 @@ def test_unpublish_deletes_the_week_and_records_who_and_why_for_the_auditor(tabl
     done = cli(home, "unpublish", "--week", WEEK, "--reason", "ledger restated by the exchange", "--by", "alice")
     assert done.returncode == 0, done.stderr[-3000:]
     assert f"Week {WEEK} unpublished by alice" in done.stdout and f"removed the item of run {result.run_id}" in done.stdout
-    assert stored_weeks(tables, [WEEK]) == {}
+    stone = stored_weeks(tables, [WEEK])[WEEK]
+    assert "weights" not in stone and stone["unpublished"]["by"] == "alice"
+    assert stone["unpublished"]["reason"] == "ledger restated by the exchange" and stone["unpublished"]["replaced_run_id"] == result.run_id
     assert get_strategy_profile(now=in_force).source.startswith("baseline: ")
 
     with dg.DagsterInstance.from_config(str(home)) as instance:
@@ -55,6 +57,7 @@ def test_unpublish_deletes_the_week_and_records_who_and_why_for_the_auditor(tabl
     # Published again later: the audit shows the new publication, not the old rollback.
     with dg.DagsterInstance.from_config(str(home)) as instance:
         assert run_chain_in_dagster(instance, partition_key=WEEK).success
+    assert "unpublished" not in stored_weeks(tables, [WEEK])[WEEK]  # a run started after the unpublish wins
     again = cli(home, "audit", "--range", WEEK)
     assert "UNPUBLISHED" not in again.stdout and f"{WEEK}  weights " in again.stdout
 

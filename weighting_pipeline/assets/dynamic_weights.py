@@ -28,6 +28,7 @@ from weighting_pipeline.core.publication_rules import FORCE, PUBLISH_TAG, Decisi
 from weighting_pipeline.core.invariants import Invariant, blocking_invariants, enough_qualified, turnover_below_threshold
 from weighting_pipeline.core.weights import dynamic_weights as compute_weights
 from weighting_pipeline.history import WEIGHT_ENTRY, Materialization, latest_materializations
+from weighting_pipeline.publication.item import is_live
 from weighting_pipeline.publication.provenance import Provenance, WeeklyWeights, week_weights
 from weighting_pipeline.publication.restatement import Restatement, compare_publication
 from weighting_pipeline.assets.report import markdown_table
@@ -75,6 +76,7 @@ def dynamic_weights(
         baseline,
         params,
         run_id=context.run.run_id,
+        run_started_at=root_run_started_at(context),
         code_version=CHAIN_CODE_VERSION,
         ledger_index={k: str(m.metadata[LEDGER_INDEX]) for k, m in lots.items() if LEDGER_INDEX in m.metadata},
     )
@@ -115,6 +117,18 @@ def dynamic_weights(
     yield from emit(context, checks)
 
 
+ROOT_RUN_ID_TAG = "dagster/root_run_id"  # set by Dagster on a re-execution (a retry) to the first run's id
+
+
+def root_run_started_at(context: dg.AssetExecutionContext) -> float:
+    """Epoch seconds (UTC) at which the run's root run was created: a retry keeps its original's place."""
+    root = context.run.tags.get(ROOT_RUN_ID_TAG, context.run.run_id)
+    record = context.instance.get_run_record_by_id(root) or context.instance.get_run_record_by_id(context.run.run_id)
+    if record is None:
+        raise RuntimeError(f"run {context.run.run_id} has no record in the instance; cannot order its writes")
+    return record.create_timestamp.timestamp()
+
+
 def decide_publication(
     context: dg.AssetExecutionContext, keys: list[str], settings: WeightingSettings, table: WeightsTable, rules: PublicationRules
 ) -> dict[str, Decision]:
@@ -122,7 +136,7 @@ def decide_publication(
     now = rules.clock()
     latest = latest_complete_week(now)
     # Only a run that holds the week before the latest needs to know whether the latest has an item.
-    latest_exists = latest is None or previous_key(latest) not in keys or table.get_week(latest) is not None
+    latest_exists = latest is None or previous_key(latest) not in keys or is_live(table.get_week(latest))
     protected = protected_weeks(now, latest_exists, rules.grace())
     differing = WeightingSettings.from_env().differences(settings)
     forced = context.run.tags.get(PUBLISH_TAG) == FORCE

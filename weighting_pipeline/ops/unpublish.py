@@ -1,11 +1,14 @@
-"""Roll a week back to the baseline: delete its item, and say so where auditors look.
+"""Roll a week back to the baseline: replace its item with a tombstone, and say so where auditors look.
 
-Trading falls back to the baseline when a week has no item (``profiles.py``),
-so deleting the item is the rollback. The action is recorded as an
-``AssetObservation`` of that week of ``dynamic_weights`` in the Dagster
-instance: it shows in the asset's event list for the week in the UI, outlives
-the table, and ``audit`` prints it. The week's materializations stay in the
-event log, untouched: history is not rewritten.
+Trading falls back to the baseline when a week has no item, and reads a
+tombstone as no item (``reader.profiles``), so the tombstone is the rollback.
+It carries ``run_started_at`` = the time of the unpublish: a run started before
+it, still running, cannot publish the rolled-back week again (a newer run can;
+``publication.item``). The action is also recorded as an ``AssetObservation``
+of that week of ``dynamic_weights`` in the Dagster instance: it shows in the
+asset's event list for the week in the UI, outlives the table, and ``audit``
+prints it. The week's materializations stay in the event log, untouched:
+history is not rewritten.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import dagster as dg
 import pandas as pd
 
 from weighting_pipeline.partitions import weekly_partitions
+from weighting_pipeline.publication.item import is_live, tombstone
 from weighting_pipeline.resources.weights_table import WeightsTable
 
 log = logging.getLogger("weighting_pipeline.ops.unpublish")
@@ -39,19 +43,22 @@ class Unpublished:
 
 
 def unpublish(instance: dg.DagsterInstance, table: WeightsTable, week: str, reason: str, by: str) -> Unpublished:
-    """Delete ``week``'s weights item and record who did it and why (``reason`` is required)."""
+    """Replace ``week``'s weights item with a tombstone and record who did it and why (``reason`` is required)."""
     if not reason or not reason.strip():
         raise UnpublishError("--reason is required: say why the week goes back to the baseline")
     if not by or not by.strip():
         raise UnpublishError("the operator's name is empty: pass --by")
     if week not in weekly_partitions.get_partition_keys():
         raise UnpublishError(f"--week {week!r} is not a weekly partition key (a Sunday week start)")
-    deleted = table.delete_week(week)
+    at = pd.Timestamp.now(tz="UTC")
+    stored = table.get_week(week)
+    replaced = table.replace_week(tombstone(week, by=by.strip(), reason=reason.strip(), at=at, replaced=stored))
+    deleted = replaced if is_live(replaced) else None
     done = Unpublished(
         week=week,
         by=by.strip(),
         reason=reason.strip(),
-        at=pd.Timestamp.now(tz="UTC").isoformat(),
+        at=at.isoformat(),
         deleted_run_id=deleted.get("run_id") if deleted else None,
         deleted_weights_sha256=deleted.get("weights_sha256") if deleted else None,
     )
@@ -69,7 +76,7 @@ def unpublish(instance: dg.DagsterInstance, table: WeightsTable, week: str, reas
         instance.report_runless_asset_event(dg.AssetObservation(asset_key=ASSET, partition=week, metadata=metadata))
     except Exception as exc:
         raise RuntimeError(
-            f"week {week} WAS deleted from {table.table_name}, but recording it in the Dagster instance failed "
+            f"week {week} WAS unpublished in {table.table_name}, but recording it in the Dagster instance failed "
             f"({type(exc).__name__}: {exc}); record by hand: {metadata}"
         ) from exc
     return done

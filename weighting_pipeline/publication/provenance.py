@@ -74,12 +74,16 @@ class WeeklyWeights:
     (``core.weights.WEIGHT_COLUMNS``, one row per week and strategy), the
     baseline and parameters it was computed with, each week's provenance, and
     which weeks are to be written (``core.publication_rules.decide``; a week
-    without a decision is written)."""
+    without a decision is written). ``run_started_at`` is the creation time of
+    the run's root run (``dagster/root_run_id``; a retry keeps its original's),
+    epoch seconds UTC: a stored week is replaced only by a run started no
+    earlier than the one that wrote it."""
 
     frame: "pd.DataFrame"
     baseline: "Baseline"
     params: "WeightingParams"
     provenance: Mapping[str, Provenance]
+    run_started_at: float
     decisions: Mapping[str, "Decision"] = field(default_factory=dict)
 
     def to_publish(self, keys: list[str]) -> list[str]:
@@ -94,6 +98,7 @@ class WeeklyWeights:
         params: "WeightingParams",
         *,
         run_id: str,
+        run_started_at: float,
         code_version: str,
         ledger_index: Mapping[str, str],
     ) -> "WeeklyWeights":
@@ -115,4 +120,4 @@ class WeeklyWeights:
             )
             for week, weights in week_weights(frame).items()
         }
-        return cls(frame, baseline, params, provenance)
+        return cls(frame, baseline, params, provenance, run_started_at)

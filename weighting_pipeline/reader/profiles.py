@@ -26,7 +26,7 @@ import pandas as pd
 from weighting_pipeline.core.baseline import Baseline, load_baseline, packaged_config_path
 from weighting_pipeline.core.calendar import FIRST_WEEK, current_partition_key, previous_key
 from weighting_pipeline.core.invariants import BOUND_TOLERANCE, SUM_TOLERANCE
-from weighting_pipeline.publication.item import PK
+from weighting_pipeline.publication.item import PK, TOMBSTONE
 
 log = logging.getLogger("weighting_pipeline.reader.profiles")
 
@@ -116,6 +116,10 @@ def _text(item: dict, name: str) -> str:
     return value["S"]
 
 
+def _unpublished(tombstone: bool) -> str:
+    return " (unpublished)" if tombstone else ""
+
+
 def validate_item(item: dict, key: str, baseline: Baseline, now: pd.Timestamp, usable_until_extra: pd.Timedelta) -> dict[str, Decimal]:
     """Weights of a wire-format item, or ``_Reject`` with the reason.
 
@@ -164,7 +168,7 @@ def get_strategy_profile(
     ``APP__STAGE``, and ``STRATEGY_CONFIG__PATH`` overrides both). With
     ``use_dynamic=False`` the baseline is returned without touching DynamoDB.
     Otherwise the weights of the latest week whose end is <= ``now`` are
-    used. If that item is missing, last week's is used until its
+    used. If that item is missing or is an unpublish tombstone, last week's is used until its
     ``valid_until`` plus a grace (``STRATEGY_WEIGHTS__GRACE_HOURS``, default
     24). In every other case, and on any error, the baseline is returned and
     the reason logged at WARNING. Raises only if the baseline config itself
@@ -195,23 +199,25 @@ def get_strategy_profile(
         except ValueError:
             grace = pd.Timedelta(hours=DEFAULT_GRACE_HOURS)
         client = client or _client()
+        gone: dict[str, bool] = {}
         for candidate, extra in ((key, pd.Timedelta(0)), (previous_key(key), grace)):
             try:
                 got = client.get_item(TableName=table, Key={"PK": {"S": PK}, "SK": {"S": candidate}}, ConsistentRead=True)
             except Exception as exc:
                 return fall_back(f"weights table {table} unreachable ({type(exc).__name__}: {exc})")
             item = got.get("Item")
-            if item is None:
+            if item is None or TOMBSTONE in item:  # an unpublished week reads as no item
                 if candidate == key:
+                    gone[candidate] = item is not None
                     continue  # a late weekly run: try last week's within its grace
-                return fall_back(f"no weights item for {key} and none for {candidate}")
+                return fall_back(f"no weights item for {key}{_unpublished(gone[key])} and none for {candidate}{_unpublished(item is not None)}")
             try:
                 weights = validate_item(item, candidate, baseline, now, extra)
             except _Reject as exc:
                 return fall_back(str(exc))
             allocations = {**fallback, **weights}
             if candidate != key:
-                log.warning("Weights for %s are missing; using %s within its grace period", key, candidate)
+                log.warning("Weights for %s are missing%s; using %s within its grace period", key, _unpublished(gone[key]), candidate)
             return StrategyProfile(files, allocations, True, candidate)
         return fall_back(f"no weights item for {key}")
     except Exception as exc:  # the promise: never raise into trading

@@ -17,8 +17,9 @@ from weighting_pipeline.core.calendar import WeekWindows
 from weighting_pipeline.core.invariants import blocking_invariants
 from weighting_pipeline.publication.provenance import WeeklyWeights, week_weights
 from weighting_pipeline.publication.weights_hash import weights_sha256_or_none
-from weighting_pipeline.publication.item import items_to_frame, week_items
-from weighting_pipeline.resources.weights_table import WeightsTable
+from weighting_pipeline.assets.common import week_span
+from weighting_pipeline.publication.item import TOMBSTONE, is_tombstone, items_to_frame, week_items
+from weighting_pipeline.resources.weights_table import WeightsTable, WriteResult
 
 
 class WeightsRejected(ValueError):
@@ -64,15 +65,22 @@ class DynamoDBWeightsIOManager(dg.ConfigurableIOManager):
         keys = list(context.asset_partition_keys)
         guard(obj, keys)
         publish = obj.to_publish(keys)
-        stats = {"requests": 0, "unprocessed_retries": 0, "request_retries": 0}
-        items = []
+        result = WriteResult()
         if publish:
             weeks = WeekWindows.for_keys(publish, obj.params.lookback_days)
             items = week_items(obj, weeks, written_at=pd.Timestamp.now(tz="UTC"), ttl_days=self.ttl_days)
-            stats = self.table.put_weeks(items)
-            context.log.info(
-                f"Dynamic weights updated successfully: {len(items)} week(s) "
-                f"{publish[0]}..{publish[-1]} written to {self.table.table_name} (run {context.run_id})"
+            result = self.table.put_weeks(items)
+            if result.written:
+                context.log.info(
+                    f"Dynamic weights updated successfully: {len(result.written)} week(s) "
+                    f"{week_span(result.written)} written to {self.table.table_name} (run {context.run_id})"
+                )
+        for week, winner in result.superseded.items():
+            context.log_event(superseded(context, week, winner, obj.run_started_at, self.table.table_name))
+        if result.superseded:
+            context.log.warning(
+                f"Not written to {self.table.table_name}, superseded by a later run or an unpublish: "
+                f"weeks {sorted(result.superseded)}"
             )
         held = [k for k in keys if k not in publish]
         if held:
@@ -80,10 +88,11 @@ class DynamoDBWeightsIOManager(dg.ConfigurableIOManager):
         context.add_output_metadata(
             {
                 "table": self.table.table_name,
-                "items_written": len(items),
-                "write_requests": stats["requests"],
-                "unprocessed_retries": stats["unprocessed_retries"],
-                "request_retries": stats["request_retries"],
+                "items_written": len(result.written),
+                "items_superseded": len(result.superseded),
+                "write_requests": result.requests,
+                "request_retries": result.request_retries,
+                "run_started_at": dg.MetadataValue.timestamp(obj.run_started_at),
                 "ttl_days": self.ttl_days,
             }
         )
@@ -93,6 +102,31 @@ class DynamoDBWeightsIOManager(dg.ConfigurableIOManager):
         client = self.table.dynamodb.get_client()
         items = [self.table.get_week(k, client) for k in keys]
         missing = [k for k, item in zip(keys, items) if item is None]
-        if missing:
-            raise KeyError(f"no weights stored in {self.table.table_name} for weeks {missing}")
+        unpublished = [k for k, item in zip(keys, items) if is_tombstone(item)]
+        if missing or unpublished:
+            raise KeyError(
+                f"no weights stored in {self.table.table_name} for weeks {missing}"
+                + (f"; weeks {unpublished} were unpublished" if unpublished else "")
+            )
         return items_to_frame(items)
+
+
+SUPERSEDED = "superseded"
+
+
+def superseded(context: dg.OutputContext, week: str, winner: dict, mine: float, table: str) -> dg.AssetObservation:
+    """The observation on ``week`` saying this run's write lost to ``winner`` (the stored item)."""
+    unpublished = winner.get(TOMBSTONE)
+    metadata = {
+        "action": SUPERSEDED,
+        "run_started_at": dg.MetadataValue.timestamp(mine),
+        "superseded_by_run_id": "" if unpublished else str(winner.get("run_id", "")),
+        "superseded_by_run_started_at": dg.MetadataValue.timestamp(float(winner.get("run_started_at", 0))),
+        "weights_table": table,
+        "reason": (
+            f"the week was unpublished by {unpublished.get('by')} at {unpublished.get('at')}: {unpublished.get('reason')}"
+            if unpublished
+            else f"run {winner.get('run_id')} started later and wrote the week first"
+        ),
+    }
+    return dg.AssetObservation(asset_key=context.asset_key, partition=week, metadata=metadata)

@@ -11,9 +11,9 @@ from weighting_pipeline.resources.dynamodb import DynamoDBResource
 from weighting_pipeline.resources.weights_table import WeightsTable
 from weighting_pipeline_tests.assets.test_checks_per_week import Status, recorded
 from weighting_pipeline_tests.conftest import run_chain_in_dagster, seed_ledger
+from weighting_pipeline_tests.stored_weeks import VOLATILE
 
 WEEKS = ["2026-02-22", "2026-03-01", "2026-03-08"]  # the middle one is the 167 h DST week
-VOLATILE = {"computed_at", "run_id", "ttl"}
 
 
 def stored(tables, key):

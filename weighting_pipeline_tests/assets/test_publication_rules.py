@@ -3,9 +3,15 @@ after a range, a what-if, a single-week and a forced run (``core.publication_rul
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import dagster as dg
+import pandas as pd
 
 from weighting_pipeline.devtools.demo_ledger import synthetic_ledger
+from weighting_pipeline.publication.item import is_tombstone, tombstone
+from weighting_pipeline.resources.dynamodb import DynamoDBResource
+from weighting_pipeline.resources.weights_table import WeightsTable
 from weighting_pipeline_tests.conftest import run_chain_in_dagster
 from weighting_pipeline_tests.stored_weeks import stored_weeks
 
@@ -63,3 +69,52 @@ def test_a_what_if_run_writes_nothing_and_a_forced_one_is_recorded(tables, basel
     assert "forced_publication" not in items[WEEKS[2]]  # force was not needed for it
     assert "protected week in a range run" in items[LIVE]["forced_publication"]
     assert recorded(instance, LIVE)["published"] is True and "forced" in recorded(instance, LIVE)["publication"]
+
+
+def observations(instance, week: str) -> list[dict]:
+    """The dynamic_weights observations of ``week``, newest first, as the UI lists them."""
+    records = instance.fetch_observations(
+        dg.AssetRecordsFilter(asset_key=dg.AssetKey("dynamic_weights"), asset_partitions=[week]), limit=10
+    ).records
+    return [{k: v.value for k, v in r.asset_observation.metadata.items()} | {"run_id": r.run_id} for r in records]
+
+
+def test_a_later_runs_item_and_a_tombstone_are_left_in_place_and_the_run_says_so(tables, baseline, instance):
+    """Newer wins: as if another run started after this one wrote 02-15 first, and an operator
+    unpublished 02-22 after this run started; both finish before this run writes."""
+    seeded(tables, baseline)
+    table = WeightsTable(dynamodb=DynamoDBResource(), table_name=tables["weights"])
+    later = pd.Timestamp.now(tz="UTC") + pd.Timedelta(hours=1)
+    newer = {"PK": "WEIGHTS#WEEK", "SK": WEEKS[0], "partition_key": WEEKS[0], "run_id": "a-newer-run",
+             "run_started_at": Decimal(int(later.timestamp())), "ttl": 4102444800}
+    table.put_weeks([newer])
+    table.replace_week(tombstone(WEEKS[1], by="ops", reason="fills were wrong", at=later, replaced=None))
+
+    result = run_chain_in_dagster(instance, partition_range=(WEEKS[0], WEEKS[2]), now=NOW)
+    assert result.success
+    items = stored_weeks(tables, WEEKS)
+    assert items[WEEKS[0]]["run_id"] == "a-newer-run"
+    assert is_tombstone(items[WEEKS[1]]) and items[WEEKS[1]]["unpublished"]["by"] == "ops"
+    assert items[WEEKS[2]]["run_id"] == result.run_id
+    assert float(items[WEEKS[2]]["run_started_at"]) == instance.get_run_record_by_id(result.run_id).create_timestamp.timestamp()
+
+    meta = recorded(instance, WEEKS[2])
+    assert meta["items_written"] == 1 and meta["items_superseded"] == 2
+    [lost] = [o for o in observations(instance, WEEKS[0]) if o.get("action") == "superseded"]
+    assert lost["run_id"] == result.run_id and lost["superseded_by_run_id"] == "a-newer-run"
+    [gone] = [o for o in observations(instance, WEEKS[1]) if o.get("action") == "superseded"]
+    assert "unpublished by ops" in gone["reason"] and "fills were wrong" in gone["reason"]
+    assert not [o for o in observations(instance, WEEKS[2]) if o.get("action") == "superseded"]
+
+
+def test_a_retry_keeps_its_original_runs_place(tables, baseline, instance):
+    """A re-execution carries dagster/root_run_id; its items carry the root run's creation time."""
+    seeded(tables, baseline)
+    first = run_chain_in_dagster(instance, partition_key=WEEKS[0], now=NOW)
+    assert first.success
+    retry = run_chain_in_dagster(instance, partition_key=WEEKS[0], now=NOW,
+                                 tags={"dagster/root_run_id": first.run_id, "dagster/parent_run_id": first.run_id})
+    assert retry.success
+    item = stored_weeks(tables, [WEEKS[0]])[WEEKS[0]]
+    assert item["run_id"] == retry.run_id
+    assert float(item["run_started_at"]) == instance.get_run_record_by_id(first.run_id).create_timestamp.timestamp()

@@ -22,7 +22,7 @@ RUN_LEVEL = {
     "daily_returns": {"weeks", "rows"},
     "sharpe_ratios": {"weeks"},
     "multipliers": {"weeks"},
-    "dynamic_weights": {"weeks", "table", "items_written", "write_requests", "unprocessed_retries", "request_retries", "ttl_days", "run_id"},
+    "dynamic_weights": {"weeks", "table", "items_written", "items_superseded", "write_requests", "request_retries", "run_started_at", "ttl_days", "run_id"},
     "tilt_backtest": set(),
 }
 

@@ -1,5 +1,7 @@
 """A week that breaks an invariant never reaches DynamoDB, and the last good week stays."""
 
+import time
+
 import dagster as dg
 import pandas as pd
 import pytest
@@ -39,7 +41,7 @@ def test_failing_blocking_check_publishes_nothing(tables, instance, baseline, mo
 
 
 def weekly(frame, baseline):
-    return WeeklyWeights.build(frame, baseline, WeightingParams(), run_id="r", code_version="test", ledger_index={})
+    return WeeklyWeights.build(frame, baseline, WeightingParams(), run_id="r", run_started_at=time.time(), code_version="test", ledger_index={})
 
 
 def test_io_manager_refuses_bad_weights_and_keeps_the_last_good_week(tables, baseline):
@@ -65,7 +67,7 @@ def test_io_manager_refuses_bad_weights_and_keeps_the_last_good_week(tables, bas
     # Provenance that does not describe these weights is refused too.
     context = dg.build_output_context(asset_key="dynamic_weights", partition_key=KEY, run_id="bad-run")
     other = weekly(good.assign(weight=good["weight"][::-1].to_numpy()), baseline)
-    mismatched = WeeklyWeights(good, baseline, WeightingParams(), other.provenance)
+    mismatched = WeeklyWeights(good, baseline, WeightingParams(), other.provenance, other.run_started_at)
     with pytest.raises(WeightsRejected, match="weights_sha256 differs"):
         manager.handle_output(context, mismatched)
     assert table(tables).get_week(KEY) == kept

@@ -1,72 +1,92 @@
 from decimal import Decimal
 
 import pytest
-from botocore.stub import Stubber
+from unittest.mock import patch
 
+import pandas as pd
+from botocore.exceptions import EndpointConnectionError
+
+from weighting_pipeline.publication.item import is_tombstone, tombstone
 from weighting_pipeline.resources.dynamodb import DynamoDBResource
 from weighting_pipeline.resources.weights_table import WeightsTable, WeightsWriteError, to_wire
 
 
-def week(key):
-    return {"PK": "WEIGHTS#WEEK", "SK": key, "partition_key": key, "weights": {"a.clj": Decimal("1")}, "ttl": 4102444800}
+def week(key, started=1000, run_id="r"):
+    return {"PK": "WEIGHTS#WEEK", "SK": key, "partition_key": key, "weights": {"a.clj": Decimal("1")}, "ttl": 4102444800,
+            "run_id": run_id, "run_started_at": Decimal(started)}
 
 
 def table(tables, **kw):
     return WeightsTable(dynamodb=DynamoDBResource(), table_name=tables["weights"], **kw)
 
 
-def test_batch_writes_respect_the_25_item_limit_and_round_trip(tables):
+def test_many_weeks_are_one_conditional_put_each_and_round_trip(tables):
     t = table(tables)
     keys = [f"2025-{m:02d}-{d:02d}" for m in range(1, 3) for d in range(1, 16)]  # 30 weeks
-    stats = t.put_weeks([week(k) for k in keys])
-    assert stats["requests"] == 2  # 25 + 5: DynamoDB Local rejects a 26-item batch outright
+    result = t.put_weeks([week(k) for k in keys])
+    assert result.requests == 30 and sorted(result.written) == keys and result.superseded == {}
     client = DynamoDBResource().get_client()
     for k in keys:
         assert t.get_week(k, client)["weights"] == {"a.clj": Decimal("1")}
 
 
-def test_single_week_uses_put_item(tables):
+def test_an_item_from_a_later_run_is_left_in_place_and_reported(tables):
     t = table(tables)
-    assert t.put_weeks([week("2026-01-04")])["requests"] == 1
-    assert t.get_week("2026-01-04") is not None
-    assert t.get_week("2026-01-11") is None
+    assert t.put_weeks([week("2026-01-04", started=2000, run_id="newer")]).written == ["2026-01-04"]
+    result = t.put_weeks([week("2026-01-04", started=1000, run_id="older"), week("2026-01-11", started=1000, run_id="older")])
+    assert result.written == ["2026-01-11"]
+    assert result.superseded["2026-01-04"]["run_id"] == "newer"
+    assert t.get_week("2026-01-04")["run_id"] == "newer"
+    # The same start time wins: a retry of the run that wrote the week (it keeps its root run's time).
+    assert t.put_weeks([week("2026-01-04", started=2000, run_id="newer-retry")]).written == ["2026-01-04"]
+    assert t.put_weeks([week("2026-01-04", started=3000, run_id="newest")]).written == ["2026-01-04"]
+    assert t.get_week("2026-01-04")["run_id"] == "newest"
 
 
-def _stubbed(tables):
-    """A real client whose next calls are scripted: the real DescribeTable answer, then batch answers."""
+def test_an_item_written_before_run_started_at_existed_is_replaced(tables, client):
+    legacy = to_wire({k: v for k, v in week("2026-01-04", run_id="legacy").items() if k != "run_started_at"})
+    client.put_item(TableName=tables["weights"], Item=legacy)
+    assert table(tables).put_weeks([week("2026-01-04", started=1)]).written == ["2026-01-04"]
+
+
+def test_a_tombstone_holds_against_older_runs_only(tables):
+    t = table(tables)
+    t.put_weeks([week("2026-01-04", started=1000, run_id="first")])
+    at = pd.Timestamp(2000, unit="s", tz="UTC")
+    replaced = t.replace_week(tombstone("2026-01-04", by="ops", reason="bad week", at=at, replaced=t.get_week("2026-01-04")))
+    assert replaced["run_id"] == "first"
+    stored = t.get_week("2026-01-04")
+    assert is_tombstone(stored) and stored["unpublished"]["replaced_run_id"] == "first" and "weights" not in stored
+    assert t.put_weeks([week("2026-01-04", started=1500, run_id="slow")]).superseded["2026-01-04"]["unpublished"]["by"] == "ops"
+    assert is_tombstone(t.get_week("2026-01-04"))
+    assert t.put_weeks([week("2026-01-04", started=2500, run_id="after")]).written == ["2026-01-04"]
+    assert t.get_week("2026-01-04")["run_id"] == "after"
+
+
+def test_a_failed_request_names_written_and_unwritten_weeks_and_the_others_land(tables):
     t = table(tables)
     client = DynamoDBResource().new_client()
-    real = client.describe_table(TableName=tables["weights"])["Table"]
-    described = {"Table": {k: real[k] for k in ("TableName", "KeySchema", "AttributeDefinitions")}}
-    stub = Stubber(client)
-    stub.add_response("describe_table", described, {"TableName": tables["weights"]})
-    return t, client, stub
+    real = client.put_item
+
+    def put_item(**kwargs):  # the fault: one week's request fails after botocore's retries
+        if kwargs["Item"]["SK"]["S"] == "2026-01-11":
+            raise EndpointConnectionError(endpoint_url="http://127.0.0.1:1")
+        return real(**kwargs)
+
+    items = [week(k) for k in ("2026-01-04", "2026-01-11", "2026-01-18")]
+    with patch.object(client, "put_item", side_effect=put_item), pytest.raises(WeightsWriteError) as err:
+        t.put_weeks(items, client=client)
+    assert err.value.written == ["2026-01-04", "2026-01-18"] and err.value.not_written == ["2026-01-11"]
+    assert "2026-01-11" in str(err.value) and "EndpointConnectionError" in str(err.value)
+    assert t.get_week("2026-01-18") is not None and t.get_week("2026-01-11") is None
 
 
-def test_unprocessed_items_are_retried_with_backoff(tables):
-    t, client, stub = _stubbed(tables)
-    items = [week("2026-01-04"), week("2026-01-11")]
-    left = {tables["weights"]: [{"PutRequest": {"Item": to_wire(items[1])}}]}
-    stub.add_response("batch_write_item", {"UnprocessedItems": left})
-    stub.add_response("batch_write_item", {"UnprocessedItems": {}})
-    sleeps = []
-    with stub:
-        stats = t.put_weeks(items, sleep=sleeps.append, client=client)
-    stub.assert_no_pending_responses()
-    assert stats == {"requests": 2, "unprocessed_retries": 1, "request_retries": 0}
-    assert len(sleeps) == 1 and 0 <= sleeps[0] <= 0.05
-
-
-def test_retry_budget_exhausted_names_written_and_unwritten_weeks(tables):
-    t, client, stub = _stubbed(tables)
-    t = table(tables, max_retry_seconds=0.0)
-    items = [week("2026-01-04"), week("2026-01-11")]
-    left = {tables["weights"]: [{"PutRequest": {"Item": to_wire(items[1])}}]}
-    stub.add_response("batch_write_item", {"UnprocessedItems": left})
-    with stub, pytest.raises(WeightsWriteError) as err:
-        t.put_weeks(items, sleep=lambda s: None, client=client)
-    assert err.value.written == ["2026-01-04"] and err.value.not_written == ["2026-01-11"]
-    assert "2026-01-11" in str(err.value)
+def test_an_item_without_run_started_at_is_refused_before_any_write(tables):
+    t = table(tables)
+    bare = {k: v for k, v in week("2026-01-11").items() if k != "run_started_at"}
+    with pytest.raises(ValueError, match="2026-01-11.*run_started_at"):
+        t.put_weeks([week("2026-01-04"), bare])
+    assert t.get_week("2026-01-04") is None
 
 
 @pytest.mark.parametrize("which", ["missing", "wrong key schema"])
