@@ -59,6 +59,27 @@ def latest_materializations(instance: dg.DagsterInstance, asset: str, weeks: Ite
     return out
 
 
+def materializations_of_runs(instance: dg.DagsterInstance, asset: str, run_ids: Iterable[str]) -> dict[tuple[str, str], Materialization]:
+    """(run id, week) -> that run's materialization of that week of ``asset``: one paged
+    query per run (a 261-week backfill is one run)."""
+    key = dg.AssetKey(asset)
+    out: dict[tuple[str, str], Materialization] = {}
+    for run_id in sorted(set(run_ids)):
+        cursor = None
+        while True:
+            page = instance.get_records_for_run(run_id, cursor=cursor, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION, limit=1000)
+            for r in page.records:
+                event = r.asset_materialization
+                if event is not None and r.asset_key == key and r.partition_key is not None:
+                    out[(run_id, r.partition_key)] = Materialization(
+                        r.partition_key, run_id, r.storage_id, r.timestamp, {k: v.value for k, v in event.metadata.items()}
+                    )
+            if not page.has_more:
+                break
+            cursor = page.cursor
+    return out
+
+
 def check_statuses(instance: dg.DagsterInstance, check_keys: Iterable[dg.AssetCheckKey], week: str) -> dict[dg.AssetCheckKey, Any]:
     """The latest execution record of each check for ``week`` (checks never run for it are absent).
 

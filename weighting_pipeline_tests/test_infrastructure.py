@@ -126,8 +126,8 @@ def test_each_role_is_granted_exactly_what_its_process_calls(template):
         "WebserverTaskRole": {"ecs:DescribeTasks", "ecs:StopTask", "s3:GetObject", "s3:ListBucket"},
         "TradingReaderPolicy": dynamodb_calls([REPO / "weighting_pipeline/reader/profiles.py"]),
         # unpublish.py: WeightsTable.get_week (GetItem), replace_week (DescribeTable, PutItem of the tombstone),
-        # then the reader (GetItem) to say what trading reads
-        "OperatorPolicy": {"dynamodb:PutItem", "dynamodb:DescribeTable", "dynamodb:GetItem"},
+        # then the reader (GetItem) to say what trading reads; audit --against-table: query_weeks (Query)
+        "OperatorPolicy": {"dynamodb:PutItem", "dynamodb:DescribeTable", "dynamodb:GetItem", "dynamodb:Query"},
     }
     assert expected["TradingReaderPolicy"] == {"dynamodb:GetItem"}
     assert {"dynamodb:Query", "dynamodb:PutItem", "dynamodb:DescribeTable"} <= pipeline

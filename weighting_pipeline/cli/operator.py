@@ -30,30 +30,46 @@ def _need(variable: str, why: str) -> None:
 @click.command()
 @click.option("--range", "week_range", required=True, metavar="A...B", help=RANGE_HELP)
 @click.option("--csv", "csv_path", metavar="FILE", help="Also write the per-week, per-strategy table as CSV.")
+@click.option("--against-table", is_flag=True,
+              help="Also read the weights table (STRATEGY_WEIGHTS__TABLE_NAME) and report each week whose item has no "
+                   "materialization of its run, or another weights_sha256; exit 1 if any.")
 @LOCAL
 @click.pass_context
-def audit(ctx: click.Context, week_range: str, csv_path: str | None, local: bool) -> None:
+def audit(ctx: click.Context, week_range: str, csv_path: str | None, against_table: bool, local: bool) -> None:
     """Each week's weights hash, checks, restatement and provenance, from the Dagster
-    instance at DAGSTER_HOME; never touches DynamoDB."""
+    instance at DAGSTER_HOME; with --against-table, also what the weights table holds."""
     if local:
-        _locally(ctx, dynamodb=False)
+        _locally(ctx, dynamodb=against_table)
     _need("DAGSTER_HOME", "audit reads the Dagster instance")
+    if against_table:
+        _need("STRATEGY_WEIGHTS__TABLE_NAME", "audit --against-table reads the weights table")
     import dagster as dg
 
-    from weighting_pipeline.ops.audit import AuditRangeError, audit as audit_weeks, weeks_in, write_csv
+    from weighting_pipeline.ops.audit import AuditRangeError, against_table as table_views, audit as audit_weeks, weeks_in, write_csv
 
     try:
         weeks = weeks_in(week_range)
     except AuditRangeError as exc:
         raise click.UsageError(str(exc)) from exc
+    views = {}
     with dg.DagsterInstance.get() as instance:
         audits = audit_weeks(instance, weeks)
+        if against_table:
+            from weighting_pipeline.resources.dynamodb import DynamoDBResource
+            from weighting_pipeline.resources.weights_table import WeightsTable
+
+            table = WeightsTable(dynamodb=DynamoDBResource(), table_name=os.environ["STRATEGY_WEIGHTS__TABLE_NAME"])
+            views = table_views(instance, table, weeks)
     for a in audits:
-        click.echo(a.line())
+        click.echo(a.line() + (f"  {views[a.week].text()}" if a.week in views else ""))
     if csv_path:
         with open(csv_path, "w", newline="", encoding="utf-8") as out:
             rows = write_csv(audits, out)
         click.echo(f"wrote {rows} rows ({sum(a.publication is not None for a in audits)} weeks) to {csv_path}")
+    disagreeing = sorted(w for w, v in views.items() if v.disagrees)
+    if disagreeing:
+        click.echo(f"{len(disagreeing)} week(s) where the weights table and the event log disagree: {', '.join(disagreeing)}", err=True)
+        sys.exit(1)
 
 
 @click.command()

@@ -1,10 +1,13 @@
-"""The audit trail of a range of weeks, read from the Dagster instance only.
+"""The audit trail of a range of weeks, read from the Dagster instance, and optionally
+checked against the weights table.
 
-``weighting-pipeline audit --range A...B [--csv FILE]`` prints
+``weighting-pipeline audit --range A...B [--csv FILE] [--against-table]`` prints
 one line per week (weights hash, checks, restatement, provenance) and can
 write the per-week, per-strategy table an auditor opens in a spreadsheet. It
 reads the instance's event log (``DAGSTER_HOME``), which outlives the weights
-table's TTL; it never touches DynamoDB.
+table's TTL. Only ``--against-table`` reads DynamoDB: one Query over the range,
+then each week's item is compared with the materialization of the run that
+wrote it (``compare_week``).
 """
 
 from __future__ import annotations
@@ -16,9 +19,10 @@ from typing import Any, Iterable, TextIO
 
 import dagster as dg
 
-from weighting_pipeline.history import Materialization, check_statuses, latest_materializations
+from weighting_pipeline.history import Materialization, check_statuses, latest_materializations, materializations_of_runs
 from weighting_pipeline.partitions import weekly_partitions
 from weighting_pipeline.ops.unpublish import latest_unpublish
+from weighting_pipeline.publication.item import TOMBSTONE, is_live, is_tombstone
 
 CSV_COLUMNS = [
     "week", "strategy", "baseline", "sharpe", "multiplier", "weight", "parameters", "code_version", "run_id",
@@ -48,6 +52,66 @@ def chain_check_keys() -> list[dg.AssetCheckKey]:
     from weighting_pipeline.assets import CHAIN_ASSETS
 
     return [k for a in CHAIN_ASSETS for k in sorted(a.check_keys, key=lambda k: k.name)]
+
+
+@dataclass(frozen=True)
+class TableView:
+    """What the weights table holds for a week, held against the event log.
+
+    ``state``: ``agrees`` (the item's run recorded this week with the same
+    weights_sha256), ``no item`` (never written, expired by its TTL, or lost),
+    ``unpublished`` (a tombstone), or a disagreement: ``no materialization of its
+    run`` (the item's run recorded no materialization of the week: a write that
+    landed in a run that then failed) or ``weights_sha256 differs``."""
+
+    week: str
+    state: str
+    run_id: str = ""
+    detail: str = ""
+
+    DISAGREEMENTS = ("no materialization of its run", "weights_sha256 differs")
+
+    @property
+    def disagrees(self) -> bool:
+        return self.state in self.DISAGREEMENTS
+
+    def text(self) -> str:
+        return " ".join(x for x in (f"table: {self.state.upper() if self.disagrees else self.state}", self.run_id and f"run {self.run_id}", self.detail) if x)
+
+
+TABLE_ATTRIBUTES = ("run_id", "weights_sha256", TOMBSTONE)
+
+
+def compare_week(week: str, item: dict | None, recorded: Materialization | None) -> TableView:
+    """The table's ``item`` for ``week`` (None if none) against ``recorded``, the
+    materialization of that week by the item's run (None if that run recorded none)."""
+    if item is None:
+        return TableView(week, "no item", detail="(never written, expired, or lost)")
+    if is_tombstone(item):
+        gone = item[TOMBSTONE]
+        return TableView(week, "unpublished", detail=f"by {gone.get('by')} at {gone.get('at')}")
+    run_id, stored = str(item.get("run_id", "")), str(item.get("weights_sha256", ""))
+    if recorded is None:
+        return TableView(week, "no materialization of its run", run_id, f"weights {stored}")
+    logged = str(recorded.metadata.get("weights_sha256", ""))
+    if logged != stored:
+        return TableView(week, "weights_sha256 differs", run_id, f"table {stored}, event log {logged}")
+    return TableView(week, "agrees", run_id)
+
+
+def against_table(instance: dg.DagsterInstance, table, weeks: list[str]) -> dict[str, TableView]:
+    """Each of ``weeks`` as the weights table (``resources.weights_table.WeightsTable``) holds it,
+    against the materialization of the run that wrote it: one Query, one event query per run."""
+    from weighting_pipeline.assets.dynamic_weights import ASSET
+
+    items = table.query_weeks(weeks[0], weeks[-1], TABLE_ATTRIBUTES)
+    runs = {str(item.get("run_id", "")) for week, item in items.items() if week in weeks and is_live(item)}
+    recorded = materializations_of_runs(instance, ASSET, runs)
+    out = {}
+    for week in weeks:
+        item = items.get(week)
+        out[week] = compare_week(week, item, recorded.get((str((item or {}).get("run_id", "")), week)))
+    return out
 
 
 @dataclass(frozen=True)
@@ -101,7 +165,8 @@ def audit(instance: dg.DagsterInstance, weeks: list[str]) -> list[WeekAudit]:
         restatement = "-"
         record = records.get(restated_key)
         evaluation = record.event.dagster_event.event_specific_data if record is not None and record.event else None
-        if evaluation is not None and evaluation.metadata.get("status") is not None:
+        # A check of a run that failed before evaluating it has only its planned event.
+        if isinstance(evaluation, dg.AssetCheckEvaluation) and evaluation.metadata.get("status") is not None:
             restatement = str(evaluation.metadata["status"].value)
         publication = publications.get(week)
         unpublished = latest_unpublish(instance, week)

@@ -76,6 +76,21 @@ class WeightsTable(dg.ConfigurableResource):
         )
         return from_wire(got["Item"]) if "Item" in got else None
 
+    def query_weeks(self, first: str, last: str, attributes: tuple[str, ...], client=None) -> dict[str, dict[str, Any]]:
+        """Week -> ``attributes`` of its stored item (tombstones included), for the weeks
+        ``first``..``last``: one paged, consistent Query on the weights partition."""
+        client = client or self.dynamodb.get_client()
+        names = {f"#a{i}": a for i, a in enumerate(("SK", *attributes))}
+        pages = client.get_paginator("query").paginate(
+            TableName=self.table_name,
+            KeyConditionExpression="PK = :pk AND SK BETWEEN :first AND :last",
+            ExpressionAttributeValues={":pk": {"S": PK}, ":first": {"S": first}, ":last": {"S": last}},
+            ProjectionExpression=", ".join(names),
+            ExpressionAttributeNames=names,
+            ConsistentRead=True,
+        )
+        return {item["SK"]: item for page in pages for item in map(from_wire, page.get("Items", []))}
+
     def replace_week(self, item: dict[str, Any], client=None) -> dict[str, Any] | None:
         """Put ``item`` whatever the week holds (an unpublish tombstone); the item it replaced, or None."""
         client = client or self.dynamodb.get_client()
