@@ -1,4 +1,4 @@
-"""The one wiring file: assets, checks, job, schedule, and resources per deployment.
+"""The one wiring file: assets, checks, jobs, schedule, sensors, and resources per deployment.
 
 ``APP__STAGE`` (dev | staging | prod) picks the baseline file and the row of
 ``DEPLOYMENTS``. All stages talk to DynamoDB through the standard AWS chain:
@@ -13,7 +13,7 @@ from typing import Mapping
 import dagster as dg
 
 from weighting_pipeline.alerts.sensors import ALERT_SENSORS
-from weighting_pipeline.assets import CHAIN_ASSETS, REPORT_ASSETS
+from weighting_pipeline.assets import ANALYSIS_ASSETS, CHAIN_ASSETS
 from weighting_pipeline.resources.alerts import AlertsTopic
 from weighting_pipeline.resources.dynamodb import DynamoDBResource
 from weighting_pipeline.resources.ledger_reader import LedgerReader
@@ -21,7 +21,7 @@ from weighting_pipeline.resources.parquet_io_manager import PartitionedParquetIO
 from weighting_pipeline.resources.publication_rules import GRACE_ENV, PublicationRules
 from weighting_pipeline.resources.weights_io_manager import DynamoDBWeightsIOManager
 from weighting_pipeline.resources.weights_table import WeightsTable
-from weighting_pipeline.schedules import tilt_report_job, weekly_weighting_job, weekly_weighting_schedule
+from weighting_pipeline.schedules import analysis_after_publication, analysis_job, weekly_weighting_job, weekly_weighting_schedule
 from weighting_pipeline.settings import SettingsError, WeightingSettings
 
 RUNNING, STOPPED = dg.DefaultScheduleStatus.RUNNING, dg.DefaultScheduleStatus.STOPPED
@@ -92,10 +92,10 @@ def build_definitions(environ: Mapping[str, str] | None = None) -> dg.Definition
     environ = os.environ if environ is None else environ
     settings = WeightingSettings.from_env(environ)
     return dg.Definitions(
-        assets=[*CHAIN_ASSETS, *REPORT_ASSETS],
-        jobs=[weekly_weighting_job, tilt_report_job],
+        assets=[*CHAIN_ASSETS, *ANALYSIS_ASSETS],
+        jobs=[weekly_weighting_job, analysis_job],
         schedules=[weekly_weighting_schedule(schedule_status(settings.stage, environ))],
-        sensors=ALERT_SENSORS,
+        sensors=[*ALERT_SENSORS, analysis_after_publication],
         resources=build_resources(settings, environ=environ),
         # The chain is strictly linear, so a process per step buys no parallelism and
         # costs ~3 s of imports per step; one process runs the whole chain.

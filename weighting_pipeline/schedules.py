@@ -1,15 +1,24 @@
-"""The weekly job and its schedule.
+"""The jobs, the weekly schedule, and the sensor that starts the analysis after a publication.
 
 The schedule ticks at every partition end (Sunday 18:00 New York) and
 materialises the week that just ended; those weights apply to the week ahead.
 Its default status is the deployment's (see ``definitions.DEPLOYMENTS``).
+
+The diagnostics (``tilt_backtest``, ``tilt_report``) are off the publishing path:
+``analysis_after_publication`` starts ``analysis_job`` for the weeks a successful
+run published, so their failure never fails or mislabels the publishing run, and
+the report refreshes every week by itself.
 """
 
 import dagster as dg
 
+from weighting_pipeline.history import materializations_of_runs
+
 WEIGHTING_JOB = "weekly_weighting_job"
-REPORT_JOB = "tilt_report_job"
+ANALYSIS_JOB = "analysis_job"
 SCHEDULE = "weekly_weighting_schedule"
+ANALYSIS_SENSOR = "analysis_after_publication"
+AFTER_RUN_TAG = "weighting/after_run"  # on an analysis run: the publishing run it follows
 SCHEDULED_PRIORITY = "10"
 
 weekly_weighting_job = dg.define_asset_job(
@@ -19,12 +28,39 @@ weekly_weighting_job = dg.define_asset_job(
     tags={"team": "quant-platform"},
 )
 
-tilt_report_job = dg.define_asset_job(
-    REPORT_JOB,
+analysis_job = dg.define_asset_job(
+    ANALYSIS_JOB,
     selection=dg.AssetSelection.groups("analysis"),
-    description="tilt_report: the tilt's verdict over every week that has a backtest (after a backfill or a week).",
+    description="tilt_backtest for the weeks a run published, then tilt_report over every week with a backtest.",
     tags={"team": "quant-platform"},
 )
+
+
+def published_weeks(instance: dg.DagsterInstance, run_id: str) -> list[str]:
+    """The weeks whose ``dynamic_weights`` materialization in run ``run_id`` says ``published``, in order."""
+    recorded = materializations_of_runs(instance, "dynamic_weights", [run_id])
+    return sorted(week for (_, week), m in recorded.items() if m.metadata.get("published") is True)
+
+
+@dg.run_status_sensor(
+    name=ANALYSIS_SENSOR,
+    run_status=dg.DagsterRunStatus.SUCCESS,
+    request_job=analysis_job,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds=30,
+    description="After each successful run that published weeks, runs tilt_backtest for those weeks and tilt_report.",
+)
+def analysis_after_publication(context: dg.RunStatusSensorContext):
+    run = context.dagster_run
+    weeks = published_weeks(context.instance, run.run_id)
+    if not weeks:
+        return dg.SkipReason(f"run {run.run_id} published no week")
+    tags = {AFTER_RUN_TAG: run.run_id}
+    if len(weeks) == 1:
+        return dg.RunRequest(run_key=f"analysis:{run.run_id}", partition_key=weeks[0], tags=tags)
+    # One run for the span, as a single-run backfill is (the assets' backfill policy).
+    tags.update({"dagster/asset_partition_range_start": weeks[0], "dagster/asset_partition_range_end": weeks[-1]})
+    return dg.RunRequest(run_key=f"analysis:{run.run_id}", tags=tags)
 
 
 def weekly_weighting_schedule(default_status: dg.DefaultScheduleStatus) -> dg.ScheduleDefinition:

@@ -59,6 +59,10 @@ def pytest_collection_modifyitems(config, items):
         for fixture, marker in SERVER_MARKERS.items():
             if fixture in item.fixturenames:
                 item.add_marker(marker)
+    # The rehearsal's tests first and together: xdist's load scheduler hands each worker a
+    # contiguous first chunk, so one worker builds the (module-scoped) stack once, early,
+    # instead of two workers building one each near the end.
+    items.sort(key=lambda item: item.get_closest_marker("stack") is None)
 
 
 @pytest.fixture(scope="session")
@@ -204,7 +208,7 @@ def run_chain_in_dagster(instance, *, partition_key=None, partition_range=None, 
 
     import dagster as dg
 
-    from weighting_pipeline.assets import CHAIN_ASSETS
+    from weighting_pipeline.assets import ANALYSIS_ASSETS, CHAIN_ASSETS, tilt_backtest
     from weighting_pipeline.definitions import build_resources
     from weighting_pipeline.resources.publication_rules import PublicationRules
     from weighting_pipeline.settings import ENV_VARS, WeightingSettings
@@ -220,12 +224,14 @@ def run_chain_in_dagster(instance, *, partition_key=None, partition_range=None, 
     deployment.update({k: v for k, v in (environ or {}).items() if k in variables})
     with mock.patch.dict(os.environ, deployment, clear=True):
         return dg.materialize(
-            CHAIN_ASSETS,
+            [*CHAIN_ASSETS, *ANALYSIS_ASSETS],
             partition_key=partition_key,
             tags=tags,
             resources=resources,
             instance=instance,
-            selection=selection,
+            # By default the weekly chain and the backtest of its weeks, in one run (the
+            # product runs the backtest in the analysis job after a publication).
+            selection=selection or [*CHAIN_ASSETS, tilt_backtest],
             raise_on_error=False,
             run_config=run_config,
         )

@@ -33,8 +33,11 @@ def test_definitions_load_with_the_chain(defs):
     report = specs["tilt_report"]
     assert report.partitions_def is None and report.group_name == "analysis" and report.description
     assert {p.to_user_string() for p in graph.get(dg.AssetKey("tilt_report")).parent_keys} == {"tilt_backtest"}
-    assert "tilt_report" not in {k.to_user_string() for k in job.asset_layer.selected_asset_keys}
-    assert {k.to_user_string() for k in defs.resolve_job_def("tilt_report_job").asset_layer.selected_asset_keys} == {"tilt_report"}
+    # The diagnostics are off the publishing path: their own job, started by a sensor after a publication.
+    assert {k.to_user_string() for k in job.asset_layer.selected_asset_keys} == set(CHAIN)
+    assert {k.to_user_string() for k in defs.resolve_job_def("analysis_job").asset_layer.selected_asset_keys} == {"tilt_backtest", "tilt_report"}
+    assert specs["tilt_backtest"].group_name == "analysis"
+    assert defs.resolve_sensor_def("analysis_after_publication").job_name == "analysis_job"
 
 
 def test_every_asset_backfills_in_a_single_run(defs):
@@ -66,9 +69,9 @@ def test_schedule_ticks_at_1800_new_york_for_the_week_that_ended(defs, tick, exp
 
 def test_alert_sensors_run_by_default_and_the_weights_have_a_freshness_deadline(defs):
     sensors = {s.name: s for s in defs.sensors}
-    assert set(sensors) == {"alert_on_run_failure", "alert_on_missed_week", "alert_on_warn_checks"}
+    assert set(sensors) == {"alert_on_run_failure", "alert_on_missed_week", "alert_on_warn_checks", "analysis_after_publication"}
     assert all(s.default_status == dg.DefaultSensorStatus.RUNNING for s in sensors.values())
-    assert all("alerts" in s.required_resource_keys for s in sensors.values())
+    assert all("alerts" in s.required_resource_keys for name, s in sensors.items() if name.startswith("alert_on_"))
     policy = {s.key.to_user_string(): s for s in defs.resolve_all_asset_specs()}["dynamic_weights"].freshness_policy
     assert (policy.deadline_cron, policy.timezone, policy.lower_bound_delta.total_seconds()) == ("0 20 * * 0", "America/New_York", 7200)
 

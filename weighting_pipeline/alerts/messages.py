@@ -46,15 +46,18 @@ def run_weeks(tags: Mapping[str, str]) -> str:
 
 
 def run_failure(*, stage: str, job: str, weeks: str, run_id: str, step: str | None, error: str | None,
-                webserver_url: str | None) -> Alert:
-    """A run failed: nothing of its weeks was published beyond what its log shows."""
+                webserver_url: str | None, publishes: bool = True) -> Alert:
+    """A run failed. A publishing run published nothing of its weeks beyond what its log
+    shows; a diagnostics run (``publishes=False``) changed nothing trading reads."""
+    consequence = ("Trading keeps the last published week or the baseline." if publishes
+                   else "Diagnostics only: the published weights are unaffected.")
     lines = [
         f"Run {run_id} failed.",
         f"Job: {job}",
         f"Weeks: {weeks}",
         f"Failing step: {step or '(none: the run failed outside a step)'}",
         f"Error: {first_line(error)}",
-        "Trading keeps the last published week or the baseline.",
+        consequence,
         *_link(webserver_url, f"/runs/{run_id}"),
     ]
     return Alert(_subject(f"[weighting {stage}] run failed: weeks {weeks}"), "\n".join(lines))

@@ -18,6 +18,7 @@ from weighting_pipeline.alerts import messages
 from weighting_pipeline.core.calendar import FIRST_WEEK, WeekWindows, current_partition_key
 from weighting_pipeline.history import latest_materializations
 from weighting_pipeline.resources.alerts import AlertsTopic
+from weighting_pipeline.schedules import ANALYSIS_JOB
 
 RUNNING = dg.DefaultSensorStatus.RUNNING
 OFF = "ALERTS__SNS_TOPIC_ARN is not set: alerts are off"
@@ -38,7 +39,8 @@ def alert_on_run_failure(context: dg.RunFailureSensorContext, alerts: AlertsTopi
     else:
         step, text = None, context.failure_event.message
     alerts.publish(messages.run_failure(stage=alerts.stage, job=run.job_name, weeks=messages.run_weeks(run.tags),
-                                        run_id=run.run_id, step=step, error=text, webserver_url=alerts.webserver_url))
+                                        run_id=run.run_id, step=step, error=text, webserver_url=alerts.webserver_url,
+                                        publishes=run.job_name != ANALYSIS_JOB))
 
 
 def missed_week_alert(instance: dg.DagsterInstance, alerts: AlertsTopic, now: pd.Timestamp, cursor: str | None) -> tuple[messages.Alert | None, str | None]:

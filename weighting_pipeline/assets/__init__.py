@@ -23,6 +23,7 @@ from weighting_pipeline.assets.tilt_backtest import tilt_backtest  # noqa: E402
 from weighting_pipeline.assets.tilt_report import tilt_report  # noqa: E402
 
 # The weekly job's assets (group "weighting"): partitioned, one run per week or range.
-CHAIN_ASSETS = [closed_lots, daily_returns, sharpe_ratios, multipliers, dynamic_weights, tilt_backtest]
-# Unpartitioned, over every stored week, materialised on demand (group "analysis").
-REPORT_ASSETS = [tilt_report]
+CHAIN_ASSETS = [closed_lots, daily_returns, sharpe_ratios, multipliers, dynamic_weights]
+# The analysis job's (group "analysis"), run after each publication: the weekly backtest,
+# and the unpartitioned report over every week that has one.
+ANALYSIS_ASSETS = [tilt_backtest, tilt_report]

@@ -10,6 +10,7 @@ from weighting_pipeline.partitions import weekly_partitions
 
 OWNER = "team:quant-platform"
 GROUP = "weighting"
+ANALYSIS_GROUP = "analysis"  # the backtest and its report: their own job, after each publication
 
 CHAIN = dict(
     partitions_def=weekly_partitions,

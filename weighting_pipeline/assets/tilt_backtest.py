@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from weighting_pipeline.assets.code_versions import CODE_VERSIONS
-from weighting_pipeline.assets.common import CHAIN, add_week_metadata, by_strategy
+from weighting_pipeline.assets.common import ANALYSIS_GROUP, CHAIN, add_week_metadata, by_strategy
 from weighting_pipeline.core.backtest import HOLDOUT_COLUMNS, score, weekly_realised_returns
 from weighting_pipeline.core.calendar import previous_key
 from weighting_pipeline.core.chain import check_pnl_date
@@ -31,7 +31,7 @@ NO_WEIGHTS = pd.DataFrame(columns=WEIGHT_COLUMNS)  # nothing stored for the week
 
 
 @dg.asset(
-    **CHAIN,
+    **{**CHAIN, "group_name": ANALYSIS_GROUP},
     kinds={"pandas"},
     io_manager_key="intermediate_io_manager",
     code_version=CODE_VERSIONS[ASSET],

@@ -13,13 +13,12 @@ import pandas as pd
 
 from weighting_pipeline.assets import report
 from weighting_pipeline.assets.code_versions import REPORT_CODE_VERSION
-from weighting_pipeline.assets.common import OWNER
+from weighting_pipeline.assets.common import ANALYSIS_GROUP, OWNER
 from weighting_pipeline.assets.charts import markdown_image, tilt_chart
 from weighting_pipeline.core import analytics
 from weighting_pipeline.settings import WeightingSettings
 
 ASSET = "tilt_report"
-GROUP = "analysis"
 LEG_COLUMNS = {"tilt": "r_tilt", "baseline": "r_base", "naive": "r_naive"}
 
 
@@ -56,7 +55,7 @@ def report_metadata(backtest: pd.DataFrame, risk_free: float) -> dict:
 
 
 @dg.asset(
-    group_name=GROUP,
+    group_name=ANALYSIS_GROUP,
     owners=[OWNER],
     # Lets `dagster asset materialize --select '*' --partition-range ...` (one run for the
     # range) include the report; unpartitioned, it is materialised once in that run anyway.

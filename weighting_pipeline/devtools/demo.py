@@ -52,30 +52,32 @@ def demo_range(latest_week: str, weeks: int = DEMO_WEEKS) -> tuple[str, str]:
 
 def materialize(first: str, last: str, log_level: str = "INFO") -> dict | None:
     """Run the weekly job for the weeks ``first..last`` in this process (the weeks before
-    ``last`` as one range run, then ``last`` alone), then ``tilt_report`` over every stored week; the step log is shown at ``log_level``.
-    Returns the report's metadata, or None (having said which run failed)."""
+    ``last`` as one range run, then ``last`` alone), then the analysis job over them, as
+    the daemon's ``analysis_after_publication`` sensor would; the step log is shown at
+    ``log_level``. Returns ``tilt_report``'s metadata, or None (having said which run failed)."""
     import dagster as dg
 
-    from weighting_pipeline.definitions import defs
-    from weighting_pipeline.schedules import REPORT_JOB, WEIGHTING_JOB
-
     from weighting_pipeline.core.calendar import previous_key
+    from weighting_pipeline.definitions import defs
+    from weighting_pipeline.schedules import ANALYSIS_JOB, WEIGHTING_JOB
 
     run_config = {"loggers": {"console": {"config": {"log_level": log_level}}}}
-    job = defs.resolve_job_def(WEIGHTING_JOB)
+    span = {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last}
     with dg.DagsterInstance.get() as instance:
         # The history as one range run, then the live week alone, as the schedule runs it:
         # a range run never publishes a week trading reads now (core.publication_rules).
-        runs = [{"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": previous_key(last)},
+        runs = [{**span, "dagster/asset_partition_range_end": previous_key(last)},
                 {"dagster/partition": last}] if first < last else [{"dagster/partition": last}]
         for tags in runs:
-            chain = job.execute_in_process(instance=instance, tags=tags, raise_on_error=False, run_config=run_config)
+            chain = defs.resolve_job_def(WEIGHTING_JOB).execute_in_process(instance=instance, tags=tags, raise_on_error=False, run_config=run_config)
             if not chain.success:
-                print("The weekly run failed; see the Dagster logs above. A range is all or nothing: none of its weeks was published.")
+                print("The weekly run failed; see the Dagster logs above. "
+                      f"`weighting-pipeline audit --local --range {first}...{last} --against-table` shows what reached the table.")
                 return None
-        report = defs.resolve_job_def(REPORT_JOB).execute_in_process(instance=instance, raise_on_error=False, run_config=run_config)
-        if not report.success:
-            print("tilt_report failed; see the Dagster logs above. The weeks themselves were published.")
+        analysis_tags = span if first < last else {"dagster/partition": last}
+        analysis = defs.resolve_job_def(ANALYSIS_JOB).execute_in_process(instance=instance, tags=analysis_tags, raise_on_error=False, run_config=run_config)
+        if not analysis.success:
+            print("The analysis run failed; see the Dagster logs above. The weeks themselves were published.")
             return None
         event = instance.get_latest_materialization_event(dg.AssetKey("tilt_report"))
         return {k: v.value for k, v in event.asset_materialization.metadata.items()}

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from weighting_pipeline.dagster_internals import PartitionKeyFilter  # no public way to filter the event log by partition
 
-from weighting_pipeline.assets import CHAIN_ASSETS, REPORT_ASSETS
+from weighting_pipeline.assets import ANALYSIS_ASSETS, CHAIN_ASSETS
 from weighting_pipeline.core import analytics
 from weighting_pipeline.core.chain import WeightingParams, run_chain
 from weighting_pipeline.core.invariants import tilt_exceeds_noise
@@ -33,7 +33,7 @@ def metadata(instance, asset, week=None):
 
 
 def materialize_report(instance):
-    return dg.materialize([*CHAIN_ASSETS, *REPORT_ASSETS], selection=["tilt_report"], instance=instance,
+    return dg.materialize([*CHAIN_ASSETS, *ANALYSIS_ASSETS], selection=["tilt_report"], instance=instance,
                           resources=build_resources(WeightingSettings.from_env()), raise_on_error=False)
 
 

@@ -37,6 +37,10 @@ LAUNCH_RUN = """mutation($p: ExecutionParams!) { launchRun(executionParams: $p) 
 LAUNCH_BACKFILL = """mutation($p: LaunchBackfillParams!) { launchPartitionBackfill(backfillParams: $p) { __typename
   ... on LaunchBackfillSuccess { backfillId } ... on PythonError { message } ... on InvalidSubsetError { message } } }"""
 RUN = "query($id: ID!) { runOrError(runId: $id) { ... on Run { status tags { key value } } } }"
+RUNS_AFTER = """query($id: String!) { runsOrError(filter: {tags: [{key: "weighting/after_run", value: $id}]}) {
+  ... on Runs { results { runId jobName status tags { key value } } } } }"""
+RECENT = """query($path: [String!]!) { assetOrError(assetKey: {path: $path}) { ... on Asset {
+  assetMaterializations(limit: 10) { runId partition } } } }"""
 BACKFILL = """query($id: String!) { partitionBackfillOrError(backfillId: $id) { ... on PartitionBackfill {
   status runs { runId status } } } }"""
 DONE = {"SUCCESS", "FAILURE", "CANCELED"}
@@ -170,6 +174,16 @@ def test_a_week_launched_like_the_materialize_button_runs_in_one_ecs_task(stack)
     assert {f"{prefix}/{a}/{week}.parquet" for a in INTERMEDIATE_ASSETS} <= keys
     published = item(stack, week)
     assert published is not None and published["run_id"]["S"] == run_id
+
+    # Then the daemon's analysis_after_publication sensor starts the diagnostics in a run of their own.
+    fetch = lambda: stack.gql(RUNS_AFTER, {"id": run_id})["runsOrError"]["results"]  # noqa: E731
+    [analysis] = wait_for(fetch, lambda runs: runs and runs[0]["status"] in DONE, 240, f"the analysis run after {run_id}")
+    assert analysis["jobName"] == "analysis_job" and analysis["status"] == "SUCCESS", stack.logs()
+    assert {"key": "dagster/partition", "value": week} in analysis["tags"]
+    assert len(tasks_of(stack, analysis["runId"])) == 1
+    for asset in ("tilt_backtest", "tilt_report"):  # (another test's analysis run may have come since)
+        recent = stack.gql(RECENT, {"path": [asset]})["assetOrError"]["assetMaterializations"]
+        assert analysis["runId"] in {m["runId"] for m in recent}, asset
 
 
 def test_a_six_week_backfill_from_the_dialog_is_one_run_and_six_items(stack):
