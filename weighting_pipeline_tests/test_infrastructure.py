@@ -32,7 +32,9 @@ PROCESSES = {
 # Granted although our code does not call it itself, and why.
 EXCEPTIONS = {
     "RunTaskRole": {"ecs:DescribeTaskDefinition": "the run worker loads the instance, whose ECS launcher describes the run task definition"},
-    "CodeServerTaskRole": {"ecs:DescribeTaskDefinition": "sensors receive the instance, which loads the launcher"},
+    "CodeServerTaskRole": {"ecs:DescribeTaskDefinition": "sensors receive the instance, which loads the launcher",
+                           "kms:GenerateDataKey": "SNS encrypts each alert under the topic's customer managed key for its publisher",
+                           "kms:Decrypt": "the same: publishing to a topic under a customer managed key needs both"},
     "WebserverTaskRole": {"ecs:DescribeTaskDefinition": "the instance loads the launcher",
                           "iam:PassRole": "Dagster's own ECS example grants it to the webserver for run termination"},
 }
@@ -215,3 +217,28 @@ def test_runs_read_the_baseline_trading_deploys_when_given_and_only_that_object(
     # The parameter's empty default reaches the run as an empty variable: the packaged copy.
     assert WeightingSettings.from_env({"APP__STAGE": "prod", variable: ""}).baseline().location == packaged_config_path("prod").name
     assert WeightingSettings.from_env({"APP__STAGE": "prod", variable: "s3://b/k"}).strategy_config_path == "s3://b/k"
+
+
+@pytest.mark.parametrize("service", ["DaemonService", "WebserverService"])
+def test_an_alarm_that_needs_no_daemon_watches_the_daemons_and_the_webservers_running_tasks(template, service):
+    """moto does not evaluate alarms, so the alarm is checked as configuration."""
+    resources = template["Resources"]
+    [alarm] = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::CloudWatch::Alarm"
+               and {"Name": "ServiceName", "Value": {"Fn::GetAtt": [service, "Name"]}} in r["Properties"]["Dimensions"]]
+    assert (alarm["Namespace"], alarm["MetricName"], alarm["Statistic"]) == ("ECS/ContainerInsights", "RunningTaskCount", "Minimum")
+    assert {"Name": "ClusterName", "Value": {"Ref": "Cluster"}} in alarm["Dimensions"]
+    assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("LessThanThreshold", 1)
+    assert alarm["TreatMissingData"] == "breaching"  # a service with no task reports nothing: that is the alarm
+    assert {"Ref": "AlertsTopic"} in alarm["AlarmActions"] and {"Ref": "AlertsTopic"} in alarm["OKActions"]
+    assert alarm["Period"] * alarm["EvaluationPeriods"] <= 600
+    assert {"Name": "containerInsights", "Value": "enabled"} in resources["Cluster"]["Properties"]["ClusterSettings"]
+
+
+def test_the_alerts_topic_is_under_a_key_cloudwatch_may_use(template):
+    resources = template["Resources"]
+    assert resources["AlertsTopic"]["Properties"]["KmsMasterKeyId"] == {"Ref": "AlertsKey"}  # not alias/aws/sns
+    key_policy = resources["AlertsKey"]["Properties"]["KeyPolicy"]["Statement"]
+    [cloudwatch] = [s for s in key_policy if s["Principal"] == {"Service": "cloudwatch.amazonaws.com"}]
+    assert set(cloudwatch["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey*"}
+    [publish] = [st for st in statements(template, "CodeServerTaskRole") if "kms:GenerateDataKey" in st["Action"]]
+    assert publish["Resource"] == [{"Fn::GetAtt": ["AlertsKey", "Arn"]}]

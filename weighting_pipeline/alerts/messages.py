@@ -67,7 +67,8 @@ def missed_week(*, stage: str, week: str, week_end: str, hours: float, webserver
     """No successful dynamic_weights materialisation of the latest complete week by its deadline."""
     lines = [
         f"Week {week} has no published weights {hours:g} h after it ended ({week_end}).",
-        "No run may have started (the schedule or the daemon is down), or it is still queued.",
+        "Its run may not have started (the schedule is off), be still queued, or have published nothing "
+        "(a failed run alerts on its own; a range run leaves the week to a single-week run).",
         "Trading uses the previous week until its grace period ends, then the baseline.",
         *_link(webserver_url, f"/assets/dynamic_weights?partition={week}"),
     ]

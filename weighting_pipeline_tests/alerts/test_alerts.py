@@ -111,3 +111,10 @@ def test_subjects_fit_sns_and_errors_keep_their_first_line():
 def test_a_bad_missed_week_delay_is_refused_by_name(raw):
     with pytest.raises(SettingsError, match=rf"ALERTS__MISSED_WEEK_HOURS='{raw}' must be a positive number of hours"):
         alerts_topic("prod", {"ALERTS__MISSED_WEEK_HOURS": raw})
+
+
+def test_the_missed_week_message_does_not_blame_the_daemon_that_sent_it():
+    from weighting_pipeline.alerts import messages
+
+    alert = messages.missed_week(stage="prod", week="2026-03-01", week_end="2026-03-08T18:00:00-05:00", hours=2, webserver_url=None)
+    assert "daemon" not in alert.body and "schedule is off" in alert.body
