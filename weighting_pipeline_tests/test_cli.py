@@ -14,7 +14,7 @@ from weighting_pipeline.cli import main
 from weighting_pipeline.cli.local import forwarded_args
 from weighting_pipeline_tests.conftest import CLI
 
-COMMANDS = ["audit", "demo", "setup-tables", "stack", "sweep", "ui", "unpublish", "weights"]
+COMMANDS = ["audit", "backfill", "demo", "setup-tables", "stack", "sweep", "ui", "unpublish", "weights"]
 
 
 def test_the_console_script_lists_every_command():
@@ -32,6 +32,7 @@ def test_the_console_script_lists_every_command():
     ("weights", ["--week", "[default: the latest complete week]", "--local"]),
     ("sweep", ["--range", "--lookback", "--max-multiplier", "--min-multiplier", "--score", "--missing-days", "--pnl-date", "--csv", "--no-progress", "--local"]),
     ("setup-tables", ["TRADE_LEDGER__TABLE_NAME", "STRATEGY_WEIGHTS__TABLE_NAME"]),
+    ("backfill", ["--range", "[required]", "--cpu", "--memory", "DAGSTER_WEBSERVER_URL"]),
 ])
 def test_each_command_has_help_with_its_options_and_defaults(command, shows):
     out = CliRunner().invoke(main, [command, "--help"], terminal_width=200)
@@ -70,12 +71,25 @@ def test_a_local_child_gets_the_same_options_without_local():
 
 
 def test_operator_commands_name_the_variable_they_lack(monkeypatch):
-    for var in ("DAGSTER_HOME", "STRATEGY_WEIGHTS__TABLE_NAME", "TRADE_LEDGER__TABLE_NAME"):
+    for var in ("DAGSTER_HOME", "STRATEGY_WEIGHTS__TABLE_NAME", "TRADE_LEDGER__TABLE_NAME", "DAGSTER_WEBSERVER_URL"):
         monkeypatch.delenv(var, raising=False)
     cases = {("audit", "--range", "2026-11-15...2026-11-15"): "set DAGSTER_HOME",
              ("weights",): "set STRATEGY_WEIGHTS__TABLE_NAME",
              ("sweep", "--range", "2026-11-15...2026-11-15"): "set TRADE_LEDGER__TABLE_NAME",
-             ("setup-tables",): "setup-tables needs TRADE_LEDGER__TABLE_NAME and STRATEGY_WEIGHTS__TABLE_NAME"}
+             ("setup-tables",): "setup-tables needs TRADE_LEDGER__TABLE_NAME and STRATEGY_WEIGHTS__TABLE_NAME",
+             ("backfill", "--range", "2026-11-15...2026-11-15"): "set DAGSTER_WEBSERVER_URL",
+             ("audit", "--range", "2026-11-15...2026-11-15", "--against-table"): "set DAGSTER_HOME"}
     for args, says in cases.items():
         out = CliRunner().invoke(main, list(args))
         assert out.exit_code == 2 and says in out.output, (args, out.output)
+
+
+def test_a_backfill_asks_for_the_weekly_chain_over_its_weeks_sized_by_the_ecs_tags():
+    from weighting_pipeline.assets import CHAIN_ASSETS
+    from weighting_pipeline.ops.backfill import backfill_params
+
+    params = backfill_params(["2026-11-01", "2026-11-08"], cpu=1024, memory=4096)
+    assert params["partitionNames"] == ["2026-11-01", "2026-11-08"] and params["fromFailure"] is False
+    assert params["assetSelection"] == [{"path": a.key.path} for a in CHAIN_ASSETS]
+    assert params["tags"] == [{"key": "ecs/cpu", "value": "1024"}, {"key": "ecs/memory", "value": "4096"}]
+    assert backfill_params(["2026-11-01"])["tags"] == []

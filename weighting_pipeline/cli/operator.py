@@ -158,4 +158,31 @@ def sweep(ctx: click.Context, week_range: str, csv_path: str | None, no_progress
     sys.exit(run(week_range, grid, not no_progress, csv_path))
 
 
-COMMANDS = (audit, unpublish, weights, setup_tables, sweep)
+@click.command()
+@click.option("--range", "week_range", required=True, metavar="A...B", help=RANGE_HELP)
+@click.option("--cpu", type=click.IntRange(min=256), default=None, help="ECS CPU units for the run's task (tag ecs/cpu).  [default: the task definition's]")
+@click.option("--memory", type=click.IntRange(min=512), default=None, help="MiB for the run's task (tag ecs/memory).  [default: the task definition's]")
+def backfill(week_range: str, cpu: int | None, memory: int | None) -> None:
+    """Submit the weekly chain over a range of weeks as one backfill through the webserver at
+    DAGSTER_WEBSERVER_URL (the UI's backfill dialog), so it runs through the queue, the run
+    launcher, run monitoring and retries. Prints the backfill's id and page."""
+    if not os.environ.get("DAGSTER_WEBSERVER_URL"):
+        raise click.UsageError("backfill submits through the webserver: set DAGSTER_WEBSERVER_URL "
+                               "(the stack's WebserverUrl output; http://127.0.0.1:3000 for ./run.sh ui)")
+    from weighting_pipeline.ops.audit import AuditRangeError, weeks_in
+    from weighting_pipeline.ops.backfill import BackfillError, launch_backfill
+
+    try:
+        weeks = weeks_in(week_range)
+    except AuditRangeError as exc:
+        raise click.UsageError(str(exc)) from exc
+    url = os.environ["DAGSTER_WEBSERVER_URL"]
+    try:
+        backfill_id, link = launch_backfill(url, weeks, cpu, memory)
+    except (BackfillError, OSError, RuntimeError) as exc:
+        raise click.ClickException(f"backfill {week_range} was not submitted: {exc}") from exc
+    click.echo(f"Backfill {backfill_id}: {len(weeks)} weeks {weeks[0]}...{weeks[-1]}, one run")
+    click.echo(link)
+
+
+COMMANDS = (audit, unpublish, weights, setup_tables, sweep, backfill)

@@ -21,13 +21,13 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from contextlib import ExitStack
 from pathlib import Path
 
 from weighting_pipeline.devtools.dynamodb_local import LocalDynamoDB
 from weighting_pipeline.devtools.local_env import LOCAL_CREDENTIALS
 from weighting_pipeline.devtools.servers import HOST, free_port, wait_for_port
+from weighting_pipeline.ops.webserver import graphql
 
 REPO = Path(__file__).resolve().parents[2]
 LOCATION = "weighting_pipeline"
@@ -71,17 +71,6 @@ class Processes:
                 pass
             proc.wait()
         self.children.clear()
-
-
-def graphql(url: str, query: str, variables: dict | None = None, timeout: float = 30) -> dict:
-    """POST a GraphQL query to the webserver; its ``data`` (errors raise)."""
-    body = json.dumps({"query": query, "variables": variables or {}}).encode()
-    request = urllib.request.Request(f"{url}/graphql", data=body, headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=timeout) as response:
-        answer = json.loads(response.read())
-    if answer.get("errors"):
-        raise RuntimeError(f"GraphQL errors: {answer['errors']}")
-    return answer["data"]
 
 
 DAEMON_HEALTH = "{ instance { daemonHealth { allDaemonStatuses { daemonType healthy required } } } }"

@@ -7,6 +7,7 @@ nothing it started is left.
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -21,7 +22,8 @@ import sqlalchemy as sa
 
 from weighting_pipeline.assets import CHAIN_ASSETS
 from weighting_pipeline.devtools.infrastructure import receive_alerts
-from weighting_pipeline.devtools.stack import LOCATION, graphql
+from weighting_pipeline.devtools.stack import LOCATION
+from weighting_pipeline.ops.webserver import graphql
 
 # The rehearsal starts every server itself, outside the fixtures that mark the others.
 pytestmark = [pytest.mark.stack, pytest.mark.slow, pytest.mark.dynamodb, pytest.mark.postgres, pytest.mark.aws, pytest.mark.dagster]
@@ -34,8 +36,6 @@ INTERMEDIATE_ASSETS = ["closed_lots", "daily_returns", "sharpe_ratios", "multipl
 LAUNCH_RUN = """mutation($p: ExecutionParams!) { launchRun(executionParams: $p) { __typename
   ... on LaunchRunSuccess { run { runId } } ... on PythonError { message } ... on InvalidSubsetError { message }
   ... on RunConfigValidationInvalid { errors { message } } } }"""
-LAUNCH_BACKFILL = """mutation($p: LaunchBackfillParams!) { launchPartitionBackfill(backfillParams: $p) { __typename
-  ... on LaunchBackfillSuccess { backfillId } ... on PythonError { message } ... on InvalidSubsetError { message } } }"""
 RUN = "query($id: ID!) { runOrError(runId: $id) { ... on Run { status tags { key value } } } }"
 RUNS_AFTER = """query($id: String!) { runsOrError(filter: {tags: [{key: "weighting/after_run", value: $id}]}) {
   ... on Runs { results { runId jobName status tags { key value } } } } }"""
@@ -186,17 +186,22 @@ def test_a_week_launched_like_the_materialize_button_runs_in_one_ecs_task(stack)
         assert analysis["runId"] in {m["runId"] for m in recent}, asset
 
 
-def test_a_six_week_backfill_from_the_dialog_is_one_run_and_six_items(stack):
+def test_a_six_week_backfill_through_the_backfill_command_is_one_sized_run_and_six_items(stack):
     weeks = ["2026-09-27", "2026-10-04", "2026-10-11", "2026-10-18", "2026-10-25", "2026-11-01"]
-    answer = stack.gql(LAUNCH_BACKFILL, {"p": {"partitionNames": weeks, "assetSelection": ASSETS, "fromFailure": False}})
-    answer = answer["launchPartitionBackfill"]
-    assert answer["__typename"] == "LaunchBackfillSuccess", answer
-    fetch = lambda: stack.gql(BACKFILL, {"id": answer["backfillId"]})["partitionBackfillOrError"]  # noqa: E731
+    # The command submits what the UI's backfill dialog does (launchPartitionBackfill).
+    env = {**os.environ, "DAGSTER_WEBSERVER_URL": stack.ready["webserver"]}
+    done = subprocess.run([str(Path(sys.executable).with_name("weighting-pipeline")), "backfill", "--range", f"{weeks[0]}...{weeks[-1]}",
+                           "--cpu", "1024", "--memory", "4096"], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    backfill_id = re.match(r"Backfill (\S+): 6 weeks ", done.stdout).group(1)
+    assert f"{stack.ready['webserver']}/runs/b/{backfill_id}" in done.stdout
+    fetch = lambda: stack.gql(BACKFILL, {"id": backfill_id})["partitionBackfillOrError"]  # noqa: E731
     backfill = wait_for(fetch, lambda b: b["status"].startswith("COMPLETED") or b["status"] in ("FAILED", "CANCELED"), 240, "backfill")
     assert backfill["status"] == "COMPLETED_SUCCESS", stack.logs()
     [run] = backfill["runs"]  # the single-run backfill policy: one run for the six weeks
     assert run["status"] == "SUCCESS"
-    assert len(tasks_of(stack, run["runId"])) == 1
+    [task] = tasks_of(stack, run["runId"])  # through the run launcher: one ECS task, sized by the tags
+    assert (task["overrides"].get("cpu"), task["overrides"].get("memory")) == ("1024", "4096"), task["overrides"]
     for week in weeks:
         published = item(stack, week)
         assert published is not None and published["run_id"]["S"] == run["runId"], week
