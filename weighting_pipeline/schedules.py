@@ -12,6 +12,7 @@ the report refreshes every week by itself.
 
 import dagster as dg
 
+from weighting_pipeline.assets.common import ANALYSIS_GROUP, GROUP
 from weighting_pipeline.history import materializations_of_runs
 
 WEIGHTING_JOB = "weekly_weighting_job"
@@ -23,14 +24,14 @@ SCHEDULED_PRIORITY = "10"
 
 weekly_weighting_job = dg.define_asset_job(
     WEIGHTING_JOB,
-    selection=dg.AssetSelection.groups("weighting"),
+    selection=dg.AssetSelection.groups(GROUP),
     description="closed_lots -> daily_returns -> sharpe_ratios -> multipliers -> dynamic_weights for a week or a range.",
     tags={"team": "quant-platform"},
 )
 
 analysis_job = dg.define_asset_job(
     ANALYSIS_JOB,
-    selection=dg.AssetSelection.groups("analysis"),
+    selection=dg.AssetSelection.groups(ANALYSIS_GROUP),
     description="tilt_backtest for the weeks a run published, then tilt_report over every week with a backtest.",
     tags={"team": "quant-platform"},
 )

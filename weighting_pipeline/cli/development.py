@@ -54,6 +54,7 @@ def ui(port: int, backend: str) -> None:
         # Run from DAGSTER_HOME, where dagster.yaml was copied, so Dagster finds one instance config.
         sys.exit(run_until_stopped(cmd, cwd=env["DAGSTER_HOME"], env=env))
 
+
 @click.command()
 @BACKEND
 def stack(backend: str) -> None:

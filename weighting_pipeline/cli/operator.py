@@ -55,11 +55,9 @@ def audit(ctx: click.Context, week_range: str, csv_path: str | None, against_tab
     with dg.DagsterInstance.get() as instance:
         audits = audit_weeks(instance, weeks)
         if against_table:
-            from weighting_pipeline.resources.dynamodb import DynamoDBResource
             from weighting_pipeline.resources.weights_table import WeightsTable
 
-            table = WeightsTable(dynamodb=DynamoDBResource(), table_name=os.environ["STRATEGY_WEIGHTS__TABLE_NAME"])
-            views = table_views(instance, table, weeks)
+            views = table_views(instance, WeightsTable.from_env(), weeks)
     for a in audits:
         click.echo(a.line() + (f"  {views[a.week].text()}" if a.week in views else ""))
     if csv_path:
@@ -91,10 +89,9 @@ def unpublish(ctx: click.Context, week: str, reason: str, by: str | None, local:
 
     from weighting_pipeline.ops.unpublish import UnpublishError, unpublish as unpublish_week
     from weighting_pipeline.reader.profiles import get_strategy_profile
-    from weighting_pipeline.resources.dynamodb import DynamoDBResource
     from weighting_pipeline.resources.weights_table import WeightsTable
 
-    table = WeightsTable(dynamodb=DynamoDBResource(), table_name=os.environ["STRATEGY_WEIGHTS__TABLE_NAME"])
+    table = WeightsTable.from_env()
     try:
         with dg.DagsterInstance.get() as instance:
             done = unpublish_week(instance, table, week, reason, by)

@@ -105,13 +105,9 @@ def against_table(instance: dg.DagsterInstance, table, weeks: list[str]) -> dict
     from weighting_pipeline.assets.dynamic_weights import ASSET
 
     items = table.query_weeks(weeks[0], weeks[-1], TABLE_ATTRIBUTES)
-    runs = {str(item.get("run_id", "")) for week, item in items.items() if week in weeks and is_live(item)}
-    recorded = materializations_of_runs(instance, ASSET, runs)
-    out = {}
-    for week in weeks:
-        item = items.get(week)
-        out[week] = compare_week(week, item, recorded.get((str((item or {}).get("run_id", "")), week)))
-    return out
+    run_of = {week: str(item.get("run_id", "")) for week, item in items.items() if is_live(item)}
+    recorded = materializations_of_runs(instance, ASSET, run_of.values())
+    return {week: compare_week(week, items.get(week), recorded.get((run_of.get(week), week))) for week in weeks}
 
 
 @dataclass(frozen=True)

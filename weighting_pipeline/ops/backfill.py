@@ -14,7 +14,6 @@ from weighting_pipeline.ops.webserver import graphql
 LAUNCH_BACKFILL = """mutation($p: LaunchBackfillParams!) { launchPartitionBackfill(backfillParams: $p) { __typename
   ... on LaunchBackfillSuccess { backfillId } ... on PythonError { message } ... on InvalidSubsetError { message }
   ... on UnauthorizedError { message } ... on PartitionSetNotFoundError { message } } }"""
-CHAIN = ("closed_lots", "daily_returns", "sharpe_ratios", "multipliers", "dynamic_weights")
 
 
 class BackfillError(RuntimeError):
@@ -24,11 +23,12 @@ class BackfillError(RuntimeError):
 def backfill_params(weeks: list[str], cpu: int | None = None, memory: int | None = None) -> dict:
     """``LaunchBackfillParams`` for the weekly chain over ``weeks``; ``cpu`` (ECS CPU units) and
     ``memory`` (MiB) size the run's task."""
+    from weighting_pipeline.assets import CHAIN_ASSETS
     tags = [{"key": "ecs/cpu", "value": str(cpu)}] if cpu else []
     tags += [{"key": "ecs/memory", "value": str(memory)}] if memory else []
     return {
         "partitionNames": list(weeks),
-        "assetSelection": [{"path": [asset]} for asset in CHAIN],
+        "assetSelection": [{"path": a.key.path} for a in CHAIN_ASSETS],
         "fromFailure": False,
         "tags": tags,
         "title": f"weighting-pipeline backfill {weeks[0]}...{weeks[-1]}",

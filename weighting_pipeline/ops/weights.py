@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import os
-
 
 def print_weights(partition_key: str) -> bool:
     """Print the week's item in STRATEGY_WEIGHTS__TABLE_NAME as a table, in the baseline's
     order; False (having said so) when the week has no item or was unpublished."""
     from weighting_pipeline.assets import report
     from weighting_pipeline.publication.item import TOMBSTONE, is_tombstone, items_to_frame
-    from weighting_pipeline.resources.dynamodb import DynamoDBResource
     from weighting_pipeline.resources.weights_table import WeightsTable
     from weighting_pipeline.settings import WeightingSettings
 
-    table = WeightsTable(dynamodb=DynamoDBResource(), table_name=os.environ["STRATEGY_WEIGHTS__TABLE_NAME"])
+    table = WeightsTable.from_env()
     item = table.get_week(partition_key)
     if item is None:
         print(f"No weights stored for week {partition_key} in {table.table_name}.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -61,6 +62,11 @@ class WeightsTable(dg.ConfigurableResource):
     dynamodb: DynamoDBResource
     table_name: str = Field(description="The strategy-weights table (STRATEGY_WEIGHTS__TABLE_NAME).")
     write_concurrency: int = Field(default=8, gt=0, description="PutItem requests in flight at once when writing many weeks.")
+
+    @classmethod
+    def from_env(cls) -> "WeightsTable":
+        """The table STRATEGY_WEIGHTS__TABLE_NAME names, through the standard AWS chain (operator commands)."""
+        return cls(dynamodb=DynamoDBResource(), table_name=os.environ["STRATEGY_WEIGHTS__TABLE_NAME"])
 
     def check_table(self, client=None) -> None:
         """Fail with ``TableSchemaError`` unless the table exists keyed PK (hash) / SK (range)."""
