@@ -143,6 +143,13 @@ def _alive(pid: int) -> bool:
         return False
 
 
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()[:200]
+    except OSError:
+        return "(gone)"
+
+
 def _listening(port: int) -> bool:
     with socket.socket() as s:
         return s.connect_ex(("127.0.0.1", port)) == 0
@@ -188,4 +195,4 @@ def test_ui_stops_every_server_it_started_on_a_signal(demo_root, sig):
             ui.wait()
     time.sleep(1)
     assert not _listening(port) and not _listening(dynamodb)
-    assert [p for p in started if _alive(p)] == []
+    assert {p: _cmdline(p) for p in started if _alive(p)} == {}

@@ -71,13 +71,16 @@ def create_alerts_topic(sns, sqs, name: str) -> tuple[str, str]:
 
 
 def receive_alerts(sqs, queue_url: str, wait_seconds: int = 1) -> list[dict[str, str]]:
-    """Alerts waiting on the probe queue (deleted once read): ``{"subject", "body"}`` each."""
+    """Alerts waiting on the probe queue (deleted once read): ``{"subject", "body", "sent_at"}`` each.
+
+    ``sent_at`` is SNS's publication time (the envelope's ISO-8601 UTC ``Timestamp``), so a
+    reader that comes late can still tell how soon the alert was sent."""
     got = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=wait_seconds).get("Messages", [])
     alerts = []
     for message in got:
         sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
         envelope = json.loads(message["Body"])
-        alerts.append({"subject": envelope.get("Subject", ""), "body": envelope["Message"]})
+        alerts.append({"subject": envelope.get("Subject", ""), "body": envelope["Message"], "sent_at": envelope.get("Timestamp", "")})
     return alerts
 
 

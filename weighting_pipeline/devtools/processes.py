@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import time
+from pathlib import Path
 
 
 def exit_on_termination_signals(signals=(signal.SIGINT, signal.SIGTERM, signal.SIGHUP)) -> None:
@@ -31,6 +33,8 @@ def run_until_stopped(cmd: list[str], **kwargs) -> int:
     reaches only us and we stop it exactly once: one SIGTERM (which
     ``dagster dev`` handles like Ctrl-C, shutting its webserver and daemon
     down), then its whole group is killed if it is not gone within 60 s.
+    Once it has gone, what is left of its group gets a few seconds and is then
+    killed: ``dagster dev`` can exit before a code server it started has.
     """
     child = subprocess.Popen(cmd, start_new_session=True, **kwargs)
     try:
@@ -45,5 +49,32 @@ def run_until_stopped(cmd: list[str], **kwargs) -> int:
             try:
                 child.wait(timeout=60)
             except subprocess.TimeoutExpired:
-                os.killpg(child.pid, signal.SIGKILL)
-                child.wait()
+                pass
+        end_group(child.pid)
+        child.wait()
+
+
+def group_members(pgid: int) -> list[int]:
+    """Live (not zombie) processes in process group ``pgid``, from /proc."""
+    members = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                state, _ppid, group = (entry / "stat").read_text().rsplit(")", 1)[1].split()[:3]
+            except (OSError, ValueError):
+                continue
+            if int(group) == pgid and state != "Z":
+                members.append(int(entry.name))
+    return members
+
+
+def end_group(pgid: int, grace: float = 5.0) -> None:
+    """Wait up to ``grace`` seconds for process group ``pgid`` to empty, then SIGKILL what is left."""
+    deadline = time.monotonic() + grace
+    while group_members(pgid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if group_members(pgid):
+        try:
+            os.killpg(pgid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
