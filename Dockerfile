@@ -6,7 +6,14 @@
 # No credentials are baked in: every process gets AWS access from its ECS task role
 # and the DAGSTER_PG_* values from the task definition (the password from Secrets Manager).
 # Not built in CI (no container runtime there); see the README's "Deploying to AWS".
+# Build with the version git gives (the build context has no .git):
+#   docker build --build-arg VERSION="$(./run.sh version)" -t weighting-pipeline:<tag> .
 FROM python:3.11-slim
+
+# The package's version (setuptools-scm reads it from here without .git). Required:
+# provenance records it, and an image without one would claim whatever a guess gave.
+ARG VERSION
+RUN test -n "$VERSION" || { echo "build with --build-arg VERSION=\"\$(./run.sh version)\"" >&2; exit 1; }
 
 ENV DAGSTER_HOME=/opt/dagster/home \
     PYTHONDONTWRITEBYTECODE=1 \
@@ -16,9 +23,15 @@ RUN useradd --create-home --uid 10001 dagster \
  && chown -R dagster:dagster /opt/dagster
 
 WORKDIR /opt/dagster/app
+# Every dependency at the version and with the file hashes the lock gives, then the
+# package alone; the lock's SHA-256 is kept beside the environment for provenance.
+COPY requirements.lock ./
+RUN pip install --no-cache-dir --require-hashes -r requirements.lock \
+ && sha256sum requirements.lock | cut -d" " -f1 > "$(python -c 'import sys; print(sys.prefix)')/weighting-pipeline.lock.sha256"
 COPY pyproject.toml README.md ./
 COPY weighting_pipeline ./weighting_pipeline
-RUN pip install --no-cache-dir .
+RUN SETUPTOOLS_SCM_PRETEND_VERSION="$VERSION" pip install --no-cache-dir --no-deps --no-build-isolation . \
+ && python -c "from importlib.metadata import version; assert version('weighting_pipeline') == '$VERSION'"
 COPY deploy/dagster.yaml /opt/dagster/home/dagster.yaml
 COPY deploy/workspace.yaml /opt/dagster/workspace.yaml
 

@@ -14,6 +14,7 @@ import dagster as dg
 
 from weighting_pipeline.alerts.sensors import ALERT_SENSORS
 from weighting_pipeline.assets import ANALYSIS_ASSETS, CHAIN_ASSETS
+from weighting_pipeline.assets.code_versions import CODE_VERSIONS
 from weighting_pipeline.resources.alerts import AlertsTopic
 from weighting_pipeline.resources.dynamodb import DynamoDBResource
 from weighting_pipeline.resources.ledger_reader import LedgerReader
@@ -22,7 +23,7 @@ from weighting_pipeline.resources.publication_rules import GRACE_ENV, Publicatio
 from weighting_pipeline.resources.weights_io_manager import DynamoDBWeightsIOManager
 from weighting_pipeline.resources.weights_table import WeightsTable
 from weighting_pipeline.schedules import analysis_after_publication, analysis_job, weekly_weighting_job, weekly_weighting_schedule
-from weighting_pipeline.settings import SettingsError, WeightingSettings
+from weighting_pipeline.settings import ENV_VARS, SettingsError, WeightingSettings
 
 RUNNING, STOPPED = dg.DefaultScheduleStatus.RUNNING, dg.DefaultScheduleStatus.STOPPED
 # What differs between deployments, as data. A dev machine does not publish on a
@@ -61,15 +62,21 @@ def build_resources(
     deployment = DEPLOYMENTS[settings.stage]
     dynamodb = dynamodb or DynamoDBResource(max_attempts=deployment["max_attempts"])
     weights_table = WeightsTable(dynamodb=dynamodb, table_name=dg.EnvVar("STRATEGY_WEIGHTS__TABLE_NAME"))
+    # Partial, so that the intermediates' IO manager gets the run's resolved settings (run
+    # config included) from the top-level key, as the assets do; a fully configured nested
+    # resource would keep the environment's.
+    run_settings = WeightingSettings.configure_at_launch(**{f: getattr(settings, f) for f in ENV_VARS})
     return {
-        "settings": settings,
+        "settings": run_settings,
         "ledger": LedgerReader(
             dynamodb=dynamodb,
             table_name=dg.EnvVar("TRADE_LEDGER__TABLE_NAME"),
             max_workers=deployment["ledger_workers"],
             index=environ.get("TRADE_LEDGER__INDEX") or "auto",
         ),
-        "intermediate_io_manager": PartitionedParquetIOManager(base_path=environ.get("INTERMEDIATES__BASE_PATH") or None),
+        "intermediate_io_manager": PartitionedParquetIOManager(
+            base_path=environ.get("INTERMEDIATES__BASE_PATH") or None, settings=run_settings, code_versions=CODE_VERSIONS
+        ),
         "weights_io_manager": DynamoDBWeightsIOManager(table=weights_table, ttl_days=deployment["ttl_days"]),
         "weights_table": weights_table,
         "publication": PublicationRules(grace_hours=float(environ.get(GRACE_ENV) or 24.0)),

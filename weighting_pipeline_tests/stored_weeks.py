@@ -67,3 +67,10 @@ def items_for(frame: pd.DataFrame, keys: list[str], baseline, written_at: pd.Tim
     part = frame[frame["partition_key"].astype(str).isin(keys)]
     weekly = WeeklyWeights.build(part, baseline, params, run_id=run_id, run_started_at=written_at.timestamp(), code_version="test", ledger_index={})
     return week_items(weekly, WeekWindows.for_keys(keys, params.lookback_days), written_at=written_at.tz_convert("UTC"), ttl_days=7)
+
+
+def intermediate_file(store, asset: str, week: str):
+    """The one Parquet file of ``asset``'s ``week`` under a local intermediates folder
+    (``<store>/<asset>/<computation key>/<week>.parquet``)."""
+    [path] = sorted(store.glob(f"{asset}/*/{week}.parquet"))
+    return path

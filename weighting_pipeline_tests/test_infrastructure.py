@@ -197,6 +197,17 @@ def test_s3_grants_cover_exactly_the_prefixes_the_runs_use_and_passrole_only_the
         assert passrole["Condition"] == {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}}
 
 
+def test_intermediates_expire_after_the_configured_days_and_only_they_and_the_step_logs_do(template):
+    env, _ = environment(template, "RunTaskDefinition")
+    prefix = env["INTERMEDIATES__BASE_PATH"]["Fn::Sub"].removeprefix("s3://${DataBucket}/") + "/"
+    rules = {r["Prefix"]: r for r in template["Resources"]["DataBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]}
+    assert set(rules) == {prefix, "dagster/compute-logs/"}
+    assert rules[prefix]["Status"] == "Enabled"
+    assert rules[prefix]["ExpirationInDays"] == {"Ref": "IntermediatesRetentionDays"}
+    parameter = template["Parameters"]["IntermediatesRetentionDays"]
+    assert parameter["Type"] == "Number" and parameter["Default"] >= 7 and parameter["MinValue"] >= 1
+
+
 def test_runs_read_the_baseline_trading_deploys_when_given_and_only_that_object(template):
     from weighting_pipeline.core.baseline import packaged_config_path
     from weighting_pipeline.settings import ENV_VARS, WeightingSettings

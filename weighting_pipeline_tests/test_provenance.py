@@ -7,7 +7,7 @@ import math
 import pytest
 
 from weighting_pipeline.publication import restatement, weights_hash
-from weighting_pipeline.assets.code_versions import CHAIN_CODE_VERSION, CODE_VERSIONS, chain_modules
+from weighting_pipeline.assets.code_versions import CHAIN_CODE_VERSION, CODE_VERSIONS, COMPUTATION, chain_modules
 from weighting_pipeline.publication.restatement import FIRST_PUBLICATION, IDENTICAL, NOT_COMPARABLE, RESTATED, compare_publication
 from weighting_pipeline.assets import source_version as fingerprint
 from weighting_pipeline.assets.source_version import code_text, source_modules, source_version
@@ -89,6 +89,42 @@ def test_a_change_to_an_imported_core_module_changes_the_version(monkeypatch):
     assert source_version(sharpe) == before
     assert source_version(returns) != before
     use(original)
+
+
+def _use_sources(monkeypatch, source):
+    monkeypatch.setattr(fingerprint, "_source", source)
+    for cached in (fingerprint._parsed, fingerprint._module_code, fingerprint._closure):
+        cached.cache_clear()  # sources are read once per process
+
+
+def _chain_version() -> str:
+    return source_version(*(m for modules in COMPUTATION.values() for m in modules))
+
+
+def test_editing_code_in_any_module_that_can_change_a_published_number_changes_the_chain_version(monkeypatch):
+    """The ledger reader's window padding, the baseline parser and the item's Decimal
+    conversion used to be outside the chain's code version."""
+    modules = chain_modules()
+    numbers = {"weighting_pipeline.resources.ledger_reader", "weighting_pipeline.resources.ledger_items", "weighting_pipeline.core.baseline",
+               "weighting_pipeline.publication.item", *(f"weighting_pipeline.assets.{a}" for a in COMPUTATION)}
+    assert numbers <= set(modules)
+    original = fingerprint._source
+    read: set[str] = set()
+
+    def recording(name):
+        read.add(name)
+        return original(name)
+
+    _use_sources(monkeypatch, recording)
+    assert _chain_version() == CHAIN_CODE_VERSION
+    # Only package modules are read: editing a test, a doc or a display module cannot change it.
+    assert read == set(modules) and all(m.startswith("weighting_pipeline.") and "tests" not in m for m in read)
+    for name in modules:
+        _use_sources(monkeypatch, lambda n, name=name: original(n) + ("\n_edited = 1\n" if n == name else ""))
+        assert _chain_version() != CHAIN_CODE_VERSION, name
+        _use_sources(monkeypatch, lambda n, name=name: original(n) + ("\n# only a comment\n" if n == name else ""))
+        assert _chain_version() == CHAIN_CODE_VERSION, name
+    _use_sources(monkeypatch, original)
 
 
 PROV = {"parameters": {"lookback_days": 90}, "baseline_sha256": "b1", "code_version": "c1", "ledger_index": "GSI7", "package_version": "0.1.0"}

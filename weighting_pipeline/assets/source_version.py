@@ -11,7 +11,6 @@ from __future__ import annotations
 import ast
 import hashlib
 import io
-import sys
 import tokenize
 from functools import lru_cache
 from pathlib import Path
@@ -79,9 +78,19 @@ def _core_imports(module_name: str, tree: ast.Module) -> set[str]:
     return found
 
 
+_PACKAGE_ROOT = Path(__file__).resolve().parent.parent  # weighting_pipeline/
+
+
 def _source(module_name: str) -> str:
-    module = sys.modules.get(module_name) or __import__(module_name, fromlist=["_"])
-    return Path(module.__file__).read_text(encoding="utf-8")
+    # From the file, not the module object: an asset module's version is computed while
+    # that module is still being imported.
+    package, _, rest = module_name.partition(".")
+    if package != _PACKAGE_ROOT.name:
+        raise ValueError(f"{module_name}: code versions cover weighting_pipeline modules only")
+    path = _PACKAGE_ROOT.joinpath(*rest.split(".")).with_suffix(".py")
+    if not path.is_file():
+        path = _PACKAGE_ROOT.joinpath(*rest.split("."), "__init__.py")
+    return path.read_text(encoding="utf-8")
 
 
 @lru_cache(maxsize=None)

@@ -1,4 +1,10 @@
-"""Intermediate assets as one Parquet file per (asset, week), on disk or on S3.
+"""Intermediate assets as one Parquet file per (asset, computation, week), on disk or on S3.
+
+Each file lives under ``<base_path>/<asset>/<computation key>/<week>.parquet``. The
+computation key (``computation_key``) hashes the run's resolved parameters, the
+baseline's SHA-256 and the asset's code version, so a run never reads an upstream
+computed under other settings, another baseline or other code: it finds no file
+under its own key and fails, saying so and to materialise from ``closed_lots``.
 
 Range-aware: an output covering many weeks is a frame with a ``partition_key``
 column and is split into one file per week; loading a range reads and
@@ -8,8 +14,9 @@ as one object (a PUT is atomic). So a crash never leaves a half-written week,
 and two runs writing the same week leave one of the two whole files.
 """
 
-from __future__ import annotations
 
+import hashlib
+import json
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -23,8 +30,21 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 from pydantic import Field, PrivateAttr
 
+from weighting_pipeline.settings import WeightingSettings
+
 # Reads and writes of a long range on S3 are latency-bound: overlap them.
 _REMOTE_THREADS = 16
+COMPUTATION_KEY_LENGTH = 12  # hex digits of SHA-256: 48 bits, for a handful of settings per asset
+ROOT_ASSET = "closed_lots"  # the chain's first asset: what to materialise from after a change
+
+
+def computation_key(parameters: dict, baseline_sha256: str, code_version: str) -> str:
+    """What an intermediate was computed with, as a short hex digest: the first
+    ``COMPUTATION_KEY_LENGTH`` hex digits of SHA-256 over the parameters (JSON, sorted
+    keys), the baseline file's SHA-256 and the asset's code version."""
+    text = json.dumps({"parameters": parameters, "baseline_sha256": baseline_sha256, "code_version": code_version},
+                      sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:COMPUTATION_KEY_LENGTH]
 
 
 def open_base_path(base_path: str) -> tuple[pafs.FileSystem, str]:
@@ -43,12 +63,19 @@ def open_base_path(base_path: str) -> tuple[pafs.FileSystem, str]:
 
 
 class PartitionedParquetIOManager(dg.ConfigurableIOManager):
-    """Stores partitioned DataFrames under ``<base_path>/<asset>/<week>.parquet``."""
+    """Stores partitioned DataFrames under ``<base_path>/<asset>/<computation key>/<week>.parquet``.
+
+    ``settings`` must be the run's own settings resource (the top-level ``settings``,
+    given as ``WeightingSettings.configure_at_launch(...)`` so that run config on it
+    reaches this manager too); ``code_versions`` maps each asset's name to its code version.
+    """
 
     base_path: Optional[str] = Field(
         default=None,
         description="Local folder or s3://bucket/prefix; defaults to <DAGSTER_HOME storage>/weighting_pipeline.",
     )
+    settings: WeightingSettings
+    code_versions: dict[str, str] = Field(default_factory=dict, description="Asset name -> code version, part of each file's computation key.")
 
     _fs: Optional[pafs.FileSystem] = PrivateAttr(default=None)
     _resolved_root: Optional[str] = PrivateAttr(default=None)
@@ -72,8 +99,34 @@ class PartitionedParquetIOManager(dg.ConfigurableIOManager):
         root = self._root()
         return f"s3://{root}" if self._remote else root
 
-    def _path(self, asset_key: dg.AssetKey, partition_key: str) -> str:
-        return "/".join([self._root(), *asset_key.path, f"{partition_key}.parquet"])
+    def computation_key(self, asset_key: dg.AssetKey) -> str:
+        """This run's computation key for ``asset_key`` (see ``computation_key``)."""
+        name = asset_key.to_user_string()
+        if name not in self.code_versions:
+            raise KeyError(f"intermediate_io_manager has no code version for asset {name!r}; add it to code_versions")
+        return computation_key(self.settings.params().as_dict(), self.settings.baseline().sha256, self.code_versions[name])
+
+    def _path(self, asset_key: dg.AssetKey, partition_key: str, key: str | None = None) -> str:
+        return "/".join([self._root(), *asset_key.path, key or self.computation_key(asset_key), f"{partition_key}.parquet"])
+
+    def _stored_elsewhere(self, asset_key: dg.AssetKey, weeks: list[str]) -> dict[str, list[str]]:
+        """Week -> the other computation keys it is stored under (``"(unkeyed)"``: a file
+        from before files were keyed), for the weeks in ``weeks`` that have any."""
+        folder = "/".join([self._root(), *asset_key.path])
+        entries = self._fs.get_file_info(pafs.FileSelector(folder, allow_not_found=True))
+        mine = self.computation_key(asset_key)
+        keys = sorted(e.base_name for e in entries if e.type == pafs.FileType.Directory and e.base_name != mine)
+        unkeyed = {e.base_name.removesuffix(".parquet") for e in entries if e.type == pafs.FileType.File}
+        found: dict[str, list[str]] = {}
+        for key in keys:
+            infos = self._fs.get_file_info([self._path(asset_key, w, key) for w in weeks])
+            for week, info in zip(weeks, infos):
+                if info.type == pafs.FileType.File:
+                    found.setdefault(week, []).append(key)
+        for week in weeks:
+            if week in unkeyed:
+                found.setdefault(week, []).append("(unkeyed)")
+        return found
 
     def _store(self, path: str, data: pa.Buffer) -> None:
         if self._remote:
@@ -103,14 +156,17 @@ class PartitionedParquetIOManager(dg.ConfigurableIOManager):
         table = pa.Table.from_pandas(rest, preserve_index=False)
         bounds = np.searchsorted(codes, np.arange(len(keys) + 1))
 
+        key = self.computation_key(context.asset_key)
+
         def store(i: int) -> None:
             part = table.slice(bounds[i], bounds[i + 1] - bounds[i])
             part = part.add_column(position, "partition_key", pa.array([keys[i]] * part.num_rows, pa.string()))
             buffer = pa.BufferOutputStream()
             pq.write_table(part, buffer)
-            self._store(self._path(context.asset_key, keys[i]), buffer.getvalue())
+            self._store(self._path(context.asset_key, keys[i], key), buffer.getvalue())
 
         self._each(store, range(len(keys)))
+        context.add_output_metadata({"computation_key": key, "stored_under": "/".join([self._where(), *context.asset_key.path, key])})
 
     def _each(self, fn, items) -> list:
         if self._remote and len(items) > 1:
@@ -121,25 +177,40 @@ class PartitionedParquetIOManager(dg.ConfigurableIOManager):
     def load_input(self, context: dg.InputContext) -> pd.DataFrame:
         """The weeks asked for, concatenated. An input declared with metadata
         ``allow_missing=True`` gets only the weeks that are stored (possibly none:
-        a frame with just ``partition_key``); otherwise a missing week is an error."""
+        a frame with just ``partition_key``); otherwise a missing week is an error.
+        A week stored only under another computation key counts as missing: it was
+        computed with other settings, baseline or code. The error then names the
+        keys and says to materialise from ``closed_lots``."""
         keys = list(context.asset_partition_keys) if context.has_asset_partitions else []
-        paths = [self._path(context.asset_key, k) for k in keys]
+        key = self.computation_key(context.asset_key) if keys else ""
+        paths = [self._path(context.asset_key, k, key) for k in keys]
         infos = self._fs.get_file_info(paths) if paths else []
         missing = [k for k, info in zip(keys, infos) if info.type != pafs.FileType.File]
         if missing and (context.definition_metadata or {}).get("allow_missing"):
             keys = [k for k in keys if k not in missing]
-            paths = [self._path(context.asset_key, k) for k in keys]
+            paths = [self._path(context.asset_key, k, key) for k in keys]
             missing = []
         if not keys:
             return pd.DataFrame({"partition_key": pd.Categorical([], categories=[])})
         if missing:
-            raise FileNotFoundError(
-                f"{context.asset_key.to_user_string()} has no stored data for weeks {missing} "
-                f"under {self._where()}; materialize them first"
-            )
+            raise self._missing_error(context.asset_key, key, missing)
         tables = self._each(lambda p: pq.read_table(p, filesystem=self._fs), paths)
         position = tables[0].schema.get_field_index("partition_key")
         frame = pa.concat_tables([t.drop_columns("partition_key") for t in tables], promote_options="default").to_pandas()
         week = np.repeat(np.arange(len(keys)), [t.num_rows for t in tables])
         frame.insert(position, "partition_key", pd.Categorical.from_codes(week, categories=keys))
         return frame
+
+    def _missing_error(self, asset_key: dg.AssetKey, key: str, missing: list[str]) -> FileNotFoundError:
+        name = asset_key.to_user_string()
+        elsewhere = self._stored_elsewhere(asset_key, missing)
+        if not elsewhere:
+            return FileNotFoundError(f"{name} has no stored data for weeks {missing} under {self._where()}; materialize them first")
+        stale = sorted(elsewhere)
+        others = sorted({k for ks in elsewhere.values() for k in ks})
+        return FileNotFoundError(
+            f"{name} for weeks {stale} was computed under other settings, another baseline or other code "
+            f"(stored under {', '.join(others)}; this run needs {key}: baseline sha256 {self.settings.baseline().sha256[:12]}, "
+            f"code version {self.code_versions[name]}, parameters {self.settings.params().as_dict()}); "
+            f"materialize these weeks from {ROOT_ASSET} with this run's settings"
+        )

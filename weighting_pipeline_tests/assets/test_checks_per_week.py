@@ -18,7 +18,7 @@ from weighting_pipeline.assets import CHAIN_ASSETS
 from weighting_pipeline.devtools.demo_ledger import synthetic_ledger
 from weighting_pipeline_tests.conftest import run_chain_in_dagster, seed_ledger, temp_instance
 from weighting_pipeline_tests.real_lot import raw_item
-from weighting_pipeline_tests.stored_weeks import stored_weeks
+from weighting_pipeline_tests.stored_weeks import intermediate_file, stored_weeks
 
 WEEKS = ["2026-02-22", "2026-03-01", "2026-03-08"]
 CHECK_KEYS = sorted((k for a in CHAIN_ASSETS for k in a.check_keys), key=lambda k: k.to_user_string())
@@ -92,7 +92,7 @@ def test_a_range_with_one_bad_week_fails_that_week_and_publishes_none(ledger, ta
     monkeypatch.setenv("INTERMEDIATES__BASE_PATH", str(store))
     upstream = ["closed_lots", "daily_returns", "sharpe_ratios", "multipliers"]
     assert run_chain_in_dagster(instance, partition_range=(WEEKS[0], WEEKS[-1]), selection=upstream).success
-    path = store / "multipliers" / f"{WEEKS[1]}.parquet"  # the middle week: one multiplier past the 2x bound
+    path = intermediate_file(store, "multipliers", WEEKS[1])  # the middle week: one multiplier past the 2x bound
     frame = pd.read_parquet(path)
     frame.loc[frame["strategy"] == "gold.clj", "multiplier"] = 3.0
     frame.to_parquet(path)

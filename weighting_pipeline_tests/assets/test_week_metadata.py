@@ -16,14 +16,15 @@ from weighting_pipeline_tests.conftest import run_chain_in_dagster, temp_instanc
 
 WEEKS = ["2026-02-22", "2026-03-01", "2026-03-08"]
 CHAIN = ["closed_lots", "daily_returns", "sharpe_ratios", "multipliers", "dynamic_weights", "tilt_backtest"]
-# Facts of the run, not of a week: the one ledger read, the writes, the run's size and id.
+# Facts of the run, not of a week: the one ledger read, the writes, the run's size and id,
+# and where its intermediates are (each instance here has its own folder).
 RUN_LEVEL = {
-    "closed_lots": {"weeks", "rows", "items_read", "items_returned", "items_skipped", "read_amplification", "query_pages", "query_retries", "read_seconds", "skipped_items", "ignored_ledger_strategies"},
-    "daily_returns": {"weeks", "rows"},
-    "sharpe_ratios": {"weeks"},
-    "multipliers": {"weeks"},
+    "closed_lots": {"weeks", "rows", "items_read", "items_returned", "items_skipped", "read_amplification", "query_pages", "query_retries", "read_seconds", "skipped_items", "ignored_ledger_strategies", "stored_under"},
+    "daily_returns": {"weeks", "rows", "stored_under"},
+    "sharpe_ratios": {"weeks", "stored_under"},
+    "multipliers": {"weeks", "stored_under"},
     "dynamic_weights": {"weeks", "table", "items_written", "items_superseded", "write_requests", "request_retries", "run_started_at", "ttl_days", "run_id"},
-    "tilt_backtest": set(),
+    "tilt_backtest": {"stored_under"},
 }
 
 

@@ -13,6 +13,7 @@ from weighting_pipeline.resources.weights_io_manager import DynamoDBWeightsIOMan
 from weighting_pipeline.resources.weights_table import WeightsTable
 from weighting_pipeline.publication.provenance import WeeklyWeights
 from weighting_pipeline_tests.conftest import run_chain_in_dagster
+from weighting_pipeline_tests.stored_weeks import intermediate_file
 
 KEY = "2026-03-01"
 
@@ -27,7 +28,7 @@ def test_failing_blocking_check_publishes_nothing(tables, instance, baseline, mo
     monkeypatch.setenv("INTERMEDIATES__BASE_PATH", str(store))
     assert run_chain_in_dagster(instance, partition_key=KEY, selection=["closed_lots", "daily_returns", "sharpe_ratios", "multipliers"]).success
     # Corrupt the stored multipliers for this week: one strategy at 3x, past the 2x bound.
-    path = store / "multipliers" / f"{KEY}.parquet"
+    path = intermediate_file(store, "multipliers", KEY)
     frame = pd.read_parquet(path)
     frame.loc[frame["strategy"] == "gold.clj", "multiplier"] = 3.0
     frame.to_parquet(path)

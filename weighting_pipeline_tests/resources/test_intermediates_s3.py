@@ -1,5 +1,5 @@
-"""Intermediates on S3 (moto's server on 127.0.0.1): one object per asset and
-week, and a new container re-materialises ``dynamic_weights`` alone from them."""
+"""Intermediates on S3 (moto's server on 127.0.0.1): one object per asset, computation
+and week, and a new container re-materialises ``dynamic_weights`` alone from them."""
 
 import os
 import subprocess
@@ -10,7 +10,10 @@ import boto3
 import dagster as dg
 import pytest
 
-from weighting_pipeline.resources.parquet_io_manager import PartitionedParquetIOManager
+from weighting_pipeline.assets.code_versions import CODE_VERSIONS
+from weighting_pipeline.core.chain import WeightingParams
+from weighting_pipeline.resources.parquet_io_manager import PartitionedParquetIOManager, computation_key
+from weighting_pipeline.settings import WeightingSettings
 from weighting_pipeline_tests.conftest import run_chain_in_dagster
 from weighting_pipeline_tests.stored_weeks import content, stored_weeks
 
@@ -24,9 +27,15 @@ def objects(uri: str) -> list[str]:
     return sorted(o["Key"].removeprefix(prefix + "/") for o in listed.get("Contents", []))
 
 
-def test_a_range_run_stores_one_object_per_asset_and_week(ledger, tables, instance, s3_intermediates):
+def test_a_range_run_stores_one_object_per_asset_and_week(ledger, tables, instance, s3_intermediates, baseline):
     assert run_chain_in_dagster(instance, partition_range=(WEEKS[0], WEEKS[-1])).success
-    assert objects(s3_intermediates) == sorted(f"{a}/{w}.parquet" for a in INTERMEDIATE_ASSETS for w in WEEKS)
+    # Under the computation key each materialization shows in the UI, which is the hash of
+    # what it was computed with.
+    shown = {a: materialized_metadata(instance, a) for a in INTERMEDIATE_ASSETS}
+    for a, meta in shown.items():
+        assert meta["computation_key"] == computation_key(WeightingParams().as_dict(), baseline.sha256, CODE_VERSIONS[a])
+        assert meta["stored_under"] == f"{s3_intermediates}/{a}/{meta['computation_key']}"
+    assert objects(s3_intermediates) == sorted(f"{a}/{shown[a]['computation_key']}/{w}.parquet" for a in INTERMEDIATE_ASSETS for w in WEEKS)
     assert sorted(stored_weeks(tables, WEEKS)) == WEEKS
     assert not any(Path(os.environ["DAGSTER_HOME"]).rglob("*.parquet")), "nothing may land on local disk"
 
@@ -63,8 +72,13 @@ def test_a_week_missing_from_s3_is_named_with_the_bucket(ledger, tables, instanc
     assert f"no stored data for weeks ['{WEEKS[0]}']" in message and s3_intermediates.removeprefix("s3://") in message
 
 
+def materialized_metadata(instance, asset: str) -> dict:
+    [record] = instance.fetch_materializations(dg.AssetKey(asset), limit=1).records
+    return {k: v.value for k, v in record.asset_materialization.metadata.items()}
+
+
 def test_an_unusable_base_path_names_the_variable():
-    manager = PartitionedParquetIOManager(base_path="nosuchscheme://bucket/prefix")
+    manager = PartitionedParquetIOManager(base_path="nosuchscheme://bucket/prefix", settings=WeightingSettings())
     with pytest.raises(ValueError, match=r"INTERMEDIATES__BASE_PATH='nosuchscheme://bucket/prefix' cannot be opened"):
         with dg.build_init_resource_context() as context:
             manager.setup_for_execution(context)
