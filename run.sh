@@ -8,6 +8,8 @@
 #   ./run.sh bench   the benchmarks (see docs/performance.md)
 #   ./run.sh stack   the production rehearsal: Postgres, moto, DynamoDB Local, daemon, webserver
 #                    (needs Debian's postgresql package)
+#   ./run.sh version the package version git gives (the image's VERSION build argument)
+#   ./run.sh lock    regenerate requirements.lock (after changing the dependencies in pyproject.toml)
 set -euo pipefail
 cd "$(dirname "$0")"
 VENV="${VENV:-.venv}"
@@ -16,10 +18,14 @@ setup() {
   if [ ! -x "$VENV/bin/python" ]; then
     python3 -m venv "$VENV"
   fi
-  # Reinstall only when pyproject.toml changed since the last install.
-  local stamp="$VENV/.installed-$(sha1sum pyproject.toml | cut -c1-12)"
+  # Reinstall only when pyproject.toml or the lock changed since the last install. The
+  # runtime dependencies come from the lock, with its hashes, as in the image; the
+  # development tools are then added around them.
+  local stamp="$VENV/.installed-$(cat pyproject.toml requirements.lock | sha1sum | cut -c1-12)"
   if [ ! -f "$stamp" ]; then
     "$VENV/bin/python" -m pip install --quiet --upgrade pip
+    "$VENV/bin/python" -m pip install --quiet --require-hashes -r requirements.lock
+    sha256sum requirements.lock | cut -d" " -f1 > "$VENV/weighting-pipeline.lock.sha256"
     "$VENV/bin/python" -m pip install --quiet -e ".[dev]"
     touch "$stamp"
   fi
@@ -37,5 +43,10 @@ case "$cmd" in
          exec "$VENV/bin/python" -m pytest "$@" ;;
   bench) setup; exec "$VENV/bin/python" -m benchmarks "$@" ;;
   stack) setup; exec "$VENV/bin/weighting-pipeline" stack "$@" ;;
-  *) sed -n '2,10p' "$0"; exit 2 ;;
+  version) setup; exec "$VENV/bin/python" -m setuptools_scm ;;
+  lock)  setup
+         printf 'setuptools>=68\nsetuptools-scm>=8\n' |   # the image builds the package without build isolation
+           "$VENV/bin/uv" pip compile pyproject.toml - --universal --python-version 3.11 --generate-hashes --quiet \
+             --custom-compile-command "./run.sh lock" -o requirements.lock ;;
+  *) sed -n '2,12p' "$0"; exit 2 ;;
 esac

@@ -127,7 +127,8 @@ def test_editing_code_in_any_module_that_can_change_a_published_number_changes_t
     _use_sources(monkeypatch, original)
 
 
-PROV = {"parameters": {"lookback_days": 90}, "baseline_sha256": "b1", "code_version": "c1", "ledger_index": "GSI7", "package_version": "0.1.0"}
+PROV = {"parameters": {"lookback_days": 90}, "baseline_sha256": "b1", "code_version": "c1", "ledger_index": "GSI7", "package_version": "0.1.0",
+        "lock_sha256": "l1"}
 
 
 @pytest.mark.parametrize(

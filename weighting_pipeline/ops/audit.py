@@ -27,6 +27,7 @@ from weighting_pipeline.publication.item import TOMBSTONE, is_live, is_tombstone
 CSV_COLUMNS = [
     "week", "strategy", "baseline", "sharpe", "multiplier", "weight", "parameters", "code_version", "run_id",
     "skip_reason", "weights_sha256", "baseline_file", "baseline_sha256", "ledger_index", "package_version",
+    "lock_sha256",
 ]
 
 
@@ -143,7 +144,7 @@ class WeekAudit:
         return (
             f"{self.week}  weights {m.get('weights_sha256', 'unrecorded')}  {checks}  restatement: {self.restatement}  "
             f"code {m.get('code_version', '?')}  baseline {m.get('baseline_file', '?')}@{str(m.get('baseline_sha256', '?'))[:12]}  "
-            f"ledger {m.get('ledger_index', '?')}  package {m.get('package_version', '?')}  run {self.publication.run_id}  {settings}"
+            f"ledger {m.get('ledger_index', '?')}  package {m.get('package_version', '?')}  lock {str(m.get('lock_sha256', '?'))[:12]}  run {self.publication.run_id}  {settings}"
         )
 
 
@@ -200,6 +201,7 @@ def write_csv(audits: Iterable[WeekAudit], out: TextIO) -> int:
                     "baseline_sha256": m.get("baseline_sha256", ""),
                     "ledger_index": m.get("ledger_index", ""),
                     "package_version": m.get("package_version", ""),
+                    "lock_sha256": m.get("lock_sha256", ""),
                 }
             )
             rows += 1

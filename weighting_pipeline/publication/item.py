@@ -13,7 +13,7 @@ Item layout (keys ``PK = "WEIGHTS#WEEK"``, ``SK = <partition key>``)::
                           run started no earlier (``weights_table.NEWER_WINS``)
     parameters            map of the algorithm's parameters
     baseline_file, baseline_sha256, baseline_uri, baseline_version,
-    package_version, code_version, ledger_index, weights_sha256
+    package_version, lock_sha256, code_version, ledger_index, weights_sha256
                           how the week was computed (``provenance.Provenance``);
                           weights_sha256 is the SHA-256 of the week's weights in
                           ``provenance.CANONICAL_WEIGHTS``, recomputable from ``weights``
@@ -65,7 +65,8 @@ def _iso(ts: pd.Timestamp) -> str:
     return ts.isoformat()
 
 
-PROVENANCE_TEXT = ("baseline_file", "baseline_sha256", "baseline_uri", "baseline_version", "package_version", "code_version", "ledger_index", "weights_sha256")
+PROVENANCE_TEXT = ("baseline_file", "baseline_sha256", "baseline_uri", "baseline_version", "package_version", "lock_sha256", "code_version",
+                   "ledger_index", "weights_sha256")
 
 
 def expiry(written_at: pd.Timestamp, valid_until: pd.Timestamp, ttl_days: int) -> int:

@@ -8,8 +8,11 @@ compare them.
 
 from __future__ import annotations
 
+import re
+import sys
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
 from weighting_pipeline.publication.weights_hash import weights_sha256_or_none
@@ -23,11 +26,29 @@ if TYPE_CHECKING:
 
 
 def package_version() -> str:
-    """The installed version of the weighting_pipeline distribution."""
+    """The installed version of the weighting_pipeline distribution: setuptools-scm's,
+    from git, fixed when the package was installed (the image's ``VERSION`` build argument)."""
     try:
         return metadata.version("weighting_pipeline")
     except metadata.PackageNotFoundError:
         return "unknown (not installed)"
+
+
+# Written beside the environment (sys.prefix) by whoever installed it from requirements.lock:
+# the Dockerfile and ./run.sh setup.
+LOCK_HASH_FILE = "weighting-pipeline.lock.sha256"
+NOT_LOCKED = "none: not installed from requirements.lock"
+
+
+def lock_sha256() -> str:
+    """The hex SHA-256 of the ``requirements.lock`` this environment's dependencies were
+    installed from (``sys.prefix/LOCK_HASH_FILE``), or ``NOT_LOCKED``."""
+    path = Path(sys.prefix) / LOCK_HASH_FILE
+    try:
+        text = path.read_text(encoding="utf-8").strip()
+    except OSError:
+        return NOT_LOCKED
+    return text if re.fullmatch(r"[0-9a-f]{64}", text) else f"none: {path} holds no SHA-256"
 
 
 @dataclass(frozen=True)
@@ -38,7 +59,9 @@ class Provenance:
     ``baseline_file`` is the config file's name and ``baseline_sha256`` the
     hash of its bytes; ``baseline_uri`` is where it was read (``s3://bucket/key``,
     or the file's name for a local file) and ``baseline_version`` the S3
-    object's ``VersionId <id>`` or ``ETag <etag>`` ("none: local file" otherwise); ``code_version`` is the chain's ``source_version``;
+    object's ``VersionId <id>`` or ``ETag <etag>`` ("none: local file" otherwise);
+    ``package_version`` the installed package's (from git) and ``lock_sha256`` the
+    SHA-256 of the dependency lock it was installed with; ``code_version`` is the chain's ``source_version``;
     ``ledger_index`` the trade-ledger index the lots were read through;
     ``run_id`` the Dagster run; ``weights_sha256`` the week's ``weights_sha256``.
     """
@@ -49,6 +72,7 @@ class Provenance:
     baseline_uri: str
     baseline_version: str
     package_version: str
+    lock_sha256: str
     code_version: str
     ledger_index: str
     run_id: str
@@ -104,7 +128,7 @@ class WeeklyWeights:
     ) -> "WeeklyWeights":
         """Weights with each week's provenance; ``ledger_index`` maps week ->
         index its lots were read through ("unknown" where absent)."""
-        version = package_version()
+        version, lock = package_version(), lock_sha256()
         provenance = {
             week: Provenance(
                 parameters=params.as_dict(),
@@ -113,6 +137,7 @@ class WeeklyWeights:
                 baseline_uri=baseline.location,
                 baseline_version=baseline.version or "none: local file",
                 package_version=version,
+                lock_sha256=lock,
                 code_version=code_version,
                 ledger_index=ledger_index.get(week, "unknown"),
                 run_id=run_id,

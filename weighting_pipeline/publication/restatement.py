@@ -2,7 +2,7 @@
 
 Two publications are the same when their ``weights_sha256`` are equal; when
 they are not, the ``COMPARED_FIELDS`` of their provenance say what explains it
-(a changed setting, baseline, code or package), and none differing means the
+(a changed setting, baseline, code, package or dependency lock), and none differing means the
 ledger's lots changed.
 """
 
@@ -14,7 +14,7 @@ from typing import Any, Mapping
 from weighting_pipeline.publication.weights_hash import weights_sha256_or_none
 
 # Fields a restatement compares: what changes the numbers, not who ran them or when.
-COMPARED_FIELDS = ("parameters", "baseline_sha256", "code_version", "ledger_index", "package_version")
+COMPARED_FIELDS = ("parameters", "baseline_sha256", "code_version", "ledger_index", "package_version", "lock_sha256")
 
 
 def differing_fields(new: Mapping[str, Any], old: Mapping[str, Any]) -> list[str]:

@@ -2,7 +2,10 @@
 
 import hashlib
 import json
+import re
+import subprocess
 from decimal import Decimal
+from pathlib import Path
 
 import dagster as dg
 import pytest
@@ -15,6 +18,8 @@ from weighting_pipeline.devtools.demo_ledger import synthetic_ledger
 from weighting_pipeline.publication.weights_hash import weights_sha256
 from weighting_pipeline_tests.conftest import run_chain_in_dagster, seed_ledger
 from weighting_pipeline_tests.stored_weeks import stored_weeks
+
+REPO = Path(__file__).resolve().parents[2]
 
 WEEK = "2026-03-01"
 WEEKS = ["2026-02-22", "2026-03-01", "2026-03-08"]
@@ -56,7 +61,14 @@ def test_each_week_and_its_item_record_the_provenance(lots, tables, instance, ba
     assert meta["baseline_sha256"] == item["baseline_sha256"] == hashlib.sha256(packaged.read_bytes()).hexdigest()
     assert meta["code_version"] == item["code_version"] == CHAIN_CODE_VERSION
     assert meta["ledger_index"] == item["ledger_index"] == "GSI5-StrategyLotsIndex"  # the trading system's index
-    assert meta["package_version"] == item["package_version"] == "0.1.0"
+    # The version setuptools-scm took from git at install, naming a commit of this repository.
+    assert meta["package_version"] == item["package_version"]
+    commit = re.fullmatch(r"\d+\.\d+(?:\.\d+)?(?:\.dev\d+\+g([0-9a-f]{7,40})(?:\.d\d{8})?)?", item["package_version"])
+    assert commit, item["package_version"]
+    if commit.group(1):
+        assert subprocess.run(["git", "cat-file", "-e", f"{commit.group(1)}^{{commit}}"], cwd=REPO).returncode == 0
+    # The lock the environment was installed from (./run.sh setup does, as the image build does).
+    assert meta["lock_sha256"] == item["lock_sha256"] == hashlib.sha256((REPO / "requirements.lock").read_bytes()).hexdigest()
     assert meta["run_id"] == item["run_id"] == result.run_id == record.run_id
     assert meta["parameters"] == {"lookback_days": 90, "risk_free_rate": 0.045, "min_lots": 5, "min_days": 5,
                                   "min_multiplier": 0.5, "max_multiplier": 2.0, "turnover_warn": 0.2,
