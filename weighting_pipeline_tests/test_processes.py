@@ -2,8 +2,12 @@
 
 import os
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
+
+import pytest
 
 from weighting_pipeline.devtools.processes import end_group, group_members, run_until_stopped
 
@@ -28,8 +32,6 @@ def test_what_a_child_leaves_in_its_group_is_stopped_when_it_exits(tmp_path):
 
 
 def test_end_group_gives_a_grace_period_then_kills(tmp_path):
-    import subprocess
-
     child = subprocess.Popen(["sh", "-c", "trap '' TERM; sleep 300"], start_new_session=True)
     try:
         deadline = time.monotonic() + 5
@@ -46,3 +48,31 @@ def test_end_group_gives_a_grace_period_then_kills(tmp_path):
         if child.poll() is None:
             child.kill()
             child.wait()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT], ids=["SIGTERM", "SIGHUP", "SIGINT"])
+def test_each_termination_signal_runs_the_clean_up_even_when_sigint_was_ignored_at_start(tmp_path, sig):
+    """The clean-up (``finally``) runs and the exit code says which signal, for a closed terminal
+    (SIGHUP) as for SIGTERM, and for Ctrl-C in a process started with SIGINT ignored."""
+    marker = tmp_path / "cleaned"
+    code = (
+        "import signal, sys, time\n"
+        "from weighting_pipeline.devtools.processes import exit_on_termination_signals\n"
+        "exit_on_termination_signals()\n"
+        "try:\n"
+        "    print('ready', flush=True)\n"
+        "    time.sleep(60)\n"
+        "finally:\n"
+        f"    open({str(marker)!r}, 'w').write('yes')\n"
+    )
+    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True,
+                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    try:
+        assert child.stdout.readline().strip() == "ready"
+        child.send_signal(sig)
+        assert child.wait(timeout=20) == 128 + sig
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    assert marker.read_text() == "yes"
