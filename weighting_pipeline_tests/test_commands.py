@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from weighting_pipeline.devtools.demo_ledger import synthetic_ledger
+from weighting_pipeline.devtools.processes import is_alive
 from weighting_pipeline.resources.dynamodb import DynamoDBResource
 from weighting_pipeline.resources.weights_table import WeightsTable
 from weighting_pipeline_tests.conftest import CLI
@@ -136,13 +137,6 @@ def _descendants(pid: int) -> list[int]:
     return found
 
 
-def _alive(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
 def _cmdline(pid: int) -> str:
     try:
         return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()[:200]
@@ -196,4 +190,4 @@ def test_ui_stops_every_server_it_started_on_a_signal(demo_root, sig):
             ui.wait()
     time.sleep(1)
     assert not _listening(port) and not _listening(dynamodb)
-    assert {p: _cmdline(p) for p in started if _alive(p)} == {}
+    assert {p: _cmdline(p) for p in started if is_alive(p)} == {}

@@ -5,18 +5,10 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
-from weighting_pipeline.devtools.processes import end_group, group_members, run_until_stopped
-
-
-def _alive(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
+from weighting_pipeline.devtools.processes import end_group, group_members, is_alive, run_until_stopped
 
 
 def test_what_a_child_leaves_in_its_group_is_stopped_when_it_exits(tmp_path):
@@ -26,9 +18,9 @@ def test_what_a_child_leaves_in_its_group_is_stopped_when_it_exits(tmp_path):
     assert code == 3
     left = int(pid_file.read_text())
     deadline = time.monotonic() + 5
-    while _alive(left) and time.monotonic() < deadline:
+    while is_alive(left) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not _alive(left)
+    assert not is_alive(left)
 
 
 def test_end_group_gives_a_grace_period_then_kills(tmp_path):

@@ -87,10 +87,7 @@ def _source(module_name: str) -> str:
     package, _, rest = module_name.partition(".")
     if package != _PACKAGE_ROOT.name:
         raise ValueError(f"{module_name}: code versions cover weighting_pipeline modules only")
-    path = _PACKAGE_ROOT.joinpath(*rest.split(".")).with_suffix(".py")
-    if not path.is_file():
-        path = _PACKAGE_ROOT.joinpath(*rest.split("."), "__init__.py")
-    return path.read_text(encoding="utf-8")
+    return _PACKAGE_ROOT.joinpath(*rest.split(".")).with_suffix(".py").read_text(encoding="utf-8")
 
 
 @lru_cache(maxsize=None)

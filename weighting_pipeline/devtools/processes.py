@@ -54,17 +54,27 @@ def run_until_stopped(cmd: list[str], **kwargs) -> int:
         child.wait()
 
 
+def _stat(pid: int | str) -> tuple[str, int] | None:
+    """(state, process group) of a process, from /proc; None once it is gone."""
+    try:
+        state, _ppid, group = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[:3]
+    except (OSError, ValueError):
+        return None
+    return state, int(group)
+
+
+def is_alive(pid: int) -> bool:
+    """Whether ``pid`` is running (a zombie, exited but not reaped, is not)."""
+    stat = _stat(pid)
+    return stat is not None and stat[0] != "Z"
+
+
 def group_members(pgid: int) -> list[int]:
     """Live (not zombie) processes in process group ``pgid``, from /proc."""
     members = []
     for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                state, _ppid, group = (entry / "stat").read_text().rsplit(")", 1)[1].split()[:3]
-            except (OSError, ValueError):
-                continue
-            if int(group) == pgid and state != "Z":
-                members.append(int(entry.name))
+        if entry.name.isdigit() and (stat := _stat(entry.name)) is not None and stat[1] == pgid and stat[0] != "Z":
+            members.append(int(entry.name))
     return members
 
 

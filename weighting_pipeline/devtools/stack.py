@@ -26,6 +26,7 @@ from pathlib import Path
 
 from weighting_pipeline.devtools.dynamodb_local import LocalDynamoDB
 from weighting_pipeline.devtools.local_env import LOCAL_CREDENTIALS
+from weighting_pipeline.devtools.processes import end_group
 from weighting_pipeline.devtools.servers import HOST, free_port, wait_for_port
 from weighting_pipeline.ops.webserver import graphql
 
@@ -65,10 +66,7 @@ class Processes:
                 proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 pass
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)  # whatever of its group is left
-            except ProcessLookupError:
-                pass
+            end_group(proc.pid, grace=0)  # whatever of its group is left
             proc.wait()
         self.children.clear()
 

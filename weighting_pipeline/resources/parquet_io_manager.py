@@ -14,7 +14,6 @@ as one object (a PUT is atomic). So a crash never leaves a half-written week,
 and two runs writing the same week leave one of the two whole files.
 """
 
-
 import hashlib
 import json
 import uuid
@@ -106,14 +105,16 @@ class PartitionedParquetIOManager(dg.ConfigurableIOManager):
             raise KeyError(f"intermediate_io_manager has no code version for asset {name!r}; add it to code_versions")
         return computation_key(self.settings.params().as_dict(), self.settings.baseline().sha256, self.code_versions[name])
 
-    def _path(self, asset_key: dg.AssetKey, partition_key: str, key: str | None = None) -> str:
-        return "/".join([self._root(), *asset_key.path, key or self.computation_key(asset_key), f"{partition_key}.parquet"])
+    def _folder(self, asset_key: dg.AssetKey) -> str:
+        return "/".join([self._root(), *asset_key.path])
+
+    def _path(self, asset_key: dg.AssetKey, partition_key: str, key: str) -> str:
+        return f"{self._folder(asset_key)}/{key}/{partition_key}.parquet"
 
     def _stored_elsewhere(self, asset_key: dg.AssetKey, weeks: list[str]) -> dict[str, list[str]]:
         """Week -> the other computation keys it is stored under (``"(unkeyed)"``: a file
         from before files were keyed), for the weeks in ``weeks`` that have any."""
-        folder = "/".join([self._root(), *asset_key.path])
-        entries = self._fs.get_file_info(pafs.FileSelector(folder, allow_not_found=True))
+        entries = self._fs.get_file_info(pafs.FileSelector(self._folder(asset_key), allow_not_found=True))
         mine = self.computation_key(asset_key)
         keys = sorted(e.base_name for e in entries if e.type == pafs.FileType.Directory and e.base_name != mine)
         unkeyed = {e.base_name.removesuffix(".parquet") for e in entries if e.type == pafs.FileType.File}
