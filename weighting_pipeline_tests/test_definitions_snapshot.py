@@ -19,7 +19,7 @@ SNAPSHOT = Path(__file__).with_name("definitions_snapshot.json")
 
 
 def snapshot(defs: dg.Definitions) -> dict:
-    """Asset keys, groups, owners, kinds, tags, checks (blocking or not), jobs, schedules and sensors."""
+    """Asset keys, groups, owners, kinds, tags, checks (blocking or not, alerted or not), jobs, schedules and sensors."""
     graph = defs.resolve_asset_graph()
     assets = {}
     for spec in sorted(defs.resolve_all_asset_specs(), key=lambda s: s.key.to_user_string()):
@@ -35,7 +35,7 @@ def snapshot(defs: dg.Definitions) -> dict:
     checks = {}
     for check_key in sorted(graph.asset_check_keys, key=lambda k: (k.asset_key.to_user_string(), k.name)):
         spec = graph.get_check_spec(check_key)
-        checks[f"{check_key.asset_key.to_user_string()}:{check_key.name}"] = {"blocking": spec.blocking}
+        checks[f"{check_key.asset_key.to_user_string()}:{check_key.name}"] = {"blocking": spec.blocking, **dict(spec.metadata or {})}
     jobs = {
         name: sorted(k.to_user_string() for k in defs.resolve_job_def(name).asset_layer.selected_asset_keys)
         for name in sorted(j.name for j in defs.jobs or [])

@@ -1,20 +1,33 @@
 """The alerting sensors (the daemon evaluates them; each needs ``AlertsTopic``).
+The rules they follow are in ``alerts.rules``; docs/runbook.md lists them for operators.
 
-- ``alert_on_run_failure``: every failed run of this code location.
+- ``alert_on_run_failure``: every failed run of this code location, once: a run
+  that Dagster will retry alerts only when its last attempt fails, naming them all.
 - ``alert_on_missed_week``: the latest complete week still unpublished
   ``missed_week_hours`` after it ended, once per week. A scheduled run that
   never starts fails nothing, so the failure sensor cannot see this.
-- ``alert_on_warn_checks``: a successful run (its weeks are published) whose
-  WARN checks failed for some week: one message per run, naming each week and
-  check.
+- ``alert_on_live_week_warnings``: the WARN checks of the week trading reads,
+  when its own run publishes it: a check that starts failing, changes cause or
+  clears. Its cursor holds what people were last told.
+- ``alert_on_warn_checks``: a successful backfill (a run over several weeks)
+  whose WARN checks failed: one summary per run.
+
+Checks whose spec says ``weighting/alert: never`` are never named.
 """
 
 from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
 
 import dagster as dg
 import pandas as pd
 
 from weighting_pipeline.alerts import messages
+from weighting_pipeline.alerts.rules import Outcome, backfill_summary, live_week_changes
+from weighting_pipeline.assets import ANALYSIS_ASSETS, CHAIN_ASSETS
+from weighting_pipeline.assets.checks import ALERT, CAUSE, NEVER
+from weighting_pipeline.assets.dynamic_weights import ASSET as WEIGHTS, PROTECTED
 from weighting_pipeline.core.calendar import FIRST_WEEK, WeekWindows, current_partition_key
 from weighting_pipeline.history import latest_materializations
 from weighting_pipeline.resources.alerts import AlertsTopic
@@ -22,6 +35,19 @@ from weighting_pipeline.schedules import ANALYSIS_JOB
 
 RUNNING = dg.DefaultSensorStatus.RUNNING
 OFF = "ALERTS__SNS_TOPIC_ARN is not set: alerts are off"
+WILL_RETRY_TAG = "dagster/will_retry"  # set by Dagster on a failed run when run retries will re-execute it
+RETRY_NUMBER_TAG = "dagster/retry_number"
+INFORMATIONAL = frozenset(
+    spec.key for a in (*CHAIN_ASSETS, *ANALYSIS_ASSETS) for spec in a.check_specs if (spec.metadata or {}).get(ALERT) == NEVER
+)
+
+
+def attempts(instance: dg.DagsterInstance, run: dg.DagsterRun) -> list[str]:
+    """Run ids of every attempt of ``run``'s run group, the original first (just ``run`` if never retried)."""
+    group = instance.get_run_group(run.run_id)
+    if group is None:
+        return [run.run_id]
+    return [r.run_id for r in sorted(group[1], key=lambda r: int(r.tags.get(RETRY_NUMBER_TAG, "0")))]
 
 
 @dg.run_failure_sensor(name="alert_on_run_failure", default_status=RUNNING, minimum_interval_seconds=30,
@@ -29,7 +55,9 @@ OFF = "ALERTS__SNS_TOPIC_ARN is not set: alerts are off"
 def alert_on_run_failure(context: dg.RunFailureSensorContext, alerts: AlertsTopic):
     if not alerts.enabled:
         return dg.SkipReason(OFF)
-    run = context.dagster_run
+    run = context.instance.get_run_by_id(context.dagster_run.run_id) or context.dagster_run  # tags added at failure
+    if run.tags.get(WILL_RETRY_TAG) == "true":
+        return dg.SkipReason(f"run {run.run_id} will be retried: only its last attempt alerts")
     failures = context.get_step_failure_events()
     if failures:
         step, error = failures[0].step_key, failures[0].event_specific_data.error
@@ -40,7 +68,7 @@ def alert_on_run_failure(context: dg.RunFailureSensorContext, alerts: AlertsTopi
         step, text = None, context.failure_event.message
     alerts.publish(messages.run_failure(stage=alerts.stage, job=run.job_name, weeks=messages.run_weeks(run.tags),
                                         run_id=run.run_id, step=step, error=text, webserver_url=alerts.webserver_url,
-                                        publishes=run.job_name != ANALYSIS_JOB))
+                                        publishes=run.job_name != ANALYSIS_JOB, attempts=attempts(context.instance, run)))
 
 
 def missed_week_alert(instance: dg.DagsterInstance, alerts: AlertsTopic, now: pd.Timestamp, cursor: str | None) -> tuple[messages.Alert | None, str | None]:
@@ -70,28 +98,102 @@ def alert_on_missed_week(context: dg.SensorEvaluationContext, alerts: AlertsTopi
     context.update_cursor(cursor)
 
 
-def failed_warn_checks(instance: dg.DagsterInstance, run_id: str) -> list[tuple[str, str, str]]:
-    """(week, check, description) of each failed WARN evaluation the run recorded."""
+def warn_outcomes(instance: dg.DagsterInstance, run_id: str) -> list[Outcome]:
+    """Each WARN check evaluation the run recorded, informational checks left out."""
     found = []
     for entry in instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION):
         evaluation = entry.dagster_event.event_specific_data
-        if not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.WARN:
-            check = f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
-            found.append((evaluation.partition or "-", check, evaluation.description or ""))
-    return sorted(found)
+        if evaluation.severity != dg.AssetCheckSeverity.WARN or evaluation.asset_check_key in INFORMATIONAL:
+            continue
+        recorded = evaluation.metadata.get(CAUSE)
+        cause = "" if evaluation.passed else str(recorded.value) if recorded is not None else messages.first_line(evaluation.description)
+        check = f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
+        found.append(Outcome(check, evaluation.partition or "-", evaluation.passed, cause, evaluation.description or ""))
+    return found
+
+
+@dataclass
+class LiveWeekCursor:
+    """``after``: the last dynamic_weights materialization looked at (storage id);
+    ``watch``: check -> the cause people were last told it fails for."""
+
+    after: int | None = None
+    watch: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def parse(cls, text: str | None) -> "LiveWeekCursor":
+        return cls(**json.loads(text)) if text else cls()
+
+    def dump(self) -> str:
+        return json.dumps({"after": self.after, "watch": self.watch}, sort_keys=True)
+
+
+FIRST_LOOK = pd.Timedelta(days=8)  # a new sensor starts with the last week's publications, not all history
+
+
+def live_week_alerts(instance: dg.DagsterInstance, alerts: AlertsTopic, cursor: LiveWeekCursor,
+                     now: pd.Timestamp) -> tuple[list[messages.Alert], LiveWeekCursor]:
+    """The alerts of the live-week publications recorded since ``cursor``, and the new cursor.
+
+    A publication counts when its ``dynamic_weights`` materialization says
+    ``published`` and ``protected`` (trading read the week when it was written).
+    It is read once its run has finished, so that every check of the run is in."""
+    since = (dg.AssetRecordsFilter(asset_key=dg.AssetKey(WEIGHTS), after_storage_id=cursor.after) if cursor.after is not None
+             else dg.AssetRecordsFilter(asset_key=dg.AssetKey(WEIGHTS), after_timestamp=(now - FIRST_LOOK).timestamp()))
+    records = instance.fetch_materializations(since, limit=100, ascending=True).records
+    out, watch, after = [], dict(cursor.watch), cursor.after
+    for record in records:
+        run = instance.get_run_by_id(record.run_id)
+        if run is not None and not run.is_finished:
+            break  # its check evaluations may still be coming; look again next tick
+        after = record.storage_id
+        metadata = record.asset_materialization.metadata
+        if not all(metadata.get(k) is not None and metadata[k].value is True for k in ("published", PROTECTED)):
+            continue
+        week = record.partition_key
+        changes, watch = live_week_changes([o for o in warn_outcomes(instance, record.run_id) if o.week == week], watch)
+        if changes:
+            out.append(messages.live_week_warnings(stage=alerts.stage, week=week, run_id=record.run_id, changes=changes,
+                                                   webserver_url=alerts.webserver_url))
+    return out, LiveWeekCursor(after, watch)
+
+
+@dg.sensor(name="alert_on_live_week_warnings", default_status=RUNNING, minimum_interval_seconds=60,
+           description="Publishes to SNS the WARN checks of the week trading reads that start failing, change cause or "
+                       "clear; a check failing for the same cause week after week is alerted once.")
+def alert_on_live_week_warnings(context: dg.SensorEvaluationContext, alerts: AlertsTopic):
+    if not alerts.enabled:
+        return dg.SkipReason(OFF)
+    sent, cursor = live_week_alerts(context.instance, alerts, LiveWeekCursor.parse(context.cursor), pd.Timestamp.now(tz="UTC"))
+    for alert in sent:
+        alerts.publish(alert)
+    context.update_cursor(cursor.dump())
+    if not sent:
+        return dg.SkipReason("no live-week WARN check changed")
+
+
+def backfill_alert(instance: dg.DagsterInstance, alerts: AlertsTopic, run: dg.DagsterRun) -> messages.Alert | None:
+    """The one summary of a successful backfill's WARN failures, or None (no failure, or a single-week run)."""
+    weeks = messages.run_weeks(run.tags)
+    if "..." not in weeks:
+        return None
+    summary = backfill_summary(warn_outcomes(instance, run.run_id))
+    if not summary:
+        return None
+    return messages.backfill_warnings(stage=alerts.stage, weeks=weeks, run_id=run.run_id, summary=summary,
+                                      webserver_url=alerts.webserver_url)
 
 
 @dg.run_status_sensor(name="alert_on_warn_checks", run_status=dg.DagsterRunStatus.SUCCESS, default_status=RUNNING,
                       minimum_interval_seconds=30,
-                      description="Publishes to SNS the WARN checks that failed on the weeks a successful run published.")
+                      description="Publishes to SNS one summary of the WARN checks that failed in a successful backfill.")
 def alert_on_warn_checks(context: dg.RunStatusSensorContext, alerts: AlertsTopic):
     if not alerts.enabled:
         return dg.SkipReason(OFF)
-    failures = failed_warn_checks(context.instance, context.dagster_run.run_id)
-    if not failures:
-        return dg.SkipReason("no WARN check failed")
-    alerts.publish(messages.warn_checks(stage=alerts.stage, run_id=context.dagster_run.run_id, failures=failures,
-                                        webserver_url=alerts.webserver_url))
+    alert = backfill_alert(context.instance, alerts, context.dagster_run)
+    if alert is None:
+        return dg.SkipReason("not a backfill, or no WARN check failed (a live week alerts through alert_on_live_week_warnings)")
+    alerts.publish(alert)
 
 
-ALERT_SENSORS = [alert_on_run_failure, alert_on_missed_week, alert_on_warn_checks]
+ALERT_SENSORS = [alert_on_run_failure, alert_on_missed_week, alert_on_live_week_warnings, alert_on_warn_checks]

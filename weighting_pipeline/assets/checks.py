@@ -51,9 +51,16 @@ WARN_WEIGHT_CHECKS = {
 }
 
 
-def check_spec(name: str, asset: str, description: str, blocking: bool) -> dg.AssetCheckSpec:
-    """A check evaluated per weekly partition (backfill ranges included)."""
-    return dg.AssetCheckSpec(name, asset=asset, blocking=blocking, description=description, partitions_def=weekly_partitions)
+# Check spec metadata: ``ALERT: NEVER`` marks an informational check, which no alert ever names.
+ALERT, NEVER = "weighting/alert", "never"
+CAUSE = "cause"  # evaluation metadata: a failure's cause, stable from week to week (``Invariant.causes``)
+
+
+def check_spec(name: str, asset: str, description: str, blocking: bool, *, alert: bool = True) -> dg.AssetCheckSpec:
+    """A check evaluated per weekly partition (backfill ranges included); ``alert=False``
+    makes it informational (shown in the UI, never alerted)."""
+    return dg.AssetCheckSpec(name, asset=asset, blocking=blocking, description=description, partitions_def=weekly_partitions,
+                             metadata={} if alert else {ALERT: NEVER})
 
 
 def weight_check_specs(asset: str) -> list[dg.AssetCheckSpec]:
@@ -90,9 +97,9 @@ def per_week(
 ) -> list[WeekCheck]:
     """A rule's outcome for each of ``weeks``: failed where it names the week.
 
-    Each week's metadata holds the problem (if any), the numbers the rule
-    measured for that week and ``extra[week]``; its description is the
-    rule's, then ``notes[week]`` or the problem.
+    Each week's metadata holds the problem and its ``cause`` (if any), the
+    numbers the rule measured for that week and ``extra[week]``; its
+    description is the rule's, then ``notes[week]`` or the problem.
     """
     out = []
     for week in weeks:
@@ -100,6 +107,7 @@ def per_week(
         metadata = {**rule.measured.get(week, {}), **(extra or {}).get(week, {})}
         if problem:
             metadata["problem"] = problem
+            metadata[CAUSE] = rule.cause(week)
         detail = (notes or {}).get(week) or problem
         description = rule.description + (f": {detail}" if detail else "")
         out.append(WeekCheck(asset, rule.name, week, problem is None, blocking, description, metadata))

@@ -107,6 +107,7 @@ def ledger_checks(read: LedgerRead, weeks: WeekWindows):
         "every ledger item in the week's lookback window was usable",
         {k: f"{p.total} ledger item(s) skipped: " + ", ".join(f"{r} ({n})" for r, n in p.counts.most_common()) for k, p in parts.items() if p.total},
         {k: {"items_skipped": p.total} for k, p in parts.items()},
+        {k: "skipped: " + ", ".join(sorted(p.counts)) for k, p in parts.items() if p.total},
     )
     extra = {
         k: {

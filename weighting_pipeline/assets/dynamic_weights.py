@@ -38,6 +38,7 @@ from weighting_pipeline.settings import WeightingSettings
 
 ASSET = "dynamic_weights"
 RESTATEMENT_CHECK = "matches_earlier_publication"
+PROTECTED = "protected"  # metadata: trading could read the week when the run decided (its live-week WARNs alert)
 # The week that ends Sunday 18:00 New York should be published by 20:00: the UI then
 # shows the asset as late (open-source Dagster shows it; the missed-week sensor alerts).
 FRESHNESS = dg.FreshnessPolicy.cron(deadline_cron="0 20 * * 0", lower_bound_delta=timedelta(hours=2), timezone=TIMEZONE)
@@ -109,6 +110,7 @@ def dynamic_weights(
                 **week_metadata(by_week[k], provenance[k], turnover.measured.get(k, {}).get("turnover"), qualified.measured[k]["qualified"], restatements[k]),
                 "published": weekly.decisions[k].published,
                 "publication": weekly.decisions[k].reason,
+                PROTECTED: weekly.decisions[k].protected,
             }
             for k in keys
         },
@@ -159,6 +161,7 @@ def restatement_checks(restatements: dict[str, Restatement], keys: list[str]):
         "the weights match the week's earlier publication",
         {k: r.summary() for k, r in restatements.items() if r.restated},
         {k: {"largest_change": r.largest_change} for k, r in restatements.items()},
+        {k: "restated: " + (", ".join(r.differing) or "the ledger's lots changed") for k, r in restatements.items() if r.restated},
     )
     extra = {}
     for k, r in restatements.items():

@@ -26,13 +26,22 @@ class Invariant:
     """The outcome of one rule over a set of weeks.
 
     ``failures`` maps week -> problem; ``measured`` maps week -> the numbers
-    the rule looked at (absent for rules that only pass or fail).
+    the rule looked at (absent for rules that only pass or fail). ``causes``
+    maps a failed week -> what went wrong without this week's numbers (for
+    example "turnover above 25%"), so that the same problem reads the same from
+    week to week and is alerted once; a failed week absent from it has the
+    rule's name as its cause.
     """
 
     name: str
     description: str
     failures: dict[str, str] = field(default_factory=dict)
     measured: dict[str, dict[str, float]] = field(default_factory=dict)
+    causes: dict[str, str] = field(default_factory=dict)
+
+    def cause(self, week: str) -> str:
+        """The stable cause of a failed ``week`` (see ``causes``)."""
+        return self.causes.get(week, self.name)
 
     @property
     def passed(self) -> bool:
@@ -123,11 +132,13 @@ def blocking_invariants(frame: pd.DataFrame, baseline_keys: list[str], bounds: M
 def enough_qualified(frame: pd.DataFrame) -> Invariant:
     """WARN rule: at least two strategies qualified (else weights equal the baseline)."""
     counts = (frame["skip_reason"] == "").groupby(frame["partition_key"], observed=True).sum()
+    failures = {str(k): f"{int(n)} qualified" for k, n in counts.items() if n < 2}
     return Invariant(
         "enough_strategies_qualified",
         "at least two strategies qualified for a Sharpe ratio (otherwise weights equal the baseline)",
-        {str(k): f"{int(n)} qualified" for k, n in counts.items() if n < 2},
+        failures,
         {str(k): {"qualified": int(n)} for k, n in counts.items()},
+        dict(failures),  # "0 qualified" and "1 qualified" are the only causes
     )
 
 
@@ -152,7 +163,8 @@ def turnover_below_threshold(frame: pd.DataFrame, previous: pd.Series | None, th
                 failures[key] = f"turnover {value:.1%} > {threshold:.0%}"
         prior = current
     return Invariant(
-        "turnover_below_threshold", f"week-over-week turnover stays at or below {threshold:.0%}", failures, measured
+        "turnover_below_threshold", f"week-over-week turnover stays at or below {threshold:.0%}", failures, measured,
+        {k: f"turnover above {threshold:.0%}" for k in failures},
     )
 
 
@@ -189,4 +201,4 @@ def tilt_exceeds_noise(frame: pd.DataFrame, k: float = NOISE_STANDARD_ERRORS) ->
                                   f"({worst['sharpe']:.2f}) differ by {spread:.2f}, within {k:g} standard errors "
                                   f"({k * spread_se:.2f}): the tilt is mostly noise")
     return Invariant("tilt_exceeds_noise", f"best and worst qualified Sharpe ratios differ by more than {k:g} standard errors",
-                     failures, measured)
+                     failures, measured, {w: "the tilt is within noise" for w in failures})

@@ -32,12 +32,14 @@ FORCE = "force"
 
 @dataclass(frozen=True)
 class Decision:
-    """Whether one week of a run is written to the weights table, and why (one line for people)."""
+    """Whether one week of a run is written to the weights table, and why (one line for people).
+    ``protected``: trading could read the week when the run decided (the live week)."""
 
     week: str
     published: bool
     reason: str
     forced: bool = False
+    protected: bool = False
 
 
 def protected_weeks(now: pd.Timestamp, latest_item_exists: bool, grace: pd.Timedelta) -> list[str]:
@@ -67,16 +69,17 @@ def decide(
         names = ", ".join(f"{k} {a!r} -> {b!r}" for k, (a, b) in sorted(differing_settings.items()))
         if not forced:
             why = f"not published: a what-if run (its settings differ from the deployment's: {names})"
-            return {k: Decision(k, False, why) for k in keys}
-        return {k: Decision(k, True, f"published, forced ({PUBLISH_TAG}={FORCE}) although a what-if run ({names})", True) for k in keys}
+            return {k: Decision(k, False, why, protected=k in protected) for k in keys}
+        why = f"published, forced ({PUBLISH_TAG}={FORCE}) although a what-if run ({names})"
+        return {k: Decision(k, True, why, True, k in protected) for k in keys}
     out = {}
     for k in keys:
         if k in protected and len(keys) > 1:
             if forced:
-                out[k] = Decision(k, True, f"published, forced ({PUBLISH_TAG}={FORCE}): a protected week in a range run", True)
+                out[k] = Decision(k, True, f"published, forced ({PUBLISH_TAG}={FORCE}): a protected week in a range run", True, True)
             else:
                 out[k] = Decision(k, False, "not published: trading reads this week now, and only a run of this week alone "
-                                            "publishes it (or the run tag weighting/publish=force)")
+                                            "publishes it (or the run tag weighting/publish=force)", protected=True)
         else:
-            out[k] = Decision(k, True, "published" + (" (a protected week, run alone)" if k in protected else ""))
+            out[k] = Decision(k, True, "published" + (" (a protected week, run alone)" if k in protected else ""), protected=k in protected)
     return out

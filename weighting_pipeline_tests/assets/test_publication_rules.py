@@ -39,13 +39,15 @@ def test_a_range_over_the_last_four_weeks_writes_the_three_past_ones_and_not_the
     assert sorted(stored_weeks(tables, WEEKS)) == WEEKS[:3]
     for week in WEEKS[:3]:
         assert recorded(instance, week)["published"] is True and recorded(instance, week)["publication"] == "published"
+        assert recorded(instance, week)["protected"] is False
     live = recorded(instance, LIVE)
-    assert live["published"] is False and "trading reads this week now" in live["publication"]
+    assert live["published"] is False and "trading reads this week now" in live["publication"] and live["protected"] is True
 
     # The week alone, as the schedule runs it, then publishes it.
     assert run_chain_in_dagster(instance, partition_key=LIVE, now=NOW).success
     item = stored_weeks(tables, [LIVE])[LIVE]
     assert "forced_publication" not in item and recorded(instance, LIVE)["published"] is True
+    assert recorded(instance, LIVE)["protected"] is True  # so its WARN checks alert (alerts.sensors)
 
 
 def test_within_the_grace_of_a_late_week_the_week_before_is_protected_too(tables, baseline, instance):

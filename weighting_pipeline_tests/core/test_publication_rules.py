@@ -31,11 +31,12 @@ def test_a_range_run_publishes_all_but_the_protected_weeks():
     assert [k for k, d in decisions.items() if d.published] == KEYS[:3]
     assert "only a run of this week alone publishes it" in decisions["2026-03-08"].reason
     assert not any(d.forced for d in decisions.values())
+    assert [k for k, d in decisions.items() if d.protected] == ["2026-03-08"]
 
 
 def test_a_single_week_run_publishes_its_protected_week():
     [decision] = decide(["2026-03-08"], ["2026-03-08"], {}, forced=False).values()
-    assert decision.published and not decision.forced
+    assert decision.published and not decision.forced and decision.protected
 
 
 def test_a_what_if_run_publishes_nothing_and_says_which_settings_differ():
@@ -47,6 +48,6 @@ def test_a_what_if_run_publishes_nothing_and_says_which_settings_differ():
 def test_force_lifts_the_protection_and_the_what_if_rule_and_is_marked_only_where_it_did():
     ranged = decide(KEYS, ["2026-03-08"], {}, forced=True)
     assert all(d.published for d in ranged.values())
-    assert [k for k, d in ranged.items() if d.forced] == ["2026-03-08"]
+    assert [k for k, d in ranged.items() if d.forced] == ["2026-03-08"] == [k for k, d in ranged.items() if d.protected]
     what_if = decide(["2026-02-15"], [], {"lookback_days": (90, 60)}, forced=True)["2026-02-15"]
     assert what_if.published and what_if.forced and "what-if" in what_if.reason
