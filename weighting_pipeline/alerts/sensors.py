@@ -57,7 +57,10 @@ def alert_on_run_failure(context: dg.RunFailureSensorContext, alerts: AlertsTopi
         return dg.SkipReason(OFF)
     run = context.instance.get_run_by_id(context.dagster_run.run_id) or context.dagster_run  # tags added at failure
     if run.tags.get(WILL_RETRY_TAG) == "true":
-        return dg.SkipReason(f"run {run.run_id} will be retried: only its last attempt alerts")
+        # Not a SkipReason: one tick handles several runs, and Dagster fails a tick that mixes a
+        # SkipReason with handled runs, then hands the same runs over again (and they alert twice).
+        context.log.info(f"run {run.run_id} will be retried: only its last attempt alerts")
+        return None
     failures = context.get_step_failure_events()
     if failures:
         step, error = failures[0].step_key, failures[0].event_specific_data.error
@@ -191,8 +194,9 @@ def alert_on_warn_checks(context: dg.RunStatusSensorContext, alerts: AlertsTopic
     if not alerts.enabled:
         return dg.SkipReason(OFF)
     alert = backfill_alert(context.instance, alerts, context.dagster_run)
-    if alert is None:
-        return dg.SkipReason("not a backfill, or no WARN check failed (a live week alerts through alert_on_live_week_warnings)")
+    if alert is None:  # not a SkipReason: see alert_on_run_failure
+        context.log.info(f"run {context.dagster_run.run_id}: not a backfill, or no WARN check failed")
+        return None
     alerts.publish(alert)
 
 

@@ -96,6 +96,7 @@ def run(root: Path, backend: str = "auto") -> int:
     from weighting_pipeline.devtools.infrastructure import provision
     from weighting_pipeline.devtools.moto_server import LocalAWS, set_manual_ecs_transitions
     from weighting_pipeline.devtools.postgres import LocalPostgres
+    from weighting_pipeline.settings import ENV_VARS
 
     state = root / ".local" / "stack"
     shutil.rmtree(state, ignore_errors=True)
@@ -124,7 +125,10 @@ def run(root: Path, backend: str = "auto") -> int:
         }
         for var in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "INTERMEDIATES__BASE_PATH", "SCHEDULE__DEFAULT_STATUS"):
             env.pop(var, None)
-        task_env = {k: env[k] for k in env if k.startswith(("AWS_", "DAGSTER_PG_", "APP__", "DAGSTER_WEBSERVER"))}
+        # The run tasks get the deployment's setting variables too (set for the stack, as a deployment's
+        # template sets them on the run task): a run whose settings differ would be a what-if run.
+        settings = {var for var, _ in ENV_VARS.values()}
+        task_env = {k: env[k] for k in env if k.startswith(("AWS_", "DAGSTER_PG_", "APP__", "DAGSTER_WEBSERVER")) or k in settings}
         infra = provision("stack", aws_endpoint=aws.endpoint, dynamodb_endpoint=dynamodb.endpoint, image=IMAGE, task_environment=task_env)
         env.update(infra.env())
         env.update({"DAGSTER_HOME": str(home), "DAGSTER_CODE_SERVER_HOST": HOST, "DAGSTER_CODE_SERVER_PORT": str(code_port)})

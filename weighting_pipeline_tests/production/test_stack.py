@@ -22,6 +22,7 @@ import pytest
 import sqlalchemy as sa
 
 from weighting_pipeline.assets import CHAIN_ASSETS
+from weighting_pipeline.core.calendar import latest_complete_week, previous_key
 from weighting_pipeline.devtools.infrastructure import receive_alerts
 from weighting_pipeline.devtools.stack import LOCATION
 from weighting_pipeline.ops.webserver import graphql
@@ -51,7 +52,7 @@ class Stack:
     def __init__(self, root: Path):
         self.root = root
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "DAGSTER_", "STRATEGY_", "TRADE_", "INTERMEDIATES_"))}
-        env.update({"WEIGHTING_LOCAL_ROOT": str(root), "VENV": sys.prefix})
+        env.update({"WEIGHTING_LOCAL_ROOT": str(root), "VENV": sys.prefix, **DEPLOYMENT})
         backend = os.environ.get("WEIGHTING_TEST_BACKEND", "auto")
         self.proc = subprocess.Popen([str(REPO / "run.sh"), "stack", "--backend", backend], cwd=REPO, env=env,
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
@@ -91,25 +92,35 @@ class Stack:
 
 
 FAILING_WEEK = "2026-11-08"
+RETRIED_WEEK = "2026-08-30"
+IMPOSSIBLE = {"resources": {"settings": {"config": {"min_multiplier": 3.0}}}}  # fails in closed_lots, naming the bound
+# The deployment's settings: a turnover threshold every week that moves exceeds, so the rehearsal shows WARN alerts.
+DEPLOYMENT = {"TURNOVER_WARN_THRESHOLD": "0.0001"}
+LIVE_WEEK = latest_complete_week()  # what trading reads now
+BACKFILL_WEEKS = ["2026-09-27", "2026-10-04", "2026-10-11", "2026-10-18", "2026-10-25", "2026-11-01"]
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
     running = Stack(tmp_path_factory.mktemp("stack_root"))
-    # Launched first, so the wait for its alert overlaps the other tests; its test reads the queue.
+    # Launched first, so the wait for their alerts overlaps the other tests; the alerts test reads the queue.
     launched = datetime.datetime.now(datetime.timezone.utc)
-    running.failing_run = (launch_week(running, FAILING_WEEK, {"resources": {"settings": {"config": {"min_multiplier": 3.0}}}}), launched)
+    running.failing_run = (launch_week(running, FAILING_WEEK, IMPOSSIBLE), launched)
+    # Dagster retries this one once (the tags lift deploy/dagster.yaml's no-retry-on-step-failure rule for it).
+    retry_tags = {"dagster/max_retries": "1", "dagster/retry_on_asset_or_op_failure": "true"}
+    running.retried_run = launch_week(running, RETRIED_WEEK, IMPOSSIBLE, retry_tags)
     yield running
     if running.proc.poll() is None:
         running.stop()
 
 
-def launch_week(stack: Stack, week: str, run_config: dict | None = None) -> str:
+def launch_week(stack: Stack, week: str, run_config: dict | None = None, tags: dict | None = None) -> str:
+    tags = {"dagster/partition": week, **(tags or {})}
     params = {
         "selector": {"repositoryLocationName": LOCATION, "repositoryName": "__repository__", "jobName": "__ASSET_JOB",
                      "assetSelection": ASSETS, "assetCheckSelection": CHECKS},
         "mode": "default",
-        "executionMetadata": {"tags": [{"key": "dagster/partition", "value": week}]},
+        "executionMetadata": {"tags": [{"key": k, "value": v} for k, v in tags.items()]},
         "runConfigData": json.dumps(run_config or {}),
     }
     answer = stack.gql(LAUNCH_RUN, {"p": params})["launchRun"]
@@ -146,7 +157,7 @@ def tasks_of(stack: Stack, run_id: str) -> list[dict]:
 
 
 def test_a_week_launched_like_the_materialize_button_runs_in_one_ecs_task(stack):
-    week = "2026-11-15"
+    week = previous_key(LIVE_WEEK)  # the live week's turnover is then measured against it
     run_id = launch_week(stack, week)
     run = wait_for(lambda: run_status(stack, run_id), lambda r: r["status"] in DONE, 180, f"run {run_id}")
     assert run["status"] == "SUCCESS", stack.logs()
@@ -188,8 +199,17 @@ def test_a_week_launched_like_the_materialize_button_runs_in_one_ecs_task(stack)
         assert analysis["runId"] in {m["runId"] for m in recent}, asset
 
 
+def test_the_live_week_run_alone_publishes_it(stack):
+    run_id = launch_week(stack, LIVE_WEEK)
+    run = wait_for(lambda: run_status(stack, run_id), lambda r: r["status"] in DONE, 180, f"run {run_id}")
+    assert run["status"] == "SUCCESS", stack.logs()
+    published = item(stack, LIVE_WEEK)
+    assert published is not None and published["run_id"]["S"] == run_id
+    stack.live_run = run_id
+
+
 def test_a_six_week_backfill_through_the_backfill_command_is_one_sized_run_and_six_items(stack):
-    weeks = ["2026-09-27", "2026-10-04", "2026-10-11", "2026-10-18", "2026-10-25", "2026-11-01"]
+    weeks = BACKFILL_WEEKS
     # The command submits what the UI's backfill dialog does (launchPartitionBackfill).
     env = {**os.environ, "DAGSTER_WEBSERVER_URL": stack.ready["webserver"]}
     done = subprocess.run([str(Path(sys.executable).with_name("weighting-pipeline")), "backfill", "--range", f"{weeks[0]}...{weeks[-1]}",
@@ -207,27 +227,56 @@ def test_a_six_week_backfill_through_the_backfill_command_is_one_sized_run_and_s
     for week in weeks:
         published = item(stack, week)
         assert published is not None and published["run_id"]["S"] == run["runId"], week
+    stack.backfill_run = run["runId"]
 
 
-def test_a_failed_run_reaches_the_alerts_queue_within_two_minutes(stack):
-    run_id, launched = stack.failing_run  # an impossible multiplier bound (launched by the fixture)
-    sqs = stack.client("sqs")
-    # The other tests may outlast two minutes, so the bound is on SNS's own send time, and the
-    # queue is read for a while longer than that (it keeps the message until it is read).
-    deadline, seen = time.monotonic() + 150, []
-    while time.monotonic() < deadline:
-        for alert in receive_alerts(sqs, stack.ready["alerts_queue"], wait_seconds=5):
-            seen.append(alert)
-            if run_id in alert["body"]:
-                sent = datetime.datetime.fromisoformat(alert["sent_at"].replace("Z", "+00:00"))
-                assert (sent - launched).total_seconds() <= 120, (launched, alert["sent_at"])
-                assert alert["subject"] == f"[weighting prod] run failed: weeks {FAILING_WEEK}"
-                assert "Failing step: closed_lots" in alert["body"]
-                assert "min_multiplier must satisfy 0 < min <= 1, got 3.0" in alert["body"]
-                assert f"Link: {stack.ready['webserver']}/runs/{run_id}" in alert["body"]
-                assert item(stack, FAILING_WEEK) is None
-                return
-    pytest.fail(f"no alert named run {run_id}; got {seen}\n{stack.logs()}")
+def test_the_alerts_queue_receives_exactly_what_the_alert_rules_say(stack):
+    """A failing run, a retried run, a backfill with WARNs and a live week with a WARN: one
+    alert each, and nothing else but, possibly, the live week's missed-week alert (sent if the
+    daemon's sensor looked before that week's run had published it)."""
+    run_id, launched = stack.failing_run
+    sqs, seen = stack.client("sqs"), []
+    expected = {
+        "failed": f"[weighting prod] run failed: weeks {FAILING_WEEK}",
+        "retried": f"[weighting prod] run failed: weeks {RETRIED_WEEK}",
+        "backfill": f"[weighting prod] backfill {BACKFILL_WEEKS[0]}...{BACKFILL_WEEKS[-1]}: warnings in 1 check(s)",
+        "live": f"[weighting prod] week {LIVE_WEEK}: turnover_below_threshold failing",
+    }
+    missed = f"[weighting prod] week {LIVE_WEEK} not published"
+    # Sensors tick every 30-60 s and the retry is a second ECS task: read until every expected
+    # alert is in, then 45 s more (longer than a run status sensor's 30 s interval), so that a duplicate (a first attempt's alert, a second
+    # summary) would be caught.
+    deadline, settle = time.monotonic() + 300, None
+    while time.monotonic() < (settle or deadline):
+        seen += receive_alerts(sqs, stack.ready["alerts_queue"], wait_seconds=5)
+        if settle is None and set(expected.values()) <= {a["subject"] for a in seen}:
+            settle = time.monotonic() + 45
+    subjects = sorted(a["subject"] for a in seen)
+    assert sorted(s for s in subjects if s != missed) == sorted(expected.values()), f"{subjects}\n{stack.logs()}"
+    assert subjects.count(missed) <= 1
+    by_subject = {a["subject"]: a for a in seen}
+
+    failed = by_subject[expected["failed"]]
+    sent = datetime.datetime.fromisoformat(failed["sent_at"].replace("Z", "+00:00"))
+    assert (sent - launched).total_seconds() <= 120, (launched, failed["sent_at"])
+    assert failed["body"].startswith(f"Run {run_id} failed.\n") and "Attempts" not in failed["body"]
+    assert "Failing step: closed_lots" in failed["body"]
+    assert "min_multiplier must satisfy 0 < min <= 1, got 3.0" in failed["body"]
+    assert f"Link: {stack.ready['webserver']}/runs/{run_id}" in failed["body"]
+    assert item(stack, FAILING_WEEK) is None
+
+    retried = by_subject[expected["retried"]]["body"].splitlines()
+    retry = retried[0].split()[1]
+    assert retried[0] == f"Run {retry} failed on its last attempt (2 of 2)." and retry != stack.retried_run
+    assert retried[1] == f"Attempts: {stack.retried_run}, {retry}"
+    assert run_status(stack, retry)["tags"]["dagster/parent_run_id"] == stack.retried_run
+
+    backfill = by_subject[expected["backfill"]]["body"]
+    assert f"(run {stack.backfill_run})" in backfill
+    assert f"- dynamic_weights:turnover_below_threshold: 5 of 6 weeks, first {BACKFILL_WEEKS[1]}, {BACKFILL_WEEKS[2]}, {BACKFILL_WEEKS[3]}" in backfill
+
+    live = by_subject[expected["live"]]["body"]
+    assert live.startswith(f"Week {LIVE_WEEK}, published by run {stack.live_run}, which trading reads now:")
 
 
 def _listening(url: str) -> bool:
