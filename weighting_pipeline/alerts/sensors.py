@@ -144,9 +144,11 @@ def live_week_alerts(instance: dg.DagsterInstance, alerts: AlertsTopic, cursor: 
     since = (dg.AssetRecordsFilter(asset_key=dg.AssetKey(WEIGHTS), after_storage_id=cursor.after) if cursor.after is not None
              else dg.AssetRecordsFilter(asset_key=dg.AssetKey(WEIGHTS), after_timestamp=(now - FIRST_LOOK).timestamp()))
     records = instance.fetch_materializations(since, limit=100, ascending=True).records
-    out, watch, after = [], dict(cursor.watch), cursor.after
+    out, watch, after, runs = [], dict(cursor.watch), cursor.after, {}
     for record in records:
-        run = instance.get_run_by_id(record.run_id)
+        if record.run_id not in runs:  # a backfill's weeks share one run
+            runs[record.run_id] = instance.get_run_by_id(record.run_id)
+        run = runs[record.run_id]
         if run is not None and not run.is_finished:
             break  # its check evaluations may still be coming; look again next tick
         after = record.storage_id
