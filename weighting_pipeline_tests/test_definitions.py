@@ -69,7 +69,8 @@ def test_schedule_ticks_at_1800_new_york_for_the_week_that_ended(defs, tick, exp
 
 def test_alert_sensors_run_by_default_and_the_weights_have_a_freshness_deadline(defs):
     sensors = {s.name: s for s in defs.sensors}
-    assert set(sensors) == {"alert_on_run_failure", "alert_on_missed_week", "alert_on_warn_checks", "analysis_after_publication"}
+    assert set(sensors) == {"alert_on_run_failure", "alert_on_missed_week", "alert_on_live_week_warnings", "alert_on_warn_checks",
+                            "analysis_after_publication"}
     assert all(s.default_status == dg.DefaultSensorStatus.RUNNING for s in sensors.values())
     assert all("alerts" in s.required_resource_keys for name, s in sensors.items() if name.startswith("alert_on_"))
     policy = {s.key.to_user_string(): s for s in defs.resolve_all_asset_specs()}["dynamic_weights"].freshness_policy

@@ -82,7 +82,7 @@ def test_a_week_with_no_lots_publishes_the_baseline_with_a_warning(tables, insta
     result = run_chain_in_dagster(instance, partition_key=WEEKS[0])  # empty ledger
     assert result.success
     status, meta = checks_of(instance, WEEKS[0])["enough_strategies_qualified"]
-    assert status == Status.FAILED and meta == {"qualified": 0, "problem": "0 qualified"}
+    assert status == Status.FAILED and meta == {"qualified": 0, "problem": "0 qualified", "cause": "0 qualified"}
     evaluation = next(e for e in result.get_asset_check_evaluations() if e.check_name == "enough_strategies_qualified")
     assert evaluation.severity.value == "WARN"
     item = stored(tables, WEEKS[0])
