@@ -77,8 +77,10 @@ def audit(ctx: click.Context, week_range: str, csv_path: str | None, against_tab
 @LOCAL
 @click.pass_context
 def unpublish(ctx: click.Context, week: str, reason: str, by: str | None, local: bool) -> None:
-    """Roll a week back to the baseline: delete its weights item and record who and why
-    in the Dagster instance (an observation of dynamic_weights for that week)."""
+    """Roll a week back: replace its weights item with a tombstone, which trading reads as
+    missing (last week's weights within the grace, then the baseline) and which no run started
+    before it can overwrite, and record who and why in the Dagster instance (an observation of
+    dynamic_weights for that week)."""
     if by is None:  # resolved here, so a --local child records the caller's name
         ctx.params["by"] = by = getpass.getuser()
     if local:
