@@ -91,13 +91,22 @@ class Stack:
         return self.proc.wait(timeout=120)
 
 
-FAILING_WEEK = "2026-11-08"
-RETRIED_WEEK = "2026-08-30"
 IMPOSSIBLE = {"resources": {"settings": {"config": {"min_multiplier": 3.0}}}}  # fails in closed_lots, naming the bound
 # The deployment's settings: a turnover threshold every week that moves exceeds, so the rehearsal shows WARN alerts.
 DEPLOYMENT = {"TURNOVER_WARN_THRESHOLD": "0.0001"}
 LIVE_WEEK = latest_complete_week()  # what trading reads now
-BACKFILL_WEEKS = ["2026-09-27", "2026-10-04", "2026-10-11", "2026-10-18", "2026-10-25", "2026-11-01"]
+
+
+def weeks_before(week: str, n: int) -> str:
+    for _ in range(n):
+        week = previous_key(week)
+    return week
+
+
+# Every week relative to the live one, inside the stack's seeded history and apart from each other.
+FAILING_WEEK = weeks_before(LIVE_WEEK, 2)
+BACKFILL_WEEKS = [weeks_before(LIVE_WEEK, n) for n in range(8, 2, -1)]
+RETRIED_WEEK = weeks_before(LIVE_WEEK, 12)
 
 
 @pytest.fixture(scope="module")
