@@ -54,9 +54,10 @@ def run_failure(*, stage: str, job: str, weeks: str, run_id: str, step: str | No
     ``attempts``: the run ids of every attempt (the original first) when Dagster retried it."""
     consequence = ("Trading keeps the last published week or the baseline." if publishes
                    else "Diagnostics only: the published weights are unaffected.")
+    retried = [f"Attempts: {', '.join(attempts)}"] if len(attempts) > 1 else []
     lines = [
-        f"Run {run_id} failed" + (f" on its last attempt ({len(attempts)} of {len(attempts)})." if len(attempts) > 1 else "."),
-        *([f"Attempts: {', '.join(attempts)}"] if len(attempts) > 1 else []),
+        f"Run {run_id} failed" + (f" on its last attempt ({len(attempts)} of {len(attempts)})." if retried else "."),
+        *retried,
         f"Job: {job}",
         f"Weeks: {weeks}",
         f"Failing step: {step or '(none: the run failed outside a step)'}",

@@ -108,8 +108,10 @@ def warn_outcomes(instance: dg.DagsterInstance, run_id: str) -> list[Outcome]:
         evaluation = entry.dagster_event.event_specific_data
         if evaluation.severity != dg.AssetCheckSeverity.WARN or evaluation.asset_check_key in INFORMATIONAL:
             continue
-        recorded = evaluation.metadata.get(CAUSE)
-        cause = "" if evaluation.passed else str(recorded.value) if recorded is not None else messages.first_line(evaluation.description)
+        cause = ""
+        if not evaluation.passed:  # evaluations recorded before causes existed: their first line
+            recorded = evaluation.metadata.get(CAUSE)
+            cause = str(recorded.value) if recorded is not None else messages.first_line(evaluation.description)
         check = f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
         found.append(Outcome(check, evaluation.partition or "-", evaluation.passed, cause, evaluation.description or ""))
     return found
