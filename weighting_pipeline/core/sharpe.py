@@ -18,9 +18,17 @@ over the window's observations, in date order:
   sqrt(mean(min(r - rf/periods, 0)^2)) * sqrt(periods)`` over *all*
   observations (empyrical's ``sortino_ratio`` with ``required_return = rf/periods``);
 - ``calmar``: ``annual_return / |max_drawdown|`` of the window's own returns:
-  ``annual_return = prod(1 + r) ** (periods / n) - 1`` (-1 if the growth is <= 0),
-  ``max_drawdown`` from the running peak of the growth of 1, the start included
-  (empyrical's ``calmar_ratio``; no risk-free rate).
+  ``annual_return = prod(1 + r) ** (periods / sessions) - 1`` (-1 if the growth
+  is <= 0), where ``sessions`` is the count of NYSE sessions on the window's dates
+  1..lookback (as ``missing_days=zero`` counts them) whatever the missing-days
+  rule, so the growth is compounded over the window's real length, not per close
+  date; ``max_drawdown`` from the running peak of the growth of 1 over the
+  observations, the start included; no risk-free rate. This equals empyrical's
+  ``calmar_ratio`` of the zero-padded session series under either rule.
+
+Under ``skip``, Sharpe and Sortino are annualised per close date (``periods``
+observations a year), as the original design defines them; only Calmar's growth
+is annualised by calendar sessions.
 
 Every row also carries the Sharpe ratio's standard errors (annualised, on the
 same observations): Lo (2002), i.i.d. returns, ``sqrt((1 + SR^2 / 2) / n)``, and
@@ -75,15 +83,17 @@ def _window_stats(daily: DailyReturns, params: SharpeParams) -> dict[str, np.nda
     out["lots"] = np.asarray(daily.window_lots, dtype=np.int64)
     out["days"] = (daily.bookings > 0).sum(axis=2)
     trading = None
-    if params.missing_days == "zero":
+    if params.missing_days == "zero" or params.score == "calmar":
         from weighting_pipeline.core.trading_days import window_trading_days
 
         trading = window_trading_days(daily.weeks)
+        out["sessions"] = np.broadcast_to(trading.sum(axis=1)[:, None], (n_weeks, n_strat))
+    zero_padded = params.missing_days == "zero"
     rf_day = params.risk_free_rate / params.periods_per_year
     for lo in range(0, n_weeks, _WEEK_CHUNK):
         sel = slice(lo, min(lo + _WEEK_CHUNK, n_weeks))
         observed = daily.bookings[sel] > 0
-        if trading is not None:
+        if zero_padded:
             observed = observed | trading[sel][:, None, :]
         unobserved = ~observed
         n = observed.sum(axis=2)
@@ -132,7 +142,7 @@ def _scores(stats: dict[str, np.ndarray], sharpe: np.ndarray, params: SharpePara
             return score, ~(downside > 0)
         if params.score == "calmar":
             growth, drawdown = stats["growth"], stats["drawdown"]
-            annual = np.where(growth > 0, np.power(growth, p / stats["obs"]) - 1.0, -1.0)
+            annual = np.where(growth > 0, np.power(growth, p / stats["sessions"]) - 1.0, -1.0)
             score = annual / np.abs(drawdown)
             return score, ~(drawdown < 0) | ~np.isfinite(score)
     return sharpe, np.zeros(sharpe.shape, dtype=bool)

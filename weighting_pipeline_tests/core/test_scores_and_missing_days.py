@@ -90,15 +90,32 @@ def test_sortino_and_calmar_follow_empyrical_on_the_windows_observations(missing
     days = sorted(rng.choice(sessions, size=40, replace=False))
     r = rng.standard_t(4, size=40) * 0.01 + 0.001
     daily = daily_returns(lots_on("a", days, list(r)), WEEKS, ["a"])
-    observed = r if missing_days == "skip" else np.array([r[days.index(d)] if d in days else 0.0 for d in sessions])
+    padded = np.array([r[days.index(d)] if d in days else 0.0 for d in sessions])
+    observed = r if missing_days == "skip" else padded
     for score, oracle in (
         ("sortino", empyrical.sortino_ratio(observed, required_return=RF / 252, annualization=252)),
-        ("calmar", empyrical.calmar_ratio(observed, annualization=252)),
+        # Calmar compounds over the window's sessions under either rule: the zero-padded series.
+        ("calmar", empyrical.calmar_ratio(padded, annualization=252)),
         ("sharpe", empyrical.sharpe_ratio(observed, risk_free=RF / 252, annualization=252)),
     ):
         row = sharpe_ratios(daily, SharpeParams(missing_days=missing_days, score=score)).iloc[0]
         assert row["score"] == pytest.approx(oracle, rel=1e-10), score
         assert row["sharpe"] == pytest.approx(empyrical.sharpe_ratio(observed, risk_free=RF / 252, annualization=252), rel=1e-10)
+
+
+@pytest.mark.parametrize("missing_days", ["skip", "zero"])
+def test_calmar_by_hand_compounds_over_the_windows_sessions_not_its_close_dates(missing_days):
+    sessions = sessions_in_window()
+    days = [sessions[10], sessions[20], sessions[30]]
+    daily = daily_returns(lots_on("a", days, [0.10, -0.05, 0.02]), WEEKS, ["a"])
+    row = sharpe_ratios(daily, SharpeParams(min_lots=3, min_days=3, missing_days=missing_days, score="calmar")).iloc[0]
+    # By hand: growth 1.10 * 0.95 * 1.02 = 1.06590; the peak 1.10 falls to 1.045, a 5% drawdown;
+    # the window holds 60 NYSE sessions (2025-12-16..2026-03-13), so the growth is compounded 252/60 times a year.
+    assert len(sessions) == 60
+    annual = 1.0659 ** (252 / 60) - 1
+    assert row["score"] == pytest.approx(annual / 0.05, rel=1e-12)
+    # The old rule (252 / 3 close dates a year) compounded 84 times: a Calmar in the thousands.
+    assert row["score"] == pytest.approx(6.148, abs=1e-3) and (1.0659 ** 84 - 1) / 0.05 > 1000
 
 
 def test_the_sharpe_standard_errors_are_lo_and_mertens_opdyke_on_the_observations():
