@@ -27,6 +27,7 @@ ENV_VARS: dict[str, tuple[str, type]] = {
     "min_multiplier": ("MIN_MULTIPLIER", float),
     "max_multiplier": ("MAX_MULTIPLIER", float),
     "turnover_warn": ("TURNOVER_WARN_THRESHOLD", float),
+    "noise_alpha": ("NOISE_ALPHA", float),
     "missing_days": ("MISSING_DAYS", str),
     "score": ("SCORE", str),
     "pnl_date": ("PNL_DATE", str),
@@ -49,6 +50,7 @@ class WeightingSettings(dg.ConfigurableResource):
     min_multiplier: float = Field(default=0.5, description="Lowest multiplier of the baseline (0 < min <= 1).")
     max_multiplier: float = Field(default=2.0, description="Highest multiplier of the baseline (>= 1).")
     turnover_warn: float = Field(default=0.20, description="Week-over-week turnover that raises a WARN (fraction).")
+    noise_alpha: float = Field(default=0.05, description="Significance level of the noise test (tilt_exceeds_noise): p below it means the Sharpe ratios differ.")
     missing_days: str = Field(default="skip", description="skip: dates without a close have no return; zero: NYSE trading days without one count as 0.")
     score: str = Field(default="sharpe", description="What the multipliers map: sharpe, sortino or calmar (empyrical's conventions).")
     pnl_date: str = Field(default="close", description="When realised P&L is booked: close (a lot's, when fully closed) or exit (each exit record's, on its date, open lots included).")
@@ -97,6 +99,7 @@ class WeightingSettings(dg.ConfigurableResource):
             min_multiplier=self.min_multiplier,
             max_multiplier=self.max_multiplier,
             turnover_warn=self.turnover_warn,
+            noise_alpha=self.noise_alpha,
             missing_days=self.missing_days,
             score=self.score,
             pnl_date=self.pnl_date,

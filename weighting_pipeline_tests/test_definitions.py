@@ -111,6 +111,8 @@ def test_schedule_fires_at_1800_local_across_dst(defs):
         ({"SCORE": "omega"}, r"score must be one of sharpe, sortino, calmar, got 'omega' \(from SCORE\)"),
         ({"MISSING_DAYS": "fill"}, r"missing_days must be one of skip, zero, got 'fill' \(from MISSING_DAYS\)"),
         ({"PNL_DATE": "fill"}, r"pnl_date must be one of close, exit, got 'fill' \(from PNL_DATE\)"),
+        ({"NOISE_ALPHA": "1"}, r"noise_alpha must be a probability strictly between 0 and 1, got 1.0 \(from NOISE_ALPHA\)"),
+        ({"NOISE_ALPHA": "5%"}, "NOISE_ALPHA='5%'"),
     ],
 )
 def test_bad_settings_fail_at_load_naming_the_variable(environ, problem):

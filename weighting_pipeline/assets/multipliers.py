@@ -6,7 +6,7 @@ import pandas as pd
 from weighting_pipeline.assets.checks import check_spec, emit, per_week
 from weighting_pipeline.assets.code_versions import CODE_VERSIONS
 from weighting_pipeline.assets.common import CHAIN, add_week_metadata, by_strategy
-from weighting_pipeline.core.invariants import NOISE_STANDARD_ERRORS, multipliers_within_bounds, tilt_exceeds_noise
+from weighting_pipeline.core.invariants import multipliers_within_bounds, tilt_exceeds_noise
 from weighting_pipeline.core.multipliers import multipliers as compute_multipliers
 from weighting_pipeline.settings import WeightingSettings
 
@@ -23,10 +23,10 @@ from weighting_pipeline.settings import WeightingSettings
         check_spec(
             "tilt_exceeds_noise",
             "multipliers",
-            f"The best and worst qualified Sharpe ratios differ by more than {NOISE_STANDARD_ERRORS:g} standard errors of "
-            "their difference (Mertens/Opdyke); otherwise the tilt is mostly noise. Informational: never alerted.",
+            "The qualified Sharpe ratios differ beyond their standard errors (Mertens/Opdyke): Cochran's Q, p < NOISE_ALPHA "
+            "(0.05); otherwise the tilt is mostly noise. Informational: never alerted.",
             blocking=False,
-            alert=False,  # it fails in many weeks by design; an alert every Sunday would teach people to ignore alerts
+            alert=False,  # it fails in some weeks by design; an alert every Sunday would teach people to ignore alerts
         ),
     ],
     description=(
@@ -51,5 +51,5 @@ def multipliers(context: dg.AssetExecutionContext, sharpe_ratios: pd.DataFrame, 
     )
     yield dg.Output(frame, metadata={"weeks": len(keys)})
     checks = per_week(multipliers_within_bounds(frame, params.bounds), "multipliers", keys, blocking=True)
-    checks += per_week(tilt_exceeds_noise(frame), "multipliers", keys, blocking=False)
+    checks += per_week(tilt_exceeds_noise(frame, params.noise_alpha), "multipliers", keys, blocking=False)
     yield from emit(context, checks)

@@ -28,7 +28,9 @@ class WeightingParams:
 
     ``lookback_days`` are calendar days; ``risk_free_rate`` is annual (0.045);
     multipliers are factors of the baseline; ``turnover_warn`` is a fraction
-    of capital (0.2 = 20%) moved week over week before a WARN. ``missing_days``
+    of capital (0.2 = 20%) moved week over week before a WARN; ``noise_alpha`` is the
+    significance level below which the noise test says the tilt follows something
+    (``core.invariants.tilt_exceeds_noise``). ``missing_days``
     (``skip`` | ``zero``) and ``score`` (``sharpe`` | ``sortino`` | ``calmar``)
     are described in ``core.sharpe``; ``pnl_date`` (``close`` | ``exit``), when
     realised P&L is booked, in ``core.lots``.
@@ -41,6 +43,7 @@ class WeightingParams:
     min_multiplier: float = 0.5
     max_multiplier: float = 2.0
     turnover_warn: float = 0.20
+    noise_alpha: float = 0.05
     missing_days: str = "skip"
     score: str = "sharpe"
     pnl_date: str = "close"
@@ -57,6 +60,8 @@ class WeightingParams:
                 problems.append(f"{name} must be a whole number >= 2 (a standard deviation needs two points), got {value!r}")
         if not (math.isfinite(self.turnover_warn) and self.turnover_warn >= 0):
             problems.append(f"turnover_warn must be a finite fraction >= 0, got {self.turnover_warn!r}")
+        if not (math.isfinite(self.noise_alpha) and 0 < self.noise_alpha < 1):
+            problems.append(f"noise_alpha must be a probability strictly between 0 and 1, got {self.noise_alpha!r}")
         if self.missing_days not in MISSING_DAYS:
             problems.append(f"missing_days must be one of {', '.join(MISSING_DAYS)}, got {self.missing_days!r}")
         if self.score not in SCORES:

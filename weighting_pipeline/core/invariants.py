@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from scipy.stats import chi2
 
 from weighting_pipeline.core.multipliers import MultiplierBounds
 from weighting_pipeline.core.weights import turnover
@@ -168,37 +169,46 @@ def turnover_below_threshold(frame: pd.DataFrame, previous: pd.Series | None, th
     )
 
 
-NOISE_STANDARD_ERRORS = 2.0
+NOISE_ALPHA = 0.05
 
 
-def tilt_exceeds_noise(frame: pd.DataFrame, k: float = NOISE_STANDARD_ERRORS) -> Invariant:
-    """WARN rule: the best and worst qualified Sharpe ratios of each week differ by
-    more than ``k`` standard errors of their difference.
+def tilt_exceeds_noise(frame: pd.DataFrame, alpha: float = NOISE_ALPHA) -> Invariant:
+    """WARN rule (informational): do the week's qualified Sharpe ratios differ at all,
+    beyond their standard errors? Cochran's Q test of homogeneity.
 
-    The standard error of ``best - worst`` is ``sqrt(se_best^2 + se_worst^2)``
-    (two independent estimates), each the Mertens/Opdyke ``sharpe_se`` (Lo's
-    ``sharpe_se_iid`` where that is undefined); both annualised like the ratios.
-    Within it, the ordering the multipliers follow is mostly noise. Weeks with
-    fewer than two qualified strategies have no tilt to judge and pass.
+    With each qualified strategy's annualised Sharpe ratio ``S_i`` and its standard
+    error ``SE_i`` (Mertens/Opdyke ``sharpe_se``; Lo's ``sharpe_se_iid`` where that
+    is undefined), ``w_i = 1 / SE_i^2``, ``S_bar = sum(w_i S_i) / sum(w_i)``,
+    ``Q = sum(w_i (S_i - S_bar)^2)`` and ``p = P(chi2(N - 1) > Q)``. The week passes
+    (the tilt has something to follow) when ``p < alpha``; otherwise the ordering
+    the multipliers follow is mostly noise. Always the Sharpe ratios, whatever the
+    score, because their standard errors are known. Assumes independent estimates
+    (strategies' returns are correlated in practice, which makes Q too large and the
+    test too ready to see a tilt). Weeks with fewer than two qualified strategies
+    with a usable standard error have no tilt to judge and pass.
     """
-    failures, measured = {}, {}
     qualified = frame[(frame["skip_reason"] == "") & np.isfinite(frame["sharpe"].to_numpy(np.float64))]
     se = qualified["sharpe_se"] if "sharpe_se" in qualified else pd.Series(np.nan, index=qualified.index)
     if "sharpe_se_iid" in qualified:
         se = se.fillna(qualified["sharpe_se_iid"])
-    qualified = qualified.assign(_se=se)
-    for key, rows in qualified.groupby("partition_key", observed=True, sort=True):
-        if len(rows) < 2:
-            continue
-        best, worst = rows.loc[rows["sharpe"].idxmax()], rows.loc[rows["sharpe"].idxmin()]
-        spread = float(best["sharpe"] - worst["sharpe"])
-        spread_se = float(np.hypot(best["_se"], worst["_se"]))
-        numbers = {"best_sharpe": float(best["sharpe"]), "worst_sharpe": float(worst["sharpe"]), "spread": spread,
-                   "spread_standard_error": spread_se, "spread_in_standard_errors": spread / spread_se if spread_se > 0 else np.nan}
-        measured[str(key)] = {name: v for name, v in numbers.items() if np.isfinite(v)}
-        if not spread > k * spread_se:
-            failures[str(key)] = (f"best {best['strategy']} ({best['sharpe']:.2f}) and worst {worst['strategy']} "
-                                  f"({worst['sharpe']:.2f}) differ by {spread:.2f}, within {k:g} standard errors "
-                                  f"({k * spread_se:.2f}): the tilt is mostly noise")
-    return Invariant("tilt_exceeds_noise", f"best and worst qualified Sharpe ratios differ by more than {k:g} standard errors",
+    usable = np.isfinite(se.to_numpy(np.float64)) & (se.to_numpy(np.float64) > 0)
+    rows = pd.DataFrame({"week": qualified["partition_key"].astype(str).to_numpy()[usable],
+                         "s": qualified["sharpe"].to_numpy(np.float64)[usable],
+                         "w": 1.0 / se.to_numpy(np.float64)[usable] ** 2})
+    rows["ws"] = rows["w"] * rows["s"]
+    by_week = rows.groupby("week", sort=True)
+    s_bar = by_week["ws"].transform("sum") / by_week["w"].transform("sum")
+    rows["q"] = rows["w"] * (rows["s"] - s_bar) ** 2
+    weeks = rows.groupby("week", sort=True).agg(q=("q", "sum"), n=("q", "size"))
+    weeks = weeks[weeks["n"] >= 2]
+    dof = weeks["n"] - 1
+    p_values = chi2.sf(weeks["q"].to_numpy(), dof.to_numpy())
+    failures, measured = {}, {}
+    for (week, row), k, p in zip(weeks.iterrows(), dof, p_values):
+        measured[week] = {"q": float(row["q"]), "dof": int(k), "p_value": float(p), "strategies": int(row["n"])}
+        if not p < alpha:
+            failures[week] = (f"the {int(row['n'])} qualified Sharpe ratios do not differ beyond their standard errors "
+                              f"(Q = {row['q']:.2f} on {int(k)} degrees of freedom, p = {p:.3f} >= {alpha:g}): "
+                              "the tilt is mostly noise")
+    return Invariant("tilt_exceeds_noise", f"the qualified Sharpe ratios differ beyond their standard errors (p < {alpha:g})",
                      failures, measured, {w: "the tilt is within noise" for w in failures})
