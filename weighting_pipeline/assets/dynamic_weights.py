@@ -107,7 +107,7 @@ def dynamic_weights(
         context,
         {
             k: {
-                **week_metadata(by_week[k], provenance[k], turnover.measured.get(k, {}).get("turnover"), qualified.measured[k]["qualified"], restatements[k]),
+                **week_metadata(by_week[k], params.score, provenance[k], turnover.measured.get(k, {}).get("turnover"), qualified.measured[k]["qualified"], restatements[k]),
                 "published": weekly.decisions[k].published,
                 "publication": weekly.decisions[k].reason,
                 PROTECTED: weekly.decisions[k].protected,
@@ -180,11 +180,14 @@ def restatement_checks(restatements: dict[str, Restatement], keys: list[str]):
     return per_week(rule, ASSET, keys, blocking=False, extra=extra, notes=notes)
 
 
-def week_metadata(week: pd.DataFrame, provenance: Provenance, turnover: "float | None", qualified: int, restated: Restatement) -> dict:
-    """One week's weights table, per-strategy weights (plotted across weeks) and provenance."""
+def week_metadata(week: pd.DataFrame, score: str, provenance: Provenance, turnover: "float | None", qualified: int, restated: Restatement) -> dict:
+    """One week's weights table, per-strategy weights (plotted across weeks), the score the
+    multipliers mapped (``score``, its name; ``scores``, each qualified strategy's value) and provenance."""
     meta = {
-        "weights_table": dg.MetadataValue.md(report.markdown(week)),
+        "weights_table": dg.MetadataValue.md(report.markdown(week, score)),
         **by_strategy(WEIGHT_ENTRY, {str(r.strategy): float(r.weight) for r in week.itertuples()}),
+        "score": score,
+        "scores": dg.MetadataValue.json({str(r.strategy): float(r.score) for r in week.itertuples() if r.skip_reason == ""}),
         "qualified": qualified,
         "restatement": restated.summary(),
         "allocation": dg.MetadataValue.json(
@@ -192,6 +195,7 @@ def week_metadata(week: pd.DataFrame, provenance: Provenance, turnover: "float |
                 str(r.strategy): {
                     "baseline": float(r.baseline),
                     "sharpe": float(r.sharpe) if np.isfinite(r.sharpe) else None,
+                    "score": float(r.score) if np.isfinite(r.score) else None,
                     "multiplier": float(r.multiplier),
                     "weight": float(r.weight),
                     "skip_reason": r.skip_reason,

@@ -1,7 +1,8 @@
 """Tables for people: Markdown for the Dagster UI, plain text for the terminal.
 
-The weights table (Strategy, Sharpe, Baseline, Dynamic, Change) is the one a
-user comes for; ``markdown_table`` renders every other table the assets show.
+The weights table (Strategy, Sharpe, the score if another, Baseline, Dynamic,
+Change) is the one a user comes for; its header says which score the multipliers
+mapped. ``markdown_table`` renders every other table the assets show.
 """
 
 from __future__ import annotations
@@ -11,8 +12,14 @@ from typing import Sequence
 
 import pandas as pd
 
-HEADER = ["Strategy", "Sharpe", "Baseline", "Dynamic", "Change"]
-_WEIGHTS_ALIGN = "lrrrr"
+SCORE_TITLES = {"sharpe": "Sharpe", "sortino": "Sortino", "calmar": "Calmar"}
+
+
+def header(score: str = "sharpe") -> list[str]:
+    """The weights table's header: the score the multipliers mapped is marked "(score)"."""
+    if score == "sharpe":
+        return ["Strategy", "Sharpe (score)", "Baseline", "Dynamic", "Change"]
+    return ["Strategy", "Sharpe", f"{SCORE_TITLES.get(score, score)} (score)", "Baseline", "Dynamic", "Change"]
 
 
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence[object]], align: str | None = None) -> str:
@@ -25,26 +32,30 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[object]], alig
     return "\n".join(lines)
 
 
-def weights_rows(week: pd.DataFrame) -> list[list[str]]:
-    """Rows for one week of a weights frame, plus a total row. Percentages of capital;
-    Change is in percentage points."""
+def weights_rows(week: pd.DataFrame, score: str = "sharpe") -> list[list[str]]:
+    """Rows for one week of a weights frame, plus a total row (columns as ``header(score)``).
+    Percentages of capital; Change is in percentage points."""
     rows = []
+    fmt = lambda x: "-" if not math.isfinite(x) else f"{x:.2f}"  # noqa: E731
     for r in week.itertuples():
-        sharpe = "-" if not math.isfinite(r.sharpe) else f"{r.sharpe:.2f}"
-        rows.append([str(r.strategy), sharpe, f"{100 * r.baseline:.2f}%", f"{100 * r.weight:.2f}%", f"{100 * (r.weight - r.baseline):+.2f}"])
-    rows.append(["total", "", f"{100 * week['baseline'].sum():.2f}%", f"{100 * week['weight'].sum():.2f}%", ""])
+        ratios = [fmt(r.sharpe)] + ([] if score == "sharpe" else [fmt(r.score)])
+        rows.append([str(r.strategy), *ratios, f"{100 * r.baseline:.2f}%", f"{100 * r.weight:.2f}%", f"{100 * (r.weight - r.baseline):+.2f}"])
+    blanks = [""] * (1 if score == "sharpe" else 2)
+    rows.append(["total", *blanks, f"{100 * week['baseline'].sum():.2f}%", f"{100 * week['weight'].sum():.2f}%", ""])
     return rows
 
 
-def markdown(week: pd.DataFrame) -> str:
+def markdown(week: pd.DataFrame, score: str = "sharpe") -> str:
     """The weights table of one week, as Markdown."""
-    return markdown_table(HEADER, weights_rows(week), _WEIGHTS_ALIGN)
+    head = header(score)
+    return markdown_table(head, weights_rows(week, score), "l" + "r" * (len(head) - 1))
 
 
-def text(week: pd.DataFrame) -> str:
+def text(week: pd.DataFrame, score: str = "sharpe") -> str:
     """The weights table of one week, as aligned plain text."""
-    rows = [HEADER] + weights_rows(week)
-    widths = [max(len(r[i]) for r in rows) for i in range(len(HEADER))]
+    head = header(score)
+    rows = [head] + weights_rows(week, score)
+    widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
     fmt = lambda r: "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
     rule = "-" * (sum(widths) + 2 * (len(widths) - 1))
     return "\n".join([fmt(rows[0]), rule] + [fmt(r) for r in rows[1:-1]] + [rule, fmt(rows[-1])])

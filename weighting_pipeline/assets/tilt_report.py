@@ -30,8 +30,9 @@ def missing_weeks(keys: list[str]) -> int:
     return span - len(keys)
 
 
-def report_metadata(backtest: pd.DataFrame, risk_free: float) -> dict:
-    """The materialization's metadata from the stored backtest rows (one per week)."""
+def report_metadata(backtest: pd.DataFrame, risk_free: float, score: str = "sharpe") -> dict:
+    """The materialization's metadata from the stored backtest rows (one per week);
+    ``score`` names what the multipliers mapped (and what ``rank_ic`` ranks)."""
     frame = backtest.assign(partition_key=backtest["partition_key"].astype(str)).sort_values("partition_key")
     keys = list(frame["partition_key"])
     summary = analytics.tilt_summary(
@@ -41,15 +42,17 @@ def report_metadata(backtest: pd.DataFrame, risk_free: float) -> dict:
     png = tilt_chart(pd.DatetimeIndex(keys), growth, frame["active"].to_numpy(float))
     numbers = {f"{group}/{name}": value for group, stats in summary.items() for name, value in stats.items()}
     line = report.verdict_line(summary, keys)
+    scored = f"Weights tilted on the {report.SCORE_TITLES.get(score, score)} score (`SCORE={score}`); rank IC ranks that score."
     return {
         "verdict": line,
+        "score": score,
         "weeks": len(keys),
         "first_week": keys[0],
         "last_week": keys[-1],
         "weeks_missing_inside": missing_weeks(keys),
         **{k: float(v) for k, v in numbers.items() if np.isfinite(v)},
         "report": dg.MetadataValue.md(
-            f"**{line}**\n\n{markdown_image(png, 'cumulative growth and weekly active return')}\n\n{report.verdict_tables(summary)}"
+            f"**{line}**\n\n{scored}\n\n{markdown_image(png, 'cumulative growth and weekly active return')}\n\n{report.verdict_tables(summary)}"
         ),
     }
 
@@ -72,6 +75,7 @@ def report_metadata(backtest: pd.DataFrame, risk_free: float) -> dict:
 def tilt_report(context: dg.AssetExecutionContext, tilt_backtest: pd.DataFrame, settings: WeightingSettings) -> dg.MaterializeResult:
     if tilt_backtest.empty or "active" not in tilt_backtest:
         raise dg.Failure(f"{ASSET}: no week of tilt_backtest is stored yet; materialise the weekly chain for some weeks first")
-    metadata = report_metadata(tilt_backtest, settings.params().risk_free_rate)
+    params = settings.params()
+    metadata = report_metadata(tilt_backtest, params.risk_free_rate, params.score)
     context.log.info(metadata["verdict"])
     return dg.MaterializeResult(metadata=metadata)

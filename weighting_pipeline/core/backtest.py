@@ -19,7 +19,8 @@ Definitions (issue 11, kept exactly):
   weights in force; ``active_share = 0.5 * sum|w - b|``; ``coverage`` = the sum of
   the weights in force over strategies that booked P&L in the week;
 - ``rank_ic``: Spearman correlation, across qualified strategies, between the
-  lookback Sharpe behind the weights and ``R_s``; NaN below three qualified.
+  lookback score behind the weights (what the multipliers mapped: the Sharpe
+  ratio unless ``SCORE`` says otherwise) and ``R_s``; NaN below three qualified.
 
 Frames are week x strategy (rows: partition keys in order; columns: baseline
 keys), vectorised over both.
@@ -72,11 +73,11 @@ def _row_sums(x: np.ndarray) -> np.ndarray:
     return out
 
 
-def _rank_ic(sharpe: np.ndarray, realised: np.ndarray, qualified: np.ndarray) -> np.ndarray:
-    """Per row: Pearson correlation of the average-tie ranks (Spearman) of ``sharpe``
+def _rank_ic(score: np.ndarray, realised: np.ndarray, qualified: np.ndarray) -> np.ndarray:
+    """Per row: Pearson correlation of the average-tie ranks (Spearman) of ``score``
     and ``realised`` over the qualified columns; NaN below three or without dispersion."""
-    mask = qualified & np.isfinite(sharpe) & np.isfinite(realised)
-    ranks = [pd.DataFrame(np.where(mask, x, np.nan)).rank(axis=1).to_numpy() for x in (sharpe, realised)]
+    mask = qualified & np.isfinite(score) & np.isfinite(realised)
+    ranks = [pd.DataFrame(np.where(mask, x, np.nan)).rank(axis=1).to_numpy() for x in (score, realised)]
     n = mask.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         a, b = (np.where(mask, r - np.where(mask, r, 0.0).sum(axis=1, keepdims=True) / n[:, None], 0.0) for r in ranks)
@@ -88,7 +89,7 @@ def holdout(
     weights: pd.DataFrame,
     baseline: pd.Series,
     multipliers: pd.DataFrame,
-    sharpe: pd.DataFrame,
+    score: pd.DataFrame,
     qualified: pd.DataFrame,
     realised: pd.DataFrame,
     closed: pd.DataFrame,
@@ -96,7 +97,7 @@ def holdout(
 ) -> pd.DataFrame:
     """Each week's backtest numbers (``HOLDOUT_COLUMNS``).
 
-    ``weights``, ``multipliers``, ``sharpe`` and ``qualified`` are those in force
+    ``weights``, ``multipliers``, ``score`` and ``qualified`` are those in force
     during each week (computed at its start); ``previous_weights`` are the
     weights in force the week before the first row (None: the first week's
     turnover is NaN). ``baseline`` is fractions by strategy. All frames share
@@ -107,7 +108,7 @@ def holdout(
         weights.to_numpy(float),
         baseline.reindex(cols).to_numpy(float),
         multipliers.reindex(columns=cols).to_numpy(float),
-        sharpe.reindex(columns=cols).to_numpy(float),
+        score.reindex(columns=cols).to_numpy(float),
         qualified.reindex(columns=cols).to_numpy(bool),
         realised.reindex(columns=cols).to_numpy(float),
         closed.reindex(columns=cols).to_numpy(bool),
@@ -116,7 +117,7 @@ def holdout(
     return pd.DataFrame(columns, index=weights.index)
 
 
-def holdout_arrays(w: np.ndarray, b: np.ndarray, m: np.ndarray, sharpe: np.ndarray, qualified: np.ndarray,
+def holdout_arrays(w: np.ndarray, b: np.ndarray, m: np.ndarray, score: np.ndarray, qualified: np.ndarray,
                    r: np.ndarray, closed: np.ndarray, previous: np.ndarray | None) -> dict[str, np.ndarray]:
     """``holdout`` on (weeks, strategies) arrays (``b`` and ``previous``: one row):
     the one place the definitions are computed."""
@@ -128,7 +129,7 @@ def holdout_arrays(w: np.ndarray, b: np.ndarray, m: np.ndarray, sharpe: np.ndarr
     out["turnover"] = 0.5 * _row_sums(np.abs(w - before))  # NaN for the first week without previous weights
     out["active_share"] = 0.5 * _row_sums(np.abs(w - b))
     out["coverage"] = _row_sums(w * closed)
-    out["rank_ic"] = _rank_ic(sharpe, r, qualified)
+    out["rank_ic"] = _rank_ic(score, r, qualified)
     return out
 
 
@@ -136,16 +137,18 @@ def weights_in_force(weights: pd.DataFrame, keys: Sequence[str], baseline: pd.Se
     """What was in force during each of ``keys``: the weights computed for the week
     before (``weights`` is a ``dynamic_weights`` frame), or the baseline where none
     were. Returns week x strategy frames ``weight``, ``multiplier``, ``sharpe``,
-    ``qualified``, and by key the week whose weights were in force (None: baseline)."""
+    ``score``, ``qualified``, and by key the week whose weights were in force (None: baseline)."""
     strategies = list(baseline.index)
     index = pd.Index(list(keys), name="partition_key")
     source = pd.Series([previous_key(k) for k in keys], index=index, dtype=object)
     shape = (len(keys), len(strategies))
-    defaults = {"weight": baseline.to_numpy(float), "multiplier": 1.0, "sharpe": np.nan, "qualified": 0.0}
+    defaults = {"weight": baseline.to_numpy(float), "multiplier": 1.0, "sharpe": np.nan, "score": np.nan, "qualified": 0.0}
     stored = {c: np.broadcast_to(np.asarray(d, dtype=float), shape).copy() for c, d in defaults.items()}
     computed = np.zeros(len(keys), dtype=bool)
     if len(weights):
         weights = weights.assign(qualified=(weights["skip_reason"] == "").astype(float))
+        if "score" not in weights:  # weights stored before scores existed ranked on the Sharpe ratio
+            weights = weights.assign(score=weights["sharpe"])
         weeks, _, w, s = cells(weights, strategies)
         row_of = {k: i for i, k in enumerate(weeks)}
         rows = np.array([row_of.get(k, -1) for k in source], dtype=np.int64)
@@ -165,6 +168,6 @@ def score(weights: pd.DataFrame, keys: Sequence[str], baseline: pd.Series, reali
     keys = list(keys)
     frames, source = weights_in_force(weights, [previous_key(keys[0]), *keys], baseline)
     week = {c: f.loc[keys] for c, f in frames.items()}
-    result = holdout(week["weight"], baseline, week["multiplier"], week["sharpe"], week["qualified"], realised.loc[keys],
+    result = holdout(week["weight"], baseline, week["multiplier"], week["score"], week["qualified"], realised.loc[keys],
                      closed.loc[keys], previous_weights=frames["weight"].iloc[0])
     return result, week, source.loc[keys]

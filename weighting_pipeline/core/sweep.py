@@ -76,7 +76,8 @@ class _Stages:
             self._realised[pnl_date] = r.to_numpy(float), c.to_numpy(bool)
         return self._realised[pnl_date]
 
-    def scores(self, params: WeightingParams) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def scores(self, params: WeightingParams) -> tuple[np.ndarray, np.ndarray]:
+        """(weeks, strategies) scores and whether each strategy qualified, for ``params``."""
         key = (params.pnl_date, params.lookback_days, params.sharpe)
         if key not in self._scores:
             rows = self.rows(params.pnl_date)
@@ -87,8 +88,7 @@ class _Stages:
             chunks = (daily_returns(rows, c, self.strategies, grid) for c in weeks.chunks(CHUNK_WEEKS))
             frame = sharpe_ratios_of(chunks, params.sharpe)  # week-major, every cell once
             shape = (len(weeks), len(self.strategies))
-            self._scores[key] = (frame["score"].to_numpy(float).reshape(shape), frame["sharpe"].to_numpy(float).reshape(shape),
-                                 (frame["skip_reason"] == "").to_numpy().reshape(shape))
+            self._scores[key] = (frame["score"].to_numpy(float).reshape(shape), (frame["skip_reason"] == "").to_numpy().reshape(shape))
         return self._scores[key]
 
 
@@ -119,12 +119,12 @@ def sweep(lots: pd.DataFrame | Mapping[str, pd.DataFrame], keys: Sequence[str], 
     for i, values in enumerate(combos):
         params = replace(base, **dict(zip(names, values)))  # validates the combination
         r, c = stages.realised(params.pnl_date)
-        score, sharpe, qualified = stages.scores(params)
+        score, qualified = stages.scores(params)
         m = multiplier_matrix(score, params.bounds)
         w = bounded_weights(b, m, params.bounds)
         # The weights computed for the week before each of `keys` are in force during it; the
         # week before the first one's weights were not computed, so the baseline was in force.
-        result = holdout_arrays(w, b, m, sharpe, qualified, r, c, previous=b)
+        result = holdout_arrays(w, b, m, score, qualified, r, c, previous=b)
         active = pd.Series(result["active"], index=pd.Index(list(keys), name="partition_key"), name="active")
         actives[i] = active
         rows.append({**dict(zip(names, values)), "weeks": len(active),

@@ -13,6 +13,7 @@ WEIGHT_COLUMNS = [
     "partition_key",
     "strategy",
     "sharpe",
+    "score",  # what the multipliers mapped (the Sharpe ratio unless SCORE says otherwise)
     "skip_reason",
     "multiplier",
     "baseline",
@@ -34,6 +35,7 @@ def dynamic_weights(
     b = baseline.to_numpy(np.float64)
     m = to_matrix(multipliers, "multiplier", (len(keys), len(strategies)), w, s)
     out = multipliers[["partition_key", "strategy", "sharpe", "skip_reason", "multiplier"]].copy()
+    out["score"] = multipliers["score"] if "score" in multipliers else multipliers["sharpe"]  # frames from before scores
     out["baseline"] = b[s]
     out["naive_weight"] = naive_weights(b, m)[w, s]
     out["weight"] = bounded_weights(b, m, bounds)[w, s]

@@ -26,7 +26,7 @@ def print_weights(partition_key: str) -> bool:
     order = {k: i for i, k in enumerate(WeightingSettings.from_env().baseline().keys)}
     frame = items_to_frame([item])
     frame = frame.sort_values("strategy", key=lambda s: s.map(order).fillna(len(order)), kind="stable")
-    print(report.text(frame))
+    print(report.text(frame, item.get("score", "sharpe")))
     if item.get("skipped_strategies"):
         print("\nSkipped (multiplier 1.0): " + "; ".join(f"{k}: {v}" for k, v in item["skipped_strategies"].items()))
     return True

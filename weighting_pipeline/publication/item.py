@@ -102,6 +102,9 @@ def week_items(weekly: WeeklyWeights, weeks: WeekWindows, *, written_at: pd.Time
                 "sharpe_ratios": {
                     s: to_decimal(v) for s, v, q in zip(strategies, rows["sharpe"], qualified) if q
                 },
+                # What the multipliers mapped: the score's name and each qualified strategy's value.
+                "score": weekly.params.score,
+                "scores": {s: to_decimal(v) for s, v, q in zip(strategies, rows["score"], qualified) if q},
                 "skipped_strategies": {
                     s: str(r) for s, r, q in zip(strategies, rows["skip_reason"], qualified) if not q
                 },
@@ -156,6 +159,7 @@ def items_to_frame(items: list[dict[str, Any]]) -> pd.DataFrame:
     rows = []
     for item in items:
         sharpe = item.get("sharpe_ratios", {})
+        scores = item.get("scores", sharpe)  # items from before scores were recorded ranked on the Sharpe ratio
         skipped = item.get("skipped_strategies", {})
         for s, w in item["weights"].items():
             rows.append(
@@ -163,6 +167,7 @@ def items_to_frame(items: list[dict[str, Any]]) -> pd.DataFrame:
                     "partition_key": item["partition_key"],
                     "strategy": s,
                     "sharpe": float(sharpe[s]) if s in sharpe else np.nan,
+                    "score": float(scores[s]) if s in scores else np.nan,
                     "skip_reason": skipped.get(s, ""),
                     "multiplier": float(item["multipliers"][s]),
                     "baseline": float(item["baseline_allocations"][s]),

@@ -116,6 +116,25 @@ def test_the_chosen_settings_drive_the_weights_and_are_in_every_weeks_provenance
         assert metadata(instance, "sharpe_ratios", week)["score"] == "sortino"
 
 
+@pytest.mark.parametrize("score", ["sharpe", "sortino", "calmar"])
+def test_the_item_and_the_week_name_the_score_and_hold_what_the_multipliers_mapped(score, ledger, tables, instance, baseline):
+    week = WEEKS[-1]
+    assert run_chain_in_dagster(instance, partition_key=week, environ={"APP__STAGE": "prod", "SCORE": score}).success
+    b = pd.Series(baseline.allocations, dtype=float).reindex(baseline.keys)
+    frame = run_chain(canonical_order(ledger), [week], b, WeightingParams(score=score))["sharpe_ratios"]
+    qualified = frame[frame["skip_reason"] == ""].set_index("strategy")
+    item = stored_weeks(tables, [week])[week]
+    assert item["score"] == score
+    assert {s: float(v) for s, v in item["scores"].items()} == qualified["score"].to_dict()  # to the bit
+    assert {s: float(v) for s, v in item["sharpe_ratios"].items()} == qualified["sharpe"].to_dict()
+    if score != "sharpe":  # the field named for the Sharpe ratio holds it, not the score
+        assert not np.allclose(qualified["score"].to_numpy(), qualified["sharpe"].to_numpy())
+    meta = metadata(instance, "dynamic_weights", week)
+    assert meta["score"] == score and meta["scores"] == qualified["score"].to_dict()
+    title = {"sharpe": "Sharpe", "sortino": "Sortino", "calmar": "Calmar"}[score]
+    assert meta["weights_table"].splitlines()[0].startswith(f"| Strategy | {'Sharpe | ' if score != 'sharpe' else ''}{title} (score) |")
+
+
 def test_the_report_without_any_backtest_fails_saying_what_to_do(tables, instance):
     result = materialize_report(instance)
     assert not result.success
