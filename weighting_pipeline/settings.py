@@ -28,6 +28,7 @@ ENV_VARS: dict[str, tuple[str, type]] = {
     "max_multiplier": ("MAX_MULTIPLIER", float),
     "turnover_warn": ("TURNOVER_WARN_THRESHOLD", float),
     "noise_alpha": ("NOISE_ALPHA", float),
+    "cost_bps": ("COST_BPS", float),
     "missing_days": ("MISSING_DAYS", str),
     "score": ("SCORE", str),
     "pnl_date": ("PNL_DATE", str),
@@ -50,6 +51,7 @@ class WeightingSettings(dg.ConfigurableResource):
     min_multiplier: float = Field(default=0.5, description="Lowest multiplier of the baseline (0 < min <= 1).")
     max_multiplier: float = Field(default=2.0, description="Highest multiplier of the baseline (>= 1).")
     turnover_warn: float = Field(default=0.20, description="Week-over-week turnover that raises a WARN (fraction).")
+    cost_bps: float = Field(default=0.0, description="Trading cost the backtest charges per unit of capital traded, in basis points (the published weights are unaffected).")
     noise_alpha: float = Field(default=0.05, description="Significance level of the noise test (tilt_exceeds_noise): p below it means the Sharpe ratios differ.")
     missing_days: str = Field(default="skip", description="skip: dates without a close have no return; zero: NYSE trading days without one count as 0.")
     score: str = Field(default="sharpe", description="What the multipliers map: sharpe, sortino or calmar (empyrical's conventions).")
@@ -100,6 +102,7 @@ class WeightingSettings(dg.ConfigurableResource):
             max_multiplier=self.max_multiplier,
             turnover_warn=self.turnover_warn,
             noise_alpha=self.noise_alpha,
+            cost_bps=self.cost_bps,
             missing_days=self.missing_days,
             score=self.score,
             pnl_date=self.pnl_date,

@@ -113,6 +113,7 @@ def test_schedule_fires_at_1800_local_across_dst(defs):
         ({"PNL_DATE": "fill"}, r"pnl_date must be one of close, exit, got 'fill' \(from PNL_DATE\)"),
         ({"NOISE_ALPHA": "1"}, r"noise_alpha must be a probability strictly between 0 and 1, got 1.0 \(from NOISE_ALPHA\)"),
         ({"NOISE_ALPHA": "5%"}, "NOISE_ALPHA='5%'"),
+        ({"COST_BPS": "-1"}, r"cost_bps must be a finite number of basis points >= 0, got -1.0 \(from COST_BPS\)"),
     ],
 )
 def test_bad_settings_fail_at_load_naming_the_variable(environ, problem):

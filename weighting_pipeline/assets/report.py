@@ -65,15 +65,20 @@ def _num(x: float, fmt: str) -> str:
     return "-" if not math.isfinite(x) else format(x, fmt)
 
 
-def verdict_line(summary: dict, keys: Sequence[str]) -> str:
+def verdict_line(summary: dict, keys: Sequence[str], after_costs=None, cost_bps: float = 0.0) -> str:
     """One sentence: the information ratio with its standard error and the growth of
-    tilt vs baseline (``summary`` from ``core.analytics.tilt_summary``)."""
+    tilt vs baseline (``summary`` from ``core.analytics.tilt_summary``), and with
+    ``cost_bps`` > 0 the information ratio after costs (``after_costs``, a ``core.analytics.Verdict``)."""
     a, t, b = summary["active"], summary["tilt"], summary["baseline"]
     span = f"{keys[0]}..{keys[-1]}" if len(keys) > 1 else keys[0]
+    costs = ""
+    if cost_bps and after_costs is not None:
+        costs = (f"; after costs of {cost_bps:g} bp of capital traded: information ratio {_num(after_costs.information_ratio, '.2f')} "
+                 f"± {_num(after_costs.ir_standard_error, '.2f')}")
     return (
         f"Tilt vs baseline over {len(keys)} weeks ({span}): information ratio {_num(a['information_ratio'], '.2f')} "
         f"± {_num(a['ir_standard_error'], '.2f')} (Mertens/Opdyke SE), P(IR > 0) {_num(100 * a['probability_ir_positive'], '.0f')}%; "
-        f"growth of 1: tilt {_num(t['cumulative_growth'], '.4f')} vs baseline {_num(b['cumulative_growth'], '.4f')}"
+        f"growth of 1: tilt {_num(t['cumulative_growth'], '.4f')} vs baseline {_num(b['cumulative_growth'], '.4f')}{costs}"
     )
 
 
@@ -110,9 +115,11 @@ def verdict_tables(summary: dict) -> str:
          for key, label, fmt, scale in LEG_ROWS],
         "l" + "r" * len(legs),
     )
+    after = summary.get("active_after_costs", {})
     active = markdown_table(
-        ["Active return (tilt - baseline)", "value"],
-        [[label, _num(scale * summary["active"][key], fmt)] for key, label, fmt, scale in ACTIVE_ROWS],
-        "lr",
+        ["Active return (tilt - baseline)", "before costs", "after costs"],
+        [[label, _num(scale * summary["active"][key], fmt), _num(scale * after.get(key, math.nan), fmt)]
+         for key, label, fmt, scale in ACTIVE_ROWS],
+        "lrr",
     )
     return per_leg + "\n\n" + active

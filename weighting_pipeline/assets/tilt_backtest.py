@@ -42,7 +42,8 @@ NO_WEIGHTS = pd.DataFrame(columns=WEIGHT_COLUMNS)  # nothing stored for the week
     description=(
         "Point-in-time backtest: the week's realised return under the weights in force (computed at its start), "
         "the baseline and the naive `b*m / sum(b*m)` weights; active return, turnover, active share, coverage "
-        "and rank IC. Definitions in `core/backtest.py`."
+        "and rank IC; the tilt's and the naive weights' returns net of `COST_BPS` on their turnover. "
+        "Definitions in `core/backtest.py`."
     ),
 )
 def tilt_backtest(context: dg.AssetExecutionContext, closed_lots: pd.DataFrame, multipliers: pd.DataFrame, settings: WeightingSettings):
@@ -53,7 +54,7 @@ def tilt_backtest(context: dg.AssetExecutionContext, closed_lots: pd.DataFrame, 
     weights = compute_weights(multipliers, baseline.allocations, params.bounds) if len(multipliers) else NO_WEIGHTS
     check_pnl_date(closed_lots, params.pnl_date)
     realised, closed = weekly_realised_returns(distinct_lots(closed_lots), keys, strategies)  # each row once
-    result, used, source = score(weights, keys, b, realised, closed)
+    result, used, source = score(weights, keys, b, realised, closed, params.cost_bps)
     sources = {k: f"dynamic_weights of {w} (recomputed from its stored multipliers)" if isinstance(w, str)
                else f"baseline (no weights computed for {previous_key(k)})" for k, w in source.items()}
     add_week_metadata(

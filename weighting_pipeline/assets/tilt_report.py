@@ -30,9 +30,10 @@ def missing_weeks(keys: list[str]) -> int:
     return span - len(keys)
 
 
-def report_metadata(backtest: pd.DataFrame, risk_free: float, score: str = "sharpe") -> dict:
+def report_metadata(backtest: pd.DataFrame, risk_free: float, score: str = "sharpe", cost_bps: float = 0.0) -> dict:
     """The materialization's metadata from the stored backtest rows (one per week);
-    ``score`` names what the multipliers mapped (and what ``rank_ic`` ranks)."""
+    ``score`` names what the multipliers mapped (and what ``rank_ic`` ranks);
+    ``cost_bps`` is what the rows' net returns paid (``core.backtest``)."""
     frame = backtest.assign(partition_key=backtest["partition_key"].astype(str)).sort_values("partition_key")
     keys = list(frame["partition_key"])
     summary = analytics.tilt_summary(
@@ -40,12 +41,15 @@ def report_metadata(backtest: pd.DataFrame, risk_free: float, score: str = "shar
     )
     growth = {leg: analytics.cumulative_growth(frame[col].to_numpy(float)) for leg, col in LEG_COLUMNS.items()}
     png = tilt_chart(pd.DatetimeIndex(keys), growth, frame["active"].to_numpy(float))
+    after = analytics.verdict(frame["active_net"].to_numpy(float))  # tilt net of costs - baseline
+    summary["active_after_costs"] = {name: float(v) for name, v in after.__dict__.items()}
     numbers = {f"{group}/{name}": value for group, stats in summary.items() for name, value in stats.items()}
-    line = report.verdict_line(summary, keys)
+    line = report.verdict_line(summary, keys, after, cost_bps)
     scored = f"Weights tilted on the {report.SCORE_TITLES.get(score, score)} score (`SCORE={score}`); rank IC ranks that score."
     return {
         "verdict": line,
         "score": score,
+        "cost_bps": float(cost_bps),
         "weeks": len(keys),
         "first_week": keys[0],
         "last_week": keys[-1],
@@ -76,6 +80,6 @@ def tilt_report(context: dg.AssetExecutionContext, tilt_backtest: pd.DataFrame, 
     if tilt_backtest.empty or "active" not in tilt_backtest:
         raise dg.Failure(f"{ASSET}: no week of tilt_backtest is stored yet; materialise the weekly chain for some weeks first")
     params = settings.params()
-    metadata = report_metadata(tilt_backtest, params.risk_free_rate, params.score)
+    metadata = report_metadata(tilt_backtest, params.risk_free_rate, params.score, params.cost_bps)
     context.log.info(metadata["verdict"])
     return dg.MaterializeResult(metadata=metadata)

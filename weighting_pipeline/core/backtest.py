@@ -18,6 +18,13 @@ Definitions (issue 11, kept exactly):
 - ``turnover = 0.5 * sum|w - w_prev|`` between this week's and last week's
   weights in force; ``active_share = 0.5 * sum|w - b|``; ``coverage`` = the sum of
   the weights in force over strategies that booked P&L in the week;
+- costs: with ``cost_bps`` (basis points of capital traded), the tilt and the
+  naive weights pay ``turnover * cost_bps / 10_000`` each week:
+  ``r_tilt_net = r_tilt - turnover * c``, ``r_naive_net = r_naive - naive_turnover * c``
+  (``naive_turnover`` is the naive weights' own turnover), ``active_net =
+  r_tilt_net - r_base``. The baseline's weights never change, so it pays nothing
+  (drift between rebalances is not modelled); NaN turnover (nothing known of the
+  week before) makes the net return NaN unless ``cost_bps`` is 0;
 - ``rank_ic``: Spearman correlation, across qualified strategies, between the
   lookback score behind the weights (what the multipliers mapped: the Sharpe
   ratio unless ``SCORE`` says otherwise) and ``R_s``; NaN below three qualified.
@@ -38,7 +45,8 @@ from weighting_pipeline.core.calendar import WeekWindows, previous_key
 from weighting_pipeline.core.grid import cells, to_matrix
 from weighting_pipeline.core.lots import lots_by_week
 
-HOLDOUT_COLUMNS = ["r_tilt", "r_base", "r_naive", "active", "turnover", "active_share", "coverage", "rank_ic"]
+HOLDOUT_COLUMNS = ["r_tilt", "r_base", "r_naive", "active", "turnover", "active_share", "coverage", "rank_ic",
+                   "naive_turnover", "r_tilt_net", "r_naive_net", "active_net"]
 
 
 def weekly_realised_returns(lots: pd.DataFrame, keys: Sequence[str], strategies: Sequence[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -94,14 +102,17 @@ def holdout(
     realised: pd.DataFrame,
     closed: pd.DataFrame,
     previous_weights: pd.Series | None = None,
+    previous_multipliers: pd.Series | None = None,
+    cost_bps: float = 0.0,
 ) -> pd.DataFrame:
     """Each week's backtest numbers (``HOLDOUT_COLUMNS``).
 
     ``weights``, ``multipliers``, ``score`` and ``qualified`` are those in force
     during each week (computed at its start); ``previous_weights`` are the
     weights in force the week before the first row (None: the first week's
-    turnover is NaN). ``baseline`` is fractions by strategy. All frames share
-    the index (weeks) and columns (strategies).
+    turnover is NaN), ``previous_multipliers`` likewise for the naive weights.
+    ``baseline`` is fractions by strategy; ``cost_bps`` basis points of capital
+    traded. All frames share the index (weeks) and columns (strategies).
     """
     cols = list(weights.columns)
     columns = holdout_arrays(
@@ -113,23 +124,40 @@ def holdout(
         realised.reindex(columns=cols).to_numpy(float),
         closed.reindex(columns=cols).to_numpy(bool),
         None if previous_weights is None else previous_weights.reindex(cols).to_numpy(float),
+        None if previous_multipliers is None else previous_multipliers.reindex(cols).to_numpy(float),
+        cost_bps,
     )
     return pd.DataFrame(columns, index=weights.index)
 
 
-def holdout_arrays(w: np.ndarray, b: np.ndarray, m: np.ndarray, score: np.ndarray, qualified: np.ndarray,
-                   r: np.ndarray, closed: np.ndarray, previous: np.ndarray | None) -> dict[str, np.ndarray]:
-    """``holdout`` on (weeks, strategies) arrays (``b`` and ``previous``: one row):
-    the one place the definitions are computed."""
-    naive = b * m
-    naive = naive / _row_sums(naive)[:, None]
+def _naive(b: np.ndarray, m: np.ndarray) -> np.ndarray:
+    naive = b * np.atleast_2d(m)
+    return naive / _row_sums(naive)[:, None]
+
+
+def _turnover(w: np.ndarray, previous: np.ndarray | None) -> np.ndarray:
+    """``0.5 * sum|w - w_prev|`` per row, the first against ``previous`` (NaN without it)."""
     before = np.vstack([np.full(w.shape[1], np.nan) if previous is None else previous, w[:-1]])
+    return 0.5 * _row_sums(np.abs(w - before))
+
+
+def holdout_arrays(w: np.ndarray, b: np.ndarray, m: np.ndarray, score: np.ndarray, qualified: np.ndarray,
+                   r: np.ndarray, closed: np.ndarray, previous: np.ndarray | None,
+                   previous_multipliers: np.ndarray | None = None, cost_bps: float = 0.0) -> dict[str, np.ndarray]:
+    """``holdout`` on (weeks, strategies) arrays (``b``, ``previous`` and
+    ``previous_multipliers``: one row): the one place the definitions are computed."""
+    naive = _naive(b, m)
     out = {"r_tilt": _row_sums(w * r), "r_base": _row_sums(b * r), "r_naive": _row_sums(naive * r)}
     out["active"] = out["r_tilt"] - out["r_base"]
-    out["turnover"] = 0.5 * _row_sums(np.abs(w - before))  # NaN for the first week without previous weights
+    out["turnover"] = _turnover(w, previous)  # NaN for the first week without previous weights
     out["active_share"] = 0.5 * _row_sums(np.abs(w - b))
     out["coverage"] = _row_sums(w * closed)
     out["rank_ic"] = _rank_ic(score, r, qualified)
+    out["naive_turnover"] = _turnover(naive, None if previous_multipliers is None else _naive(b, previous_multipliers)[0])
+    cost = cost_bps / 10_000
+    out["r_tilt_net"] = out["r_tilt"] - (out["turnover"] * cost if cost else 0.0)
+    out["r_naive_net"] = out["r_naive"] - (out["naive_turnover"] * cost if cost else 0.0)
+    out["active_net"] = out["r_tilt_net"] - out["r_base"]
     return out
 
 
@@ -161,13 +189,14 @@ def weights_in_force(weights: pd.DataFrame, keys: Sequence[str], baseline: pd.Se
     return frames, source.where(computed, None)
 
 
-def score(weights: pd.DataFrame, keys: Sequence[str], baseline: pd.Series, realised: pd.DataFrame, closed: pd.DataFrame
-          ) -> tuple[pd.DataFrame, dict[str, pd.DataFrame], pd.Series]:
+def score(weights: pd.DataFrame, keys: Sequence[str], baseline: pd.Series, realised: pd.DataFrame, closed: pd.DataFrame,
+          cost_bps: float = 0.0) -> tuple[pd.DataFrame, dict[str, pd.DataFrame], pd.Series]:
     """``holdout`` of ``keys`` with the weights in force (``weights_in_force``), the
     week before the first one included for turnover; also returns what was in force."""
     keys = list(keys)
     frames, source = weights_in_force(weights, [previous_key(keys[0]), *keys], baseline)
     week = {c: f.loc[keys] for c, f in frames.items()}
     result = holdout(week["weight"], baseline, week["multiplier"], week["score"], week["qualified"], realised.loc[keys],
-                     closed.loc[keys], previous_weights=frames["weight"].iloc[0])
+                     closed.loc[keys], previous_weights=frames["weight"].iloc[0],
+                     previous_multipliers=frames["multiplier"].iloc[0], cost_bps=cost_bps)
     return result, week, source.loc[keys]

@@ -30,7 +30,8 @@ class WeightingParams:
     multipliers are factors of the baseline; ``turnover_warn`` is a fraction
     of capital (0.2 = 20%) moved week over week before a WARN; ``noise_alpha`` is the
     significance level below which the noise test says the tilt follows something
-    (``core.invariants.tilt_exceeds_noise``). ``missing_days``
+    (``core.invariants.tilt_exceeds_noise``); ``cost_bps`` is what the backtest charges
+    per unit of capital traded, in basis points (``core.backtest``). ``missing_days``
     (``skip`` | ``zero``) and ``score`` (``sharpe`` | ``sortino`` | ``calmar``)
     are described in ``core.sharpe``; ``pnl_date`` (``close`` | ``exit``), when
     realised P&L is booked, in ``core.lots``.
@@ -44,6 +45,7 @@ class WeightingParams:
     max_multiplier: float = 2.0
     turnover_warn: float = 0.20
     noise_alpha: float = 0.05
+    cost_bps: float = 0.0
     missing_days: str = "skip"
     score: str = "sharpe"
     pnl_date: str = "close"
@@ -62,6 +64,8 @@ class WeightingParams:
             problems.append(f"turnover_warn must be a finite fraction >= 0, got {self.turnover_warn!r}")
         if not (math.isfinite(self.noise_alpha) and 0 < self.noise_alpha < 1):
             problems.append(f"noise_alpha must be a probability strictly between 0 and 1, got {self.noise_alpha!r}")
+        if not (math.isfinite(self.cost_bps) and self.cost_bps >= 0):
+            problems.append(f"cost_bps must be a finite number of basis points >= 0, got {self.cost_bps!r}")
         if self.missing_days not in MISSING_DAYS:
             problems.append(f"missing_days must be one of {', '.join(MISSING_DAYS)}, got {self.missing_days!r}")
         if self.score not in SCORES:

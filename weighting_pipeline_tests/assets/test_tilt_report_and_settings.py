@@ -68,6 +68,26 @@ def test_the_report_judges_every_backtested_week_as_the_instance_recorded_them(l
     assert f"| Information ratio | {ir:.3f} |" in md and "| Growth of 1 |" in md
 
 
+def test_the_report_shows_the_information_ratio_before_and_after_costs(ledger, tables, instance):
+    costs = {"COST_BPS": "25"}
+    assert run_chain_in_dagster(instance, partition_range=(FIRST, LAST), environ=costs).success
+    assert dg.materialize([*CHAIN_ASSETS, *ANALYSIS_ASSETS], selection=["tilt_report"], instance=instance,
+                          resources=build_resources(WeightingSettings.from_env(costs))).success
+    per_week = {w: metadata(instance, "tilt_backtest", w) for w in WEEKS}
+    for w in WEEKS:  # each week pays 25 bp of the capital it traded
+        m = per_week[w]
+        assert m["r_tilt_net"] == pytest.approx(m["r_tilt"] - m["turnover"] * 0.0025, abs=1e-15)
+        assert m["r_naive_net"] == pytest.approx(m["r_naive"] - m["naive_turnover"] * 0.0025, abs=1e-15)
+    report = metadata(instance, "tilt_report")
+    net = [per_week[w]["active_net"] for w in WEEKS]
+    assert report["cost_bps"] == 25.0
+    assert report["active_after_costs/information_ratio"] == pytest.approx(analytics.information_ratio(net), rel=1e-12)
+    assert report["active_after_costs/information_ratio"] < report["active/information_ratio"]  # trading is never free
+    after = report["active_after_costs/information_ratio"]
+    assert f"after costs of 25 bp of capital traded: information ratio {after:.2f}" in report["verdict"]
+    assert "| Active return (tilt - baseline) | before costs | after costs |" in report["report"]
+
+
 def test_the_noise_check_and_the_sharpe_standard_errors_are_recorded_per_week(ledger, tables, instance, baseline):
     # 7-day windows: few observations, large standard errors, so the test ledger's Sharpe
     # ratios differ beyond them in some weeks of these eleven and not in others.

@@ -83,3 +83,29 @@ def test_the_first_week_without_earlier_weights_has_no_turnover():
     out = holdout(w, base, w * 0 + 1, w * 0, w.astype(bool), realised, closed)
     assert np.isnan(out["turnover"].iloc[0]) and out["turnover"].iloc[1:].tolist() == [0.0, 0.0]
     assert (out["active"] == 0).all() and (out["r_naive"] == out["r_base"]).all()
+
+
+def test_costs_are_paid_on_each_legs_own_turnover_and_the_baseline_pays_none():
+    realised, closed = weekly_realised_returns(LEDGER, WEEKS, S)
+    base = pd.Series({"a.clj": 0.5, "b.clj": 0.3, "c.clj": 0.2})
+    idx = pd.Index(WEEKS, name="partition_key")
+    w = pd.DataFrame([[0.6, 0.25, 0.15], [0.5, 0.3, 0.2], [0.4, 0.4, 0.2]], index=idx, columns=S)
+    m = pd.DataFrame([[1.5, 0.8, 0.7], [1.0, 1.0, 1.0], [0.9, 1.3, 1.0]], index=idx, columns=S)
+    args = (w, base, m, w * 0, w.astype(bool), realised, closed)
+    gross = holdout(*args, previous_weights=base, previous_multipliers=pd.Series(1.0, index=S))
+    net = holdout(*args, previous_weights=base, previous_multipliers=pd.Series(1.0, index=S), cost_bps=25)
+    # By hand, week 1: the tilt moved 0.5 * (0.1 + 0.05 + 0.05) = 10% of capital and pays 25 bp of it.
+    assert net.loc["2026-03-01", "r_tilt_net"] == pytest.approx(gross.loc["2026-03-01", "r_tilt"] - 0.10 * 0.0025, abs=1e-15)
+    # The naive weights b*m/sum(b*m) have their own turnover, from b (multipliers 1 before the first week).
+    bm = m.mul(base, axis=1)
+    naive = bm.div(bm.sum(axis=1), axis=0)
+    before = pd.DataFrame([base.to_numpy(), *naive.to_numpy()[:-1]], index=idx, columns=S)
+    by_hand = 0.5 * (naive - before).abs().sum(axis=1)
+    assert net["naive_turnover"].to_numpy() == pytest.approx(by_hand.to_numpy(), abs=1e-15)
+    assert net["r_naive_net"].to_numpy() == pytest.approx((gross["r_naive"] - by_hand * 0.0025).to_numpy(), abs=1e-15)
+    assert (net["r_base"] == gross["r_base"]).all()  # the baseline never trades
+    assert net["active_net"].to_numpy() == pytest.approx((net["r_tilt_net"] - net["r_base"]).to_numpy(), abs=0)
+    # No cost: net equals gross to the bit, even where turnover is unknown (no earlier weights).
+    free = holdout(*args)
+    assert np.isnan(free["turnover"].iloc[0]) and (free["r_tilt_net"] == free["r_tilt"]).all()
+    assert (free["active_net"] == free["active"]).all()
