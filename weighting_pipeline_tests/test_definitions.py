@@ -20,8 +20,9 @@ def test_definitions_load_with_the_chain(defs):
     for upstream, downstream in zip(CHAIN, CHAIN[1:]):
         parents = {p.to_user_string() for p in graph.get(dg.AssetKey(downstream)).parent_keys}
         assert parents == {upstream}
-    # The backtest scores week J on J's lots with the multipliers of J-1 (and J-2 for turnover).
-    assert {p.to_user_string() for p in graph.get(dg.AssetKey("tilt_backtest")).parent_keys} == {"closed_lots", "multipliers"}
+    # The backtest scores week J on J's lots with what dynamic_weights recorded of J-1 and J-2
+    # (the multipliers of those weeks for the ones computed before publication was recorded).
+    assert {p.to_user_string() for p in graph.get(dg.AssetKey("tilt_backtest")).parent_keys} == {"closed_lots", "multipliers", "dynamic_weights"}
     specs = {s.key.to_user_string(): s for s in defs.resolve_all_asset_specs()}
     for name in ASSETS:
         spec = specs[name]

@@ -1,12 +1,15 @@
 """tilt_backtest: how the weights in force did during each week (point in time).
 
-Week J's weights in force were computed at its start, from week J-1's data: they
-are recomputed here from the stored ``multipliers`` of J-1 with the same core
-function as ``dynamic_weights`` (so an expired DynamoDB item never matters), and
-scored on the P&L booked inside week J (from ``closed_lots`` of J, by
-``PNL_DATE``; its window ends at J's end: nothing later can enter). Where J-1 has no multipliers (the
-first partition, or a week never computed) the baseline was in force, and the
-week says so. Multipliers of J-2 give the weights in force the week before, for
+Week J is scored with what trading read when J began (``core.backtest.weights_sources``):
+J-1's weights as the instance recorded them where its ``dynamic_weights``
+materialization says ``published``; else J-2's while the reader's grace
+(``STRATEGY_WEIGHTS__GRACE_HOURS``) covered J's start; else the baseline. Each
+week's ``weights_source`` says which and why. An unpublish during J is noted, not
+split. Weeks computed before publication was recorded are recomputed from their
+stored ``multipliers`` with the same core function as ``dynamic_weights``, and
+labelled so; the sweep, a what-if tool, always recomputes. The week is scored on
+the P&L booked inside it (from ``closed_lots`` of J, by ``PNL_DATE``; its window
+ends at J's end: nothing later can enter). The week before the first one gives
 turnover. Definitions: ``core/backtest.py``.
 """
 
@@ -16,13 +19,19 @@ import pandas as pd
 
 from weighting_pipeline.assets.code_versions import CODE_VERSIONS
 from weighting_pipeline.assets.common import ANALYSIS_GROUP, CHAIN, add_week_metadata, by_strategy
-from weighting_pipeline.core.backtest import HOLDOUT_COLUMNS, score, weekly_realised_returns
+from weighting_pipeline.core.backtest import (
+    BASELINE, HOLDOUT_COLUMNS, PUBLISHED, RECOMPUTED, InForce, score, weekly_realised_returns, weights_sources,
+)
 from weighting_pipeline.core.calendar import previous_key
 from weighting_pipeline.core.chain import check_pnl_date
 from weighting_pipeline.core.lots import distinct_lots
 from weighting_pipeline.core.weights import WEIGHT_COLUMNS
 from weighting_pipeline.core.weights import dynamic_weights as compute_weights
+from weighting_pipeline.history import Materialization, publications, unpublished_since
+from weighting_pipeline.resources.publication_rules import PublicationRules
 from weighting_pipeline.settings import WeightingSettings
+
+WEIGHTS = "dynamic_weights"
 
 ASSET = "tilt_backtest"
 # Weeks J-2 and J-1 of each week J; the first partitions have fewer (allowed).
@@ -39,6 +48,9 @@ NO_WEIGHTS = pd.DataFrame(columns=WEIGHT_COLUMNS)  # nothing stored for the week
         "closed_lots": dg.AssetIn(),
         "multipliers": dg.AssetIn(partition_mapping=EARLIER_WEEKS, metadata={"allow_missing": True}),
     },
+    # It reads what dynamic_weights recorded of weeks J-2 and J-1 from the event log: in a run
+    # holding both, those are recorded first.
+    deps=[dg.AssetDep(WEIGHTS, partition_mapping=EARLIER_WEEKS)],
     description=(
         "Point-in-time backtest: the week's realised return under the weights in force (computed at its start), "
         "the baseline and the naive `b*m / sum(b*m)` weights; active return, turnover, active share, coverage "
@@ -46,17 +58,19 @@ NO_WEIGHTS = pd.DataFrame(columns=WEIGHT_COLUMNS)  # nothing stored for the week
         "Definitions in `core/backtest.py`."
     ),
 )
-def tilt_backtest(context: dg.AssetExecutionContext, closed_lots: pd.DataFrame, multipliers: pd.DataFrame, settings: WeightingSettings):
+def tilt_backtest(context: dg.AssetExecutionContext, closed_lots: pd.DataFrame, multipliers: pd.DataFrame,
+                  settings: WeightingSettings, publication: PublicationRules):
     keys = list(context.partition_keys)
     baseline, params = settings.baseline(), settings.params()
     strategies = list(baseline.keys)
     b = pd.Series(baseline.allocations, dtype=float).reindex(strategies)
-    weights = compute_weights(multipliers, baseline.allocations, params.bounds) if len(multipliers) else NO_WEIGHTS
+    recomputed = compute_weights(multipliers, baseline.allocations, params.bounds) if len(multipliers) else NO_WEIGHTS
+    in_force = read_in_force(context.instance, [previous_key(keys[0]), *keys], publication.grace())
+    weights, in_force = weights_frame(in_force, recomputed)
     check_pnl_date(closed_lots, params.pnl_date)
     realised, closed = weekly_realised_returns(distinct_lots(closed_lots), keys, strategies)  # each row once
-    result, used, source = score(weights, keys, b, realised, closed, params.cost_bps)
-    sources = {k: f"dynamic_weights of {w} (recomputed from its stored multipliers)" if isinstance(w, str)
-               else f"baseline (no weights computed for {previous_key(k)})" for k, w in source.items()}
+    result, used, _ = score(weights, keys, b, realised, closed, params.cost_bps)
+    sources = {k: in_force[k].why for k in keys}
     add_week_metadata(
         context,
         {
@@ -72,3 +86,38 @@ def tilt_backtest(context: dg.AssetExecutionContext, closed_lots: pd.DataFrame, 
     out.insert(len(out.columns), "weights_source", [sources[k] for k in keys])
     context.log.info(f"Backtest of {len(keys)} week(s): mean active return {result['active'].mean():+.4%} a week")
     return out
+
+
+def read_in_force(instance: dg.DagsterInstance, keys: list[str], grace: pd.Timedelta) -> dict[str, tuple[InForce, Materialization | None]]:
+    """For each of ``keys``, what trading read when it began, from the event log, with the
+    materialization whose weights those were (None: the baseline, or recomputed)."""
+    earlier = {previous_key(k) for k in keys} | {previous_key(previous_key(k)) for k in keys}
+    states, chosen = publications(instance, WEIGHTS, earlier)
+    sources = weights_sources(keys, states, unpublished_since(instance, WEIGHTS, chosen), grace, {w: m.run_id for w, m in chosen.items()})
+    return {k: (s, chosen.get(s.week) if s.how == PUBLISHED else None) for k, s in sources.items()}
+
+
+def weights_frame(in_force: dict[str, tuple[InForce, Materialization | None]], recomputed: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, InForce]]:
+    """The weights in force as a ``dynamic_weights`` frame whose rows for week J are
+    labelled J-1 (as ``core.backtest.weights_in_force`` reads them), and the sources
+    (a week to recompute whose multipliers are not stored falls back to the baseline)."""
+    parts, sources = [], {}
+    for key, (source, published) in in_force.items():
+        label = previous_key(key)
+        if source.how == PUBLISHED:
+            allocation = published.metadata["allocation"]
+            rows = pd.DataFrame([{"strategy": s, "baseline": a["baseline"], "multiplier": a["multiplier"], "weight": a["weight"],
+                                  "skip_reason": a["skip_reason"], "sharpe": np.nan if a["sharpe"] is None else a["sharpe"],
+                                  "score": np.nan if a.get("score", a["sharpe"]) is None else a.get("score", a["sharpe"])}
+                                 for s, a in allocation.items()])
+        elif source.how == RECOMPUTED:
+            rows = recomputed[recomputed["partition_key"].astype(str) == source.week].drop(columns="partition_key")
+            if rows.empty:
+                source = InForce(key, None, BASELINE, f"baseline: {source.week}'s multipliers are not stored, so its weights cannot be recomputed")
+        else:
+            rows = pd.DataFrame()
+        sources[key] = source
+        if source.how != BASELINE:
+            parts.append(rows.assign(partition_key=label, naive_weight=np.nan)[WEIGHT_COLUMNS])
+    frame = pd.concat(parts, ignore_index=True) if parts else NO_WEIGHTS
+    return frame, sources

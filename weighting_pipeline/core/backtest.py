@@ -36,7 +36,8 @@ keys), vectorised over both.
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from dataclasses import dataclass
+from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -200,3 +201,77 @@ def score(weights: pd.DataFrame, keys: Sequence[str], baseline: pd.Series, reali
                      closed.loc[keys], previous_weights=frames["weight"].iloc[0],
                      previous_multipliers=frames["multiplier"].iloc[0], cost_bps=cost_bps)
     return result, week, source.loc[keys]
+
+
+PUBLISHED, REFUSED, LEGACY = "published", "refused", "legacy"  # what the instance records of a week's weights
+RECOMPUTED, BASELINE = "recomputed", "baseline"  # how weights in force were obtained, besides PUBLISHED
+
+
+@dataclass(frozen=True)
+class InForce:
+    """What trading read when week ``for_week`` began: the weights of ``week`` (None:
+    the baseline), ``how`` (``published``, or ``recomputed`` for weeks computed before
+    publication was recorded, or ``baseline``) and ``why``, one line for people."""
+
+    for_week: str
+    week: str | None
+    how: str
+    why: str
+
+
+def weights_sources(keys: Sequence[str], state: Mapping[str, str], unpublished_at: Mapping[str, pd.Timestamp],
+                    grace: pd.Timedelta, runs: Mapping[str, str] | None = None) -> dict[str, InForce]:
+    """For each week ``J`` of ``keys``, the weights trading read when ``J`` began.
+
+    ``state`` maps a week to ``PUBLISHED`` (its newest publication recorded
+    ``published``), ``REFUSED`` (computed, never published) or ``LEGACY``
+    (computed before publication was recorded); an absent week was never
+    computed. ``unpublished_at`` maps a week to the time its newest publication
+    was unpublished. ``runs`` names the run that published each week.
+
+    Trading reads ``J-1`` when it is published and was not unpublished before
+    ``J`` began (an unpublish during ``J`` is noted, not split). Otherwise, while
+    the reader's ``grace`` after ``J-2``'s validity covers ``J``'s start, ``J-2``
+    (for the first ``grace`` hours of ``J``, then the baseline: noted, not split);
+    else the baseline. A ``LEGACY`` week counts as published, its weights
+    recomputed from its stored multipliers.
+    """
+    runs = runs or {}
+    out = {}
+    for key in keys:
+        start = WeekWindows.for_keys([previous_key(key)], 1).ends[0]  # J begins when J-1 ends (DST-exact)
+        end = WeekWindows.for_keys([key], 1).ends[0]
+
+        def usable(week: str) -> tuple[bool, str]:
+            kind, gone = state.get(week), unpublished_at.get(week)
+            if kind is None:
+                return False, f"{week} was never computed"
+            if kind == REFUSED:
+                return False, f"{week} was computed but not published"
+            if gone is not None and gone < start:
+                return False, f"{week} was unpublished at {gone.isoformat()}"
+            return True, ""
+
+        def described(week: str, lead: str) -> str:
+            if state[week] == LEGACY:
+                return f"{lead}dynamic_weights of {week}, recomputed from its stored multipliers (computed before publication was recorded)"
+            return f"{lead}dynamic_weights of {week} as published" + (f" (run {runs[week]})" if week in runs else "")
+
+        p, pp = previous_key(key), previous_key(previous_key(key))
+        ok, why_not = usable(p)
+        if ok:
+            text = described(p, "")
+            gone = unpublished_at.get(p)
+            if gone is not None and gone < end:
+                text += f"; unpublished at {gone.isoformat()}, during the week (noted, not split)"
+            out[key] = InForce(key, p, RECOMPUTED if state[p] == LEGACY else PUBLISHED, text)
+            continue
+        ok2, why_not2 = usable(pp)
+        if ok2 and grace > pd.Timedelta(0):
+            text = described(pp, f"{why_not}, so ") + (f": the reader's grace ({grace / pd.Timedelta(hours=1):g} h) after its validity "
+                                                        f"covered the start of {key}; the baseline after it (noted, not split)")
+            out[key] = InForce(key, pp, RECOMPUTED if state[pp] == LEGACY else PUBLISHED, text)
+        else:
+            out[key] = InForce(key, None, BASELINE, f"baseline: {why_not}" + (f", and {why_not2}" if not ok2 else ", and the reader has no grace"))
+    return out
+

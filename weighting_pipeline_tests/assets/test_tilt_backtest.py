@@ -1,6 +1,8 @@
 """tilt_backtest through Dagster: point in time, the same in a range as week by week,
 and independent of the DynamoDB items (which expire)."""
 
+import re
+
 import dagster as dg
 import numpy as np
 import pandas as pd
@@ -22,16 +24,19 @@ def week_metadata(instance, week):
 
 
 def test_each_week_is_scored_with_the_weights_published_a_week_earlier(ledger, tables, instance, baseline):
-    assert run_chain_in_dagster(instance, partition_range=(WEEKS[0], WEEKS[-1])).success
+    ranged = run_chain_in_dagster(instance, partition_range=(WEEKS[0], WEEKS[-1]))
+    assert ranged.success
+    ranged_run = ranged.run_id
     items = stored_weeks(tables, WEEKS)
     realised, closed = weekly_realised_returns(ledger, WEEKS, baseline.keys)
     first = week_metadata(instance, WEEKS[0])
-    assert first["weights_source"] == "baseline (no weights computed for 2026-02-15)"
+    assert first["weights_source"] == "baseline: 2026-02-15 was never computed, and 2026-02-08 was never computed"
     base = pd.Series(baseline.allocations, dtype=float)
     assert first["r_tilt"] == pytest.approx(float(realised.loc[WEEKS[0]] @ base)) and first["active"] == 0.0
     for before, week in zip(WEEKS, WEEKS[1:]):
         meta = week_metadata(instance, week)
-        assert meta["weights_source"] == f"dynamic_weights of {before} (recomputed from its stored multipliers)"
+        # What trading read: the week before as published, by this very run (the range).
+        assert meta["weights_source"] == f"dynamic_weights of {before} as published (run {ranged_run})"
         published = pd.Series({k: float(v) for k, v in items[before]["weights"].items()})
         assert {s: meta[f"weight_in_force/{s}"] for s in baseline.keys} == pytest.approx(published.to_dict(), abs=1e-12)
         assert meta["r_tilt"] == pytest.approx(float((published * realised.loc[week]).sum()), abs=1e-12)
@@ -46,11 +51,43 @@ def test_a_range_equals_single_week_runs_and_expired_items_do_not_matter(ledger,
     with temp_instance(tmp_path / "singles") as singles:
         for week in WEEKS:
             assert run_chain_in_dagster(singles, partition_key=week).success
-        for week in WEEKS:
-            assert week_metadata(singles, week) == pytest.approx(ranged[week]), week
+        for week in WEEKS:  # the same, but for the run that published the week before
+            single = week_metadata(singles, week)
+            source = re.sub(r"\(run [0-9a-f-]+\)", "(run R)", single.pop("weights_source"))
+            assert source == re.sub(r"\(run [0-9a-f-]+\)", "(run R)", ranged[week]["weights_source"])
+            assert single == pytest.approx({k: v for k, v in ranged[week].items() if k != "weights_source"}), week
     # The item of the week before has expired (deleted): the backtest recomputes the same.
     client.delete_item(TableName=tables["weights"], Key={"PK": {"S": "WEIGHTS#WEEK"}, "SK": {"S": WEEKS[1]}})
     assert run_chain_in_dagster(instance, partition_key=WEEKS[2], selection=["tilt_backtest"]).success
     again = week_metadata(instance, WEEKS[2])
     assert {k: again[k] for k in NUMBERS} == pytest.approx({k: ranged[WEEKS[2]][k] for k in NUMBERS}, abs=0)
     assert np.isfinite(again["r_tilt"])
+
+
+def test_a_refused_or_unpublished_predecessor_is_not_what_trading_read(ledger, tables, instance, baseline):
+    a, b, c, d = ["2026-02-22", "2026-03-01", "2026-03-08", "2026-03-15"]
+    first = run_chain_in_dagster(instance, partition_key=a)
+    assert first.success
+    what_if = {"resources": {"settings": {"config": {"lookback_days": 60}}}}
+    assert run_chain_in_dagster(instance, partition_key=b, run_config=what_if).success  # b: computed, refused
+    # c's backtest: b was never published, so trading read a's weights for the grace's first 24 h.
+    assert run_chain_in_dagster(instance, partition_key=c).success
+    meta = week_metadata(instance, c)
+    assert meta["weights_source"] == (f"2026-03-01 was computed but not published, so dynamic_weights of {a} as published "
+                                      f"(run {first.run_id}): the reader's grace (24 h) after its validity covered the start "
+                                      f"of {c}; the baseline after it (noted, not split)")
+    published_a = {k: float(v) for k, v in stored_weeks(tables, [a])[a]["weights"].items()}
+    assert {s: meta[f"weight_in_force/{s}"] for s in baseline.keys} == pytest.approx(published_a, abs=1e-12)
+
+    # c unpublished before d began (recorded as `weighting-pipeline unpublish` records it):
+    # trading read nothing of c during d, and b was refused: the baseline.
+    gone = "2026-03-15T20:00:00+00:00"  # 16:00 New York on 03-15, before d begins at 18:00
+    instance.report_runless_asset_event(dg.AssetObservation(
+        asset_key="dynamic_weights", partition=c, metadata={"action": "unpublished", "by": "ops", "reason": "test", "at": gone}))
+    assert run_chain_in_dagster(instance, partition_key=d).success
+    meta = week_metadata(instance, d)
+    assert meta["weights_source"] == ("baseline: 2026-03-08 was unpublished at 2026-03-15T20:00:00+00:00, and "
+                                      "2026-03-01 was computed but not published")
+    base = pd.Series(baseline.allocations, dtype=float)
+    assert {s: meta[f"weight_in_force/{s}"] for s in baseline.keys} == pytest.approx(base.to_dict(), abs=0)
+    assert meta["active"] == 0.0

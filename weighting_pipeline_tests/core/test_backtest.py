@@ -109,3 +109,26 @@ def test_costs_are_paid_on_each_legs_own_turnover_and_the_baseline_pays_none():
     free = holdout(*args)
     assert np.isnan(free["turnover"].iloc[0]) and (free["r_tilt_net"] == free["r_tilt"]).all()
     assert (free["active_net"] == free["active"]).all()
+
+
+def test_the_weights_in_force_are_what_trading_read_when_the_week_began():
+    from weighting_pipeline.core.backtest import LEGACY, PUBLISHED, REFUSED, weights_sources
+
+    grace = pd.Timedelta(hours=24)
+    j, p, pp = "2026-03-15", "2026-03-08", "2026-03-01"  # j begins 2026-03-15 18:00 New York (22:00 UTC)
+    during, before = pd.Timestamp("2026-03-16T12:00Z"), pd.Timestamp("2026-03-15T21:59Z")
+
+    def source(state, unpublished=None, g=grace):
+        s = weights_sources([j], state, unpublished or {}, g, {p: "R1", pp: "R0"})[j]
+        return s.week, s.how, s.why
+
+    assert source({p: PUBLISHED, pp: PUBLISHED}) == (p, "published", f"dynamic_weights of {p} as published (run R1)")
+    week, how, why = source({p: PUBLISHED}, {p: during})  # unpublished during j: noted, not split
+    assert (week, how) == (p, "published") and why.endswith("unpublished at 2026-03-16T12:00:00+00:00, during the week (noted, not split)")
+    assert source({p: PUBLISHED}, {p: before})[:2] == (None, "baseline")  # unpublished before j began
+    assert source({p: REFUSED, pp: PUBLISHED})[:2] == (pp, "published")  # the grace covers j's start
+    assert source({p: REFUSED, pp: PUBLISHED}, g=pd.Timedelta(0))[2] == f"baseline: {p} was computed but not published, and the reader has no grace"
+    assert source({pp: PUBLISHED}, {pp: before})[2] == (f"baseline: {p} was never computed, and {pp} was unpublished at "
+                                                        "2026-03-15T21:59:00+00:00")
+    assert source({p: LEGACY}) == (p, "recomputed", f"dynamic_weights of {p}, recomputed from its stored multipliers "
+                                                    "(computed before publication was recorded)")
