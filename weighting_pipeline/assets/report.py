@@ -78,8 +78,13 @@ def verdict_line(summary: dict, keys: Sequence[str], after_costs=None, cost_bps:
     return (
         f"Tilt vs baseline over {len(keys)} weeks ({span}): information ratio {_num(a['information_ratio'], '.2f')} "
         f"± {_num(a['ir_standard_error'], '.2f')} (Mertens/Opdyke SE), P(IR > 0) {_num(100 * a['probability_ir_positive'], '.0f')}%; "
-        f"growth of 1: tilt {_num(t['cumulative_growth'], '.4f')} vs baseline {_num(b['cumulative_growth'], '.4f')}{costs}"
+        f"growth of 1: tilt {_num(t['cumulative_growth'], '.4f')} vs baseline {_num(b['cumulative_growth'], '.4f')}{costs}; "
+        f"{LOT_BASIS}"
     )
+
+
+# What every return shown is measured on (core.backtest.weekly_realised_returns): said wherever returns are.
+LOT_BASIS = "returns per average lot notional (realised P&L over the mean entry notional of the lots booked), not per unit of capital"
 
 
 LEG_ROWS = [
@@ -110,7 +115,7 @@ def verdict_tables(summary: dict) -> str:
     Rows in % say so; drawdowns are negative."""
     legs = ["tilt", "baseline", "naive"]
     per_leg = markdown_table(
-        ["", *legs],
+        ["Returns per average lot notional", *legs],
         [[label + (", %" if scale == 100 else ""), *(_num(scale * summary[leg][key], fmt) for leg in legs)]
          for key, label, fmt, scale in LEG_ROWS],
         "l" + "r" * len(legs),

@@ -49,6 +49,7 @@ def report_metadata(backtest: pd.DataFrame, risk_free: float, score: str = "shar
     return {
         "verdict": line,
         "score": score,
+        "return_basis": "lot: " + report.LOT_BASIS,
         "cost_bps": float(cost_bps),
         "weeks": len(keys),
         "first_week": keys[0],

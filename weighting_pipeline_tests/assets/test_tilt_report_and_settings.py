@@ -62,6 +62,10 @@ def test_the_report_judges_every_backtested_week_as_the_instance_recorded_them(l
 
     ir, se = report["active/information_ratio"], report["active/ir_standard_error"]
     assert f"information ratio {ir:.2f} ± {se:.2f}" in report["verdict"] and f"over {len(weeks)} weeks" in report["verdict"]
+    # The numbers say what they are: returns per average lot notional, not on capital.
+    assert report["verdict"].endswith("returns per average lot notional (realised P&L over the mean entry notional of "
+                                      "the lots booked), not per unit of capital")
+    assert report["return_basis"].startswith("lot: ") and "| Returns per average lot notional |" in report["report"]
     md = report["report"]
     png = base64.b64decode(re.search(r"data:image/png;base64,([A-Za-z0-9+/=]+)\)", md).group(1))
     assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 20_000
