@@ -14,6 +14,7 @@ from typing import Any, Iterable, Mapping
 import dagster as dg
 import pandas as pd
 
+from weighting_pipeline.core.backtest import LEGACY, PUBLISHED, REFUSED
 from weighting_pipeline.dagster_internals import PartitionKeyFilter
 from weighting_pipeline.publication.provenance import Provenance
 
@@ -94,45 +95,55 @@ def check_statuses(instance: dg.DagsterInstance, check_keys: Iterable[dg.AssetCh
 UNPUBLISH_ACTION = "unpublished"  # the ``action`` of an unpublish observation (``ops.unpublish``)
 
 
+def _pages(fetch, records_filter: dg.AssetRecordsFilter):
+    """Every record ``fetch`` (``instance.fetch_materializations`` or ``fetch_observations``)
+    returns for ``records_filter``, newest first, a page of 1000 at a time."""
+    cursor = None
+    while True:
+        page = fetch(records_filter, limit=1000, cursor=cursor)
+        yield from page.records
+        if not page.has_more:
+            return
+        cursor = page.cursor
+
+
 def publications(instance: dg.DagsterInstance, asset: str, weeks: Iterable[str]) -> tuple[dict[str, str], dict[str, Materialization]]:
-    """What the event log says of each week's weights: week -> ``published`` (some
-    materialization recorded ``published`` true), ``refused`` (materialized, never
-    published) or ``legacy`` (materialized before ``published`` was recorded; weeks
+    """What the event log says of each week's weights: week -> ``PUBLISHED`` (some
+    materialization recorded ``published`` true), ``REFUSED`` (materialized, never
+    published) or ``LEGACY`` (materialized before ``published`` was recorded; weeks
     never materialized are absent), and week -> the materialization that counts: the
-    newest published one, or for a legacy week its newest one. Paged, newest first,
-    over every materialization of ``weeks``."""
-    weeks = sorted(set(weeks))
+    newest published one, or for a legacy week its newest one."""
     states: dict[str, str] = {}
     chosen: dict[str, Materialization] = {}
-    cursor = None
-    while weeks:
-        page = instance.fetch_materializations(
-            dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), asset_partitions=weeks), limit=1000, cursor=cursor)
-        for r in page.records:
-            week, metadata = r.partition_key, {k: v.value for k, v in r.asset_materialization.metadata.items()}
-            m = Materialization(week, r.run_id, r.storage_id, r.timestamp, metadata)
-            if metadata.get("published") is True and states.get(week) != "published":
-                states[week], chosen[week] = "published", m
-            elif "published" in metadata:
-                states.setdefault(week, "refused")
-            elif week not in states:
-                states[week], chosen[week] = "legacy", m
-        if not page.has_more:
-            break
-        cursor = page.cursor
-    # Newest first: a week whose newest materialization lacks "published" has none that
-    # records it (the field came with the publication rules), so "legacy" never hides one.
-    return states, {w: m for w, m in chosen.items() if states[w] in ("published", "legacy")}
+    weeks = sorted(set(weeks))
+    records = _pages(instance.fetch_materializations, dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), asset_partitions=weeks)) if weeks else []
+    for r in records:  # newest first
+        week, metadata = r.partition_key, {k: v.value for k, v in r.asset_materialization.metadata.items()}
+        if states.get(week) == PUBLISHED:
+            continue
+        if metadata.get("published") is True:
+            states[week], chosen[week] = PUBLISHED, Materialization(week, r.run_id, r.storage_id, r.timestamp, metadata)
+        elif "published" in metadata:
+            states[week] = REFUSED
+        elif week not in states:
+            # The newest lacks "published", so none older records it (the field came later).
+            states[week], chosen[week] = LEGACY, Materialization(week, r.run_id, r.storage_id, r.timestamp, metadata)
+    return states, {w: m for w, m in chosen.items() if states[w] in (PUBLISHED, LEGACY)}
 
 
 def unpublished_since(instance: dg.DagsterInstance, asset: str, chosen: Mapping[str, Materialization]) -> dict[str, pd.Timestamp]:
     """Week -> when it was unpublished, for each week of ``chosen`` whose newest unpublish
     observation came after that materialization (``ops.unpublish`` records them)."""
-    out = {}
-    for week, m in chosen.items():
-        records = instance.fetch_observations(dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), asset_partitions=[week]), limit=1).records
-        for record in records:
-            metadata = {k: v.value for k, v in record.asset_observation.metadata.items()}
-            if metadata.get("action") == UNPUBLISH_ACTION and record.storage_id > m.storage_id:
-                out[week] = pd.Timestamp(metadata["at"])
+    out: dict[str, pd.Timestamp] = {}
+    seen: set[str] = set()
+    weeks = sorted(chosen)
+    records = _pages(instance.fetch_observations, dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), asset_partitions=weeks)) if weeks else []
+    for record in records:  # newest first
+        metadata = {k: v.value for k, v in record.asset_observation.metadata.items()}
+        week = record.partition_key
+        if metadata.get("action") != UNPUBLISH_ACTION or week in seen:
+            continue
+        seen.add(week)
+        if record.storage_id > chosen[week].storage_id:
+            out[week] = pd.Timestamp(metadata["at"])
     return out

@@ -19,6 +19,7 @@ import pandas as pd
 
 from weighting_pipeline.assets.code_versions import CODE_VERSIONS
 from weighting_pipeline.assets.common import ANALYSIS_GROUP, CHAIN, add_week_metadata, by_strategy
+from weighting_pipeline.assets.dynamic_weights import ASSET as WEIGHTS
 from weighting_pipeline.core.backtest import (
     BASELINE, HOLDOUT_COLUMNS, PUBLISHED, RECOMPUTED, InForce, score, weekly_realised_returns, weights_sources,
 )
@@ -30,8 +31,6 @@ from weighting_pipeline.core.weights import dynamic_weights as compute_weights
 from weighting_pipeline.history import Materialization, publications, unpublished_since
 from weighting_pipeline.resources.publication_rules import PublicationRules
 from weighting_pipeline.settings import WeightingSettings
-
-WEIGHTS = "dynamic_weights"
 
 ASSET = "tilt_backtest"
 # Weeks J-2 and J-1 of each week J; the first partitions have fewer (allowed).
@@ -105,11 +104,12 @@ def weights_frame(in_force: dict[str, tuple[InForce, Materialization | None]], r
     for key, (source, published) in in_force.items():
         label = previous_key(key)
         if source.how == PUBLISHED:
-            allocation = published.metadata["allocation"]
+            number = lambda x: np.nan if x is None else x  # noqa: E731 (JSON null: no ratio)
             rows = pd.DataFrame([{"strategy": s, "baseline": a["baseline"], "multiplier": a["multiplier"], "weight": a["weight"],
-                                  "skip_reason": a["skip_reason"], "sharpe": np.nan if a["sharpe"] is None else a["sharpe"],
-                                  "score": np.nan if a.get("score", a["sharpe"]) is None else a.get("score", a["sharpe"])}
-                                 for s, a in allocation.items()])
+                                  "skip_reason": a["skip_reason"], "sharpe": number(a["sharpe"]),
+                                  # materializations from before the score was recorded ranked on the Sharpe ratio
+                                  "score": number(a.get("score", a["sharpe"]))}
+                                 for s, a in published.metadata["allocation"].items()])
         elif source.how == RECOMPUTED:
             rows = recomputed[recomputed["partition_key"].astype(str) == source.week].drop(columns="partition_key")
             if rows.empty:

@@ -19,13 +19,14 @@ from dataclasses import dataclass
 import dagster as dg
 import pandas as pd
 
+from weighting_pipeline.history import UNPUBLISH_ACTION
 from weighting_pipeline.partitions import weekly_partitions
 from weighting_pipeline.publication.item import is_live, tombstone
 from weighting_pipeline.resources.weights_table import WeightsTable
 
 log = logging.getLogger("weighting_pipeline.ops.unpublish")
 ASSET = "dynamic_weights"
-ACTION = "unpublished"
+ACTION = UNPUBLISH_ACTION
 
 
 class UnpublishError(ValueError):
