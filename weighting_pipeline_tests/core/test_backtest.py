@@ -50,12 +50,18 @@ def test_lots_after_a_weeks_end_never_change_it():
     pd.testing.assert_frame_equal(realised, again)
 
 
-def test_holdout_numbers_by_hand():
-    realised, closed = weekly_realised_returns(LEDGER, WEEKS, S)
+def hand_weights():
+    """Baseline, weights and multipliers in force in the three weeks, by hand."""
     base = pd.Series({"a.clj": 0.5, "b.clj": 0.3, "c.clj": 0.2})
     idx = pd.Index(WEEKS, name="partition_key")
     w = pd.DataFrame([[0.6, 0.25, 0.15], [0.5, 0.3, 0.2], [0.4, 0.4, 0.2]], index=idx, columns=S)
     m = pd.DataFrame([[1.5, 0.8, 0.7], [1.0, 1.0, 1.0], [0.9, 1.3, 1.0]], index=idx, columns=S)
+    return base, idx, w, m
+
+
+def test_holdout_numbers_by_hand():
+    realised, closed = weekly_realised_returns(LEDGER, WEEKS, S)
+    base, idx, w, m = hand_weights()
     sharpe = pd.DataFrame([[2.0, 1.0, -1.0], [0.0, 0.0, 0.0], [1.0, 3.0, 2.0]], index=idx, columns=S)
     qualified = pd.DataFrame([[True, True, True], [False, False, False], [True, True, False]], index=idx, columns=S)
     out = holdout(w, base, m, sharpe, qualified, realised, closed, previous_weights=base)
@@ -87,10 +93,7 @@ def test_the_first_week_without_earlier_weights_has_no_turnover():
 
 def test_costs_are_paid_on_each_legs_own_turnover_and_the_baseline_pays_none():
     realised, closed = weekly_realised_returns(LEDGER, WEEKS, S)
-    base = pd.Series({"a.clj": 0.5, "b.clj": 0.3, "c.clj": 0.2})
-    idx = pd.Index(WEEKS, name="partition_key")
-    w = pd.DataFrame([[0.6, 0.25, 0.15], [0.5, 0.3, 0.2], [0.4, 0.4, 0.2]], index=idx, columns=S)
-    m = pd.DataFrame([[1.5, 0.8, 0.7], [1.0, 1.0, 1.0], [0.9, 1.3, 1.0]], index=idx, columns=S)
+    base, idx, w, m = hand_weights()
     args = (w, base, m, w * 0, w.astype(bool), realised, closed)
     gross = holdout(*args, previous_weights=base, previous_multipliers=pd.Series(1.0, index=S))
     net = holdout(*args, previous_weights=base, previous_multipliers=pd.Series(1.0, index=S), cost_bps=25)
