@@ -2,7 +2,7 @@
 
   python -m benchmarks            full sizes (about 25 minutes on 2 cores, most of it seeding DynamoDB Local)
   python -m benchmarks --smoke    tiny sizes, to prove the scripts still run
-  python -m benchmarks --only kernel|parse|backfill|backfill-postgres|backfill-gsi7|sweep|writes
+  python -m benchmarks --only kernel|basis|parse|backfill|backfill-postgres|backfill-gsi7|sweep|writes
 
 The backfills read the ledger as the trading system's table has it (GSI5);
 backfill-gsi7 measures the proposed close-date index (a proposal, not run by default).
@@ -14,16 +14,17 @@ import argparse
 import os
 import platform
 
-from benchmarks import backfill, kernel, parse, sweep, writes
+from benchmarks import backfill, basis, kernel, parse, sweep, writes
 
 FULL = {
     "kernel": [(50, 261, 300_000), (1000, 261, 2_000_000)],
+    "basis": [(50, 261, 300_000)],
     "parse": [100_000],
     "backfill": [(50, 261, 300_000)],
     "sweep": [(50, 261, 300_000)],
     "writes": [(261, 50)],
 }
-SMOKE = {"kernel": [(5, 6, 600)], "parse": [2_000], "backfill": [(3, 4, 300)], "sweep": [(5, 8, 2_000)], "writes": [(6, 3)]}
+SMOKE = {"kernel": [(5, 6, 600)], "basis": [(5, 6, 600)], "parse": [2_000], "backfill": [(3, 4, 300)], "sweep": [(5, 8, 2_000)], "writes": [(6, 3)]}
 
 
 def machine() -> str:
@@ -39,7 +40,7 @@ def row(name: str, size: str, r: dict, digits: int, baseline: str, ratio: float,
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--smoke", action="store_true")
-    parser.add_argument("--only", choices=["kernel", "parse", "backfill", "backfill-postgres", "backfill-gsi7", "sweep", "writes"])
+    parser.add_argument("--only", choices=["kernel", "basis", "parse", "backfill", "backfill-postgres", "backfill-gsi7", "sweep", "writes"])
     args = parser.parse_args()
     sizes = SMOKE if args.smoke else FULL
     repeats = 1 if args.smoke else 3
@@ -53,6 +54,12 @@ def main() -> None:
             base = f"loop: {r['loop_full_estimate_s']:.1f} s (timed on {r['loop_strategies']} strategies, scaled)"
             print(row("kernel (lots -> weights)", size, r, 3, base, r["loop_full_estimate_s"] / r["median_s"], f"{r['peak_rss_mb']:.0f}", "-"))
             assert r["max_abs_diff_vs_loop"] <= 1e-9, r
+    if args.only in (None, "basis"):
+        for s, w, n in sizes["basis"]:
+            r = basis.run(s, w, n, repeats=repeats)
+            size = f"{r['strategies']} strategies x {r['weeks']} weeks, {r['lots']:,} lots: {r['position_rows']:,} position rows"
+            base = f"lot basis on the {r['exit_rows']:,} exit records: {r['lot_median_s']:.2f} s"
+            print(row("chain on deployed notional (PNL_DATE=exit)", size, r, 2, base, r["ratio"], "-", "-"))
     if args.only in (None, "parse"):
         for n in sizes["parse"]:
             r = parse.run(n, repeats=repeats if args.smoke else 5)

@@ -27,14 +27,42 @@ def week_window(key: str, lookback_days: int) -> tuple[datetime, datetime]:
     return window_start, end
 
 
+def loop_deployed(held):
+    """``notional(strategy, since, until)`` for ``return_basis=deployed``: the sum over
+    the strategy's lots entered before ``until`` of entry_price times the quantity
+    held at ``since`` (the whole entry quantity if entered at or after it).
+
+    ``held`` is an iterable of (strategy, entry_timestamp, entry_qty, entry_price,
+    [(exit_timestamp, exit_qty), ...]) tuples, every time aware.
+    """
+    by_strategy = defaultdict(list)
+    for strategy, entered, qty, price, exits in held:
+        by_strategy[strategy].append((entered, qty, price, exits))
+
+    def notional(strategy, since, until):
+        total = 0.0
+        for entered, qty, price, exits in by_strategy.get(strategy, []):
+            if entered >= until:
+                continue
+            left = qty if entered >= since else qty - sum(q for t, q in exits if t < since)
+            if left > 1e-9 * qty:
+                total += price * left
+        return total
+
+    return notional
+
+
 def loop_weights(lots, keys, baseline: dict[str, float], *, lookback_days=90, risk_free_rate=0.045,
-                 min_lots=5, min_days=5, min_multiplier=0.5, max_multiplier=2.0, periods=252, pnl_date="close"):
+                 min_lots=5, min_days=5, min_multiplier=0.5, max_multiplier=2.0, periods=252, pnl_date="close",
+                 deployed=None):
     """``{key: {strategy: {"sharpe", "skip_reason", "multiplier", "weight"}}}``.
 
     ``lots`` is an iterable of (strategy, fully_closed_at datetime (aware),
     entry_qty, entry_price, realized_pnl) tuples; for ``pnl_date="exit"``, of
     (strategy, exit_timestamp, entry_qty, entry_price, exit realized_pnl,
     lot_id) tuples, one per exit record, and a lot counts once per window.
+    ``deployed`` (``loop_deployed``): divide each date's P&L by the notional
+    deployed over the part of that date inside the window, not by the average lot.
     """
     by_strategy = defaultdict(list)
     for i, (strategy, closed, qty, price, pnl, *lot) in enumerate(lots):
@@ -67,7 +95,13 @@ def loop_weights(lots, keys, baseline: dict[str, float], *, lookback_days=90, ri
             elif not avg > 0:
                 reason[strategy] = "non-positive average position value"
             else:
-                rets = [pnl_by_date[d] / avg for d in sorted(pnl_by_date)]
+                if deployed is None:
+                    rets = [pnl_by_date[d] / avg for d in sorted(pnl_by_date)]
+                else:
+                    def part(d):  # the date's part inside the window
+                        midnight = datetime.combine(d, time(0), NY)
+                        return max(midnight, window_start), min(datetime.combine(d + timedelta(days=1), time(0), NY), end)
+                    rets = [pnl_by_date[d] / deployed(strategy, *part(d)) for d in sorted(pnl_by_date)]
                 if max(rets) == min(rets):
                     reason[strategy] = "zero volatility"
                 else:

@@ -32,6 +32,7 @@ ENV_VARS: dict[str, tuple[str, type]] = {
     "missing_days": ("MISSING_DAYS", str),
     "score": ("SCORE", str),
     "pnl_date": ("PNL_DATE", str),
+    "return_basis": ("RETURN_BASIS", str),
 }
 
 
@@ -56,6 +57,7 @@ class WeightingSettings(dg.ConfigurableResource):
     missing_days: str = Field(default="skip", description="skip: dates without a close have no return; zero: NYSE trading days without one count as 0.")
     score: str = Field(default="sharpe", description="What the multipliers map: sharpe, sortino or calmar (empyrical's conventions).")
     pnl_date: str = Field(default="close", description="When realised P&L is booked: close (a lot's, when fully closed) or exit (each exit record's, on its date, open lots included).")
+    return_basis: str = Field(default="lot", description="What a return is per: lot (the mean entry notional of the lots booked in the window) or deployed (the entry notional still held in the strategy's lots that day; needs pnl_date=exit).")
 
     _baseline: Optional[Baseline] = PrivateAttr(default=None)
 
@@ -81,7 +83,8 @@ class WeightingSettings(dg.ConfigurableResource):
         try:
             settings.params()
         except ValueError as exc:
-            names = ", ".join(f"{var}" for f, (var, _) in ENV_VARS.items() if f in values) or "defaults"
+            # The variables set, and any the error names (a default can be half of a bad combination).
+            names = ", ".join(var for f, (var, _) in ENV_VARS.items() if f in values or f"{f}=" in str(exc)) or "defaults"
             raise SettingsError(f"{exc} (from {names})") from None
         if settings.strategy_config_path is None:
             packaged_config_path(settings.stage)  # an unknown APP__STAGE fails here, by name
@@ -106,6 +109,7 @@ class WeightingSettings(dg.ConfigurableResource):
             missing_days=self.missing_days,
             score=self.score,
             pnl_date=self.pnl_date,
+            return_basis=self.return_basis,
         )
 
     def baseline(self) -> Baseline:

@@ -58,6 +58,9 @@ def test_a_bad_sweep_option_is_refused_by_name_and_one_week_is_no_error(ledger, 
     assert bad.returncode == 2 and "--score 'sharpe,omega': 'omega' is not usable" in bad.stderr
     bad = sweep("--range", f"{FIRST}...{LAST}", "--pnl-date", "close,fill", timeout=120)
     assert bad.returncode == 2 and "--pnl-date 'close,fill': 'fill' is not usable" in bad.stderr and "close, exit" in bad.stderr
+    bad = sweep("--range", f"{FIRST}...{LAST}", "--return-basis", "lot,deployed", timeout=120)  # PNL_DATE is close
+    assert bad.returncode == 2 and "--return-basis 'lot,deployed': 'deployed' is not usable" in bad.stderr
+    assert "return_basis=deployed requires pnl_date=exit" in bad.stderr
     bad = sweep("--range", "2026-01-12...2026-03-15", timeout=120)
     assert bad.returncode == 2 and "'2026-01-12' is not a weekly partition key" in bad.stderr
     # One week has an active return but no information ratio: shown as "-", not a crash.
@@ -79,3 +82,22 @@ def test_the_exit_row_of_a_pnl_date_sweep_is_the_backtest_the_pipeline_ran_with_
             dg.AssetRecordsFilter(asset_key=dg.AssetKey("tilt_backtest"), asset_partitions=[week]), limit=1).records
         actives.append(record.asset_materialization.metadata["active"].value)
     assert float(rows["exit"]["information_ratio"]) == pytest.approx(analytics.information_ratio(actives), rel=1e-12)
+
+
+def test_the_deployed_row_of_a_return_basis_sweep_is_the_backtest_the_pipeline_ran_on_deployed_notional(ledger, tables, instance, tmp_path):
+    deployed = {"PNL_DATE": "exit", "RETURN_BASIS": "deployed"}
+    assert run_chain_in_dagster(instance, partition_range=("2026-01-04", LAST), environ=deployed).success
+    out_csv = tmp_path / "sweep.csv"
+    done = sweep("--range", f"{FIRST}...{LAST}", "--pnl-date", "close,exit", "--return-basis", "lot,deployed",
+                 "--no-progress", "--csv", str(out_csv))
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    assert "Not run: pnl_date=close, return_basis=deployed: " in done.stdout and "lots held of 16 strategies" in done.stdout
+    rows = {(r["pnl_date"], r["return_basis"]): r for r in csv.DictReader(out_csv.open())}
+    assert list(rows) == [("close", "lot"), ("exit", "lot"), ("exit", "deployed")]
+    actives = []
+    for week in weeks_in(f"{FIRST}...{LAST}"):
+        [record] = instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=dg.AssetKey("tilt_backtest"), asset_partitions=[week]), limit=1).records
+        actives.append(record.asset_materialization.metadata["active"].value)
+    assert float(rows[("exit", "deployed")]["information_ratio"]) == pytest.approx(analytics.information_ratio(actives), rel=1e-12)
+    assert rows[("exit", "deployed")]["information_ratio"] != rows[("exit", "lot")]["information_ratio"]

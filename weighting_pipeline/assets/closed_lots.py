@@ -7,6 +7,7 @@ from weighting_pipeline.assets.code_versions import CODE_VERSIONS
 from weighting_pipeline.assets.common import CHAIN, add_week_metadata, by_strategy, week_span
 from weighting_pipeline.core.calendar import WeekWindows
 from weighting_pipeline.core.invariants import Invariant
+from weighting_pipeline.core.deployed import held_by_week
 from weighting_pipeline.core.lots import lots_by_week, open_lot_exits
 from weighting_pipeline.assets.report import markdown_table
 from weighting_pipeline.resources.ledger_items import skips_by_week
@@ -34,7 +35,8 @@ LEDGER_INDEX = "ledger_index"  # metadata entry naming the index the week's lots
     description=(
         "The rows that book each week's realised P&L inside its lookback window `[week end - lookback, week end)`, "
         "by `PNL_DATE`: `close` (default), the lots of the baseline strategies fully closed in it; `exit`, the exit "
-        "records in it, of open lots too. Read from the trade ledger by index Query (GSI5; GSI7 on close time "
+        "records in it, of open lots too; under `RETURN_BASIS=deployed`, the positions of every lot held in it "
+        "(one entry row per lot, and its exit records before the week's end). Read from the trade ledger by index Query (GSI5; GSI7 on close time "
         "where the table has it; never Scan). A row appears once per week whose window holds it. Metadata shows, "
         "per strategy, the lots still open at the week's end with exits in the window (what `close` leaves out)."
     ),
@@ -45,8 +47,10 @@ def closed_lots(context: dg.AssetExecutionContext, ledger: LedgerReader, setting
     params, baseline = settings.params(), settings.baseline()
     weeks = WeekWindows.for_keys(keys, params.lookback_days)
     start, end = weeks.union_bounds()
-    read = ledger.read_lots(baseline.stems, start, end)
-    frame = lots_by_week(read.bookings(params.pnl_date), weeks)
+    deployed = params.return_basis == "deployed"
+    read = ledger.read_lots(baseline.stems, start, end, positions=deployed)
+    rows = read.bookings(params.pnl_date, params.return_basis)
+    frame = held_by_week(rows, weeks) if deployed else lots_by_week(rows, weeks)
     open_count, open_pnl = open_lot_exits(lots_by_week(read.exits, weeks), weeks, list(baseline.keys))
     if read.report.skipped:
         context.log.warning(f"Skipped {read.report.skipped_total} ledger items: {dict(read.report.skipped)}")
@@ -68,7 +72,7 @@ def closed_lots(context: dg.AssetExecutionContext, ledger: LedgerReader, setting
             for i, key in enumerate(keys)
         },
     )
-    yield dg.Output(frame, metadata={"pnl_date": params.pnl_date, **read_metadata(read, len(keys), len(frame))})
+    yield dg.Output(frame, metadata={"pnl_date": params.pnl_date, "return_basis": params.return_basis, **read_metadata(read, len(keys), len(frame))})
     yield from emit(context, ledger_checks(read, weeks))
 
 

@@ -6,7 +6,8 @@ import pandas as pd
 from weighting_pipeline.assets.code_versions import CODE_VERSIONS
 from weighting_pipeline.assets.common import CHAIN, add_week_metadata
 from weighting_pipeline.core.calendar import WeekWindows
-from weighting_pipeline.core.chain import check_pnl_date
+from weighting_pipeline.core.chain import check_rows
+from weighting_pipeline.core.deployed import deployed_grid
 from weighting_pipeline.core.lots import distinct_lots
 from weighting_pipeline.core.returns import daily_returns as compute_daily_returns
 from weighting_pipeline.settings import WeightingSettings
@@ -19,16 +20,20 @@ from weighting_pipeline.settings import WeightingSettings
     code_version=CODE_VERSIONS["daily_returns"],
     description=(
         "Per week and strategy: realised P&L booked on each New York date (by `PNL_DATE`: lots fully closed that "
-        "date, or exit records of that date) divided by the window's average position value (mean "
-        "`entry_qty * entry_price` over the distinct lots that booked P&L in it). Dates without bookings are skipped."
+        "date, or exit records of that date) divided, by `RETURN_BASIS`, by the window's average position value "
+        "(`lot`: mean `entry_qty * entry_price` over the distinct lots that booked P&L in it) or by the date's deployed "
+        "notional (`deployed`: the entry notional still held in the strategy's lots that date). Dates without bookings "
+        "are skipped."
     ),
 )
 def daily_returns(context: dg.AssetExecutionContext, closed_lots: pd.DataFrame, settings: WeightingSettings) -> dg.Output[pd.DataFrame]:
     params, baseline = settings.params(), settings.baseline()
     keys = context.partition_keys
     weeks = WeekWindows.for_keys(keys, params.lookback_days)
-    check_pnl_date(closed_lots, params.pnl_date)  # the stored rows must be the rule's, if PNL_DATE changed since
-    frame = compute_daily_returns(distinct_lots(closed_lots), weeks, baseline.keys).to_frame()
+    check_rows(closed_lots, params)  # the stored rows must be the settings' kind
+    rows = distinct_lots(closed_lots)
+    deployed = deployed_grid(rows, weeks, baseline.keys) if params.return_basis == "deployed" else None
+    frame = compute_daily_returns(rows, weeks, baseline.keys, deployed=deployed).to_frame()
     per_week = frame.groupby("partition_key", observed=False)
     add_week_metadata(
         context,
@@ -37,4 +42,4 @@ def daily_returns(context: dg.AssetExecutionContext, closed_lots: pd.DataFrame, 
             for key, rows in per_week
         },
     )
-    return dg.Output(frame, metadata={"weeks": len(keys), "rows": len(frame)})
+    return dg.Output(frame, metadata={"weeks": len(keys), "rows": len(frame), "return_basis": params.return_basis})

@@ -65,10 +65,11 @@ def _num(x: float, fmt: str) -> str:
     return "-" if not math.isfinite(x) else format(x, fmt)
 
 
-def verdict_line(summary: dict, keys: Sequence[str], after_costs=None, cost_bps: float = 0.0) -> str:
+def verdict_line(summary: dict, keys: Sequence[str], after_costs=None, cost_bps: float = 0.0, return_basis: str = "lot") -> str:
     """One sentence: the information ratio with its standard error and the growth of
-    tilt vs baseline (``summary`` from ``core.analytics.tilt_summary``), and with
-    ``cost_bps`` > 0 the information ratio after costs (``after_costs``, a ``core.analytics.Verdict``)."""
+    tilt vs baseline (``summary`` from ``core.analytics.tilt_summary``), with
+    ``cost_bps`` > 0 the information ratio after costs (``after_costs``, a
+    ``core.analytics.Verdict``), and what the returns are per (``RETURN_BASES``)."""
     a, t, b = summary["active"], summary["tilt"], summary["baseline"]
     span = f"{keys[0]}..{keys[-1]}" if len(keys) > 1 else keys[0]
     costs = ""
@@ -79,12 +80,18 @@ def verdict_line(summary: dict, keys: Sequence[str], after_costs=None, cost_bps:
         f"Tilt vs baseline over {len(keys)} weeks ({span}): information ratio {_num(a['information_ratio'], '.2f')} "
         f"± {_num(a['ir_standard_error'], '.2f')} (Mertens/Opdyke SE), P(IR > 0) {_num(100 * a['probability_ir_positive'], '.0f')}%; "
         f"growth of 1: tilt {_num(t['cumulative_growth'], '.4f')} vs baseline {_num(b['cumulative_growth'], '.4f')}{costs}; "
-        f"{LOT_BASIS}"
+        f"{RETURN_BASES[return_basis]}"
     )
 
 
-# What every return shown is measured on (core.backtest.weekly_realised_returns): said wherever returns are.
-LOT_BASIS = "returns per average lot notional (realised P&L over the mean entry notional of the lots booked), not per unit of capital"
+# What every return shown is measured on (core.backtest.weekly_realised_returns), by RETURN_BASIS:
+# said wherever returns are.
+RETURN_BASES = {
+    "lot": "returns per average lot notional (realised P&L over the mean entry notional of the lots booked), not per unit of capital",
+    "deployed": ("returns per deployed notional (each day's realised P&L over the entry notional the strategies held that day, "
+                 "summed over the week), not per unit of total capital"),
+}
+TABLE_TITLES = {"lot": "Returns per average lot notional", "deployed": "Returns per deployed notional"}
 
 
 LEG_ROWS = [
@@ -110,12 +117,12 @@ ACTIVE_ROWS = [
 ]
 
 
-def verdict_tables(summary: dict) -> str:
-    """The verdict's numbers as two Markdown tables: per leg, and of the active return.
-    Rows in % say so; drawdowns are negative."""
+def verdict_tables(summary: dict, return_basis: str = "lot") -> str:
+    """The verdict's numbers as two Markdown tables: per leg (titled by the return
+    basis), and of the active return. Rows in % say so; drawdowns are negative."""
     legs = ["tilt", "baseline", "naive"]
     per_leg = markdown_table(
-        ["Returns per average lot notional", *legs],
+        [TABLE_TITLES[return_basis], *legs],
         [[label + (", %" if scale == 100 else ""), *(_num(scale * summary[leg][key], fmt) for leg in legs)]
          for key, label, fmt, scale in LEG_ROWS],
         "l" + "r" * len(legs),

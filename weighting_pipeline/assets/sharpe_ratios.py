@@ -69,7 +69,7 @@ def week_metadata(week: pd.DataFrame, params: WeightingParams) -> dict:
 def sharpe_ratios(context: dg.AssetExecutionContext, daily_returns: pd.DataFrame, settings: WeightingSettings) -> dg.Output[pd.DataFrame]:
     keys = context.partition_keys
     params, baseline = settings.params(), settings.baseline()
-    daily = DailyReturns.from_frame(daily_returns, WeekWindows.for_keys(keys, params.lookback_days), baseline.keys, params.pnl_date)
+    daily = DailyReturns.from_frame(daily_returns, WeekWindows.for_keys(keys, params.lookback_days), baseline.keys, params.pnl_date, params.return_basis)
     frame = compute_sharpe(daily, params.sharpe)
     for row in frame[frame["partition_key"] == keys[-1]].itertuples():
         context.log.info(f"Sharpe ratio for {row.strategy}: {_fmt(row.sharpe)}" + (f" (skipped: {row.skip_reason})" if row.skip_reason else ""))

@@ -8,8 +8,8 @@ week's ``weights_source`` says which and why. An unpublish during J is noted, no
 split. Weeks computed before publication was recorded are recomputed from their
 stored ``multipliers`` with the same core function as ``dynamic_weights``, and
 labelled so; the sweep, a what-if tool, always recomputes. The week is scored on
-the P&L booked inside it (from ``closed_lots`` of J, by ``PNL_DATE``; its window
-ends at J's end: nothing later can enter). The week before the first one gives
+the P&L booked inside it (from ``closed_lots`` of J, by ``PNL_DATE``, on the
+``RETURN_BASIS``; its window ends at J's end: nothing later can enter). The week before the first one gives
 turnover. Definitions: ``core/backtest.py``.
 """
 
@@ -24,7 +24,7 @@ from weighting_pipeline.core.backtest import (
     BASELINE, HOLDOUT_COLUMNS, PUBLISHED, RECOMPUTED, InForce, score, weekly_realised_returns, weights_sources,
 )
 from weighting_pipeline.core.calendar import previous_key
-from weighting_pipeline.core.chain import check_pnl_date
+from weighting_pipeline.core.chain import check_rows
 from weighting_pipeline.core.lots import distinct_lots
 from weighting_pipeline.core.weights import WEIGHT_COLUMNS
 from weighting_pipeline.core.weights import dynamic_weights as compute_weights
@@ -66,8 +66,8 @@ def tilt_backtest(context: dg.AssetExecutionContext, closed_lots: pd.DataFrame, 
     recomputed = compute_weights(multipliers, baseline.allocations, params.bounds) if len(multipliers) else NO_WEIGHTS
     in_force = read_in_force(context.instance, [previous_key(keys[0]), *keys], publication.grace())
     weights, in_force = weights_frame(in_force, recomputed)
-    check_pnl_date(closed_lots, params.pnl_date)
-    realised, closed = weekly_realised_returns(distinct_lots(closed_lots), keys, strategies)  # each row once
+    check_rows(closed_lots, params)
+    realised, closed = weekly_realised_returns(distinct_lots(closed_lots), keys, strategies, params.return_basis)  # each row once
     result, used, _ = score(weights, keys, b, realised, closed, params.cost_bps)
     sources = {k: in_force[k].why for k in keys}
     add_week_metadata(

@@ -30,10 +30,12 @@ def missing_weeks(keys: list[str]) -> int:
     return span - len(keys)
 
 
-def report_metadata(backtest: pd.DataFrame, risk_free: float, score: str = "sharpe", cost_bps: float = 0.0) -> dict:
+def report_metadata(backtest: pd.DataFrame, risk_free: float, score: str = "sharpe", cost_bps: float = 0.0,
+                    return_basis: str = "lot") -> dict:
     """The materialization's metadata from the stored backtest rows (one per week);
     ``score`` names what the multipliers mapped (and what ``rank_ic`` ranks);
-    ``cost_bps`` is what the rows' net returns paid (``core.backtest``)."""
+    ``cost_bps`` is what the rows' net returns paid (``core.backtest``);
+    ``return_basis`` what their returns are per."""
     frame = backtest.assign(partition_key=backtest["partition_key"].astype(str)).sort_values("partition_key")
     keys = list(frame["partition_key"])
     summary = analytics.tilt_summary(
@@ -44,12 +46,12 @@ def report_metadata(backtest: pd.DataFrame, risk_free: float, score: str = "shar
     after = analytics.verdict(frame["active_net"].to_numpy(float))  # tilt net of costs - baseline
     summary["active_after_costs"] = {name: float(v) for name, v in after.__dict__.items()}
     numbers = {f"{group}/{name}": value for group, stats in summary.items() for name, value in stats.items()}
-    line = report.verdict_line(summary, keys, after, cost_bps)
+    line = report.verdict_line(summary, keys, after, cost_bps, return_basis)
     scored = f"Weights tilted on the {report.SCORE_TITLES.get(score, score)} score (`SCORE={score}`); rank IC ranks that score."
     return {
         "verdict": line,
         "score": score,
-        "return_basis": "lot: " + report.LOT_BASIS,
+        "return_basis": f"{return_basis}: {report.RETURN_BASES[return_basis]}",
         "cost_bps": float(cost_bps),
         "weeks": len(keys),
         "first_week": keys[0],
@@ -57,7 +59,7 @@ def report_metadata(backtest: pd.DataFrame, risk_free: float, score: str = "shar
         "weeks_missing_inside": missing_weeks(keys),
         **{k: float(v) for k, v in numbers.items() if np.isfinite(v)},
         "report": dg.MetadataValue.md(
-            f"**{line}**\n\n{scored}\n\n{markdown_image(png, 'cumulative growth and weekly active return')}\n\n{report.verdict_tables(summary)}"
+            f"**{line}**\n\n{scored}\n\n{markdown_image(png, 'cumulative growth and weekly active return')}\n\n{report.verdict_tables(summary, return_basis)}"
         ),
     }
 
@@ -81,6 +83,6 @@ def tilt_report(context: dg.AssetExecutionContext, tilt_backtest: pd.DataFrame, 
     if tilt_backtest.empty or "active" not in tilt_backtest:
         raise dg.Failure(f"{ASSET}: no week of tilt_backtest is stored yet; materialise the weekly chain for some weeks first")
     params = settings.params()
-    metadata = report_metadata(tilt_backtest, params.risk_free_rate, params.score, params.cost_bps)
+    metadata = report_metadata(tilt_backtest, params.risk_free_rate, params.score, params.cost_bps, params.return_basis)
     context.log.info(metadata["verdict"])
     return dg.MaterializeResult(metadata=metadata)

@@ -12,7 +12,9 @@ Definitions (issue 11, kept exactly):
   the week over the mean position of the distinct lots that booked it, and 0
   when none did (the daily-return definition summed over the week). Under
   ``pnl_date=close`` that is its lots closed in the week; under ``exit``, its
-  exit records in the week, of open lots too (``core.lots``);
+  exit records in the week, of open lots too (``core.lots``). Under
+  ``return_basis=deployed``, ``R_s`` is the sum of the week's daily returns,
+  each date's P&L over that date's deployed notional (``core.deployed``);
 - ``r_tilt = sum_s w_s R_s``, ``r_base = sum_s b_s R_s``,
   ``r_naive = sum_s n_s R_s`` with ``n = b*m / sum(b*m)``; ``active = r_tilt - r_base``;
 - ``turnover = 0.5 * sum|w - w_prev|`` between this week's and last week's
@@ -43,21 +45,33 @@ import numpy as np
 import pandas as pd
 
 from weighting_pipeline.core.calendar import WeekWindows, previous_key
+from weighting_pipeline.core.deployed import deployed_grid
 from weighting_pipeline.core.grid import cells, to_matrix
 from weighting_pipeline.core.lots import lots_by_week
+from weighting_pipeline.core.returns import daily_returns
 
 HOLDOUT_COLUMNS = ["r_tilt", "r_base", "r_naive", "active", "turnover", "active_share", "coverage", "rank_ic",
                    "naive_turnover", "r_tilt_net", "r_naive_net", "active_net"]
 
 
-def weekly_realised_returns(lots: pd.DataFrame, keys: Sequence[str], strategies: Sequence[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+def weekly_realised_returns(lots: pd.DataFrame, keys: Sequence[str], strategies: Sequence[str],
+                            return_basis: str = "lot") -> tuple[pd.DataFrame, pd.DataFrame]:
     """``(R, closed)``: each strategy's realised return in each week (0 without a
     booking) and whether it booked P&L (closed a lot, or under ``pnl_date=exit``
     had an exit) in it; both week x strategy. ``lots`` is a closed-lots or
-    exit-records frame (``core.lots``)."""
+    exit-records frame, or under ``return_basis=deployed`` a positions frame
+    (``core.lots``); there ``R`` is the sum of the week's daily returns on
+    deployed notional (``core.deployed``)."""
     weeks = WeekWindows.for_keys(list(keys), 7)  # a 7-day window ending at the week's end is the week
-    frame = lots_by_week(lots[lots["strategy"].isin(strategies)], weeks)
     index, columns = pd.Index(list(keys), name="partition_key"), pd.Index(list(strategies), name="strategy")
+    if return_basis == "deployed":
+        daily = daily_returns(lots, weeks, list(strategies), deployed=deployed_grid(lots, weeks, list(strategies)))
+        realised = pd.DataFrame(daily.returns().sum(axis=2), index=index, columns=columns)
+        # A booked date without positive notional cannot come from items the reader accepts;
+        # such a week books nothing rather than a NaN.
+        closed = pd.DataFrame((daily.bookings > 0).any(axis=2) & ~daily.unusable_denominator(), index=index, columns=columns)
+        return realised.where(closed, 0.0), closed
+    frame = lots_by_week(lots[lots["strategy"].isin(strategies)], weeks)
     if frame.empty:
         zeros = pd.DataFrame(0.0, index=index, columns=columns)
         return zeros, zeros.astype(bool)

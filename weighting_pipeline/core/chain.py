@@ -13,7 +13,8 @@ from typing import Sequence
 import pandas as pd
 
 from weighting_pipeline.core.calendar import WeekWindows
-from weighting_pipeline.core.lots import PNL_DATES, pnl_date_of
+from weighting_pipeline.core.deployed import RETURN_BASES, DeployedGrid, deployed_grid
+from weighting_pipeline.core.lots import ENTRY_SEQ, PNL_DATES, booked_rows, pnl_date_of
 from weighting_pipeline.core.multipliers import MultiplierBounds, multipliers
 from weighting_pipeline.core.returns import HalfDayGrid, daily_returns, half_day_grid
 from weighting_pipeline.core.sharpe import MISSING_DAYS, SCORES, SharpeParams, sharpe_ratios_of
@@ -34,7 +35,10 @@ class WeightingParams:
     per unit of capital traded, in basis points (``core.backtest``). ``missing_days``
     (``skip`` | ``zero``) and ``score`` (``sharpe`` | ``sortino`` | ``calmar``)
     are described in ``core.sharpe``; ``pnl_date`` (``close`` | ``exit``), when
-    realised P&L is booked, in ``core.lots``.
+    realised P&L is booked, in ``core.lots``; ``return_basis`` (``lot`` |
+    ``deployed``), what a return is per, in ``core.returns`` (``deployed``
+    needs ``pnl_date=exit``: P&L booked as it is realised, against the capital
+    held while it was).
     """
 
     lookback_days: int = 90
@@ -49,6 +53,7 @@ class WeightingParams:
     missing_days: str = "skip"
     score: str = "sharpe"
     pnl_date: str = "close"
+    return_basis: str = "lot"
 
     def __post_init__(self) -> None:
         problems = []
@@ -72,6 +77,10 @@ class WeightingParams:
             problems.append(f"score must be one of {', '.join(SCORES)}, got {self.score!r}")
         if self.pnl_date not in PNL_DATES:
             problems.append(f"pnl_date must be one of {', '.join(PNL_DATES)}, got {self.pnl_date!r}")
+        if self.return_basis not in RETURN_BASES:
+            problems.append(f"return_basis must be one of {', '.join(RETURN_BASES)}, got {self.return_basis!r}")
+        elif self.return_basis == "deployed" and self.pnl_date != "exit":
+            problems.append(f"return_basis=deployed requires pnl_date=exit, got pnl_date={self.pnl_date}")
         try:
             self.bounds
         except ValueError as exc:
@@ -97,30 +106,47 @@ def run_chain(
     baseline: pd.Series,
     params: WeightingParams = WeightingParams(),
     grid: HalfDayGrid | None = None,
+    deployed: DeployedGrid | None = None,
 ) -> dict[str, object]:
-    """closed lots (or exit records, under ``pnl_date=exit``) -> daily returns ->
-    Sharpe -> multipliers -> weights, for ``keys``.
+    """closed lots (or exit records, under ``pnl_date=exit``; positions, under
+    ``return_basis=deployed``) -> daily returns -> Sharpe -> multipliers ->
+    weights, for ``keys``.
 
     Returns the Sharpe, multiplier and weight frames, one row per (week,
     strategy). (The ``daily_returns`` asset stores its stage; here it is
     only an intermediate.) ``grid``: the lots already aggregated for windows
-    covering these weeks' (``half_day_grid``), to run many settings on one.
+    covering these weeks' (``half_day_grid``), to run many settings on one;
+    ``deployed`` likewise their deployed notional (``deployed_grid``).
     """
-    check_pnl_date(lots, params.pnl_date)
+    check_rows(lots, params)
     weeks = WeekWindows.for_keys(keys, params.lookback_days)
     strategies = list(baseline.index)
+    bookings = booked_rows(lots)
+    if params.return_basis == "deployed" and deployed is None:
+        deployed = deployed_grid(lots, weeks, strategies)
+    elif params.return_basis == "lot":
+        deployed = None
     # Lots are aggregated once; daily returns and Sharpe then go CHUNK_WEEKS at a time, so the
     # dense (weeks x strategies x dates) arrays stay small enough to be reused, not re-faulted.
     # Every (week, strategy) cell depends only on its own window: chunking changes no bit.
-    grid = grid if grid is not None else half_day_grid(lots, weeks, strategies)
-    sharpe = sharpe_ratios_of((daily_returns(lots, chunk, strategies, grid) for chunk in weeks.chunks(CHUNK_WEEKS)), params.sharpe)
+    grid = grid if grid is not None else half_day_grid(bookings, weeks, strategies)
+    chunks = (daily_returns(bookings, chunk, strategies, grid, deployed) for chunk in weeks.chunks(CHUNK_WEEKS))
+    sharpe = sharpe_ratios_of(chunks, params.sharpe)
     mult = multipliers(sharpe, params.bounds)
     weights = dynamic_weights(mult, baseline, params.bounds)
     return {"sharpe_ratios": sharpe, "multipliers": mult, "dynamic_weights": weights}
 
 
-def check_pnl_date(frame: pd.DataFrame, pnl_date: str) -> None:
-    """Fail if ``frame`` is not the kind of rows ``pnl_date`` books P&L from."""
+def check_rows(frame: pd.DataFrame, params: WeightingParams) -> None:
+    """Fail if ``frame`` is not the kind of rows ``params`` compute from: closed
+    lots (``pnl_date=close``), exit records (``exit``), or under
+    ``return_basis=deployed`` positions (exit records and entry rows)."""
     kinds = {"close": "closed lots", "exit": "exit records"}
-    if pnl_date_of(frame) != pnl_date:
-        raise ValueError(f"pnl_date={pnl_date} books P&L from {kinds[pnl_date]}, got {kinds[pnl_date_of(frame)]} (columns: {', '.join(frame.columns)})")
+    if pnl_date_of(frame) != params.pnl_date:
+        raise ValueError(f"pnl_date={params.pnl_date} books P&L from {kinds[params.pnl_date]}, got {kinds[pnl_date_of(frame)]} "
+                         f"(columns: {', '.join(frame.columns)})")
+    entries = int((frame["exit_seq"] == ENTRY_SEQ).sum()) if params.pnl_date == "exit" else 0
+    if params.return_basis == "deployed" and len(frame) and not entries:
+        raise ValueError("return_basis=deployed needs positions (exit records and one entry row per lot held), got exit records only")
+    if params.return_basis == "lot" and entries:
+        raise ValueError(f"return_basis=lot books from exit records, got positions with {entries} entry row(s)")

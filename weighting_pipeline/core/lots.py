@@ -8,6 +8,11 @@ Each row *books* realised P&L on a date, by the rule ``pnl_date``:
 * ``exit``: one row per exit record (``EXIT_COLUMNS``), of closed and open
   lots alike, booking that exit's ``realized_pnl`` at its ``exit_timestamp``.
 
+Under ``return_basis=deployed`` (``core.deployed``) the frame is a *positions*
+frame: the exit records of the lots held in a window plus one *entry row* per
+lot (``exit_seq == ENTRY_SEQ``, no ``exit_timestamp``, ``exit_qty`` and
+``realized_pnl`` 0). Entry rows book nothing: ``booked_rows`` drops them.
+
 Money is float64 in the account currency; times are tz-aware UTC;
 ``strategy`` is the baseline key (``beam_chain.clj``). The functions below
 take either frame and tell them apart by the ``exit_timestamp`` column.
@@ -31,9 +36,10 @@ LOT_COLUMNS: dict[str, str] = {
 
 
 # One row per exit record. ``realized_pnl`` is that exit's (``(exit_price -
-# entry_price) * exit_qty``, gross of fees); ``entry_qty`` and ``entry_price``
-# are its lot's; ``exit_seq`` is the record's position in the lot's
-# ``exit_records``; ``fully_closed_at`` is NaT while the lot is open (at read time).
+# entry_price) * exit_qty``, gross of fees) and ``exit_qty`` its quantity;
+# ``entry_qty`` and ``entry_price`` are its lot's; ``exit_seq`` is the record's
+# position in the lot's ``exit_records`` (``ENTRY_SEQ`` on an entry row);
+# ``fully_closed_at`` is NaT while the lot is open (at read time).
 EXIT_COLUMNS: dict[str, str] = {
     "lot_id": "string",
     "strategy": "category",
@@ -44,9 +50,19 @@ EXIT_COLUMNS: dict[str, str] = {
     "exit_seq": "int32",
     "entry_qty": "float64",
     "entry_price": "float64",
+    "exit_qty": "float64",
     "realized_pnl": "float64",
 }
 PNL_DATES = ("close", "exit")
+ENTRY_SEQ = -1  # exit_seq of a positions frame's entry rows
+
+
+def booked_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows that book P&L: ``frame`` without a positions frame's entry rows."""
+    if not is_exits(frame):
+        return frame
+    entry = (frame["exit_seq"] == ENTRY_SEQ).to_numpy()
+    return frame[~entry].reset_index(drop=True) if entry.any() else frame
 
 
 def empty_exits() -> pd.DataFrame:

@@ -11,6 +11,12 @@ books each exit record's on its own exit time):
   A``: a simple (not log) return on the average capital deployed;
 * dates with no booking have no return (they are skipped, not zero).
 
+That is the ``lot`` return basis (the original design's): a return per average
+lot notional, not per unit of capital. Under ``return_basis=deployed`` the
+denominator is instead the strategy's deployed notional on ``d``
+(``core.deployed``): a simple return on the capital the strategy had at work
+that day.
+
 The kernel aggregates lots once onto a (strategy x half-day) grid and reads
 every window from it, so a range of weeks costs O(weeks x strategies x
 lookback) array work and O(lots) Python-free aggregation. A single week is a
@@ -29,8 +35,9 @@ import numpy as np
 import pandas as pd
 
 from weighting_pipeline.core.calendar import WeekWindows, half_day_index
+from weighting_pipeline.core.deployed import DeployedGrid
 from weighting_pipeline.core.grid import positions
-from weighting_pipeline.core.lots import booked_at, pnl_date_of
+from weighting_pipeline.core.lots import booked_at, booked_rows, pnl_date_of
 
 _EPOCH = np.datetime64("1970-01-01", "D")
 
@@ -46,7 +53,9 @@ class DailyReturns:
     under ``exit``); a date with none has no return. ``window_lots`` and
     ``avg_position_value`` are (weeks, strategies): the distinct lots that
     booked P&L in the window and the mean of their ``entry_qty * entry_price``
-    (NaN without lots).
+    (NaN without lots). ``deployed`` (under ``return_basis=deployed`` only) is
+    (weeks, strategies, lookback + 1): each date's deployed notional
+    (``core.deployed``), the denominator of its return.
     """
 
     weeks: WeekWindows
@@ -56,18 +65,43 @@ class DailyReturns:
     window_lots: np.ndarray
     avg_position_value: np.ndarray
     pnl_date: str = "close"
+    deployed: np.ndarray | None = None
+
+    @property
+    def return_basis(self) -> str:
+        return "lot" if self.deployed is None else "deployed"
+
+    def returns(self, weeks: slice = slice(None)) -> np.ndarray:
+        """(weeks, strategies, dates) simple returns of the weeks ``weeks``: P&L over
+        the basis's denominator on booked dates, and 0 on dates without a booking
+        (where the average position is usable, under the lot basis)."""
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            if self.deployed is None:
+                return self.pnl[weeks] / self.avg_position_value[weeks][..., None]
+            pnl = self.pnl[weeks]
+            return np.divide(pnl, self.deployed[weeks], out=np.zeros_like(pnl), where=self.bookings[weeks] > 0)
+
+    def unusable_denominator(self) -> np.ndarray:
+        """(weeks, strategies): where a booked date has no positive denominator
+        (average position value, or that date's deployed notional)."""
+        if self.deployed is None:
+            return ~(self.avg_position_value > 0)
+        return ((self.bookings > 0) & ~(self.deployed > 0)).any(axis=2)
 
     def to_frame(self) -> pd.DataFrame:
         """Long format, one row per (partition_key, strategy, date) with a close,
         sorted in that order: the stored form of the ``daily_returns`` asset.
 
-        ``daily_return`` is NaN when ``avg_position_value <= 0``.
+        ``deployed_notional`` is the date's (NaN under the lot basis);
+        ``daily_return`` is P&L over the basis's denominator, NaN when that is <= 0.
         """
         w, s, d = np.nonzero(self.bookings)
         avg = self.avg_position_value[w, s]
         pnl = self.pnl[w, s, d]
+        deployed = np.full(len(w), np.nan) if self.deployed is None else self.deployed[w, s, d]
+        denominator = avg if self.deployed is None else deployed
         with np.errstate(invalid="ignore", divide="ignore"):
-            ret = np.where(avg > 0, pnl / avg, np.nan)
+            ret = np.where(denominator > 0, pnl / denominator, np.nan)
         day = self.weeks.window_start_day[w] + d
         return pd.DataFrame(
             {
@@ -78,13 +112,16 @@ class DailyReturns:
                 "bookings": self.bookings[w, s, d].astype(np.int32),
                 "window_lots": self.window_lots[w, s].astype(np.int32),
                 "avg_position_value": avg,
+                "deployed_notional": deployed,
                 "daily_return": ret,
             }
         )
 
     @classmethod
-    def from_frame(cls, frame: pd.DataFrame, weeks: WeekWindows, strategies: Sequence[str], pnl_date: str = "close") -> "DailyReturns":
-        """The inverse of ``to_frame`` (exact: the same floats land in the same cells)."""
+    def from_frame(cls, frame: pd.DataFrame, weeks: WeekWindows, strategies: Sequence[str], pnl_date: str = "close",
+                   return_basis: str = "lot") -> "DailyReturns":
+        """The inverse of ``to_frame`` (exact: the same floats land in the same cells;
+        under the deployed basis, the notional of dates without a booking is not kept)."""
         shape = (len(weeks), len(strategies), weeks.n_dates)
         w = positions(frame["partition_key"], list(weeks.keys))[1]
         s = positions(frame["strategy"], list(strategies))[1]
@@ -102,7 +139,11 @@ class DailyReturns:
         bookings[w, s, d] = frame["bookings"].to_numpy(np.int32)
         window_lots[w, s] = frame["window_lots"].to_numpy(np.int64)
         avg[w, s] = frame["avg_position_value"].to_numpy(np.float64)
-        return cls(weeks, tuple(strategies), pnl, bookings, window_lots, avg, pnl_date)
+        deployed = None
+        if return_basis == "deployed":
+            deployed = np.full(shape, np.nan)
+            deployed[w, s, d] = frame["deployed_notional"].to_numpy(np.float64)
+        return cls(weeks, tuple(strategies), pnl, bookings, window_lots, avg, pnl_date, deployed)
 
 
 @dataclass(frozen=True)
@@ -158,23 +199,28 @@ def half_day_grid(lots: pd.DataFrame, weeks: WeekWindows, strategies: Sequence[s
 
 
 def daily_returns(
-    lots: pd.DataFrame, weeks: WeekWindows, strategies: Sequence[str], grid: HalfDayGrid | None = None
+    lots: pd.DataFrame, weeks: WeekWindows, strategies: Sequence[str], grid: HalfDayGrid | None = None,
+    deployed: DeployedGrid | None = None,
 ) -> DailyReturns:
     """Aggregate booked P&L into every week's window.
 
-    ``lots`` is a closed-lots or exit-records frame (see ``core.lots``); its
-    kind is the ``pnl_date`` rule. Rows of strategies not in ``strategies``
-    and rows outside every window are ignored. Pass a ``grid`` built for a
-    wider range to read a subset of weeks without aggregating again (the
-    cells are the same either way).
+    ``lots`` is a closed-lots or exit-records frame (see ``core.lots``; a
+    positions frame's entry rows are dropped); its kind is the ``pnl_date``
+    rule. Rows of strategies not in ``strategies`` and rows outside every
+    window are ignored. Pass a ``grid`` built for a wider range to read a
+    subset of weeks without aggregating again (the cells are the same either
+    way). ``deployed``: the deployed notional of these windows
+    (``core.deployed.deployed_grid``), for ``return_basis=deployed``.
     """
+    lots = booked_rows(lots)
     n_strat, n_weeks, n_dates = len(strategies), len(weeks), weeks.n_dates
     pnl_date = pnl_date_of(lots)
     pnl_out = np.zeros((n_weeks, n_strat, n_dates))
     lots_out = np.zeros((n_weeks, n_strat, n_dates), dtype=np.int32)
     avg_out = np.full((n_weeks, n_strat), np.nan)
+    notional = deployed.window(weeks) if deployed is not None else None
     if n_weeks == 0 or n_strat == 0 or len(lots) == 0:
-        return DailyReturns(weeks, tuple(strategies), pnl_out, lots_out, np.zeros((n_weeks, n_strat), np.int64), avg_out, pnl_date)
+        return DailyReturns(weeks, tuple(strategies), pnl_out, lots_out, np.zeros((n_weeks, n_strat), np.int64), avg_out, pnl_date, notional)
     grid = grid if grid is not None else half_day_grid(lots, weeks, strategies)
     if not grid.covers(weeks):
         raise ValueError("the half-day grid does not cover these weeks' windows")
@@ -191,7 +237,7 @@ def daily_returns(
         window_lots, cost_sum = distinct_lots_per_window(lots, weeks, strategies)
     with np.errstate(invalid="ignore", divide="ignore"):
         avg_out[:] = np.where(window_lots > 0, cost_sum / window_lots, np.nan)
-    return DailyReturns(weeks, tuple(strategies), pnl_out, lots_out, window_lots, avg_out, pnl_date)
+    return DailyReturns(weeks, tuple(strategies), pnl_out, lots_out, window_lots, avg_out, pnl_date, notional)
 
 
 def distinct_lots_per_window(rows: pd.DataFrame, weeks: WeekWindows, strategies: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:

@@ -2,7 +2,8 @@
 
 ``sharpe = (mean(r) * periods - rf) / (std(r, ddof=1) * sqrt(periods))``
 
-where ``r`` are simple daily returns, ``rf`` is the *annual* risk-free rate
+where ``r`` are simple daily returns (on the ``return_basis`` of
+``core.returns``: per average lot notional, or per deployed notional), ``rf`` is the *annual* risk-free rate
 (0.045 = 4.5%) and ``periods`` is 252. This equals empyrical's
 ``sharpe_ratio(r, risk_free=rf / periods, annualization=periods)``.
 
@@ -100,9 +101,9 @@ def _window_stats(daily: DailyReturns, params: SharpeParams) -> dict[str, np.nda
         out["obs"][sel] = n
         with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
             # Dates without closes have pnl exactly 0, so r is 0 there whenever the
-            # average position is usable (a 0 return, if the date is observed); other
+            # denominator is usable (a 0 return, if the date is observed); other
             # rows are skipped by the rules anyway.
-            r = daily.pnl[sel] / daily.avg_position_value[sel][..., None]
+            r = daily.returns(sel)
             mean = r.sum(axis=2) / n
             dev = r - mean[..., None]
             dev[unobserved] = 0.0
@@ -178,9 +179,10 @@ def sharpe_ratios_of(dailies: Iterable[DailyReturns], params: SharpeParams = Sha
     first rule that applies): no lots booked P&L in the window; fewer than
     ``min_lots`` distinct lots; fewer than ``min_days`` distinct booking dates
     (close dates under ``pnl_date=close``, exit dates under ``exit``); average
-    position value <= 0; zero volatility (every observed daily return
-    identical); for ``sortino``, no return below the risk-free rate (no downside
-    deviation); for ``calmar``, no drawdown. Qualified rows have
+    position value <= 0 (under ``return_basis=deployed``: a date with P&L and
+    no positive deployed notional); zero volatility (every observed daily
+    return identical); for ``sortino``, no return below the risk-free rate (no
+    downside deviation); for ``calmar``, no drawdown. Qualified rows have
     ``skip_reason == ""``. ``observations`` counts the returns the statistics
     use (close dates, plus trading days without a close under ``zero``);
     ``sharpe_se_iid`` and ``sharpe_se`` are the Lo and Mertens/Opdyke standard
@@ -190,13 +192,13 @@ def sharpe_ratios_of(dailies: Iterable[DailyReturns], params: SharpeParams = Sha
         raise ValueError(f"missing_days must be one of {MISSING_DAYS}, got {params.missing_days!r}")
     if params.score not in SCORES:
         raise ValueError(f"score must be one of {SCORES}, got {params.score!r}")
-    parts, keys, strategies, pnl_date = [], [], None, "close"
+    parts, keys, strategies, pnl_date, basis = [], [], None, "close", "lot"
     for daily in dailies:  # consecutive runs of weeks, same strategies; only one is held at a time
-        parts.append({**_window_stats(daily, params), "avg": daily.avg_position_value})
+        parts.append({**_window_stats(daily, params), "avg": daily.avg_position_value, "unusable": daily.unusable_denominator()})
         keys.extend(daily.weeks.keys)
-        strategies, pnl_date = daily.strategies, daily.pnl_date
+        strategies, pnl_date, basis = daily.strategies, daily.pnl_date, daily.return_basis
     stats = {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
-    lots, days, avg = stats["lots"].ravel(), stats["days"].ravel(), stats["avg"].ravel()
+    lots, days, avg, unusable = stats["lots"].ravel(), stats["days"].ravel(), stats["avg"].ravel(), stats["unusable"].ravel()
     mean, std = stats["mean"].ravel(), stats["std"].ravel()
     flat = stats["flat"].ravel()
     p = params.periods_per_year
@@ -204,7 +206,7 @@ def sharpe_ratios_of(dailies: Iterable[DailyReturns], params: SharpeParams = Sha
         raw_sharpe = (stats["mean"] * p - params.risk_free_rate) / (stats["std"] * np.sqrt(p))
     raw_score, undefined = _scores(stats, raw_sharpe, params)
     rule = np.select(
-        [lots == 0, lots < params.min_lots, days < params.min_days, ~(avg > 0), flat, undefined.ravel()],
+        [lots == 0, lots < params.min_lots, days < params.min_days, unusable, flat, undefined.ravel()],
         [1, 2, 3, 4, 5, 6],
         default=0,
     )
@@ -213,7 +215,7 @@ def sharpe_ratios_of(dailies: Iterable[DailyReturns], params: SharpeParams = Sha
     reason[rule == 1] = "no closed lots in window" if pnl_date == "close" else "no exits in window"
     reason[rule == 2] = [f"fewer than {params.min_lots} lots: {n}" for n in lots[rule == 2]]
     reason[rule == 3] = [f"fewer than {params.min_days} {booked} dates: {n}" for n in days[rule == 3]]
-    reason[rule == 4] = "non-positive average position value"
+    reason[rule == 4] = "non-positive average position value" if basis == "lot" else "non-positive deployed notional on a date with P&L"
     reason[rule == 5] = "zero volatility"
     reason[rule == 6] = "no downside deviation" if params.score == "sortino" else "no drawdown"
     qualified = rule == 0

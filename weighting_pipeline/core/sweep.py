@@ -23,7 +23,8 @@ from weighting_pipeline.core.allocation import bounded_weights
 from weighting_pipeline.core.backtest import holdout_arrays, score, weekly_realised_returns
 from weighting_pipeline.core.calendar import WeekWindows, previous_key
 from weighting_pipeline.core.chain import CHUNK_WEEKS, WeightingParams, run_chain
-from weighting_pipeline.core.lots import pnl_date_of
+from weighting_pipeline.core.deployed import DeployedGrid, deployed_grid
+from weighting_pipeline.core.lots import ENTRY_SEQ, booked_rows, pnl_date_of
 from weighting_pipeline.core.multipliers import multiplier_matrix
 from weighting_pipeline.core.returns import HalfDayGrid, daily_returns, half_day_grid
 from weighting_pipeline.core.sharpe import sharpe_ratios_of
@@ -43,6 +44,27 @@ def setting_holdout(lots: pd.DataFrame, keys: Sequence[str], baseline: pd.Series
     return score(weights, list(keys), baseline, realised, closed)[0]
 
 
+def usable_combinations(grid: dict[str, Iterable], base: WeightingParams) -> tuple[list[tuple], list[tuple[tuple, str]]]:
+    """The combinations of ``grid`` (in grid order) that are valid settings, and
+    those that are not with the reason (e.g. ``return_basis=deployed`` with
+    ``pnl_date=close``): a sweep runs the first and names the second."""
+    names, usable, refused = list(grid), [], []
+    for values in product(*(list(grid[n]) for n in names)):
+        try:
+            replace(base, **dict(zip(names, values)))
+        except ValueError as exc:
+            refused.append((values, str(exc)))
+        else:
+            usable.append(values)
+    return usable, refused
+
+
+def _kind(rows: pd.DataFrame) -> str:
+    if pnl_date_of(rows) == "exit" and (rows["exit_seq"] == ENTRY_SEQ).any():
+        return "deployed"
+    return pnl_date_of(rows)
+
+
 @dataclass(frozen=True)
 class SweepResult:
     table: pd.DataFrame  # one row per setting, in grid order
@@ -52,40 +74,49 @@ class SweepResult:
     actives: dict[int, pd.Series]  # row -> that setting's weekly active return
 
 
+def ledger_key(params: WeightingParams) -> str:
+    """Which rows a setting computes from: ``close`` (closed lots), ``exit`` (exit
+    records) or ``deployed`` (positions, ``return_basis=deployed``)."""
+    return "deployed" if params.return_basis == "deployed" else params.pnl_date
+
+
 class _Stages:
-    """The stages a setting shares with others, computed once: each ``pnl_date``
-    rule's realised returns, its rows on the half-day grid per lookback, and the
-    (weeks, strategies) Sharpe, score and qualified matrices per rule, lookback
-    and Sharpe settings (only the bounds differ between settings that share them)."""
+    """The stages a setting shares with others, computed once: each kind of rows'
+    (``ledger_key``) realised returns, its rows on the half-day grid (and its
+    deployed notional) per lookback, and the (weeks, strategies) Sharpe, score
+    and qualified matrices per kind, lookback and Sharpe settings (only the
+    bounds differ between settings that share them)."""
 
     def __init__(self, ledger: Mapping[str, pd.DataFrame], keys: Sequence[str], strategies: list[str]):
         self.ledger, self.keys, self.weight_keys, self.strategies = ledger, list(keys), weight_keys(keys), strategies
-        self._grids: dict[tuple, tuple[WeekWindows, HalfDayGrid]] = {}
+        self._grids: dict[tuple, tuple[WeekWindows, HalfDayGrid, DeployedGrid | None]] = {}
         self._scores: dict[tuple, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         self._realised: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
-    def rows(self, pnl_date: str) -> pd.DataFrame:
-        if pnl_date not in self.ledger:
-            raise ValueError(f"pnl_date={pnl_date} is in the grid, but the sweep was given rows for {', '.join(self.ledger)} only")
-        return self.ledger[pnl_date]
+    def rows(self, kind: str) -> pd.DataFrame:
+        if kind not in self.ledger:
+            raise ValueError(f"{kind} rows are needed by the grid, but the sweep was given rows for {', '.join(self.ledger)} only")
+        return self.ledger[kind]
 
-    def realised(self, pnl_date: str) -> tuple[np.ndarray, np.ndarray]:
-        """Realised returns and booked-P&L flags of ``keys``, week x strategy, by the rule."""
-        if pnl_date not in self._realised:
-            r, c = weekly_realised_returns(self.rows(pnl_date), self.keys, self.strategies)
-            self._realised[pnl_date] = r.to_numpy(float), c.to_numpy(bool)
-        return self._realised[pnl_date]
+    def realised(self, kind: str) -> tuple[np.ndarray, np.ndarray]:
+        """Realised returns and booked-P&L flags of ``keys``, week x strategy, from the rows ``kind``."""
+        if kind not in self._realised:
+            basis = "deployed" if kind == "deployed" else "lot"
+            r, c = weekly_realised_returns(self.rows(kind), self.keys, self.strategies, basis)
+            self._realised[kind] = r.to_numpy(float), c.to_numpy(bool)
+        return self._realised[kind]
 
     def scores(self, params: WeightingParams) -> tuple[np.ndarray, np.ndarray]:
         """(weeks, strategies) scores and whether each strategy qualified, for ``params``."""
-        key = (params.pnl_date, params.lookback_days, params.sharpe)
+        key = (ledger_key(params), params.lookback_days, params.sharpe)
         if key not in self._scores:
-            rows = self.rows(params.pnl_date)
+            rows = self.rows(key[0])
             if key[:2] not in self._grids:
                 weeks = WeekWindows.for_keys(self.weight_keys, params.lookback_days)
-                self._grids[key[:2]] = weeks, half_day_grid(rows, weeks, self.strategies)
-            weeks, grid = self._grids[key[:2]]
-            chunks = (daily_returns(rows, c, self.strategies, grid) for c in weeks.chunks(CHUNK_WEEKS))
+                deployed = deployed_grid(rows, weeks, self.strategies) if key[0] == "deployed" else None
+                self._grids[key[:2]] = weeks, half_day_grid(booked_rows(rows), weeks, self.strategies), deployed
+            weeks, grid, deployed = self._grids[key[:2]]
+            chunks = (daily_returns(rows, c, self.strategies, grid, deployed) for c in weeks.chunks(CHUNK_WEEKS))
             frame = sharpe_ratios_of(chunks, params.sharpe)  # week-major, every cell once
             shape = (len(weeks), len(self.strategies))
             self._scores[key] = (frame["score"].to_numpy(float).reshape(shape), (frame["skip_reason"] == "").to_numpy().reshape(shape))
@@ -94,13 +125,14 @@ class _Stages:
 
 def sweep(lots: pd.DataFrame | Mapping[str, pd.DataFrame], keys: Sequence[str], baseline: pd.Series, grid: dict[str, Iterable],
           base: WeightingParams = WeightingParams(), progress: Callable[[int, int], None] | None = None) -> SweepResult:
-    """Backtest every combination of ``grid`` (``WeightingParams`` field -> values) over
-    the weeks ``keys``; ``progress(done, total)`` is called after each setting.
+    """Backtest every usable combination of ``grid`` (``WeightingParams`` field ->
+    values; ``usable_combinations``) over the weeks ``keys``; ``progress(done, total)`` is called after each setting.
 
     ``lots``: the rows P&L is booked from, one frame (its rule, ``core.lots``) or
-    ``{"close": closed lots, "exit": exit records}`` when ``pnl_date`` is swept.
-    Each setting is scored on its own rule's realised returns, as
-    ``tilt_backtest`` would score it with that ``PNL_DATE``.
+    ``{"close": closed lots, "exit": exit records, "deployed": positions}`` (the
+    kinds the grid needs, ``ledger_key``) when ``pnl_date`` or ``return_basis``
+    is swept. Each setting is scored on its own rows' realised returns, as
+    ``tilt_backtest`` would score it with those settings.
 
     Each row holds the setting, the weeks, the information ratio (annualised,
     weekly active returns), its Mertens/Opdyke and Lo standard errors, the
@@ -110,15 +142,15 @@ def sweep(lots: pd.DataFrame | Mapping[str, pd.DataFrame], keys: Sequence[str], 
     settings are computed once and the weights stay (weeks, strategies) arrays.
     """
     names = list(grid)
-    combos = list(product(*(list(grid[n]) for n in names)))
+    combos, _ = usable_combinations(grid, base)
     strategies = list(baseline.index)
-    ledger = dict(lots) if isinstance(lots, Mapping) else {pnl_date_of(lots): lots}
+    ledger = dict(lots) if isinstance(lots, Mapping) else {_kind(lots): lots}
     b = baseline.to_numpy(float)
     stages = _Stages(ledger, keys, strategies)
     rows, actives = [], {}
     for i, values in enumerate(combos):
         params = replace(base, **dict(zip(names, values)))  # validates the combination
-        r, c = stages.realised(params.pnl_date)
+        r, c = stages.realised(ledger_key(params))
         score, qualified = stages.scores(params)
         m = multiplier_matrix(score, params.bounds)
         w = bounded_weights(b, m, params.bounds)

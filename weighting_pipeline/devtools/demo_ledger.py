@@ -28,7 +28,7 @@ import pandas as pd
 
 from weighting_pipeline.core.baseline import strategy_stem
 from weighting_pipeline.core.calendar import TIMEZONE
-from weighting_pipeline.core.lots import EXIT_COLUMNS, LOT_COLUMNS, canonical_order
+from weighting_pipeline.core.lots import ENTRY_SEQ, EXIT_COLUMNS, LOT_COLUMNS, canonical_order
 from weighting_pipeline.devtools.ledger_writer import Exit, lot_item, write_items
 
 SYMBOLS = np.array(["SPY", "QQQ", "TQQQ", "GLD", "TLT", "IWM", "EEM", "UVXY", "SOXL", "EQUITIES::XLE//USD"])
@@ -102,9 +102,31 @@ class SyntheticLedger:
             "exit_seq": np.arange(len(lot)) - first[lot],
             "entry_qty": self._entry_qty()[lot],
             "entry_price": (self.entry_cents / 100.0)[lot],
+            "exit_qty": self.exit_units / 10.0 ** self.decimals[lot],
             "realized_pnl": self._exit_pnl(),
         })
         return canonical_order(frame.astype(EXIT_COLUMNS))
+
+    @property
+    def positions(self) -> pd.DataFrame:
+        """Every lot's entry row and every exit record: the positions frame
+        (``core.lots``, ``return_basis=deployed``) of the whole ledger, in canonical order."""
+        first, counts = self._exit_spans()
+        closed_at = pd.Series(self.exit_ts[first + counts - 1].as_unit("ns")).where(self.closed & (counts > 0))
+        entries = pd.DataFrame({
+            "lot_id": pd.array(self.lot_id, dtype="string"),
+            "strategy": pd.Categorical.from_codes(self.strategy, categories=list(self.strategies)),
+            "symbol": pd.array(self.symbol, dtype="string"),
+            "entry_timestamp": self.entry_ts.as_unit("ns"),
+            "fully_closed_at": closed_at.to_numpy(),
+            "exit_timestamp": pd.Series(pd.NaT, index=range(len(self.lot_id)), dtype="datetime64[ns, UTC]"),
+            "exit_seq": ENTRY_SEQ,
+            "entry_qty": self._entry_qty(),
+            "entry_price": self.entry_cents / 100.0,
+            "exit_qty": 0.0,
+            "realized_pnl": 0.0,
+        }).astype(EXIT_COLUMNS)
+        return canonical_order(pd.concat([self.exit_records, entries], ignore_index=True))
 
     @property
     def lots(self) -> pd.DataFrame:

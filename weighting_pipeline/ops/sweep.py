@@ -14,7 +14,7 @@ import math
 import os
 import sys
 import time
-from dataclasses import fields, replace
+from dataclasses import fields
 from typing import Callable
 
 import pandas as pd
@@ -26,6 +26,7 @@ GRID_OPTIONS = {  # option -> (WeightingParams field, parser)
     "score": ("score", str),
     "missing_days": ("missing_days", str),
     "pnl_date": ("pnl_date", str),
+    "return_basis": ("return_basis", str),
 }
 
 
@@ -34,31 +35,42 @@ class SweepArgumentError(ValueError):
 
 
 def parse_grid(options: dict[str, str | None], base) -> dict[str, list]:
-    """``{"lookback": "30,60"}`` -> ``{"lookback_days": [30, 60]}``, each value checked
-    on its own against ``base`` (a ``WeightingParams``) so an error names the option."""
-    grid = {}
+    """``{"lookback": "30,60"}`` -> ``{"lookback_days": [30, 60]}``. Each value must be
+    usable with ``base`` (a ``WeightingParams``) and the other options' values in at
+    least one combination (``--return-basis deployed`` needs ``--pnl-date exit`` or
+    ``PNL_DATE=exit``), so an error names the option."""
+    from weighting_pipeline.core.sweep import usable_combinations
+
+    grid, flags = {}, {}
     for option, raw in options.items():
         if raw is None:
             continue
         field, parse = GRID_OPTIONS[option]
         flag = "--" + option.replace("_", "-")
-        values = []
+        values, texts = [], {}
         for text in (t.strip() for t in raw.split(",")):
             try:
                 value = parse(text)
-                replace(base, **{field: value})
             except ValueError as exc:
                 raise SweepArgumentError(f"{flag} {raw!r}: {text!r} is not usable: {exc}") from None
             if value not in values:
                 values.append(value)
-        grid[field] = values
+                texts[value] = text
+        grid[field], flags[field] = values, (flag, raw, texts)
+    for field, values in grid.items():
+        for value in values:
+            usable, refused = usable_combinations({**grid, field: [value]}, base)
+            if not usable:
+                flag, raw, texts = flags[field]
+                raise SweepArgumentError(f"{flag} {raw!r}: {texts[value]!r} is not usable: {refused[0][1]}")
     return grid or {"lookback_days": [base.lookback_days]}
 
 
-def read_lots(keys: list[str], widest_lookback: int, stems: dict[str, str]):
+def read_lots(keys: list[str], widest_lookback: int, stems: dict[str, str], positions: bool = False):
     """The ledger's lots and exit records of the strategies ``stems`` (ledger name
     -> baseline key) for the weights of ``keys`` (windows of the week before
-    each, ``widest_lookback`` days) and the P&L booked inside ``keys``."""
+    each, ``widest_lookback`` days) and the P&L booked inside ``keys``; with
+    ``positions``, the positions of the lots held then (``RETURN_BASIS=deployed``)."""
     from weighting_pipeline.core.calendar import WeekWindows
     from weighting_pipeline.core.sweep import weight_keys
     from weighting_pipeline.resources.dynamodb import DynamoDBResource
@@ -70,7 +82,7 @@ def read_lots(keys: list[str], widest_lookback: int, stems: dict[str, str]):
     start = WeekWindows.for_keys(weight_keys(keys), widest_lookback).window_starts.min()
     end = WeekWindows.for_keys(keys, 7).ends.max()
     reader = LedgerReader(dynamodb=DynamoDBResource(), table_name=table, index=os.environ.get("TRADE_LEDGER__INDEX") or "auto")
-    return reader.read_lots(stems, start, end)
+    return reader.read_lots(stems, start, end, positions=positions)
 
 
 def _num(x: float, fmt: str, scale: float = 1.0, suffix: str = "") -> str:
@@ -110,7 +122,7 @@ def progress_bar(total: int, enabled: bool) -> tuple[Callable[[int, int], None],
 def run(week_range: str, options: dict[str, str | None], progress: bool = True, csv_path: str | None = None) -> int:
     """The ``sweep`` command: returns the exit status."""
     from weighting_pipeline.ops.audit import AuditRangeError, weeks_in
-    from weighting_pipeline.core.sweep import sweep
+    from weighting_pipeline.core.sweep import sweep, usable_combinations
     from weighting_pipeline.settings import SettingsError, WeightingSettings
 
     try:
@@ -119,21 +131,27 @@ def run(week_range: str, options: dict[str, str | None], progress: bool = True, 
         base, baseline = settings.params(), settings.baseline()
         grid = parse_grid(options, base)
         began = time.perf_counter()
-        read = read_lots(keys, max(grid.get("lookback_days", [base.lookback_days])), baseline.stems)
+        usable, refused = usable_combinations(grid, base)
+        deployed = any(dict(zip(grid, values)).get("return_basis", base.return_basis) == "deployed" for values in usable)
+        read = read_lots(keys, max(grid.get("lookback_days", [base.lookback_days])), baseline.stems, deployed)
     except (AuditRangeError, SettingsError, SweepArgumentError) as exc:
         print(exc, file=sys.stderr)
         return 2
     b = pd.Series(baseline.allocations, dtype=float).reindex(baseline.keys)
-    n = math.prod(len(values) for values in grid.values())
-    print(f"Read {len(read.lots):,} closed lots and {len(read.exits):,} exit records of {len(baseline.keys)} strategies once "
+    n = len(usable)
+    held = f", {int((read.positions['exit_seq'] < 0).sum()):,} lots held" if deployed else ""
+    print(f"Read {len(read.lots):,} closed lots and {len(read.exits):,} exit records{held} of {len(baseline.keys)} strategies once "
           f"from {os.environ['TRADE_LEDGER__TABLE_NAME']} "
           f"({read.index}) in {time.perf_counter() - began:.1f} s" + (f"; skipped {read.report.skipped_total} bad items" if read.report.skipped else ""))
+    for values, reason in refused:
+        print(f"Not run: {', '.join(f'{k}={v}' for k, v in zip(grid, values))}: {reason}")
     print(f"Backtesting {n} setting(s) over {len(keys)} weeks ({keys[0]}...{keys[-1]}); other settings as configured "
           f"({', '.join(f'{f.name}={getattr(base, f.name)}' for f in fields(base) if f.name not in grid)})\n")
     update, close = progress_bar(n, progress)
     began = time.perf_counter()
     try:
-        result = sweep({"close": read.lots, "exit": read.exits}, keys, b, grid, base, progress=update)
+        rows = {"close": read.lots, "exit": read.exits, **({"deployed": read.positions} if deployed else {})}
+        result = sweep(rows, keys, b, grid, base, progress=update)
     finally:
         close()
     seconds = time.perf_counter() - began

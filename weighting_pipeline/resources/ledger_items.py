@@ -7,6 +7,9 @@ Numbers are parsed from DynamoDB's decimal strings straight to float64: the
 trading system writes them as type S (``str(Decimal)``), and type N is read too.
 Attributes the pipeline does not use (``remaining_qty``, ``entry_cost_basis``,
 the lot-level ``realized_pnl``, ``exit_price``) are neither read nor checked.
+Besides the closed lots and the exit records, every usable lot gives one entry
+row of the *positions* frame (``core.lots``; ``return_basis=deployed``), open
+lots without exits included.
 
 Every skip also keeps the item's raw ``fully_closed_at`` (for a lot still
 open, its last or offending exit's ``exit_timestamp``), so that
@@ -26,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from weighting_pipeline.core.calendar import WeekWindows, half_day_index
-from weighting_pipeline.core.lots import EXIT_COLUMNS, LOT_COLUMNS, empty_exits, empty_lots
+from weighting_pipeline.core.lots import ENTRY_SEQ, EXIT_COLUMNS, LOT_COLUMNS, empty_exits, empty_lots
 
 _HAS_OFFSET = re.compile(r"(Z|[+-]\d{2}:?\d{2})$")
 EXAMPLES_PER_REASON = 5
@@ -106,13 +109,23 @@ def _n(value: object) -> float | None:
 
 @dataclass
 class Columns:
-    """Column lists ``parse_items`` fills: closed lots (``core.lots.LOT_COLUMNS``)
-    and the exit records of every usable lot, open ones too
-    (``EXIT_COLUMNS``), times still raw strings. ``item`` numbers the item
-    each row came from, so duplicates can be told apart."""
+    """Column lists ``parse_items`` fills: closed lots (``core.lots.LOT_COLUMNS``),
+    the exit records of every usable lot, open ones too (``EXIT_COLUMNS``), and
+    one entry row per usable lot (``_ENTRY_COLUMNS``), times still raw strings.
+    ``item`` numbers the item each row came from, so duplicates can be told apart."""
 
     lots: dict[str, list] = field(default_factory=lambda: {c: [] for c in (*LOT_COLUMNS, "item")})
     exits: dict[str, list] = field(default_factory=lambda: {c: [] for c in (*EXIT_COLUMNS, "item")})
+    entries: dict[str, list] = field(default_factory=lambda: {c: [] for c in (*_ENTRY_COLUMNS, "item")})
+
+
+_ENTRY_COLUMNS = ("lot_id", "strategy", "symbol", "entry_timestamp", "fully_closed_at", "entry_qty", "entry_price")
+
+
+def _add_entry(entries: dict[str, list], lot_id: str, key: str, symbol: str, entry: str | None, closed: str | None,
+               qty: float, price: float, item: int) -> None:
+    for column, value in zip((*_ENTRY_COLUMNS, "item"), (lot_id, key, symbol, entry, closed, qty, price, item)):
+        entries[column].append(value)
 
 
 def new_columns() -> Columns:
@@ -136,12 +149,12 @@ def parse_items(
     ``expected_stem`` is the ledger name queried, ``key`` its baseline key.
     ``open_lots``: the items come from the ``OPEN#`` sort keys (lots not fully
     closed), which add exit records only; an open lot without exits is not
-    used and not a skip. Call it once per Query page, so the page's item dicts
-    can be freed.
+    used for P&L and not a skip; it gives only its entry row. Call it once per
+    Query page, so the page's item dicts can be freed.
     """
     if cols is None:
         cols = new_columns()
-    lots, out = cols.lots, cols.exits
+    lots, out, entries = cols.lots, cols.exits, cols.entries
     for item in items:
         report.items += 1
         closed = _s(item, "fully_closed_at")
@@ -186,9 +199,14 @@ def parse_items(
             report.skip("entry_qty and entry_price must be finite and > 0", lot_id, place)
             continue
         exits = item.get("exit_records", {}).get("L")
+        symbol, entry = _s(item, "symbol") or "", _s(item, "entry_timestamp")
         if not exits:
             if not open_lots:
                 report.skip("exit_records missing or empty", lot_id, place)
+            elif exits is not None:  # an open lot not sold from yet: held, nothing realised
+                _add_entry(entries, lot_id, key, symbol, entry, None, qty, price, report.items)
+            else:
+                report.skip("exit_records missing or not a list", lot_id, place)
             continue
         records = [e.get("M") if isinstance(e, dict) else None for e in exits]
         if any(not isinstance(r, dict) for r in records):
@@ -214,7 +232,7 @@ def parse_items(
         elif abs(sold - qty) > QTY_TOLERANCE * qty:
             report.skip("exit quantities do not add up to entry_qty (partially closed)", lot_id, place)
             continue
-        symbol, entry = _s(item, "symbol") or "", _s(item, "entry_timestamp")
+        _add_entry(entries, lot_id, key, symbol, entry, closed, qty, price, report.items)
         n = len(records)
         out["lot_id"].extend([lot_id] * n)
         out["strategy"].extend([key] * n)
@@ -225,6 +243,7 @@ def parse_items(
         out["exit_seq"].extend(range(n))
         out["entry_qty"].extend([qty] * n)
         out["entry_price"].extend([price] * n)
+        out["exit_qty"].extend(exit_qty)
         out["realized_pnl"].extend(pnls)
         out["item"].extend([report.items] * n)
         if open_lots:
@@ -246,18 +265,27 @@ def _times(values) -> pd.Series:
 
 
 def to_frame(cols: Columns, report: ParseReport, now: pd.Timestamp) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Column lists -> typed ``(lots, exits)`` frames; a lot with a bad timestamp,
-    or a copy of a lot id already seen, is skipped with all its exit records.
+    """Column lists -> typed ``(lots, exits)`` frames (``to_frames`` without positions)."""
+    lots, exits, _ = to_frames(cols, report, now, positions=False)
+    return lots, exits
 
-    ``now`` (tz-aware; the reader's clock) bounds times: a lot closed, or an
+
+def to_frames(cols: Columns, report: ParseReport, now: pd.Timestamp, positions: bool = True) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Column lists -> typed ``(lots, exits, positions)`` frames; a lot with a bad
+    timestamp, or a copy of a lot id already seen, is skipped with all its rows.
+
+    The third frame holds every usable lot's entry row and exit records
+    (``core.lots``), unfiltered in time (empty unless ``positions``). ``now``
+    (tz-aware; the reader's clock) bounds times: a lot entered or closed, or an
     exit recorded, in the future is a clock or data error, skipped and counted.
     """
-    if not cols.exits["lot_id"]:
-        return empty_lots(), empty_exits()
-    lots, exits = pd.DataFrame(cols.lots), pd.DataFrame(cols.exits)
+    if not cols.entries["lot_id"]:
+        return empty_lots(), empty_exits(), empty_exits()
+    lots, exits, entries = pd.DataFrame(cols.lots), pd.DataFrame(cols.exits), pd.DataFrame(cols.entries)
     closed, entry = _times(lots["fully_closed_at"]), _times(lots["entry_timestamp"])
     x_entry, x_time, x_closed = _times(exits["entry_timestamp"]), _times(exits["exit_timestamp"]), _times(exits["fully_closed_at"])
-    checks = [  # (rows of lots or exits, bad mask, reason), in the order a lot is judged
+    e_entry = _times(entries["entry_timestamp"])
+    checks = [  # (rows of lots, exits or entries, bad mask, reason), in the order a lot is judged
         ("lots", closed.isna(), "fully_closed_at is not an ISO-8601 time"),
         ("exits", x_entry.isna(), "entry_timestamp missing or not an ISO-8601 time"),
         ("lots", (closed < entry).fillna(False), "fully_closed_at is before entry_timestamp"),
@@ -266,10 +294,17 @@ def to_frame(cols: Columns, report: ParseReport, now: pd.Timestamp) -> tuple[pd.
         ("exits", (x_time < x_entry).fillna(False), "an exit record is before entry_timestamp"),
         ("exits", (x_time > x_closed).fillna(False), "an exit record is after fully_closed_at"),
         ("exits", (x_time > now).fillna(False), "an exit record is in the future"),
+        # Only open lots without exits meet these first: the checks above judge the others.
+        ("entries", e_entry.isna(), "entry_timestamp missing or not an ISO-8601 time"),
+        ("entries", (e_entry > now).fillna(False), "entry_timestamp is in the future"),
     ]
-    # A skip is placed in time by the raw close, or for an open lot by the exit's own time.
-    place = {"lots": lots["fully_closed_at"], "exits": exits["fully_closed_at"].fillna(exits["exit_timestamp"])}
-    frames = {"lots": lots, "exits": exits}
+    # A skip is placed in time by the raw close, or for an open lot by the exit's own time (or its entry's).
+    place = {
+        "lots": lots["fully_closed_at"],
+        "exits": exits["fully_closed_at"].fillna(exits["exit_timestamp"]),
+        "entries": entries["fully_closed_at"].fillna(entries["entry_timestamp"]),
+    }
+    frames = {"lots": lots, "exits": exits, "entries": entries}
     bad: set[int] = set()  # items skipped
     for which, mask, reason in checks:
         m = mask.to_numpy(dtype=bool)
@@ -279,17 +314,25 @@ def to_frame(cols: Columns, report: ParseReport, now: pd.Timestamp) -> tuple[pd.
                 bad.add(item)
                 report.skip(reason, lot_id, raw)
     # A lot id met again in a later item (another page, or both OPEN# and CLOSED#): keep the first.
-    first = exits.drop_duplicates("lot_id").set_index("lot_id")["item"]
-    again = exits.loc[(exits["item"] != exits["lot_id"].map(first)).to_numpy() & ~exits["item"].isin(bad).to_numpy()]
-    again = again.drop_duplicates("item")
-    for item, lot_id, raw in zip(again["item"], again["lot_id"], place["exits"][again.index]):
+    # Every usable item has one entry row, in item order.
+    again = entries.loc[entries["lot_id"].duplicated().to_numpy() & ~entries["item"].isin(bad).to_numpy()]
+    for item, lot_id, raw in zip(again["item"], again["lot_id"], place["entries"][again.index]):
         bad.add(item)
         report.skip("duplicate lot_id (kept the first)", lot_id, raw)
     lots = lots.assign(fully_closed_at=closed, entry_timestamp=entry)[~lots["item"].isin(bad).to_numpy()]
     exits = exits.assign(entry_timestamp=x_entry, exit_timestamp=x_time, fully_closed_at=x_closed)[~exits["item"].isin(bad).to_numpy()]
+    entries = entries.assign(entry_timestamp=e_entry, fully_closed_at=_times(entries["fully_closed_at"]))[~entries["item"].isin(bad).to_numpy()]
+    exits = exits.drop(columns="item").astype(EXIT_COLUMNS).reset_index(drop=True)
+    lots = lots.drop(columns="item").astype(LOT_COLUMNS).reset_index(drop=True)
+    if not positions:
+        return lots, exits, empty_exits()
+    entry_rows = entries.drop(columns="item").assign(
+        exit_timestamp=pd.Series(pd.NaT, index=entries.index, dtype="datetime64[ns, UTC]"), exit_seq=ENTRY_SEQ, exit_qty=0.0, realized_pnl=0.0,
+    )[list(EXIT_COLUMNS)].astype(EXIT_COLUMNS)
     return (
-        lots.drop(columns="item").astype(LOT_COLUMNS).reset_index(drop=True),
-        exits.drop(columns="item").astype(EXIT_COLUMNS).reset_index(drop=True),
+        lots,
+        exits,
+        pd.concat([exits.astype({"strategy": object}), entry_rows.astype({"strategy": object})], ignore_index=True).astype(EXIT_COLUMNS),
     )
 
 

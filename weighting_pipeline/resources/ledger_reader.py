@@ -17,8 +17,9 @@ one thread-safe boto3 client. Two reads per strategy:
   their exits inside the window are P&L under ``pnl_date=exit`` and are shown
   as exits of lots still open at the week's end.
 * **open lots** (``OPEN#`` sort keys on GSI5) that have an exit and were
-  entered before the window's end. A lot left with a tiny remainder stays
-  open for ever, so this read grows with such lots.
+  entered before the window's end; with ``positions`` (``RETURN_BASIS=deployed``),
+  those without exits too. A lot left with a tiny remainder stays open for
+  ever, so this read grows with such lots.
 
 Bounds are padded by a day (ISO strings with other offsets or precisions only
 sort correctly to within hours) and the exact window is applied here. Items
@@ -39,9 +40,10 @@ import orjson
 import pandas as pd
 from pydantic import Field
 
+from weighting_pipeline.core.deployed import held_in
 from weighting_pipeline.core.lots import PNL_DATES, canonical_order, empty_exits, empty_lots, in_window
 from weighting_pipeline.resources.dynamodb import DynamoDBResource
-from weighting_pipeline.resources.ledger_items import PROJECTION, PROJECTION_NAMES, ParseReport, new_columns, parse_items, to_frame
+from weighting_pipeline.resources.ledger_items import PROJECTION, PROJECTION_NAMES, ParseReport, new_columns, parse_items, to_frames
 from weighting_pipeline.resources.table_schema import GSI5, GSI7, TableSchemaError, describe, require_keys
 
 _PAD = pd.Timedelta(days=1)
@@ -54,11 +56,15 @@ class LedgerRead:
     ``lots``: lots fully closed inside the window (``core.lots.LOT_COLUMNS``).
     ``exits``: exit records with ``exit_timestamp`` inside the window, of
     every usable lot, open, closed in the window or closed after it
-    (``EXIT_COLUMNS``). Both in canonical order.
+    (``EXIT_COLUMNS``). ``positions`` (read with ``positions=True`` only,
+    else empty): the entry rows and exit records before the window's end of
+    every lot held at some moment of it (``core.deployed.held_in``). All in
+    canonical order.
     """
 
     lots: pd.DataFrame
     exits: pd.DataFrame
+    positions: pd.DataFrame
     report: ParseReport
     pages: int
     scanned: int  # items DynamoDB read (and charged for), filtered or not
@@ -71,13 +77,16 @@ class LedgerRead:
     @property
     def read_amplification(self) -> float:
         """Items read per lot needed (closed in the window, or with an exit in it; 1.0 = nothing wasted)."""
-        needed = pd.concat([self.lots["lot_id"], self.exits["lot_id"]]).nunique()
+        needed = pd.concat([self.lots["lot_id"], self.exits["lot_id"], self.positions["lot_id"]]).nunique()
         return self.scanned / max(needed, 1)
 
-    def bookings(self, pnl_date: str) -> pd.DataFrame:
-        """The rows the ``pnl_date`` rule books P&L from: ``lots`` (close) or ``exits`` (exit)."""
+    def bookings(self, pnl_date: str, return_basis: str = "lot") -> pd.DataFrame:
+        """The rows the settings compute from: ``lots`` (``pnl_date=close``), ``exits``
+        (``exit``), or ``positions`` (``return_basis=deployed``)."""
         if pnl_date not in PNL_DATES:
             raise ValueError(f"pnl_date must be one of {', '.join(PNL_DATES)}, got {pnl_date!r}")
+        if return_basis == "deployed":
+            return self.positions
         return self.lots if pnl_date == "close" else self.exits
 
 
@@ -94,12 +103,15 @@ class LedgerReader(dg.ConfigurableResource):
     )
 
     def read_lots(
-        self, stems: dict[str, str], start: pd.Timestamp, end: pd.Timestamp, now: pd.Timestamp | None = None
+        self, stems: dict[str, str], start: pd.Timestamp, end: pd.Timestamp, now: pd.Timestamp | None = None,
+        positions: bool = False,
     ) -> LedgerRead:
         """The strategies ``stems`` (ledger name -> baseline key): lots with
         ``start <= fully_closed_at < end`` and exit records with ``start <=
-        exit_timestamp < end``, in canonical order. Items closed, or exits
-        recorded, after ``now`` (default: the current time) are skipped as future."""
+        exit_timestamp < end``, in canonical order; with ``positions``, also the
+        positions of the lots held in the window (``LedgerRead.positions``).
+        Items entered or closed, or exits recorded, after ``now`` (default: the
+        current time) are skipped as future."""
         began = time.perf_counter()
         now = pd.Timestamp.now(tz="UTC") if now is None else now
         client = self.dynamodb.new_client()  # its own client: it carries the raw-items hook below
@@ -120,7 +132,7 @@ class LedgerReader(dg.ConfigurableResource):
         def one(stem: str):
             report, cols = ParseReport(), new_columns()
             totals = [0, 0, 0]  # pages, scanned, retries
-            for query, open_lots in _queries(index, stem, lo, hi):
+            for query, open_lots in _queries(index, stem, lo, hi, unsold=positions):
                 query.update(
                     TableName=self.table_name,
                     ProjectionExpression=PROJECTION,
@@ -140,28 +152,32 @@ class LedgerReader(dg.ConfigurableResource):
             results = list(pool.map(one, sorted(stems)))
 
         report, pages, scanned, retries = ParseReport(), 0, 0, 0
-        lot_frames, exit_frames = [], []
+        lot_frames, exit_frames, position_frames = [], [], []
         for cols, part, n_pages, n_scanned, n_retries in results:
             report.merge(part)
             pages += n_pages
             scanned += n_scanned
             retries += n_retries
-            lots, exits = to_frame(cols, report, now)
+            lots, exits, held = to_frames(cols, report, now, positions)
             lot_frames.append(lots)
             exit_frames.append(exits)
+            position_frames.append(held)
         categories = pd.CategoricalDtype(list(stems.values()))
         lots = _concat(lot_frames, empty_lots(), categories)
         exits = _concat(exit_frames, empty_exits(), categories)
+        held = _concat(position_frames, empty_exits(), categories)
         # The same lot id under two strategies is ambiguous: keep neither.
-        owners = pd.concat([lots[["lot_id", "strategy"]], exits[["lot_id", "strategy", "fully_closed_at"]]]).drop_duplicates(["lot_id", "strategy"])
+        rows = pd.concat([exits, held]) if positions else exits
+        owners = pd.concat([lots[["lot_id", "strategy"]], rows[["lot_id", "strategy", "fully_closed_at"]]]).drop_duplicates(["lot_id", "strategy"])
         clash = owners.loc[owners["lot_id"].duplicated(keep=False)]
         for row in clash.drop_duplicates("lot_id").itertuples():
             report.skip("lot_id appears under two strategies", row.lot_id, None if pd.isna(row.fully_closed_at) else row.fully_closed_at.isoformat())
         ambiguous = set(clash["lot_id"])
-        lots, exits = (f[~f["lot_id"].isin(ambiguous).to_numpy()] for f in (lots, exits))
+        lots, exits, held = (f[~f["lot_id"].isin(ambiguous).to_numpy()] for f in (lots, exits, held))
         lots = canonical_order(lots[in_window(lots, start, end)])
         exits = canonical_order(exits[in_window(exits, start, end)])
-        return LedgerRead(lots, exits, report, pages, scanned, time.perf_counter() - began, retries, start, end, index)
+        held = held_in(held, start, end) if positions else empty_exits()
+        return LedgerRead(lots, exits, held, report, pages, scanned, time.perf_counter() - began, retries, start, end, index)
 
 
 def _concat(frames: list[pd.DataFrame], empty: pd.DataFrame, categories: pd.CategoricalDtype) -> pd.DataFrame:
@@ -171,13 +187,13 @@ def _concat(frames: list[pd.DataFrame], empty: pd.DataFrame, categories: pd.Cate
     return out
 
 
-def _queries(index: str, stem: str, lo: str, hi: str) -> list[tuple[dict, bool]]:
+def _queries(index: str, stem: str, lo: str, hi: str, unsold: bool = False) -> list[tuple[dict, bool]]:
     """The Query kwargs for one strategy, and whether each reads open lots.
 
     Closed lots: those closed in the padded window, and those closed after it
     that were entered before its end (they may have exits inside it). Open
-    lots (``OPEN#`` on GSI5): those with an exit, entered before the window's
-    end. Anything whose times are missing or unreadable is returned, so the
+    lots (``OPEN#`` on GSI5): those entered before the window's end with an
+    exit (or, with ``unsold``, without one too: they are deployed capital). Anything whose times are missing or unreadable is returned, so the
     parser counts it as skipped rather than it being filtered away unseen.
     """
     pk = {"S": f"STRATEGY_LOTS#{stem}"}
@@ -206,12 +222,14 @@ def _queries(index: str, stem: str, lo: str, hi: str) -> list[tuple[dict, bool]]
     still_open = {
         "IndexName": GSI5,
         "KeyConditionExpression": "GSI5PK = :pk AND begins_with(GSI5SK, :open)",
-        "FilterExpression": f"size(#exits) > :zero AND (#entry < :hi OR {unreadable_entry})",
-        "ExpressionAttributeValues": {
-            ":pk": pk, ":open": {"S": "OPEN#"}, ":zero": {"N": "0"}, ":hi": {"S": hi}, ":s": {"S": "S"}, ":century": {"S": "20"},
-        },
-        "ExpressionAttributeNames": {"#entry": "entry_timestamp", "#exits": "exit_records"},
+        "FilterExpression": f"#entry < :hi OR {unreadable_entry}",
+        "ExpressionAttributeValues": {":pk": pk, ":open": {"S": "OPEN#"}, ":hi": {"S": hi}, ":s": {"S": "S"}, ":century": {"S": "20"}},
+        "ExpressionAttributeNames": {"#entry": "entry_timestamp"},
     }
+    if not unsold:
+        still_open["FilterExpression"] = f"size(#exits) > :zero AND ({still_open['FilterExpression']})"
+        still_open["ExpressionAttributeValues"][":zero"] = {"N": "0"}
+        still_open["ExpressionAttributeNames"]["#exits"] = "exit_records"
     return [(closed, False), (still_open, True)]
 
 

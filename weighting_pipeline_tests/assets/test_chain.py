@@ -107,22 +107,25 @@ def test_skipped_ledger_items_raise_a_warning_not_a_failure(tables, instance, ba
     assert stored(tables, WEEKS[1]) is not None
 
 
-@pytest.mark.parametrize("pnl_date", ["close", "exit"])
-def test_a_week_on_the_real_item_format_publishes_what_a_hand_computation_from_the_items_gives(tables, instance, baseline, pnl_date):
+@pytest.mark.parametrize("pnl_date, return_basis", [("close", "lot"), ("exit", "lot"), ("exit", "deployed")])
+def test_a_week_on_the_real_item_format_publishes_what_a_hand_computation_from_the_items_gives(tables, instance, baseline, pnl_date, return_basis):
     """Lots written as the trading system writes them were all skipped once (their numbers
     are strings), and the pipeline published the baseline. Here the expected weights come
     from the items themselves, read as the trading system's from_dynamodb_item does
     (Decimal), through the plain-Python loop of benchmarks/loop_baseline.py: under
     PNL_DATE=close from each closed lot's exits summed, booked at its close; under
-    exit from every exit record, of open lots too, booked at its own time."""
+    exit from every exit record, of open lots too, booked at its own time; under
+    RETURN_BASIS=deployed over each date's deployed notional, every lot held counted
+    (open lots never sold from too)."""
     from datetime import datetime
 
-    from benchmarks.loop_baseline import loop_weights
+    from benchmarks.loop_baseline import loop_deployed, loop_weights
     from weighting_pipeline_tests.assets.test_tilt_report_and_settings import metadata
 
     items = list(synthetic_ledger(baseline.keys, "2025-10-01", "2026-03-31", 1.0, seed=4).items())
     seed_ledger(tables["ledger"], None, items)
-    assert run_chain_in_dagster(instance, partition_key=WEEKS[1], environ={"PNL_DATE": pnl_date}).success
+    environ = {"PNL_DATE": pnl_date, "RETURN_BASIS": return_basis}
+    assert run_chain_in_dagster(instance, partition_key=WEEKS[1], environ=environ).success
     closed = [i for i in items if not i["is_open"]]
     assert len(closed) < len(items) and any(len(i["exit_records"]) > 1 for i in closed)
     num = lambda text: float(Decimal(text))
@@ -138,9 +141,18 @@ def test_a_week_on_the_real_item_format_publishes_what_a_hand_computation_from_t
              num(i["entry_price"]), num(r["realized_pnl"]), i["lot_id"])
             for i in items for r in i["exit_records"]
         ]
-    expected = loop_weights(rows, [WEEKS[1]], baseline.allocations.to_dict(), pnl_date=pnl_date)[WEEKS[1]]
+    deployed = None
+    if return_basis == "deployed":
+        unsold = [i for i in items if not i["exit_records"]]
+        assert unsold, "the ledger must hold open lots never sold from: they are deployed capital too"
+        deployed = loop_deployed(
+            (baseline.stems[i["strategy_name"]], datetime.fromisoformat(i["entry_timestamp"]), num(i["entry_qty"]), num(i["entry_price"]),
+             [(datetime.fromisoformat(r["exit_timestamp"]), num(r["exit_qty"])) for r in i["exit_records"]])
+            for i in items
+        )
+    expected = loop_weights(rows, [WEEKS[1]], baseline.allocations.to_dict(), pnl_date=pnl_date, deployed=deployed)[WEEKS[1]]
     item = stored(tables, WEEKS[1])
-    assert item["parameters"]["pnl_date"] == pnl_date
+    assert item["parameters"]["pnl_date"] == pnl_date and item["parameters"]["return_basis"] == return_basis
     assert len(item["weights"]) == 16 and all(e["skip_reason"] == "" for e in expected.values())  # every real strategy qualified
     assert {k: float(v) for k, v in item["weights"].items()} == pytest.approx({k: e["weight"] for k, e in expected.items()}, abs=1e-9)
     assert len({round(e["weight"] / baseline.allocations[k], 6) for k, e in expected.items()}) > 2  # really tilted
@@ -151,7 +163,8 @@ def test_a_week_on_the_real_item_format_publishes_what_a_hand_computation_from_t
     window = WeekWindows.for_keys([WEEKS[1]], 90)
     start, end = window.window_starts[0], window.ends[0]
     shown = metadata(instance, "closed_lots", WEEKS[1])
-    assert shown["pnl_date"] == pnl_date
+    assert shown["pnl_date"] == pnl_date and shown["return_basis"] == return_basis
+    assert metadata(instance, "daily_returns", WEEKS[1])["return_basis"] == return_basis
     for key in baseline.keys:
         left_out = {}
         for i in items:

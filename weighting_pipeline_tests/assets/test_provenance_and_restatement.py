@@ -72,7 +72,8 @@ def test_each_week_and_its_item_record_the_provenance(lots, tables, instance, ba
     assert meta["run_id"] == item["run_id"] == result.run_id == record.run_id
     assert meta["parameters"] == {"lookback_days": 90, "risk_free_rate": 0.045, "min_lots": 5, "min_days": 5,
                                   "min_multiplier": 0.5, "max_multiplier": 2.0, "turnover_warn": 0.2,
-                                  "noise_alpha": 0.05, "cost_bps": 0.0, "missing_days": "skip", "score": "sharpe", "pnl_date": "close"}
+                                  "noise_alpha": 0.05, "cost_bps": 0.0, "missing_days": "skip", "score": "sharpe", "pnl_date": "close",
+                                  "return_basis": "lot"}
     assert item["parameters"]["lookback_days"] == Decimal(90) and item["parameters"]["score"] == "sharpe"
     # Dagster records each asset's declared code version with its materialization.
     for asset, version in CODE_VERSIONS.items():

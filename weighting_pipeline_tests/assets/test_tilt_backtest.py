@@ -91,3 +91,31 @@ def test_a_refused_or_unpublished_predecessor_is_not_what_trading_read(ledger, t
     base = pd.Series(baseline.allocations, dtype=float)
     assert {s: meta[f"weight_in_force/{s}"] for s in baseline.keys} == pytest.approx(base.to_dict(), abs=0)
     assert meta["active"] == 0.0
+
+
+def test_on_deployed_notional_each_week_is_scored_as_the_core_scores_the_ledgers_positions(ledger, tables, instance, baseline, tmp_path):
+    from weighting_pipeline.devtools.demo_ledger import synthetic_ledger
+    from weighting_pipeline_tests.assets.test_tilt_report_and_settings import materialize_report, metadata
+
+    deployed = {"PNL_DATE": "exit", "RETURN_BASIS": "deployed"}
+    assert run_chain_in_dagster(instance, partition_range=(WEEKS[0], WEEKS[-1]), environ=deployed).success
+    positions = synthetic_ledger(baseline.keys, "2025-10-01", "2026-03-31", 1.0, seed=4).positions  # the seeded ledger's
+    realised, _ = weekly_realised_returns(positions, WEEKS, baseline.keys, "deployed")
+    lot_basis, _ = weekly_realised_returns(ledger, WEEKS, baseline.keys)
+    base = pd.Series(baseline.allocations, dtype=float)
+    ranged = {w: week_metadata(instance, w) for w in WEEKS}
+    for week in WEEKS:
+        assert ranged[week]["r_base"] == pytest.approx(float(realised.loc[week] @ base), rel=1e-12)
+        assert ranged[week]["r_base"] != pytest.approx(float(lot_basis.loc[week] @ base), rel=1e-3)  # the basis matters
+    with temp_instance(tmp_path / "single") as single:  # a week alone reads fewer lots, to the same numbers
+        assert run_chain_in_dagster(single, partition_key=WEEKS[0], environ=deployed).success
+        alone = week_metadata(single, WEEKS[0])
+        assert {k: alone[k] for k in NUMBERS} == {k: ranged[WEEKS[0]][k] for k in NUMBERS}
+    with pytest.MonkeyPatch.context() as env:
+        for name, value in deployed.items():
+            env.setenv(name, value)
+        assert materialize_report(instance).success
+    report = metadata(instance, "tilt_report")
+    assert report["return_basis"].startswith("deployed: returns per deployed notional")
+    assert report["verdict"].endswith("summed over the week), not per unit of total capital")
+    assert "| Returns per deployed notional |" in report["report"]

@@ -90,5 +90,26 @@ def test_pnl_date_is_swept_each_rule_scored_on_its_own_bookings():
         reference = setting_holdout(rows[params.pnl_date], KEYS, BASELINE, params, realised, closed)
         np.testing.assert_array_equal(out.actives[i].to_numpy(), reference["active"].to_numpy())
     assert out.table.loc[0, "information_ratio"] != out.table.loc[2, "information_ratio"]  # the rule matters
-    with pytest.raises(ValueError, match="pnl_date=exit is in the grid, but the sweep was given rows for close only"):
+    with pytest.raises(ValueError, match="exit rows are needed by the grid, but the sweep was given rows for close only"):
         sweep(ledger.lots, KEYS, BASELINE, {"pnl_date": ["close", "exit"]})
+
+
+def test_return_basis_is_swept_on_positions_and_a_refused_combination_is_not_run():
+    from weighting_pipeline.core.sweep import usable_combinations
+    from weighting_pipeline.devtools.demo_ledger import synthetic_ledger
+
+    ledger = synthetic_ledger(list(BASELINE.index), "2025-01-01", "2026-01-15", 1.2, seed=9)
+    rows = {"close": ledger.lots, "exit": ledger.exit_records, "deployed": ledger.positions}
+    grid = {"pnl_date": ["close", "exit"], "return_basis": ["lot", "deployed"]}
+    usable, refused = usable_combinations(grid, WeightingParams())
+    assert usable == [("close", "lot"), ("exit", "lot"), ("exit", "deployed")]
+    assert refused == [(("close", "deployed"), "invalid weighting parameters: return_basis=deployed requires pnl_date=exit, got pnl_date=close")]
+    out = sweep(rows, KEYS, BASELINE, grid)
+    assert out.table[["pnl_date", "return_basis"]].values.tolist() == [list(u) for u in usable]
+    for i, row in out.table.iterrows():
+        params = WeightingParams(pnl_date=row["pnl_date"], return_basis=row["return_basis"])
+        kind = "deployed" if params.return_basis == "deployed" else params.pnl_date
+        realised, closed = weekly_realised_returns(rows[kind], KEYS, list(BASELINE.index), params.return_basis)
+        reference = setting_holdout(rows[kind], KEYS, BASELINE, params, realised, closed)
+        np.testing.assert_array_equal(out.actives[i].to_numpy(), reference["active"].to_numpy())
+    assert out.table.loc[1, "information_ratio"] != out.table.loc[2, "information_ratio"]  # the basis matters

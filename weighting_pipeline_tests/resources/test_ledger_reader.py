@@ -141,6 +141,39 @@ def test_open_lots_add_their_exit_records_not_lots(tables, baseline):
     assert read.report.items == 2  # the lot that never sold is not returned (it has no exit records)
 
 
+def test_positions_hold_every_lot_held_in_the_window_open_lots_never_sold_from_too(tables, baseline):
+    never_sold = open_item("open-0", exit_records=[], remaining_qty="3.217", realized_pnl="0")
+    later = open_item("open-later", exit_records=[], entry_timestamp="2026-03-01T15:00:00+00:00")  # after the window, inside the read's pad
+    seed_ledger(tables["ledger"], None, [open_item("open-1"), never_sold, later, raw_item("closed-1")])
+    now = pd.Timestamp("2026-03-05", tz="UTC")
+    read = reader(tables).read_lots(baseline.stems, START, END, now=now, positions=True)
+    assert read.report.skipped_total == 0 and read.report.items == 4  # the OPEN# read no longer asks for an exit
+    rows = read.positions[["lot_id", "exit_seq", "exit_qty", "realized_pnl"]].values.tolist()
+    assert rows == [["closed-1", 0, 1.2, 0.816], ["open-1", 0, 1.2, 0.816], ["closed-1", 1, 2.017, -0.94799],
+                    ["closed-1", -1, 0.0, 0.0], ["open-0", -1, 0.0, 0.0], ["open-1", -1, 0.0, 0.0]]
+    entry = read.positions[read.positions["exit_seq"] == -1].set_index("lot_id")
+    assert entry.loc["open-0", ["entry_qty", "entry_price"]].tolist() == [3.217, 71.42] and pd.isna(entry.loc["open-0", "exit_timestamp"])
+    # The lot basis reads what it always read: no positions, and no lot without exits.
+    plain = reader(tables).read_lots(baseline.stems, START, END, now=now)
+    assert plain.positions.empty and plain.report.items == 2
+
+
+@pytest.mark.parametrize(
+    "overrides, reason",
+    [
+        ({"entry_timestamp": "2026-02-20T15:00:00+00:00"}, "entry_timestamp is in the future"),
+        ({"entry_timestamp": "soon"}, "entry_timestamp missing or not an ISO-8601 time"),
+        ({"exit_records": None}, "exit_records missing or not a list"),
+        ({"entry_qty": "NaN"}, "entry_qty missing or not a finite decimal"),
+    ],
+)
+def test_each_bad_lot_never_sold_from_is_skipped_with_its_reason(tables, baseline, overrides, reason):
+    seed_ledger(tables["ledger"], None, [open_item("ok-0", exit_records=[]), open_item("bad-0", **{"exit_records": [], **overrides})])
+    read = reader(tables).read_lots(baseline.stems, START, END, now=pd.Timestamp("2026-02-15", tz="UTC"), positions=True)
+    assert dict(read.report.skipped) == {reason: 1} and read.report.examples[reason] == ["bad-0"]
+    assert read.positions["lot_id"].tolist() == ["ok-0"]
+
+
 def test_a_lot_closed_after_the_window_brings_its_exits_inside_it(tables, baseline):
     seed_ledger(tables["ledger"], None, [REAL_ITEM])  # fills on Jan 9 and Jan 12, closed on Jan 12
     read = reader(tables).read_lots({"holy_grail": "ftlt/holy_grail.clj"}, START, pd.Timestamp("2026-01-11", tz="UTC"))
