@@ -58,7 +58,8 @@ def main() -> None:
         for s, w, n in sizes["basis"]:
             r = basis.run(s, w, n, repeats=repeats)
             size = f"{r['strategies']} strategies x {r['weeks']} weeks, {r['lots']:,} lots: {r['position_rows']:,} position rows"
-            base = f"lot basis on the {r['exit_rows']:,} exit records: {r['lot_median_s']:.2f} s"
+            base = (f"lot basis on the {r['exit_rows']:,} exit records: {r['lot_median_s']:.2f} s (ratio {r['ratio']:.2f}); "
+                    f"cutting the weeks' positions (held_by_week, once): {r['held_by_week_s']:.2f} s")
             print(row("chain on deployed notional (PNL_DATE=exit)", size, r, 2, base, r["ratio"], "-", "-"))
     if args.only in (None, "parse"):
         for n in sizes["parse"]:

@@ -197,21 +197,20 @@ def held_by_week(frame: pd.DataFrame, weeks: WeekWindows) -> pd.DataFrame:
         out.insert(0, "partition_key", pd.Categorical([], categories=list(weeks.keys)))
         return out
     lots = _lots(rows)
-    # Weeks are sorted, so those holding a lot are one run [w_lo, w_hi).
+    # Weeks are sorted, so those holding a lot are one run [w_lo, w_hi); an exit record
+    # belongs to those of its lot's weeks that end after it.
     w_lo = np.searchsorted(weeks.last_half_day, lots.entry_half, side="left")
     w_hi = np.searchsorted(weeks.first_half_day, lots.out_half, side="right")
-    n = np.maximum(w_hi - w_lo, 0)
-    pairs = pd.DataFrame({
-        "lot_id": np.repeat(lots.lot_id, n),
-        "week": np.repeat(w_lo, n) + np.arange(int(n.sum())) - np.repeat(np.cumsum(n) - n, n),
-    })
+    lot = pd.Index(lots.lot_id).get_indexer(rows["lot_id"].to_numpy(dtype=object))
+    lo, hi = w_lo[lot], w_hi[lot]
     booked = rows["exit_timestamp"].notna().to_numpy()
-    half = np.full(len(rows), np.iinfo(np.int64).min)
-    half[booked] = half_day_index(rows["exit_timestamp"][booked])
-    indexed = pd.DataFrame({"lot_id": rows["lot_id"].to_numpy(dtype=object), "row": np.arange(len(rows)), "half": half})
-    joined = pairs.merge(indexed, on="lot_id", how="inner")
-    joined = joined[joined["half"].to_numpy() <= weeks.last_half_day[joined["week"].to_numpy()]]
-    joined = joined.sort_values(["week", "row"], kind="stable")
-    out = rows.iloc[joined["row"].to_numpy()].reset_index(drop=True)
-    out.insert(0, "partition_key", pd.Categorical.from_codes(joined["week"].to_numpy(), categories=list(weeks.keys)))
+    if booked.any():
+        after = np.searchsorted(weeks.last_half_day, half_day_index(rows["exit_timestamp"][booked]), side="left")
+        lo[booked] = np.maximum(lo[booked], after)
+    n = np.maximum(hi - lo, 0)
+    row = np.repeat(np.arange(len(rows)), n)
+    week = np.repeat(lo, n) + np.arange(int(n.sum())) - np.repeat(np.cumsum(n) - n, n)
+    order = np.lexsort((row, week))
+    out = rows.iloc[row[order]].reset_index(drop=True)
+    out.insert(0, "partition_key", pd.Categorical.from_codes(week[order], categories=list(weeks.keys)))
     return out

@@ -217,3 +217,15 @@ def test_deployed_notional_matches_a_loop_over_lots_on_a_synthetic_ledger():
                 expected[["s1", "s2"].index(lot.strategy), j] += lot.entry_price * held
     assert (expected > 0).sum() > 40  # the window is busy
     np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-9)
+
+
+def test_each_weeks_positions_in_a_range_are_what_its_window_alone_holds():
+    positions = synthetic_ledger(["s1", "s2"], "2025-03-01", "2025-09-01", lots_per_strategy_day=1.0, seed=8).positions
+    keys = [str(d.date()) for d in pd.date_range("2025-05-04", "2025-08-03", freq="7D")]
+    weeks = WeekWindows.for_keys(keys, 30)
+    by_week = held_by_week(positions, weeks)
+    for i, key in enumerate(keys):
+        mine = by_week[by_week["partition_key"] == key].drop(columns="partition_key").reset_index(drop=True)
+        alone = held_in(positions, weeks.window_starts[i], weeks.ends[i])
+        assert len(alone) > 20 and (alone["exit_seq"] == ENTRY_SEQ).any()
+        pd.testing.assert_frame_equal(mine, alone)
