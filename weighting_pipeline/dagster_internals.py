@@ -5,16 +5,36 @@
 * ``TargetMaterialization``: ties an ``AssetCheckEvaluation`` to the partition's
   materialization, so a check reported for a week of a backfill range is recorded
   against that week (``assets/checks.py``).
+* ``POSTGRES_ENGINE_ATTRIBUTE``: where dagster-postgres's run, event-log and
+  schedule storages keep their SQLAlchemy engine, which ``production.pg_storage``
+  replaces with a pooled one (no public pool setting exists yet).
+* ``EVENT_BATCH_SIZE_ENV``: the environment variable that makes a run write a
+  range's materializations of one output as batches (one multi-row insert on
+  Postgres) instead of one insert each; undocumented, read by Dagster at each
+  event. ``enable_event_batching`` sets it where it is unset.
 
-``weighting_pipeline_tests/test_dagster_internals.py`` imports each and fails
-naming the one a Dagster upgrade moved; fix the import here, nowhere else.
+``weighting_pipeline_tests/test_dagster_internals.py`` checks each and fails
+naming the one a Dagster upgrade moved; fix it here, nowhere else.
 """
 
 from __future__ import annotations
+
+import os
 
 from dagster._core.definitions.asset_checks.asset_check_evaluation import (
     AssetCheckEvaluationTargetMaterializationData as TargetMaterialization,
 )
 from dagster._core.event_api import PartitionKeyFilter
 
-__all__ = ["PartitionKeyFilter", "TargetMaterialization"]
+POSTGRES_ENGINE_ATTRIBUTE = "_engine"
+EVENT_BATCH_SIZE_ENV = "DAGSTER_EVENT_BATCH_SIZE"
+EVENT_BATCH_SIZE = 500  # events of one output per insert: a 261-week range writes each asset's weeks in one
+
+
+def enable_event_batching(environ=os.environ) -> None:
+    """Batch each output's per-week materializations, unless the deployment set
+    ``DAGSTER_EVENT_BATCH_SIZE`` itself (``0`` turns batching off)."""
+    environ.setdefault(EVENT_BATCH_SIZE_ENV, str(EVENT_BATCH_SIZE))
+
+
+__all__ = ["EVENT_BATCH_SIZE_ENV", "POSTGRES_ENGINE_ATTRIBUTE", "PartitionKeyFilter", "TargetMaterialization", "enable_event_batching"]

@@ -39,3 +39,47 @@ def test_the_internals_module_is_the_only_product_code_that_imports_private_dags
     assert private_imports(INTERNALS) and not offenders, offenders
     for config in (REPO / "deploy").rglob("*.yaml"):
         assert "dagster._" not in config.read_text(), f"{config.relative_to(REPO)} names a private Dagster module"
+
+
+@pytest.mark.parametrize("storage", ["PostgresRunStorage", "PostgresEventLogStorage", "PostgresScheduleStorage"])
+def test_dagster_postgres_storages_still_keep_their_engine_where_the_pool_replaces_it(storage):
+    import inspect
+
+    import dagster_postgres
+
+    from weighting_pipeline.dagster_internals import POSTGRES_ENGINE_ATTRIBUTE
+
+    source = inspect.getsource(getattr(dagster_postgres, storage))
+    assert f"self.{POSTGRES_ENGINE_ATTRIBUTE} = " in source and f"create_pg_connection(self.{POSTGRES_ENGINE_ATTRIBUTE})" in source.replace("\n", ""), (
+        f"dagster_postgres.{storage} no longer keeps its engine in {POSTGRES_ENGINE_ATTRIBUTE}: "
+        "update POSTGRES_ENGINE_ATTRIBUTE in weighting_pipeline/dagster_internals.py and production/pg_storage.py")
+
+
+def test_dagster_still_reads_the_event_batch_size_variable():
+    import inspect
+
+    import dagster as dg
+
+    from weighting_pipeline.dagster_internals import EVENT_BATCH_SIZE_ENV
+
+    module = inspect.getsource(inspect.getmodule(dg.DagsterInstance.handle_new_event))
+    assert f'"{EVENT_BATCH_SIZE_ENV}"' in module, (
+        f"Dagster's handle_new_event no longer reads {EVENT_BATCH_SIZE_ENV}: runs write one insert per event again; "
+        "find the new switch and update weighting_pipeline/dagster_internals.py")
+
+
+def test_event_batching_is_on_unless_the_deployment_says_otherwise():
+    from weighting_pipeline.dagster_internals import EVENT_BATCH_SIZE, EVENT_BATCH_SIZE_ENV, enable_event_batching
+
+    unset, off = {}, {EVENT_BATCH_SIZE_ENV: "0"}
+    enable_event_batching(unset)
+    enable_event_batching(off)
+    assert unset == {EVENT_BATCH_SIZE_ENV: str(EVENT_BATCH_SIZE)} and off == {EVENT_BATCH_SIZE_ENV: "0"}
+
+
+@pytest.mark.parametrize("pool", [{"pool_size": 1}, {"max_overflow": -1}, {"pool_recycle": 0}])
+def test_a_pool_that_cannot_serve_a_run_is_refused_naming_the_setting(pool):
+    from weighting_pipeline.production.pg_storage import PooledPostgresStorage
+
+    with pytest.raises(ValueError, match="storage pool in dagster.yaml: pool_size must be >= 2"):
+        PooledPostgresStorage("postgresql+psycopg2://nobody@127.0.0.1:1/none", pool=pool)

@@ -34,12 +34,20 @@ def production(postgres_server, aws, dynamodb, monkeypatch, tmp_path):
 
 
 def test_the_instance_stores_in_postgres_queues_runs_and_launches_them_on_ecs(production):
+    import sqlalchemy.pool as db_pool
     from dagster_postgres import PostgresEventLogStorage, PostgresRunStorage, PostgresScheduleStorage
+
+    from weighting_pipeline.production.pg_storage import PooledPostgresStorage
 
     with dg.DagsterInstance.get() as instance:
         assert isinstance(instance.run_storage, PostgresRunStorage)
         assert isinstance(instance.event_log_storage, PostgresEventLogStorage)
         assert isinstance(instance.schedule_storage, PostgresScheduleStorage)
+        ref = instance.get_ref().storage_data  # what run workers rebuild the instance from
+        assert (ref.module_name, ref.class_name) == (PooledPostgresStorage.__module__, PooledPostgresStorage.__name__)
+        for storage in (instance.run_storage, instance.event_log_storage, instance.schedule_storage):
+            pool = storage._engine.pool
+            assert isinstance(pool, db_pool.QueuePool) and pool.size() == 2 and pool._max_overflow == 3 and pool._pre_ping
         assert isinstance(instance.run_coordinator, dg.QueuedRunCoordinator)
         assert instance.get_concurrency_config().run_queue_config.tag_concurrency_limits == [{"key": "dagster/backfill", "limit": 1}]
         launcher = instance.run_launcher
@@ -64,10 +72,17 @@ def test_subnets_without_a_security_group_are_refused_by_name(production, monkey
 
 def test_a_range_run_records_each_week_in_postgres(production, baseline):
     seed_ledger(production.ledger_table, synthetic_ledger(baseline.keys, "2025-10-01", "2026-03-31", 1.0, seed=4))
-    with dg.DagsterInstance.get() as instance:
-        result = run_chain_in_dagster(instance, partition_range=(WEEKS[0], WEEKS[-1]))
+    from benchmarks.weekly import counting_connections
+
+    with dg.DagsterInstance.get() as instance:  # creating the tables of a new database connects apart
+        with counting_connections() as opened:
+            result = run_chain_in_dagster(instance, partition_range=(WEEKS[0], WEEKS[-1]))
         assert result.success
         run_id = result.run_id
+        events = len(instance.all_logs(run_id))
+    # The run's events go through the pool: at most its size, where dagster-postgres alone
+    # opens a connection per statement (about three per event).
+    assert events > 100 and opened[0] <= 15, (events, opened[0])
     # A second instance object, as the webserver in another container would open it.
     with dg.DagsterInstance.get() as reader:
         assert reader.get_run_by_id(run_id).status == dg.DagsterRunStatus.SUCCESS
