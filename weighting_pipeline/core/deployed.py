@@ -36,10 +36,9 @@ import pandas as pd
 
 from weighting_pipeline.core.calendar import WeekWindows, half_day_index
 from weighting_pipeline.core.grid import positions
-from weighting_pipeline.core.lots import ENTRY_SEQ, canonical_order
+from weighting_pipeline.core.lots import ENTRY_SEQ, QTY_TOLERANCE, canonical_order
 
 RETURN_BASES = ("lot", "deployed")
-QTY_TOLERANCE = 1e-9  # relative to entry_qty: a remainder below it is no holding (as the reader's)
 _NEVER = np.iinfo(np.int64).max
 
 

@@ -54,6 +54,9 @@ EXIT_COLUMNS: dict[str, str] = {
     "realized_pnl": "float64",
 }
 PNL_DATES = ("close", "exit")
+# Relative to entry_qty: exits that add up to it within this close the lot (the reader),
+# and a remainder below it is no holding (the deployed notional).
+QTY_TOLERANCE = 1e-9
 ENTRY_SEQ = -1  # exit_seq of a positions frame's entry rows
 
 

@@ -29,11 +29,10 @@ import numpy as np
 import pandas as pd
 
 from weighting_pipeline.core.calendar import WeekWindows, half_day_index
-from weighting_pipeline.core.lots import ENTRY_SEQ, EXIT_COLUMNS, LOT_COLUMNS, empty_exits, empty_lots
+from weighting_pipeline.core.lots import ENTRY_SEQ, EXIT_COLUMNS, LOT_COLUMNS, QTY_TOLERANCE, empty_exits, empty_lots
 
 _HAS_OFFSET = re.compile(r"(Z|[+-]\d{2}:?\d{2})$")
 EXAMPLES_PER_REASON = 5
-QTY_TOLERANCE = 1e-9  # relative: exits must add up to the entry quantity
 PROJECTED = (
     "lot_id", "strategy_name", "symbol", "entry_timestamp", "entry_qty",
     "entry_price", "is_open", "exit_records", "fully_closed_at",

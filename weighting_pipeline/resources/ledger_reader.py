@@ -57,14 +57,14 @@ class LedgerRead:
     ``exits``: exit records with ``exit_timestamp`` inside the window, of
     every usable lot, open, closed in the window or closed after it
     (``EXIT_COLUMNS``). ``positions`` (read with ``positions=True`` only,
-    else empty): the entry rows and exit records before the window's end of
+    else None): the entry rows and exit records before the window's end of
     every lot held at some moment of it (``core.deployed.held_in``). All in
     canonical order.
     """
 
     lots: pd.DataFrame
     exits: pd.DataFrame
-    positions: pd.DataFrame
+    positions: pd.DataFrame | None
     report: ParseReport
     pages: int
     scanned: int  # items DynamoDB read (and charged for), filtered or not
@@ -77,7 +77,8 @@ class LedgerRead:
     @property
     def read_amplification(self) -> float:
         """Items read per lot needed (closed in the window, or with an exit in it; 1.0 = nothing wasted)."""
-        needed = pd.concat([self.lots["lot_id"], self.exits["lot_id"], self.positions["lot_id"]]).nunique()
+        held = [] if self.positions is None else [self.positions["lot_id"]]
+        needed = pd.concat([self.lots["lot_id"], self.exits["lot_id"], *held]).nunique()
         return self.scanned / max(needed, 1)
 
     def bookings(self, pnl_date: str, return_basis: str = "lot") -> pd.DataFrame:
@@ -86,6 +87,8 @@ class LedgerRead:
         if pnl_date not in PNL_DATES:
             raise ValueError(f"pnl_date must be one of {', '.join(PNL_DATES)}, got {pnl_date!r}")
         if return_basis == "deployed":
+            if self.positions is None:
+                raise ValueError("return_basis=deployed computes from positions, but this read did not ask for them (positions=False)")
             return self.positions
         return self.lots if pnl_date == "close" else self.exits
 
@@ -176,7 +179,7 @@ class LedgerReader(dg.ConfigurableResource):
         lots, exits, held = (f[~f["lot_id"].isin(ambiguous).to_numpy()] for f in (lots, exits, held))
         lots = canonical_order(lots[in_window(lots, start, end)])
         exits = canonical_order(exits[in_window(exits, start, end)])
-        held = held_in(held, start, end) if positions else empty_exits()
+        held = held_in(held, start, end) if positions else None
         return LedgerRead(lots, exits, held, report, pages, scanned, time.perf_counter() - began, retries, start, end, index)
 
 

@@ -155,7 +155,9 @@ def test_positions_hold_every_lot_held_in_the_window_open_lots_never_sold_from_t
     assert entry.loc["open-0", ["entry_qty", "entry_price"]].tolist() == [3.217, 71.42] and pd.isna(entry.loc["open-0", "exit_timestamp"])
     # The lot basis reads what it always read: no positions, and no lot without exits.
     plain = reader(tables).read_lots(baseline.stems, START, END, now=now)
-    assert plain.positions.empty and plain.report.items == 2
+    assert plain.positions is None and plain.report.items == 2
+    with pytest.raises(ValueError, match="this read did not ask for them"):
+        plain.bookings("exit", "deployed")
 
 
 @pytest.mark.parametrize(
