@@ -103,6 +103,24 @@ def test_cfn_lint_passes_on_every_template():
     assert done.returncode == 0, done.stdout + done.stderr
 
 
+def test_every_checkov_skip_names_a_check_and_states_its_reason():
+    """checkov runs in CI (.ci/checkov.py); a check a template does not meet is skipped
+    on its resource, and the skip must say why (an empty or missing comment fails here)."""
+    from cfnlint.decode import decode
+
+    skips = []
+    for path in sorted((REPO / "deploy" / "cloudformation").glob("*.yaml")):
+        parsed, errors = decode(str(path))
+        assert not errors, errors
+        for name, resource in parsed["Resources"].items():
+            for skip in resource.get("Metadata", {}).get("checkov", {}).get("skip", []):
+                skips.append((path.name, name, skip.get("id", ""), skip.get("comment", "")))
+    assert skips  # the templates do skip some: this test would otherwise prove nothing
+    for where, name, check, comment in skips:
+        assert re.fullmatch(r"CKV_AWS_\d+", check), (where, name, check)
+        assert len(comment.split()) >= 8, f"{where}:{name} skips {check} without a stated reason"
+
+
 def test_no_scan_no_wildcard_actions_and_star_resources_only_where_aws_allows_nothing_narrower(template):
     for name, resource in template["Resources"].items():
         if resource["Type"] not in ("AWS::IAM::Role", "AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
