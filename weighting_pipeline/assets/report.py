@@ -69,7 +69,7 @@ def verdict_line(summary: dict, keys: Sequence[str], after_costs=None, cost_bps:
     """One sentence: the information ratio with its standard error and the growth of
     tilt vs baseline (``summary`` from ``core.analytics.tilt_summary``), with
     ``cost_bps`` > 0 the information ratio after costs (``after_costs``, a
-    ``core.analytics.Verdict``), and what the returns are per (``RETURN_BASES``)."""
+    ``core.analytics.Verdict``), and what the returns are per (``BASIS_LABELS``)."""
     a, t, b = summary["active"], summary["tilt"], summary["baseline"]
     span = f"{keys[0]}..{keys[-1]}" if len(keys) > 1 else keys[0]
     costs = ""
@@ -80,13 +80,13 @@ def verdict_line(summary: dict, keys: Sequence[str], after_costs=None, cost_bps:
         f"Tilt vs baseline over {len(keys)} weeks ({span}): information ratio {_num(a['information_ratio'], '.2f')} "
         f"± {_num(a['ir_standard_error'], '.2f')} (Mertens/Opdyke SE), P(IR > 0) {_num(100 * a['probability_ir_positive'], '.0f')}%; "
         f"growth of 1: tilt {_num(t['cumulative_growth'], '.4f')} vs baseline {_num(b['cumulative_growth'], '.4f')}{costs}; "
-        f"{RETURN_BASES[return_basis]}"
+        f"{BASIS_LABELS[return_basis]}"
     )
 
 
 # What every return shown is measured on (core.backtest.weekly_realised_returns), by RETURN_BASIS:
 # said wherever returns are.
-RETURN_BASES = {
+BASIS_LABELS = {
     "lot": "returns per average lot notional (realised P&L over the mean entry notional of the lots booked), not per unit of capital",
     "deployed": ("returns per deployed notional (each day's realised P&L over the entry notional the strategies held that day, "
                  "summed over the week), not per unit of total capital"),

@@ -51,7 +51,7 @@ def report_metadata(backtest: pd.DataFrame, risk_free: float, score: str = "shar
     return {
         "verdict": line,
         "score": score,
-        "return_basis": f"{return_basis}: {report.RETURN_BASES[return_basis]}",
+        "return_basis": f"{return_basis}: {report.BASIS_LABELS[return_basis]}",
         "cost_bps": float(cost_bps),
         "weeks": len(keys),
         "first_week": keys[0],
