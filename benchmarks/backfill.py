@@ -19,7 +19,6 @@ to measure what that proposal would save.
 
 from __future__ import annotations
 
-import json
 import os
 import statistics
 import subprocess
@@ -55,43 +54,22 @@ def run(n_strategies: int, n_weeks: int, n_lots: int, repeats: int = 3, singles:
 
     import dagster as dg
 
-    from benchmarks.ledgers import generated
-    from weighting_pipeline.devtools.demo_ledger import seed_ledger
-    from weighting_pipeline.devtools.dynamodb_local import LocalDynamoDB
-    from weighting_pipeline.ops.tables import create_tables
-    from weighting_pipeline.resources.dynamodb import DynamoDBResource
-
+    from benchmarks.ledgers import generated, seeded_environment
     from weighting_pipeline.devtools.postgres import LocalPostgres
+    from weighting_pipeline.resources.dynamodb import DynamoDBResource
 
     synthetic, keys, names = generated(n_strategies, n_weeks, n_lots, seed=3)
     lots = synthetic.lots
     with contextlib.ExitStack() as stack:
         tmp = stack.enter_context(tempfile.TemporaryDirectory())
-        db = stack.enter_context(LocalDynamoDB(backend=os.environ.get("WEIGHTING_BENCH_BACKEND", "auto"), quiet=True))
+        seeded, seed_s, db = seeded_environment(stack, tmp, synthetic, names, "bench", close_date_index)
         postgres = stack.enter_context(LocalPostgres()) if storage == "postgres" else None
-        config = Path(tmp) / "strategy.json"
-        config.write_text(json.dumps({"files": names, "allocations": {n: 1.0 / n_strategies for n in names}}))
-        env = {
-            **os.environ,
-            "AWS_ENDPOINT_URL_DYNAMODB": db.endpoint,
-            "AWS_REGION": "us-east-1",
-            "AWS_ACCESS_KEY_ID": "bench",
-            "AWS_SECRET_ACCESS_KEY": "bench",
-            "TRADE_LEDGER__TABLE_NAME": "trade-ledger-bench",
-            "STRATEGY_WEIGHTS__TABLE_NAME": "strategy-weights-bench",
-            "STRATEGY_CONFIG__PATH": str(config),
-            "DAGSTER_HOME": str(Path(tmp) / "dagster_home"),
-        }
+        env = {**os.environ, **seeded, "DAGSTER_HOME": str(Path(tmp) / "dagster_home")}
         Path(env["DAGSTER_HOME"]).mkdir()
         if postgres is not None:
             env.update(postgres.env())
             (Path(env["DAGSTER_HOME"]) / "dagster.yaml").write_text(production_storage_yaml())
-        os.environ.update({k: env[k] for k in ("AWS_ENDPOINT_URL_DYNAMODB", "AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")})
         client = DynamoDBResource().get_client()
-        create_tables(client, env["TRADE_LEDGER__TABLE_NAME"], env["STRATEGY_WEIGHTS__TABLE_NAME"], close_date_index)
-        t = time.perf_counter()
-        seed_ledger(env["TRADE_LEDGER__TABLE_NAME"], synthetic, close_date_index=close_date_index)
-        seed_s = time.perf_counter() - t
 
         ranged = [_materialize(["--partition-range", f"{keys[0]}...{keys[-1]}"], env) for _ in range(repeats)]
         if postgres is not None:

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import subprocess
 import sys
@@ -56,12 +55,8 @@ def main() -> None:
 
     import psycopg2
 
-    from benchmarks.ledgers import generated
-    from weighting_pipeline.devtools.demo_ledger import seed_ledger
-    from weighting_pipeline.devtools.dynamodb_local import LocalDynamoDB
+    from benchmarks.ledgers import generated, seeded_environment
     from weighting_pipeline.devtools.postgres import USER, LocalPostgres
-    from weighting_pipeline.ops.tables import create_tables
-    from weighting_pipeline.resources.dynamodb import DynamoDBResource
 
     synthetic, keys, names = generated(args.strategies, args.weeks, args.lots, seed=3)
     deploy = yaml.safe_load((REPO / "deploy" / "dagster.yaml").read_text())["storage"]
@@ -70,16 +65,9 @@ def main() -> None:
     print(f"| variant | {args.weeks} weeks, s | one week, s | ratio | connections (range run) |\n|---|---:|---:|---:|---:|")
     with contextlib.ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
-        db = stack.enter_context(LocalDynamoDB(quiet=True))
+        seeded, _, _ = seeded_environment(stack, tmp, synthetic, names, "variants")
         pg = stack.enter_context(LocalPostgres())
-        config = tmp / "strategy.json"
-        config.write_text(json.dumps({"files": names, "allocations": {n: 1.0 / args.strategies for n in names}}))
-        base = {**os.environ, "AWS_ENDPOINT_URL_DYNAMODB": db.endpoint, "AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "bench",
-                "AWS_SECRET_ACCESS_KEY": "bench", "TRADE_LEDGER__TABLE_NAME": "trade-ledger-variants",
-                "STRATEGY_WEIGHTS__TABLE_NAME": "strategy-weights-variants", "STRATEGY_CONFIG__PATH": str(config), **pg.env()}
-        os.environ.update({k: base[k] for k in ("AWS_ENDPOINT_URL_DYNAMODB", "AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")})
-        create_tables(DynamoDBResource().get_client(), base["TRADE_LEDGER__TABLE_NAME"], base["STRATEGY_WEIGHTS__TABLE_NAME"])
-        seed_ledger(base["TRADE_LEDGER__TABLE_NAME"], synthetic)
+        base = {**os.environ, **seeded, **pg.env()}
         # Not the connection's own context manager: that opens a transaction, and PostgreSQL then
         # serves the statistics views from one snapshot until it ends.
         conn = stack.enter_context(contextlib.closing(psycopg2.connect(host="127.0.0.1", port=pg.port, user=USER, dbname="postgres")))

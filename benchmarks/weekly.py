@@ -11,43 +11,32 @@ are counted as SQLAlchemy opens them.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import statistics
 import tempfile
 import time
 from pathlib import Path
+from unittest import mock
 
 
 def run(n_strategies: int = 50, repeats: int = 5) -> dict:
     import dagster as dg
 
     from benchmarks.backfill import production_storage_yaml
-    from benchmarks.ledgers import generated
+    from benchmarks.ledgers import generated, seeded_environment
     from weighting_pipeline.assets import CHAIN_ASSETS
     from weighting_pipeline.definitions import build_resources
-    from weighting_pipeline.devtools.demo_ledger import seed_ledger
-    from weighting_pipeline.devtools.dynamodb_local import LocalDynamoDB
     from weighting_pipeline.devtools.postgres import LocalPostgres
-    from weighting_pipeline.ops.tables import create_tables
-    from weighting_pipeline.resources.dynamodb import DynamoDBResource
     from weighting_pipeline.settings import WeightingSettings
 
     synthetic, keys, names = generated(n_strategies, 4, 2_000 * n_strategies // 50, seed=5)
     week = keys[-1]
     with contextlib.ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
-        db = stack.enter_context(LocalDynamoDB(quiet=True))
+        seeded, _, _ = seeded_environment(stack, tmp, synthetic, names, "weekly")
         pg = stack.enter_context(LocalPostgres())
-        config = tmp / "strategy.json"
-        config.write_text(json.dumps({"files": names, "allocations": {n: 1.0 / n_strategies for n in names}}))
-        env = {"AWS_ENDPOINT_URL_DYNAMODB": db.endpoint, "AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "bench",
-               "AWS_SECRET_ACCESS_KEY": "bench", "TRADE_LEDGER__TABLE_NAME": "trade-ledger-weekly",
-               "STRATEGY_WEIGHTS__TABLE_NAME": "strategy-weights-weekly", "STRATEGY_CONFIG__PATH": str(config),
-               "INTERMEDIATES__BASE_PATH": str(tmp / "intermediates"), **pg.env()}
-        stack.enter_context(_environ(env))
-        create_tables(DynamoDBResource().get_client(), env["TRADE_LEDGER__TABLE_NAME"], env["STRATEGY_WEIGHTS__TABLE_NAME"])
-        seed_ledger(env["TRADE_LEDGER__TABLE_NAME"], synthetic)
+        # The settings and instance read the process environment: set for this run only.
+        stack.enter_context(mock.patch.dict(os.environ, {**seeded, "INTERMEDIATES__BASE_PATH": str(tmp / "intermediates"), **pg.env()}))
         home = tmp / "home"
         home.mkdir()
         (home / "dagster.yaml").write_text(production_storage_yaml())
@@ -95,17 +84,3 @@ def counting_connections():
         yield count
     finally:
         event.remove(Pool, "connect", opened)
-
-
-@contextlib.contextmanager
-def _environ(values: dict[str, str]):
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v

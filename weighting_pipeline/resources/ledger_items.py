@@ -331,7 +331,7 @@ def to_frames(cols: Columns, report: ParseReport, now: pd.Timestamp, positions: 
     return (
         lots,
         exits,
-        pd.concat([exits.astype({"strategy": object}), entry_rows.astype({"strategy": object})], ignore_index=True).astype(EXIT_COLUMNS),
+        pd.concat([exits, entry_rows], ignore_index=True).astype(EXIT_COLUMNS),  # categories differ: re-typed
     )
 
 
