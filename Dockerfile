@@ -5,10 +5,14 @@
 #                 --location-name weighting_pipeline   (the default command; runs use this image too)
 # No credentials are baked in: every process gets AWS access from its ECS task role
 # and the DAGSTER_PG_* values from the task definition (the password from Secrets Manager).
-# Not built in CI (no container runtime there); see the README's "Deploying to AWS".
 # Build with the version git gives (the build context has no .git):
 #   docker build --build-arg VERSION="$(./run.sh version)" -t weighting-pipeline:<tag> .
-FROM python:3.11-slim
+# `./run.sh stack` builds this same file with podman, on every start, and runs every
+# process and every run in it; with no registry to pull from, it passes BASE_IMAGE, a
+# Debian bookworm image with its python3 made from Debian's packages
+# (weighting_pipeline/devtools/image.py).
+ARG BASE_IMAGE=python:3.11-slim
+FROM ${BASE_IMAGE}
 
 # The package's version (setuptools-scm reads it from here without .git). Required:
 # provenance records it, and an image without one would claim whatever a guess gave.
@@ -25,8 +29,12 @@ RUN useradd --create-home --uid 10001 dagster \
 WORKDIR /opt/dagster/app
 # Every dependency at the version and with the file hashes the lock gives, then the
 # package alone; the lock's SHA-256 is kept beside the environment for provenance.
+# --no-deps: the lock already holds every dependency, and pip before 23.1 (Debian's is
+# 23.0) refuses a dependency asked for with extras (gql[requests]) in hash-checking
+# mode; pip check then proves the set complete.
 COPY requirements.lock ./
-RUN pip install --no-cache-dir --require-hashes -r requirements.lock \
+RUN pip install --no-cache-dir --no-deps --require-hashes -r requirements.lock \
+ && pip check \
  && sha256sum requirements.lock | cut -d" " -f1 > "$(python -c 'import sys; print(sys.prefix)')/weighting-pipeline.lock.sha256"
 COPY pyproject.toml README.md ./
 COPY weighting_pipeline ./weighting_pipeline

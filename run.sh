@@ -6,8 +6,9 @@
 #   ./run.sh test fast   the tests that need no server, Dagster instance or rehearsal (< 2 min)
 #   ./run.sh ui      Dagster UI on http://127.0.0.1:3000 over the demo's data
 #   ./run.sh bench   the benchmarks (see docs/performance.md)
-#   ./run.sh stack   the production rehearsal: Postgres, moto, DynamoDB Local, daemon, webserver
-#                    (needs Debian's postgresql package)
+#   ./run.sh stack   the production rehearsal: the image built with podman, the CloudFormation template
+#                    deployed into moto, every service and run in a container (needs Debian's
+#                    postgresql, podman, runc and mmdebstrap packages)
 #   ./run.sh version the package version git gives (the image's VERSION build argument)
 #   ./run.sh lock    regenerate requirements.lock (after changing the dependencies in pyproject.toml)
 set -euo pipefail
@@ -48,5 +49,5 @@ case "$cmd" in
          printf 'setuptools>=68\nsetuptools-scm>=8\n' |   # the image builds the package without build isolation
            "$VENV/bin/uv" pip compile pyproject.toml - --universal --python-version 3.11 --generate-hashes --quiet \
              --custom-compile-command "./run.sh lock" -o requirements.lock ;;
-  *) sed -n '2,12p' "$0"; exit 2 ;;
+  *) sed -n '2,13p' "$0"; exit 2 ;;
 esac

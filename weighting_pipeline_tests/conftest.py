@@ -107,6 +107,18 @@ def postgres_server():
         yield server
 
 
+@pytest.fixture(scope="session")
+def deployment(postgres_server, aws_server, dynamodb_server):
+    """deploy/cloudformation/weighting-pipeline.yaml deployed into moto (stage prod), once per
+    session: the stage names its tables and bucket, so a second one would collide."""
+    import uuid
+
+    from weighting_pipeline.devtools.infrastructure import deploy
+
+    return deploy(stage="prod", aws_endpoint=aws_server.endpoint, dynamodb_endpoint=dynamodb_server.endpoint,
+                  database=postgres_server.env(), image="weighting-pipeline:test", stack_name=f"t{uuid.uuid4().hex[:8]}")
+
+
 @pytest.fixture
 def aws(aws_server, monkeypatch):
     """The AWS services beside DynamoDB, reached through ``AWS_ENDPOINT_URL``."""

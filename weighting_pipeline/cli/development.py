@@ -58,11 +58,15 @@ def ui(port: int, backend: str) -> None:
 @click.command()
 @BACKEND
 def stack(backend: str) -> None:
-    """The production shape on this machine: PostgreSQL, moto (ECS, S3, SNS, SQS), DynamoDB
-    Local, code server, daemon, webserver and a Fargate stand-in, on 127.0.0.1.
+    """The production shape on this machine, on 127.0.0.1: the image built with podman; PostgreSQL,
+    moto and DynamoDB Local; the CloudFormation template deployed into moto; the code server,
+    daemon and webserver as containers of the image, and a Fargate stand-in that runs each run
+    in one too.
 
-    Prints STACK READY {json} and runs until SIGINT, SIGTERM or SIGHUP; needs Debian's postgresql."""
+    Prints STACK READY {json} and runs until SIGINT, SIGTERM or SIGHUP; needs Debian's
+    postgresql, podman, runc and mmdebstrap."""
     require_devtools("stack")
+    from weighting_pipeline.devtools.containers import require_podman
     from weighting_pipeline.devtools.local_env import local_root
     from weighting_pipeline.devtools.postgres import find_bin_dir
     from weighting_pipeline.devtools.processes import exit_on_termination_signals
@@ -70,6 +74,7 @@ def stack(backend: str) -> None:
 
     try:
         find_bin_dir()
+        require_podman()
     except RuntimeError as exc:
         raise click.ClickException(str(exc)) from exc
     exit_on_termination_signals()

@@ -1,22 +1,25 @@
-"""A stand-in for Fargate in the rehearsal: run each new ECS task's container.
+"""A stand-in for Fargate in the rehearsal: run each new ECS task in a container of its image.
 
-moto records RunTask but starts nothing. This process watches the cluster in
-moto and, for each new task, does what Fargate would: it starts the task's
-container command (the launcher's ``dagster api execute_run ...`` override)
-with the task definition's environment plus the overrides' environment, in a
-fresh working directory whose DAGSTER_HOME holds the image's
-``deploy/dagster.yaml``; when the command exits it stops the task, giving the
-exit code as the reason. Nothing else of the host leaks into a task but HOME and
-LANG, and a PATH that starts with this Python's environment (the image's).
+moto records RunTask but starts nothing. This process watches the cluster in moto and,
+for each new task, does what Fargate would: ``podman run`` of the task definition's
+image, with the container's command and environment, its ``secrets`` resolved from
+Secrets Manager, and the task's overrides (the launcher's ``dagster api execute_run ...``
+command), labelled ``weighting-pipeline.run-id=<the task's dagster/run_id tag>``. When the
+container exits it stops the task, giving the exit code in the reason.
 
-    python -m weighting_pipeline.devtools.fargate --cluster NAME --dagster-yaml PATH --workdir DIR
+What the rehearsal adds to every container (the endpoints of moto and DynamoDB Local,
+their dummy credentials, the operator's setting variables) is named with ``--pass-env``
+and taken from this process's environment; it never replaces a variable the task
+definition sets.
+
+    python -m weighting_pipeline.devtools.fargate --cluster NAME --state DIR --stack-label VALUE [--pass-env NAME ...]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -26,7 +29,39 @@ from pathlib import Path
 
 import boto3
 
+from weighting_pipeline.devtools.containers import RUN_ID_LABEL, STACK_LABEL, ContainerSpec, Podman
+
 POLL_SECONDS = 0.5
+
+
+def resolve_secret(secretsmanager, value_from: str) -> str:
+    """The value ECS injects for a container secret ``valueFrom``: a Secrets Manager ARN,
+    optionally followed by ``:json-key:version-stage:version-id``."""
+    parts = value_from.split(":")
+    if parts[2:3] != ["secretsmanager"] or len(parts) < 7:
+        raise ValueError(f"secret {value_from!r}: only Secrets Manager ARNs are supported")
+    arn, (key, stage, version) = ":".join(parts[:7]), (parts[7:] + ["", "", ""])[:3]
+    args = {"SecretId": arn, **({"VersionStage": stage} if stage else {}), **({"VersionId": version} if version else {})}
+    secret = secretsmanager.get_secret_value(**args)["SecretString"]
+    if not key:
+        return secret
+    values = json.loads(secret)
+    if key not in values:
+        raise KeyError(f"secret {arn} has no key {key!r} (valueFrom {value_from!r})")
+    return str(values[key])
+
+
+def container_spec(definition: dict, container_name: str, task: dict, secretsmanager) -> ContainerSpec:
+    """What Fargate would give ``container_name`` of ``definition`` for ``task`` (its overrides)."""
+    [container] = [c for c in definition["containerDefinitions"] if c["name"] == container_name]
+    env = {e["name"]: e["value"] for e in container.get("environment", [])}
+    command = list(container.get("command", []))
+    for override in task.get("overrides", {}).get("containerOverrides", []):
+        if override.get("name") == container_name:
+            env.update({e["name"]: e["value"] for e in override.get("environment", [])})
+            command = list(override.get("command") or command)
+    secrets = {s["name"]: resolve_secret(secretsmanager, s["valueFrom"]) for s in container.get("secrets", [])}
+    return ContainerSpec(image=container["image"], command=command, environment=env, secrets=secrets)
 
 
 @dataclass
@@ -36,57 +71,50 @@ class Container:
     log: Path
 
 
-def container_environment(task: dict, definition: dict, container_name: str) -> tuple[list[str], dict[str, str]]:
-    """The command and environment Fargate would give ``container_name`` of ``task``."""
-    [container] = [c for c in definition["containerDefinitions"] if c["name"] == container_name]
-    env = {e["name"]: e["value"] for e in container.get("environment", [])}
-    command = list(container.get("command", []))
-    for override in task.get("overrides", {}).get("containerOverrides", []):
-        if override.get("name") == container_name:
-            env.update({e["name"]: e["value"] for e in override.get("environment", [])})
-            command = list(override.get("command") or command)
-    if not command:
-        raise ValueError(f"task {task['taskArn']}: container {container_name!r} has no command")
-    return command, env
+def run_id_of(task: dict) -> str:
+    """The Dagster run a task was started for (the launcher tags it ``dagster/run_id``)."""
+    tags = {t["key"]: t["value"] for t in task.get("tags", [])}
+    if "dagster/run_id" not in tags:
+        raise ValueError(f"task {task['taskArn']} has no dagster/run_id tag")
+    return tags["dagster/run_id"]
 
 
 class FargateStandIn:
-    def __init__(self, cluster: str, dagster_yaml: Path, workdir: Path, container_name: str = "run"):
-        self.ecs = boto3.session.Session().client("ecs")
-        self.cluster, self.dagster_yaml, self.workdir, self.container_name = cluster, dagster_yaml, workdir, container_name
+    def __init__(self, cluster: str, podman: Podman, workdir: Path, stack_label: str, pass_env: dict[str, str], container_name: str = "run"):
+        session = boto3.session.Session()
+        self.ecs, self.secretsmanager = session.client("ecs"), session.client("secretsmanager")
+        self.cluster, self.podman, self.workdir, self.container_name = cluster, podman, workdir, container_name
+        self.stack_label, self.pass_env = stack_label, pass_env
         self.seen: set[str] = set()
         self.running: list[Container] = []
 
     def start_task(self, task: dict) -> None:
         definition = self.ecs.describe_task_definition(taskDefinition=task["taskDefinitionArn"])["taskDefinition"]
-        command, env = container_environment(task, definition, self.container_name)
+        spec = container_spec(definition, self.container_name, task, self.secretsmanager)
+        spec.environment = {**self.pass_env, **spec.environment}  # the task definition's own variables win
         task_id = task["taskArn"].rsplit("/", 1)[-1]
-        root = self.workdir / task_id
-        home = root / "dagster_home"
-        home.mkdir(parents=True)
-        shutil.copyfile(self.dagster_yaml, home / "dagster.yaml")  # what the image holds
-        base = {k: os.environ[k] for k in ("HOME", "LANG") if k in os.environ}
-        # The image's PATH: this Python's environment (where `dagster` is installed) first.
-        base["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "/usr/bin:/bin")])
-        log = root / "container.log"
+        labels = {STACK_LABEL: self.stack_label, RUN_ID_LABEL: run_id_of(task), "weighting-pipeline.task": task_id}
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        log = self.workdir / f"{task_id}.log"
         with open(log, "wb") as out:
-            proc = subprocess.Popen(command, cwd=root, env={**base, **env, "DAGSTER_HOME": str(home)},
+            proc = subprocess.Popen(self.podman.run_command(spec, labels, name=f"weighting-run-{task_id[:12]}"), env=self.podman.env(spec.env()),
                                     stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-        print(f"task {task_id}: started {' '.join(command[:3])} ... (pid {proc.pid}, log {log})", flush=True)
+        print(f"task {task_id}: started {spec.image} {' '.join(spec.command[:3])} ... (log {log})", flush=True)
         self.running.append(Container(task["taskArn"], proc, log))
 
     def poll(self) -> None:
         arns = self.ecs.list_tasks(cluster=self.cluster)["taskArns"]
         new = [a for a in arns if a not in self.seen]
         if new:
-            for task in self.ecs.describe_tasks(cluster=self.cluster, tasks=new)["tasks"]:
+            for task in self.ecs.describe_tasks(cluster=self.cluster, tasks=new, include=["TAGS"])["tasks"]:
                 self.seen.add(task["taskArn"])
-                if task.get("lastStatus") != "STOPPED":
-                    try:
-                        self.start_task(task)
-                    except Exception as exc:  # a task that cannot start stops, as on Fargate
-                        print(f"task {task['taskArn']}: cannot start: {exc}", flush=True)
-                        self.ecs.stop_task(cluster=self.cluster, task=task["taskArn"], reason=f"CannotStartContainerError: {exc}"[:255])
+                if task.get("lastStatus") == "STOPPED" or str(task.get("group", "")).startswith("service:"):
+                    continue  # the services run as the stack's own containers
+                try:
+                    self.start_task(task)
+                except Exception as exc:  # a task that cannot start stops, as on Fargate
+                    print(f"task {task['taskArn']}: cannot start: {exc}", flush=True)
+                    self.ecs.stop_task(cluster=self.cluster, task=task["taskArn"], reason=f"CannotStartContainerError: {exc}"[:255])
         for container in [c for c in self.running if c.proc.poll() is not None]:
             self.running.remove(container)
             code = container.proc.returncode
@@ -94,6 +122,7 @@ class FargateStandIn:
             print(f"task {container.task_arn.rsplit('/', 1)[-1]}: exited {code}, stopped", flush=True)
 
     def stop_all(self) -> None:
+        """SIGTERM to each ``podman run`` (podman passes it to the container), SIGKILL after 20 s."""
         for container in self.running:
             if container.proc.poll() is None:
                 os.killpg(container.proc.pid, signal.SIGTERM)
@@ -109,8 +138,9 @@ class FargateStandIn:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cluster", required=True)
-    parser.add_argument("--dagster-yaml", required=True, type=Path)
-    parser.add_argument("--workdir", required=True, type=Path)
+    parser.add_argument("--state", required=True, type=Path, help="the rehearsal's state folder (podman's configuration, task logs)")
+    parser.add_argument("--stack-label", required=True, help=f"the value of every container's {STACK_LABEL} label")
+    parser.add_argument("--pass-env", action="append", default=[], help="a variable of this process every container is given")
     args = parser.parse_args(argv)
 
     def leave(signum, _frame):
@@ -118,7 +148,11 @@ def main(argv: list[str] | None = None) -> int:
 
     for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
         signal.signal(sig, leave)
-    standin = FargateStandIn(args.cluster, args.dagster_yaml, args.workdir)
+    missing = [name for name in args.pass_env if name not in os.environ]
+    if missing:
+        parser.error(f"--pass-env names variables this process does not have: {missing}")
+    standin = FargateStandIn(args.cluster, Podman(args.state), args.state / "tasks", args.stack_label,
+                             {name: os.environ[name] for name in args.pass_env})
     print(f"Fargate stand-in watching cluster {args.cluster}", flush=True)
     try:
         while True:

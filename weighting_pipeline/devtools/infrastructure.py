@@ -1,73 +1,211 @@
-"""What the AWS stack provides, created against local endpoints (moto, DynamoDB Local).
+"""The AWS side of the rehearsal and the production tests, deployed from the CloudFormation template.
 
-The rehearsal (``./run.sh stack``) and the tests create, in this order: the
-ledger and weights tables, the intermediates bucket (which also holds compute
-logs), a VPC with a subnet and a security group, the ECS cluster, the run task
-definition, and the alerts topic with an SQS queue subscribed to it (the
-probe). ``Infrastructure.env()`` is then the environment production sets.
+``deploy`` creates, against local endpoints (moto's server, DynamoDB Local), first what
+``deploy/cloudformation/weighting-pipeline.yaml`` takes as parameters, hand-made here as
+another stack or team would own them:
+
+- a VPC with DNS hostnames and one subnet (10.0.1.0/24) for the services and runs;
+- the trading system's ledger table, in DynamoDB Local;
+- the database: the caller's PostgreSQL, and a Secrets Manager secret with its user;
+
+then it deploys the template itself into moto's CloudFormation, as ``aws cloudformation
+deploy`` would, and adds the SQS probe subscribed to the stack's alerts topic (an
+operator's subscription, like the template's optional e-mail one). Where moto falls
+short of AWS, ``moto_gaps`` fills the gap. Every process's environment is then what the
+stack's task definitions give it (``Deployment.container``), so a variable the template
+forgets or misnames is missing in the rehearsal too.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import boto3
 
+from weighting_pipeline.devtools import moto_gaps
+from weighting_pipeline.devtools.containers import ContainerSpec
+from weighting_pipeline.devtools.fargate import container_spec
 from weighting_pipeline.devtools.local_env import LOCAL_CREDENTIALS
-from weighting_pipeline.ops.tables import create_tables
+from weighting_pipeline.ops.tables import create_ledger_table
 
-RUN_CONTAINER = "run"  # the launcher's default container name
-RUN_FAMILY = "weighting-pipeline-run"
+TEMPLATE = Path(__file__).resolve().parents[2] / "deploy" / "cloudformation" / "weighting-pipeline.yaml"
+STACK_NAME = "weighting-pipeline"
+SERVICES = ("code-server", "daemon", "webserver")  # the template's ECS services, started in this order
 
 
 @dataclass
-class Infrastructure:
-    """Names and ARNs of what ``provision`` created."""
+class Deployment:
+    """The deployed stack: its outputs, the hand-made resources around it, and clients to reach both."""
 
+    stack_name: str
+    stage: str
+    outputs: dict[str, str]
+    parameters: dict[str, str]
     ledger_table: str
-    weights_table: str
-    bucket: str
-    cluster: str
-    task_definition: str
     subnet: str
-    security_group: str
-    topic_arn: str
     queue_url: str
-    region: str = "us-east-1"
-    extra: dict[str, str] = field(default_factory=dict)
+    session: Any = field(repr=False)
+    aws_endpoint: str = ""
+    dynamodb_endpoint: str = ""
+
+    def client(self, service: str):
+        endpoint = self.dynamodb_endpoint if service == "dynamodb" else self.aws_endpoint
+        return self.session.client(service, endpoint_url=endpoint)
+
+    @property
+    def weights_table(self) -> str:
+        return self.outputs["WeightsTableName"]
+
+    @property
+    def cluster(self) -> str:
+        return self.outputs["ClusterName"]
+
+    @property
+    def bucket(self) -> str:
+        return self.outputs["DataBucketName"]
 
     @property
     def intermediates(self) -> str:
         return f"s3://{self.bucket}/intermediates"
 
-    def env(self) -> dict[str, str]:
-        """Environment variables production sets for these resources."""
-        return {
-            "TRADE_LEDGER__TABLE_NAME": self.ledger_table,
-            "STRATEGY_WEIGHTS__TABLE_NAME": self.weights_table,
-            "INTERMEDIATES__BASE_PATH": self.intermediates,
-            "DAGSTER_COMPUTE_LOGS_BUCKET": self.bucket,
-            "DAGSTER_ECS_CLUSTER": self.cluster,
-            "DAGSTER_RUN_TASK_DEFINITION": self.task_definition,
-            "DAGSTER_ECS_SUBNETS": self.subnet,
-            "DAGSTER_ECS_SECURITY_GROUPS": self.security_group,
-            "ALERTS__SNS_TOPIC_ARN": self.topic_arn,
-            **self.extra,
-        }
+    @property
+    def topic_arn(self) -> str:
+        return self.outputs["AlertsTopicArn"]
+
+    @property
+    def run_task_family(self) -> str:
+        return self.outputs["RunTaskDefinitionFamily"]
+
+    def resource(self, logical_id: str) -> str:
+        """The physical id of the template's resource ``logical_id``."""
+        return physical_ids(self.client("cloudformation"), self.stack_name)[logical_id]
+
+    def service_container(self, service: str) -> ContainerSpec:
+        """What ECS gives the container of ``service`` (its image, command, environment and
+        resolved secrets), from the service's task definition in the stack."""
+        ecs = self.client("ecs")
+        [described] = ecs.describe_services(cluster=self.cluster, services=[service])["services"]
+        definition = ecs.describe_task_definition(taskDefinition=described["taskDefinition"])["taskDefinition"]
+        [container] = definition["containerDefinitions"]
+        return container_spec(definition, container["name"], {}, self.client("secretsmanager"))
+
+    def run_container(self) -> ContainerSpec:
+        """What a run's container is given before the launcher's overrides."""
+        ecs = self.client("ecs")
+        definition = ecs.describe_task_definition(taskDefinition=self.run_task_family)["taskDefinition"]
+        return container_spec(definition, "run", {}, self.client("secretsmanager"))
 
 
-def create_alerts_topic(sns, sqs, name: str) -> tuple[str, str]:
-    """The alerts topic and the SQS queue subscribed to it: (topic ARN, queue URL).
+def physical_ids(cloudformation, stack_name: str) -> dict[str, str]:
+    """The stack's resources: logical id -> physical id (a table's name, a group's id)."""
+    pages = cloudformation.get_paginator("list_stack_resources").paginate(StackName=stack_name)
+    return {r["LogicalResourceId"]: r["PhysicalResourceId"] for page in pages for r in page["StackResourceSummaries"]
+            if r["LogicalResourceId"]}  # moto lists each resource it skipped as a blank row
+
+
+def _parameters(stage: str, image: str, vpc: str, subnet: str, ledger_table: str, database: dict[str, str], secret_arn: str) -> dict[str, str]:
+    return {
+        "Stage": stage,
+        "ImageUri": image,
+        "VpcId": vpc,
+        "SubnetIds": subnet,
+        "TradeLedgerTableName": ledger_table,
+        "ExistingDatabaseHost": database["DAGSTER_PG_HOST"],
+        "ExistingDatabasePort": database["DAGSTER_PG_PORT"],
+        "ExistingDatabaseName": database["DAGSTER_PG_DB"],
+        "ExistingDatabaseSecretArn": secret_arn,
+    }
+
+
+def wait_for_stack(cloudformation, name: str, timeout: float = 60) -> dict:
+    """The stack once CREATE_COMPLETE; a failure names each failed resource and why."""
+    deadline = time.monotonic() + timeout
+    while True:
+        [stack] = cloudformation.describe_stacks(StackName=name)["Stacks"]
+        status = stack["StackStatus"]
+        if status == "CREATE_COMPLETE":
+            return stack
+        if not status.endswith("IN_PROGRESS") or time.monotonic() > deadline:
+            events = cloudformation.describe_stack_events(StackName=name)["StackEvents"]
+            failed = [f"{e['LogicalResourceId']}: {e.get('ResourceStatusReason')}" for e in events if e["ResourceStatus"].endswith("FAILED")]
+            raise RuntimeError(f"stack {name} is {status}: {stack.get('StackStatusReason')}; {failed}")
+        time.sleep(0.2)
+
+
+def deploy(
+    *,
+    stage: str,
+    aws_endpoint: str,
+    dynamodb_endpoint: str,
+    database: dict[str, str],
+    image: str = "weighting-pipeline:local",
+    stack_name: str = STACK_NAME,
+    region: str = "us-east-1",
+    template: Path = TEMPLATE,
+) -> Deployment:
+    """Create the template's parameters by hand, deploy the template, fill moto's gaps.
+
+    ``database`` holds the ``DAGSTER_PG_*`` variables of an existing PostgreSQL (the
+    template's ``ExistingDatabase*`` parameters); ``image`` is its ``ImageUri``.
+    """
+    from cfnlint.decode import decode
+
+    session = boto3.session.Session(region_name=region, aws_access_key_id=LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+                                    aws_secret_access_key=LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"])
+    aws = lambda service: session.client(service, endpoint_url=aws_endpoint)  # noqa: E731
+
+    # ---- The parameters: what another stack or team owns ----
+    ec2 = aws("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})  # awsvpc tasks need it
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24")["Subnet"]["SubnetId"]
+    ledger_table = f"{stack_name}-{stage}-trade-ledger"  # the trading system's table (ours only reads it)
+    create_ledger_table(session.client("dynamodb", endpoint_url=dynamodb_endpoint), ledger_table)
+    secret_arn = aws("secretsmanager").create_secret(
+        Name=f"{stack_name}-{stage}-database",
+        SecretString=json.dumps({"username": database["DAGSTER_PG_USER"], "password": database["DAGSTER_PG_PASSWORD"]}))["ARN"]
+    parameters = _parameters(stage, image, vpc, subnet, ledger_table, database, secret_arn)
+
+    # ---- The template, as AWS would deploy it ----
+    cloudformation = aws("cloudformation")
+    cloudformation.create_stack(StackName=stack_name, TemplateBody=template.read_text(),
+                                Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
+                                Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"])
+    stack = wait_for_stack(cloudformation, stack_name)
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+    decoded, problems = decode(str(template))
+    if problems:
+        raise RuntimeError(f"{template}: {problems}")
+    moto_gaps.copy_tables_to(session.client("dynamodb", endpoint_url=dynamodb_endpoint), aws("dynamodb"), decoded,
+                             physical_ids(cloudformation, stack_name))
+
+    # ---- The probe: an operator's subscription to the alerts topic ----
+    queue_url = subscribe_probe(aws("sns"), aws("sqs"), outputs["AlertsTopicArn"], f"{stack_name}-{stage}-alerts-probe")
+    return Deployment(stack_name=stack_name, stage=stage, outputs=outputs, parameters=parameters, ledger_table=ledger_table,
+                      subnet=subnet, queue_url=queue_url, session=session, aws_endpoint=aws_endpoint, dynamodb_endpoint=dynamodb_endpoint)
+
+
+def subscribe_probe(sns, sqs, topic_arn: str, queue_name: str) -> str:
+    """An SQS queue subscribed to ``topic_arn``; its URL.
 
     Delivery is SNS's JSON envelope, not raw, so the probe sees the subject too."""
-    topic = sns.create_topic(Name=f"{name}-alerts")["TopicArn"]
-    queue = sqs.create_queue(QueueName=f"{name}-alerts-probe")["QueueUrl"]
+    queue = sqs.create_queue(QueueName=queue_name)["QueueUrl"]
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     sqs.set_queue_attributes(QueueUrl=queue, Attributes={"Policy": json.dumps({"Statement": [
         {"Effect": "Allow", "Principal": {"Service": "sns.amazonaws.com"}, "Action": "sqs:SendMessage", "Resource": queue_arn}]})})
-    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
-    return topic, queue
+    sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
+    return queue
+
+
+def create_alerts_topic(sns, sqs, name: str) -> tuple[str, str]:
+    """A topic of its own with the probe subscribed: (topic ARN, queue URL). For tests of the
+    alert rules alone; the rehearsal uses the stack's topic."""
+    topic = sns.create_topic(Name=f"{name}-alerts")["TopicArn"]
+    return topic, subscribe_probe(sns, sqs, topic, f"{name}-alerts-probe")
 
 
 def receive_alerts(sqs, queue_url: str, wait_seconds: int = 1) -> list[dict[str, str]]:
@@ -82,58 +220,3 @@ def receive_alerts(sqs, queue_url: str, wait_seconds: int = 1) -> list[dict[str,
         envelope = json.loads(message["Body"])
         alerts.append({"subject": envelope.get("Subject", ""), "body": envelope["Message"], "sent_at": envelope.get("Timestamp", "")})
     return alerts
-
-
-def provision(
-    name: str,
-    *,
-    aws_endpoint: str,
-    dynamodb_endpoint: str,
-    image: str = "weighting-pipeline:local",
-    task_environment: dict[str, str] | None = None,
-    region: str = "us-east-1",
-) -> Infrastructure:
-    """Create every resource, named after ``name`` (lower-case letters, digits, dashes).
-
-    The run task definition's container environment is ``task_environment``
-    plus ``Infrastructure.env()``: what a run's ECS task is given, as the
-    CloudFormation stack would give it.
-    """
-    session = boto3.session.Session(region_name=region, aws_access_key_id=LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-                                    aws_secret_access_key=LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"])
-    aws = lambda service: session.client(service, endpoint_url=aws_endpoint)  # noqa: E731
-    ledger, weights = f"{name}-trade-ledger", f"{name}-strategy-weights"
-    create_tables(session.client("dynamodb", endpoint_url=dynamodb_endpoint), ledger, weights)
-
-    bucket = f"{name}-data"
-    aws("s3").create_bucket(Bucket=bucket)
-
-    ec2 = aws("ec2")
-    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
-    ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})  # awsvpc tasks need it
-    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24")["Subnet"]["SubnetId"]
-    group = ec2.create_security_group(GroupName=f"{name}-runs", Description="weighting runs", VpcId=vpc)["GroupId"]
-
-    ecs = aws("ecs")
-    cluster = ecs.create_cluster(clusterName=f"{name}-cluster")["cluster"]["clusterName"]
-    topic, queue = create_alerts_topic(aws("sns"), aws("sqs"), name)
-    infra = Infrastructure(ledger_table=ledger, weights_table=weights, bucket=bucket, cluster=cluster,
-                           task_definition="", subnet=subnet, security_group=group,
-                           topic_arn=topic, queue_url=queue, region=region)
-
-    # Registered here, not by the launcher: Fargate definitions without container-level
-    # memory crash moto's RunTask (see NOTES-production.md).
-    environment = {**(task_environment or {}), **infra.env()}
-    environment["DAGSTER_RUN_TASK_DEFINITION"] = RUN_FAMILY  # the run worker loads the instance, launcher included
-    infra.task_definition = ecs.register_task_definition(
-        family=RUN_FAMILY,
-        requiresCompatibilities=["FARGATE"],
-        networkMode="awsvpc",
-        cpu="1024",
-        memory="4096",
-        containerDefinitions=[{
-            "name": RUN_CONTAINER, "image": image, "memory": 4096, "essential": True,
-            "environment": [{"name": k, "value": v} for k, v in sorted(environment.items())],
-        }],
-    )["taskDefinition"]["taskDefinitionArn"]
-    return infra

@@ -1,5 +1,6 @@
 """moto's server on 127.0.0.1, standing in for the AWS services around the
-pipeline (S3, SNS, SQS, ECS, EC2) in tests and in the local stack.
+pipeline (CloudFormation, S3, SNS, SQS, ECS, EC2, Secrets Manager) in tests and in the
+local stack, with ``moto_gaps``'s fills for our template applied.
 
 Clients reach it through the standard ``AWS_ENDPOINT_URL`` variable; nothing in
 the pipeline knows it is talking to moto.
@@ -15,6 +16,10 @@ import urllib.request
 from pathlib import Path
 
 from weighting_pipeline.devtools.servers import HOST, LocalServer, free_port, stop_process, wait_for_port
+
+
+# moto's server, with moto_gaps imported first (by name: moto derives a service from the module's name).
+SERVE = "import sys, weighting_pipeline.devtools.moto_gaps; from moto.server import main; sys.exit(main(sys.argv[1:]))"
 
 
 class LocalAWS(LocalServer):
@@ -37,11 +42,13 @@ class LocalAWS(LocalServer):
     def start(self) -> "LocalAWS":
         if self.log is not None:
             with open(self.log, "ab") as out:
-                self._proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", HOST, "-p", str(self.port)],
+                self._proc = subprocess.Popen([sys.executable, "-c", SERVE, "-H", HOST, "-p", str(self.port)],
                                               stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
             wait_for_port(self.port, self._proc, what="moto's server")
             return self
         from moto.server import ThreadedMotoServer
+
+        from weighting_pipeline.devtools import moto_gaps  # noqa: F401  (fills moto's gaps on import)
 
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
 

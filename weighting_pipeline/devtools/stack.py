@@ -1,15 +1,18 @@
 """``./run.sh stack``: the production shape on this machine, on 127.0.0.1 only.
 
-Started in order, each waited for: PostgreSQL (Dagster's storage), moto's
-server (ECS, EC2, S3, SNS, SQS), DynamoDB Local; then what the AWS stack
-would create (``infrastructure.provision``) and the demo ledger (40 weeks of
-history before the latest complete week); then the code server, the daemon
-and the webserver as separate processes with ``deploy/dagster.yaml`` and
-``deploy/workspace.yaml``, and the Fargate stand-in. When the daemon reports
-healthy it prints one line, ``STACK READY {json}``, and runs until SIGINT,
-SIGTERM or SIGHUP, then stops everything it started, newest first.
+In order, each waited for: the project's image, built from its Dockerfile with podman
+(``image``); PostgreSQL (Dagster's storage), moto's server and DynamoDB Local; then
+``deploy/cloudformation/weighting-pipeline.yaml`` deployed into moto's CloudFormation
+(``infrastructure.deploy``) and the demo ledger (40 weeks of history before the latest
+complete week); then the template's three services, each a container of the image
+with the command and environment its task definition gives, and the Fargate stand-in,
+which runs every ECS task the run launcher starts in a container of the image too.
+When the daemon reports healthy it prints one line, ``STACK READY {json}``, and runs
+until SIGINT, SIGTERM or SIGHUP, then stops everything it started, newest first, and
+removes its containers.
 
-Logs of every process are in ``.local/stack/logs/``.
+What the rehearsal changes in what the template gives a container, and why, is in
+``local_overrides``. Logs of every process are in ``.local/stack/logs/``.
 """
 
 from __future__ import annotations
@@ -32,7 +35,6 @@ from weighting_pipeline.ops.webserver import graphql
 
 REPO = Path(__file__).resolve().parents[2]
 LOCATION = "weighting_pipeline"
-IMAGE = "weighting-pipeline:local"
 HISTORY_WEEKS = 40
 READY_TIMEOUT = 180
 DAEMONS = ("SCHEDULER", "SENSOR", "QUEUED_RUN_COORDINATOR", "BACKFILL", "MONITORING")
@@ -92,8 +94,39 @@ def wait_until_ready(webserver: str, processes: Processes, deadline: float) -> N
     raise RuntimeError(f"the stack was not ready within {READY_TIMEOUT} s: {last}")
 
 
+# What every container gets from the rehearsal, as a task role and VPC endpoints give it on AWS.
+REHEARSAL_VARIABLES = ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_REGION", *LOCAL_CREDENTIALS)
+
+
+def local_overrides(service: str, spec, code_port: int, web_port: int, webserver: str) -> None:
+    """Bind the services to 127.0.0.1 on free ports, in place, where the template gives them 0.0.0.0,
+    ports 3000/4000 and Cloud Map names (which resolve only inside the VPC).
+
+    Only variables and flags the template sets are changed: one it lacks fails here, by name."""
+    def replace_flag(flag: str, value: str) -> None:
+        if flag not in spec.command:
+            raise RuntimeError(f"the template's {service} command has no {flag}: {spec.command}")
+        spec.command[spec.command.index(flag) + 1] = value
+
+    def replace_var(name: str, value: str) -> None:
+        if name not in spec.environment:
+            raise RuntimeError(f"the template's {service} task definition does not set {name}")
+        spec.environment[name] = value
+
+    if service in ("code-server", "webserver"):
+        replace_flag("-h", HOST)
+        replace_flag("-p", str(code_port if service == "code-server" else web_port))
+    if service in ("daemon", "webserver"):
+        replace_var("DAGSTER_CODE_SERVER_HOST", HOST)
+        replace_var("DAGSTER_CODE_SERVER_PORT", str(code_port))
+    if service == "code-server":
+        replace_var("DAGSTER_WEBSERVER_URL", webserver)
+
+
 def run(root: Path, backend: str = "auto") -> int:
-    from weighting_pipeline.devtools.infrastructure import provision
+    from weighting_pipeline.devtools.containers import SERVICE_LABEL, STACK_LABEL, Podman
+    from weighting_pipeline.devtools.image import build
+    from weighting_pipeline.devtools.infrastructure import SERVICES, deploy
     from weighting_pipeline.devtools.moto_server import LocalAWS, set_manual_ecs_transitions
     from weighting_pipeline.devtools.postgres import LocalPostgres
     from weighting_pipeline.settings import ENV_VARS
@@ -102,66 +135,64 @@ def run(root: Path, backend: str = "auto") -> int:
     shutil.rmtree(state, ignore_errors=True)
     logs = state / "logs"
     logs.mkdir(parents=True)
-    home = state / "dagster_home"
-    home.mkdir()
-    shutil.copyfile(REPO / "deploy" / "dagster.yaml", home / "dagster.yaml")
+    podman = Podman(state)
+    stack_label = str(state)
+    podman.remove_all(STACK_LABEL, stack_label)  # a previous start's, if it was killed
+    print("building the image (podman build; logs/image.log)", flush=True)
+    image = build(podman, logs / "image.log")
     with ExitStack() as stack:
+        stack.callback(podman.remove_all, STACK_LABEL, stack_label)
         postgres = stack.enter_context(LocalPostgres())
         aws = stack.enter_context(LocalAWS(log=logs / "moto.log"))
         dynamodb = stack.enter_context(LocalDynamoDB(backend=backend))
         set_manual_ecs_transitions(aws.endpoint)
-        webserver = f"http://{HOST}:{free_port()}"
-        code_port = free_port()
-        env = {
-            **os.environ,
-            "AWS_ENDPOINT_URL": aws.endpoint,
-            "AWS_ENDPOINT_URL_DYNAMODB": dynamodb.endpoint,
-            "AWS_REGION": "us-east-1",
-            "AWS_DEFAULT_REGION": "us-east-1",
-            **LOCAL_CREDENTIALS,
-            "APP__STAGE": os.environ.get("APP__STAGE", "prod"),
-            "DAGSTER_WEBSERVER_URL": webserver,
-            **postgres.env(),
-        }
-        for var in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "INTERMEDIATES__BASE_PATH", "SCHEDULE__DEFAULT_STATUS"):
-            env.pop(var, None)
-        # The run tasks get the deployment's setting variables too (set for the stack, as a deployment's
-        # template sets them on the run task): a run whose settings differ would be a what-if run.
-        settings = {var for var, _ in ENV_VARS.values()}
-        task_env = {k: env[k] for k in env if k.startswith(("AWS_", "DAGSTER_PG_", "APP__", "DAGSTER_WEBSERVER")) or k in settings}
-        infra = provision("stack", aws_endpoint=aws.endpoint, dynamodb_endpoint=dynamodb.endpoint, image=IMAGE, task_environment=task_env)
-        env.update(infra.env())
-        env.update({"DAGSTER_HOME": str(home), "DAGSTER_CODE_SERVER_HOST": HOST, "DAGSTER_CODE_SERVER_PORT": str(code_port)})
-        print(f"provisioned tables, bucket, cluster {infra.cluster}, topic", flush=True)
+        stage = os.environ.get("APP__STAGE") or "prod"
+        deployment = deploy(stage=stage, aws_endpoint=aws.endpoint, dynamodb_endpoint=dynamodb.endpoint,
+                            database=postgres.env(), image=image)
+        print(f"deployed {deployment.stack_name} ({stage}) from the template: cluster {deployment.cluster}, "
+              f"table {deployment.weights_table}, topic {deployment.topic_arn}", flush=True)
+        env = {k: v for k, v in os.environ.items() if k not in ("AWS_PROFILE", "AWS_SESSION_TOKEN")}
+        env.update({"AWS_ENDPOINT_URL": aws.endpoint, "AWS_ENDPOINT_URL_DYNAMODB": dynamodb.endpoint,
+                    "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1", **LOCAL_CREDENTIALS})
+        # The operator's setting variables reach the code server and every run, as a deployment
+        # would add them to the template's task definitions; a variable the template sets wins.
+        settings = sorted({var for var, _ in ENV_VARS.values()} & set(env))
+        passed = {name: env[name] for name in (*REHEARSAL_VARIABLES, *settings)}
+
         # HISTORY_WEEKS complete weeks before the latest one, each with its full lookback window.
         seed = [sys.executable, "-m", "weighting_pipeline.devtools.demo", "seed", "--days", str((HISTORY_WEEKS + 1) * 7 + 91)]
-        if subprocess.call(seed, env=env, cwd=state):
+        seed_env = {**env, "APP__STAGE": stage, "TRADE_LEDGER__TABLE_NAME": deployment.ledger_table,
+                    "STRATEGY_WEIGHTS__TABLE_NAME": deployment.weights_table}
+        if subprocess.call(seed, env=seed_env, cwd=state):
             raise RuntimeError("seeding the demo ledger failed (its output is above)")
 
         processes = Processes(logs)
         stack.callback(processes.stop)
-        bin_dir = Path(sys.executable).parent
-        workspace = str(REPO / "deploy" / "workspace.yaml")
-        processes.start("code-server", [str(bin_dir / "dagster"), "code-server", "start", "-h", HOST, "-p", str(code_port),
-                                        "-m", "weighting_pipeline.definitions", "--location-name", LOCATION,
-                                        "--container-image", IMAGE], env, state)
-        wait_for_port(code_port, processes.children[-1][1], timeout=120, what="the code server")
-        processes.start("daemon", [str(bin_dir / "dagster-daemon"), "run", "-w", workspace], env, state)
-        port = int(webserver.rsplit(":", 1)[1])
-        processes.start("webserver", [str(bin_dir / "dagster-webserver"), "-h", HOST, "-p", str(port), "-w", workspace], env, state)
-        processes.start("fargate", [sys.executable, "-m", "weighting_pipeline.devtools.fargate", "--cluster", infra.cluster,
-                                    "--dagster-yaml", str(REPO / "deploy" / "dagster.yaml"), "--workdir", str(state / "tasks")], env, state)
+        webserver = f"http://{HOST}:{free_port()}"
+        code_port, web_port = free_port(), int(webserver.rsplit(":", 1)[1])
+        for service in SERVICES:
+            spec = deployment.service_container(service)
+            local_overrides(service, spec, code_port, web_port, webserver)
+            spec.environment = {**passed, **spec.environment}
+            labels = {STACK_LABEL: stack_label, SERVICE_LABEL: service}
+            proc = processes.start(service, podman.run_command(spec, labels), podman.env(spec.env()), state)
+            if service == "code-server":
+                wait_for_port(code_port, proc, timeout=120, what="the code server")
+        processes.start("fargate", [sys.executable, "-m", "weighting_pipeline.devtools.fargate", "--cluster", deployment.cluster,
+                                    "--state", str(state), "--stack-label", stack_label,
+                                    *[arg for name in passed for arg in ("--pass-env", name)]], {**env, **podman.env()}, state)
         wait_until_ready(webserver, processes, time.monotonic() + READY_TIMEOUT)
         ready = {
             "webserver": webserver,
             "dynamodb": dynamodb.endpoint,
             "aws": aws.endpoint,
             "postgres": postgres.url,
-            "alerts_queue": infra.queue_url,
-            "weights_table": infra.weights_table,
-            "ledger_table": infra.ledger_table,
-            "intermediates": infra.intermediates,
-            "cluster": infra.cluster,
+            "alerts_queue": deployment.queue_url,
+            "weights_table": deployment.weights_table,
+            "ledger_table": deployment.ledger_table,
+            "intermediates": deployment.intermediates,
+            "cluster": deployment.cluster,
+            "image": image,
         }
         print("STACK READY " + json.dumps(ready), flush=True)
         while True:

@@ -8,7 +8,7 @@ import dagster as dg
 import pytest
 from weighting_pipeline.dagster_internals import PartitionKeyFilter  # no public way to filter the event log by partition
 
-from weighting_pipeline.devtools.infrastructure import provision
+from weighting_pipeline.devtools.infrastructure import TEMPLATE, deploy
 from weighting_pipeline.devtools.demo_ledger import synthetic_ledger
 from weighting_pipeline.production.ecs_launcher import EcsRunLauncher
 from weighting_pipeline_tests.conftest import run_chain_in_dagster, seed_ledger
@@ -18,19 +18,18 @@ WEEKS = ["2026-02-22", "2026-03-01", "2026-03-08"]
 
 
 @pytest.fixture
-def production(postgres_server, aws, dynamodb, monkeypatch, tmp_path):
-    """A DAGSTER_HOME holding deploy/dagster.yaml, a fresh database, and the
-    provisioned AWS resources, all exported as production exports them."""
+def production(deployment, postgres_server, aws, dynamodb, monkeypatch, tmp_path):
+    """What the template's run task definition gives a run's container (its secrets
+    resolved), with a fresh database and a DAGSTER_HOME holding deploy/dagster.yaml."""
     name = f"t{uuid.uuid4().hex[:8]}"
-    infra = provision(name, aws_endpoint=aws.endpoint, dynamodb_endpoint=dynamodb.endpoint)
-    env = {**postgres_server.create_database(name), **infra.env()}
+    env = {**deployment.run_container().env(), "DAGSTER_PG_DB": postgres_server.create_database(name)["DAGSTER_PG_DB"]}
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     home = tmp_path / "production_home"
     home.mkdir()
     shutil.copy(REPO / "deploy" / "dagster.yaml", home / "dagster.yaml")
     monkeypatch.setenv("DAGSTER_HOME", str(home))
-    return infra
+    return deployment
 
 
 def test_the_instance_stores_in_postgres_queues_runs_and_launches_them_on_ecs(production):
@@ -56,7 +55,7 @@ def test_the_instance_stores_in_postgres_queues_runs_and_launches_them_on_ecs(pr
             "cluster": production.cluster,
             "launchType": "FARGATE",
             "networkConfiguration": {"awsvpcConfiguration": {
-                "subnets": [production.subnet], "securityGroups": [production.security_group], "assignPublicIp": "DISABLED"}},
+                "subnets": [production.subnet], "securityGroups": [production.resource("ServicesSecurityGroup")], "assignPublicIp": "DISABLED"}},
         }
         assert instance.run_monitoring_enabled and instance.run_retries_enabled
         assert not instance.run_retries_retry_on_asset_or_op_failure  # a failed check is never retried
@@ -93,3 +92,30 @@ def test_a_range_run_records_each_week_in_postgres(production, baseline):
             assert record.run_id == run_id
             check = reader.event_log_storage.get_latest_asset_check_execution_by_key([key], partition_filter=PartitionKeyFilter(key=week))[key]
             assert check.status.value == "SUCCEEDED" and check.run_id == run_id
+
+
+# Each in a stage of its own (conftest's deployment is prod): the stage names the template's tables, and moto keeps them.
+@pytest.mark.parametrize(("variable", "stage"), [("TRADE_LEDGER__TABLE_NAME", "dev"), ("DAGSTER_ECS_CLUSTER", "staging")])
+def test_a_variable_renamed_in_the_templates_run_task_breaks_the_run_naming_it(variable, stage, postgres_server, aws, dynamodb, monkeypatch, tmp_path, baseline):
+    """The environment comes from the deployed template alone: a typo there (here the run task's
+    ``variable`` spelt with a trailing S) fails the run worker by name, as it would on ECS."""
+    text = TEMPLATE.read_text()
+    run_task = text.index("  RunTaskDefinition:")
+    end = text.index("  CodeServerTaskDefinition:")
+    assert text[run_task:end].count(f"Name: {variable},") == 1
+    mutated = tmp_path / "weighting-pipeline.yaml"
+    mutated.write_text(text[:run_task] + text[run_task:end].replace(f"Name: {variable},", f"Name: {variable}S,") + text[end:])
+    deployment = deploy(stage=stage, aws_endpoint=aws.endpoint, dynamodb_endpoint=dynamodb.endpoint, template=mutated,
+                        database=postgres_server.create_database(f"t{uuid.uuid4().hex[:8]}"), stack_name=f"t{uuid.uuid4().hex[:8]}")
+    env = deployment.run_container().env()
+    assert variable not in env and f"{variable}S" in env
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    home = tmp_path / "home"
+    home.mkdir()
+    shutil.copy(REPO / "deploy" / "dagster.yaml", home / "dagster.yaml")
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    with pytest.raises(Exception, match=variable):
+        with dg.DagsterInstance.get() as instance:
+            instance.run_launcher  # noqa: B018  (the run worker loads it)
+            run_chain_in_dagster(instance, partition_key=WEEKS[0])

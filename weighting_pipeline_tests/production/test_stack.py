@@ -23,6 +23,7 @@ import sqlalchemy as sa
 
 from weighting_pipeline.assets import CHAIN_ASSETS
 from weighting_pipeline.core.calendar import latest_complete_week, previous_key
+from weighting_pipeline.devtools.containers import RUN_ID_LABEL, STACK_LABEL, Podman
 from weighting_pipeline.devtools.infrastructure import receive_alerts
 from weighting_pipeline.devtools.stack import LOCATION
 from weighting_pipeline.ops.webserver import graphql
@@ -69,14 +70,21 @@ class Stack:
             got.set()
 
         threading.Thread(target=read, daemon=True).start()
-        got.wait(300)
+        got.wait(900)  # a first start builds the image (docs/deployment.md)
         if self.ready is None:
             self.stop()
             pytest.fail("the stack did not print STACK READY:\n" + "".join(self.lines[-60:]) + self.logs())
 
     def logs(self) -> str:
-        folder = self.root / ".local" / "stack" / "logs"
-        return "".join(f"\n--- {p.name}\n" + p.read_text(errors="replace")[-3000:] for p in sorted(folder.glob("*.log")))
+        logs = sorted((self.state / "logs").glob("*.log")) + sorted((self.state / "tasks").glob("*.log"))
+        return "".join(f"\n--- {p.name}\n" + p.read_text(errors="replace")[-3000:] for p in logs)
+
+    @property
+    def state(self) -> Path:
+        return self.root / ".local" / "stack"
+
+    def containers(self, label: str, value: str) -> list[dict]:
+        return Podman(self.state).containers(label, value)
 
     def client(self, service: str):
         url = self.ready["dynamodb"] if service == "dynamodb" else self.ready["aws"]
@@ -183,6 +191,10 @@ def test_a_week_launched_like_the_materialize_button_runs_in_one_ecs_task(stack)
     # The run is SUCCESS in Postgres a moment before its container exits and the task stops.
     [task] = wait_for(lambda: tasks_of(stack, run_id), lambda t: t[0]["lastStatus"] == "STOPPED", 60, "task stop")
     assert "exited (code 0)" in task["stoppedReason"]
+    # It ran in one container of the image the stack built, with the launcher's command.
+    [container] = stack.containers(RUN_ID_LABEL, run_id)
+    assert container["Image"].endswith(stack.ready["image"]) and container["ExitCode"] == 0, container
+    assert container["Command"][:3] == ["dagster", "api", "execute_run"] and container["Labels"][STACK_LABEL] == str(stack.state)
 
     engine = sa.create_engine(stack.ready["postgres"])
     with engine.connect() as connection:
@@ -232,6 +244,8 @@ def test_a_six_week_backfill_through_the_backfill_command_is_one_sized_run_and_s
     [run] = backfill["runs"]  # the single-run backfill policy: one run for the six weeks
     assert run["status"] == "SUCCESS"
     [task] = tasks_of(stack, run["runId"])  # through the run launcher: one ECS task, sized by the tags
+    [container] = stack.containers(RUN_ID_LABEL, run["runId"])
+    assert container["Image"].endswith(stack.ready["image"])
     assert (task["overrides"].get("cpu"), task["overrides"].get("memory")) == ("1024", "4096"), task["overrides"]
     for week in weeks:
         published = item(stack, week)
@@ -279,6 +293,9 @@ def test_the_alerts_queue_receives_exactly_what_the_alert_rules_say(stack):
     assert retried[0] == f"Run {retry} failed on its last attempt (2 of 2)." and retry != stack.retried_run
     assert retried[1] == f"Attempts: {stack.retried_run}, {retry}"
     assert run_status(stack, retry)["tags"]["dagster/parent_run_id"] == stack.retried_run
+    for attempt in (stack.retried_run, retry):  # each attempt in a container of its own
+        [container] = stack.containers(RUN_ID_LABEL, attempt)
+        assert container["Image"].endswith(stack.ready["image"]), container
 
     backfill = by_subject[expected["backfill"]]["body"]
     assert f"(run {stack.backfill_run})" in backfill
@@ -316,10 +333,14 @@ def test_stopping_the_stack_leaves_nothing_running(stack):
     urls = [stack.ready[k] for k in ("webserver", "dynamodb", "aws", "postgres")]
     assert all(_listening(u) for u in urls)
     before = _processes_of(stack.root)
-    assert len(before) >= 5  # run.sh's python, moto, code server, daemon, webserver, stand-in, ...
+    assert len(before) >= 5  # run.sh's python, moto, the services' podman, stand-in, ...
+    services = {c["Labels"]["weighting-pipeline.service"] for c in stack.containers(STACK_LABEL, str(stack.state)) if c["State"] == "running"
+                and "weighting-pipeline.service" in c["Labels"]}
+    assert services == {"code-server", "daemon", "webserver"}
     assert stack.stop() == 128 + signal.SIGTERM
     assert not [u for u in urls if _listening(u)]
     assert _processes_of(stack.root) == set()
+    assert stack.containers(STACK_LABEL, str(stack.state)) == []  # stopped and removed, runs' containers too
     postgres = subprocess.run(["pgrep", "-u", "postgres", "-f", stack.ready["postgres"].rsplit(":", 1)[1].split("/")[0]],
                               capture_output=True, text=True)
     assert postgres.stdout.strip() == ""

@@ -1,0 +1,176 @@
+"""Where moto's CloudFormation falls short of AWS for our template, and how the rehearsal fills it.
+
+``deploy/cloudformation/weighting-pipeline.yaml`` is deployed as it is into moto's
+CloudFormation (``devtools/infrastructure.py``). moto 5.2 differs from AWS in ways that
+would fail the stack or change what the processes are given; each is filled here and
+nowhere else, so the template itself stays what AWS deploys:
+
+- **Service discovery** (``AWS::ServiceDiscovery::PrivateDnsNamespace`` and ``::Service``)
+  has no CloudFormation support in moto, and a ``GetAtt`` on a skipped resource fails the
+  stack. Both types are registered here on moto's own Cloud Map backend.
+- **Task definitions** made by CloudFormation keep only family, containers and memory;
+  the task role, execution role, CPU, network mode and compatibilities are dropped. They
+  are kept here, as RegisterTaskDefinition keeps them.
+- **RunTask** crashes on a container without container-level memory, which Fargate does
+  not need; the task's memory is used for it here.
+- **The weights table** is created in moto's DynamoDB, but the rehearsal's tables live in
+  DynamoDB Local (a real DynamoDB engine); ``copy_tables_to`` creates the template's
+  tables there, with the template's TTL attribute (moto ignores TTL settings).
+
+Registering happens on import, before moto first builds its list of resource types;
+``moto_server.LocalAWS`` imports this module in moto's process (or thread).
+
+Not filled, because nothing the rehearsal checks depends on them: CloudWatch alarms,
+``ManagedPolicyArns`` and IAM enforcement, and the e-mail subscription (the rehearsal
+subscribes an SQS probe instead).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from moto.cloudformation import parsing
+from moto.core.common_models import CloudFormationModel
+from moto.ecs import models as ecs_models
+from moto.servicediscovery.models import servicediscovery_backends
+
+
+class PrivateDnsNamespace(CloudFormationModel):
+    """``AWS::ServiceDiscovery::PrivateDnsNamespace`` on moto's Cloud Map backend (Ref: Id)."""
+
+    def __init__(self, namespace: Any):
+        self.namespace = namespace
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::ServiceDiscovery::PrivateDnsNamespace"
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return "Name"
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self.namespace.id
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return attr in ("Id", "Arn")
+
+    def get_cfn_attribute(self, attribute_name: str) -> str:
+        return {"Id": self.namespace.id, "Arn": self.namespace.arn}[attribute_name]
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):  # type: ignore[override]
+        props = cloudformation_json["Properties"]
+        backend = servicediscovery_backends[account_id][region_name]
+        backend.create_private_dns_namespace(name=props["Name"], creator_request_id=resource_name, description=props.get("Description", ""),
+                                             vpc=props["Vpc"], tags=[], properties=props.get("Properties", {}))
+        [namespace] = [n for n in backend.namespaces.values() if n.name == props["Name"] and n.vpc == props["Vpc"]]
+        return cls(namespace)
+
+
+class DiscoveryService(CloudFormationModel):
+    """``AWS::ServiceDiscovery::Service`` on moto's Cloud Map backend (Ref: Id; GetAtt Arn, Id, Name)."""
+
+    def __init__(self, service: Any):
+        self.service = service
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::ServiceDiscovery::Service"
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return "Name"
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self.service.id
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return attr in ("Id", "Arn", "Name")
+
+    def get_cfn_attribute(self, attribute_name: str) -> str:
+        return {"Id": self.service.id, "Arn": self.service.arn, "Name": self.service.name}[attribute_name]
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):  # type: ignore[override]
+        props = cloudformation_json["Properties"]
+        service = servicediscovery_backends[account_id][region_name].create_service(
+            name=props["Name"], namespace_id=props["NamespaceId"], creator_request_id=resource_name, description=props.get("Description", ""),
+            dns_config=props.get("DnsConfig", {}), health_check_config=props.get("HealthCheckConfig", {}),
+            health_check_custom_config=props.get("HealthCheckCustomConfig", {}), tags=[], service_type="DNS_HTTP")
+        return cls(service)
+
+
+def _task_definition_from_cloudformation(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+    props = cloudformation_json["Properties"]
+    camel = lambda value: ecs_models.remap_nested_keys(value, ecs_models.pascal_to_camelcase)  # noqa: E731
+    return ecs_models.ecs_backends[account_id][region_name].register_task_definition(
+        family=props["Family"],
+        container_definitions=camel(props.get("ContainerDefinitions", [])),
+        volumes=camel(props.get("Volumes", [])),
+        network_mode=props.get("NetworkMode"),
+        requires_compatibilities=props.get("RequiresCompatibilities"),
+        cpu=props.get("Cpu"),
+        memory=props.get("Memory"),
+        task_role_arn=props.get("TaskRoleArn"),
+        execution_role_arn=props.get("ExecutionRoleArn"),
+    )
+
+
+_moto_requirements = ecs_models.EC2ContainerServiceBackend._calculate_task_resource_requirements
+
+
+def _requirements_with_task_memory(task_definition):
+    containers = task_definition.container_definitions
+    missing = [c for c in containers if not any(c.get(k) for k in ("memory", "memoryReservation", "Memory", "MemoryReservation"))]
+    if missing and task_definition.memory:
+        # Fargate sizes the task, not the container: give the one container the task's memory.
+        patched = [{**c, "memory": int(task_definition.memory) // len(containers)} if c in missing else c for c in containers]
+        original, task_definition.container_definitions = task_definition.container_definitions, patched
+        try:
+            return _moto_requirements(task_definition)
+        finally:
+            task_definition.container_definitions = original
+    return _moto_requirements(task_definition)
+
+
+def fill() -> None:
+    """Apply the fills to moto in this process (idempotent; the classes above register themselves)."""
+    ecs_models.TaskDefinition.create_from_cloudformation_json = classmethod(_task_definition_from_cloudformation)
+    ecs_models.EC2ContainerServiceBackend._calculate_task_resource_requirements = staticmethod(_requirements_with_task_memory)
+    for cached in (parsing.get_model_list, parsing.get_model_map, parsing.get_name_type_map):
+        cached.cache_clear()  # in case moto listed its types before this module was imported
+
+
+fill()
+
+
+def copy_tables_to(dynamodb_local, moto_dynamodb, template: dict, physical_ids: dict[str, str]) -> list[str]:
+    """Create each ``AWS::DynamoDB::Table`` of the deployed ``template`` in DynamoDB Local as
+    moto holds it (keys, attributes, indexes, billing), with the template's TTL; the names.
+
+    ``physical_ids`` maps the stack's logical resource ids to physical ones (a table's name)."""
+    names = []
+    for logical_id, resource in template["Resources"].items():
+        if resource["Type"] != "AWS::DynamoDB::Table":
+            continue
+        props, name = resource["Properties"], physical_ids[logical_id]
+        table = moto_dynamodb.describe_table(TableName=name)["Table"]
+        args: dict[str, Any] = {"TableName": name, "KeySchema": table["KeySchema"], "AttributeDefinitions": table["AttributeDefinitions"],
+                                "BillingMode": props.get("BillingMode", "PROVISIONED")}
+        if args["BillingMode"] == "PROVISIONED":
+            args["ProvisionedThroughput"] = {k: table["ProvisionedThroughput"][k] for k in ("ReadCapacityUnits", "WriteCapacityUnits")}
+        for key in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes"):
+            if table.get(key):
+                args[key] = [{k: index[k] for k in ("IndexName", "KeySchema", "Projection")} for index in table[key]]
+        dynamodb_local.create_table(**args)
+        dynamodb_local.get_waiter("table_exists").wait(TableName=name)
+        ttl = props.get("TimeToLiveSpecification")
+        if ttl and ttl.get("Enabled"):
+            dynamodb_local.update_time_to_live(TableName=name, TimeToLiveSpecification={"AttributeName": ttl["AttributeName"], "Enabled": True})
+        names.append(name)
+    return names
