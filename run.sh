@@ -9,6 +9,7 @@
 #   ./run.sh stack   the production rehearsal: the image built with podman, the CloudFormation template
 #                    deployed into moto, every service and run in a container (needs Debian's
 #                    postgresql, podman, runc and mmdebstrap packages)
+#   ./run.sh image   build the image with podman as the rehearsal does; prints its name
 #   ./run.sh version the package version git gives (the image's VERSION build argument)
 #   ./run.sh lock    regenerate requirements.lock (after changing the dependencies in pyproject.toml)
 set -euo pipefail
@@ -44,10 +45,11 @@ case "$cmd" in
          exec "$VENV/bin/python" -m pytest "$@" ;;
   bench) setup; exec "$VENV/bin/python" -m benchmarks "$@" ;;
   stack) setup; exec "$VENV/bin/weighting-pipeline" stack "$@" ;;
+  image) setup; exec "$VENV/bin/weighting-pipeline" image "$@" ;;
   version) setup; exec "$VENV/bin/python" -m setuptools_scm ;;
   lock)  setup
          printf 'setuptools>=68\nsetuptools-scm>=8\n' |   # the image builds the package without build isolation
            "$VENV/bin/uv" pip compile pyproject.toml - --universal --python-version 3.11 --generate-hashes --quiet \
              --custom-compile-command "./run.sh lock" -o requirements.lock ;;
-  *) sed -n '2,13p' "$0"; exit 2 ;;
+  *) sed -n '2,14p' "$0"; exit 2 ;;
 esac

@@ -14,7 +14,7 @@ from weighting_pipeline.cli import main
 from weighting_pipeline.cli.local import forwarded_args
 from weighting_pipeline_tests.conftest import CLI
 
-COMMANDS = ["audit", "backfill", "demo", "setup-tables", "stack", "sweep", "ui", "unpublish", "weights"]
+COMMANDS = ["audit", "backfill", "demo", "image", "setup-tables", "stack", "sweep", "ui", "unpublish", "weights"]
 
 
 def test_the_console_script_lists_every_command():
@@ -47,13 +47,27 @@ def test_the_old_spelling_still_runs_the_commands_and_says_it_is_deprecated():
     assert "deprecated; use weighting-pipeline audit" in done.stderr
 
 
-@pytest.mark.parametrize("args", [["demo"], ["ui"], ["stack"], ["weights", "--local"], ["audit", "--range", "2026-11-15...2026-11-15", "--local"]])
+@pytest.mark.parametrize("args", [["demo"], ["ui"], ["stack"], ["image"], ["weights", "--local"], ["audit", "--range", "2026-11-15...2026-11-15", "--local"]])
 def test_development_commands_say_what_to_install_where_the_tools_are_missing(monkeypatch, args):
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "moto" else real(name, *a))  # as in the image
     out = CliRunner().invoke(main, args)
     assert out.exit_code == 1
     assert "needs the development tools" in out.output and "pip install -e '.[devtools]'" in out.output
+
+
+@pytest.mark.parametrize("command", ["stack", "image"])
+def test_the_rehearsal_names_the_container_tools_it_lacks(monkeypatch, command):
+    import shutil
+
+    from weighting_pipeline.devtools import postgres
+
+    real = shutil.which
+    monkeypatch.setattr(shutil, "which", lambda tool, *a, **k: None if tool == "mmdebstrap" else real(tool, *a, **k))
+    monkeypatch.setattr(postgres, "find_bin_dir", lambda: "/usr/lib/postgresql/15/bin")  # as if installed
+    out = CliRunner().invoke(main, [command])
+    assert out.exit_code == 1
+    assert "missing mmdebstrap" in out.output and "apt-get install -y podman runc mmdebstrap" in out.output
 
 
 def test_a_local_child_gets_the_same_options_without_local():

@@ -1,4 +1,4 @@
-"""Development commands: ``demo``, ``ui`` and ``stack``, on 127.0.0.1 only.
+"""Development commands: ``demo``, ``ui``, ``stack`` (on 127.0.0.1 only) and ``image``.
 
 Each imports ``weighting_pipeline.devtools`` when it runs, never at import, and
 fails with a clear message where the development tools are not installed.
@@ -81,4 +81,23 @@ def stack(backend: str) -> None:
     sys.exit(run_stack(local_root(), backend))
 
 
-COMMANDS = (demo, ui, stack)
+@click.command()
+def image() -> None:
+    """Build the project's image from its Dockerfile with podman, as stack does (on a Debian
+    base made with mmdebstrap when python:3.11-slim cannot be pulled); prints its name.
+
+    A later build reuses podman's cache; the log is .local/image/image.log."""
+    require_devtools("image")
+    from weighting_pipeline.devtools.containers import Podman
+    from weighting_pipeline.devtools.image import build
+    from weighting_pipeline.devtools.local_env import state_dir
+
+    state = state_dir() / "image"
+    try:
+        podman = Podman(state)
+        click.echo(build(podman, state / "image.log"))
+    except RuntimeError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+COMMANDS = (demo, ui, stack, image)

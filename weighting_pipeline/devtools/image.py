@@ -61,7 +61,7 @@ def base_image(podman: Podman, log) -> str | None:
             return None
     except subprocess.TimeoutExpired:
         pass
-    print(f"{UPSTREAM_BASE} cannot be pulled; making {BASE} from Debian's packages (about 30 s, once)", flush=True)
+    print(f"{UPSTREAM_BASE} cannot be pulled; making {BASE} from Debian's packages (about 30 s, once)", file=sys.stderr, flush=True)
     with tempfile.TemporaryDirectory(prefix="weighting-base-") as tmp:
         root = Path(tmp) / "root.tar"
         made = subprocess.run(["mmdebstrap", "--variant=apt", f"--include={BASE_PACKAGES}", "--aptopt=Acquire::Check-Valid-Until \"false\"",
@@ -88,5 +88,5 @@ def build(podman: Podman, log_path: Path, version: str | None = None) -> str:
     if done.returncode != 0:
         tail = log_path.read_text(errors="replace")[-3000:]
         raise RuntimeError(f"building the image failed (exit {done.returncode}); the end of {log_path}:\n{tail}")
-    print(f"built {name} in {time.monotonic() - started:.0f} s", flush=True)
+    print(f"built {name} in {time.monotonic() - started:.0f} s", file=sys.stderr, flush=True)
     return name

@@ -23,13 +23,18 @@ def production(deployment, postgres_server, aws, dynamodb, monkeypatch, tmp_path
     resolved), with a fresh database and a DAGSTER_HOME holding deploy/dagster.yaml."""
     name = f"t{uuid.uuid4().hex[:8]}"
     env = {**deployment.run_container().env(), "DAGSTER_PG_DB": postgres_server.create_database(name)["DAGSTER_PG_DB"]}
+    export_as_a_run_container(env, monkeypatch, tmp_path)
+    return deployment
+
+
+def export_as_a_run_container(env: dict[str, str], monkeypatch, tmp_path) -> None:
+    """``env`` exported, and DAGSTER_HOME a folder holding deploy/dagster.yaml, as in the image."""
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     home = tmp_path / "production_home"
     home.mkdir()
     shutil.copy(REPO / "deploy" / "dagster.yaml", home / "dagster.yaml")
     monkeypatch.setenv("DAGSTER_HOME", str(home))
-    return deployment
 
 
 def test_the_instance_stores_in_postgres_queues_runs_and_launches_them_on_ecs(production):
@@ -109,12 +114,7 @@ def test_a_variable_renamed_in_the_templates_run_task_breaks_the_run_naming_it(v
                         database=postgres_server.create_database(f"t{uuid.uuid4().hex[:8]}"), stack_name=f"t{uuid.uuid4().hex[:8]}")
     env = deployment.run_container().env()
     assert variable not in env and f"{variable}S" in env
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    home = tmp_path / "home"
-    home.mkdir()
-    shutil.copy(REPO / "deploy" / "dagster.yaml", home / "dagster.yaml")
-    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    export_as_a_run_container(env, monkeypatch, tmp_path)
     with pytest.raises(Exception, match=variable):
         with dg.DagsterInstance.get() as instance:
             instance.run_launcher  # noqa: B018  (the run worker loads it)
