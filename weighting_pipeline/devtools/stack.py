@@ -33,8 +33,7 @@ from weighting_pipeline.devtools.processes import end_group
 from weighting_pipeline.devtools.servers import HOST, free_port, wait_for_port
 from weighting_pipeline.ops.webserver import graphql
 
-REPO = Path(__file__).resolve().parents[2]
-LOCATION = "weighting_pipeline"
+LOCATION = "weighting_pipeline"  # the template's --location-name
 HISTORY_WEEKS = 40
 READY_TIMEOUT = 180
 DAEMONS = ("SCHEDULER", "SENSOR", "QUEUED_RUN_COORDINATOR", "BACKFILL", "MONITORING")
