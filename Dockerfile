@@ -14,11 +14,6 @@
 ARG BASE_IMAGE=python:3.11-slim
 FROM ${BASE_IMAGE}
 
-# The package's version (setuptools-scm reads it from here without .git). Required:
-# provenance records it, and an image without one would claim whatever a guess gave.
-ARG VERSION
-RUN test -n "$VERSION" || { echo "build with --build-arg VERSION=\"\$(./run.sh version)\"" >&2; exit 1; }
-
 ENV DAGSTER_HOME=/opt/dagster/home \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1
@@ -36,6 +31,12 @@ COPY requirements.lock ./
 RUN pip install --no-cache-dir --no-deps --require-hashes -r requirements.lock \
  && pip check \
  && sha256sum requirements.lock | cut -d" " -f1 > "$(python -c 'import sys; print(sys.prefix)')/weighting-pipeline.lock.sha256"
+# The package's version (setuptools-scm reads it from here without .git). Required:
+# provenance records it, and an image without one would claim whatever a guess gave.
+# Declared only here: every RUN after an ARG is rebuilt when its value changes, and the
+# version changes with every commit, so the dependency layer above stays cached.
+ARG VERSION
+RUN test -n "$VERSION" || { echo "build with --build-arg VERSION=\"\$(./run.sh version)\"" >&2; exit 1; }
 COPY pyproject.toml README.md ./
 COPY weighting_pipeline ./weighting_pipeline
 RUN SETUPTOOLS_SCM_PRETEND_VERSION="$VERSION" pip install --no-cache-dir --no-deps --no-build-isolation . \
