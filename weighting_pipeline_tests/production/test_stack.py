@@ -305,6 +305,44 @@ def test_the_alerts_queue_receives_exactly_what_the_alert_rules_say(stack):
     assert live.startswith(f"Week {LIVE_WEEK}, published by run {stack.live_run}, which trading reads now:")
 
 
+LOAD_THE_INSTANCE = "import dagster as dg; instance = dg.DagsterInstance.get(); instance.run_launcher; instance.get_runs(limit=1); print('loaded')"
+
+
+@pytest.mark.parametrize("renamed", [None, "DAGSTER_ECS_CLUSTER"])
+def test_a_run_container_of_the_image_loads_the_instance_only_from_the_templates_own_variables(stack, tmp_path, renamed):
+    """The template (one run-task variable renamed, or as it is) deployed beside the stack's, and a
+    container of the stack's image given that run task's environment, as the Fargate stand-in
+    gives it: the run worker's first step, loading the instance, fails naming the variable."""
+    from weighting_pipeline.devtools.containers import ContainerSpec
+    from weighting_pipeline.devtools.infrastructure import TEMPLATE, deploy
+
+    text = TEMPLATE.read_text()
+    start, end = text.index("  RunTaskDefinition:"), text.index("  CodeServerTaskDefinition:")
+    if renamed:
+        assert text[start:end].count(f"Name: {renamed},") == 1
+        text = text[:start] + text[start:end].replace(f"Name: {renamed},", f"Name: {renamed}S,") + text[end:]
+    template = tmp_path / "weighting-pipeline.yaml"
+    template.write_text(text)
+    url = sa.engine.make_url(stack.ready["postgres"])
+    database = {"DAGSTER_PG_HOST": url.host, "DAGSTER_PG_PORT": str(url.port), "DAGSTER_PG_USER": url.username,
+                "DAGSTER_PG_PASSWORD": url.password or "", "DAGSTER_PG_DB": url.database}
+    stage = "staging" if renamed else "dev"  # the stack's own is prod; the stage names the tables
+    deployment = deploy(stage=stage, aws_endpoint=stack.ready["aws"], dynamodb_endpoint=stack.ready["dynamodb"], database=database,
+                        image=stack.ready["image"], stack_name=f"renamed-{stage}", template=template)
+    run = deployment.run_container()
+    assert run.image == stack.ready["image"]
+    endpoints = {"AWS_ENDPOINT_URL": stack.ready["aws"], "AWS_ENDPOINT_URL_DYNAMODB": stack.ready["dynamodb"],
+                 "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
+    spec = ContainerSpec(image=run.image, command=["python", "-c", LOAD_THE_INSTANCE], environment={**endpoints, **run.environment}, secrets=run.secrets)
+    podman = Podman(stack.state)
+    done = subprocess.run(podman.run_command(spec, {STACK_LABEL: str(stack.state)}), env=podman.env(spec.env()),
+                          capture_output=True, text=True, timeout=300)
+    if renamed:
+        assert done.returncode != 0 and renamed in done.stdout + done.stderr, done.stdout + done.stderr
+    else:
+        assert done.returncode == 0 and "loaded" in done.stdout, done.stdout + done.stderr
+
+
 def _listening(url: str) -> bool:
     host_port = url.split("@")[-1].split("//")[-1].split("/")[0]
     host, port = host_port.rsplit(":", 1)
