@@ -16,6 +16,7 @@ stack started, even after a crash.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -38,7 +39,8 @@ cgroup_manager = "cgroupfs"
 events_logger = "file"
 runtime = "runc"
 """
-# Given on the command line too: podman build does not read every containers.conf setting.
+# Given on the command line too, so neither a build nor a run depends on which containers.conf
+# settings this podman version honours.
 FLAGS = ["--runtime", RUNTIME, "--network=host", "--ulimit", "nproc=4096:4096", "--ulimit", "nofile=4096:4096"]
 
 
@@ -93,8 +95,6 @@ class Podman:
 
     def containers(self, label: str, value: str) -> list[dict]:
         """Every container (running or not) labelled ``label=value``, as ``podman ps`` reports them."""
-        import json
-
         done = subprocess.run(["podman", "ps", "-a", "--filter", f"label={label}={value}", "--format", "json"],
                               env=self.env(), capture_output=True, text=True, check=True)
         return json.loads(done.stdout or "[]")
