@@ -111,12 +111,25 @@ def postgres_server():
 def deployment(postgres_server, aws_server, dynamodb_server):
     """deploy/cloudformation/weighting-pipeline.yaml deployed into moto (stage prod), once per
     session: the stage names its tables and bucket, so a second one would collide."""
-    import uuid
-
     from weighting_pipeline.devtools.infrastructure import deploy
 
     return deploy(stage="prod", aws_endpoint=aws_server.endpoint, dynamodb_endpoint=dynamodb_server.endpoint,
                   database=postgres_server.env(), image="weighting-pipeline:test", stack_name=f"t{uuid.uuid4().hex[:8]}")
+
+
+def template_with_run_variable_renamed(variable: str | None, folder: Path) -> Path:
+    """A copy of the CloudFormation template in ``folder`` whose run task definition spells
+    ``variable`` with a trailing S (None: the template unchanged)."""
+    from weighting_pipeline.devtools.infrastructure import TEMPLATE
+
+    text = TEMPLATE.read_text()
+    if variable:
+        start, end = text.index("  RunTaskDefinition:"), text.index("  CodeServerTaskDefinition:")
+        assert text[start:end].count(f"Name: {variable},") == 1
+        text = text[:start] + text[start:end].replace(f"Name: {variable},", f"Name: {variable}S,") + text[end:]
+    copy = folder / TEMPLATE.name
+    copy.write_text(text)
+    return copy
 
 
 @pytest.fixture

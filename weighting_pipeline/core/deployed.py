@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from weighting_pipeline.core.calendar import WeekWindows, half_day_index
-from weighting_pipeline.core.grid import positions
+from weighting_pipeline.core.grid import positions, runs
 from weighting_pipeline.core.lots import ENTRY_SEQ, QTY_TOLERANCE, canonical_order
 
 RETURN_BASES = ("lot", "deployed")
@@ -156,9 +156,7 @@ def deployed_grid(frame: pd.DataFrame, weeks: WeekWindows, strategies: Sequence[
         first, last = np.maximum(lots.first, lo), np.minimum(lots.last, hi)
         ok = (first <= last) & (s[lots.lot] >= 0)
         first, last, lot = first[ok], last[ok], lots.lot[ok]
-        n = last - first + 1
-        half = np.repeat(first, n) + np.arange(int(n.sum())) - np.repeat(np.cumsum(n) - n, n)
-        row = np.repeat(np.arange(len(lot)), n)
+        row, half = runs(first, last - first + 1)
         value = (lots.entry_price[lot] * lots.qty[ok])[row]
         held += np.bincount(s[lot][row] * width + (half - lo), weights=value, minlength=n_strat * width)
         inside = (lots.entry_half >= lo) & (lots.entry_half <= hi) & (s >= 0)
@@ -206,9 +204,7 @@ def held_by_week(frame: pd.DataFrame, weeks: WeekWindows) -> pd.DataFrame:
     if booked.any():
         after = np.searchsorted(weeks.last_half_day, half_day_index(rows["exit_timestamp"][booked]), side="left")
         lo[booked] = np.maximum(lo[booked], after)
-    n = np.maximum(hi - lo, 0)
-    row = np.repeat(np.arange(len(rows)), n)
-    week = np.repeat(lo, n) + np.arange(int(n.sum())) - np.repeat(np.cumsum(n) - n, n)
+    row, week = runs(lo, np.maximum(hi - lo, 0))
     order = np.lexsort((row, week))
     out = rows.iloc[row[order]].reset_index(drop=True)
     out.insert(0, "partition_key", pd.Categorical.from_codes(week[order], categories=list(weeks.keys)))

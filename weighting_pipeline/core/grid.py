@@ -45,3 +45,12 @@ def positions(column: pd.Series, names: list[str] | None = None) -> tuple[list[s
     values = column.astype(str)
     names = list(pd.unique(values)) if names is None else names
     return names, pd.Index(names).get_indexer(values).astype(np.int64)
+
+
+def runs(starts: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each run ``i`` of integers ``starts[i], ..., starts[i] + lengths[i] - 1``, all runs
+    concatenated in order: (the run each value belongs to, the values). Lengths must be >= 0."""
+    lengths = np.asarray(lengths, dtype=np.int64)
+    owner = np.repeat(np.arange(len(lengths)), lengths)
+    values = np.repeat(np.asarray(starts, dtype=np.int64), lengths) + np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    return owner, values

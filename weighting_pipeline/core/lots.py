@@ -23,6 +23,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from weighting_pipeline.core.grid import runs
+
 LOT_COLUMNS: dict[str, str] = {
     "lot_id": "string",
     "strategy": "category",
@@ -138,12 +140,8 @@ def lots_by_week(lots: pd.DataFrame, weeks) -> pd.DataFrame:
     # Canonical order sorts by booking time, so each window is one contiguous slice.
     lo = np.searchsorted(half, weeks.first_half_day, side="left")
     hi = np.searchsorted(half, weeks.last_half_day, side="right")
-    counts = hi - lo
-    total = int(counts.sum())
-    offsets = np.repeat(lo - (np.cumsum(counts) - counts), counts)
-    rows = np.arange(total) + offsets
+    week, rows = runs(lo, hi - lo)
     out = lots.iloc[rows].reset_index(drop=True)
-    week = np.repeat(np.arange(len(weeks)), counts)
     out.insert(0, "partition_key", pd.Categorical.from_codes(week, categories=list(weeks.keys)))
     return out
 

@@ -36,7 +36,7 @@ import pandas as pd
 
 from weighting_pipeline.core.calendar import WeekWindows, half_day_index
 from weighting_pipeline.core.deployed import DeployedGrid
-from weighting_pipeline.core.grid import positions
+from weighting_pipeline.core.grid import positions, runs
 from weighting_pipeline.core.lots import booked_at, booked_rows, pnl_date_of
 
 _EPOCH = np.datetime64("1970-01-01", "D")
@@ -259,8 +259,7 @@ def distinct_lots_per_window(rows: pd.DataFrame, weeks: WeekWindows, strategies:
     lo = np.searchsorted(weeks.last_half_day, half, side="left")
     hi = np.searchsorted(weeks.first_half_day, half, side="right")
     n = np.where(codes >= 0, np.maximum(hi - lo, 0), 0)
-    row = np.repeat(np.arange(len(rows)), n)
-    week = np.repeat(lo, n) + np.arange(int(n.sum())) - np.repeat(np.cumsum(n) - n, n)
+    row, week = runs(lo, n)
     lot = pd.factorize(rows["lot_id"].to_numpy(dtype=object))[0]
     order = np.lexsort((row, week))  # by week, then row order
     week, row = week[order], row[order]

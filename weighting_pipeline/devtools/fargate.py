@@ -32,6 +32,7 @@ import boto3
 from weighting_pipeline.devtools.containers import RUN_ID_LABEL, STACK_LABEL, ContainerSpec, Podman
 
 POLL_SECONDS = 0.5
+RUN_CONTAINER = "run"  # deploy/dagster.yaml's container_name: the one the launcher overrides
 
 
 def resolve_secret(secretsmanager, value_from: str) -> str:
@@ -80,7 +81,7 @@ def run_id_of(task: dict) -> str:
 
 
 class FargateStandIn:
-    def __init__(self, cluster: str, podman: Podman, workdir: Path, stack_label: str, pass_env: dict[str, str], container_name: str = "run"):
+    def __init__(self, cluster: str, podman: Podman, workdir: Path, stack_label: str, pass_env: dict[str, str], container_name: str = RUN_CONTAINER):
         session = boto3.session.Session()
         self.ecs, self.secretsmanager = session.client("ecs"), session.client("secretsmanager")
         self.cluster, self.podman, self.workdir, self.container_name = cluster, podman, workdir, container_name

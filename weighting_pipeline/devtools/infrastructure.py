@@ -26,9 +26,8 @@ from typing import Any
 
 import boto3
 
-from weighting_pipeline.devtools import moto_gaps
 from weighting_pipeline.devtools.containers import ContainerSpec
-from weighting_pipeline.devtools.fargate import container_spec
+from weighting_pipeline.devtools.fargate import RUN_CONTAINER, container_spec
 from weighting_pipeline.devtools.local_env import LOCAL_CREDENTIALS
 from weighting_pipeline.ops.tables import create_ledger_table
 
@@ -42,7 +41,6 @@ class Deployment:
     """The deployed stack: its outputs, the hand-made resources around it, and clients to reach both."""
 
     stack_name: str
-    stage: str
     outputs: dict[str, str]
     parameters: dict[str, str]
     ledger_table: str
@@ -55,6 +53,10 @@ class Deployment:
     def client(self, service: str):
         endpoint = self.dynamodb_endpoint if service == "dynamodb" else self.aws_endpoint
         return self.session.client(service, endpoint_url=endpoint)
+
+    @property
+    def stage(self) -> str:
+        return self.parameters["Stage"]
 
     @property
     def weights_table(self) -> str:
@@ -84,20 +86,22 @@ class Deployment:
         """The physical id of the template's resource ``logical_id``."""
         return physical_ids(self.client("cloudformation"), self.stack_name)[logical_id]
 
+    def _container(self, task_definition: str, name: str | None = None) -> ContainerSpec:
+        definition = self.client("ecs").describe_task_definition(taskDefinition=task_definition)["taskDefinition"]
+        if name is None:
+            [container] = definition["containerDefinitions"]
+            name = container["name"]
+        return container_spec(definition, name, {}, self.client("secretsmanager"))
+
     def service_container(self, service: str) -> ContainerSpec:
         """What ECS gives the container of ``service`` (its image, command, environment and
         resolved secrets), from the service's task definition in the stack."""
-        ecs = self.client("ecs")
-        [described] = ecs.describe_services(cluster=self.cluster, services=[service])["services"]
-        definition = ecs.describe_task_definition(taskDefinition=described["taskDefinition"])["taskDefinition"]
-        [container] = definition["containerDefinitions"]
-        return container_spec(definition, container["name"], {}, self.client("secretsmanager"))
+        [described] = self.client("ecs").describe_services(cluster=self.cluster, services=[service])["services"]
+        return self._container(described["taskDefinition"])
 
     def run_container(self) -> ContainerSpec:
         """What a run's container is given before the launcher's overrides."""
-        ecs = self.client("ecs")
-        definition = ecs.describe_task_definition(taskDefinition=self.run_task_family)["taskDefinition"]
-        return container_spec(definition, "run", {}, self.client("secretsmanager"))
+        return self._container(self.run_task_family, RUN_CONTAINER)
 
 
 def physical_ids(cloudformation, stack_name: str) -> dict[str, str]:
@@ -180,12 +184,12 @@ def deploy(
     decoded, problems = decode(str(template))
     if problems:
         raise RuntimeError(f"{template}: {problems}")
-    moto_gaps.copy_tables_to(session.client("dynamodb", endpoint_url=dynamodb_endpoint), aws("dynamodb"), decoded,
+    copy_tables_to(session.client("dynamodb", endpoint_url=dynamodb_endpoint), aws("dynamodb"), decoded,
                              physical_ids(cloudformation, stack_name))
 
     # ---- The probe: an operator's subscription to the alerts topic ----
     queue_url = subscribe_probe(aws("sns"), aws("sqs"), outputs["AlertsTopicArn"], f"{stack_name}-{stage}-alerts-probe")
-    return Deployment(stack_name=stack_name, stage=stage, outputs=outputs, parameters=parameters, ledger_table=ledger_table,
+    return Deployment(stack_name=stack_name, outputs=outputs, parameters=parameters, ledger_table=ledger_table,
                       subnet=subnet, queue_url=queue_url, session=session, aws_endpoint=aws_endpoint, dynamodb_endpoint=dynamodb_endpoint)
 
 
@@ -220,3 +224,30 @@ def receive_alerts(sqs, queue_url: str, wait_seconds: int = 1) -> list[dict[str,
         envelope = json.loads(message["Body"])
         alerts.append({"subject": envelope.get("Subject", ""), "body": envelope["Message"], "sent_at": envelope.get("Timestamp", "")})
     return alerts
+
+
+def copy_tables_to(dynamodb_local, moto_dynamodb, template: dict, physical_ids: dict[str, str]) -> list[str]:
+    """Fill one of moto's gaps (``moto_gaps``): create each ``AWS::DynamoDB::Table`` of the deployed ``template`` in DynamoDB Local as
+    moto holds it (keys, attributes, indexes, billing), with the template's TTL; the names.
+
+    ``physical_ids`` maps the stack's logical resource ids to physical ones (a table's name)."""
+    names = []
+    for logical_id, resource in template["Resources"].items():
+        if resource["Type"] != "AWS::DynamoDB::Table":
+            continue
+        props, name = resource["Properties"], physical_ids[logical_id]
+        table = moto_dynamodb.describe_table(TableName=name)["Table"]
+        args: dict[str, Any] = {"TableName": name, "KeySchema": table["KeySchema"], "AttributeDefinitions": table["AttributeDefinitions"],
+                                "BillingMode": props.get("BillingMode", "PROVISIONED")}
+        if args["BillingMode"] == "PROVISIONED":
+            args["ProvisionedThroughput"] = {k: table["ProvisionedThroughput"][k] for k in ("ReadCapacityUnits", "WriteCapacityUnits")}
+        for key in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes"):
+            if table.get(key):
+                args[key] = [{k: index[k] for k in ("IndexName", "KeySchema", "Projection")} for index in table[key]]
+        dynamodb_local.create_table(**args)
+        dynamodb_local.get_waiter("table_exists").wait(TableName=name)
+        ttl = props.get("TimeToLiveSpecification")
+        if ttl and ttl.get("Enabled"):
+            dynamodb_local.update_time_to_live(TableName=name, TimeToLiveSpecification={"AttributeName": ttl["AttributeName"], "Enabled": True})
+        names.append(name)
+    return names

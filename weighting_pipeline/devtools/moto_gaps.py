@@ -14,11 +14,13 @@ nowhere else, so the template itself stays what AWS deploys:
 - **RunTask** crashes on a container without container-level memory, which Fargate does
   not need; the task's memory is used for it here.
 - **The weights table** is created in moto's DynamoDB, but the rehearsal's tables live in
-  DynamoDB Local (a real DynamoDB engine); ``copy_tables_to`` creates the template's
-  tables there, with the template's TTL attribute (moto ignores TTL settings).
+  DynamoDB Local (a real DynamoDB engine). This one is filled after the deployment, outside
+  moto: ``infrastructure.copy_tables_to`` creates the template's tables there, with the
+  template's TTL attribute (moto ignores TTL settings).
 
 Registering happens on import, before moto first builds its list of resource types;
-``moto_server.LocalAWS`` imports this module in moto's process (or thread).
+``moto_server.LocalAWS`` imports this module in moto's process (or thread) only, since
+importing moto's CloudFormation loads every moto model (over a second).
 
 Not filled, because nothing the rehearsal checks depends on them: CloudWatch alarms,
 ``ManagedPolicyArns`` and IAM enforcement, and the e-mail subscription (the rehearsal
@@ -35,6 +37,8 @@ from moto.ecs import models as ecs_models
 from moto.servicediscovery.models import servicediscovery_backends
 
 
+# Two classes with the same shape rather than one base: moto registers only the direct
+# subclasses of CloudFormationModel.
 class PrivateDnsNamespace(CloudFormationModel):
     """``AWS::ServiceDiscovery::PrivateDnsNamespace`` on moto's Cloud Map backend (Ref: Id)."""
 
@@ -147,30 +151,3 @@ def fill() -> None:
 
 
 fill()
-
-
-def copy_tables_to(dynamodb_local, moto_dynamodb, template: dict, physical_ids: dict[str, str]) -> list[str]:
-    """Create each ``AWS::DynamoDB::Table`` of the deployed ``template`` in DynamoDB Local as
-    moto holds it (keys, attributes, indexes, billing), with the template's TTL; the names.
-
-    ``physical_ids`` maps the stack's logical resource ids to physical ones (a table's name)."""
-    names = []
-    for logical_id, resource in template["Resources"].items():
-        if resource["Type"] != "AWS::DynamoDB::Table":
-            continue
-        props, name = resource["Properties"], physical_ids[logical_id]
-        table = moto_dynamodb.describe_table(TableName=name)["Table"]
-        args: dict[str, Any] = {"TableName": name, "KeySchema": table["KeySchema"], "AttributeDefinitions": table["AttributeDefinitions"],
-                                "BillingMode": props.get("BillingMode", "PROVISIONED")}
-        if args["BillingMode"] == "PROVISIONED":
-            args["ProvisionedThroughput"] = {k: table["ProvisionedThroughput"][k] for k in ("ReadCapacityUnits", "WriteCapacityUnits")}
-        for key in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes"):
-            if table.get(key):
-                args[key] = [{k: index[k] for k in ("IndexName", "KeySchema", "Projection")} for index in table[key]]
-        dynamodb_local.create_table(**args)
-        dynamodb_local.get_waiter("table_exists").wait(TableName=name)
-        ttl = props.get("TimeToLiveSpecification")
-        if ttl and ttl.get("Enabled"):
-            dynamodb_local.update_time_to_live(TableName=name, TimeToLiveSpecification={"AttributeName": ttl["AttributeName"], "Enabled": True})
-        names.append(name)
-    return names

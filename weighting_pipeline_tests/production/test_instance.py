@@ -8,10 +8,10 @@ import dagster as dg
 import pytest
 from weighting_pipeline.dagster_internals import PartitionKeyFilter  # no public way to filter the event log by partition
 
-from weighting_pipeline.devtools.infrastructure import TEMPLATE, deploy
+from weighting_pipeline.devtools.infrastructure import deploy
 from weighting_pipeline.devtools.demo_ledger import synthetic_ledger
 from weighting_pipeline.production.ecs_launcher import EcsRunLauncher
-from weighting_pipeline_tests.conftest import run_chain_in_dagster, seed_ledger
+from weighting_pipeline_tests.conftest import run_chain_in_dagster, seed_ledger, template_with_run_variable_renamed
 
 REPO = Path(__file__).resolve().parents[2]
 WEEKS = ["2026-02-22", "2026-03-01", "2026-03-08"]
@@ -104,13 +104,8 @@ def test_a_range_run_records_each_week_in_postgres(production, baseline):
 def test_a_variable_renamed_in_the_templates_run_task_breaks_the_run_naming_it(variable, stage, postgres_server, aws, dynamodb, monkeypatch, tmp_path, baseline):
     """The environment comes from the deployed template alone: a typo there (here the run task's
     ``variable`` spelt with a trailing S) fails the run worker by name, as it would on ECS."""
-    text = TEMPLATE.read_text()
-    run_task = text.index("  RunTaskDefinition:")
-    end = text.index("  CodeServerTaskDefinition:")
-    assert text[run_task:end].count(f"Name: {variable},") == 1
-    mutated = tmp_path / "weighting-pipeline.yaml"
-    mutated.write_text(text[:run_task] + text[run_task:end].replace(f"Name: {variable},", f"Name: {variable}S,") + text[end:])
-    deployment = deploy(stage=stage, aws_endpoint=aws.endpoint, dynamodb_endpoint=dynamodb.endpoint, template=mutated,
+    deployment = deploy(stage=stage, aws_endpoint=aws.endpoint, dynamodb_endpoint=dynamodb.endpoint,
+                        template=template_with_run_variable_renamed(variable, tmp_path),
                         database=postgres_server.create_database(f"t{uuid.uuid4().hex[:8]}"), stack_name=f"t{uuid.uuid4().hex[:8]}")
     env = deployment.run_container().env()
     assert variable not in env and f"{variable}S" in env

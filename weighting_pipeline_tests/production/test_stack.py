@@ -314,15 +314,10 @@ def test_a_run_container_of_the_image_loads_the_instance_only_from_the_templates
     container of the stack's image given that run task's environment, as the Fargate stand-in
     gives it: the run worker's first step, loading the instance, fails naming the variable."""
     from weighting_pipeline.devtools.containers import ContainerSpec
-    from weighting_pipeline.devtools.infrastructure import TEMPLATE, deploy
+    from weighting_pipeline.devtools.infrastructure import deploy
+    from weighting_pipeline_tests.conftest import template_with_run_variable_renamed
 
-    text = TEMPLATE.read_text()
-    start, end = text.index("  RunTaskDefinition:"), text.index("  CodeServerTaskDefinition:")
-    if renamed:
-        assert text[start:end].count(f"Name: {renamed},") == 1
-        text = text[:start] + text[start:end].replace(f"Name: {renamed},", f"Name: {renamed}S,") + text[end:]
-    template = tmp_path / "weighting-pipeline.yaml"
-    template.write_text(text)
+    template = template_with_run_variable_renamed(renamed, tmp_path)
     url = sa.engine.make_url(stack.ready["postgres"])
     database = {"DAGSTER_PG_HOST": url.host, "DAGSTER_PG_PORT": str(url.port), "DAGSTER_PG_USER": url.username,
                 "DAGSTER_PG_PASSWORD": url.password or "", "DAGSTER_PG_DB": url.database}
