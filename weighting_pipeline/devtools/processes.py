@@ -78,13 +78,25 @@ def group_members(pgid: int) -> list[int]:
     return members
 
 
-def end_group(pgid: int, grace: float = 5.0) -> None:
-    """Wait up to ``grace`` seconds for process group ``pgid`` to empty, then SIGKILL what is left."""
+def end_group(pgid: int, grace: float = 5.0, settle: float = 10.0) -> list[int]:
+    """Wait up to ``grace`` seconds for process group ``pgid`` to empty, then SIGKILL what is
+    left and wait up to ``settle`` seconds for it to be gone.
+
+    A killed process is not gone at once: one holding much memory takes a while to free it,
+    and a loaded machine may not schedule it for a moment. Returning before then let a caller
+    that checks "nothing left" see it (seen in CI). Returns the members still alive after
+    ``settle`` (normally none), so a caller can name them.
+    """
     deadline = time.monotonic() + grace
     while group_members(pgid) and time.monotonic() < deadline:
         time.sleep(0.1)
-    if group_members(pgid):
-        try:
-            os.killpg(pgid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+    if not group_members(pgid):
+        return []
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except ProcessLookupError:
+        return []
+    deadline = time.monotonic() + settle
+    while (left := group_members(pgid)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return left
