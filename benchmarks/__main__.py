@@ -2,7 +2,7 @@
 
   python -m benchmarks            full sizes (about 25 minutes on 2 cores, most of it seeding DynamoDB Local)
   python -m benchmarks --smoke    tiny sizes, to prove the scripts still run
-  python -m benchmarks --only kernel|basis|parse|backfill|backfill-postgres|backfill-gsi7|weekly-postgres|sweep|writes
+  python -m benchmarks --only kernel|basis|parse|backfill|backfill-postgres|backfill-gsi7|weekly-postgres|sweep|writes|dynamodb-start
 
 The backfills read the ledger as the trading system's table has it (GSI5);
 backfill-gsi7 measures the proposed close-date index (a proposal, not run by default).
@@ -14,7 +14,8 @@ import argparse
 import os
 import platform
 
-from benchmarks import backfill, basis, kernel, parse, sweep, weekly, writes
+from benchmarks import backfill, basis, dynamodb_start, kernel, parse, sweep, weekly, writes
+from weighting_pipeline.devtools.dynamodb_local import find_java
 
 FULL = {
     "kernel": [(50, 261, 300_000), (1000, 261, 2_000_000)],
@@ -33,14 +34,14 @@ def machine() -> str:
 
 def row(name: str, size: str, r: dict, digits: int, baseline: str, ratio: float, rss: str, amplification: str) -> str:
     t = f"{{:.{digits}f}}"
-    return (f"| {name} | {size} | {t.format(r['median_s'])} | {t.format(r['min_s'])} / {t.format(r['max_s'])} | "
-            f"{baseline} | {ratio:.0f}x | {rss} | {amplification} |")
+    times = f"{t.format(r['median_s'])} | {t.format(r['min_s'])} / {t.format(r['max_s'])}"
+    return f"| {name} | {size} | {times} | {baseline} | {ratio:.{1 if ratio < 10 else 0}f}x | {rss} | {amplification} |"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--smoke", action="store_true")
-    parser.add_argument("--only", choices=["kernel", "basis", "parse", "backfill", "backfill-postgres", "backfill-gsi7", "weekly-postgres", "sweep", "writes"])
+    parser.add_argument("--only", choices=["kernel", "basis", "parse", "backfill", "backfill-postgres", "backfill-gsi7", "weekly-postgres", "sweep", "writes", "dynamodb-start"])
     args = parser.parse_args()
     sizes = SMOKE if args.smoke else FULL
     repeats = 1 if args.smoke else 3
@@ -96,6 +97,12 @@ def main() -> None:
             size = f"{r['strategies']} strategies x {r['weeks']} weeks, {r['lots']:,} lots, {r['settings']} settings: {r['settings_per_s']:.1f} settings/s"
             base = f"one setting at a time through the frames: {r['one_by_one_s']:.2f} s"
             print(row("sweep (after the ledger read)", size, r, 2, base, r["ratio"], "-", "-"))
+    if args.only in (None, "dynamodb-start") and find_java() is None:
+        print("\n(DynamoDB Local start: not measured, no Java runtime)")
+    elif args.only in (None, "dynamodb-start"):
+        r = dynamodb_start.run(repeats=1 if args.smoke else 7)
+        base = f"the jar's own main (every interface): {r['jar_median_s']:.2f} s"
+        print(row("DynamoDB Local start, bound to 127.0.0.1", f"in memory, {r['repeats']} starts each way", r, 2, base, r["ratio_vs_jar"], "-", "-"))
 
 
 if __name__ == "__main__":

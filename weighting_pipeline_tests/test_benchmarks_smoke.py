@@ -20,3 +20,4 @@ def test_benchmarks_smoke_prints_the_table():  # starts its own servers and runs
     assert len(rows) == 5, done.stdout
     assert ["numbers as S" in rows[1], "Dagster on sqlite" in rows[2], "Dagster on postgres" in rows[3], "settings/s" in rows[4]] == [True] * 4, rows
     assert all("(GSI5" in r.split("|")[-2] for r in rows[2:4]), rows  # read through the real table's index
+    assert any(line.startswith("| DynamoDB Local start, bound to 127.0.0.1 |") for line in done.stdout.splitlines()), done.stdout

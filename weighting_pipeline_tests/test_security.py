@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import ipaddress
+import os
 import re
+import socket
 import subprocess
 from pathlib import Path
 
 import pytest
+
+from weighting_pipeline_tests.listening import is_loopback, listening_addresses, listening_sockets
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -63,8 +68,54 @@ LOOPBACK_BINDINGS = {
 @pytest.mark.parametrize("path", sorted(LOOPBACK_BINDINGS))
 def test_local_servers_are_reached_at_loopback_only(path):
     assert re.search(LOOPBACK_BINDINGS[path], (REPO / path).read_text())
-    for module in (REPO / "weighting_pipeline" / "local").glob("*.py"):
-        assert not re.search(r"(?<![\d.])0\.0\.0\.0(?![\d/])", module.read_text()), module  # any-address binds
+
+
+def test_listening_addresses_tells_loopback_from_any_address():
+    with socket.socket() as local, socket.socket(socket.AF_INET6) as anywhere:
+        local.bind(("127.0.0.1", 0))
+        local.listen()
+        anywhere.bind(("::", 0))
+        anywhere.listen()
+        assert {str(a) for a in listening_addresses(local.getsockname()[1])} == {"127.0.0.1"}
+        assert {str(a) for a in listening_addresses(anywhere.getsockname()[1])} == {"::"}
+        assert listening_sockets({os.getpid()}) >= {(ipaddress.ip_address("127.0.0.1"), local.getsockname()[1])}
+    assert not is_loopback(ipaddress.ip_address("::")) and is_loopback(ipaddress.ip_address("::ffff:127.0.0.1"))
+
+
+def assert_listens_on_loopback_only(port: int) -> None:
+    addresses = listening_addresses(port)
+    assert addresses, f"nothing listens on port {port}"
+    assert all(is_loopback(a) for a in addresses), addresses
+
+
+def test_dynamodb_local_listens_on_loopback_only(dynamodb_server):
+    """It has no host option and listened on every interface until it was started
+    through LoopbackDynamoDBLocal.java."""
+    assert_listens_on_loopback_only(dynamodb_server.port)
+
+
+def test_motos_server_listens_on_loopback_only(aws_server):
+    assert_listens_on_loopback_only(aws_server.port)
+
+
+def test_postgres_listens_on_loopback_only(postgres_server):
+    assert_listens_on_loopback_only(postgres_server.port)
+
+
+@pytest.mark.dynamodb  # needs Java, as DynamoDB Local does
+def test_a_dynamodb_local_the_loopback_launcher_cannot_bind_fails_naming_what_moved(tmp_path, monkeypatch):
+    """The launcher reaches DynamoDB Local's internals; a release that moves them must stop
+    the start with the reason, not fall back to listening everywhere."""
+    from weighting_pipeline.devtools import dynamodb_local
+
+    (tmp_path / "DynamoDBLocal_lib").mkdir()  # a release without ServerRunner where the launcher looks
+    monkeypatch.setattr(dynamodb_local, "install_dynamodb_local", lambda: tmp_path)
+    with pytest.raises(RuntimeError) as failed:
+        with dynamodb_local.LocalDynamoDB(backend="dynamodb-local"):
+            pass
+    message = str(failed.value)
+    assert "exited with code 70" in message and "cannot be bound to 127.0.0.1" in message, message
+    assert "ServerRunner.createServerFromCommandLineArgs" in message, message
 
 
 def _audit_module():

