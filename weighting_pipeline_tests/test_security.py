@@ -118,6 +118,18 @@ def test_a_dynamodb_local_the_loopback_launcher_cannot_bind_fails_naming_what_mo
     assert "ServerRunner.createServerFromCommandLineArgs" in message, message
 
 
+@pytest.mark.dynamodb
+def test_a_java_without_its_compiler_module_is_named_as_the_reason_dynamodb_local_cannot_start(monkeypatch):
+    """Slimmed-down runtimes (jlink images) leave out jdk.compiler, which Java's source launcher needs."""
+    from weighting_pipeline.devtools import dynamodb_local
+
+    monkeypatch.setenv("JDK_JAVA_OPTIONS", "--limit-modules java.base")  # read by the java launcher
+    with pytest.raises(RuntimeError) as failed:
+        with dynamodb_local.LocalDynamoDB(backend="dynamodb-local"):
+            pass
+    assert "lacks the jdk.compiler module" in str(failed.value) and "--backend moto" in str(failed.value), failed.value
+
+
 def _audit_module():
     import importlib.util
 

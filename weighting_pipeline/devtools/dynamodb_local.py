@@ -110,6 +110,10 @@ class LocalDynamoDB(LocalServer):
         except RuntimeError as e:
             self._errors.seek(0)
             said = self._errors.read().decode(errors="replace").strip()[-2000:]
+            if "jdk.compiler" in said:
+                said += (f"\n{java} cannot run Java source files: it lacks the jdk.compiler module, which "
+                         f"{LOOPBACK_LAUNCHER.name} needs (a full runtime such as Debian's openjdk-17-jre-headless has it; "
+                         "or use --backend moto)")
             raise RuntimeError(f"{e}; it said: {said or '(nothing)'}") from None
         self.kind = "dynamodb-local"
         return self
