@@ -8,8 +8,8 @@ import statistics
 import subprocess
 import time
 
-from weighting_pipeline.devtools.dynamodb_local import LOOPBACK_LAUNCHER, find_java, install_dynamodb_local
-from weighting_pipeline.devtools.servers import HOST, free_port, stop_process, wait_for_port
+from weighting_pipeline.devtools.dynamodb_local import find_java, install_dynamodb_local, loopback_command
+from weighting_pipeline.devtools.servers import free_port, stop_process, wait_for_port
 
 
 def _start_seconds(cmd: list[str], port: int, cwd: str) -> float:
@@ -27,11 +27,10 @@ def run(repeats: int = 7) -> dict:
     java, lib = find_java(), install_dynamodb_local()
     if java is None:
         raise RuntimeError("this benchmark needs a Java runtime (17+)")
-    head = [java, f"-Djava.library.path={lib / 'DynamoDBLocal_lib'}"]
     ways = {
-        "jar": lambda port: [*head, "-jar", str(lib / "DynamoDBLocal.jar"), "-sharedDb", "-disableTelemetry", "-inMemory", "-port", str(port)],
-        "launcher": lambda port: [*head, "-cp", str(lib / "DynamoDBLocal.jar"), str(LOOPBACK_LAUNCHER), HOST,
-                                  "-sharedDb", "-disableTelemetry", "-inMemory", "-port", str(port)],
+        "jar": lambda port: [java, f"-Djava.library.path={lib / 'DynamoDBLocal_lib'}", "-jar", str(lib / "DynamoDBLocal.jar"),
+                             "-sharedDb", "-disableTelemetry", "-port", str(port), "-inMemory"],
+        "launcher": lambda port: loopback_command(java, lib, port, ["-inMemory"]),
     }
     timings: dict[str, list[float]] = {way: [] for way in ways}
     for _ in range(repeats):

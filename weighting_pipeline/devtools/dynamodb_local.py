@@ -60,6 +60,13 @@ def install_dynamodb_local(cache: Path | None = None) -> Path:
     return Path(sorted(found)[-1]).parent
 
 
+def loopback_command(java: str, lib: Path, port: int, store: list[str]) -> list[str]:
+    """The command starting DynamoDB Local from ``lib`` on ``HOST:port`` through the launcher;
+    ``store`` is ``["-inMemory"]`` or ``["-dbPath", folder]``."""
+    return [java, f"-Djava.library.path={lib / 'DynamoDBLocal_lib'}", "-cp", str(lib / "DynamoDBLocal.jar"),
+            str(LOOPBACK_LAUNCHER), HOST, "-sharedDb", "-disableTelemetry", "-port", str(port), *store]
+
+
 class LocalDynamoDB(LocalServer):
     """A context manager running a local DynamoDB; ``endpoint`` is its URL.
 
@@ -101,8 +108,7 @@ class LocalDynamoDB(LocalServer):
         store = ["-dbPath", str(self.db_path)] if self.db_path else ["-inMemory"]
         if self.db_path:
             self.db_path.mkdir(parents=True, exist_ok=True)
-        cmd = [java, f"-Djava.library.path={lib / 'DynamoDBLocal_lib'}", "-cp", str(lib / "DynamoDBLocal.jar"),
-               str(LOOPBACK_LAUNCHER), HOST, "-sharedDb", "-disableTelemetry", "-port", str(self.port), *store]
+        cmd = loopback_command(java, lib, self.port, store)
         self._errors = tempfile.TemporaryFile()
         self._proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=self._errors, cwd=str(lib))
         try:
