@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -30,6 +29,7 @@ from pathlib import Path
 import boto3
 
 from weighting_pipeline.devtools.containers import RUN_ID_LABEL, STACK_LABEL, ContainerSpec, Podman
+from weighting_pipeline.devtools.processes import exit_on_termination_signals, stop_groups
 
 POLL_SECONDS = 0.5
 RUN_CONTAINER = "run"  # deploy/dagster.yaml's container_name: the one the launcher overrides
@@ -124,16 +124,7 @@ class FargateStandIn:
 
     def stop_all(self) -> None:
         """SIGTERM to each ``podman run`` (podman passes it to the container), SIGKILL after 20 s."""
-        for container in self.running:
-            if container.proc.poll() is None:
-                os.killpg(container.proc.pid, signal.SIGTERM)
-        deadline = time.monotonic() + 20
-        for container in self.running:
-            try:
-                container.proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                os.killpg(container.proc.pid, signal.SIGKILL)
-                container.proc.wait()
+        stop_groups([container.proc for container in self.running])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -144,11 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pass-env", action="append", default=[], help="a variable of this process every container is given")
     args = parser.parse_args(argv)
 
-    def leave(signum, _frame):
-        raise SystemExit(128 + signum)
-
-    for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
-        signal.signal(sig, leave)
+    exit_on_termination_signals()
     missing = [name for name in args.pass_env if name not in os.environ]
     if missing:
         parser.error(f"--pass-env names variables this process does not have: {missing}")

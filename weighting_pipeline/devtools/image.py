@@ -30,8 +30,9 @@ def image_name(version: str) -> str:
     return "weighting-pipeline:" + re.sub(r"[^A-Za-z0-9_.-]", "-", version)
 
 
-def package_version() -> str:
-    """The version git gives this checkout (what ``./run.sh version`` prints)."""
+def checkout_version() -> str:
+    """The version git gives this checkout (what ``./run.sh version`` prints), which can be newer than
+    the installed package's (``publication.provenance.package_version``) after a commit."""
     return subprocess.run([sys.executable, "-m", "setuptools_scm"], cwd=REPO, capture_output=True, text=True, check=True).stdout.strip()
 
 
@@ -75,7 +76,7 @@ def base_image(podman: Podman, log) -> str | None:
 
 def build(podman: Podman, log_path: Path, version: str | None = None) -> str:
     """Build the Dockerfile as ``image_name(version)``; the image's name. Output goes to ``log_path``."""
-    version = version or package_version()
+    version = version or checkout_version()
     name = image_name(version)
     started = time.monotonic()
     with open(log_path, "ab") as log:

@@ -36,6 +36,11 @@ STACK_NAME = "weighting-pipeline"
 SERVICES = ("code-server", "daemon", "webserver")  # the template's ECS services, started in this order
 
 
+def _output(key: str) -> property:
+    """A ``Deployment`` property reading the stack's output ``key``."""
+    return property(lambda self: self.outputs[key], doc=f"The stack's output {key}.")
+
+
 @dataclass
 class Deployment:
     """The deployed stack: its outputs, the hand-made resources around it, and clients to reach both."""
@@ -58,29 +63,15 @@ class Deployment:
     def stage(self) -> str:
         return self.parameters["Stage"]
 
-    @property
-    def weights_table(self) -> str:
-        return self.outputs["WeightsTableName"]
-
-    @property
-    def cluster(self) -> str:
-        return self.outputs["ClusterName"]
-
-    @property
-    def bucket(self) -> str:
-        return self.outputs["DataBucketName"]
+    weights_table = _output("WeightsTableName")
+    cluster = _output("ClusterName")
+    bucket = _output("DataBucketName")
+    topic_arn = _output("AlertsTopicArn")
+    run_task_family = _output("RunTaskDefinitionFamily")
 
     @property
     def intermediates(self) -> str:
         return f"s3://{self.bucket}/intermediates"
-
-    @property
-    def topic_arn(self) -> str:
-        return self.outputs["AlertsTopicArn"]
-
-    @property
-    def run_task_family(self) -> str:
-        return self.outputs["RunTaskDefinitionFamily"]
 
     def resource(self, logical_id: str) -> str:
         """The physical id of the template's resource ``logical_id``."""

@@ -37,17 +37,14 @@ from moto.ecs import models as ecs_models
 from moto.servicediscovery.models import servicediscovery_backends
 
 
-# Two classes with the same shape rather than one base: moto registers only the direct
-# subclasses of CloudFormationModel.
-class PrivateDnsNamespace(CloudFormationModel):
-    """``AWS::ServiceDiscovery::PrivateDnsNamespace`` on moto's Cloud Map backend (Ref: Id)."""
+class _CloudMapResource:
+    """What the two Cloud Map models share: a resource of moto's backend, named by ``Name``,
+    whose ``Ref`` is its id and whose ``GetAtt`` attributes are its own (``Id`` -> ``.id``)."""
 
-    def __init__(self, namespace: Any):
-        self.namespace = namespace
+    ATTRIBUTES: tuple[str, ...] = ()
 
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::ServiceDiscovery::PrivateDnsNamespace"
+    def __init__(self, resource: Any):
+        self.resource = resource
 
     @staticmethod
     def cloudformation_name_type() -> str:
@@ -55,14 +52,26 @@ class PrivateDnsNamespace(CloudFormationModel):
 
     @property
     def physical_resource_id(self) -> str:
-        return self.namespace.id
+        return self.resource.id
 
     @classmethod
     def has_cfn_attr(cls, attr: str) -> bool:
-        return attr in ("Id", "Arn")
+        return attr in cls.ATTRIBUTES
 
     def get_cfn_attribute(self, attribute_name: str) -> str:
-        return {"Id": self.namespace.id, "Arn": self.namespace.arn}[attribute_name]
+        return getattr(self.resource, attribute_name.lower())
+
+
+# The mixin comes first and each class names CloudFormationModel itself: moto registers only
+# CloudFormationModel's direct subclasses.
+class PrivateDnsNamespace(_CloudMapResource, CloudFormationModel):
+    """``AWS::ServiceDiscovery::PrivateDnsNamespace`` on moto's Cloud Map backend (Ref: Id; GetAtt Id, Arn)."""
+
+    ATTRIBUTES = ("Id", "Arn")
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::ServiceDiscovery::PrivateDnsNamespace"
 
     @classmethod
     def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):  # type: ignore[override]
@@ -74,30 +83,14 @@ class PrivateDnsNamespace(CloudFormationModel):
         return cls(namespace)
 
 
-class DiscoveryService(CloudFormationModel):
-    """``AWS::ServiceDiscovery::Service`` on moto's Cloud Map backend (Ref: Id; GetAtt Arn, Id, Name)."""
+class DiscoveryService(_CloudMapResource, CloudFormationModel):
+    """``AWS::ServiceDiscovery::Service`` on moto's Cloud Map backend (Ref: Id; GetAtt Id, Arn, Name)."""
 
-    def __init__(self, service: Any):
-        self.service = service
+    ATTRIBUTES = ("Id", "Arn", "Name")
 
     @staticmethod
     def cloudformation_type() -> str:
         return "AWS::ServiceDiscovery::Service"
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return "Name"
-
-    @property
-    def physical_resource_id(self) -> str:
-        return self.service.id
-
-    @classmethod
-    def has_cfn_attr(cls, attr: str) -> bool:
-        return attr in ("Id", "Arn", "Name")
-
-    def get_cfn_attribute(self, attribute_name: str) -> str:
-        return {"Id": self.service.id, "Arn": self.service.arn, "Name": self.service.name}[attribute_name]
 
     @classmethod
     def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):  # type: ignore[override]

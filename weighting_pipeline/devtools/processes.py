@@ -100,3 +100,23 @@ def end_group(pgid: int, grace: float = 5.0, settle: float = 10.0) -> list[int]:
     while (left := group_members(pgid)) and time.monotonic() < deadline:
         time.sleep(0.05)
     return left
+
+
+def stop_groups(children: list[subprocess.Popen], grace: float = 20.0) -> None:
+    """Stop children started with ``start_new_session=True``, newest first: SIGTERM to each
+    one's process group, up to ``grace`` seconds in all for them to exit, then SIGKILL what
+    is left of each group (``end_group``) and reap every child."""
+    for child in reversed(children):
+        if child.poll() is None:
+            try:
+                os.killpg(child.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+    deadline = time.monotonic() + grace
+    for child in reversed(children):
+        try:
+            child.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            pass
+        end_group(child.pid, grace=0)
+        child.wait()

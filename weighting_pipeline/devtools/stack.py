@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -29,7 +28,7 @@ from pathlib import Path
 
 from weighting_pipeline.devtools.dynamodb_local import LocalDynamoDB
 from weighting_pipeline.devtools.local_env import LOCAL_CREDENTIALS
-from weighting_pipeline.devtools.processes import end_group
+from weighting_pipeline.devtools.processes import stop_groups
 from weighting_pipeline.devtools.servers import HOST, free_port, wait_for_port
 from weighting_pipeline.ops.webserver import graphql
 
@@ -56,19 +55,7 @@ class Processes:
         return [f"{name} (exit {proc.returncode})" for name, proc in self.children if proc.poll() is not None]
 
     def stop(self) -> None:
-        for name, proc in reversed(self.children):
-            if proc.poll() is None:
-                try:
-                    os.killpg(proc.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
-        for name, proc in reversed(self.children):
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                pass
-            end_group(proc.pid, grace=0)  # whatever of its group is left
-            proc.wait()
+        stop_groups([proc for _name, proc in self.children])
         self.children.clear()
 
 
