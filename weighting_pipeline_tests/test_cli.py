@@ -62,8 +62,8 @@ def test_the_rehearsal_names_the_container_tools_it_lacks(monkeypatch, command):
 
     from weighting_pipeline.devtools import postgres
 
-    real = shutil.which
-    monkeypatch.setattr(shutil, "which", lambda tool, *a, **k: None if tool == "mmdebstrap" else real(tool, *a, **k))
+    # As if podman and runc were installed (a fresh machine may have neither) and mmdebstrap not.
+    monkeypatch.setattr(shutil, "which", lambda tool, *a, **k: None if tool == "mmdebstrap" else f"/usr/bin/{tool}")
     monkeypatch.setattr(postgres, "find_bin_dir", lambda: "/usr/lib/postgresql/15/bin")  # as if installed
     out = CliRunner().invoke(main, [command])
     assert out.exit_code == 1

@@ -75,13 +75,21 @@ def verdict_line(summary: dict, keys: Sequence[str], after_costs=None, cost_bps:
     costs = ""
     if cost_bps and after_costs is not None:
         costs = (f"; after costs of {cost_bps:g} bp of capital traded: information ratio {_num(after_costs.information_ratio, '.2f')} "
-                 f"± {_num(after_costs.ir_standard_error, '.2f')}")
+                 f"± {_num(after_costs.ir_standard_error_hac, '.2f')}")
     return (
         f"Tilt vs baseline over {len(keys)} weeks ({span}): information ratio {_num(a['information_ratio'], '.2f')} "
-        f"± {_num(a['ir_standard_error'], '.2f')} (Mertens/Opdyke SE), P(IR > 0) {_num(100 * a['probability_ir_positive'], '.0f')}%; "
+        f"± {_num(a['ir_standard_error_hac'], '.2f')} (Newey-West SE), t {_num(a['t_statistic_hac'], '.2f')}, "
+        f"P(IR > 0) {_num(100 * a['probability_ir_positive_hac'], '.0f')}% ({_significance(a['t_statistic_hac'])}); "
         f"growth of 1: tilt {_num(t['cumulative_growth'], '.4f')} vs baseline {_num(b['cumulative_growth'], '.4f')}{costs}; "
         f"{BASIS_LABELS[return_basis]}"
     )
+
+
+def _significance(t: float) -> str:
+    """Plain words for a Newey-West t-statistic of the weekly active return."""
+    if not math.isfinite(t):
+        return "too few weeks to judge"
+    return "the difference is beyond noise" if abs(t) >= 2 else "noise: no evidence the tilt differs from the baseline"
 
 
 # What every return shown is measured on (core.backtest.weekly_realised_returns), by RETURN_BASIS:
@@ -104,12 +112,15 @@ LEG_ROWS = [
 ]
 ACTIVE_ROWS = [
     ("information_ratio", "Information ratio", ".3f", 1),
-    ("ir_standard_error", "SE, Mertens/Opdyke", ".3f", 1),
+    ("ir_standard_error_hac", "SE, Newey-West (serial correlation)", ".3f", 1),
+    ("ir_standard_error", "SE, Mertens/Opdyke (i.i.d. weeks)", ".3f", 1),
     ("ir_standard_error_iid", "SE, Lo (i.i.d.)", ".3f", 1),
-    ("probability_ir_positive", "P(IR > 0), PSR", ".1f", 100),
+    ("probability_ir_positive_hac", "P(IR > 0), Newey-West", ".1f", 100),
+    ("probability_ir_positive", "P(IR > 0), PSR (i.i.d. weeks)", ".1f", 100),
     ("tracking_error", "Tracking error, % a year", ".2f", 100),
     ("hit_rate", "Hit rate, % of weeks", ".1f", 100),
-    ("t_statistic", "t-statistic of mean active", ".2f", 1),
+    ("t_statistic_hac", "t-statistic of mean active, Newey-West", ".2f", 1),
+    ("t_statistic", "t-statistic of mean active, i.i.d. weeks", ".2f", 1),
     ("mean_turnover", "Mean turnover, %", ".2f", 100),
     ("mean_active_share", "Mean active share, %", ".2f", 100),
     ("mean_rank_ic", "Mean rank IC", ".3f", 1),

@@ -21,13 +21,13 @@ def _fmt(x: float) -> str:
 def sharpe_table(week: pd.DataFrame, score: str) -> str:
     score_header = [] if score == "sharpe" else [score.capitalize()]
     return markdown_table(
-        ["Strategy", "Sharpe", "SE (Lo)", "SE (Mertens)", *score_header, "Lots", "Close dates", "Observations", "Skipped because"],
+        ["Strategy", "Sharpe", "SE (Lo)", "SE (Mertens)", "SE (Newey-West)", *score_header, "Lots", "Close dates", "Observations", "Skipped because"],
         [
-            [r.strategy, _fmt(r.sharpe), _fmt(r.sharpe_se_iid), _fmt(r.sharpe_se), *([_fmt(r.score)] if score_header else []),
+            [r.strategy, _fmt(r.sharpe), _fmt(r.sharpe_se_iid), _fmt(r.sharpe_se), _fmt(r.sharpe_se_hac), *([_fmt(r.score)] if score_header else []),
              r.lots, r.days, r.observations, r.skip_reason or ""]
             for r in week.itertuples()
         ],
-        "lrrr" + "r" * len(score_header) + "rrrl",
+        "lrrrr" + "r" * len(score_header) + "rrrl",
     )
 
 
@@ -48,6 +48,7 @@ def week_metadata(week: pd.DataFrame, params: WeightingParams) -> dict:
         **(_finite(params.score, week, "score") if params.score != "sharpe" else {}),
         **_finite("sharpe_se", week, "sharpe_se"),
         **_finite("sharpe_se_iid", week, "sharpe_se_iid"),
+        **_finite("sharpe_se_hac", week, "sharpe_se_hac"),
         **by_strategy("lots", {str(r.strategy): int(r.lots) for r in week.itertuples()}),
         **by_strategy("days", {str(r.strategy): int(r.days) for r in week.itertuples()}),
         **by_strategy("observations", {str(r.strategy): int(r.observations) for r in week.itertuples()}),

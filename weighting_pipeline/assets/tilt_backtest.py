@@ -10,7 +10,9 @@ stored ``multipliers`` with the same core function as ``dynamic_weights``, and
 labelled so; the sweep, a what-if tool, always recomputes. The week is scored on
 the P&L booked inside it (from ``closed_lots`` of J, by ``PNL_DATE``, on the
 ``RETURN_BASIS``; its window ends at J's end: nothing later can enter). The week before the first one gives
-turnover. Definitions: ``core/backtest.py``.
+turnover. Each P&L booked in J is weighed with the weights in force when its lot was
+entered (``core.attribution``), read the same way for that week. Definitions:
+``core/backtest.py``.
 """
 
 import dagster as dg
@@ -20,6 +22,7 @@ import pandas as pd
 from weighting_pipeline.assets.code_versions import CODE_VERSIONS
 from weighting_pipeline.assets.common import ANALYSIS_GROUP, CHAIN, add_week_metadata, by_strategy
 from weighting_pipeline.assets.dynamic_weights import ASSET as WEIGHTS
+from weighting_pipeline.core.attribution import entry_attribution
 from weighting_pipeline.core.backtest import (
     BASELINE, HOLDOUT_COLUMNS, PUBLISHED, RECOMPUTED, InForce, score, weekly_realised_returns, weights_sources,
 )
@@ -64,11 +67,15 @@ def tilt_backtest(context: dg.AssetExecutionContext, closed_lots: pd.DataFrame, 
     strategies = list(baseline.keys)
     b = pd.Series(baseline.allocations, dtype=float).reindex(strategies)
     recomputed = compute_weights(multipliers, baseline.allocations, params.bounds) if len(multipliers) else NO_WEIGHTS
-    in_force = read_in_force(context.instance, [previous_key(keys[0]), *keys], publication.grace())
-    weights, in_force = weights_frame(in_force, recomputed)
     check_rows(closed_lots, params)
-    realised, closed = weekly_realised_returns(distinct_lots(closed_lots), keys, strategies, params.return_basis)  # each row once
-    result, used, _ = score(weights, keys, b, realised, closed, params.cost_bps)
+    rows = distinct_lots(closed_lots)  # each row once
+    attribution = entry_attribution(rows, keys, strategies, params.return_basis)
+    # What was in force during each week and during each week a booked lot was entered in.
+    needed = sorted({previous_key(keys[0]), *keys, *attribution.entry_keys})
+    in_force = read_in_force(context.instance, needed, publication.grace())
+    weights, in_force = weights_frame(in_force, recomputed)
+    realised, closed = weekly_realised_returns(rows, keys, strategies, params.return_basis)
+    result, used, _ = score(weights, keys, b, realised, closed, params.cost_bps, attribution)
     sources = {k: in_force[k].why for k in keys}
     add_week_metadata(
         context,

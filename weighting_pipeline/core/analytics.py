@@ -20,6 +20,8 @@ from statistics import NormalDist
 
 import numpy as np
 
+from weighting_pipeline.core import hac
+
 PERIODS = 52
 EULER_GAMMA = 0.5772156649015329
 _NORMAL = NormalDist()
@@ -142,6 +144,26 @@ def ratio_standard_error(values, periods: int = PERIODS, risk_free: float = 0.0)
     return math.sqrt(variance) * math.sqrt(periods) if variance > 0 else math.nan
 
 
+def ratio_standard_error_hac(values, periods: int = PERIODS, risk_free: float = 0.0) -> float:
+    """Serial-correlation-robust standard error of the annualised ratio (``core.hac``: the
+    delta method with a Newey-West long-run variance). Weekly active returns of lots held
+    for weeks are autocorrelated; this is the standard error the verdict uses."""
+    return hac.ratio_standard_error(_clean(values), periods, risk_free / periods)
+
+
+def t_statistic_hac(values) -> float:
+    """``mean / sqrt(LRV / n)``: the t-statistic of the mean with a Newey-West standard
+    error (``core.hac``)."""
+    return hac.t_statistic(_clean(values))
+
+
+def probability_positive_hac(values, periods: int = PERIODS) -> float:
+    """``Phi(ratio / SE_hac)``: the probability that the true annualised ratio is above 0,
+    under a normal approximation with the serial-correlation-robust standard error."""
+    ratio, se = information_ratio(values, periods), ratio_standard_error_hac(values, periods)
+    return _NORMAL.cdf(ratio / se) if math.isfinite(ratio) and math.isfinite(se) and se > 0 else math.nan
+
+
 def probabilistic_ratio(values, benchmark: float = 0.0, periods: int = PERIODS, risk_free: float = 0.0) -> float:
     """Bailey and López de Prado (2012): the probability that the true ratio exceeds
     ``benchmark`` (annualised), ``Phi((SR - SR*) sqrt(n - 1) / sqrt(1 - skew*SR + (kurt - 1)/4 SR^2))``
@@ -179,7 +201,13 @@ def deflated_ratio(best_values, trial_ratios, periods: int = PERIODS, risk_free:
 
 @dataclass(frozen=True)
 class Verdict:
-    """The tilt against the baseline over a range of weeks (annualised where it applies)."""
+    """The tilt against the baseline over a range of weeks (annualised where it applies).
+
+    ``ir_standard_error_iid`` (Lo), ``ir_standard_error`` (Mertens/Opdyke),
+    ``probability_ir_positive`` (PSR) and ``t_statistic`` assume independent weeks;
+    ``ir_standard_error_hac``, ``t_statistic_hac`` and ``probability_ir_positive_hac``
+    allow for serial correlation (``core.hac``), and are the ones the verdict reads:
+    lots held for weeks make weekly active returns autocorrelated."""
 
     weeks: int
     information_ratio: float
@@ -189,6 +217,9 @@ class Verdict:
     tracking_error: float
     hit_rate: float
     t_statistic: float
+    ir_standard_error_hac: float = math.nan
+    t_statistic_hac: float = math.nan
+    probability_ir_positive_hac: float = math.nan
 
 
 def verdict(active, periods: int = PERIODS) -> Verdict:
@@ -203,6 +234,9 @@ def verdict(active, periods: int = PERIODS) -> Verdict:
         tracking_error=tracking_error(a, periods),
         hit_rate=hit_rate(a),
         t_statistic=t_statistic(a),
+        ir_standard_error_hac=ratio_standard_error_hac(a, periods),
+        t_statistic_hac=t_statistic_hac(a),
+        probability_ir_positive_hac=probability_positive_hac(a, periods),
     )
 
 

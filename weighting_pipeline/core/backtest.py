@@ -44,6 +44,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from weighting_pipeline.core.attribution import Attribution
 from weighting_pipeline.core.calendar import WeekWindows, previous_key
 from weighting_pipeline.core.deployed import deployed_grid
 from weighting_pipeline.core.grid import cells, to_matrix
@@ -158,22 +159,53 @@ def _turnover(w: np.ndarray, previous: np.ndarray | None) -> np.ndarray:
 
 def holdout_arrays(w: np.ndarray, b: np.ndarray, m: np.ndarray, score: np.ndarray, qualified: np.ndarray,
                    r: np.ndarray, closed: np.ndarray, previous: np.ndarray | None,
-                   previous_multipliers: np.ndarray | None = None, cost_bps: float = 0.0) -> dict[str, np.ndarray]:
-    """``holdout`` on (weeks, strategies) arrays (``b``, ``previous`` and
-    ``previous_multipliers``: one row): the one place the definitions are computed."""
+                   previous_multipliers: np.ndarray | None = None, cost_bps: float = 0.0,
+                   legs: dict[str, np.ndarray] | None = None, ic: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+                   ) -> dict[str, np.ndarray]:
+    """``holdout`` on (weeks, strategies) arrays (``b``: one row, or one per week;
+    ``previous`` and ``previous_multipliers``: one row): the one place the definitions
+    are computed. ``legs``: each leg's (weeks, strategies) weighted returns under entry
+    attribution (``core.attribution``; keys ``tilt``, ``base``, ``naive``) instead of
+    this week's weights times ``r``; ``ic``: the rank IC's ``(score, return, usable)``
+    instead of ``(score, r, qualified)``."""
     naive = _naive(b, m)
-    out = {"r_tilt": _row_sums(w * r), "r_base": _row_sums(b * r), "r_naive": _row_sums(naive * r)}
+    if legs is None:
+        legs = {"tilt": w * r, "base": b * r, "naive": naive * r}
+    out = {"r_tilt": _row_sums(legs["tilt"]), "r_base": _row_sums(legs["base"]), "r_naive": _row_sums(legs["naive"])}
     out["active"] = out["r_tilt"] - out["r_base"]
     out["turnover"] = _turnover(w, previous)  # NaN for the first week without previous weights
     out["active_share"] = 0.5 * _row_sums(np.abs(w - b))
     out["coverage"] = _row_sums(w * closed)
-    out["rank_ic"] = _rank_ic(score, r, qualified)
-    out["naive_turnover"] = _turnover(naive, None if previous_multipliers is None else _naive(b, previous_multipliers)[0])
+    out["rank_ic"] = _rank_ic(*(ic if ic is not None else (score, r, qualified)))
+    first_b = np.atleast_2d(b)[:1]
+    out["naive_turnover"] = _turnover(naive, None if previous_multipliers is None else _naive(first_b, previous_multipliers)[0])
     cost = cost_bps / 10_000
     out["r_tilt_net"] = out["r_tilt"] - (out["turnover"] * cost if cost else 0.0)
     out["r_naive_net"] = out["r_naive"] - (out["naive_turnover"] * cost if cost else 0.0)
     out["active_net"] = out["r_tilt_net"] - out["r_base"]
     return out
+
+
+def attributed_legs(attribution: Attribution, weights: pd.DataFrame, baseline: pd.Series
+                    ) -> tuple[dict[str, np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """The legs and rank IC inputs of ``holdout_arrays`` under entry attribution, with
+    what was in force during each entry week from ``weights`` (``weights_in_force``)."""
+    entry, _ = weights_in_force(weights, list(attribution.entry_keys), baseline)
+    return entry_legs(attribution, *(entry[c].to_numpy(float) for c in ("weight", "baseline", "multiplier", "score")),
+                      entry["qualified"].to_numpy(bool))
+
+
+def entry_legs(attribution: Attribution, w: np.ndarray, b: np.ndarray, m: np.ndarray, score: np.ndarray, qualified: np.ndarray,
+               ) -> tuple[dict[str, np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Each booked row weighed with what was in force during its lot's entry week
+    (``w``, ``b``, ``m``, ``score``, ``qualified``: (entry weeks, strategies)), for each
+    leg; and the rank IC's inputs: the score behind those weights (entry-notional
+    weighted over the week's rows, qualified entry weeks only) against the week's P&L
+    per unit of entry notional, over the strategies that booked P&L in it."""
+    legs = {"tilt": attribution.cells(w), "base": attribution.cells(b), "naive": attribution.cells(_naive(b, m))}
+    behind = attribution.entry_mean(score, qualified)
+    per_unit, booked = attribution.per_unit()
+    return legs, (behind, per_unit, booked & np.isfinite(behind))
 
 
 def weights_in_force(weights: pd.DataFrame, keys: Sequence[str], baseline: pd.Series) -> tuple[dict[str, pd.DataFrame], pd.Series]:
@@ -185,7 +217,8 @@ def weights_in_force(weights: pd.DataFrame, keys: Sequence[str], baseline: pd.Se
     index = pd.Index(list(keys), name="partition_key")
     source = pd.Series([previous_key(k) for k in keys], index=index, dtype=object)
     shape = (len(keys), len(strategies))
-    defaults = {"weight": baseline.to_numpy(float), "multiplier": 1.0, "sharpe": np.nan, "score": np.nan, "qualified": 0.0}
+    defaults = {"weight": baseline.to_numpy(float), "baseline": baseline.to_numpy(float), "multiplier": 1.0, "sharpe": np.nan,
+                "score": np.nan, "qualified": 0.0}
     stored = {c: np.broadcast_to(np.asarray(d, dtype=float), shape).copy() for c, d in defaults.items()}
     computed = np.zeros(len(keys), dtype=bool)
     if len(weights):
@@ -205,16 +238,26 @@ def weights_in_force(weights: pd.DataFrame, keys: Sequence[str], baseline: pd.Se
 
 
 def score(weights: pd.DataFrame, keys: Sequence[str], baseline: pd.Series, realised: pd.DataFrame, closed: pd.DataFrame,
-          cost_bps: float = 0.0) -> tuple[pd.DataFrame, dict[str, pd.DataFrame], pd.Series]:
+          cost_bps: float = 0.0, attribution: Attribution | None = None,
+          ) -> tuple[pd.DataFrame, dict[str, pd.DataFrame], pd.Series]:
     """``holdout`` of ``keys`` with the weights in force (``weights_in_force``), the
-    week before the first one included for turnover; also returns what was in force."""
+    week before the first one included for turnover; also returns what was in force.
+    Each week is judged against the baseline its weights in force were computed from.
+    With ``attribution`` (``core.attribution``), each booked row is weighed with the
+    weights in force when its lot was entered, and the rank IC follows it
+    (``attributed_legs``)."""
     keys = list(keys)
     frames, source = weights_in_force(weights, [previous_key(keys[0]), *keys], baseline)
     week = {c: f.loc[keys] for c, f in frames.items()}
-    result = holdout(week["weight"], baseline, week["multiplier"], week["score"], week["qualified"], realised.loc[keys],
-                     closed.loc[keys], previous_weights=frames["weight"].iloc[0],
-                     previous_multipliers=frames["multiplier"].iloc[0], cost_bps=cost_bps)
-    return result, week, source.loc[keys]
+    cols = list(baseline.index)
+    legs, ic = attributed_legs(attribution, weights, baseline) if attribution is not None else (None, None)
+    columns = holdout_arrays(
+        week["weight"].to_numpy(float), week["baseline"].to_numpy(float), week["multiplier"].to_numpy(float),
+        week["score"].to_numpy(float), week["qualified"].to_numpy(bool),
+        realised.loc[keys].reindex(columns=cols).to_numpy(float), closed.loc[keys].reindex(columns=cols).to_numpy(bool),
+        frames["weight"].iloc[0].to_numpy(float), frames["multiplier"].iloc[0].to_numpy(float), cost_bps, legs, ic,
+    )
+    return pd.DataFrame(columns, index=week["weight"].index), week, source.loc[keys]
 
 
 PUBLISHED, REFUSED, LEGACY = "published", "refused", "legacy"  # what the instance records of a week's weights

@@ -172,25 +172,44 @@ def turnover_below_threshold(frame: pd.DataFrame, previous: pd.Series | None, th
 NOISE_ALPHA = 0.05
 
 
-def tilt_exceeds_noise(frame: pd.DataFrame, alpha: float = NOISE_ALPHA) -> Invariant:
+# Bases whose daily returns are realised P&L of overlapping lots (core.returns): no
+# standard error of a 90-day Sharpe ratio measured on them is calibrated (docs/analytics.md).
+UNCALIBRATED_BASES = ("lot", "deployed")
+
+
+def tilt_exceeds_noise(frame: pd.DataFrame, alpha: float = NOISE_ALPHA, return_basis: str = "lot") -> Invariant:
     """WARN rule (informational): do the week's qualified Sharpe ratios differ at all,
     beyond their standard errors? Cochran's Q test of homogeneity.
 
-    With each qualified strategy's annualised Sharpe ratio ``S_i`` and its standard
-    error ``SE_i`` (Mertens/Opdyke ``sharpe_se``; Lo's ``sharpe_se_iid`` where that
-    is undefined), ``w_i = 1 / SE_i^2``, ``S_bar = sum(w_i S_i) / sum(w_i)``,
+    With each qualified strategy's annualised Sharpe ratio ``S_i`` and its
+    serial-correlation-robust standard error ``SE_i`` (``sharpe_se_hac``, ``core.hac``),
+    ``w_i = 1 / SE_i^2``, ``S_bar = sum(w_i S_i) / sum(w_i)``,
     ``Q = sum(w_i (S_i - S_bar)^2)`` and ``p = P(chi2(N - 1) > Q)``. The week passes
     (the tilt has something to follow) when ``p < alpha``; otherwise the ordering
     the multipliers follow is mostly noise. Always the Sharpe ratios, whatever the
-    score, because their standard errors are known. Assumes independent estimates
-    (strategies' returns are correlated in practice, which makes Q too large and the
-    test too ready to see a tilt). Weeks with fewer than two qualified strategies
-    with a usable standard error have no tilt to judge and pass.
+    score, because their standard errors are known. Assumes independent estimates.
+    Weeks with fewer than two qualified strategies with a usable standard error have
+    no tilt to judge and pass.
+
+    On the ``UNCALIBRATED_BASES`` (realised P&L of lots held for days to weeks: a
+    90-day window holds only a handful of independent holding periods) no standard
+    error is calibrated: on simulated no-skill ledgers shaped like trading's, even the
+    Newey-West one is about 2.4 times too small and Q claims a difference almost every
+    week (docs/analytics.md). There every week with a tilt to judge is a WARN that says
+    so, and nothing is claimed.
     """
+    if return_basis in UNCALIBRATED_BASES:
+        qualified = frame[(frame["skip_reason"] == "") & np.isfinite(frame["sharpe"].to_numpy(np.float64))]
+        counts = qualified.groupby(qualified["partition_key"].astype(str), sort=True).size()
+        why = (f"no calibrated noise test on the {return_basis} return basis: its daily returns are realised P&L of lots "
+               "held for days to weeks, and no standard error of a 90-day Sharpe ratio on them is calibrated "
+               "(docs/analytics.md); the tilt cannot be told from noise here")
+        weeks = [w for w, n in counts.items() if n >= 2]
+        return Invariant("tilt_exceeds_noise", "the qualified Sharpe ratios differ beyond their standard errors (calibrated bases only)",
+                         {w: why for w in weeks}, {w: {"calibrated": False, "strategies": int(counts[w])} for w in weeks},
+                         {w: "no calibrated noise test on this basis" for w in weeks})
     qualified = frame[(frame["skip_reason"] == "") & np.isfinite(frame["sharpe"].to_numpy(np.float64))]
-    se = qualified["sharpe_se"] if "sharpe_se" in qualified else pd.Series(np.nan, index=qualified.index)
-    if "sharpe_se_iid" in qualified:
-        se = se.fillna(qualified["sharpe_se_iid"])
+    se = qualified["sharpe_se_hac"] if "sharpe_se_hac" in qualified else pd.Series(np.nan, index=qualified.index)
     usable = np.isfinite(se.to_numpy(np.float64)) & (se.to_numpy(np.float64) > 0)
     rows = pd.DataFrame({"week": qualified["partition_key"].astype(str).to_numpy()[usable],
                          "s": qualified["sharpe"].to_numpy(np.float64)[usable],

@@ -35,7 +35,10 @@ Every row also carries the Sharpe ratio's standard errors (annualised, on the
 same observations): Lo (2002), i.i.d. returns, ``sqrt((1 + SR^2 / 2) / n)``, and
 Mertens (2002) / Opdyke (2007), ``sqrt((1 + SR^2/2 - skew SR + (kurt - 3)/4 SR^2) / n)``
 with the per-period ``SR``, population skewness and (non-excess) kurtosis;
-both times ``sqrt(periods)``. ``core.analytics`` computes the same for one series.
+both times ``sqrt(periods)``; and ``sharpe_se_hac``, the delta-method standard
+error with a Newey-West long-run variance over the window's observations
+(``core.hac``), the one that stays honest when lots overlap and the close-date
+returns are autocorrelated. ``core.analytics`` computes the same for one series.
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ from typing import Iterable
 import numpy as np
 import pandas as pd
 
+from weighting_pipeline.core import hac
 from weighting_pipeline.core.returns import DailyReturns
 
 PERIODS_PER_YEAR = 252
@@ -78,7 +82,7 @@ def _window_stats(daily: DailyReturns, params: SharpeParams) -> dict[str, np.nda
     for bit.
     """
     n_weeks, n_strat, _ = daily.pnl.shape
-    names = ("obs", "mean", "std", "m3", "m4", "downside", "growth", "drawdown")
+    names = ("obs", "mean", "std", "m3", "m4", "downside", "growth", "drawdown", "lrv_psi")
     out = {name: np.full((n_weeks, n_strat), np.nan) for name in names}
     out["flat"] = np.zeros((n_weeks, n_strat), dtype=bool)
     out["lots"] = np.asarray(daily.window_lots, dtype=np.int64)
@@ -111,6 +115,7 @@ def _window_stats(daily: DailyReturns, params: SharpeParams) -> dict[str, np.nda
             sq = np.multiply(dev, dev)
             out["std"][sel] = np.sqrt(sq.sum(axis=2) / (n - 1))
             out["mean"][sel] = mean
+            out["lrv_psi"][sel] = _psi_long_run_variance(dev, observed, n, out["std"][sel], mean - rf_day)
             out["m3"][sel] = np.multiply(sq, dev, out=dev).sum(axis=2) / n
             out["m4"][sel] = np.multiply(sq, sq, out=sq).sum(axis=2) / n
             del dev, sq
@@ -133,6 +138,30 @@ def _window_stats(daily: DailyReturns, params: SharpeParams) -> dict[str, np.nda
     return out
 
 
+def _psi_long_run_variance(dev: np.ndarray, observed: np.ndarray, n: np.ndarray, std: np.ndarray, excess: np.ndarray) -> np.ndarray:
+    """(weeks, strategies) Bartlett long-run variance of the Sharpe ratio's influence
+    function over each window's observations in date order (``core.hac``, vectorised):
+    ``psi = dev / sd - SR / 2 * (dev^2 / sd^2 - 1)`` with the per-period ``SR = excess / sd``,
+    lags by Andrews' AR(1) rule on the returns' deviations, per cell."""
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        sd, sr = std[..., None], (excess / std)[..., None]
+        psi = np.where(observed, dev / sd - sr / 2 * (dev * dev / (sd * sd) - 1.0), 0.0)
+        # Observations first, in date order: lags count observations, not calendar dates.
+        order = np.argsort(~observed, axis=2, kind="stable")
+        psi = np.take_along_axis(psi, order, axis=2)
+        d = np.take_along_axis(np.where(observed, dev, 0.0), order, axis=2)
+        g0 = (d * d).sum(axis=2)
+        rho = np.clip(np.where(g0 > 0, (d[..., 1:] * d[..., :-1]).sum(axis=2) / g0, 0.0), 0.0, hac.MAX_RHO)
+        alpha = 4 * rho**2 / ((1 - rho) ** 2 * (1 + rho) ** 2)
+        lags = np.minimum(np.floor(1.1447 * np.cbrt(alpha * n)), n // 3)
+        lags = np.where(np.isfinite(lags), lags, 0.0)
+        total = (psi * psi).sum(axis=2)
+        for k in range(1, int(lags.max(initial=0)) + 1):
+            weight = np.where(k <= lags, 1.0 - k / (lags + 1.0), 0.0)
+            total += 2.0 * weight * (psi[..., k:] * psi[..., :-k]).sum(axis=2)
+        return total / n
+
+
 def _scores(stats: dict[str, np.ndarray], sharpe: np.ndarray, params: SharpeParams) -> tuple[np.ndarray, np.ndarray]:
     """The chosen score, and where it is undefined although the Sharpe ratio is not."""
     p = params.periods_per_year
@@ -149,8 +178,8 @@ def _scores(stats: dict[str, np.ndarray], sharpe: np.ndarray, params: SharpePara
     return sharpe, np.zeros(sharpe.shape, dtype=bool)
 
 
-def sharpe_standard_errors(sharpe: np.ndarray, stats: dict[str, np.ndarray], periods: int) -> tuple[np.ndarray, np.ndarray]:
-    """Annualised (Lo i.i.d., Mertens/Opdyke) standard errors of annualised Sharpe
+def sharpe_standard_errors(sharpe: np.ndarray, stats: dict[str, np.ndarray], periods: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Annualised (Lo i.i.d., Mertens/Opdyke, HAC) standard errors of annualised Sharpe
     ratios, from the observation count and the moments in ``stats``."""
     n = stats["obs"]
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -161,7 +190,9 @@ def sharpe_standard_errors(sharpe: np.ndarray, stats: dict[str, np.ndarray], per
         lo = np.sqrt((1 + sr**2 / 2) / n) * np.sqrt(periods)
         variance = (1 + sr**2 / 2 - skew * sr + (kurt - 3) / 4 * sr**2) / n
         mertens = np.where(variance > 0, np.sqrt(variance), np.nan) * np.sqrt(periods)
-    return lo, mertens
+        lrv = stats["lrv_psi"]
+        hac_se = np.where(lrv > 0, np.sqrt(lrv / n), np.nan) * np.sqrt(periods)
+    return lo, mertens, hac_se
 
 
 def sharpe_ratios(daily: DailyReturns, params: SharpeParams = SharpeParams()) -> pd.DataFrame:
@@ -186,7 +217,9 @@ def sharpe_ratios_of(dailies: Iterable[DailyReturns], params: SharpeParams = Sha
     ``skip_reason == ""``. ``observations`` counts the returns the statistics
     use (close dates, plus trading days without a close under ``zero``);
     ``sharpe_se_iid`` and ``sharpe_se`` are the Lo and Mertens/Opdyke standard
-    errors of ``sharpe`` (NaN where skipped).
+    errors of ``sharpe`` (i.i.d. returns), ``sharpe_se_hac`` the one that allows
+    for serial correlation (``core.hac``: overlapping lots make a close-date series
+    autocorrelated); all annualised like ``sharpe``, NaN where skipped.
     """
     if params.missing_days not in MISSING_DAYS:
         raise ValueError(f"missing_days must be one of {MISSING_DAYS}, got {params.missing_days!r}")
@@ -220,7 +253,7 @@ def sharpe_ratios_of(dailies: Iterable[DailyReturns], params: SharpeParams = Sha
     reason[rule == 6] = "no downside deviation" if params.score == "sortino" else "no drawdown"
     qualified = rule == 0
     sharpe = np.where(qualified, raw_sharpe.ravel(), np.nan)
-    se_iid, se = (np.where(qualified, x.ravel(), np.nan) for x in sharpe_standard_errors(raw_sharpe, stats, p))
+    se_iid, se, se_hac = (np.where(qualified, x.ravel(), np.nan) for x in sharpe_standard_errors(raw_sharpe, stats, p))
     n_weeks, n_strat = stats["lots"].shape
     return pd.DataFrame(
         {
@@ -230,6 +263,7 @@ def sharpe_ratios_of(dailies: Iterable[DailyReturns], params: SharpeParams = Sha
             "score": np.where(qualified, raw_score.ravel(), np.nan),
             "sharpe_se_iid": se_iid,
             "sharpe_se": se,
+            "sharpe_se_hac": se_hac,
             "lots": lots,
             "days": days,
             "observations": stats["obs"].ravel().astype(np.int64),

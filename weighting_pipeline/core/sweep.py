@@ -20,7 +20,8 @@ import pandas as pd
 
 from weighting_pipeline.core import analytics
 from weighting_pipeline.core.allocation import bounded_weights
-from weighting_pipeline.core.backtest import holdout_arrays, score, weekly_realised_returns
+from weighting_pipeline.core.attribution import Attribution, entry_attribution
+from weighting_pipeline.core.backtest import entry_legs, holdout_arrays, score, weekly_realised_returns
 from weighting_pipeline.core.calendar import WeekWindows, previous_key
 from weighting_pipeline.core.chain import CHUNK_WEEKS, WeightingParams, run_chain
 from weighting_pipeline.core.deployed import DeployedGrid, deployed_grid
@@ -41,7 +42,8 @@ def setting_holdout(lots: pd.DataFrame, keys: Sequence[str], baseline: pd.Series
     ``realised``/``closed`` from ``weekly_realised_returns`` of ``keys``; ``grid``: see
     ``run_chain``)."""
     weights = run_chain(lots, weight_keys(keys), baseline, params, grid)["dynamic_weights"]
-    return score(weights, list(keys), baseline, realised, closed)[0]
+    attribution = entry_attribution(lots, keys, list(baseline.index), params.return_basis)
+    return score(weights, list(keys), baseline, realised, closed, attribution=attribution)[0]
 
 
 def usable_combinations(grid: dict[str, Iterable], base: WeightingParams) -> tuple[list[tuple], list[tuple[tuple, str]]]:
@@ -87,8 +89,10 @@ class _Stages:
     and qualified matrices per kind, lookback and Sharpe settings (only the
     bounds differ between settings that share them)."""
 
-    def __init__(self, ledger: Mapping[str, pd.DataFrame], keys: Sequence[str], strategies: list[str]):
+    def __init__(self, ledger: Mapping[str, pd.DataFrame], keys: Sequence[str], strategies: list[str], baseline: np.ndarray):
         self.ledger, self.keys, self.weight_keys, self.strategies = ledger, list(keys), weight_keys(keys), strategies
+        self.baseline = baseline
+        self._attribution: dict[str, Attribution] = {}
         self._grids: dict[tuple, tuple[WeekWindows, HalfDayGrid, DeployedGrid | None]] = {}
         self._scores: dict[tuple, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         self._realised: dict[str, tuple[np.ndarray, np.ndarray]] = {}
@@ -105,6 +109,27 @@ class _Stages:
             r, c = weekly_realised_returns(self.rows(kind), self.keys, self.strategies, basis)
             self._realised[kind] = r.to_numpy(float), c.to_numpy(bool)
         return self._realised[kind]
+
+    def attribution(self, kind: str) -> Attribution:
+        if kind not in self._attribution:
+            self._attribution[kind] = entry_attribution(self.rows(kind), self.keys, self.strategies, "deployed" if kind == "deployed" else "lot")
+        return self._attribution[kind]
+
+    def legs(self, kind: str, w: np.ndarray, m: np.ndarray, score: np.ndarray, qualified: np.ndarray):
+        """``holdout_arrays``' entry-attributed legs and rank IC inputs (``core.backtest.entry_legs``):
+        the weights computed for the week before an entry week were in force during it, and
+        the baseline where they were not computed (entry weeks before the first backtested one)."""
+        attribution = self.attribution(kind)
+        row = pd.Index(self.weight_keys).get_indexer([previous_key(k) for k in attribution.entry_keys])
+        have = row >= 0
+        b = np.broadcast_to(self.baseline, (len(row), len(self.strategies)))
+
+        def pick(x: np.ndarray, default) -> np.ndarray:
+            out = np.broadcast_to(np.asarray(default, dtype=x.dtype), (len(row), x.shape[1])).copy()
+            out[have] = x[row[have]]
+            return out
+
+        return entry_legs(attribution, pick(w, self.baseline), b, pick(m, 1.0), pick(score, np.nan), pick(qualified, False))
 
     def scores(self, params: WeightingParams) -> tuple[np.ndarray, np.ndarray]:
         """(weeks, strategies) scores and whether each strategy qualified, for ``params``."""
@@ -146,7 +171,7 @@ def sweep(lots: pd.DataFrame | Mapping[str, pd.DataFrame], keys: Sequence[str], 
     strategies = list(baseline.index)
     ledger = dict(lots) if isinstance(lots, Mapping) else {_kind(lots): lots}
     b = baseline.to_numpy(float)
-    stages = _Stages(ledger, keys, strategies)
+    stages = _Stages(ledger, keys, strategies, b)
     rows, actives = [], {}
     for i, values in enumerate(combos):
         params = replace(base, **dict(zip(names, values)))  # validates the combination
@@ -156,13 +181,16 @@ def sweep(lots: pd.DataFrame | Mapping[str, pd.DataFrame], keys: Sequence[str], 
         w = bounded_weights(b, m, params.bounds)
         # The weights computed for the week before each of `keys` are in force during it; the
         # week before the first one's weights were not computed, so the baseline was in force.
-        result = holdout_arrays(w, b, m, score, qualified, r, c, previous=b)
+        legs, ic = stages.legs(ledger_key(params), w, m, score, qualified)
+        result = holdout_arrays(w, b, m, score, qualified, r, c, previous=b, legs=legs, ic=ic)
         active = pd.Series(result["active"], index=pd.Index(list(keys), name="partition_key"), name="active")
         actives[i] = active
         rows.append({**dict(zip(names, values)), "weeks": len(active),
                      "information_ratio": analytics.information_ratio(active),
                      "ir_standard_error": analytics.ratio_standard_error(active),
                      "ir_standard_error_iid": analytics.ratio_standard_error_iid(active),
+                     "ir_standard_error_hac": analytics.ratio_standard_error_hac(active),
+                     "t_statistic_hac": analytics.t_statistic_hac(active),
                      "probability_ir_positive": analytics.probabilistic_ratio(active),
                      "growth_tilt": float(analytics.cumulative_growth(result["r_tilt"])[-1]),
                      "growth_baseline": float(analytics.cumulative_growth(result["r_base"])[-1]),

@@ -8,12 +8,22 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from weighting_pipeline.core.attribution import entry_attribution
 from weighting_pipeline.core.backtest import weekly_realised_returns
+from weighting_pipeline.core.calendar import previous_key
 from weighting_pipeline_tests.conftest import run_chain_in_dagster, temp_instance
 from weighting_pipeline_tests.stored_weeks import stored_weeks
 
 WEEKS = ["2026-02-22", "2026-03-01", "2026-03-08"]
 NUMBERS = ["r_tilt", "r_base", "r_naive", "active", "turnover", "active_share", "coverage"]
+
+
+def attributed(ledger, week, in_force: dict, strategies) -> float:
+    """A week's weighted return under entry attribution (core.attribution), each lot
+    booked in it weighed with ``in_force[entry week]`` (a Series; weeks not in it: KeyError)."""
+    att = entry_attribution(ledger, [week], strategies)
+    by_entry = np.array([in_force[e].reindex(strategies).to_numpy(float) for e in att.entry_keys])
+    return float(att.cells(by_entry).sum())
 
 
 def week_metadata(instance, week):
@@ -33,13 +43,17 @@ def test_each_week_is_scored_with_the_weights_published_a_week_earlier(ledger, t
     assert first["weights_source"] == "baseline: 2026-02-15 was never computed, and 2026-02-08 was never computed"
     base = pd.Series(baseline.allocations, dtype=float)
     assert first["r_tilt"] == pytest.approx(float(realised.loc[WEEKS[0]] @ base)) and first["active"] == 0.0
+    published_weights = {w: pd.Series({k: float(v) for k, v in items[w]["weights"].items()}) for w in WEEKS}
     for before, week in zip(WEEKS, WEEKS[1:]):
         meta = week_metadata(instance, week)
+        # Each lot booked in the week, weighed with what trading read when it was entered: the
+        # weights published for the week before its entry week, or the baseline before any was.
+        in_force = {e: published_weights.get(previous_key(e), base) for e in entry_attribution(ledger, [week], baseline.keys).entry_keys}
         # What trading read: the week before as published, by this very run (the range).
         assert meta["weights_source"] == f"dynamic_weights of {before} as published (run {ranged_run})"
         published = pd.Series({k: float(v) for k, v in items[before]["weights"].items()})
         assert {s: meta[f"weight_in_force/{s}"] for s in baseline.keys} == pytest.approx(published.to_dict(), abs=1e-12)
-        assert meta["r_tilt"] == pytest.approx(float((published * realised.loc[week]).sum()), abs=1e-12)
+        assert meta["r_tilt"] == pytest.approx(attributed(ledger, week, in_force, baseline.keys), abs=1e-12)
         assert meta["r_base"] == pytest.approx(float(realised.loc[week] @ base), abs=1e-12)
         assert meta["active"] == pytest.approx(meta["r_tilt"] - meta["r_base"], abs=1e-15)
         assert 0 <= meta["coverage"] <= 1 and meta["turnover"] >= 0
@@ -90,7 +104,12 @@ def test_a_refused_or_unpublished_predecessor_is_not_what_trading_read(ledger, t
                                       "2026-03-01 was computed but not published")
     base = pd.Series(baseline.allocations, dtype=float)
     assert {s: meta[f"weight_in_force/{s}"] for s in baseline.keys} == pytest.approx(base.to_dict(), abs=0)
-    assert meta["active"] == 0.0
+    # Its lots entered during b and c were sized with a's weights (b: a was in force; c: a for the
+    # grace, noted, not split); those entered during a and d with the baseline.
+    weights_a = pd.Series(published_a)
+    in_force = {"2026-02-15": base, a: base, b: weights_a, c: weights_a, d: base}
+    assert meta["r_tilt"] == pytest.approx(attributed(ledger, d, in_force, baseline.keys), abs=1e-12)
+    assert meta["r_base"] == pytest.approx(float(weekly_realised_returns(ledger, [d], baseline.keys)[0].loc[d] @ base), abs=1e-12)
 
 
 def test_on_deployed_notional_each_week_is_scored_as_the_core_scores_the_ledgers_positions(ledger, tables, instance, baseline, tmp_path):
