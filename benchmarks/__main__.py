@@ -2,7 +2,7 @@
 
   python -m benchmarks            full sizes (about 25 minutes on 2 cores, most of it seeding DynamoDB Local)
   python -m benchmarks --smoke    tiny sizes, to prove the scripts still run
-  python -m benchmarks --only kernel|basis|parse|backfill|backfill-postgres|backfill-gsi7|weekly-postgres|sweep|writes|dynamodb-start
+  python -m benchmarks --only kernel|basis|parse|backfill|backfill-postgres|backfill-gsi7|weekly-postgres|sweep|writes|dynamodb-start|calibration
 
 The backfills read the ledger as the trading system's table has it (GSI5);
 backfill-gsi7 measures the proposed close-date index (a proposal, not run by default).
@@ -14,7 +14,7 @@ import argparse
 import os
 import platform
 
-from benchmarks import backfill, basis, dynamodb_start, kernel, parse, sweep, weekly, writes
+from benchmarks import backfill, basis, calibration, dynamodb_start, kernel, parse, sweep, weekly, writes
 from weighting_pipeline.devtools.dynamodb_local import find_java
 
 FULL = {
@@ -41,7 +41,8 @@ def row(name: str, size: str, r: dict, digits: int, baseline: str, ratio: float,
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--smoke", action="store_true")
-    parser.add_argument("--only", choices=["kernel", "basis", "parse", "backfill", "backfill-postgres", "backfill-gsi7", "weekly-postgres", "sweep", "writes", "dynamodb-start"])
+    parser.add_argument("--only", choices=["kernel", "basis", "parse", "backfill", "backfill-postgres", "backfill-gsi7", "weekly-postgres", "sweep", "writes",
+                                           "dynamodb-start", "calibration"])
     args = parser.parse_args()
     sizes = SMOKE if args.smoke else FULL
     repeats = 1 if args.smoke else 3
@@ -103,6 +104,19 @@ def main() -> None:
         r = dynamodb_start.run(repeats=1 if args.smoke else 7)
         base = f"the jar's own main (every interface): {r['jar_median_s']:.2f} s"
         print(row("DynamoDB Local start, bound to 127.0.0.1", f"in memory, {r['repeats']} starts each way", r, 2, base, r["ratio_vs_jar"], "-", "-"))
+    if args.only in (None, "calibration"):
+        calibration_table(calibration.run(seeds=3 if args.smoke else 100, n_weeks=20 if args.smoke else 70))
+
+
+def calibration_table(rows: list[dict]) -> None:
+    """The evidence's calibration: a second table, not timings."""
+    print("\n| basis | ledger | seeds x weeks | Newey-West t: mean (sd) | abs t > 1.96 | abs t > 2.5 | IR beyond 1.96 SE | "
+          "old attribution, i.i.d. t: mean, share > 1.96 | weeks the noise check claims a difference |")
+    print("|---|---|---|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        print(f"| {r['basis']} | {'skill' if r['skill'] else 'no skill'} | {r['seeds']} x {r['weeks']} | {r['t_mean']:.2f} ({r['t_sd']:.2f}) | "
+              f"{r['t_over_1_96']:.0%} | {r['t_over_2_5']:.0%} | {r['z_over_1_96']:.0%} | {r['old_t_mean']:.2f}, {r['old_t_over_1_96']:.0%} | "
+              f"{r['noise_claims']:.0%} |")
 
 
 if __name__ == "__main__":
