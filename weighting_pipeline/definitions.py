@@ -18,6 +18,7 @@ from weighting_pipeline.assets.code_versions import CODE_VERSIONS
 from weighting_pipeline.resources.alerts import AlertsTopic
 from weighting_pipeline.resources.dynamodb import DynamoDBResource
 from weighting_pipeline.resources.ledger_reader import LedgerReader
+from weighting_pipeline.resources.market_data import market_data_from_env
 from weighting_pipeline.resources.parquet_io_manager import PartitionedParquetIOManager
 from weighting_pipeline.resources.publication_rules import GRACE_ENV, PublicationRules
 from weighting_pipeline.resources.weights_io_manager import DynamoDBWeightsIOManager
@@ -81,6 +82,7 @@ def build_resources(
         "weights_table": weights_table,
         "publication": PublicationRules(grace_hours=float(environ.get(GRACE_ENV) or 24.0)),
         "alerts": alerts_topic(settings.stage, environ),
+        "market_data": market_data_from_env(environ),
     }
 
 

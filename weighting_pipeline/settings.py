@@ -56,8 +56,8 @@ class WeightingSettings(dg.ConfigurableResource):
     noise_alpha: float = Field(default=0.05, description="Significance level of the noise test (tilt_exceeds_noise): p below it means the Sharpe ratios differ.")
     missing_days: str = Field(default="skip", description="skip: dates without a close have no return; zero: NYSE trading days without one count as 0.")
     score: str = Field(default="sharpe", description="What the multipliers map: sharpe, sortino or calmar (empyrical's conventions).")
-    pnl_date: str = Field(default="close", description="When realised P&L is booked: close (a lot's, when fully closed) or exit (each exit record's, on its date, open lots included).")
-    return_basis: str = Field(default="lot", description="What a return is per: lot (the mean entry notional of the lots booked in the window) or deployed (the entry notional still held in the strategy's lots that day; needs pnl_date=exit).")
+    pnl_date: str = Field(default="close", description="When realised P&L is booked: close (a lot's, when fully closed) or exit (each exit record's, on its date, open lots included). No role under return_basis=market.")
+    return_basis: str = Field(default="lot", description="What a return is per: lot (the mean entry notional of the lots booked in the window), deployed (the entry notional still held in the strategy's lots that day; needs pnl_date=exit) or market (every held position marked to trading's daily closes in MARKET_DATA_BUCKET; pnl_date has no role).")
 
     _baseline: Optional[Baseline] = PrivateAttr(default=None)
 

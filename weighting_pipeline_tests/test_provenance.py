@@ -59,6 +59,7 @@ def test_source_versions_follow_imports_into_the_core():
         "weighting_pipeline.core.calendar",
         "weighting_pipeline.core.deployed",  # the deployed notional (return_basis) the returns may divide by
         "weighting_pipeline.core.grid",
+        "weighting_pipeline.core.hac",  # the Newey-West standard errors
         "weighting_pipeline.core.lots",  # the booking rule (pnl_date) the returns follow
         "weighting_pipeline.core.returns",
         "weighting_pipeline.core.sharpe",

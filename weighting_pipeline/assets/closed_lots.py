@@ -35,7 +35,7 @@ LEDGER_INDEX = "ledger_index"  # metadata entry naming the index the week's lots
     description=(
         "The rows that book each week's realised P&L inside its lookback window `[week end - lookback, week end)`, "
         "by `PNL_DATE`: `close` (default), the lots of the baseline strategies fully closed in it; `exit`, the exit "
-        "records in it, of open lots too; under `RETURN_BASIS=deployed`, the positions of every lot held in it "
+        "records in it, of open lots too; under `RETURN_BASIS=deployed` or `market`, the positions of every lot held in it "
         "(one entry row per lot, and its exit records before the week's end). Read from the trade ledger by index Query (GSI5; GSI7 on close time "
         "where the table has it; never Scan). A row appears once per week whose window holds it. Metadata shows, "
         "per strategy, the lots still open at the week's end with exits in the window (what `close` leaves out)."
@@ -47,7 +47,7 @@ def closed_lots(context: dg.AssetExecutionContext, ledger: LedgerReader, setting
     params, baseline = settings.params(), settings.baseline()
     weeks = WeekWindows.for_keys(keys, params.lookback_days)
     start, end = weeks.union_bounds()
-    deployed = params.return_basis == "deployed"
+    deployed = params.return_basis in ("deployed", "market")  # both compute from every lot held
     read = ledger.read_lots(baseline.stems, start, end, positions=deployed)
     rows = read.bookings(params.pnl_date, params.return_basis)
     frame = held_by_week(rows, weeks) if deployed else lots_by_week(rows, weeks)
@@ -72,7 +72,8 @@ def closed_lots(context: dg.AssetExecutionContext, ledger: LedgerReader, setting
             for i, key in enumerate(keys)
         },
     )
-    yield dg.Output(frame, metadata={"pnl_date": params.pnl_date, "return_basis": params.return_basis, **read_metadata(read, len(keys), len(frame))})
+    pnl_date = "none: positions are marked to market" if params.return_basis == "market" else params.pnl_date
+    yield dg.Output(frame, metadata={"pnl_date": pnl_date, "return_basis": params.return_basis, **read_metadata(read, len(keys), len(frame))})
     yield from emit(context, ledger_checks(read, weeks))
 
 

@@ -17,7 +17,8 @@ COMPUTATION = {
     # The ledger read: its window padding and filters, and the item parser.
     "closed_lots": (_ASSETS + "closed_lots", "weighting_pipeline.resources.ledger_reader", "weighting_pipeline.resources.ledger_items",
                     "weighting_pipeline.core.lots"),
-    "daily_returns": (_ASSETS + "daily_returns", "weighting_pipeline.core.returns", "weighting_pipeline.core.lots"),
+    "daily_returns": (_ASSETS + "daily_returns", "weighting_pipeline.core.returns", "weighting_pipeline.core.lots",
+                      "weighting_pipeline.core.market", "weighting_pipeline.resources.market_data"),
     "sharpe_ratios": (_ASSETS + "sharpe_ratios", "weighting_pipeline.core.sharpe"),
     "multipliers": (_ASSETS + "multipliers", "weighting_pipeline.core.multipliers"),
     # How the baseline file is read, and how each weight is written to its item (Decimal).
@@ -26,7 +27,8 @@ COMPUTATION = {
 }
 # Scores the weights; not part of how a week's weights are computed, so not in CHAIN_CODE_VERSION.
 BACKTEST = {"tilt_backtest": (_ASSETS + "tilt_backtest", "weighting_pipeline.core.backtest", "weighting_pipeline.core.weights",
-                              "weighting_pipeline.core.allocation", "weighting_pipeline.core.lots")}
+                              "weighting_pipeline.core.allocation", "weighting_pipeline.core.lots", "weighting_pipeline.core.attribution",
+                              "weighting_pipeline.core.market", "weighting_pipeline.resources.market_data")}
 
 CODE_VERSIONS = {name: source_version(*modules) for name, modules in {**COMPUTATION, **BACKTEST}.items()}
 # tilt_report is unpartitioned and outside the weekly job; its version is kept apart from

@@ -98,8 +98,11 @@ BASIS_LABELS = {
     "lot": "returns per average lot notional (realised P&L over the mean entry notional of the lots booked), not per unit of capital",
     "deployed": ("returns per deployed notional (each day's realised P&L over the entry notional the strategies held that day, "
                  "summed over the week), not per unit of total capital"),
+    "market": ("returns marked to market from trading's daily closes (each session's P&L on every held position over the "
+               "value at work, summed over the week's sessions), not per unit of total capital"),
 }
-TABLE_TITLES = {"lot": "Returns per average lot notional", "deployed": "Returns per deployed notional"}
+TABLE_TITLES = {"lot": "Returns per average lot notional", "deployed": "Returns per deployed notional",
+                "market": "Returns marked to market"}
 
 
 LEG_ROWS = [

@@ -11,7 +11,9 @@ labelled so; the sweep, a what-if tool, always recomputes. The week is scored on
 the P&L booked inside it (from ``closed_lots`` of J, by ``PNL_DATE``, on the
 ``RETURN_BASIS``; its window ends at J's end: nothing later can enter). The week before the first one gives
 turnover. Each P&L booked in J is weighed with the weights in force when its lot was
-entered (``core.attribution``), read the same way for that week. Definitions:
+entered (``core.attribution``), read the same way for that week; under
+``RETURN_BASIS=market`` the week's return is instead its own sessions' returns marked
+to trading's daily closes, which J's weights were in force for. Definitions:
 ``core/backtest.py``.
 """
 
@@ -26,7 +28,9 @@ from weighting_pipeline.core.attribution import entry_attribution
 from weighting_pipeline.core.backtest import (
     BASELINE, HOLDOUT_COLUMNS, PUBLISHED, RECOMPUTED, InForce, score, weekly_realised_returns, weights_sources,
 )
-from weighting_pipeline.core.calendar import previous_key
+from weighting_pipeline.core.calendar import WeekWindows, previous_key
+from weighting_pipeline.core.market import MarketDataError, bars_days, symbols_of
+from weighting_pipeline.resources.market_data import MarketData
 from weighting_pipeline.core.chain import check_rows
 from weighting_pipeline.core.lots import distinct_lots
 from weighting_pipeline.core.weights import WEIGHT_COLUMNS
@@ -61,7 +65,7 @@ NO_WEIGHTS = pd.DataFrame(columns=WEIGHT_COLUMNS)  # nothing stored for the week
     ),
 )
 def tilt_backtest(context: dg.AssetExecutionContext, closed_lots: pd.DataFrame, multipliers: pd.DataFrame,
-                  settings: WeightingSettings, publication: PublicationRules):
+                  settings: WeightingSettings, publication: PublicationRules, market_data: MarketData):
     keys = list(context.partition_keys)
     baseline, params = settings.baseline(), settings.params()
     strategies = list(baseline.keys)
@@ -69,12 +73,24 @@ def tilt_backtest(context: dg.AssetExecutionContext, closed_lots: pd.DataFrame, 
     recomputed = compute_weights(multipliers, baseline.allocations, params.bounds) if len(multipliers) else NO_WEIGHTS
     check_rows(closed_lots, params)
     rows = distinct_lots(closed_lots)  # each row once
-    attribution = entry_attribution(rows, keys, strategies, params.return_basis)
+    bars, extra = None, {}
+    if params.return_basis == "market":
+        # Each week's own sessions, marked to market: nothing before its weights were set.
+        try:
+            bars = market_data.bars(symbols_of(rows), *bars_days(WeekWindows.for_keys(keys, 7)))
+        except MarketDataError as exc:
+            raise dg.Failure(f"tilt_backtest: {exc}") from None
+        attribution = None
+    else:
+        attribution = entry_attribution(rows, keys, strategies, params.return_basis)
     # What was in force during each week and during each week a booked lot was entered in.
-    needed = sorted({previous_key(keys[0]), *keys, *attribution.entry_keys})
+    needed = sorted({previous_key(keys[0]), *keys, *(attribution.entry_keys if attribution else ())})
     in_force = read_in_force(context.instance, needed, publication.grace())
     weights, in_force = weights_frame(in_force, recomputed)
-    realised, closed = weekly_realised_returns(rows, keys, strategies, params.return_basis)
+    try:
+        realised, closed = weekly_realised_returns(rows, keys, strategies, params.return_basis, bars)
+    except MarketDataError as exc:
+        raise dg.Failure(f"tilt_backtest: {exc}") from None
     result, used, _ = score(weights, keys, b, realised, closed, params.cost_bps, attribution)
     sources = {k: in_force[k].why for k in keys}
     add_week_metadata(

@@ -49,6 +49,7 @@ from weighting_pipeline.core.calendar import WeekWindows, previous_key
 from weighting_pipeline.core.deployed import deployed_grid
 from weighting_pipeline.core.grid import cells, to_matrix
 from weighting_pipeline.core.lots import lots_by_week
+from weighting_pipeline.core.market import Bars, market_returns
 from weighting_pipeline.core.returns import daily_returns
 
 HOLDOUT_COLUMNS = ["r_tilt", "r_base", "r_naive", "active", "turnover", "active_share", "coverage", "rank_ic",
@@ -56,15 +57,23 @@ HOLDOUT_COLUMNS = ["r_tilt", "r_base", "r_naive", "active", "turnover", "active_
 
 
 def weekly_realised_returns(lots: pd.DataFrame, keys: Sequence[str], strategies: Sequence[str],
-                            return_basis: str = "lot") -> tuple[pd.DataFrame, pd.DataFrame]:
+                            return_basis: str = "lot", bars: Bars | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``(R, closed)``: each strategy's realised return in each week (0 without a
     booking) and whether it booked P&L (closed a lot, or under ``pnl_date=exit``
     had an exit) in it; both week x strategy. ``lots`` is a closed-lots or
     exit-records frame, or under ``return_basis=deployed`` a positions frame
     (``core.lots``); there ``R`` is the sum of the week's daily returns on
-    deployed notional (``core.deployed``)."""
+    deployed notional (``core.deployed``). Under ``return_basis=market`` (positions and
+    ``bars``), ``R`` is the sum of the daily returns marked to market over the week's
+    sessions (``core.market``): only price moves after the week's weights were set."""
     weeks = WeekWindows.for_keys(list(keys), 7)  # a 7-day window ending at the week's end is the week
     index, columns = pd.Index(list(keys), name="partition_key"), pd.Index(list(strategies), name="strategy")
+    if return_basis == "market":
+        if bars is None:
+            raise ValueError("return_basis=market marks positions to market: pass the bars (core.market.Bars)")
+        daily = market_returns(lots, weeks, list(strategies), bars)
+        closed = pd.DataFrame((daily.bookings > 0).any(axis=2), index=index, columns=columns)
+        return pd.DataFrame(daily.returns().sum(axis=2), index=index, columns=columns), closed
     if return_basis == "deployed":
         daily = daily_returns(lots, weeks, list(strategies), deployed=deployed_grid(lots, weeks, list(strategies)))
         realised = pd.DataFrame(daily.returns().sum(axis=2), index=index, columns=columns)

@@ -15,6 +15,7 @@ import pandas as pd
 from weighting_pipeline.core.calendar import WeekWindows
 from weighting_pipeline.core.deployed import RETURN_BASES, DeployedGrid, deployed_grid
 from weighting_pipeline.core.lots import ENTRY_SEQ, PNL_DATES, booked_rows, pnl_date_of
+from weighting_pipeline.core.market import Bars, market_returns
 from weighting_pipeline.core.multipliers import MultiplierBounds, multipliers
 from weighting_pipeline.core.returns import HalfDayGrid, daily_returns, half_day_grid
 from weighting_pipeline.core.sharpe import MISSING_DAYS, SCORES, SharpeParams, sharpe_ratios_of
@@ -36,9 +37,10 @@ class WeightingParams:
     (``skip`` | ``zero``) and ``score`` (``sharpe`` | ``sortino`` | ``calmar``)
     are described in ``core.sharpe``; ``pnl_date`` (``close`` | ``exit``), when
     realised P&L is booked, in ``core.lots``; ``return_basis`` (``lot`` |
-    ``deployed``), what a return is per, in ``core.returns`` (``deployed``
+    ``deployed`` | ``market``), what a return is per, in ``core.returns`` (``deployed``
     needs ``pnl_date=exit``: P&L booked as it is realised, against the capital
-    held while it was).
+    held while it was) and ``core.market`` (``market``: every position marked to
+    trading's daily closes; ``pnl_date`` has no role there).
     """
 
     lookback_days: int = 90
@@ -107,6 +109,7 @@ def run_chain(
     params: WeightingParams = WeightingParams(),
     grid: HalfDayGrid | None = None,
     deployed: DeployedGrid | None = None,
+    bars: Bars | None = None,
 ) -> dict[str, object]:
     """closed lots (or exit records, under ``pnl_date=exit``; positions, under
     ``return_basis=deployed``) -> daily returns -> Sharpe -> multipliers ->
@@ -116,11 +119,19 @@ def run_chain(
     strategy). (The ``daily_returns`` asset stores its stage; here it is
     only an intermediate.) ``grid``: the lots already aggregated for windows
     covering these weeks' (``half_day_grid``), to run many settings on one;
-    ``deployed`` likewise their deployed notional (``deployed_grid``).
+    ``deployed`` likewise their deployed notional (``deployed_grid``); ``bars`` the
+    daily closes ``return_basis=market`` marks positions with (``core.market``).
     """
     check_rows(lots, params)
     weeks = WeekWindows.for_keys(keys, params.lookback_days)
     strategies = list(baseline.index)
+    if params.return_basis == "market":
+        if bars is None:
+            raise ValueError("return_basis=market marks positions to market: pass the bars (core.market.Bars)")
+        chunks = (market_returns(lots, chunk, strategies, bars) for chunk in weeks.chunks(CHUNK_WEEKS))
+        sharpe = sharpe_ratios_of(chunks, params.sharpe)
+        mult = multipliers(sharpe, params.bounds)
+        return {"sharpe_ratios": sharpe, "multipliers": mult, "dynamic_weights": dynamic_weights(mult, baseline, params.bounds)}
     bookings = booked_rows(lots)
     if params.return_basis == "deployed" and deployed is None:
         deployed = deployed_grid(lots, weeks, strategies)
@@ -142,6 +153,11 @@ def check_rows(frame: pd.DataFrame, params: WeightingParams) -> None:
     lots (``pnl_date=close``), exit records (``exit``), or under
     ``return_basis=deployed`` positions (exit records and entry rows)."""
     kinds = {"close": "closed lots", "exit": "exit records"}
+    if params.return_basis == "market":  # positions, whatever pnl_date says (it has no role there)
+        if len(frame) and (pnl_date_of(frame) != "exit" or not (frame["exit_seq"] == ENTRY_SEQ).any()):
+            raise ValueError("return_basis=market needs positions (exit records and one entry row per lot held), "
+                             f"got columns: {', '.join(frame.columns)}")
+        return
     if pnl_date_of(frame) != params.pnl_date:
         raise ValueError(f"pnl_date={params.pnl_date} books P&L from {kinds[params.pnl_date]}, got {kinds[pnl_date_of(frame)]} "
                          f"(columns: {', '.join(frame.columns)})")

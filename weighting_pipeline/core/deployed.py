@@ -38,7 +38,7 @@ from weighting_pipeline.core.calendar import WeekWindows, half_day_index
 from weighting_pipeline.core.grid import positions, runs
 from weighting_pipeline.core.lots import ENTRY_SEQ, QTY_TOLERANCE, canonical_order
 
-RETURN_BASES = ("lot", "deployed")
+RETURN_BASES = ("lot", "deployed", "market")  # market: core.market
 _NEVER = np.iinfo(np.int64).max
 
 

@@ -66,10 +66,13 @@ class DailyReturns:
     avg_position_value: np.ndarray
     pnl_date: str = "close"
     deployed: np.ndarray | None = None
+    basis: str = ""
 
     @property
     def return_basis(self) -> str:
-        return "lot" if self.deployed is None else "deployed"
+        """``lot``, ``deployed`` or ``market`` (``core.market``: ``pnl`` marked to market,
+        ``deployed`` the value at work, ``pnl_date`` then ``market``: it has no role)."""
+        return self.basis or ("lot" if self.deployed is None else "deployed")
 
     def returns(self, weeks: slice = slice(None)) -> np.ndarray:
         """(weeks, strategies, dates) simple returns of the weeks ``weeks``: P&L over
@@ -92,7 +95,9 @@ class DailyReturns:
         """Long format, one row per (partition_key, strategy, date) with a close,
         sorted in that order: the stored form of the ``daily_returns`` asset.
 
-        ``deployed_notional`` is the date's (NaN under the lot basis);
+        ``deployed_notional`` is the date's (NaN under the lot basis; under the market
+        basis the value at work); ``realized_pnl`` is the date's realised P&L and
+        ``market_pnl`` its marked-to-market P&L (each NaN on the other bases);
         ``daily_return`` is P&L over the basis's denominator, NaN when that is <= 0.
         """
         w, s, d = np.nonzero(self.bookings)
@@ -108,7 +113,8 @@ class DailyReturns:
                 "partition_key": pd.Categorical.from_codes(w, categories=list(self.weeks.keys)),
                 "strategy": pd.Categorical.from_codes(s, categories=list(self.strategies)),
                 "date": (_EPOCH + day.astype("timedelta64[D]")).astype("datetime64[s]"),
-                "realized_pnl": pnl,
+                "realized_pnl": np.full(len(w), np.nan) if self.return_basis == "market" else pnl,
+                "market_pnl": pnl if self.return_basis == "market" else np.full(len(w), np.nan),
                 "bookings": self.bookings[w, s, d].astype(np.int32),
                 "window_lots": self.window_lots[w, s].astype(np.int32),
                 "avg_position_value": avg,
@@ -135,15 +141,16 @@ class DailyReturns:
         bookings = np.zeros(shape, dtype=np.int32)
         window_lots = np.zeros(shape[:2], dtype=np.int64)
         avg = np.full(shape[:2], np.nan)
-        pnl[w, s, d] = frame["realized_pnl"].to_numpy(np.float64)
+        pnl[w, s, d] = frame["market_pnl" if return_basis == "market" else "realized_pnl"].to_numpy(np.float64)
         bookings[w, s, d] = frame["bookings"].to_numpy(np.int32)
         window_lots[w, s] = frame["window_lots"].to_numpy(np.int64)
         avg[w, s] = frame["avg_position_value"].to_numpy(np.float64)
         deployed = None
-        if return_basis == "deployed":
-            deployed = np.full(shape, np.nan)
+        if return_basis in ("deployed", "market"):
+            deployed = np.full(shape, np.nan) if return_basis == "deployed" else np.zeros(shape)
             deployed[w, s, d] = frame["deployed_notional"].to_numpy(np.float64)
-        return cls(weeks, tuple(strategies), pnl, bookings, window_lots, avg, pnl_date, deployed)
+        basis = "market" if return_basis == "market" else ""
+        return cls(weeks, tuple(strategies), pnl, bookings, window_lots, avg, "market" if basis else pnl_date, deployed, basis)
 
 
 @dataclass(frozen=True)

@@ -244,10 +244,11 @@ def sharpe_ratios_of(dailies: Iterable[DailyReturns], params: SharpeParams = Sha
         default=0,
     )
     reason = np.full(rule.shape, "", dtype=object)
-    booked = "close" if pnl_date == "close" else "exit"
-    reason[rule == 1] = "no closed lots in window" if pnl_date == "close" else "no exits in window"
+    booked = {"close": "close dates", "exit": "exit dates"}.get(pnl_date, "sessions with a return")
+    nothing = {"close": "no closed lots in window", "exit": "no exits in window"}.get(pnl_date, "no lots held in window")
+    reason[rule == 1] = nothing
     reason[rule == 2] = [f"fewer than {params.min_lots} lots: {n}" for n in lots[rule == 2]]
-    reason[rule == 3] = [f"fewer than {params.min_days} {booked} dates: {n}" for n in days[rule == 3]]
+    reason[rule == 3] = [f"fewer than {params.min_days} {booked}: {n}" for n in days[rule == 3]]
     reason[rule == 4] = "non-positive average position value" if basis == "lot" else "non-positive deployed notional on a date with P&L"
     reason[rule == 5] = "zero volatility"
     reason[rule == 6] = "no downside deviation" if params.score == "sortino" else "no drawdown"

@@ -83,12 +83,12 @@ class LedgerRead:
 
     def bookings(self, pnl_date: str, return_basis: str = "lot") -> pd.DataFrame:
         """The rows the settings compute from: ``lots`` (``pnl_date=close``), ``exits``
-        (``exit``), or ``positions`` (``return_basis=deployed``)."""
+        (``exit``), or ``positions`` (``return_basis=deployed`` or ``market``)."""
         if pnl_date not in PNL_DATES:
             raise ValueError(f"pnl_date must be one of {', '.join(PNL_DATES)}, got {pnl_date!r}")
-        if return_basis == "deployed":
+        if return_basis in ("deployed", "market"):
             if self.positions is None:
-                raise ValueError("return_basis=deployed computes from positions, but this read did not ask for them (positions=False)")
+                raise ValueError(f"return_basis={return_basis} computes from positions, but this read did not ask for them (positions=False)")
             return self.positions
         return self.lots if pnl_date == "close" else self.exits
 
