@@ -7,7 +7,9 @@ t-statistic of the weekly active return (0 and 1 under no skill if calibrated),
 how often |t| exceeds 1.96 and 2.5, how often the information ratio exceeds 1.96
 of its Newey-West standard errors, and the share of weeks in which the noise check
 claims a difference. The same runs with the i.i.d. t-statistic and the old
-attribution (each week's weights times its booked P&L) are the baseline.
+attribution (each week's weights times its booked P&L) are the baseline; on the
+``market`` basis (bars from the same random walks) the week's own sessions are
+the attribution, so its "old" column is the same backtest with the i.i.d. t.
 """
 
 from __future__ import annotations
@@ -24,21 +26,28 @@ def _one(seed: int, skill: bool, basis: str, n_weeks: int) -> dict:
     from weighting_pipeline.core.attribution import entry_attribution
     from weighting_pipeline.core.backtest import score, weekly_realised_returns
     from weighting_pipeline.core.chain import WeightingParams, run_chain
+    from weighting_pipeline.core.calendar import local_day_number
     from weighting_pipeline.core.invariants import tilt_exceeds_noise
+    from weighting_pipeline.core.market import Bars
     from weighting_pipeline.core.sweep import weight_keys
     from weighting_pipeline.devtools.holding_ledger import holding_ledger
 
     names = [f"s{i:02d}.clj" for i in range(16)]
     baseline = pd.Series(1 / 16, index=names)
     drift = np.where(np.arange(16) % 2 == 0, SKILL_DRIFT, -SKILL_DRIFT) if skill else 0.0
-    ledger = holding_ledger(names, "2023-09-01", "2025-12-31", drift=drift, seed=seed).ledger
+    simulated = holding_ledger(names, "2023-09-01", "2025-12-31", drift=drift, seed=seed)
+    ledger = simulated.ledger
     rows = ledger.lots if basis == "lot" else ledger.positions
-    params = WeightingParams() if basis == "lot" else WeightingParams(pnl_date="exit", return_basis="deployed")
+    params = {"lot": WeightingParams(), "deployed": WeightingParams(pnl_date="exit", return_basis="deployed"),
+              "market": WeightingParams(return_basis="market")}[basis]
     keys = [str(d.date()) for d in pd.date_range("2024-01-07", periods=n_weeks, freq="7D")]
-    out = run_chain(rows, weight_keys(keys), baseline, params)
-    realised, closed = weekly_realised_returns(rows, keys, names, params.return_basis)
-    attributed = score(out["dynamic_weights"], keys, baseline, realised, closed,
-                       attribution=entry_attribution(rows, keys, names, params.return_basis))[0]["active"]
+    bars = None
+    if basis == "market":
+        bars = Bars.from_frames({s: simulated.bars(s) for s in simulated.symbols}, local_day_number("2023-09-01"), local_day_number("2025-12-31"))
+    out = run_chain(rows, weight_keys(keys), baseline, params, bars=bars)
+    realised, closed = weekly_realised_returns(rows, keys, names, params.return_basis, bars)
+    attribution = None if basis == "market" else entry_attribution(rows, keys, names, params.return_basis)
+    attributed = score(out["dynamic_weights"], keys, baseline, realised, closed, attribution=attribution)[0]["active"]
     old = score(out["dynamic_weights"], keys, baseline, realised, closed)[0]["active"]
     v, v_old = analytics.verdict(attributed), analytics.verdict(old)
     noise = tilt_exceeds_noise(out["sharpe_ratios"], params.noise_alpha, params.return_basis)
@@ -46,7 +55,7 @@ def _one(seed: int, skill: bool, basis: str, n_weeks: int) -> dict:
             "t_iid_old": v_old.t_statistic, "claims": sum(1 for m in noise.measured.values() if m.get("p_value", 1) < params.noise_alpha) / n_weeks}
 
 
-def run(seeds: int = 100, n_weeks: int = 70, bases=("lot", "deployed")) -> list[dict]:
+def run(seeds: int = 100, n_weeks: int = 70, bases=("lot", "deployed", "market")) -> list[dict]:
     """One row per (basis, skill): the distribution of the statistics over ``seeds`` seeds."""
     out = []
     for basis in bases:

@@ -105,7 +105,7 @@ def test_audit_command_prints_each_week_and_writes_the_csv_without_dynamodb(tabl
     for line, week in zip(lines[1:], weeks):
         assert f"weights {mats[week]['weights_sha256']}" in line
         # On the default (lot) basis the noise check says every week that it has no calibrated test.
-        assert "checks 10/11 passed, failed: multipliers:tilt_exceeds_noise" in line and "restatement: first publication" in line
+        assert "checks 10/11 passed, failed: multipliers.tilt_exceeds_noise" in line and "restatement: first publication" in line
         assert f"code {mats[week]['code_version']}" in line and f"run {result.run_id}" in line and "lookback_days=90" in line
     rows = list(csv.DictReader(out_csv.open()))
     assert len(rows) == len(weeks) * len(baseline.keys)

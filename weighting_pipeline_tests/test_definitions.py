@@ -115,7 +115,7 @@ def test_schedule_fires_at_1800_local_across_dst(defs):
         ({"NOISE_ALPHA": "1"}, r"noise_alpha must be a probability strictly between 0 and 1, got 1.0 \(from NOISE_ALPHA\)"),
         ({"NOISE_ALPHA": "5%"}, "NOISE_ALPHA='5%'"),
         ({"COST_BPS": "-1"}, r"cost_bps must be a finite number of basis points >= 0, got -1.0 \(from COST_BPS\)"),
-        ({"RETURN_BASIS": "capital"}, r"return_basis must be one of lot, deployed, got 'capital' \(from RETURN_BASIS\)"),
+        ({"RETURN_BASIS": "capital"}, r"return_basis must be one of lot, deployed, market, got 'capital' \(from RETURN_BASIS\)"),
         # PNL_DATE left at its default is named too: it is half of the bad combination.
         ({"RETURN_BASIS": "deployed"}, r"return_basis=deployed requires pnl_date=exit, got pnl_date=close \(from PNL_DATE, RETURN_BASIS\)"),
         ({"RETURN_BASIS": "deployed", "PNL_DATE": "close"}, r"requires pnl_date=exit, got pnl_date=close \(from PNL_DATE, RETURN_BASIS\)"),

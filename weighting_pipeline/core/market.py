@@ -121,11 +121,11 @@ def _scale(price: np.ndarray, close: np.ndarray, lot_ids: np.ndarray, what: str)
     with np.errstate(invalid="ignore", divide="ignore"):
         ratio = price / close
     k = np.ones(len(price))
-    far = ~((ratio >= 1 / NO_SPLIT) & (ratio <= NO_SPLIT))
+    far = np.isfinite(ratio) & ~((ratio >= 1 / NO_SPLIT) & (ratio <= NO_SPLIT))  # a missing close is named later
     if far.any():
         r = ratio[far]
         n = np.where(r >= 1, np.rint(r), 1 / np.maximum(np.rint(1 / r), 1))
-        ok = np.isfinite(r) & (np.abs(r / n - 1) <= SPLIT_TOLERANCE) & (np.maximum(n, 1 / n) <= MAX_SPLIT)
+        ok = (np.abs(r / n - 1) <= SPLIT_TOLERANCE) & (np.maximum(n, 1 / n) <= MAX_SPLIT)
         if not ok.all():
             bad = np.flatnonzero(far)[~ok][0]
             raise MarketDataError(f"the {what} price {price[bad]:g} of lot {lot_ids[bad]} is {ratio[bad]:.3g} times its session's "

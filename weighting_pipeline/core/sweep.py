@@ -53,11 +53,14 @@ def usable_combinations(grid: dict[str, Iterable], base: WeightingParams) -> tup
     names, usable, refused = list(grid), [], []
     for values in product(*(list(grid[n]) for n in names)):
         try:
-            replace(base, **dict(zip(names, values)))
+            params = replace(base, **dict(zip(names, values)))
         except ValueError as exc:
             refused.append((values, str(exc)))
         else:
-            usable.append(values)
+            if params.return_basis == "market":
+                refused.append((values, "the sweep reads no daily bars: return_basis=market is backtested by tilt_backtest only"))
+            else:
+                usable.append(values)
     return usable, refused
 
 

@@ -31,6 +31,10 @@ class MarketData(ResourceWithBoto3Configuration):
     _frames: dict = PrivateAttr(default_factory=dict)
     _etags: dict = PrivateAttr(default_factory=dict)
 
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        # Each run reads the bars afresh: trading rewrites a file when it adjusts history.
+        self._frames, self._etags = {}, {}
+
     def _client(self):
         import boto3
 

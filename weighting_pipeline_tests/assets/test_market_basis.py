@@ -1,0 +1,96 @@
+"""RETURN_BASIS=market through Dagster: the ledger in DynamoDB Local as trading writes it,
+the daily bars in S3 (moto's server) as trading's MarketDataStore writes them."""
+
+import io
+
+import boto3
+import dagster as dg
+import numpy as np
+import pandas as pd
+import pytest
+
+from weighting_pipeline.core.calendar import local_day_number
+from weighting_pipeline.core.chain import WeightingParams, run_chain
+from weighting_pipeline.core.market import Bars, bars_key
+from weighting_pipeline.devtools.holding_ledger import holding_ledger
+from weighting_pipeline_tests.assets.test_tilt_report_and_settings import materialize_report, metadata
+from weighting_pipeline_tests.conftest import run_chain_in_dagster
+from weighting_pipeline_tests.stored_weeks import stored_weeks
+
+WEEKS = ["2026-02-22", "2026-03-01", "2026-03-08"]
+MARKET = {"RETURN_BASIS": "market"}
+
+
+def put_bars(bucket: str, symbol: str, frame: pd.DataFrame) -> str:
+    """Write ``frame`` as trading's MarketDataStore does (``to_parquet(index=False,
+    compression="snappy", engine="pyarrow")``, ``put_object``); returns the ETag."""
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer, index=False, compression="snappy", engine="pyarrow")
+    s3 = boto3.client("s3", region_name="us-east-1")
+    return s3.put_object(Bucket=bucket, Key=bars_key(symbol), Body=buffer.getvalue(),
+                         ContentType="application/octet-stream")["ETag"].strip('"')
+
+
+@pytest.fixture
+def market(tables, baseline, aws, monkeypatch):
+    """A holding ledger of the baseline's strategies in the ledger table, its bars in a fresh bucket."""
+    simulated = holding_ledger(baseline.keys, "2025-10-01", "2026-03-31", drift=0.0005, seed=21)
+    tables.read_only_ledger(simulated.ledger)
+    bucket = "market-data-test"
+    s3 = boto3.client("s3", region_name="us-east-1")
+    if bucket not in [b["Name"] for b in s3.list_buckets()["Buckets"]]:
+        s3.create_bucket(Bucket=bucket)
+    etags = {bars_key(s): put_bars(bucket, s, simulated.bars(s)) for s in simulated.symbols}
+    monkeypatch.setenv("MARKET_DATA_BUCKET", bucket)
+    return simulated, bucket, etags
+
+
+def test_a_range_publishes_the_weights_the_core_computes_from_the_bars_and_names_them(market, tables, instance, baseline):
+    simulated, bucket, etags = market
+    result = run_chain_in_dagster(instance, partition_range=(WEEKS[0], WEEKS[-1]), environ=MARKET)
+    assert result.success
+    bars = Bars.from_frames({s: simulated.bars(s) for s in simulated.symbols}, local_day_number("2025-09-01"), local_day_number("2026-03-31"))
+    b = pd.Series(baseline.allocations, dtype=float).reindex(baseline.keys)
+    expected = run_chain(simulated.ledger.positions, WEEKS, b, WeightingParams(return_basis="market"), bars=bars)["dynamic_weights"]
+    items = stored_weeks(tables, WEEKS)
+    for week in WEEKS:
+        assert items[week]["parameters"]["return_basis"] == "market"
+        want = expected[expected["partition_key"] == week].set_index("strategy")["weight"]
+        got = pd.Series({k: float(v) for k, v in items[week]["weights"].items()})
+        np.testing.assert_allclose(got.reindex(want.index).to_numpy(), want.to_numpy(), rtol=0, atol=1e-12)
+    daily = instance.fetch_materializations(dg.AssetRecordsFilter(asset_key=dg.AssetKey("daily_returns")), limit=1).records[0]
+    meta = {k: v.value for k, v in daily.asset_materialization.metadata.items()}
+    assert meta["return_basis"] == "market" and meta["market_data_bucket"] == bucket
+    assert meta["bars_read"] == etags  # each file the run read, with the ETag S3 gave it
+    closed = instance.fetch_materializations(dg.AssetRecordsFilter(asset_key=dg.AssetKey("closed_lots")), limit=1).records[0]
+    assert closed.asset_materialization.metadata["pnl_date"].value == "none: positions are marked to market"
+    # The backtest judges each week on its own sessions, marked to market; the report says so.
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("RETURN_BASIS", "market")
+        assert materialize_report(instance).success
+    report = metadata(instance, "tilt_report")
+    assert report["return_basis"].startswith("market: returns marked to market from trading's daily closes")
+    assert "| Returns marked to market |" in report["report"]
+
+
+def test_a_bar_missing_inside_a_held_period_fails_the_week_and_names_it(market, tables, instance, baseline):
+    simulated, bucket, _ = market
+    symbol = simulated.symbols[3]
+    bars = simulated.bars(symbol)
+    put_bars(bucket, symbol, bars[bars["timestamp"].dt.tz_convert("America/New_York").dt.date.astype(str) != "2026-02-10"])
+    result = run_chain_in_dagster(instance, partition_key=WEEKS[0], environ=MARKET)
+    assert not result.success
+    failure = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"][0]
+    assert f"daily bars of {symbol} lack the session" in failure.step_failure_data.error.message
+    assert "2026-02-10" in failure.step_failure_data.error.message
+    assert stored_weeks(tables, [WEEKS[0]]) == {}  # nothing published
+
+
+def test_the_market_basis_without_a_bucket_is_a_clear_error(tables, instance, baseline, monkeypatch):
+    monkeypatch.delenv("MARKET_DATA_BUCKET", raising=False)
+    simulated = holding_ledger(baseline.keys, "2025-10-01", "2026-03-31", seed=3)
+    tables.read_only_ledger(simulated.ledger)
+    result = run_chain_in_dagster(instance, partition_key=WEEKS[0], environ=MARKET)
+    assert not result.success
+    failure = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"][0]
+    assert "MARKET_DATA_BUCKET is not set" in failure.step_failure_data.error.message
