@@ -66,6 +66,9 @@ def test_demo_command_prints_the_weights_table(demo_root):  # starts its own ser
     # The demo ends with the tilt's verdict over the weeks it materialised.
     verdict = [line for line in out.splitlines() if line.startswith("Tilt vs baseline over 18 weeks")]
     assert verdict and re.search(r"information ratio -?\d+\.\d\d ± \d+\.\d\d .*growth of 1: tilt \d\.\d{4} vs baseline \d\.\d{4}", verdict[0])
+    # On the market basis, from bars written as trading's MarketDataStore writes them, and it says so.
+    assert "(Newey-West SE)" in verdict[0] and "returns marked to market from trading's daily closes" in verdict[0]
+    assert "daily bars: 16 symbols written to s3://market-data-local" in out
     # The step log at INFO, not Dagster's DEBUG events (one flag away: --debug).
     log = done.stdout + done.stderr
     assert " - DEBUG - " not in log

@@ -2,7 +2,9 @@
 with the environment of the embedded servers (``devtools.local_env``).
 
 ``python -m weighting_pipeline.devtools.demo run``: create the tables, seed the demo
-ledger, materialise its last ``DEMO_WEEKS`` weeks in one run, then ``tilt_report``,
+ledger, write its symbols' daily bars to an embedded S3 (moto's server) as trading's
+``MarketDataStore`` writes them, materialise its last ``DEMO_WEEKS`` weeks on the
+``market`` return basis (unless ``RETURN_BASIS`` says otherwise), then ``tilt_report``,
 through Dagster, and print the latest week's weights and the tilt's verdict.
 ``... seed [--days N]``: the tables and the ledger only.
 """
@@ -16,13 +18,48 @@ import click
 import pandas as pd
 
 DEMO_WEEKS = 18  # the demo ledger's weeks whose 90-day windows it covers, plus the one before
+DEMO_BUCKET = "market-data-local"
+
+
+def demo_ledger(latest_week: str, days: int = 210):
+    """The demo's ledger and bars (``devtools.holding_ledger``): each baseline strategy
+    trades a symbol of its own, one lot a session held 5 to 20 sessions, with a
+    persistent drift of its own (skill, by construction), up to ``latest_week``'s end."""
+    import numpy as np
+
+    from weighting_pipeline.devtools.holding_ledger import holding_ledger
+    from weighting_pipeline.settings import WeightingSettings
+
+    baseline = WeightingSettings.from_env().baseline()
+    end = pd.Timestamp(latest_week) + pd.Timedelta(days=8)
+    drift = np.random.default_rng(11).normal(0.0003, 0.0015, len(baseline.keys))
+    return holding_ledger(baseline.keys, str((end - pd.Timedelta(days=days)).date()), str(end.date()), drift=drift, seed=11)
+
+
+def write_demo_bars(simulated, bucket: str = DEMO_BUCKET) -> int:
+    """Each symbol's bars to ``s3://bucket/<SYMBOL>/daily.parquet`` as trading's
+    ``MarketDataStore.write_symbol_data`` writes them; returns the files written."""
+    import io
+
+    import boto3
+
+    from weighting_pipeline.core.market import bars_key
+
+    s3 = boto3.client("s3")
+    if bucket not in {b["Name"] for b in s3.list_buckets().get("Buckets", [])}:
+        s3.create_bucket(Bucket=bucket)
+    for symbol in simulated.symbols:
+        buffer = io.BytesIO()
+        simulated.bars(symbol).to_parquet(buffer, index=False, compression="snappy", engine="pyarrow")
+        s3.put_object(Bucket=bucket, Key=bars_key(symbol), Body=buffer.getvalue(), ContentType="application/octet-stream")
+    return len(simulated.symbols)
 
 
 def seed_demo_ledger(latest_week: str, reseed: bool = False, days: int = 210) -> int:
     """Seed ``days`` of lots (~7 months) up to ``latest_week`` for the baseline strategies, once,
     in the trading system's item format; returns the number of fully closed lots written
     (0 when the ledger already holds the first strategy's lots and ``reseed`` is false)."""
-    from weighting_pipeline.devtools.demo_ledger import seed_ledger, synthetic_ledger
+    from weighting_pipeline.devtools.demo_ledger import seed_ledger
     from weighting_pipeline.resources.dynamodb import DynamoDBResource
     from weighting_pipeline.resources.table_schema import GSI5
     from weighting_pipeline.settings import WeightingSettings
@@ -39,8 +76,7 @@ def seed_demo_ledger(latest_week: str, reseed: bool = False, days: int = 210) ->
     )["Items"]
     if seeded and not reseed:
         return 0
-    end = pd.Timestamp(latest_week) + pd.Timedelta(days=8)
-    ledger = synthetic_ledger(baseline.keys, str((end - pd.Timedelta(days=days)).date()), str(end.date()), 1.5, seed=11)
+    ledger = demo_ledger(latest_week, days).ledger
     seed_ledger(table_name, ledger)
     return len(ledger.lots)
 
@@ -122,11 +158,19 @@ def run(reseed: bool, debug: bool) -> None:
     from weighting_pipeline.core.calendar import latest_complete_week
     from weighting_pipeline.ops.weights import print_weights
 
+    from weighting_pipeline.devtools.moto_server import LocalAWS
+
     week = latest_complete_week()
     _tables_and_ledger(week, reseed, 210)
     first, last = demo_range(week)
-    print(f"Materialising weeks {first}..{last} (a range run, then the latest week alone), then tilt_report, through Dagster (DAGSTER_HOME={os.environ['DAGSTER_HOME']}) ...")
-    report = materialize(first, last, "DEBUG" if debug else "INFO")
+    with LocalAWS() as aws:  # trading's bars bucket, embedded
+        os.environ.update({"AWS_ENDPOINT_URL_S3": aws.endpoint, "MARKET_DATA_BUCKET": DEMO_BUCKET})
+        os.environ.setdefault("RETURN_BASIS", "market")
+        written = write_demo_bars(demo_ledger(week))
+        print(f"daily bars: {written} symbols written to s3://{DEMO_BUCKET} (moto at {aws.endpoint}) as trading's MarketDataStore writes them; "
+              f"RETURN_BASIS={os.environ['RETURN_BASIS']}", flush=True)
+        print(f"Materialising weeks {first}..{last} (a range run, then the latest week alone), then tilt_report, through Dagster (DAGSTER_HOME={os.environ['DAGSTER_HOME']}) ...")
+        report = materialize(first, last, "DEBUG" if debug else "INFO")
     if report is None or not print_weights(week):
         sys.exit(1)
     print_verdict(report)
