@@ -48,10 +48,13 @@ def daily_returns(context: dg.AssetExecutionContext, closed_lots: pd.DataFrame, 
         deployed = deployed_grid(rows, weeks, baseline.keys) if params.return_basis == "deployed" else None
         frame = compute_daily_returns(rows, weeks, baseline.keys, deployed=deployed).to_frame()
     per_week = frame.groupby("partition_key", observed=False)
+    held = {str(k): symbols_of(r) for k, r in closed_lots.groupby("partition_key", observed=False)} if extra else {}
     add_week_metadata(
         context,
         {
-            str(key): {"return_observations": len(rows), "strategies_with_returns": int(rows["strategy"].nunique())}
+            str(key): {"return_observations": len(rows), "strategies_with_returns": int(rows["strategy"].nunique()),
+                       # The bars this week was marked with: the files of the symbols held in its window.
+                       **(bars_metadata(market_data, held.get(str(key), [])) if extra else {})}
             for key, rows in per_week
         },
     )

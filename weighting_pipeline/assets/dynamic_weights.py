@@ -30,6 +30,7 @@ from weighting_pipeline.core.weights import dynamic_weights as compute_weights
 from weighting_pipeline.history import WEIGHT_ENTRY, Materialization, latest_materializations
 from weighting_pipeline.publication.item import is_live
 from weighting_pipeline.publication.provenance import Provenance, WeeklyWeights, week_weights
+from weighting_pipeline.resources.market_data import BARS_BUCKET, BARS_READ
 from weighting_pipeline.publication.restatement import Restatement, compare_publication
 from weighting_pipeline.assets.report import markdown_table
 from weighting_pipeline.resources.publication_rules import PublicationRules
@@ -72,6 +73,7 @@ def dynamic_weights(
 
     earlier = latest_materializations(context.instance, ASSET, [previous_key(keys[0]), *keys])
     lots = latest_materializations(context.instance, "closed_lots", keys)
+    returns = latest_materializations(context.instance, "daily_returns", keys) if params.return_basis == "market" else {}
     weekly = WeeklyWeights.build(
         frame,
         baseline,
@@ -80,6 +82,8 @@ def dynamic_weights(
         run_started_at=root_run_started_at(context),
         code_version=CHAIN_CODE_VERSION,
         ledger_index={k: str(m.metadata[LEDGER_INDEX]) for k, m in lots.items() if LEDGER_INDEX in m.metadata},
+        market_data={k: {"bucket": str(m.metadata[BARS_BUCKET]), "bars": dict(m.metadata[BARS_READ])}
+                     for k, m in returns.items() if BARS_READ in m.metadata},
     )
     weekly = replace(weekly, decisions=decide_publication(context, keys, settings, weights_table, publication))
     provenance = weekly.provenance

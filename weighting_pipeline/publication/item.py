@@ -21,6 +21,8 @@ Item layout (keys ``PK = "WEIGHTS#WEEK"``, ``SK = <partition key>``)::
                           maps of baseline key -> Number (Decimal, never float);
                           sharpe_ratios holds qualified strategies only
     skipped_strategies    map of baseline key -> reason
+    market_data           only under RETURN_BASIS=market: the daily bars the week was marked
+                          with, {"bucket": ..., "bars": {"<SYMBOL>/daily.parquet": ETag}}
     forced_publication    only on a week written under the run tag weighting/publish=force:
                           which rule the tag lifted (``core.publication_rules``)
     ttl                   Number, epoch seconds: max(write time, valid_until) + ttl_days
@@ -110,6 +112,9 @@ def week_items(weekly: WeeklyWeights, weeks: WeekWindows, *, written_at: pd.Time
                 },
                 "parameters": {k: v if isinstance(v, str) else to_decimal(v) for k, v in provenance.parameters.items()},
                 **{name: getattr(provenance, name) for name in PROVENANCE_TEXT},
+                **({"market_data": {"bucket": str(provenance.market_data.get("bucket", "")),
+                                    "bars": {str(k): str(v) for k, v in provenance.market_data.get("bars", {}).items()}}}
+                   if provenance.market_data else {}),
                 "ttl": expiry(written_at, valid_until, ttl_days),
             }
         )

@@ -63,7 +63,9 @@ class Provenance:
     ``package_version`` the installed package's (from git) and ``lock_sha256`` the
     SHA-256 of the dependency lock it was installed with; ``code_version`` is the chain's ``source_version``;
     ``ledger_index`` the trade-ledger index the lots were read through;
-    ``run_id`` the Dagster run; ``weights_sha256`` the week's ``weights_sha256``.
+    ``run_id`` the Dagster run; ``weights_sha256`` the week's ``weights_sha256``;
+    ``market_data`` (``RETURN_BASIS=market`` only, else empty) the daily bars the week
+    was marked with: ``{"bucket": ..., "bars": {key: ETag}}``.
     """
 
     parameters: Mapping[str, Any]
@@ -77,10 +79,12 @@ class Provenance:
     ledger_index: str
     run_id: str
     weights_sha256: str
+    market_data: Mapping[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out["parameters"] = dict(self.parameters)
+        out["market_data"] = dict(self.market_data)
         return out
 
 
@@ -125,9 +129,11 @@ class WeeklyWeights:
         run_started_at: float,
         code_version: str,
         ledger_index: Mapping[str, str],
+        market_data: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> "WeeklyWeights":
         """Weights with each week's provenance; ``ledger_index`` maps week ->
-        index its lots were read through ("unknown" where absent)."""
+        index its lots were read through ("unknown" where absent); ``market_data``
+        week -> the bars it was marked with (``RETURN_BASIS=market``)."""
         version, lock = package_version(), lock_sha256()
         provenance = {
             week: Provenance(
@@ -142,6 +148,7 @@ class WeeklyWeights:
                 ledger_index=ledger_index.get(week, "unknown"),
                 run_id=run_id,
                 weights_sha256=weights_sha256_or_none(weights) or "none: weights not finite",
+                market_data=dict((market_data or {}).get(week, {})),
             )
             for week, weights in week_weights(frame).items()
         }

@@ -14,7 +14,7 @@ from typing import Any, Mapping
 from weighting_pipeline.publication.weights_hash import weights_sha256_or_none
 
 # Fields a restatement compares: what changes the numbers, not who ran them or when.
-COMPARED_FIELDS = ("parameters", "baseline_sha256", "code_version", "ledger_index", "package_version", "lock_sha256")
+COMPARED_FIELDS = ("parameters", "baseline_sha256", "code_version", "ledger_index", "package_version", "lock_sha256", "market_data")
 
 
 def differing_fields(new: Mapping[str, Any], old: Mapping[str, Any]) -> list[str]:
@@ -26,7 +26,8 @@ def differing_fields(new: Mapping[str, Any], old: Mapping[str, Any]) -> list[str
 def _plain(value: Any) -> Any:
     """Numbers as floats, so parameters read back from JSON compare equal to the originals."""
     if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
+        # No map and an empty one (market_data off the market basis) are the same.
+        return {str(k): _plain(v) for k, v in value.items()} or None
     if isinstance(value, bool) or value is None or isinstance(value, str):
         return value
     try:

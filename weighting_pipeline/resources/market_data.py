@@ -21,6 +21,7 @@ from pydantic import PrivateAttr
 from weighting_pipeline.core.market import Bars, MarketDataError, bars_key
 
 BUCKET_ENV = "MARKET_DATA_BUCKET"
+BARS_BUCKET, BARS_READ = "market_data_bucket", "bars_read"  # metadata entries naming the bars a week read
 
 
 class MarketData(ResourceWithBoto3Configuration):
@@ -88,6 +89,11 @@ def market_data_from_env(environ) -> MarketData:
     return MarketData(bucket=(environ.get(BUCKET_ENV) or "").strip() or None)
 
 
-def bars_metadata(resource: MarketData) -> dict:
-    """Metadata naming the bars a run read (bucket, and each file's ETag)."""
-    return {"market_data_bucket": resource.bucket or "", "bars_read": dg.MetadataValue.json(resource.read())}
+def bars_metadata(resource: MarketData, symbols: list[str] | None = None) -> dict:
+    """Metadata naming the bars read (bucket, and each file's ETag): all this run read, or
+    those of ``symbols`` (a week's)."""
+    read = resource.read()
+    if symbols is not None:
+        wanted = {bars_key(s) for s in symbols}
+        read = {k: v for k, v in read.items() if k in wanted}
+    return {BARS_BUCKET: resource.bucket or "", BARS_READ: dg.MetadataValue.json(read)}

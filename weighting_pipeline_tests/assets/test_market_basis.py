@@ -55,13 +55,24 @@ def test_a_range_publishes_the_weights_the_core_computes_from_the_bars_and_names
     items = stored_weeks(tables, WEEKS)
     for week in WEEKS:
         assert items[week]["parameters"]["return_basis"] == "market"
+        # The item names the bars the week was marked with: every file held in its window, with its ETag.
+        assert items[week]["market_data"] == {"bucket": bucket, "bars": etags}
+        assert metadata(instance, "dynamic_weights", week)["market_data"] == {"bucket": bucket, "bars": etags}
         want = expected[expected["partition_key"] == week].set_index("strategy")["weight"]
         got = pd.Series({k: float(v) for k, v in items[week]["weights"].items()})
         np.testing.assert_allclose(got.reindex(want.index).to_numpy(), want.to_numpy(), rtol=0, atol=1e-12)
-    daily = instance.fetch_materializations(dg.AssetRecordsFilter(asset_key=dg.AssetKey("daily_returns")), limit=1).records[0]
-    meta = {k: v.value for k, v in daily.asset_materialization.metadata.items()}
-    assert meta["return_basis"] == "market" and meta["market_data_bucket"] == bucket
-    assert meta["bars_read"] == etags  # each file the run read, with the ETag S3 gave it
+    for week in WEEKS:
+        meta = metadata(instance, "daily_returns", week)
+        assert meta["return_basis"] == "market" and meta["market_data_bucket"] == bucket
+        assert meta["bars_read"] == etags  # each file the week read, with the ETag S3 gave it
+    # Bars rewritten (trading adjusted history): a rerun of a week says what changed.
+    symbol = simulated.symbols[0]
+    adjusted = simulated.bars(symbol).assign(close=lambda f: f["close"] * 0.98)
+    new_etag = put_bars(bucket, symbol, adjusted)
+    assert run_chain_in_dagster(instance, partition_key=WEEKS[0], environ=MARKET, selection=["closed_lots", "daily_returns", "sharpe_ratios", "multipliers", "dynamic_weights"]).success
+    rerun = metadata(instance, "dynamic_weights", WEEKS[0])
+    assert rerun["market_data"]["bars"][bars_key(symbol)] == new_etag
+    assert "market_data" in rerun["restatement"]
     closed = instance.fetch_materializations(dg.AssetRecordsFilter(asset_key=dg.AssetKey("closed_lots")), limit=1).records[0]
     assert closed.asset_materialization.metadata["pnl_date"].value == "none: positions are marked to market"
     # The backtest judges each week on its own sessions, marked to market; the report says so.
