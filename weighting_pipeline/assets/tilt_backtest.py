@@ -28,11 +28,13 @@ from weighting_pipeline.core.attribution import entry_attribution
 from weighting_pipeline.core.backtest import (
     BASELINE, HOLDOUT_COLUMNS, PUBLISHED, RECOMPUTED, InForce, score, weekly_realised_returns, weights_sources,
 )
+from weighting_pipeline.core.baseline import strategy_stem
 from weighting_pipeline.core.calendar import WeekWindows, previous_key
 from weighting_pipeline.core.market import MarketDataError, bars_days, symbols_of
+from weighting_pipeline.resources.ledger_reader import LedgerReader
 from weighting_pipeline.resources.market_data import MarketData
 from weighting_pipeline.core.chain import check_rows
-from weighting_pipeline.core.lots import distinct_lots
+from weighting_pipeline.core.lots import canonical_order, distinct_lots
 from weighting_pipeline.core.weights import WEIGHT_COLUMNS
 from weighting_pipeline.core.weights import dynamic_weights as compute_weights
 from weighting_pipeline.history import Materialization, publications, unpublished_since
@@ -43,6 +45,8 @@ ASSET = "tilt_backtest"
 # Weeks J-2 and J-1 of each week J; the first partitions have fewer (allowed).
 EARLIER_WEEKS = dg.TimeWindowPartitionMapping(start_offset=-2, end_offset=-1, allow_nonexistent_upstream_partitions=True)
 NO_WEIGHTS = pd.DataFrame(columns=WEIGHT_COLUMNS)  # nothing stored for the weeks before
+# The return basis that scored the weights, and the one the week's returns are measured on.
+SCORED_ON, JUDGED_ON = "scored_on", "judged_on"
 
 
 @dg.asset(
@@ -60,35 +64,55 @@ NO_WEIGHTS = pd.DataFrame(columns=WEIGHT_COLUMNS)  # nothing stored for the week
     description=(
         "Point-in-time backtest: the week's realised return under the weights in force (computed at its start), "
         "the baseline and the naive `b*m / sum(b*m)` weights; active return, turnover, active share, coverage "
-        "and rank IC; the tilt's and the naive weights' returns net of `COST_BPS` on their turnover. "
+        "and rank IC; the tilt's and the naive weights' returns net of `COST_BPS` on their turnover. Judged on "
+        "returns marked to trading's daily closes whenever `MARKET_DATA_BUCKET` is set, whatever basis scored "
+        "the weights (`scored_on`, `judged_on`). "
         "Definitions in `core/backtest.py`."
     ),
 )
 def tilt_backtest(context: dg.AssetExecutionContext, closed_lots: pd.DataFrame, multipliers: pd.DataFrame,
-                  settings: WeightingSettings, publication: PublicationRules, market_data: MarketData):
+                  settings: WeightingSettings, publication: PublicationRules, market_data: MarketData, ledger: LedgerReader):
     keys = list(context.partition_keys)
     baseline, params = settings.baseline(), settings.params()
-    strategies = list(baseline.keys)
-    b = pd.Series(baseline.allocations, dtype=float).reindex(strategies)
     recomputed = compute_weights(multipliers, baseline.allocations, params.bounds) if len(multipliers) else NO_WEIGHTS
     check_rows(closed_lots, params)
     rows = distinct_lots(closed_lots)  # each row once
-    bars, extra = None, {}
-    if params.return_basis == "market":
-        # Each week's own sessions, marked to market: nothing before its weights were set.
-        try:
-            bars = market_data.bars(symbols_of(rows), *bars_days(WeekWindows.for_keys(keys, 7)))
-        except MarketDataError as exc:
-            raise dg.Failure(f"tilt_backtest: {exc}") from None
-        attribution = None
-    else:
-        attribution = entry_attribution(rows, keys, strategies, params.return_basis)
+    # What was in force during each week and the week before (entry weeks are added below).
+    in_force = read_in_force(context.instance, [previous_key(keys[0]), *keys], publication.grace())
+    weights, _ = weights_frame(in_force, recomputed)
+    # Strategies that have left the baseline since stay in the history: their weights in
+    # force and their lots count (read here; the chain reads today's baseline only).
+    departed = sorted({str(s) for s in weights["strategy"]} - set(baseline.keys)) if len(weights) else []
+    strategies = [*baseline.keys, *departed]
+    b = pd.Series(baseline.allocations, dtype=float).reindex(strategies).fillna(0.0)
+    if departed:
+        read = ledger.read_lots({strategy_stem(s): s for s in departed}, *WeekWindows.for_keys(keys, 7).union_bounds(),
+                                positions=params.return_basis in ("deployed", "market"))
+        more = read.bookings(params.pnl_date, params.return_basis)
+        rows = canonical_order(pd.concat([rows.astype({"strategy": str}), more.astype({"strategy": str})], ignore_index=True))
+        context.log.info(f"Strategies no longer in the baseline, kept in the backtest: {', '.join(departed)}")
+    # The scorer is a setting; the judge is what the positions earned: marked to market
+    # whenever trading's bars are there, whatever basis scored the weights.
+    judged_on = "market" if params.return_basis == "market" or market_data.bucket else params.return_basis
+    bars, attribution = None, None
+    try:
+        if judged_on == "market":
+            weeks = WeekWindows.for_keys(keys, 7)
+            if params.return_basis != "market":  # the stored rows are not positions: read them for these weeks
+                stems = {**baseline.stems, **{strategy_stem(s): s for s in departed}}
+                rows = ledger.read_lots(stems, *weeks.union_bounds(), positions=True).positions
+            # Each week's own sessions, marked to market: nothing before its weights were set.
+            bars = market_data.bars(symbols_of(rows), *bars_days(weeks))
+        else:
+            attribution = entry_attribution(rows, keys, strategies, params.return_basis)
+    except MarketDataError as exc:
+        raise dg.Failure(f"tilt_backtest: {exc}") from None
     # What was in force during each week and during each week a booked lot was entered in.
     needed = sorted({previous_key(keys[0]), *keys, *(attribution.entry_keys if attribution else ())})
     in_force = read_in_force(context.instance, needed, publication.grace())
     weights, in_force = weights_frame(in_force, recomputed)
     try:
-        realised, closed = weekly_realised_returns(rows, keys, strategies, params.return_basis, bars)
+        realised, closed = weekly_realised_returns(rows, keys, strategies, judged_on, bars)
     except MarketDataError as exc:
         raise dg.Failure(f"tilt_backtest: {exc}") from None
     result, used, _ = score(weights, keys, b, realised, closed, params.cost_bps, attribution)
@@ -99,6 +123,8 @@ def tilt_backtest(context: dg.AssetExecutionContext, closed_lots: pd.DataFrame, 
             k: {
                 **{c: float(result.loc[k, c]) for c in HOLDOUT_COLUMNS if np.isfinite(result.loc[k, c])},
                 "weights_source": sources[k],
+                SCORED_ON: params.return_basis,
+                JUDGED_ON: judged_on,
                 **by_strategy("weight_in_force", {s: float(used["weight"].loc[k, s]) for s in strategies}),
             }
             for k in keys
@@ -106,6 +132,7 @@ def tilt_backtest(context: dg.AssetExecutionContext, closed_lots: pd.DataFrame, 
     )
     out = result.reset_index()
     out.insert(len(out.columns), "weights_source", [sources[k] for k in keys])
+    out[SCORED_ON], out[JUDGED_ON] = params.return_basis, judged_on
     context.log.info(f"Backtest of {len(keys)} week(s): mean active return {result['active'].mean():+.4%} a week")
     return out
 

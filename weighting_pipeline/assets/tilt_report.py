@@ -31,11 +31,12 @@ def missing_weeks(keys: list[str]) -> int:
 
 
 def report_metadata(backtest: pd.DataFrame, risk_free: float, score: str = "sharpe", cost_bps: float = 0.0,
-                    return_basis: str = "lot") -> dict:
+                    return_basis: str = "lot", scored_on: str | None = None) -> dict:
     """The materialization's metadata from the stored backtest rows (one per week);
     ``score`` names what the multipliers mapped (and what ``rank_ic`` ranks);
     ``cost_bps`` is what the rows' net returns paid (``core.backtest``);
-    ``return_basis`` what their returns are per."""
+    ``return_basis`` what their returns are per (the basis they were judged on);
+    ``scored_on`` the basis that scored the weights, when another."""
     frame = backtest.assign(partition_key=backtest["partition_key"].astype(str)).sort_values("partition_key")
     keys = list(frame["partition_key"])
     summary = analytics.tilt_summary(
@@ -47,6 +48,8 @@ def report_metadata(backtest: pd.DataFrame, risk_free: float, score: str = "shar
     summary["active_after_costs"] = {name: float(v) for name, v in after.__dict__.items()}
     numbers = {f"{group}/{name}": value for group, stats in summary.items() for name, value in stats.items()}
     line = report.verdict_line(summary, keys, after, cost_bps, return_basis)
+    if scored_on and scored_on != return_basis:
+        line += f"; the weights were scored on the {scored_on} basis (RETURN_BASIS={scored_on}) and judged on these returns"
     scored = f"Weights tilted on the {report.SCORE_TITLES.get(score, score)} score (`SCORE={score}`); rank IC ranks that score."
     return {
         "verdict": line,
@@ -83,6 +86,14 @@ def tilt_report(context: dg.AssetExecutionContext, tilt_backtest: pd.DataFrame, 
     if tilt_backtest.empty or "active" not in tilt_backtest:
         raise dg.Failure(f"{ASSET}: no week of tilt_backtest is stored yet; materialise the weekly chain for some weeks first")
     params = settings.params()
-    metadata = report_metadata(tilt_backtest, params.risk_free_rate, params.score, params.cost_bps, params.return_basis)
+    judged = sorted(set(tilt_backtest["judged_on"].dropna().astype(str))) if "judged_on" in tilt_backtest else []
+    scored = sorted(set(tilt_backtest["scored_on"].dropna().astype(str))) if "scored_on" in tilt_backtest else []
+    if len(judged) > 1:
+        raise dg.Failure(f"{ASSET}: the stored weeks of tilt_backtest were judged on different return bases ({', '.join(judged)}); "
+                         "rematerialise tilt_backtest over them with one setting")
+    basis = judged[0] if judged else params.return_basis
+    scored_on = ", ".join(scored) if scored else params.return_basis
+    metadata = report_metadata(tilt_backtest, params.risk_free_rate, params.score, params.cost_bps, basis, scored_on)
+    metadata["scored_on"] = scored_on
     context.log.info(metadata["verdict"])
     return dg.MaterializeResult(metadata=metadata)

@@ -47,7 +47,7 @@ import pandas as pd
 from weighting_pipeline.core.attribution import Attribution
 from weighting_pipeline.core.calendar import WeekWindows, previous_key
 from weighting_pipeline.core.deployed import deployed_grid
-from weighting_pipeline.core.grid import cells, to_matrix
+from weighting_pipeline.core.grid import positions
 from weighting_pipeline.core.lots import lots_by_week
 from weighting_pipeline.core.market import Bars, market_returns
 from weighting_pipeline.core.returns import daily_returns
@@ -232,14 +232,17 @@ def weights_in_force(weights: pd.DataFrame, keys: Sequence[str], baseline: pd.Se
     computed = np.zeros(len(keys), dtype=bool)
     if len(weights):
         weights = weights.assign(qualified=(weights["skip_reason"] == "").astype(float))
-        if "score" not in weights:  # weights stored before scores existed ranked on the Sharpe ratio
-            weights = weights.assign(score=weights["sharpe"])
-        weeks, _, w, s = cells(weights, strategies)
+        weeks, w = positions(weights["partition_key"])
+        s = positions(weights["strategy"], strategies)[1]
         row_of = {k: i for i, k in enumerate(weeks)}
         rows = np.array([row_of.get(k, -1) for k in source], dtype=np.int64)
         computed = rows >= 0
+        # A strategy a recorded week does not hold (added to the baseline since) had no weight then;
+        # rows of strategies outside ``strategies`` are not asked for.
+        absent = {"weight": 0.0, "baseline": 0.0, "multiplier": 1.0, "sharpe": np.nan, "score": np.nan, "qualified": 0.0}
         for column in defaults:
-            matrix = to_matrix(weights, column, (len(weeks), len(strategies)), w, s)
+            matrix = np.full((len(weeks), len(strategies)), absent[column])
+            matrix[w[s >= 0], s[s >= 0]] = weights[column].to_numpy(np.float64)[s >= 0]
             stored[column][computed] = matrix[rows[computed]]
     frames = {c: pd.DataFrame(m, index=index, columns=pd.Index(strategies, name="strategy")) for c, m in stored.items()}
     frames["qualified"] = frames["qualified"].astype(bool)

@@ -105,3 +105,23 @@ def test_the_market_basis_without_a_bucket_is_a_clear_error(tables, instance, ba
     assert not result.success
     failure = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"][0]
     assert "MARKET_DATA_BUCKET is not set" in failure.step_failure_data.error.message
+
+
+def test_with_bars_available_weights_scored_on_lots_are_judged_on_market_returns(market, tables, instance, baseline):
+    from weighting_pipeline.core.backtest import weekly_realised_returns
+
+    simulated, bucket, _ = market  # MARKET_DATA_BUCKET is set; RETURN_BASIS stays the default (lot)
+    assert run_chain_in_dagster(instance, partition_range=(WEEKS[0], WEEKS[-1])).success
+    items = stored_weeks(tables, WEEKS)
+    assert all(items[w]["parameters"]["return_basis"] == "lot" and "market_data" not in items[w] for w in WEEKS)
+    bars = Bars.from_frames({s: simulated.bars(s) for s in simulated.symbols}, local_day_number("2025-09-01"), local_day_number("2026-03-31"))
+    realised, _ = weekly_realised_returns(simulated.ledger.positions, WEEKS, baseline.keys, "market", bars)
+    for before, week in zip(WEEKS, WEEKS[1:]):
+        meta = metadata(instance, "tilt_backtest", week)
+        assert (meta["scored_on"], meta["judged_on"]) == ("lot", "market")
+        published = pd.Series({k: float(v) for k, v in items[before]["weights"].items()})
+        assert meta["r_tilt"] == pytest.approx(float((published * realised.loc[week]).sum()), abs=1e-12)
+    assert materialize_report(instance).success
+    report = metadata(instance, "tilt_report")
+    assert report["scored_on"] == "lot" and report["return_basis"].startswith("market: ")
+    assert report["verdict"].endswith("the weights were scored on the lot basis (RETURN_BASIS=lot) and judged on these returns")

@@ -138,3 +138,34 @@ def test_on_deployed_notional_each_week_is_scored_as_the_core_scores_the_ledgers
     assert report["return_basis"].startswith("deployed: returns per deployed notional")
     assert report["verdict"].endswith("summed over the week), not per unit of total capital")
     assert "| Returns per deployed notional |" in report["report"]
+
+
+def test_a_strategy_that_left_the_baseline_stays_in_the_history(tables, instance, baseline, tmp_path):
+    import json
+
+    from weighting_pipeline.devtools.holding_ledger import holding_ledger
+
+    before = {**{k: float(v) * 0.9 for k, v in baseline.allocations.items()}, "retired.clj": 0.1}
+    names = [*baseline.keys, "retired.clj"]
+    simulated = holding_ledger(names, "2025-10-01", "2026-03-31", drift=0.0005, seed=5)
+    tables.read_only_ledger(simulated.ledger)
+    old, new = tmp_path / "strategy.old.json", tmp_path / "strategy.new.json"
+    old.write_text(json.dumps({"files": names, "allocations": before}))
+    new.write_text(json.dumps({"files": list(baseline.keys), "allocations": {k: float(v) for k, v in baseline.allocations.items()}}))
+    a, b, c = WEEKS
+    assert run_chain_in_dagster(instance, partition_range=(a, b), environ={"STRATEGY_CONFIG__PATH": str(old)}).success
+    # Trading rewrote its baseline without retired.clj; week c is computed and backtested from it.
+    assert run_chain_in_dagster(instance, partition_key=c, environ={"STRATEGY_CONFIG__PATH": str(new)}).success
+    items = stored_weeks(tables, [a, b, c])
+    assert "retired.clj" in items[b]["weights"] and "retired.clj" not in items[c]["weights"]
+    meta = week_metadata(instance, c)
+    # b's weights were in force during c, retired.clj's among them, and its lots booked in c count.
+    assert meta["weight_in_force/retired.clj"] == pytest.approx(float(items[b]["weights"]["retired.clj"]), abs=1e-12)
+    lots = simulated.ledger.lots
+    published = {w: pd.Series({k: float(v) for k, v in items[w]["weights"].items()}) for w in (a, b)}
+    today = pd.Series(baseline.allocations, dtype=float)
+    att = entry_attribution(lots, [c], names)
+    in_force = {e: published.get(previous_key(e), today).reindex(names).fillna(0.0) for e in att.entry_keys}
+    assert meta["r_tilt"] == pytest.approx(attributed(lots, c, in_force, names), abs=1e-12)
+    retired_part = entry_attribution(lots[lots["strategy"] == "retired.clj"], [c], names)
+    assert abs(attributed(lots[lots["strategy"] == "retired.clj"], c, {e: in_force[e] for e in retired_part.entry_keys}, names)) > 0
