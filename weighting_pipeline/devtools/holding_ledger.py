@@ -88,26 +88,40 @@ def holding_ledger(
     start = rng.uniform(20, 200, n)
     cents = np.maximum(1, np.round(100 * start * np.exp(np.cumsum(steps, axis=0)))).astype(np.int64)  # (t, n)
     symbols = tuple(f"SIM{i:02d}" for i in range(n))
-
+    closes = pd.DataFrame(cents / 100.0, index=sessions, columns=list(symbols))
     strategy = np.repeat(np.arange(n), t)  # lot k = strategy k // t entered on session k % t
     entry_session = np.tile(np.arange(t), n)
     held = rng.integers(hold[0], hold[1] + 1, n * t)
+    ledger = ledger_of_holdings(strategies, closes, strategy, strategy, entry_session, held, notional, f"{seed}")
+    return HoldingLedger(ledger, sessions, closes, symbols)
+
+
+def ledger_of_holdings(strategies: Sequence[str], closes: pd.DataFrame, strategy: np.ndarray, symbol: np.ndarray,
+                       entry_session: np.ndarray, held: np.ndarray, notional: float = 10_000.0, tag: str = "") -> SyntheticLedger:
+    """A ledger of lots, lot ``k`` of strategy ``strategy[k]`` buying symbol ``closes.columns[symbol[k]]``
+    for ``notional`` dollars at the close of session ``entry_session[k]`` (entered at 15:45 New
+    York) and selling it whole at the close ``held[k]`` sessions later (15:50); lots whose exit
+    falls after the last session stay open. ``closes``: sessions (New York dates) x symbols,
+    dollars; fills are rounded to cents. ``tag`` keeps lot ids of different ledgers apart."""
+    sessions = pd.DatetimeIndex(closes.index)
+    t = len(sessions)
+    cents = np.maximum(1, np.round(closes.to_numpy(float) * 100)).astype(np.int64)
+    names = np.array(list(closes.columns), dtype=object)
     exit_session = entry_session + held
-    entry_cents = cents[entry_session, strategy]
+    entry_cents = cents[entry_session, symbol]
     qty_units = np.maximum(1, np.round(notional / (entry_cents / 100.0) * 1000)).astype(np.int64)  # 3 decimals
     closed = exit_session < t
-    lot_ids = np.array([str(uuid.uuid5(_NAMESPACE, f"{seed}/{k}")) for k in range(n * t)], dtype=object)
+    n_lots = len(strategy)
+    lot_ids = np.array([str(uuid.uuid5(_NAMESPACE, f"{tag}/{k}")) for k in range(n_lots)], dtype=object)
 
     def at(session: np.ndarray, hour: int, minute: int) -> pd.DatetimeIndex:
         local = sessions[session].to_numpy() + np.timedelta64(hour * 60 + minute, "m")
         return pd.DatetimeIndex(local).tz_localize(TIMEZONE).tz_convert("UTC").as_unit("us")
 
     exit_lot = np.flatnonzero(closed)
-    ledger = SyntheticLedger(
-        strategies=tuple(strategies), lot_id=lot_ids, strategy=strategy,
-        symbol=np.array(symbols, dtype=object)[strategy], entry_ts=at(entry_session, 15, 45),
-        decimals=np.full(n * t, 3), qty_units=qty_units, entry_cents=entry_cents, closed=closed,
-        exit_lot=exit_lot, exit_ts=at(exit_session[exit_lot], 15, 50), exit_units=qty_units[exit_lot],
-        exit_cents=cents[exit_session[exit_lot], strategy[exit_lot]],
+    return SyntheticLedger(
+        strategies=tuple(strategies), lot_id=lot_ids, strategy=np.asarray(strategy), symbol=names[symbol],
+        entry_ts=at(entry_session, 15, 45), decimals=np.full(n_lots, 3), qty_units=qty_units, entry_cents=entry_cents,
+        closed=closed, exit_lot=exit_lot, exit_ts=at(exit_session[exit_lot], 15, 50), exit_units=qty_units[exit_lot],
+        exit_cents=cents[exit_session[exit_lot], symbol[exit_lot]],
     )
-    return HoldingLedger(ledger, sessions, pd.DataFrame(cents / 100.0, index=sessions, columns=list(symbols)), symbols)
