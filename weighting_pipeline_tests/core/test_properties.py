@@ -90,9 +90,10 @@ def test_deterministic_and_permutation_equivariant(problem, rnd):
     perm = np.array(rnd.sample(range(len(baseline)), len(baseline)))
     permuted = weights_of(baseline[perm], sharpe[perm], bounds)
     # The scale k is solved from sums taken in another order. Near-cancelling sums can move k
-    # by ~1e-10 relative, but only by ~1e-15 absolute in any weight: well inside the 1e-12
-    # that the sum is held to. Found by hypothesis in CI: |dw| = 1.06e-15 on a 3.6e-6 weight.
-    np.testing.assert_allclose(permuted, w[perm], rtol=0, atol=1e-13)
+    # by ~1e-10 relative, so a weight by up to ~1e-12 absolute: the tolerance the sum of the
+    # weights is held to. Found by hypothesis: |dw| = 1.06e-15 on a 3.6e-6 weight (CI), and
+    # 3.3e-13 on a 0.446 weight of 410 strategies (2026-12-07).
+    np.testing.assert_allclose(permuted, w[perm], rtol=0, atol=1e-12)
 
 
 STRATEGIES = [f"s{i}.py" for i in range(6)]
