@@ -27,9 +27,12 @@ Definitions (issue 11, kept exactly):
   r_tilt_net - r_base``. The baseline's weights never change, so it pays nothing
   (drift between rebalances is not modelled); NaN turnover (nothing known of the
   week before) makes the net return NaN unless ``cost_bps`` is 0;
-- ``rank_ic``: Spearman correlation, across qualified strategies, between the
-  lookback score behind the weights (what the multipliers mapped: the Sharpe
-  ratio unless ``SCORE`` says otherwise) and ``R_s``; NaN below three qualified.
+- ``rank_ic``: Spearman correlation, across qualified strategies that booked P&L
+  (or, on the market basis, had positions) in the week, between the lookback
+  score behind the weights (what the multipliers mapped: the Sharpe ratio unless
+  ``SCORE`` says otherwise) and ``R_s``; NaN below three. Under entry attribution
+  (``core.attribution``) it ranks the score behind the weights that sized the
+  week's lots against the week's P&L per unit of entry notional (``entry_legs``).
 
 Frames are week x strategy (rows: partition keys in order; columns: baseline
 keys), vectorised over both.
@@ -185,7 +188,8 @@ def holdout_arrays(w: np.ndarray, b: np.ndarray, m: np.ndarray, score: np.ndarra
     out["turnover"] = _turnover(w, previous)  # NaN for the first week without previous weights
     out["active_share"] = 0.5 * _row_sums(np.abs(w - b))
     out["coverage"] = _row_sums(w * closed)
-    out["rank_ic"] = _rank_ic(*(ic if ic is not None else (score, r, qualified)))
+    # Strategies that booked nothing in the week have no return to rank (not a tie at 0).
+    out["rank_ic"] = _rank_ic(*(ic if ic is not None else (score, r, qualified & closed)))
     first_b = np.atleast_2d(b)[:1]
     out["naive_turnover"] = _turnover(naive, None if previous_multipliers is None else _naive(first_b, previous_multipliers)[0])
     cost = cost_bps / 10_000
