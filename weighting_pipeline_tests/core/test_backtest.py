@@ -77,8 +77,14 @@ def test_holdout_numbers_by_hand():
     assert out.loc["2026-03-15", "active_share"] == pytest.approx(0.5 * (0.1 + 0.1 + 0.0))
     assert out.loc["2026-03-01", "coverage"] == pytest.approx(0.85)  # c.clj closed nothing
     assert out.loc["2026-03-15", "coverage"] == 0.0 and out.loc["2026-03-15", "r_tilt"] == 0.0
+    # c.clj booked nothing: it has no return to rank (it used to enter as a tie at 0), so only
+    # a and b remain, fewer than three.
+    assert np.isnan(out.loc["2026-03-01", "rank_ic"])
+    booked = closed.copy()
+    booked.loc["2026-03-01", "c.clj"] = True  # as if c had booked a 0 return: then it is ranked
+    again = holdout(w, base, m, sharpe, qualified, realised, booked, previous_weights=base)
     # Sharpe ranks (a, b, c) = (3, 2, 1); return ranks: a 0.02, b 0.02 tie -> 2.5, 2.5; c 0 -> 1.
-    assert out.loc["2026-03-01", "rank_ic"] == pytest.approx(np.corrcoef([3, 2, 1], [2.5, 2.5, 1])[0, 1])
+    assert again.loc["2026-03-01", "rank_ic"] == pytest.approx(np.corrcoef([3, 2, 1], [2.5, 2.5, 1])[0, 1])
     assert np.isnan(out.loc["2026-03-08", "rank_ic"]) and np.isnan(out.loc["2026-03-15", "rank_ic"])  # < 3 qualified
 
 
