@@ -17,8 +17,7 @@ from weighting_pipeline.core.chain import WeightingParams, run_chain
 from weighting_pipeline.core.market import Bars
 from weighting_pipeline.core.sweep import weight_keys
 from weighting_pipeline.dagster_internals import PartitionKeyFilter
-from weighting_pipeline.devtools.holding_ledger import holding_ledger
-from weighting_pipeline_tests.assets.test_market_basis import put_bars
+from weighting_pipeline.devtools.holding_ledger import holding_ledger, write_bars
 from weighting_pipeline_tests.assets.test_tilt_report_and_settings import materialize_report, metadata
 from weighting_pipeline_tests.conftest import run_chain_in_dagster, temp_instance
 
@@ -27,17 +26,10 @@ KEYS = [str(d.date()) for d in pd.date_range("2024-01-07", periods=70, freq="7D"
 
 @pytest.fixture
 def no_skill(tables, baseline, aws, monkeypatch):
-    import boto3
-
     simulated = holding_ledger(baseline.keys, "2023-09-01", "2025-05-31", drift=0.0, seed=1234)
     tables.read_only_ledger(simulated.ledger)
-    bucket = "evidence-bars"
-    s3 = boto3.client("s3", region_name="us-east-1")
-    if bucket not in [b["Name"] for b in s3.list_buckets()["Buckets"]]:
-        s3.create_bucket(Bucket=bucket)
-    for symbol in simulated.symbols:
-        put_bars(bucket, symbol, simulated.bars(symbol))
-    return bucket
+    write_bars(simulated, "evidence-bars")
+    return "evidence-bars"
 
 
 @pytest.mark.slow

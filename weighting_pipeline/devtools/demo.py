@@ -36,23 +36,7 @@ def demo_ledger(latest_week: str, days: int = 210):
     return holding_ledger(baseline.keys, str((end - pd.Timedelta(days=days)).date()), str(end.date()), drift=drift, seed=11)
 
 
-def write_demo_bars(simulated, bucket: str = DEMO_BUCKET) -> int:
-    """Each symbol's bars to ``s3://bucket/<SYMBOL>/daily.parquet`` as trading's
-    ``MarketDataStore.write_symbol_data`` writes them; returns the files written."""
-    import io
 
-    import boto3
-
-    from weighting_pipeline.core.market import bars_key
-
-    s3 = boto3.client("s3")
-    if bucket not in {b["Name"] for b in s3.list_buckets().get("Buckets", [])}:
-        s3.create_bucket(Bucket=bucket)
-    for symbol in simulated.symbols:
-        buffer = io.BytesIO()
-        simulated.bars(symbol).to_parquet(buffer, index=False, compression="snappy", engine="pyarrow")
-        s3.put_object(Bucket=bucket, Key=bars_key(symbol), Body=buffer.getvalue(), ContentType="application/octet-stream")
-    return len(simulated.symbols)
 
 
 def seed_demo_ledger(latest_week: str, reseed: bool = False, days: int = 210) -> int:
@@ -158,6 +142,7 @@ def run(reseed: bool, debug: bool) -> None:
     from weighting_pipeline.core.calendar import latest_complete_week
     from weighting_pipeline.ops.weights import print_weights
 
+    from weighting_pipeline.devtools.holding_ledger import write_bars
     from weighting_pipeline.devtools.moto_server import LocalAWS
 
     week = latest_complete_week()
@@ -166,7 +151,7 @@ def run(reseed: bool, debug: bool) -> None:
     with LocalAWS() as aws:  # trading's bars bucket, embedded
         os.environ.update({"AWS_ENDPOINT_URL_S3": aws.endpoint, "MARKET_DATA_BUCKET": DEMO_BUCKET})
         os.environ.setdefault("RETURN_BASIS", "market")
-        written = write_demo_bars(demo_ledger(week))
+        written = len(write_bars(demo_ledger(week), DEMO_BUCKET))
         print(f"daily bars: {written} symbols written to s3://{DEMO_BUCKET} (moto at {aws.endpoint}) as trading's MarketDataStore writes them; "
               f"RETURN_BASIS={os.environ['RETURN_BASIS']}", flush=True)
         print(f"Materialising weeks {first}..{last} (a range run, then the latest week alone), then tilt_report, through Dagster (DAGSTER_HOME={os.environ['DAGSTER_HOME']}) ...")

@@ -46,6 +46,35 @@ class HoldingLedger:
         return market_bars(self.sessions, self.closes[symbol].to_numpy(float))
 
 
+def put_bars(bucket: str, symbol: str, frame: pd.DataFrame) -> str:
+    """Write one symbol's bars to S3 as trading's ``MarketDataStore.write_symbol_data`` does
+    (``to_parquet(index=False, compression="snappy", engine="pyarrow")``, ``put_object``);
+    returns the object's ETag."""
+    import io
+
+    import boto3
+
+    from weighting_pipeline.core.market import bars_key
+
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer, index=False, compression="snappy", engine="pyarrow")
+    response = boto3.client("s3").put_object(Bucket=bucket, Key=bars_key(symbol), Body=buffer.getvalue(),
+                                            ContentType="application/octet-stream")
+    return response["ETag"].strip('"')
+
+
+def write_bars(simulated: HoldingLedger, bucket: str) -> dict[str, str]:
+    """Every symbol's bars of ``simulated`` to ``bucket`` (created if missing); returns key -> ETag."""
+    import boto3
+
+    from weighting_pipeline.core.market import bars_key
+
+    s3 = boto3.client("s3")
+    if bucket not in {b["Name"] for b in s3.list_buckets().get("Buckets", [])}:
+        s3.create_bucket(Bucket=bucket)
+    return {bars_key(s): put_bars(bucket, s, simulated.bars(s)) for s in simulated.symbols}
+
+
 def market_bars(sessions: pd.DatetimeIndex, closes: np.ndarray) -> pd.DataFrame:
     """Daily bars in trading's ``<SYMBOL>/daily.parquet`` layout: ``timestamp`` (UTC,
     midnight New York of the session, as Alpaca stamps daily bars), ``open``,

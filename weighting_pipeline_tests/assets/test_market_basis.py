@@ -1,9 +1,6 @@
 """RETURN_BASIS=market through Dagster: the ledger in DynamoDB Local as trading writes it,
 the daily bars in S3 (moto's server) as trading's MarketDataStore writes them."""
 
-import io
-
-import boto3
 import dagster as dg
 import numpy as np
 import pandas as pd
@@ -12,7 +9,7 @@ import pytest
 from weighting_pipeline.core.calendar import local_day_number
 from weighting_pipeline.core.chain import WeightingParams, run_chain
 from weighting_pipeline.core.market import Bars, bars_key
-from weighting_pipeline.devtools.holding_ledger import holding_ledger
+from weighting_pipeline.devtools.holding_ledger import holding_ledger, put_bars, write_bars
 from weighting_pipeline_tests.assets.test_tilt_report_and_settings import materialize_report, metadata
 from weighting_pipeline_tests.conftest import run_chain_in_dagster
 from weighting_pipeline_tests.stored_weeks import stored_weeks
@@ -21,26 +18,13 @@ WEEKS = ["2026-02-22", "2026-03-01", "2026-03-08"]
 MARKET = {"RETURN_BASIS": "market"}
 
 
-def put_bars(bucket: str, symbol: str, frame: pd.DataFrame) -> str:
-    """Write ``frame`` as trading's MarketDataStore does (``to_parquet(index=False,
-    compression="snappy", engine="pyarrow")``, ``put_object``); returns the ETag."""
-    buffer = io.BytesIO()
-    frame.to_parquet(buffer, index=False, compression="snappy", engine="pyarrow")
-    s3 = boto3.client("s3", region_name="us-east-1")
-    return s3.put_object(Bucket=bucket, Key=bars_key(symbol), Body=buffer.getvalue(),
-                         ContentType="application/octet-stream")["ETag"].strip('"')
-
-
 @pytest.fixture
 def market(tables, baseline, aws, monkeypatch):
     """A holding ledger of the baseline's strategies in the ledger table, its bars in a fresh bucket."""
     simulated = holding_ledger(baseline.keys, "2025-10-01", "2026-03-31", drift=0.0005, seed=21)
     tables.read_only_ledger(simulated.ledger)
     bucket = "market-data-test"
-    s3 = boto3.client("s3", region_name="us-east-1")
-    if bucket not in [b["Name"] for b in s3.list_buckets()["Buckets"]]:
-        s3.create_bucket(Bucket=bucket)
-    etags = {bars_key(s): put_bars(bucket, s, simulated.bars(s)) for s in simulated.symbols}
+    etags = write_bars(simulated, bucket)
     monkeypatch.setenv("MARKET_DATA_BUCKET", bucket)
     return simulated, bucket, etags
 
