@@ -33,6 +33,9 @@ ENV_VARS: dict[str, tuple[str, type]] = {
     "score": ("SCORE", str),
     "pnl_date": ("PNL_DATE", str),
     "return_basis": ("RETURN_BASIS", str),
+    "mapping": ("MAPPING", str),
+    "mapping_alpha": ("MAPPING_ALPHA", float),
+    "sleeves": ("SLEEVES", str),
 }
 
 
@@ -58,6 +61,10 @@ class WeightingSettings(dg.ConfigurableResource):
     score: str = Field(default="sharpe", description="What the multipliers map: sharpe, sortino or calmar (empyrical's conventions).")
     pnl_date: str = Field(default="close", description="When realised P&L is booked: close (a lot's, when fully closed) or exit (each exit record's, on its date, open lots included). No role under return_basis=market.")
     return_basis: str = Field(default="lot", description="What a return is per: lot (the mean entry notional of the lots booked in the window), deployed (the entry notional still held in the strategy's lots that day; needs pnl_date=exit) or market (every held position marked to trading's daily closes in MARKET_DATA_BUCKET; pnl_date has no role).")
+
+    mapping: str = Field(default="minmax", description="How scores become multipliers: minmax (the seed's: best max, worst min) or median_power (clip((s / median) ** MAPPING_ALPHA, min, max); s <= 0 gets min).")
+    mapping_alpha: float = Field(default=0.5, description="The power of median_power (> 0).")
+    sleeves: str = Field(default="none", description="none: one renormalisation; folder: within each folder of the baseline keys (ftlt/...), each keeping its baseline total.")
 
     _baseline: Optional[Baseline] = PrivateAttr(default=None)
 
@@ -110,6 +117,9 @@ class WeightingSettings(dg.ConfigurableResource):
             score=self.score,
             pnl_date=self.pnl_date,
             return_basis=self.return_basis,
+            mapping=self.mapping,
+            mapping_alpha=self.mapping_alpha,
+            sleeves=self.sleeves,
         )
 
     def baseline(self) -> Baseline:

@@ -29,6 +29,7 @@ from weighting_pipeline.core.invariants import Invariant, blocking_invariants, e
 from weighting_pipeline.core.weights import dynamic_weights as compute_weights
 from weighting_pipeline.history import WEIGHT_ENTRY, Materialization, latest_materializations
 from weighting_pipeline.publication.item import is_live
+from weighting_pipeline.core.allocation import SleeveError
 from weighting_pipeline.publication.provenance import Provenance, WeeklyWeights, week_weights
 from weighting_pipeline.resources.market_data import BARS_BUCKET, BARS_READ
 from weighting_pipeline.publication.restatement import Restatement, compare_publication
@@ -68,7 +69,10 @@ def dynamic_weights(
 ):
     keys = context.partition_keys
     params, baseline = settings.params(), settings.baseline()
-    frame = compute_weights(multipliers, baseline.allocations, params.bounds)
+    try:
+        frame = compute_weights(multipliers, baseline.allocations, params.bounds, params.sleeves)
+    except SleeveError as exc:
+        raise dg.Failure(f"dynamic_weights: {exc}") from None
     weights = week_weights(frame)
 
     earlier = latest_materializations(context.instance, ASSET, [previous_key(keys[0]), *keys])

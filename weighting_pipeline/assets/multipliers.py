@@ -39,7 +39,7 @@ from weighting_pipeline.settings import WeightingSettings
 def multipliers(context: dg.AssetExecutionContext, sharpe_ratios: pd.DataFrame, settings: WeightingSettings):
     keys = context.partition_keys
     params = settings.params()
-    frame = compute_multipliers(sharpe_ratios, params.bounds)
+    frame = compute_multipliers(sharpe_ratios, params.bounds, params.mapping, params.mapping_alpha)
     add_week_metadata(
         context,
         {

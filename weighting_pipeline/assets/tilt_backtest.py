@@ -74,7 +74,7 @@ def tilt_backtest(context: dg.AssetExecutionContext, closed_lots: pd.DataFrame, 
                   settings: WeightingSettings, publication: PublicationRules, market_data: MarketData, ledger: LedgerReader):
     keys = list(context.partition_keys)
     baseline, params = settings.baseline(), settings.params()
-    recomputed = compute_weights(multipliers, baseline.allocations, params.bounds) if len(multipliers) else NO_WEIGHTS
+    recomputed = compute_weights(multipliers, baseline.allocations, params.bounds, params.sleeves) if len(multipliers) else NO_WEIGHTS
     check_rows(closed_lots, params)
     rows = distinct_lots(closed_lots)  # each row once
     # What was in force during each week and the week before (entry weeks are added below).

@@ -19,6 +19,49 @@ import numpy as np
 from weighting_pipeline.core.multipliers import MultiplierBounds
 
 
+SLEEVES = ("none", "folder")
+
+
+class SleeveError(ValueError):
+    """A sleeve (group of strategies) whose bands cannot reach its total."""
+
+
+def folder_groups(keys) -> list[str]:
+    """Each baseline key's sleeve under ``SLEEVES=folder``: its folder (``ftlt/holy_grail.clj``
+    is in ``ftlt``), or ``""`` (the root group) for a key without one."""
+    return [k.rsplit("/", 1)[0] if "/" in k else "" for k in keys]
+
+
+def sleeve_weights(baseline: np.ndarray, multipliers: np.ndarray, groups, bounds: MultiplierBounds = MultiplierBounds(),
+                   totals: dict | None = None) -> np.ndarray:
+    """Bounded renormalisation within each sleeve: every group ``g`` of strategies (``groups``,
+    one label per column) gets ``w_i = clip(k_g * b_i * m_i, lo * b_i, hi * b_i)`` with ``k_g``
+    solved exactly so that the group sums to ``totals[g]`` (default: its baseline total ``B_g``).
+    Dividing by the total makes it ``bounded_weights`` on ``b / B_g`` with the bands scaled by
+    ``B_g / T_g``, which is a valid problem exactly when ``lo * B_g <= T_g <= hi * B_g``.
+    Vectorised over rows (weeks); a group whose bands cannot reach its total is a
+    ``SleeveError`` naming it."""
+    m = np.atleast_2d(np.asarray(multipliers, np.float64))
+    b = np.asarray(baseline, np.float64)
+    labels = np.asarray(list(groups), dtype=object)
+    out = np.zeros(m.shape)
+    for g in dict.fromkeys(labels.tolist()):  # first-seen order
+        cols = np.flatnonzero(labels == g)
+        own = float(b[cols].sum())
+        total = own if totals is None or g not in totals else float(totals[g])
+        lo, hi = bounds.min_multiplier * own, bounds.max_multiplier * own
+        if not (lo * (1 - 1e-12) <= total <= hi * (1 + 1e-12)) or (total > 0 and own <= 0):
+            raise SleeveError(f"sleeve {g or '(root)'!r} cannot total {total:g}: its {len(cols)} strategies' bands "
+                              f"allow {lo:g} to {hi:g} (baseline total {own:g}, multipliers {bounds.min_multiplier:g} to "
+                              f"{bounds.max_multiplier:g})")
+        if total <= 0:
+            continue
+        scale = own / total  # 1 for the baseline total: the bands as they are
+        scaled = MultiplierBounds(min(bounds.min_multiplier * scale, 1.0), max(bounds.max_multiplier * scale, 1.0))
+        out[:, cols] = bounded_weights(b[cols] / own, m[:, cols], scaled) * total
+    return out
+
+
 def naive_weights(baseline: np.ndarray, multipliers: np.ndarray) -> np.ndarray:
     """``b*m / sum(b*m)`` per row; shown for comparison only, never published."""
     a = np.asarray(baseline, np.float64) * np.asarray(multipliers, np.float64)

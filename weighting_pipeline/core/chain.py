@@ -16,7 +16,8 @@ from weighting_pipeline.core.calendar import WeekWindows
 from weighting_pipeline.core.deployed import RETURN_BASES, DeployedGrid, deployed_grid
 from weighting_pipeline.core.lots import ENTRY_SEQ, PNL_DATES, booked_rows, pnl_date_of
 from weighting_pipeline.core.market import Bars, market_returns
-from weighting_pipeline.core.multipliers import MultiplierBounds, multipliers
+from weighting_pipeline.core.allocation import SLEEVES
+from weighting_pipeline.core.multipliers import MAPPINGS, MultiplierBounds, multipliers
 from weighting_pipeline.core.returns import HalfDayGrid, daily_returns, half_day_grid
 from weighting_pipeline.core.sharpe import MISSING_DAYS, SCORES, SharpeParams, sharpe_ratios_of
 from weighting_pipeline.core.weights import dynamic_weights
@@ -40,7 +41,10 @@ class WeightingParams:
     ``deployed`` | ``market``), what a return is per, in ``core.returns`` (``deployed``
     needs ``pnl_date=exit``: P&L booked as it is realised, against the capital
     held while it was) and ``core.market`` (``market``: every position marked to
-    trading's daily closes; ``pnl_date`` has no role there).
+    trading's daily closes; ``pnl_date`` has no role there). ``mapping``
+    (``minmax`` | ``median_power``) and ``mapping_alpha`` (the power, > 0) are
+    described in ``core.multipliers``; ``sleeves`` (``none`` | ``folder``) in
+    ``core.allocation``.
     """
 
     lookback_days: int = 90
@@ -56,6 +60,9 @@ class WeightingParams:
     score: str = "sharpe"
     pnl_date: str = "close"
     return_basis: str = "lot"
+    mapping: str = "minmax"
+    mapping_alpha: float = 0.5
+    sleeves: str = "none"
 
     def __post_init__(self) -> None:
         problems = []
@@ -83,6 +90,13 @@ class WeightingParams:
             problems.append(f"return_basis must be one of {', '.join(RETURN_BASES)}, got {self.return_basis!r}")
         elif self.return_basis == "deployed" and self.pnl_date != "exit":
             problems.append(f"return_basis=deployed requires pnl_date=exit, got pnl_date={self.pnl_date}")
+        if self.mapping not in MAPPINGS:
+            problems.append(f"mapping must be one of {', '.join(MAPPINGS)}, got {self.mapping!r}")
+        if isinstance(self.mapping_alpha, bool) or not (isinstance(self.mapping_alpha, (int, float)) and math.isfinite(self.mapping_alpha)
+                                                         and self.mapping_alpha > 0):
+            problems.append(f"mapping_alpha must be a finite number > 0, got {self.mapping_alpha!r}")
+        if self.sleeves not in SLEEVES:
+            problems.append(f"sleeves must be one of {', '.join(SLEEVES)}, got {self.sleeves!r}")
         try:
             self.bounds
         except ValueError as exc:
@@ -130,8 +144,8 @@ def run_chain(
             raise ValueError("return_basis=market marks positions to market: pass the bars (core.market.Bars)")
         chunks = (market_returns(lots, chunk, strategies, bars) for chunk in weeks.chunks(CHUNK_WEEKS))
         sharpe = sharpe_ratios_of(chunks, params.sharpe)
-        mult = multipliers(sharpe, params.bounds)
-        return {"sharpe_ratios": sharpe, "multipliers": mult, "dynamic_weights": dynamic_weights(mult, baseline, params.bounds)}
+        mult = multipliers(sharpe, params.bounds, params.mapping, params.mapping_alpha)
+        return {"sharpe_ratios": sharpe, "multipliers": mult, "dynamic_weights": dynamic_weights(mult, baseline, params.bounds, params.sleeves)}
     bookings = booked_rows(lots)
     if params.return_basis == "deployed" and deployed is None:
         deployed = deployed_grid(lots, weeks, strategies)
@@ -143,8 +157,8 @@ def run_chain(
     grid = grid if grid is not None else half_day_grid(bookings, weeks, strategies)
     chunks = (daily_returns(bookings, chunk, strategies, grid, deployed) for chunk in weeks.chunks(CHUNK_WEEKS))
     sharpe = sharpe_ratios_of(chunks, params.sharpe)
-    mult = multipliers(sharpe, params.bounds)
-    weights = dynamic_weights(mult, baseline, params.bounds)
+    mult = multipliers(sharpe, params.bounds, params.mapping, params.mapping_alpha)
+    weights = dynamic_weights(mult, baseline, params.bounds, params.sleeves)
     return {"sharpe_ratios": sharpe, "multipliers": mult, "dynamic_weights": weights}
 
 

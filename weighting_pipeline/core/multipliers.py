@@ -1,10 +1,17 @@
 """Map scores (the Sharpe ratio by default) to allocation multipliers of the baseline.
 
-Per week, the qualified strategies' scores are min-max normalised to
-[0, 1] and mapped linearly onto ``[min_multiplier, max_multiplier]``: the best
-gets the maximum, the worst the minimum. Skipped strategies get 1.0, and so
-does every strategy of a week with fewer than two qualifiers or with all
-Sharpe ratios equal.
+``mapping="minmax"`` (the seed's): per week, the qualified strategies' scores
+are min-max normalised to [0, 1] and mapped linearly onto ``[min_multiplier,
+max_multiplier]``: the best gets the maximum, the worst the minimum. Skipped
+strategies get 1.0, and so does every strategy of a week with fewer than two
+qualifiers or with all scores equal.
+
+``mapping="median_power"`` (the trading author's later designs, without their
+defects): with ``med`` the median of the week's qualified scores (at least 2),
+a qualified strategy with score ``s > 0`` gets ``clip((s / med) ** alpha, min,
+max)`` and one with ``s <= 0`` gets ``min`` (a loss is never turned into a gain,
+and no root of a negative ratio is taken); every strategy gets 1.0 when ``med <=
+0`` or fewer than 2 qualify; unqualified strategies get 1.0.
 """
 
 from __future__ import annotations
@@ -15,6 +22,8 @@ import numpy as np
 import pandas as pd
 
 from weighting_pipeline.core.grid import cells, to_matrix
+
+MAPPINGS = ("minmax", "median_power")
 
 
 @dataclass(frozen=True)
@@ -34,11 +43,17 @@ class MultiplierBounds:
             raise ValueError(f"max_multiplier must be >= 1, got {hi!r}")
 
 
-def multiplier_matrix(sharpe: np.ndarray, bounds: MultiplierBounds = MultiplierBounds()) -> np.ndarray:
-    """Multipliers for a (weeks x strategies) Sharpe matrix; NaN marks a skipped strategy."""
+def multiplier_matrix(sharpe: np.ndarray, bounds: MultiplierBounds = MultiplierBounds(), mapping: str = "minmax",
+                      alpha: float = 0.5) -> np.ndarray:
+    """Multipliers for a (weeks x strategies) score matrix; NaN marks a skipped strategy.
+    ``mapping`` and ``alpha``: see the module docstring."""
     sharpe = np.asarray(sharpe, dtype=np.float64)
     qualified = np.isfinite(sharpe)
     n_qualified = qualified.sum(axis=1, keepdims=True)
+    if mapping == "median_power":
+        return _median_power(sharpe, qualified, n_qualified, bounds, alpha)
+    if mapping != "minmax":
+        raise ValueError(f"mapping must be one of {', '.join(MAPPINGS)}, got {mapping!r}")
     masked_lo = np.where(qualified, sharpe, np.inf).min(axis=1, keepdims=True)
     masked_hi = np.where(qualified, sharpe, -np.inf).max(axis=1, keepdims=True)
     spread = masked_hi - masked_lo
@@ -51,7 +66,17 @@ def multiplier_matrix(sharpe: np.ndarray, bounds: MultiplierBounds = MultiplierB
     return np.where(active, mult, 1.0)
 
 
-def multipliers(sharpe: pd.DataFrame, bounds: MultiplierBounds = MultiplierBounds()) -> pd.DataFrame:
+def _median_power(score: np.ndarray, qualified: np.ndarray, n_qualified: np.ndarray, bounds: MultiplierBounds, alpha: float) -> np.ndarray:
+    with np.errstate(invalid="ignore", all="ignore"):
+        med = np.nanmedian(np.where(qualified, score, np.nan), axis=1, keepdims=True) if score.shape[1] else np.full((len(score), 1), np.nan)
+        active = qualified & (n_qualified >= 2) & (med > 0)
+        ratio = np.where(active & (score > 0), score / med, 1.0)
+        mult = np.where(score > 0, np.clip(ratio**alpha, bounds.min_multiplier, bounds.max_multiplier), bounds.min_multiplier)
+    return np.where(active, mult, 1.0)
+
+
+def multipliers(sharpe: pd.DataFrame, bounds: MultiplierBounds = MultiplierBounds(), mapping: str = "minmax",
+                alpha: float = 0.5) -> pd.DataFrame:
     """Add a ``multiplier`` column to a Sharpe frame (see ``core.sharpe``), mapping
     its ``score`` column (``sharpe`` in frames stored before scores existed).
 
@@ -60,7 +85,7 @@ def multipliers(sharpe: pd.DataFrame, bounds: MultiplierBounds = MultiplierBound
     """
     keys, strategies, w, s = cells(sharpe)
     column = "score" if "score" in sharpe else "sharpe"
-    mult = multiplier_matrix(to_matrix(sharpe, column, (len(keys), len(strategies)), w, s), bounds)
+    mult = multiplier_matrix(to_matrix(sharpe, column, (len(keys), len(strategies)), w, s), bounds, mapping, alpha)
     out = sharpe.copy()
     out["multiplier"] = mult[w, s]
     return out

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from weighting_pipeline.core import analytics
-from weighting_pipeline.core.allocation import bounded_weights
+from weighting_pipeline.core.allocation import bounded_weights, folder_groups, sleeve_weights
 from weighting_pipeline.core.attribution import Attribution, entry_attribution
 from weighting_pipeline.core.backtest import entry_legs, holdout_arrays, score, weekly_realised_returns
 from weighting_pipeline.core.calendar import WeekWindows, previous_key
@@ -180,8 +180,8 @@ def sweep(lots: pd.DataFrame | Mapping[str, pd.DataFrame], keys: Sequence[str], 
         params = replace(base, **dict(zip(names, values)))  # validates the combination
         r, c = stages.realised(ledger_key(params))
         score, qualified = stages.scores(params)
-        m = multiplier_matrix(score, params.bounds)
-        w = bounded_weights(b, m, params.bounds)
+        m = multiplier_matrix(score, params.bounds, params.mapping, params.mapping_alpha)
+        w = sleeve_weights(b, m, folder_groups(strategies), params.bounds) if params.sleeves == "folder" else bounded_weights(b, m, params.bounds)
         # The weights computed for the week before each of `keys` are in force during it; the
         # week before the first one's weights were not computed, so the baseline was in force.
         legs, ic = stages.legs(ledger_key(params), w, m, score, qualified)

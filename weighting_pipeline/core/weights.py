@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from weighting_pipeline.core.grid import cells, to_matrix
-from weighting_pipeline.core.allocation import bounded_weights, naive_weights
+from weighting_pipeline.core.allocation import bounded_weights, folder_groups, naive_weights, sleeve_weights
 from weighting_pipeline.core.multipliers import MultiplierBounds
 
 WEIGHT_COLUMNS = [
@@ -23,13 +23,15 @@ WEIGHT_COLUMNS = [
 
 
 def dynamic_weights(
-    multipliers: pd.DataFrame, baseline: pd.Series, bounds: MultiplierBounds = MultiplierBounds()
+    multipliers: pd.DataFrame, baseline: pd.Series, bounds: MultiplierBounds = MultiplierBounds(), sleeves: str = "none"
 ) -> pd.DataFrame:
     """Bounded weights for every (partition_key, strategy) in ``multipliers``.
 
     ``multipliers`` is the frame of ``core.multipliers.multipliers``;
     ``baseline`` is indexed by baseline key, fractions summing to 1. Weights
-    are fractions (0.3 = 30%) and each week sums to 1.
+    are fractions (0.3 = 30%) and each week sums to 1. ``sleeves="folder"``
+    renormalises within each folder of the baseline keys, each folder keeping
+    its baseline total (``core.allocation.sleeve_weights``).
     """
     keys, strategies, w, s = cells(multipliers, list(baseline.index))
     b = baseline.to_numpy(np.float64)
@@ -38,7 +40,10 @@ def dynamic_weights(
     out["score"] = multipliers["score"] if "score" in multipliers else multipliers["sharpe"]  # frames from before scores
     out["baseline"] = b[s]
     out["naive_weight"] = naive_weights(b, m)[w, s]
-    out["weight"] = bounded_weights(b, m, bounds)[w, s]
+    if sleeves == "folder":
+        out["weight"] = sleeve_weights(b, m, folder_groups(strategies), bounds)[w, s]
+    else:
+        out["weight"] = bounded_weights(b, m, bounds)[w, s]
     return out[WEIGHT_COLUMNS].reset_index(drop=True)
 
 
