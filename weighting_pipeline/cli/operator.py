@@ -142,6 +142,9 @@ def setup_tables() -> None:
 @click.option("--missing-days", metavar="RULE,...", help="Missing-day rules: skip, zero.")
 @click.option("--pnl-date", metavar="RULE,...", help="When realised P&L is booked (PNL_DATE): close, exit.")
 @click.option("--return-basis", metavar="BASIS,...", help="What a return is per (RETURN_BASIS): lot, deployed (needs pnl-date exit); market is not swept (it needs the daily bars).")
+@click.option("--mapping", metavar="NAME,...", help="How scores become multipliers (MAPPING): minmax, median_power.")
+@click.option("--mapping-alpha", metavar="X,...", help="The power of median_power (MAPPING_ALPHA), e.g. 0.5,1.")
+@click.option("--sleeves", metavar="RULE,...", help="Renormalisation groups (SLEEVES): none, folder.")
 @click.option("--csv", "csv_path", metavar="FILE", help="Also write the per-setting table as CSV.")
 @click.option("--no-progress", is_flag=True, help="No progress bar on stderr.")
 @LOCAL

@@ -27,6 +27,9 @@ GRID_OPTIONS = {  # option -> (WeightingParams field, parser)
     "missing_days": ("missing_days", str),
     "pnl_date": ("pnl_date", str),
     "return_basis": ("return_basis", str),
+    "mapping": ("mapping", str),
+    "mapping_alpha": ("mapping_alpha", float),
+    "sleeves": ("sleeves", str),
 }
 
 

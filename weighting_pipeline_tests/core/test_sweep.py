@@ -113,3 +113,16 @@ def test_return_basis_is_swept_on_positions_and_a_refused_combination_is_not_run
         reference = setting_holdout(rows[kind], KEYS, BASELINE, params, realised, closed)
         np.testing.assert_array_equal(out.actives[i].to_numpy(), reference["active"].to_numpy())
     assert out.table.loc[1, "information_ratio"] != out.table.loc[2, "information_ratio"]  # the basis matters
+
+
+def test_mapping_and_sleeves_are_swept_each_row_equal_to_its_backtest(lots):
+    baseline = pd.Series({"ftlt/a.clj": 0.2, "ftlt/b.clj": 0.1, "c.clj": 0.4, "d.clj": 0.3})
+    rows = lots.assign(strategy=lots["strategy"].astype(str).map(dict(zip(BASELINE.index, baseline.index))).astype("category"))
+    grid = {"mapping": ["minmax", "median_power"], "sleeves": ["none", "folder"]}
+    out = sweep(rows, KEYS, baseline, grid)
+    realised, closed = weekly_realised_returns(rows, KEYS, list(baseline.index))
+    for i in range(4):
+        params = WeightingParams(**{k: out.table.iloc[i][k] for k in grid})
+        reference = setting_holdout(rows, KEYS, baseline, params, realised, closed)
+        np.testing.assert_array_equal(out.actives[i].to_numpy(), reference["active"].to_numpy())
+    assert out.table["information_ratio"].nunique() == 4
