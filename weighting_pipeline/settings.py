@@ -36,6 +36,7 @@ ENV_VARS: dict[str, tuple[str, type]] = {
     "mapping": ("MAPPING", str),
     "mapping_alpha": ("MAPPING_ALPHA", float),
     "sleeves": ("SLEEVES", str),
+    "score_shrinkage": ("SCORE_SHRINKAGE", str),
 }
 
 
@@ -65,6 +66,8 @@ class WeightingSettings(dg.ConfigurableResource):
     mapping: str = Field(default="minmax", description="How scores become multipliers: minmax (the seed's: best max, worst min) or median_power (clip((s / median) ** MAPPING_ALPHA, min, max); s <= 0 gets min).")
     mapping_alpha: float = Field(default=0.5, description="The power of median_power (> 0).")
     sleeves: str = Field(default="none", description="none: one renormalisation; folder: within each folder of the baseline keys (ftlt/...), each keeping its baseline total.")
+
+    score_shrinkage: str = Field(default="none", description="none, or james_stein: shrink each week's Sharpe ratios toward their mean by the positive-part James-Stein factor before mapping (needs RETURN_BASIS=market, whose standard errors are calibrated).")
 
     _baseline: Optional[Baseline] = PrivateAttr(default=None)
 
@@ -120,6 +123,7 @@ class WeightingSettings(dg.ConfigurableResource):
             mapping=self.mapping,
             mapping_alpha=self.mapping_alpha,
             sleeves=self.sleeves,
+            score_shrinkage=self.score_shrinkage,
         )
 
     def baseline(self) -> Baseline:

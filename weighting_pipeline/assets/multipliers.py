@@ -1,6 +1,7 @@
 """multipliers: Sharpe ratios mapped onto [min, max] multipliers of the baseline."""
 
 import dagster as dg
+import numpy as np
 import pandas as pd
 
 from weighting_pipeline.assets.checks import check_spec, emit, per_week
@@ -39,12 +40,14 @@ from weighting_pipeline.settings import WeightingSettings
 def multipliers(context: dg.AssetExecutionContext, sharpe_ratios: pd.DataFrame, settings: WeightingSettings):
     keys = context.partition_keys
     params = settings.params()
-    frame = compute_multipliers(sharpe_ratios, params.bounds, params.mapping, params.mapping_alpha)
+    frame = compute_multipliers(sharpe_ratios, params.bounds, params.mapping, params.mapping_alpha, params.score_shrinkage)
     add_week_metadata(
         context,
         {
             str(k): {
                 "all_neutral": bool((rows["multiplier"] == 1.0).all()),
+                **({"shrinkage_factor": float(rows["shrinkage_factor"].iloc[0])}
+                   if "shrinkage_factor" in rows and len(rows) and np.isfinite(rows["shrinkage_factor"].iloc[0]) else {}),
                 **by_strategy("multiplier", {str(r.strategy): float(r.multiplier) for r in rows.itertuples()}),
             }
             for k, rows in frame.groupby("partition_key", observed=True)

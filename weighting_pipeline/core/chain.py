@@ -18,6 +18,7 @@ from weighting_pipeline.core.lots import ENTRY_SEQ, PNL_DATES, booked_rows, pnl_
 from weighting_pipeline.core.market import Bars, market_returns
 from weighting_pipeline.core.allocation import SLEEVES
 from weighting_pipeline.core.multipliers import MAPPINGS, MultiplierBounds, multipliers
+from weighting_pipeline.core.shrinkage import SHRINKAGES
 from weighting_pipeline.core.returns import HalfDayGrid, daily_returns, half_day_grid
 from weighting_pipeline.core.sharpe import MISSING_DAYS, SCORES, SharpeParams, sharpe_ratios_of
 from weighting_pipeline.core.weights import dynamic_weights
@@ -44,7 +45,8 @@ class WeightingParams:
     trading's daily closes; ``pnl_date`` has no role there). ``mapping``
     (``minmax`` | ``median_power``) and ``mapping_alpha`` (the power, > 0) are
     described in ``core.multipliers``; ``sleeves`` (``none`` | ``folder``) in
-    ``core.allocation``.
+    ``core.allocation``; ``score_shrinkage`` (``none`` | ``james_stein``, the latter
+    on calibrated standard errors only) in ``core.shrinkage``.
     """
 
     lookback_days: int = 90
@@ -63,6 +65,7 @@ class WeightingParams:
     mapping: str = "minmax"
     mapping_alpha: float = 0.5
     sleeves: str = "none"
+    score_shrinkage: str = "none"
 
     def __post_init__(self) -> None:
         problems = []
@@ -95,6 +98,11 @@ class WeightingParams:
         if isinstance(self.mapping_alpha, bool) or not (isinstance(self.mapping_alpha, (int, float)) and math.isfinite(self.mapping_alpha)
                                                          and self.mapping_alpha > 0):
             problems.append(f"mapping_alpha must be a finite number > 0, got {self.mapping_alpha!r}")
+        if self.score_shrinkage not in SHRINKAGES:
+            problems.append(f"score_shrinkage must be one of {', '.join(SHRINKAGES)}, got {self.score_shrinkage!r}")
+        elif self.score_shrinkage == "james_stein" and (self.score != "sharpe" or self.return_basis != "market"):
+            problems.append("score_shrinkage=james_stein needs calibrated standard errors of the score: score=sharpe on "
+                            f"return_basis=market, got score={self.score}, return_basis={self.return_basis}")
         if self.sleeves not in SLEEVES:
             problems.append(f"sleeves must be one of {', '.join(SLEEVES)}, got {self.sleeves!r}")
         try:
@@ -144,7 +152,7 @@ def run_chain(
             raise ValueError("return_basis=market marks positions to market: pass the bars (core.market.Bars)")
         chunks = (market_returns(lots, chunk, strategies, bars) for chunk in weeks.chunks(CHUNK_WEEKS))
         sharpe = sharpe_ratios_of(chunks, params.sharpe)
-        mult = multipliers(sharpe, params.bounds, params.mapping, params.mapping_alpha)
+        mult = multipliers(sharpe, params.bounds, params.mapping, params.mapping_alpha, params.score_shrinkage)
         return {"sharpe_ratios": sharpe, "multipliers": mult, "dynamic_weights": dynamic_weights(mult, baseline, params.bounds, params.sleeves)}
     bookings = booked_rows(lots)
     if params.return_basis == "deployed" and deployed is None:
@@ -157,7 +165,7 @@ def run_chain(
     grid = grid if grid is not None else half_day_grid(bookings, weeks, strategies)
     chunks = (daily_returns(bookings, chunk, strategies, grid, deployed) for chunk in weeks.chunks(CHUNK_WEEKS))
     sharpe = sharpe_ratios_of(chunks, params.sharpe)
-    mult = multipliers(sharpe, params.bounds, params.mapping, params.mapping_alpha)
+    mult = multipliers(sharpe, params.bounds, params.mapping, params.mapping_alpha, params.score_shrinkage)
     weights = dynamic_weights(mult, baseline, params.bounds, params.sleeves)
     return {"sharpe_ratios": sharpe, "multipliers": mult, "dynamic_weights": weights}
 

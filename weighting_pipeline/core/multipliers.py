@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from weighting_pipeline.core.grid import cells, to_matrix
+from weighting_pipeline.core.shrinkage import james_stein
 
 MAPPINGS = ("minmax", "median_power")
 
@@ -76,16 +77,26 @@ def _median_power(score: np.ndarray, qualified: np.ndarray, n_qualified: np.ndar
 
 
 def multipliers(sharpe: pd.DataFrame, bounds: MultiplierBounds = MultiplierBounds(), mapping: str = "minmax",
-                alpha: float = 0.5) -> pd.DataFrame:
+                alpha: float = 0.5, shrinkage: str = "none") -> pd.DataFrame:
     """Add a ``multiplier`` column to a Sharpe frame (see ``core.sharpe``), mapping
-    its ``score`` column (``sharpe`` in frames stored before scores existed).
+    its ``score`` column (``sharpe`` in frames stored before scores existed); with
+    ``shrinkage="james_stein"`` the scores are first shrunk (``core.shrinkage``, with the
+    ``sharpe_se_hac`` standard errors) and the frame gains ``shrunk_score`` and
+    ``shrinkage_factor``.
 
     The frame must hold every (partition_key, strategy) pair once, as
     ``sharpe_ratios`` returns it. Row order is kept.
     """
     keys, strategies, w, s = cells(sharpe)
     column = "score" if "score" in sharpe else "sharpe"
-    mult = multiplier_matrix(to_matrix(sharpe, column, (len(keys), len(strategies)), w, s), bounds, mapping, alpha)
+    shape = (len(keys), len(strategies))
+    score = to_matrix(sharpe, column, shape, w, s)
     out = sharpe.copy()
+    if shrinkage == "james_stein":
+        # What is mapped: the scores shrunk by the week's James-Stein factor (core.shrinkage).
+        score, factor = james_stein(score, to_matrix(sharpe, "sharpe_se_hac", shape, w, s))
+        out["shrunk_score"] = score[w, s]
+        out["shrinkage_factor"] = factor[w]
+    mult = multiplier_matrix(score, bounds, mapping, alpha)
     out["multiplier"] = mult[w, s]
     return out

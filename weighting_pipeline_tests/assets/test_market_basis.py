@@ -109,3 +109,19 @@ def test_with_bars_available_weights_scored_on_lots_are_judged_on_market_returns
     report = metadata(instance, "tilt_report")
     assert report["scored_on"] == "lot" and report["return_basis"].startswith("market: ")
     assert report["verdict"].endswith("the weights were scored on the lot basis (RETURN_BASIS=lot) and judged on these returns")
+
+
+def test_james_stein_shrinkage_on_the_market_basis_is_recorded_and_published(market, tables, instance, baseline):
+    simulated, _, _ = market
+    environ = {**MARKET, "SCORE_SHRINKAGE": "james_stein", "MAPPING": "median_power"}
+    assert run_chain_in_dagster(instance, partition_key=WEEKS[-1], environ=environ).success
+    item = stored_weeks(tables, [WEEKS[-1]])[WEEKS[-1]]
+    assert item["parameters"]["score_shrinkage"] == "james_stein" and item["parameters"]["mapping"] == "median_power"
+    factor = metadata(instance, "multipliers", WEEKS[-1])["shrinkage_factor"]
+    assert 0 <= factor <= 1
+    bars = Bars.from_frames({s: simulated.bars(s) for s in simulated.symbols}, local_day_number("2025-09-01"), local_day_number("2026-03-31"))
+    b = pd.Series(baseline.allocations, dtype=float).reindex(baseline.keys)
+    params = WeightingParams(return_basis="market", score_shrinkage="james_stein", mapping="median_power")
+    expected = run_chain(simulated.ledger.positions, [WEEKS[-1]], b, params, bars=bars)["dynamic_weights"].set_index("strategy")["weight"]
+    got = pd.Series({k: float(v) for k, v in item["weights"].items()})
+    np.testing.assert_allclose(got.reindex(expected.index).to_numpy(), expected.to_numpy(), rtol=0, atol=1e-12)
