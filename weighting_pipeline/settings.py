@@ -13,6 +13,7 @@ import dagster as dg
 from pydantic import Field, PrivateAttr
 
 from weighting_pipeline.core.baseline import Baseline, packaged_config_path
+from weighting_pipeline.core.calendar import FIRST_WEEK
 from weighting_pipeline.core.chain import WeightingParams
 from weighting_pipeline.resources.baseline_source import read_baseline
 
@@ -37,6 +38,8 @@ ENV_VARS: dict[str, tuple[str, type]] = {
     "mapping_alpha": ("MAPPING_ALPHA", float),
     "sleeves": ("SLEEVES", str),
     "score_shrinkage": ("SCORE_SHRINKAGE", str),
+    "smoothing": ("SMOOTHING", float),
+    "smoothing_start": ("SMOOTHING_START", str),
 }
 
 
@@ -68,6 +71,9 @@ class WeightingSettings(dg.ConfigurableResource):
     sleeves: str = Field(default="none", description="none: one renormalisation; folder: within each folder of the baseline keys (ftlt/...), each keeping its baseline total.")
 
     score_shrinkage: str = Field(default="none", description="none, or james_stein: shrink each week's Sharpe ratios toward their mean by the positive-part James-Stein factor before mapping (needs RETURN_BASIS=market, whose standard errors are calibrated).")
+
+    smoothing: float = Field(default=1.0, description="Partial adjustment lambda in (0, 1]: each week's weights move this fraction of the way from the week before's to the week's target (1: none).")
+    smoothing_start: str = Field(default=FIRST_WEEK, description="The week (partition key) smoothing starts from, with the baseline as the week before's weights.")
 
     _baseline: Optional[Baseline] = PrivateAttr(default=None)
 
@@ -124,6 +130,8 @@ class WeightingSettings(dg.ConfigurableResource):
             mapping_alpha=self.mapping_alpha,
             sleeves=self.sleeves,
             score_shrinkage=self.score_shrinkage,
+            smoothing=self.smoothing,
+            smoothing_start=self.smoothing_start,
         )
 
     def baseline(self) -> Baseline:

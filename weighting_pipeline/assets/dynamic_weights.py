@@ -23,17 +23,20 @@ from weighting_pipeline.assets.checks import emit, per_week, weight_check_specs
 from weighting_pipeline.assets.closed_lots import LEDGER_INDEX
 from weighting_pipeline.assets.code_versions import CHAIN_CODE_VERSION, CODE_VERSIONS
 from weighting_pipeline.assets.common import CHAIN, add_week_metadata, by_strategy, week_span
-from weighting_pipeline.core.calendar import TIMEZONE, latest_complete_week, previous_key
-from weighting_pipeline.core.publication_rules import FORCE, PUBLISH_TAG, Decision, decide, protected_weeks
+from weighting_pipeline.assets.report import markdown_table
+from weighting_pipeline.core.allocation import SleeveError
+from weighting_pipeline.core.calendar import TIMEZONE, WeekWindows, latest_complete_week, previous_key
+from weighting_pipeline.core.chain import run_chain, weeks_from
 from weighting_pipeline.core.invariants import Invariant, blocking_invariants, enough_qualified, turnover_below_threshold
+from weighting_pipeline.core.market import MarketDataError, bars_days, symbols_of
+from weighting_pipeline.core.publication_rules import FORCE, PUBLISH_TAG, Decision, decide, protected_weeks
 from weighting_pipeline.core.weights import dynamic_weights as compute_weights
 from weighting_pipeline.history import WEIGHT_ENTRY, Materialization, latest_materializations
 from weighting_pipeline.publication.item import is_live
-from weighting_pipeline.core.allocation import SleeveError
 from weighting_pipeline.publication.provenance import Provenance, WeeklyWeights, week_weights
-from weighting_pipeline.resources.market_data import BARS_BUCKET, BARS_READ
 from weighting_pipeline.publication.restatement import Restatement, compare_publication
-from weighting_pipeline.assets.report import markdown_table
+from weighting_pipeline.resources.ledger_reader import LedgerReader
+from weighting_pipeline.resources.market_data import BARS_BUCKET, BARS_READ, MarketData
 from weighting_pipeline.resources.publication_rules import PublicationRules
 from weighting_pipeline.resources.weights_table import WeightsTable
 from weighting_pipeline.settings import WeightingSettings
@@ -66,12 +69,17 @@ def dynamic_weights(
     settings: WeightingSettings,
     weights_table: WeightsTable,
     publication: PublicationRules,
+    ledger: LedgerReader,
+    market_data: MarketData,
 ):
     keys = context.partition_keys
     params, baseline = settings.params(), settings.baseline()
     try:
-        frame = compute_weights(multipliers, baseline.allocations, params.bounds, params.sleeves)
-    except SleeveError as exc:
+        if params.smoothing < 1:
+            frame = smoothed_from_ledger(context, keys, settings, ledger, market_data)
+        else:
+            frame = compute_weights(multipliers, baseline.allocations, params.bounds, params.sleeves)
+    except (SleeveError, MarketDataError) as exc:
         raise dg.Failure(f"dynamic_weights: {exc}") from None
     weights = week_weights(frame)
 
@@ -97,7 +105,7 @@ def dynamic_weights(
     qualified = enough_qualified(frame)
     restatements = {k: restatement(weights[k], provenance[k], earlier.get(k)) for k in keys}
 
-    blocking = blocking_invariants(frame, baseline.keys, params.bounds)
+    blocking = on_weights_and_targets(frame, baseline.keys, params.bounds)
     checks = [c for rule in blocking for c in per_week(rule, ASSET, keys, blocking=True)]
     checks += per_week(qualified, ASSET, keys, blocking=False)
     checks += per_week(turnover, ASSET, keys, blocking=False, notes={k: "no earlier week to compare with" for k in keys if k not in turnover.measured})
@@ -125,6 +133,37 @@ def dynamic_weights(
     )
     yield dg.Output(weekly, metadata={"weeks": len(keys)})
     yield from emit(context, checks)
+
+
+def smoothed_from_ledger(context: dg.AssetExecutionContext, keys: list[str], settings: WeightingSettings, ledger: LedgerReader,
+                         market_data: MarketData) -> pd.DataFrame:
+    """Under ``SMOOTHING`` < 1 a week's weights depend on every target since
+    ``SMOOTHING_START``: the whole chain from the start week to the run's last, from one
+    ledger read (and the bars, on the market basis), with the pure core, so a week alone,
+    a range and a rerun compute the same numbers (``core.smoothing``)."""
+    params, baseline = settings.params(), settings.baseline()
+    span = WeekWindows.for_keys(weeks_from(min(params.smoothing_start, keys[0]), keys[-1]), params.lookback_days)
+    read = ledger.read_lots(baseline.stems, *span.union_bounds(), positions=params.return_basis in ("deployed", "market"))
+    rows = read.bookings(params.pnl_date, params.return_basis)
+    bars = market_data.bars(symbols_of(rows), *bars_days(span)) if params.return_basis == "market" else None
+    context.log.info(f"Smoothing (lambda {params.smoothing:g}) from {params.smoothing_start}: the chain of {len(span)} week(s) "
+                     f"from {len(rows):,} ledger rows")
+    b = pd.Series(baseline.allocations, dtype=float).reindex(baseline.keys)
+    return run_chain(rows, list(keys), b, params, bars=bars)["dynamic_weights"]
+
+
+def on_weights_and_targets(frame: pd.DataFrame, keys: list[str], bounds) -> list:
+    """The blocking invariants on the published ``weight`` and on ``target_weight`` (one
+    result per rule; a target's failure is named as such)."""
+    targets = blocking_invariants(frame.assign(weight=frame["target_weight"]), keys, bounds)
+    out = []
+    for rule, target in zip(blocking_invariants(frame, keys, bounds), targets):
+        failures = dict(rule.failures)
+        for week, problem in target.failures.items():
+            if problem != failures.get(week):
+                failures[week] = "; ".join(p for p in (failures.get(week), f"target_weights: {problem}") if p)
+        out.append(replace(rule, failures=failures))
+    return out
 
 
 ROOT_RUN_ID_TAG = "dagster/root_run_id"  # set by Dagster on a re-execution (a retry) to the first run's id
@@ -196,6 +235,8 @@ def week_metadata(week: pd.DataFrame, score: str, provenance: Provenance, turnov
         **by_strategy(WEIGHT_ENTRY, {str(r.strategy): float(r.weight) for r in week.itertuples()}),
         "score": score,
         "scores": dg.MetadataValue.json({str(r.strategy): float(r.score) for r in week.itertuples() if r.skip_reason == ""}),
+        # The week's weights without smoothing; equal to the weights when SMOOTHING is 1.
+        "target_weights": dg.MetadataValue.json({str(r.strategy): float(r.target_weight) for r in week.itertuples()}),
         "qualified": qualified,
         "restatement": restated.summary(),
         "allocation": dg.MetadataValue.json(

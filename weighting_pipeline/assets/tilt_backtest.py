@@ -168,6 +168,6 @@ def weights_frame(in_force: dict[str, tuple[InForce, Materialization | None]], r
             rows = pd.DataFrame()
         sources[key] = source
         if source.how != BASELINE:
-            parts.append(rows.assign(partition_key=label, naive_weight=np.nan)[WEIGHT_COLUMNS])
+            parts.append(rows.assign(partition_key=label, naive_weight=np.nan, target_weight=np.nan)[WEIGHT_COLUMNS])
     frame = pd.concat(parts, ignore_index=True) if parts else NO_WEIGHTS
     return frame, sources

@@ -12,7 +12,7 @@ from typing import Sequence
 
 import pandas as pd
 
-from weighting_pipeline.core.calendar import WeekWindows
+from weighting_pipeline.core.calendar import FIRST_WEEK, WeekWindows, previous_key
 from weighting_pipeline.core.deployed import RETURN_BASES, DeployedGrid, deployed_grid
 from weighting_pipeline.core.lots import ENTRY_SEQ, PNL_DATES, booked_rows, pnl_date_of
 from weighting_pipeline.core.market import Bars, market_returns
@@ -21,7 +21,7 @@ from weighting_pipeline.core.multipliers import MAPPINGS, MultiplierBounds, mult
 from weighting_pipeline.core.shrinkage import SHRINKAGES
 from weighting_pipeline.core.returns import HalfDayGrid, daily_returns, half_day_grid
 from weighting_pipeline.core.sharpe import MISSING_DAYS, SCORES, SharpeParams, sharpe_ratios_of
-from weighting_pipeline.core.weights import dynamic_weights
+from weighting_pipeline.core.weights import dynamic_weights, smoothed_weights
 
 CHUNK_WEEKS = 16  # 16 x 1,000 strategies x 91 dates x 8 B = 12 MB per dense array
 
@@ -66,6 +66,8 @@ class WeightingParams:
     mapping_alpha: float = 0.5
     sleeves: str = "none"
     score_shrinkage: str = "none"
+    smoothing: float = 1.0
+    smoothing_start: str = FIRST_WEEK
 
     def __post_init__(self) -> None:
         problems = []
@@ -103,6 +105,12 @@ class WeightingParams:
         elif self.score_shrinkage == "james_stein" and (self.score != "sharpe" or self.return_basis != "market"):
             problems.append("score_shrinkage=james_stein needs calibrated standard errors of the score: score=sharpe on "
                             f"return_basis=market, got score={self.score}, return_basis={self.return_basis}")
+        if isinstance(self.smoothing, bool) or not (isinstance(self.smoothing, (int, float)) and 0 < self.smoothing <= 1):
+            problems.append(f"smoothing must be a fraction in (0, 1] (1: none), got {self.smoothing!r}")
+        try:
+            WeekWindows.for_keys([self.smoothing_start], 1)
+        except ValueError:
+            problems.append(f"smoothing_start must be a week's partition key (a Sunday, YYYY-MM-DD), got {self.smoothing_start!r}")
         if self.sleeves not in SLEEVES:
             problems.append(f"sleeves must be one of {', '.join(SLEEVES)}, got {self.sleeves!r}")
         try:
@@ -125,6 +133,47 @@ class WeightingParams:
 
 
 def run_chain(
+    lots: pd.DataFrame,
+    keys: Sequence[str],
+    baseline: pd.Series,
+    params: WeightingParams = WeightingParams(),
+    grid: HalfDayGrid | None = None,
+    deployed: DeployedGrid | None = None,
+    bars: Bars | None = None,
+) -> dict[str, object]:
+    """closed lots (or exit records, under ``pnl_date=exit``; positions, under
+    ``return_basis=deployed`` or ``market``) -> daily returns -> Sharpe -> multipliers
+    -> weights, for ``keys``.
+
+    Returns the Sharpe, multiplier and weight frames, one row per (week,
+    strategy). (The ``daily_returns`` asset stores its stage; here it is
+    only an intermediate.) ``grid``: the lots already aggregated for windows
+    covering these weeks' (``half_day_grid``), to run many settings on one;
+    ``deployed`` likewise their deployed notional (``deployed_grid``); ``bars`` the
+    daily closes ``return_basis=market`` marks positions with (``core.market``).
+    Under ``smoothing`` < 1 the targets of every week from ``smoothing_start`` on are
+    computed too, and ``weight`` is the partial adjustment (``core.smoothing``).
+    """
+    keys = list(keys)
+    out = _targets(lots, keys, baseline, params, grid, deployed, bars)
+    if params.smoothing < 1 and keys:
+        earlier = weeks_from(params.smoothing_start, previous_key(keys[0]))
+        frames = [_targets(lots, earlier, baseline, params, bars=bars)["dynamic_weights"]] if earlier else []
+        both = pd.concat([*frames, out["dynamic_weights"]], ignore_index=True)
+        both["partition_key"] = both["partition_key"].astype(str)
+        smoothed = smoothed_weights(both, baseline, params.smoothing, params.smoothing_start, params.bounds)
+        mine = smoothed[smoothed["partition_key"].isin(keys)].reset_index(drop=True)
+        mine["partition_key"] = pd.Categorical(mine["partition_key"], categories=keys)
+        out["dynamic_weights"] = mine
+    return out
+
+
+def weeks_from(first: str, last: str) -> list[str]:
+    """The partition keys ``first .. last`` (both Sundays), in order; empty if ``first > last``."""
+    return [str(d.date()) for d in pd.date_range(first, last, freq="7D")] if first <= last else []
+
+
+def _targets(
     lots: pd.DataFrame,
     keys: Sequence[str],
     baseline: pd.Series,

@@ -59,6 +59,8 @@ def usable_combinations(grid: dict[str, Iterable], base: WeightingParams) -> tup
         else:
             if params.return_basis == "market":
                 refused.append((values, "the sweep reads no daily bars: return_basis=market is backtested by tilt_backtest only"))
+            elif params.smoothing < 1:
+                refused.append((values, "the sweep scores each week's own weights: smoothing < 1 is backtested by tilt_backtest only"))
             else:
                 usable.append(values)
     return usable, refused

@@ -8,6 +8,7 @@ import pandas as pd
 from weighting_pipeline.core.grid import cells, to_matrix
 from weighting_pipeline.core.allocation import bounded_weights, folder_groups, naive_weights, sleeve_weights
 from weighting_pipeline.core.multipliers import MultiplierBounds
+from weighting_pipeline.core.smoothing import smooth, valid_targets
 
 WEIGHT_COLUMNS = [
     "partition_key",
@@ -18,7 +19,8 @@ WEIGHT_COLUMNS = [
     "multiplier",
     "baseline",
     "naive_weight",
-    "weight",
+    "weight",  # published: the target, or under SMOOTHING the partial step toward it (core.smoothing)
+    "target_weight",  # the week's weights without smoothing
 ]
 
 
@@ -44,7 +46,29 @@ def dynamic_weights(
         out["weight"] = sleeve_weights(b, m, folder_groups(strategies), bounds)[w, s]
     else:
         out["weight"] = bounded_weights(b, m, bounds)[w, s]
+    out["target_weight"] = out["weight"]
     return out[WEIGHT_COLUMNS].reset_index(drop=True)
+
+
+def smoothed_weights(frame: pd.DataFrame, baseline: pd.Series, lam: float, start: str, bounds: MultiplierBounds) -> pd.DataFrame:
+    """``frame`` (a ``dynamic_weights`` frame holding every week from ``start`` on that it
+    holds any of, in order) with ``weight`` the partial adjustment toward ``target_weight``
+    from ``start`` on (``core.smoothing``); weeks before ``start`` keep their targets."""
+    if lam >= 1.0 or frame.empty:
+        return frame
+    keys, strategies, w, s = cells(frame, list(baseline.index))
+    after = np.array([k >= start for k in keys])
+    if not after.any():
+        return frame
+    targets = to_matrix(frame, "target_weight", (len(keys), len(strategies)), w, s)
+    b = baseline.to_numpy(np.float64)
+    sub = targets[after]
+    valid = valid_targets(sub, b, bounds.min_multiplier, bounds.max_multiplier)
+    weights = targets.copy()
+    weights[after] = smooth(sub, b, lam, valid)
+    out = frame.copy()
+    out["weight"] = weights[w, s]
+    return out
 
 
 def turnover(weights: pd.Series, previous: pd.Series) -> float:

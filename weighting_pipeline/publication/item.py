@@ -17,8 +17,10 @@ Item layout (keys ``PK = "WEIGHTS#WEEK"``, ``SK = <partition key>``)::
                           how the week was computed (``provenance.Provenance``);
                           weights_sha256 is the SHA-256 of the week's weights in
                           ``provenance.CANONICAL_WEIGHTS``, recomputable from ``weights``
-    weights, multipliers, sharpe_ratios, baseline_allocations
+    weights, target_weights, multipliers, sharpe_ratios, baseline_allocations
                           maps of baseline key -> Number (Decimal, never float);
+                          target_weights are the week's weights without SMOOTHING
+                          (equal to weights when it is 1);
                           sharpe_ratios holds qualified strategies only
     skipped_strategies    map of baseline key -> reason
     market_data           only under RETURN_BASIS=market: the daily bars the week was marked
@@ -99,6 +101,7 @@ def week_items(weekly: WeeklyWeights, weeks: WeekWindows, *, written_at: pd.Time
                 "run_id": provenance.run_id,
                 "run_started_at": started,
                 "weights": {s: to_decimal(v) for s, v in zip(strategies, rows["weight"])},
+                "target_weights": {s: to_decimal(v) for s, v in zip(strategies, rows["target_weight"])},
                 "multipliers": {s: to_decimal(v) for s, v in zip(strategies, rows["multiplier"])},
                 "baseline_allocations": {s: to_decimal(v) for s, v in zip(strategies, rows["baseline"])},
                 "sharpe_ratios": {

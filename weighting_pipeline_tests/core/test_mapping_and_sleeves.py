@@ -86,3 +86,26 @@ def test_a_sleeve_whose_bands_cannot_reach_its_total_is_named():
         sleeve_weights(b, m, ["ftlt", "ftlt", ""], totals={"ftlt": 0.6})
     fixed = sleeve_weights(b, m, ["ftlt", "ftlt", ""], totals={"ftlt": 0.4, "": 0.6})
     np.testing.assert_allclose(fixed[0], [0.16, 0.24, 0.6])
+
+
+def test_smoothing_steps_toward_valid_targets_and_holds_across_a_failed_one():
+    from weighting_pipeline.core.smoothing import smooth, valid_targets
+
+    b = np.array([0.5, 0.3, 0.2])
+    targets = np.array([[0.6, 0.25, 0.15], [np.nan, 0.3, 0.2], [0.4, 0.4, 0.2], [0.9, 0.05, 0.05]])
+    valid = valid_targets(targets, b, 0.5, 2.0)
+    assert valid.tolist() == [True, False, True, False]  # a NaN; 0.05 is below half of 0.3
+    w = smooth(targets, b, 0.5, valid)
+    expect = [b + 0.5 * (targets[0] - b)]
+    expect.append(expect[0])  # the failed week is no step
+    expect.append(expect[1] + 0.5 * (targets[2] - expect[1]))
+    expect.append(expect[2])
+    np.testing.assert_allclose(w, expect, rtol=0, atol=1e-15)
+    assert np.allclose(w.sum(axis=1), 1.0) and (w >= 0.5 * b).all() and (w <= 2.0 * b).all()
+
+
+def test_smoothing_settings_are_validated():
+    with pytest.raises(ValueError, match=r"smoothing must be a fraction in \(0, 1\] \(1: none\), got 0"):
+        WeightingParams(smoothing=0)
+    with pytest.raises(ValueError, match="smoothing_start must be a week's partition key .* got '2026-03-03'"):
+        WeightingParams(smoothing_start="2026-03-03")
