@@ -14,7 +14,7 @@ from pydantic import Field, PrivateAttr
 
 from weighting_pipeline.core.baseline import Baseline, packaged_config_path
 from weighting_pipeline.core.calendar import FIRST_WEEK
-from weighting_pipeline.core.chain import WeightingParams
+from weighting_pipeline.core.chain import POLICIES, WeightingParams
 from weighting_pipeline.resources.baseline_source import read_baseline
 
 # field -> (environment variable, parser)
@@ -40,6 +40,7 @@ ENV_VARS: dict[str, tuple[str, type]] = {
     "score_shrinkage": ("SCORE_SHRINKAGE", str),
     "smoothing": ("SMOOTHING", float),
     "smoothing_start": ("SMOOTHING_START", str),
+    "policy": ("POLICY", str),
 }
 
 
@@ -75,6 +76,8 @@ class WeightingSettings(dg.ConfigurableResource):
     smoothing: float = Field(default=1.0, description="Partial adjustment lambda in (0, 1]: each week's weights move this fraction of the way from the week before's to the week's target (1: none).")
     smoothing_start: str = Field(default=FIRST_WEEK, description="The week (partition key) smoothing starts from, with the baseline as the week before's weights.")
 
+    policy: str = Field(default="none", description="A preset of the settings above: seed (pull request 2957, the defaults), pr2977 or script (the trading author's later designs); variables set explicitly override it.")
+
     _baseline: Optional[Baseline] = PrivateAttr(default=None)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
@@ -86,7 +89,12 @@ class WeightingSettings(dg.ConfigurableResource):
     def from_env(cls, environ: dict[str, str] | None = None) -> "WeightingSettings":
         """Settings from the environment; unset variables keep their defaults."""
         environ = os.environ if environ is None else environ
-        values = {}
+        values: dict = {}
+        policy = (environ.get("POLICY") or "").strip()
+        if policy:
+            if policy not in POLICIES:
+                raise SettingsError(f"POLICY={policy!r} is not a preset: one of {', '.join(POLICIES)}")
+            values.update(POLICIES[policy])  # variables set below override the preset
         for field, (var, parse) in ENV_VARS.items():
             raw = environ.get(var)
             if raw is None or raw.strip() == "":
@@ -132,6 +140,7 @@ class WeightingSettings(dg.ConfigurableResource):
             score_shrinkage=self.score_shrinkage,
             smoothing=self.smoothing,
             smoothing_start=self.smoothing_start,
+            policy=self.policy,
         )
 
     def baseline(self) -> Baseline:

@@ -23,6 +23,19 @@ from weighting_pipeline.core.returns import HalfDayGrid, daily_returns, half_day
 from weighting_pipeline.core.sharpe import MISSING_DAYS, SCORES, SharpeParams, sharpe_ratios_of
 from weighting_pipeline.core.weights import dynamic_weights, smoothed_weights
 
+# The trading author's designs as settings (docs/analytics.md, "Presets"): what POLICY sets
+# unless a variable says otherwise. "seed" is the defaults (pull request 2957).
+POLICIES: dict[str, dict[str, object]] = {
+    "seed": {"score": "sharpe", "lookback_days": 90, "mapping": "minmax", "sleeves": "none", "smoothing": 1.0},
+    # Pull request 2977: 12-month Calmar, the median power mapping, and a monthly partial
+    # adjustment of 0.1, which is 1 - 0.9 ** (12 / 52) = 0.024 a week: 0.025.
+    "pr2977": {"score": "calmar", "lookback_days": 365, "mapping": "median_power", "mapping_alpha": 0.5, "sleeves": "none",
+               "smoothing": 0.025},
+    # scripts/rebalance_strategy_weights.py: Calmar (from 12-month backtests), the median power
+    # mapping within the ftlt/ and root sleeves, no memory.
+    "script": {"score": "calmar", "lookback_days": 365, "mapping": "median_power", "mapping_alpha": 0.5, "sleeves": "folder",
+               "smoothing": 1.0},
+}
 CHUNK_WEEKS = 16  # 16 x 1,000 strategies x 91 dates x 8 B = 12 MB per dense array
 
 
@@ -68,6 +81,7 @@ class WeightingParams:
     score_shrinkage: str = "none"
     smoothing: float = 1.0
     smoothing_start: str = FIRST_WEEK
+    policy: str = "none"
 
     def __post_init__(self) -> None:
         problems = []
@@ -111,6 +125,8 @@ class WeightingParams:
             WeekWindows.for_keys([self.smoothing_start], 1)
         except ValueError:
             problems.append(f"smoothing_start must be a week's partition key (a Sunday, YYYY-MM-DD), got {self.smoothing_start!r}")
+        if self.policy not in ("none", *POLICIES):
+            problems.append(f"policy must be one of {', '.join(POLICIES)}, got {self.policy!r}")
         if self.sleeves not in SLEEVES:
             problems.append(f"sleeves must be one of {', '.join(SLEEVES)}, got {self.sleeves!r}")
         try:

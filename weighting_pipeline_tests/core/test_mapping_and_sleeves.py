@@ -109,3 +109,19 @@ def test_smoothing_settings_are_validated():
         WeightingParams(smoothing=0)
     with pytest.raises(ValueError, match="smoothing_start must be a week's partition key .* got '2026-03-03'"):
         WeightingParams(smoothing_start="2026-03-03")
+
+
+def test_policy_presets_set_the_designs_and_explicit_variables_override_them():
+    from weighting_pipeline.settings import SettingsError, WeightingSettings
+
+    pr = WeightingSettings.from_env({"POLICY": "pr2977"}).params()
+    assert (pr.score, pr.lookback_days, pr.mapping, pr.mapping_alpha, pr.sleeves, pr.smoothing, pr.policy) == (
+        "calmar", 365, "median_power", 0.5, "none", 0.025, "pr2977")
+    script = WeightingSettings.from_env({"POLICY": "script"}).params()
+    assert (script.score, script.mapping, script.sleeves, script.smoothing) == ("calmar", "median_power", "folder", 1.0)
+    assert WeightingSettings.from_env({"POLICY": "seed"}).params() == WeightingParams(policy="seed")
+    overridden = WeightingSettings.from_env({"POLICY": "pr2977", "SMOOTHING": "0.5", "LOOKBACK_DAYS": "180"}).params()
+    assert (overridden.smoothing, overridden.lookback_days, overridden.score) == (0.5, 180, "calmar")
+    assert WeightingSettings.from_env({}).params().policy == "none"
+    with pytest.raises(SettingsError, match="POLICY='pr2957' is not a preset: one of seed, pr2977, script"):
+        WeightingSettings.from_env({"POLICY": "pr2957"})
