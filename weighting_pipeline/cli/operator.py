@@ -145,6 +145,7 @@ def setup_tables() -> None:
 @click.option("--mapping", metavar="NAME,...", help="How scores become multipliers (MAPPING): minmax, median_power.")
 @click.option("--mapping-alpha", metavar="X,...", help="The power of median_power (MAPPING_ALPHA), e.g. 0.5,1.")
 @click.option("--sleeves", metavar="RULE,...", help="Renormalisation groups (SLEEVES): none, folder.")
+@click.option("--policies", metavar="NAME,...", help="The trading author's designs as presets (POLICY): seed, pr2977, script; other options override them.")
 @click.option("--csv", "csv_path", metavar="FILE", help="Also write the per-setting table as CSV.")
 @click.option("--no-progress", is_flag=True, help="No progress bar on stderr.")
 @LOCAL

@@ -179,24 +179,44 @@ def probabilistic_ratio(values, benchmark: float = 0.0, periods: int = PERIODS, 
     return _NORMAL.cdf((sr - star) * math.sqrt(n - 1) / math.sqrt(denominator))
 
 
-def expected_max_ratio(trial_ratios, periods: int = PERIODS) -> float:
+def effective_trials(series) -> float:
+    """How many independent trials a set of correlated ones is worth: ``N^2 / sum_ij rho_ij^2``
+    over the correlation matrix of the trials' return series (columns of ``series``, weeks
+    in rows; weeks with a NaN in any column left out). N for uncorrelated trials, 1 for
+    identical ones; a constant series counts as perfectly correlated with every other."""
+    x = np.asarray(series, dtype=float)
+    x = x[np.isfinite(x).all(axis=1)] if x.ndim == 2 else x
+    if x.ndim != 2 or x.shape[1] < 2 or x.shape[0] < 3:
+        return float(x.shape[1]) if x.ndim == 2 else math.nan
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rho = np.corrcoef(x, rowvar=False)
+    rho = np.where(np.isfinite(rho), rho, 1.0)
+    n = x.shape[1]
+    return float(n * n / np.sum(rho * rho))
+
+
+def expected_max_ratio(trial_ratios, periods: int = PERIODS, n_trials: float | None = None) -> float:
     """Bailey and López de Prado (2014): the expected maximum of ``N`` annualised ratios
     under the null of no skill, ``sqrt(V) ((1 - g) Z(1 - 1/N) + g Z(1 - 1/(N e)))``, with
     ``V`` the variance of the trials' ratios, ``g`` Euler's constant and ``Z`` the
-    inverse normal CDF. Annualised, like the inputs."""
+    inverse normal CDF. Annualised, like the inputs. ``n_trials``: ``N`` when the trials
+    are correlated (``effective_trials``); default their count."""
     trials = _clean(trial_ratios)
-    n = trials.size
-    if n < 2:
+    n = trials.size if n_trials is None else n_trials
+    if trials.size < 2 or not n > 1:
         return 0.0
     spread = float(np.std(trials, ddof=1))
+    if n < 2:  # between one trial (0) and two (1/sqrt(pi) standard deviations), where the formula does not hold
+        return spread * (n - 1) / math.sqrt(math.pi)
     z = _NORMAL.inv_cdf
     return spread * ((1 - EULER_GAMMA) * z(1 - 1 / n) + EULER_GAMMA * z(1 - 1 / (n * math.e)))
 
 
-def deflated_ratio(best_values, trial_ratios, periods: int = PERIODS, risk_free: float = 0.0) -> float:
+def deflated_ratio(best_values, trial_ratios, periods: int = PERIODS, risk_free: float = 0.0, n_trials: float | None = None) -> float:
     """Deflated Sharpe ratio (Bailey and López de Prado 2014): the probabilistic ratio of
-    the best trial's returns against the expected maximum of the trials' ratios."""
-    return probabilistic_ratio(best_values, expected_max_ratio(trial_ratios, periods), periods, risk_free)
+    the best trial's returns against the expected maximum of the trials' ratios (of
+    ``n_trials`` effective trials: ``effective_trials``; default their count)."""
+    return probabilistic_ratio(best_values, expected_max_ratio(trial_ratios, periods, n_trials), periods, risk_free)
 
 
 @dataclass(frozen=True)

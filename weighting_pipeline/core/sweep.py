@@ -11,6 +11,7 @@ expected best of as many settings with no skill.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from itertools import product
 from typing import Callable, Iterable, Mapping, Sequence
@@ -23,7 +24,8 @@ from weighting_pipeline.core.allocation import bounded_weights, folder_groups, s
 from weighting_pipeline.core.attribution import Attribution, entry_attribution
 from weighting_pipeline.core.backtest import entry_legs, holdout_arrays, score, weekly_realised_returns
 from weighting_pipeline.core.calendar import WeekWindows, previous_key
-from weighting_pipeline.core.chain import CHUNK_WEEKS, WeightingParams, run_chain
+from weighting_pipeline.core.chain import CHUNK_WEEKS, POLICIES, WeightingParams, run_chain
+from weighting_pipeline.core.smoothing import smooth, valid_targets
 from weighting_pipeline.core.deployed import DeployedGrid, deployed_grid
 from weighting_pipeline.core.lots import ENTRY_SEQ, booked_rows, pnl_date_of
 from weighting_pipeline.core.multipliers import multiplier_matrix
@@ -41,9 +43,20 @@ def setting_holdout(lots: pd.DataFrame, keys: Sequence[str], baseline: pd.Series
     """The backtest of ``keys`` under ``params`` (``baseline``: fractions by strategy;
     ``realised``/``closed`` from ``weekly_realised_returns`` of ``keys``; ``grid``: see
     ``run_chain``)."""
+    # Smoothing starts no earlier than the first week the sweep computes (see ``sweep``).
+    params = replace(params, smoothing_start=max(params.smoothing_start, weight_keys(keys)[0]))
     weights = run_chain(lots, weight_keys(keys), baseline, params, grid)["dynamic_weights"]
     attribution = entry_attribution(lots, keys, list(baseline.index), params.return_basis)
-    return score(weights, list(keys), baseline, realised, closed, attribution=attribution)[0]
+    return score(weights, list(keys), baseline, realised, closed, params.cost_bps, attribution=attribution)[0]
+
+
+def combination(base: WeightingParams, names: Sequence[str], values: Sequence) -> WeightingParams:
+    """The setting of one combination of a grid: ``base`` with a ``policy``'s preset
+    (``core.chain.POLICIES``) if the grid names one, then the grid's other values."""
+    chosen = dict(zip(names, values))
+    if "policy" in chosen and chosen["policy"] in POLICIES:
+        base = replace(base, **POLICIES[chosen["policy"]])
+    return replace(base, **chosen)
 
 
 def usable_combinations(grid: dict[str, Iterable], base: WeightingParams) -> tuple[list[tuple], list[tuple[tuple, str]]]:
@@ -53,14 +66,12 @@ def usable_combinations(grid: dict[str, Iterable], base: WeightingParams) -> tup
     names, usable, refused = list(grid), [], []
     for values in product(*(list(grid[n]) for n in names)):
         try:
-            params = replace(base, **dict(zip(names, values)))
+            params = combination(base, names, values)
         except ValueError as exc:
             refused.append((values, str(exc)))
         else:
             if params.return_basis == "market":
                 refused.append((values, "the sweep reads no daily bars: return_basis=market is backtested by tilt_backtest only"))
-            elif params.smoothing < 1:
-                refused.append((values, "the sweep scores each week's own weights: smoothing < 1 is backtested by tilt_backtest only"))
             else:
                 usable.append(values)
     return usable, refused
@@ -79,6 +90,7 @@ class SweepResult:
     best_row: int
     deflated_ratio: float  # of the best setting's information ratio, against all the settings tried
     actives: dict[int, pd.Series]  # row -> that setting's weekly active return
+    effective_trials: float = math.nan  # how many independent settings the tried ones are worth
 
 
 def ledger_key(params: WeightingParams) -> str:
@@ -179,15 +191,20 @@ def sweep(lots: pd.DataFrame | Mapping[str, pd.DataFrame], keys: Sequence[str], 
     stages = _Stages(ledger, keys, strategies, b)
     rows, actives = [], {}
     for i, values in enumerate(combos):
-        params = replace(base, **dict(zip(names, values)))  # validates the combination
+        params = combination(base, names, values)  # validates the combination
         r, c = stages.realised(ledger_key(params))
         score, qualified = stages.scores(params)
         m = multiplier_matrix(score, params.bounds, params.mapping, params.mapping_alpha)
         w = sleeve_weights(b, m, folder_groups(strategies), params.bounds) if params.sleeves == "folder" else bounded_weights(b, m, params.bounds)
+        if params.smoothing < 1:
+            # From the baseline at SMOOTHING_START or the first week computed here, whichever is later.
+            after = np.array([k >= params.smoothing_start for k in stages.weight_keys])
+            w = w.copy()
+            w[after] = smooth(w[after], b, params.smoothing, valid_targets(w[after], b, params.min_multiplier, params.max_multiplier))
         # The weights computed for the week before each of `keys` are in force during it; the
         # week before the first one's weights were not computed, so the baseline was in force.
         legs, ic = stages.legs(ledger_key(params), w, m, score, qualified)
-        result = holdout_arrays(w, b, m, score, qualified, r, c, previous=b, legs=legs, ic=ic)
+        result = holdout_arrays(w, b, m, score, qualified, r, c, previous=b, cost_bps=params.cost_bps, legs=legs, ic=ic)
         active = pd.Series(result["active"], index=pd.Index(list(keys), name="partition_key"), name="active")
         actives[i] = active
         rows.append({**dict(zip(names, values)), "weeks": len(active),
@@ -199,10 +216,13 @@ def sweep(lots: pd.DataFrame | Mapping[str, pd.DataFrame], keys: Sequence[str], 
                      "probability_ir_positive": analytics.probabilistic_ratio(active),
                      "growth_tilt": float(analytics.cumulative_growth(result["r_tilt"])[-1]),
                      "growth_baseline": float(analytics.cumulative_growth(result["r_base"])[-1]),
-                     "mean_turnover": float(np.mean(result["turnover"]))})
+                     "mean_turnover": float(np.mean(result["turnover"])),
+                     "active_after_costs": float(np.mean(result["active_net"]) * analytics.PERIODS),
+                     "max_drawdown": analytics.max_drawdown(result["r_tilt_net"])})
         if progress:
             progress(i + 1, len(combos))
     table = pd.DataFrame(rows)
     best_row = int(table["information_ratio"].fillna(-float("inf")).to_numpy().argmax())
-    deflated = analytics.deflated_ratio(actives[best_row], table["information_ratio"].to_numpy())
-    return SweepResult(table, table.iloc[best_row].to_dict(), best_row, deflated, actives)
+    n_eff = analytics.effective_trials(np.column_stack([actives[i].to_numpy(float) for i in sorted(actives)])) if actives else math.nan
+    deflated = analytics.deflated_ratio(actives[best_row], table["information_ratio"].to_numpy(), n_trials=n_eff)
+    return SweepResult(table, table.iloc[best_row].to_dict(), best_row, deflated, actives, n_eff)

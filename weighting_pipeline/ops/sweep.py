@@ -30,6 +30,7 @@ GRID_OPTIONS = {  # option -> (WeightingParams field, parser)
     "mapping": ("mapping", str),
     "mapping_alpha": ("mapping_alpha", float),
     "sleeves": ("sleeves", str),
+    "policies": ("policy", str),
 }
 
 
@@ -95,11 +96,13 @@ def _num(x: float, fmt: str, scale: float = 1.0, suffix: str = "") -> str:
 def table_text(table: pd.DataFrame, names: list[str], best: int) -> str:
     """The per-setting table for the terminal; the best row is marked with ``*``;
     a statistic the weeks cannot define (too few of them) shows as ``-``."""
-    header = [*names, "weeks", "IR", "SE (Mertens)", "SE (Lo)", "P(IR>0)", "growth tilt", "growth base", "turnover"]
+    header = [*names, "weeks", "IR", "SE (Newey-West)", "t (NW)", "SE (Mertens)", "P(IR>0)", "active after costs", "max drawdown",
+              "growth tilt", "growth base", "turnover"]
     rows = []
     for i, r in table.iterrows():
-        rows.append([*(str(r[n]) for n in names), str(r["weeks"]), _num(r["information_ratio"], ".3f"), _num(r["ir_standard_error"], ".3f"),
-                     _num(r["ir_standard_error_iid"], ".3f"), _num(r["probability_ir_positive"], ".1f", 100, "%"),
+        rows.append([*(str(r[n]) for n in names), str(r["weeks"]), _num(r["information_ratio"], ".3f"), _num(r["ir_standard_error_hac"], ".3f"),
+                     _num(r["t_statistic_hac"], ".2f"), _num(r["ir_standard_error"], ".3f"), _num(r["probability_ir_positive"], ".1f", 100, "%"),
+                     _num(r["active_after_costs"], ".2f", 100, "%"), _num(r["max_drawdown"], ".1f", 100, "%"),
                      _num(r["growth_tilt"], ".4f"), _num(r["growth_baseline"], ".4f"), _num(r["mean_turnover"], ".2f", 100, "%")])
         rows[-1][0] = ("* " if i == best else "  ") + rows[-1][0]
     header[0] = "  " + header[0]
@@ -161,8 +164,9 @@ def run(week_range: str, options: dict[str, str | None], progress: bool = True, 
     names = list(grid)
     print(table_text(result.table, names, result.best_row))
     setting = ", ".join(f"{k}={result.best[k]}" for k in names)
-    print(f"\nBest: {setting}: information ratio {_num(result.best['information_ratio'], '.3f')} ± {_num(result.best['ir_standard_error'], '.3f')}")
-    print(f"Deflated Sharpe ratio of the best, {n} setting(s) tried: {_num(result.deflated_ratio, '.3f')} "
+    print(f"\nBest: {setting}: information ratio {_num(result.best['information_ratio'], '.3f')} ± {_num(result.best['ir_standard_error_hac'], '.3f')} (Newey-West)")
+    print(f"Deflated Sharpe ratio of the best, {n} setting(s) tried, worth {_num(result.effective_trials, '.1f')} independent ones "
+          f"(their active returns are correlated): {_num(result.deflated_ratio, '.3f')} "
           "(the probability that its true information ratio beats the best of as many settings with no skill)")
     print(f"{n} setting(s) in {seconds:.2f} s ({n / seconds:.1f} settings/s)")
     if csv_path:

@@ -83,3 +83,14 @@ def test_short_or_flat_series_give_nan_not_errors():
         assert math.isnan(f([0.01, 0.01, 0.01]))
     v = a.verdict([0.01, -0.01, 0.02, 0.0])
     assert v.weeks == 4 and 0 <= v.probability_ir_positive <= 1
+
+
+def test_effective_trials_count_correlated_trials_once():
+    rng = np.random.default_rng(0)
+    common = rng.normal(size=(500, 1))
+    independent = rng.normal(size=(500, 6))
+    assert a.effective_trials(independent) == pytest.approx(6, rel=0.1)
+    assert a.effective_trials(np.repeat(common, 6, axis=1)) == pytest.approx(1.0)
+    half = common + independent  # correlation 0.5 between every pair: 36 / (6 + 30 * 0.25)
+    assert a.effective_trials(half) == pytest.approx(36 / 13.5, rel=0.1)
+    assert a.expected_max_ratio([1.0, 2.0, 3.0], n_trials=1.0) == 0.0
