@@ -22,3 +22,13 @@ def test_every_basis_gives_a_finite_verdict_over_the_same_weeks():
     assert len({(r["weeks"], r["first"], r["last"]) for r in rows}) == 1 and rows[0]["weeks"] > 400
     for r in rows:
         assert np.isfinite([r["information_ratio"], r["se_hac"], r["t_hac"], r["p_positive"]]).all()
+
+
+def test_the_authors_designs_are_compared_on_real_prices_and_on_no_skill():
+    tables = evidence.compare_policies()
+    assert list(tables) == ["real prices", "no skill"]
+    for table in tables.values():
+        assert table["policy"].tolist() == ["seed", "pr2977", "script"]
+        assert np.isfinite(table[["information_ratio", "ir_standard_error_hac", "t_statistic_hac", "active_after_costs"]].to_numpy()).all()
+        assert 1 <= table.attrs["effective_trials"] <= 3
+    assert tables["no skill"].attrs["deflated_ratio"] < 0.95  # no skill: nothing passes the deflated bar
