@@ -41,6 +41,7 @@ ENV_VARS: dict[str, tuple[str, type]] = {
     "smoothing": ("SMOOTHING", float),
     "smoothing_start": ("SMOOTHING_START", str),
     "policy": ("POLICY", str),
+    "compare_policies": ("COMPARE_POLICIES", str),
 }
 
 
@@ -78,6 +79,8 @@ class WeightingSettings(dg.ConfigurableResource):
 
     policy: str = Field(default="none", description="A preset of the settings above: seed (pull request 2957, the defaults), pr2977 or script (the trading author's later designs); variables set explicitly override it.")
 
+    compare_policies: str = Field(default="", description="tilt_report also compares these POLICY presets on one backtest of its weeks (comma-separated, e.g. seed,pr2977,script).")
+
     _baseline: Optional[Baseline] = PrivateAttr(default=None)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
@@ -110,13 +113,18 @@ class WeightingSettings(dg.ConfigurableResource):
             # The variables set, and any the error names (a default can be half of a bad combination).
             names = ", ".join(var for f, (var, _) in ENV_VARS.items() if f in values or f"{f}=" in str(exc)) or "defaults"
             raise SettingsError(f"{exc} (from {names})") from None
+        unknown = [p for p in settings.compare_policies.split(",") if p.strip() and p.strip() not in POLICIES]
+        if unknown:
+            raise SettingsError(f"COMPARE_POLICIES={settings.compare_policies!r} names no preset {', '.join(unknown)}: one of {', '.join(POLICIES)}")
         if settings.strategy_config_path is None:
             packaged_config_path(settings.stage)  # an unknown APP__STAGE fails here, by name
         return settings
 
     def differences(self, other: "WeightingSettings") -> dict[str, tuple]:
-        """Each setting (``ENV_VARS`` field) whose value differs: name -> (this one's, ``other``'s)."""
-        return {f: (getattr(self, f), getattr(other, f)) for f in ENV_VARS if getattr(self, f) != getattr(other, f)}
+        """Each setting (``ENV_VARS`` field) that changes the weights and whose value differs:
+        name -> (this one's, ``other``'s). (What the report compares changes no weight.)"""
+        return {f: (getattr(self, f), getattr(other, f)) for f in ENV_VARS
+                if f != "compare_policies" and getattr(self, f) != getattr(other, f)}
 
     def params(self) -> WeightingParams:
         """The validated algorithm parameters."""

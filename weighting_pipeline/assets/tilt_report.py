@@ -7,6 +7,8 @@ Unpartitioned and outside the weekly job: materialise it from the UI (or
 its materialization. Formulas and sources: ``docs/analytics.md``.
 """
 
+from dataclasses import replace
+
 import dagster as dg
 import numpy as np
 import pandas as pd
@@ -15,11 +17,51 @@ from weighting_pipeline.assets import report
 from weighting_pipeline.assets.code_versions import REPORT_CODE_VERSION
 from weighting_pipeline.assets.common import ANALYSIS_GROUP, OWNER
 from weighting_pipeline.assets.charts import markdown_image, tilt_chart
+from weighting_pipeline.assets.report import markdown_table
 from weighting_pipeline.core import analytics
+from weighting_pipeline.resources.ledger_reader import LedgerReader
 from weighting_pipeline.settings import WeightingSettings
 
 ASSET = "tilt_report"
 LEG_COLUMNS = {"tilt": "r_tilt", "baseline": "r_base", "naive": "r_naive"}
+
+
+def metadata_keys(backtest: pd.DataFrame) -> set[str]:
+    return set(backtest["partition_key"].astype(str))
+
+
+def policy_comparison(context: dg.AssetExecutionContext, keys: list[str], settings: WeightingSettings, ledger: LedgerReader) -> dict:
+    """``COMPARE_POLICIES``: the named designs through one backtest of the report's weeks
+    (``core.sweep``, one ledger read), as a table and numbers (``policies/<name>/...``)."""
+    from weighting_pipeline.core.calendar import WeekWindows
+    from weighting_pipeline.core.chain import POLICIES
+    from weighting_pipeline.core.sweep import sweep, weight_keys
+
+    params, baseline = settings.params(), settings.baseline()
+    names = [p.strip() for p in settings.compare_policies.split(",") if p.strip()]
+    base = params if params.return_basis != "market" else replace(params, return_basis="lot")  # the sweep reads no bars
+    lookback = max([params.lookback_days, *(int(POLICIES[n].get("lookback_days", params.lookback_days)) for n in names)])
+    start = WeekWindows.for_keys(weight_keys(keys), lookback).window_starts.min()
+    end = WeekWindows.for_keys(keys, 7).ends.max()
+    read = ledger.read_lots(baseline.stems, start, end, positions=base.return_basis == "deployed")
+    rows = read.bookings(base.pnl_date, base.return_basis)
+    b = pd.Series(baseline.allocations, dtype=float).reindex(baseline.keys)
+    result = sweep(rows, keys, b, {"policy": names}, base)
+    table = result.table
+    md = markdown_table(
+        ["Policy", "IR", "SE (Newey-West)", "t (Newey-West)", f"Active after {base.cost_bps:g} bp, a year", "Max drawdown", "Turnover a week"],
+        [[r["policy"], f"{r['information_ratio']:.2f}", f"{r['ir_standard_error_hac']:.2f}", f"{r['t_statistic_hac']:.2f}",
+          f"{100 * r['active_after_costs']:.2f}%", f"{100 * r['max_drawdown']:.1f}%", f"{100 * r['mean_turnover']:.2f}%"]
+         for _, r in table.iterrows()],
+        "lrrrrrr",
+    )
+    note = (f"Best: {result.best['policy']}; deflated Sharpe ratio {result.deflated_ratio:.3f} over {result.effective_trials:.1f} "
+            f"effective trials of {len(table)} ({base.return_basis} basis{', the sweep reads no bars' if base is not params else ''}).")
+    numbers = {f"policies/{r['policy']}/{c}": float(r[c]) for _, r in table.iterrows()
+               for c in ("information_ratio", "ir_standard_error_hac", "t_statistic_hac", "active_after_costs", "mean_turnover")
+               if np.isfinite(r[c])}
+    return {"policies": dg.MetadataValue.md(f"{md}\n\n{note}"), "policies/deflated_ratio": float(result.deflated_ratio),
+            "policies/effective_trials": float(result.effective_trials), **numbers}
 
 
 def missing_weeks(keys: list[str]) -> int:
@@ -82,7 +124,8 @@ def report_metadata(backtest: pd.DataFrame, risk_free: float, score: str = "shar
         "Mertens/Opdyke standard errors, P(IR > 0), hit rate, t-statistic, turnover, active share, rank IC; a chart."
     ),
 )
-def tilt_report(context: dg.AssetExecutionContext, tilt_backtest: pd.DataFrame, settings: WeightingSettings) -> dg.MaterializeResult:
+def tilt_report(context: dg.AssetExecutionContext, tilt_backtest: pd.DataFrame, settings: WeightingSettings,
+                ledger: LedgerReader) -> dg.MaterializeResult:
     if tilt_backtest.empty or "active" not in tilt_backtest:
         raise dg.Failure(f"{ASSET}: no week of tilt_backtest is stored yet; materialise the weekly chain for some weeks first")
     params = settings.params()
@@ -95,5 +138,7 @@ def tilt_report(context: dg.AssetExecutionContext, tilt_backtest: pd.DataFrame, 
     scored_on = ", ".join(scored) if scored else params.return_basis
     metadata = report_metadata(tilt_backtest, params.risk_free_rate, params.score, params.cost_bps, basis, scored_on)
     metadata["scored_on"] = scored_on
+    if settings.compare_policies:
+        metadata.update(policy_comparison(context, sorted(metadata_keys(tilt_backtest)), settings, ledger))
     context.log.info(metadata["verdict"])
     return dg.MaterializeResult(metadata=metadata)

@@ -162,3 +162,19 @@ def test_the_report_without_any_backtest_fails_saying_what_to_do(tables, instanc
     assert not result.success
     [failure] = [e for e in result.all_events if e.is_step_failure]
     assert "no week of tilt_backtest is stored yet" in failure.event_specific_data.error.message
+
+
+def test_the_report_compares_the_named_policies_on_its_weeks(ledger, tables, instance, baseline, monkeypatch):
+    from weighting_pipeline.core.chain import WeightingParams
+    from weighting_pipeline.core.sweep import sweep
+
+    assert run_chain_in_dagster(instance, partition_range=(FIRST, LAST)).success
+    monkeypatch.setenv("COMPARE_POLICIES", "seed,script")
+    assert materialize_report(instance).success
+    report = metadata(instance, "tilt_report")
+    assert "| seed |" in report["policies"] and "| script |" in report["policies"] and "effective trials of 2" in report["policies"]
+    # The same numbers as the core sweep of the report's weeks on the same ledger.
+    b = pd.Series(baseline.allocations, dtype=float).reindex(baseline.keys)
+    expected = sweep(canonical_order(ledger), WEEKS, b, {"policy": ["seed", "script"]}, WeightingParams()).table.set_index("policy")
+    for policy in ("seed", "script"):
+        assert report[f"policies/{policy}/information_ratio"] == pytest.approx(expected.loc[policy, "information_ratio"], rel=1e-9)
