@@ -2,7 +2,7 @@
 
   python -m benchmarks            full sizes (about 25 minutes on 2 cores, most of it seeding DynamoDB Local)
   python -m benchmarks --smoke    tiny sizes, to prove the scripts still run
-  python -m benchmarks --only kernel|basis|parse|backfill|backfill-postgres|backfill-gsi7|weekly-postgres|sweep|writes|dynamodb-start|calibration|evidence
+  python -m benchmarks --only kernel|basis|parse|backfill|backfill-postgres|backfill-gsi7|weekly-postgres|sweep|writes|market|dynamodb-start|calibration|evidence
 
 The backfills read the ledger as the trading system's table has it (GSI5);
 backfill-gsi7 measures the proposed close-date index (a proposal, not run by default).
@@ -14,18 +14,19 @@ import argparse
 import os
 import platform
 
-from benchmarks import backfill, basis, calibration, evidence, dynamodb_start, kernel, parse, sweep, weekly, writes
+from benchmarks import backfill, basis, calibration, evidence, market, dynamodb_start, kernel, parse, sweep, weekly, writes
 from weighting_pipeline.devtools.dynamodb_local import find_java
 
 FULL = {
     "kernel": [(50, 261, 300_000), (1000, 261, 2_000_000)],
     "basis": [(50, 261, 300_000)],
+    "market": [(50, 261)],
     "parse": [100_000],
     "backfill": [(50, 261, 300_000)],
     "sweep": [(50, 261, 300_000)],
     "writes": [(261, 50)],
 }
-SMOKE = {"kernel": [(5, 6, 600)], "basis": [(5, 6, 600)], "parse": [2_000], "backfill": [(3, 4, 300)], "sweep": [(5, 8, 2_000)], "writes": [(6, 3)]}
+SMOKE = {"kernel": [(5, 6, 600)], "basis": [(5, 6, 600)], "market": [(3, 4)], "parse": [2_000], "backfill": [(3, 4, 300)], "sweep": [(5, 8, 2_000)], "writes": [(6, 3)]}
 
 
 def machine() -> str:
@@ -42,7 +43,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--smoke", action="store_true")
     parser.add_argument("--only", choices=["kernel", "basis", "parse", "backfill", "backfill-postgres", "backfill-gsi7", "weekly-postgres", "sweep", "writes",
-                                           "dynamodb-start", "calibration", "evidence"])
+                                           "market", "dynamodb-start", "calibration", "evidence"])
     args = parser.parse_args()
     sizes = SMOKE if args.smoke else FULL
     repeats = 1 if args.smoke else 3
@@ -63,6 +64,12 @@ def main() -> None:
             base = (f"lot basis on the {r['exit_rows']:,} exit records: {r['lot_median_s']:.2f} s (ratio {r['ratio']:.2f}); "
                     f"cutting the weeks' positions (held_by_week, once): {r['held_by_week_s']:.2f} s")
             print(row("chain on deployed notional (PNL_DATE=exit)", size, r, 2, base, r["ratio"], "-", "-"))
+    if args.only in (None, "market"):
+        for s, w in sizes["market"]:
+            r = market.run(s, w, repeats=repeats)
+            size = f"{r['strategies']} strategies x {r['weeks']} weeks, {r['lots']:,} lots: {r['position_rows']:,} position rows, {r['sessions']:,} sessions of bars"
+            base = f"lot basis on the same ledger's closed lots: {r['lot_median_s']:.2f} s; reading the bars into closes: {r['bars_s']:.2f} s"
+            print(row("chain marked to market (RETURN_BASIS=market)", size, r, 2, base, r["ratio"], "-", "-"))
     if args.only in (None, "parse"):
         for n in sizes["parse"]:
             r = parse.run(n, repeats=repeats if args.smoke else 5)

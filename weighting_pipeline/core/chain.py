@@ -10,12 +10,13 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Sequence
 
+import numpy as np
 import pandas as pd
 
 from weighting_pipeline.core.calendar import FIRST_WEEK, WeekWindows, previous_key
 from weighting_pipeline.core.deployed import RETURN_BASES, DeployedGrid, deployed_grid
 from weighting_pipeline.core.lots import ENTRY_SEQ, PNL_DATES, booked_rows, pnl_date_of
-from weighting_pipeline.core.market import Bars, market_returns
+from weighting_pipeline.core.market import Bars, market_daily, market_returns, window_sessions
 from weighting_pipeline.core.allocation import SLEEVES
 from weighting_pipeline.core.multipliers import MAPPINGS, MultiplierBounds, multipliers
 from weighting_pipeline.core.shrinkage import SHRINKAGES
@@ -215,7 +216,10 @@ def _targets(
     if params.return_basis == "market":
         if bars is None:
             raise ValueError("return_basis=market marks positions to market: pass the bars (core.market.Bars)")
-        chunks = (market_returns(lots, chunk, strategies, bars) for chunk in weeks.chunks(CHUNK_WEEKS))
+        # Every lot is marked once over all the windows' sessions; each chunk reads its cells.
+        sessions = window_sessions(weeks, bars.days)[2]
+        daily = market_daily(lots, bars, strategies, np.unique(sessions[sessions < len(bars.days)]))
+        chunks = (market_returns(lots, chunk, strategies, bars, daily) for chunk in weeks.chunks(CHUNK_WEEKS))
         sharpe = sharpe_ratios_of(chunks, params.sharpe)
         mult = multipliers(sharpe, params.bounds, params.mapping, params.mapping_alpha, params.score_shrinkage)
         return {"sharpe_ratios": sharpe, "multipliers": mult, "dynamic_weights": dynamic_weights(mult, baseline, params.bounds, params.sleeves)}

@@ -287,11 +287,14 @@ def symbols_of(rows: pd.DataFrame) -> list[str]:
     return sorted({bars_symbol(s) for s in rows["symbol"].astype(str).unique()}) if len(rows) else []
 
 
-def market_returns(rows: pd.DataFrame, weeks: WeekWindows, strategies: Sequence[str], bars: Bars) -> "DailyReturns":
+def market_returns(rows: pd.DataFrame, weeks: WeekWindows, strategies: Sequence[str], bars: Bars,
+                   daily: MarketDaily | None = None) -> "DailyReturns":
     """Every window's daily returns on the ``market`` basis (``DailyReturns`` with
     ``pnl`` the marked-to-market P&L and ``deployed`` the value at work ``V`` of each
     session on the window's dates; ``bookings`` 1 where ``V > 0``; ``window_lots`` the
-    lots held at some session of the window; ``avg_position_value`` the mean ``V``)."""
+    lots held at some session of the window; ``avg_position_value`` the mean ``V``).
+    ``daily``: ``market_daily`` of these rows already computed for sessions covering these
+    windows' (a range read in chunks marks every lot once; the cells are the same)."""
     from weighting_pipeline.core.returns import DailyReturns
 
     strategies = list(strategies)
@@ -299,7 +302,7 @@ def market_returns(rows: pd.DataFrame, weeks: WeekWindows, strategies: Sequence[
     week, date, sess = window_sessions(weeks, bars.days)
     if len(sess) and ((sess >= len(bars.days)) | (bars.days[np.minimum(sess, len(bars.days) - 1)] != weeks.window_start_day[week] + date)).any():
         raise MarketDataError("the bars' sessions do not span these weeks' windows")
-    daily = market_daily(rows, bars, strategies, np.unique(sess))
+    daily = market_daily(rows, bars, strategies, np.unique(sess)) if daily is None else daily
     pnl = np.zeros((n_w, n_s, n_dates))
     value = np.zeros((n_w, n_s, n_dates))
     pnl[week, :, date] = daily.pnl[:, sess].T

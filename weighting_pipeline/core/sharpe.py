@@ -142,24 +142,54 @@ def _psi_long_run_variance(dev: np.ndarray, observed: np.ndarray, n: np.ndarray,
     """(weeks, strategies) Bartlett long-run variance of the Sharpe ratio's influence
     function over each window's observations in date order (``core.hac``, vectorised):
     ``psi = dev / sd - SR / 2 * (dev^2 / sd^2 - 1)`` with the per-period ``SR = excess / sd``,
-    lags by Andrews' AR(1) rule on the returns' deviations, per cell."""
+    lags by Andrews' AR(1) rule on the returns' deviations, per cell.
+
+    Cells are laid out one per row, observations first (lags count observations, not
+    calendar dates), rows sorted by their lag count so that lag ``k`` is one dot product
+    per row over the prefix of rows that use it. Each row's sums run in date order over
+    its own values only, so a cell's bits do not depend on the other cells of the range."""
+    shape = n.shape
+    n_dates = dev.shape[-1]
+    obs = observed.reshape(-1, n_dates)
+    # Rows padded to a multiple of 8 values (64 bytes): every row, and every shifted view of
+    # it, starts at the same alignment, so no SIMD path can sum one cell differently by row.
+    width = -(-n_dates // 8) * 8
+    d = np.zeros((obs.shape[0], width))
+    if obs.all():  # every date observed (the market basis, MISSING_DAYS=zero): already in place
+        d[:, :n_dates] = dev.reshape(-1, n_dates)
+    else:  # observations first, in date order (a stable sort of the flags)
+        order = np.argsort(~obs, axis=1, kind="stable")
+        d[:, :n_dates] = np.take_along_axis(np.where(obs, dev.reshape(-1, n_dates), 0.0), order, axis=1)
+    n_dates = width
+    flat_n, flat_std = n.reshape(-1).astype(float), std.reshape(-1)
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-        sd, sr = std[..., None], (excess / std)[..., None]
-        psi = np.where(observed, dev / sd - sr / 2 * (dev * dev / (sd * sd) - 1.0), 0.0)
-        # Observations first, in date order: lags count observations, not calendar dates.
-        order = np.argsort(~observed, axis=2, kind="stable")
-        psi = np.take_along_axis(psi, order, axis=2)
-        d = np.take_along_axis(np.where(observed, dev, 0.0), order, axis=2)
-        g0 = (d * d).sum(axis=2)
-        rho = np.clip(np.where(g0 > 0, (d[..., 1:] * d[..., :-1]).sum(axis=2) / g0, 0.0), 0.0, hac.MAX_RHO)
+        sr = (excess.reshape(-1) / flat_std)[:, None]
+        psi = d / flat_std[:, None]
+        term = psi * psi
+        term -= 1.0
+        term *= sr / 2
+        psi -= term
+        del term
+        past = np.arange(n_dates)[None, :] >= flat_n[:, None]  # slots past a row's observations
+        psi[past] = 0.0
+        psi[~np.isfinite(psi)] = 0.0
+        psi -= (psi.sum(axis=1) / flat_n)[:, None]  # demeaned, as core.hac's long-run variance is
+        psi[past] = 0.0
+        psi[~np.isfinite(psi)] = 0.0
+        g0 = np.einsum("ij,ij->i", d, d)
+        rho = np.clip(np.where(g0 > 0, np.einsum("ij,ij->i", d[:, 1:], d[:, :-1]) / g0, 0.0), 0.0, hac.MAX_RHO)
         alpha = 4 * rho**2 / ((1 - rho) ** 2 * (1 + rho) ** 2)
-        lags = np.minimum(np.floor(1.1447 * np.cbrt(alpha * n)), n // 3)
-        lags = np.where(np.isfinite(lags), lags, 0.0)
-        total = (psi * psi).sum(axis=2)
-        for k in range(1, int(lags.max(initial=0)) + 1):
-            weight = np.where(k <= lags, 1.0 - k / (lags + 1.0), 0.0)
-            total += 2.0 * weight * (psi[..., k:] * psi[..., :-k]).sum(axis=2)
-        return total / n
+        lags = np.minimum(np.floor(1.1447 * np.cbrt(alpha * flat_n)), flat_n // 3)
+        lags = np.where(np.isfinite(lags), lags, 0.0).astype(np.int64)
+        total = np.einsum("ij,ij->i", psi, psi)
+        by_lag = np.argsort(-lags, kind="stable")
+        ranked, ranked_lags = psi[by_lag], lags[by_lag]
+        extra = np.zeros(len(by_lag))
+        for k in range(1, int(ranked_lags.max(initial=0)) + 1):
+            m = int(np.searchsorted(-ranked_lags, -k, side="right"))  # the rows with lags >= k
+            extra[:m] += 2.0 * (1.0 - k / (ranked_lags[:m] + 1.0)) * np.einsum("ij,ij->i", ranked[:m, k:], ranked[:m, :-k])
+        total[by_lag] += extra
+        return np.where(flat_n > 1, total / flat_n, np.nan).reshape(shape)
 
 
 def _scores(stats: dict[str, np.ndarray], sharpe: np.ndarray, params: SharpeParams) -> tuple[np.ndarray, np.ndarray]:

@@ -144,3 +144,24 @@ def test_a_no_skill_ledger_of_overlapping_lots_is_called_noise(seed):
 def test_a_ledger_with_persistent_skill_is_found(seed):
     verdict, _ = _run(seed, skill=True)
     assert verdict.t_statistic_hac > 2.5 and verdict.probability_ir_positive_hac > 0.99
+
+
+def test_the_vectorised_sharpe_error_is_core_hac_and_a_cells_bits_do_not_depend_on_its_neighbours():
+    from weighting_pipeline.core.sharpe import _psi_long_run_variance
+
+    rng = np.random.default_rng(12)
+    dates = 91
+    r = np.cumsum(rng.normal(0, 0.01, (7, 13, dates + 10)), axis=2)[..., 10:] - np.cumsum(rng.normal(0, 0.01, (7, 13, dates + 10)), axis=2)[..., :-10]
+    observed = rng.random((7, 13, dates)) < 0.7  # overlapping sums, with gaps, as close dates have them
+    n = observed.sum(axis=2)
+    mean = np.where(observed, r, 0.0).sum(axis=2) / n
+    dev = np.where(observed, r - mean[..., None], 0.0)
+    std = np.sqrt((dev * dev).sum(axis=2) / (n - 1))
+    lrv = _psi_long_run_variance(dev, observed, n, std, mean - 0.0001)
+    for w, s in [(0, 0), (3, 7), (6, 12)]:
+        x = r[w, s][observed[w, s]] - 0.0001
+        expected = hac.ratio_standard_error(x, 1)  # annualised by sqrt(1): per period
+        assert np.sqrt(lrv[w, s] / n[w, s]) == pytest.approx(expected, rel=1e-12)
+        alone = _psi_long_run_variance(dev[w:w + 1, s:s + 1], observed[w:w + 1, s:s + 1], n[w:w + 1, s:s + 1],
+                                       std[w:w + 1, s:s + 1], (mean - 0.0001)[w:w + 1, s:s + 1])
+        assert alone[0, 0] == lrv[w, s]  # the same bits alone as among 91 others
