@@ -73,7 +73,10 @@ def test_each_week_and_its_item_record_the_provenance(lots, tables, instance, ba
     assert meta["parameters"] == {"lookback_days": 90, "risk_free_rate": 0.045, "min_lots": 5, "min_days": 5,
                                   "min_multiplier": 0.5, "max_multiplier": 2.0, "turnover_warn": 0.2,
                                   "noise_alpha": 0.05, "cost_bps": 0.0, "missing_days": "skip", "score": "sharpe", "pnl_date": "close",
-                                  "return_basis": "lot"}
+                                  "return_basis": "lot", "mapping": "minmax", "mapping_alpha": 0.5, "sleeves": "none",
+                                  "score_shrinkage": "none", "smoothing": 1.0, "smoothing_start": "2020-01-05", "policy": "none"}
+    assert meta["market_data"] == {} and "market_data" not in item  # the lot basis marks nothing to market
+    assert item["target_weights"] == item["weights"]  # no smoothing: the targets are the weights
     assert item["parameters"]["lookback_days"] == Decimal(90) and item["parameters"]["score"] == "sharpe"
     # Dagster records each asset's declared code version with its materialization.
     for asset, version in CODE_VERSIONS.items():
