@@ -16,7 +16,11 @@ Definitions (issue 11, kept exactly):
   ``return_basis=deployed``, ``R_s`` is the sum of the week's daily returns,
   each date's P&L over that date's deployed notional (``core.deployed``);
 - ``r_tilt = sum_s w_s R_s``, ``r_base = sum_s b_s R_s``,
-  ``r_naive = sum_s n_s R_s`` with ``n = b*m / sum(b*m)``; ``active = r_tilt - r_base``;
+  ``r_naive = sum_s n_s R_s`` with ``n = b*m / sum(b*m)``; ``active = r_tilt - r_base``.
+  With an ``Attribution`` (``core.attribution``; what ``tilt_backtest`` and the sweep
+  use on the realised-P&L bases), each booked row is weighed instead with the
+  weights, baseline and naive weights in force during its lot's entry week:
+  ``r_tilt = sum_s sum_E w_s(E) C_s(J, E)``, and so on;
 - ``turnover = 0.5 * sum|w - w_prev|`` between this week's and last week's
   weights in force; ``active_share = 0.5 * sum|w - b|``; ``coverage`` = the sum of
   the weights in force over strategies that booked P&L in the week;
