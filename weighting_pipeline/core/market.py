@@ -90,13 +90,15 @@ class Bars:
     @classmethod
     def from_frames(cls, frames: Mapping[str, pd.DataFrame], first_day: int, last_day: int) -> "Bars":
         """Bars of ``first_day .. last_day`` (day numbers) from each symbol's ``daily.parquet``
-        frame (``timestamp`` UTC, the bar's session is its New York date; ``close``)."""
+        frame (``timestamp`` UTC, ``close``). A bar's session is the UTC date of its timestamp,
+        as trading's ``MarketDataStore.append_bars`` keys its bars: Alpaca stamps a daily bar
+        at midnight New York (04:00 or 05:00 UTC), the session's own date either way."""
         days = first_day + np.flatnonzero(session_mask(first_day, last_day))
         symbols = tuple(frames)
         closes = np.full((len(days), len(symbols)), np.nan)
         for j, symbol in enumerate(symbols):
             frame = frames[symbol]
-            stamp = pd.DatetimeIndex(pd.to_datetime(frame["timestamp"], utc=True)).tz_convert(TIMEZONE).tz_localize(None)
+            stamp = pd.DatetimeIndex(pd.to_datetime(frame["timestamp"], utc=True)).tz_localize(None)
             day = (stamp.to_numpy().astype("datetime64[D]") - _EPOCH).astype(np.int64)
             at = np.searchsorted(days, day)
             ok = (at < len(days)) & (days[np.minimum(at, len(days) - 1)] == day)

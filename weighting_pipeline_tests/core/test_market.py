@@ -152,3 +152,12 @@ def test_a_range_gives_each_week_the_bits_it_gets_alone():
         np.testing.assert_array_equal(alone.pnl[0], ranged.pnl[i])
         np.testing.assert_array_equal(alone.deployed[0], ranged.deployed[i])
         np.testing.assert_array_equal(alone.window_lots[0], ranged.window_lots[i])
+
+
+def test_a_bar_belongs_to_its_timestamps_utc_date_as_trading_keys_it():
+    weeks = WeekWindows.for_keys([WEEK], 90)
+    midnight_ny = market_bars(SESSIONS, CLOSES)  # Alpaca's stamps: 04:00 or 05:00 UTC
+    midnight_utc = midnight_ny.assign(timestamp=pd.DatetimeIndex(SESSIONS).tz_localize("UTC"))  # a feed stamping 00:00 UTC
+    a, b = _bars(weeks, {"SPY": midnight_ny}), _bars(weeks, {"SPY": midnight_utc})
+    np.testing.assert_array_equal(a.closes, b.closes)
+    assert not np.isnan(a.closes).any()
