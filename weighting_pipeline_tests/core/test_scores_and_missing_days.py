@@ -230,14 +230,14 @@ def test_noise_rule_claims_a_tilt_in_about_five_percent_of_pure_noise_windows(n_
     frame = _simulated(n_strategies, np.full(n_strategies, 1.0), seed=n_strategies)
     rule = tilt_exceeds_noise(frame, return_basis=CALIBRATED)
     claims = 1 - len(rule.failures) / 2000
-    assert 0.03 <= claims <= 0.10, claims
+    assert 0.03 <= claims <= 0.08, claims
 
 
 def test_noise_rule_sees_a_real_spread_of_skill():
     frame = _simulated(9, np.linspace(-6, 6, 9), seed=99)
     rule = tilt_exceeds_noise(frame, return_basis=CALIBRATED)
     detected = 1 - len(rule.failures) / 2000
-    assert detected >= 0.85, detected
+    assert detected >= 0.90, detected
 
 
 def test_noise_rule_on_real_windows_reports_q_on_the_qualified_strategies():
