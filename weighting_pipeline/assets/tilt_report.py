@@ -26,10 +26,6 @@ ASSET = "tilt_report"
 LEG_COLUMNS = {"tilt": "r_tilt", "baseline": "r_base", "naive": "r_naive"}
 
 
-def metadata_keys(backtest: pd.DataFrame) -> set[str]:
-    return set(backtest["partition_key"].astype(str))
-
-
 def policy_comparison(context: dg.AssetExecutionContext, keys: list[str], settings: WeightingSettings, ledger: LedgerReader) -> dict:
     """``COMPARE_POLICIES``: the named designs through one backtest of the report's weeks
     (``core.sweep``, one ledger read), as a table and numbers (``policies/<name>/...``)."""
@@ -139,6 +135,6 @@ def tilt_report(context: dg.AssetExecutionContext, tilt_backtest: pd.DataFrame, 
     metadata = report_metadata(tilt_backtest, params.risk_free_rate, params.score, params.cost_bps, basis, scored_on)
     metadata["scored_on"] = scored_on
     if settings.compare_policies:
-        metadata.update(policy_comparison(context, sorted(metadata_keys(tilt_backtest)), settings, ledger))
+        metadata.update(policy_comparison(context, sorted(set(tilt_backtest["partition_key"].astype(str))), settings, ledger))
     context.log.info(metadata["verdict"])
     return dg.MaterializeResult(metadata=metadata)

@@ -7,7 +7,7 @@ tests, benchmarks and notebooks that want lots -> weights in one call.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Sequence
 
 import numpy as np
@@ -172,44 +172,6 @@ def run_chain(
     computed too, and ``weight`` is the partial adjustment (``core.smoothing``).
     """
     keys = list(keys)
-    out = _targets(lots, keys, baseline, params, grid, deployed, bars)
-    if params.smoothing < 1 and keys:
-        earlier = weeks_from(params.smoothing_start, previous_key(keys[0]))
-        frames = [_targets(lots, earlier, baseline, params, bars=bars)["dynamic_weights"]] if earlier else []
-        both = pd.concat([*frames, out["dynamic_weights"]], ignore_index=True)
-        both["partition_key"] = both["partition_key"].astype(str)
-        smoothed = smoothed_weights(both, baseline, params.smoothing, params.smoothing_start, params.bounds)
-        mine = smoothed[smoothed["partition_key"].isin(keys)].reset_index(drop=True)
-        mine["partition_key"] = pd.Categorical(mine["partition_key"], categories=keys)
-        out["dynamic_weights"] = mine
-    return out
-
-
-def weeks_from(first: str, last: str) -> list[str]:
-    """The partition keys ``first .. last`` (both Sundays), in order; empty if ``first > last``."""
-    return [str(d.date()) for d in pd.date_range(first, last, freq="7D")] if first <= last else []
-
-
-def _targets(
-    lots: pd.DataFrame,
-    keys: Sequence[str],
-    baseline: pd.Series,
-    params: WeightingParams = WeightingParams(),
-    grid: HalfDayGrid | None = None,
-    deployed: DeployedGrid | None = None,
-    bars: Bars | None = None,
-) -> dict[str, object]:
-    """closed lots (or exit records, under ``pnl_date=exit``; positions, under
-    ``return_basis=deployed``) -> daily returns -> Sharpe -> multipliers ->
-    weights, for ``keys``.
-
-    Returns the Sharpe, multiplier and weight frames, one row per (week,
-    strategy). (The ``daily_returns`` asset stores its stage; here it is
-    only an intermediate.) ``grid``: the lots already aggregated for windows
-    covering these weeks' (``half_day_grid``), to run many settings on one;
-    ``deployed`` likewise their deployed notional (``deployed_grid``); ``bars`` the
-    daily closes ``return_basis=market`` marks positions with (``core.market``).
-    """
     check_rows(lots, params)
     weeks = WeekWindows.for_keys(keys, params.lookback_days)
     strategies = list(baseline.index)
@@ -218,25 +180,37 @@ def _targets(
             raise ValueError("return_basis=market marks positions to market: pass the bars (core.market.Bars)")
         # Every lot is marked once over all the windows' sessions; each chunk reads its cells.
         sessions = window_sessions(weeks, bars.days)[2]
-        daily = market_daily(lots, bars, strategies, np.unique(sessions[sessions < len(bars.days)]))
-        chunks = (market_returns(lots, chunk, strategies, bars, daily) for chunk in weeks.chunks(CHUNK_WEEKS))
-        sharpe = sharpe_ratios_of(chunks, params.sharpe)
-        mult = multipliers(sharpe, params.bounds, params.mapping, params.mapping_alpha, params.score_shrinkage)
-        return {"sharpe_ratios": sharpe, "multipliers": mult, "dynamic_weights": dynamic_weights(mult, baseline, params.bounds, params.sleeves)}
-    bookings = booked_rows(lots)
-    if params.return_basis == "deployed" and deployed is None:
-        deployed = deployed_grid(lots, weeks, strategies)
-    elif params.return_basis == "lot":
-        deployed = None
-    # Lots are aggregated once; daily returns and Sharpe then go CHUNK_WEEKS at a time, so the
-    # dense (weeks x strategies x dates) arrays stay small enough to be reused, not re-faulted.
-    # Every (week, strategy) cell depends only on its own window: chunking changes no bit.
-    grid = grid if grid is not None else half_day_grid(bookings, weeks, strategies)
-    chunks = (daily_returns(bookings, chunk, strategies, grid, deployed) for chunk in weeks.chunks(CHUNK_WEEKS))
+        marked = market_daily(lots, bars, strategies, np.unique(sessions[sessions < len(bars.days)]))
+        chunks = (market_returns(lots, chunk, strategies, bars, marked) for chunk in weeks.chunks(CHUNK_WEEKS))
+    else:
+        bookings = booked_rows(lots)
+        if params.return_basis == "deployed" and deployed is None:
+            deployed = deployed_grid(lots, weeks, strategies)
+        elif params.return_basis == "lot":
+            deployed = None
+        # Lots are aggregated once; daily returns and Sharpe then go CHUNK_WEEKS at a time, so the
+        # dense (weeks x strategies x dates) arrays stay small enough to be reused, not re-faulted.
+        # Every (week, strategy) cell depends only on its own window: chunking changes no bit.
+        grid = grid if grid is not None else half_day_grid(bookings, weeks, strategies)
+        chunks = (daily_returns(bookings, chunk, strategies, grid, deployed) for chunk in weeks.chunks(CHUNK_WEEKS))
     sharpe = sharpe_ratios_of(chunks, params.sharpe)
     mult = multipliers(sharpe, params.bounds, params.mapping, params.mapping_alpha, params.score_shrinkage)
     weights = dynamic_weights(mult, baseline, params.bounds, params.sleeves)
+    if params.smoothing < 1 and keys:
+        # The targets of the weeks from SMOOTHING_START up to these, then the recursion over all.
+        earlier = weeks_from(params.smoothing_start, previous_key(keys[0]))
+        targets = run_chain(lots, earlier, baseline, replace(params, smoothing=1.0), bars=bars)["dynamic_weights"] if earlier else None
+        both = pd.concat([f for f in (targets, weights) if f is not None], ignore_index=True)
+        both["partition_key"] = both["partition_key"].astype(str)
+        smoothed = smoothed_weights(both, baseline, params.smoothing, params.smoothing_start, params.bounds)
+        weights = smoothed[smoothed["partition_key"].isin(keys)].reset_index(drop=True)
+        weights["partition_key"] = pd.Categorical(weights["partition_key"], categories=keys)
     return {"sharpe_ratios": sharpe, "multipliers": mult, "dynamic_weights": weights}
+
+
+def weeks_from(first: str, last: str) -> list[str]:
+    """The partition keys ``first .. last`` (both Sundays), in order; empty if ``first > last``."""
+    return [str(d.date()) for d in pd.date_range(first, last, freq="7D")] if first <= last else []
 
 
 def check_rows(frame: pd.DataFrame, params: WeightingParams) -> None:

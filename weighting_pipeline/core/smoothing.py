@@ -44,6 +44,19 @@ def smooth(targets: np.ndarray, baseline: np.ndarray, lam: float, valid: np.ndar
     return out
 
 
+def smooth_from(keys, targets: np.ndarray, baseline: np.ndarray, lam: float, start: str, lo: float, hi: float) -> np.ndarray:
+    """(weeks, strategies) weights of the weeks ``keys`` (in order) from their ``targets``:
+    the weeks from ``start`` on smoothed (``smooth``, stepping toward valid targets only),
+    the weeks before it left at their targets."""
+    targets = np.asarray(targets, dtype=float)
+    after = np.array([k >= start for k in keys], dtype=bool)
+    out = targets.copy()
+    if lam < 1.0 and after.any():
+        sub = targets[after]
+        out[after] = smooth(sub, baseline, lam, valid_targets(sub, baseline, lo, hi))
+    return out
+
+
 def valid_targets(targets: np.ndarray, baseline: np.ndarray, lo: float, hi: float) -> np.ndarray:
     """Whether each week's target is a valid step: finite, within ``[lo b, hi b]`` and summing to 1."""
     targets = np.asarray(targets, dtype=float)

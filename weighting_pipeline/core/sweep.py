@@ -25,7 +25,7 @@ from weighting_pipeline.core.attribution import Attribution, entry_attribution
 from weighting_pipeline.core.backtest import entry_legs, holdout_arrays, score, weekly_realised_returns
 from weighting_pipeline.core.calendar import WeekWindows, previous_key
 from weighting_pipeline.core.chain import CHUNK_WEEKS, POLICIES, WeightingParams, run_chain
-from weighting_pipeline.core.smoothing import smooth, valid_targets
+from weighting_pipeline.core.smoothing import smooth_from
 from weighting_pipeline.core.deployed import DeployedGrid, deployed_grid
 from weighting_pipeline.core.lots import ENTRY_SEQ, booked_rows, pnl_date_of
 from weighting_pipeline.core.multipliers import multiplier_matrix
@@ -198,9 +198,7 @@ def sweep(lots: pd.DataFrame | Mapping[str, pd.DataFrame], keys: Sequence[str], 
         w = sleeve_weights(b, m, folder_groups(strategies), params.bounds) if params.sleeves == "folder" else bounded_weights(b, m, params.bounds)
         if params.smoothing < 1:
             # From the baseline at SMOOTHING_START or the first week computed here, whichever is later.
-            after = np.array([k >= params.smoothing_start for k in stages.weight_keys])
-            w = w.copy()
-            w[after] = smooth(w[after], b, params.smoothing, valid_targets(w[after], b, params.min_multiplier, params.max_multiplier))
+            w = smooth_from(stages.weight_keys, w, b, params.smoothing, params.smoothing_start, params.min_multiplier, params.max_multiplier)
         # The weights computed for the week before each of `keys` are in force during it; the
         # week before the first one's weights were not computed, so the baseline was in force.
         legs, ic = stages.legs(ledger_key(params), w, m, score, qualified)

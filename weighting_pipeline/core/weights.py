@@ -8,7 +8,7 @@ import pandas as pd
 from weighting_pipeline.core.grid import cells, to_matrix
 from weighting_pipeline.core.allocation import bounded_weights, folder_groups, naive_weights, sleeve_weights
 from weighting_pipeline.core.multipliers import MultiplierBounds
-from weighting_pipeline.core.smoothing import smooth, valid_targets
+from weighting_pipeline.core.smoothing import smooth_from
 
 WEIGHT_COLUMNS = [
     "partition_key",
@@ -57,15 +57,8 @@ def smoothed_weights(frame: pd.DataFrame, baseline: pd.Series, lam: float, start
     if lam >= 1.0 or frame.empty:
         return frame
     keys, strategies, w, s = cells(frame, list(baseline.index))
-    after = np.array([k >= start for k in keys])
-    if not after.any():
-        return frame
     targets = to_matrix(frame, "target_weight", (len(keys), len(strategies)), w, s)
-    b = baseline.to_numpy(np.float64)
-    sub = targets[after]
-    valid = valid_targets(sub, b, bounds.min_multiplier, bounds.max_multiplier)
-    weights = targets.copy()
-    weights[after] = smooth(sub, b, lam, valid)
+    weights = smooth_from(keys, targets, baseline.to_numpy(np.float64), lam, start, bounds.min_multiplier, bounds.max_multiplier)
     out = frame.copy()
     out["weight"] = weights[w, s]
     return out
