@@ -37,9 +37,13 @@ RUN pip install --no-cache-dir --no-deps --require-hashes -r requirements.lock \
 # version changes with every commit, so the dependency layer above stays cached.
 ARG VERSION
 RUN test -n "$VERSION" || { echo "build with --build-arg VERSION=\"\$(./run.sh version)\"" >&2; exit 1; }
+COPY reader ./reader
 COPY pyproject.toml README.md ./
 COPY weighting_pipeline ./weighting_pipeline
-RUN SETUPTOOLS_SCM_PRETEND_VERSION="$VERSION" pip install --no-cache-dir --no-deps --no-build-isolation . \
+# The reader (ours, from reader/, so not in the lock) first: the package depends on it.
+RUN pip install --no-cache-dir --no-deps --no-build-isolation ./reader \
+ && SETUPTOOLS_SCM_PRETEND_VERSION="$VERSION" pip install --no-cache-dir --no-deps --no-build-isolation . \
+ && pip check \
  && python -c "from importlib.metadata import version; assert version('weighting_pipeline') == '$VERSION'"
 COPY deploy/dagster.yaml /opt/dagster/home/dagster.yaml
 COPY deploy/workspace.yaml /opt/dagster/workspace.yaml

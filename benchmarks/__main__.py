@@ -2,7 +2,7 @@
 
   python -m benchmarks            full sizes (about 25 minutes on 2 cores, most of it seeding DynamoDB Local)
   python -m benchmarks --smoke    tiny sizes, to prove the scripts still run
-  python -m benchmarks --only kernel|basis|parse|backfill|backfill-postgres|backfill-gsi7|weekly-postgres|sweep|writes|market|dynamodb-start|calibration|evidence
+  python -m benchmarks --only kernel|basis|parse|backfill|backfill-postgres|backfill-gsi7|weekly-postgres|sweep|writes|market|dynamodb-start|calibration|evidence|reader
 
 The backfills read the ledger as the trading system's table has it (GSI5);
 backfill-gsi7 measures the proposed close-date index (a proposal, not run by default).
@@ -14,7 +14,7 @@ import argparse
 import os
 import platform
 
-from benchmarks import backfill, basis, calibration, evidence, market, dynamodb_start, kernel, parse, sweep, weekly, writes
+from benchmarks import backfill, basis, calibration, evidence, market, dynamodb_start, kernel, parse, reader_size, sweep, weekly, writes
 from weighting_pipeline.devtools.dynamodb_local import find_java
 
 FULL = {
@@ -43,7 +43,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--smoke", action="store_true")
     parser.add_argument("--only", choices=["kernel", "basis", "parse", "backfill", "backfill-postgres", "backfill-gsi7", "weekly-postgres", "sweep", "writes",
-                                           "market", "dynamodb-start", "calibration", "evidence"])
+                                           "market", "dynamodb-start", "calibration", "evidence", "reader"])
     args = parser.parse_args()
     sizes = SMOKE if args.smoke else FULL
     repeats = 1 if args.smoke else 3
@@ -113,6 +113,12 @@ def main() -> None:
         print(row("DynamoDB Local start, bound to 127.0.0.1", f"in memory, {r['repeats']} starts each way", r, 2, base, r["ratio_vs_jar"], "-", "-"))
     if args.only in (None, "calibration"):
         calibration_table(calibration.run(seeds=3 if args.smoke else 100, n_weeks=20 if args.smoke else 70))
+    if args.only in (None, "reader"):
+        r = reader_size.run(repeats=1 if args.smoke else 7)
+        print(f"\nWhat trading installs (docs/trading.md): the reader, pip install --no-deps: {r['reader_bytes']:,} bytes in {r['reader_files']} files; "
+              f"what pip install weighting_pipeline brings (the {r['pipeline_env_distributions']} distributions of requirements.lock): "
+              f"{r['pipeline_env_bytes'] / 1e6:,.0f} MB in {r['pipeline_env_files']:,} files, {r['ratio']:,.0f}x. Cold import, median of fresh interpreters: the reader "
+              f"{r['reader_import_s']:.3f} s, boto3 {r['boto3_import_s']:.3f} s, weighting_pipeline.definitions {r['definitions_import_s']:.2f} s.")
     if args.only in (None, "evidence"):
         print("\nThe tilt on real prices (docs/evidence.md):\n" + evidence.table(evidence.run()))
 

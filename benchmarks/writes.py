@@ -15,7 +15,7 @@ from decimal import Decimal
 from weighting_pipeline.devtools.dynamodb_local import LocalDynamoDB
 from weighting_pipeline.ops.tables import create_weights_table
 from weighting_pipeline.publication.item import PK
-from weighting_pipeline.reader.dynamodb_client import client_config, make_client
+from weighting_pipeline_reader.client import client_config, make_client
 from weighting_pipeline.resources.weights_table import WeightsTable, to_wire
 
 

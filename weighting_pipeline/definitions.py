@@ -20,7 +20,7 @@ from weighting_pipeline.resources.dynamodb import DynamoDBResource
 from weighting_pipeline.resources.ledger_reader import LedgerReader
 from weighting_pipeline.resources.market_data import market_data_from_env
 from weighting_pipeline.resources.parquet_io_manager import PartitionedParquetIOManager
-from weighting_pipeline.resources.publication_rules import GRACE_ENV, PublicationRules
+from weighting_pipeline.resources.publication_rules import DEFAULT_GRACE_HOURS, GRACE_ENV, PublicationRules
 from weighting_pipeline.resources.weights_io_manager import DynamoDBWeightsIOManager
 from weighting_pipeline.resources.weights_table import WeightsTable
 from weighting_pipeline.schedules import analysis_after_publication, analysis_job, weekly_weighting_job, weekly_weighting_schedule
@@ -80,7 +80,7 @@ def build_resources(
         ),
         "weights_io_manager": DynamoDBWeightsIOManager(table=weights_table, ttl_days=deployment["ttl_days"]),
         "weights_table": weights_table,
-        "publication": PublicationRules(grace_hours=float(environ.get(GRACE_ENV) or 24.0)),
+        "publication": PublicationRules(grace_hours=float(environ.get(GRACE_ENV) or DEFAULT_GRACE_HOURS)),
         "alerts": alerts_topic(settings.stage, environ),
         "market_data": market_data_from_env(environ),
     }

@@ -1,11 +1,15 @@
 """Which addresses servers listen on, read from the kernel's socket tables (/proc/net/tcp, tcp6):
-what the machine's network could reach, whatever a server's options claim."""
+what the machine's network could reach, whatever a server's options claim; and a server that never answers."""
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import os
+import socket
+import threading
 from pathlib import Path
+from typing import Iterator
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -71,3 +75,32 @@ def is_loopback(address: Address) -> bool:
     """127.0.0.0/8, ::1, or an IPv4 loopback address mapped into IPv6 (how Java listens on 127.0.0.1)."""
     mapped = getattr(address, "ipv4_mapped", None)
     return address.is_loopback or (mapped is not None and mapped.is_loopback)
+
+
+@contextlib.contextmanager
+def silent_endpoint() -> Iterator[str]:
+    """``http://127.0.0.1:<port>`` of a server that accepts connections and never answers:
+    the worst case for a client's timeouts."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    held, stop = [], threading.Event()
+
+    def accept():
+        server.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                held.append(server.accept()[0])
+            except OSError:
+                pass
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.getsockname()[1]}"
+    finally:
+        stop.set()
+        thread.join()
+        for conn in held:
+            conn.close()
+        server.close()

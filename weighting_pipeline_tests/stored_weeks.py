@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pandas as pd
 from boto3.dynamodb.types import TypeSerializer
 
 from weighting_pipeline.core.calendar import WeekWindows
 from weighting_pipeline.core.chain import WeightingParams
-from weighting_pipeline.reader.profiles import validate_item
 from weighting_pipeline.publication.provenance import WeeklyWeights
 from weighting_pipeline.publication.item import week_items
 from weighting_pipeline.resources.dynamodb import DynamoDBResource
 from weighting_pipeline.resources.weights_table import WeightsTable
 from weighting_pipeline_tests.conftest import ledger_token, run_chain_in_dagster
+from weighting_pipeline_reader.item import check_in_force, check_weights
 
 VOLATILE = {"computed_at", "run_id", "run_started_at", "ttl"}  # differ between runs of the same week
 _serializer = TypeSerializer()
@@ -32,7 +34,9 @@ def assert_whole(items: dict[str, dict], reference: dict[str, dict], baseline) -
     """Each item validates as trading reads it (at its own week) and equals the clean run's."""
     for key, item in items.items():
         now = pd.Timestamp(item["valid_from"]) + pd.Timedelta(hours=1)
-        validate_item({k: _serializer.serialize(v) for k, v in item.items()}, key, baseline, now, pd.Timedelta(0))
+        wire = {k: _serializer.serialize(v) for k, v in item.items()}
+        check_in_force(wire, key, now)
+        check_weights(wire, key, {k: Decimal(repr(float(v))) for k, v in baseline.allocations.items()})
         assert content(item) == content(reference[key]), key
 
 

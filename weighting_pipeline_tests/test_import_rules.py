@@ -59,14 +59,15 @@ def test_the_core_imports_only_the_core_and_no_dagster_or_aws(name):
     found = imports(name)
     assert not foreign(found, THIRD_PARTY_AWS_OR_DAGSTER), f"{name} imports {foreign(found, THIRD_PARTY_AWS_OR_DAGSTER)}"
     assert {room(n) for n in ours(found)} <= {"core", ""}, f"{name} imports {ours(found)}"
+    # Of the reader package, only the item's format (standard library only): not its client or boto3.
+    assert foreign(found, ("weighting_pipeline_reader",)) <= {"weighting_pipeline_reader.item"}, name
 
 
-@pytest.mark.parametrize("name", [n for n in MODULES if room(n) in ("reader", "publication")])
-def test_the_reader_and_the_publication_format_import_no_dagster(name):
+@pytest.mark.parametrize("name", [n for n in MODULES if room(n) == "publication"])
+def test_the_publication_format_imports_no_dagster(name):
     found = imports(name)
     assert not foreign(found, ("dagster", "dagster_aws", "dagster_postgres", "dagster_webserver")), name
-    allowed = {"core", "publication", "reader"} if room(name) == "reader" else {"core", "publication"}
-    assert {room(n) for n in ours(found)} <= allowed | {""}, f"{name} imports {ours(found)}"
+    assert {room(n) for n in ours(found)} <= {"core", "publication", ""}, f"{name} imports {ours(found)}"
 
 
 def test_only_the_development_commands_import_the_development_tools():

@@ -136,7 +136,7 @@ def test_no_scan_no_wildcard_actions_and_star_resources_only_where_aws_allows_no
 
 
 def test_each_role_is_granted_exactly_what_its_process_calls(template):
-    pipeline = dynamodb_calls(package("profiles.py", "weights_table.py")) | dynamodb_calls(
+    pipeline = dynamodb_calls(package("weights_table.py")) | dynamodb_calls(
         [REPO / "weighting_pipeline/resources/weights_table.py"])
     s3 = {"s3:GetObject", "s3:PutObject", "s3:ListBucket"}  # the Parquet IO manager (pyarrow: GET/HEAD, PUT, LIST) and compute logs
     expected = {
@@ -144,7 +144,7 @@ def test_each_role_is_granted_exactly_what_its_process_calls(template):
         "CodeServerTaskRole": {"sns:Publish"},  # resources/alerts.py, from the sensors
         "DaemonTaskRole": LAUNCHER_CALLS,
         "WebserverTaskRole": {"ecs:DescribeTasks", "ecs:StopTask", "s3:GetObject", "s3:ListBucket"},
-        "TradingReaderPolicy": dynamodb_calls([REPO / "weighting_pipeline/reader/profiles.py"]),
+        "TradingReaderPolicy": dynamodb_calls([REPO / "reader/weighting_pipeline_reader/profile.py"]),
         # unpublish.py: WeightsTable.get_week (GetItem), replace_week (DescribeTable, PutItem of the tombstone),
         # then the reader (GetItem) to say what trading reads; audit --against-table: query_weeks (Query)
         "OperatorPolicy": {"dynamodb:PutItem", "dynamodb:DescribeTable", "dynamodb:GetItem", "dynamodb:Query"},
@@ -246,6 +246,10 @@ def test_runs_read_the_baseline_trading_deploys_when_given_and_only_that_object(
     # The parameter's empty default reaches the run as an empty variable: the packaged copy.
     assert WeightingSettings.from_env({"APP__STAGE": "prod", variable: ""}).baseline().location == packaged_config_path("prod").name
     assert WeightingSettings.from_env({"APP__STAGE": "prod", variable: "s3://b/k"}).strategy_config_path == "s3://b/k"
+    # ... which only a dev stack may do: staging and prod must be given trading's file.
+    rule = template["Rules"]["StagingAndProdReadTradingsBaseline"]
+    assert rule["RuleCondition"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "Stage"}, "dev"]}]}
+    assert [a["Assert"] for a in rule["Assertions"]] == [{"Fn::Not": [{"Fn::Equals": [{"Ref": "BaselineConfigBucket"}, ""]}]}]
 
 
 @pytest.mark.parametrize("service", ["DaemonService", "WebserverService"])

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import socket
-import threading
 import time
 from decimal import Decimal
 
@@ -26,11 +24,13 @@ from weighting_pipeline import get_strategy_profile
 from weighting_pipeline.core.baseline import load_baseline, packaged_config_path
 from weighting_pipeline.core.chain import run_chain
 from weighting_pipeline.devtools.demo_ledger import synthetic_lots
+from weighting_pipeline_tests.listening import silent_endpoint
 from weighting_pipeline_tests.stored_weeks import items_for
 
 KEY, PREVIOUS = "2040-02-19", "2040-02-12"
 NOW = pd.Timestamp("2040-02-28 12:00", tz="America/New_York")
 BASELINE = load_baseline(packaged_config_path("prod"))
+TRADING = {"files": BASELINE.keys, "allocations": BASELINE.allocations.to_dict()}
 _serializer = TypeSerializer()
 
 
@@ -116,8 +116,8 @@ def weights_table_env(monkeypatch):
 @given(current=st.one_of(st.none(), broken_item()), previous=st.one_of(st.none(), broken_item(), st.builds(lambda: valid_items()[PREVIOUS])))
 def test_fuzzed_items_always_give_safe_allocations(weights_table_env, caplog, current, previous):
     caplog.clear()
-    with caplog.at_level(logging.WARNING, logger="weighting_pipeline.reader.profiles"):
-        profile = get_strategy_profile("prod", now=NOW, client=ItemsClient(current, previous))
+    with caplog.at_level(logging.WARNING, logger="weighting_pipeline_reader"):
+        profile = get_strategy_profile(TRADING, now=NOW, client=ItemsClient(current, previous))
     values = list(profile.allocations.values())
     assert set(profile.allocations) == set(BASELINE.keys)
     assert all(isinstance(v, Decimal) and v.is_finite() and v >= 0 for v in values)
@@ -128,40 +128,19 @@ def test_fuzzed_items_always_give_safe_allocations(weights_table_env, caplog, cu
 
 
 def test_the_valid_items_are_used_so_the_fuzz_starts_from_a_good_item(weights_table_env):
-    profile = get_strategy_profile("prod", now=NOW, client=ItemsClient(valid_items()[KEY], valid_items()[PREVIOUS]))
+    profile = get_strategy_profile(TRADING, now=NOW, client=ItemsClient(valid_items()[KEY], valid_items()[PREVIOUS]))
     assert profile.is_dynamic and profile.source == KEY
 
 
 def test_an_unresponsive_endpoint_costs_trading_about_two_seconds(monkeypatch, caplog):
     """A server that accepts connections and never answers: the worst case for timeouts."""
-    silent = socket.socket()
-    silent.bind(("127.0.0.1", 0))
-    silent.listen(16)
-    held, stop = [], threading.Event()
-
-    def accept():
-        silent.settimeout(0.1)
-        while not stop.is_set():
-            try:
-                held.append(silent.accept()[0])
-            except OSError:
-                pass
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", f"http://127.0.0.1:{silent.getsockname()[1]}")
-    monkeypatch.setenv("STRATEGY_WEIGHTS__TABLE_NAME", "strategy-weights")
-    try:
+    with silent_endpoint() as endpoint:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", endpoint)
+        monkeypatch.setenv("STRATEGY_WEIGHTS__TABLE_NAME", "strategy-weights")
         began = time.monotonic()
-        with caplog.at_level(logging.WARNING, logger="weighting_pipeline.reader.profiles"):
-            profile = get_strategy_profile("prod", now=NOW)
+        with caplog.at_level(logging.WARNING, logger="weighting_pipeline_reader"):
+            profile = get_strategy_profile(TRADING, now=NOW)
         elapsed = time.monotonic() - began
-    finally:
-        stop.set()
-        thread.join()
-        for conn in held:
-            conn.close()
-        silent.close()
     assert not profile.is_dynamic and "unreachable" in profile.source
     assert profile.allocations == {k: Decimal(repr(float(v))) for k, v in BASELINE.allocations.items()}
     # Two attempts of a 0.5 s read timeout, plus backoff: comfortably under the 2.5 s budget.

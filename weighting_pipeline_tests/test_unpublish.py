@@ -9,7 +9,7 @@ import dagster as dg
 import pandas as pd
 
 from weighting_pipeline.devtools.demo_ledger import synthetic_ledger
-from weighting_pipeline.reader.profiles import get_strategy_profile
+from weighting_pipeline_reader import get_strategy_profile
 from weighting_pipeline.ops.unpublish import latest_unpublish
 from weighting_pipeline_tests.conftest import CLI, run_chain_in_dagster
 from weighting_pipeline_tests.stored_weeks import stored_weeks
@@ -31,8 +31,9 @@ def test_unpublish_leaves_a_tombstone_and_records_who_and_why_for_the_auditor(ta
         result = run_chain_in_dagster(instance, partition_key=WEEK)
         assert result.success
     published = stored_weeks(tables, [WEEK])[WEEK]
+    trading_baseline = {"files": baseline.keys, "allocations": baseline.allocations.to_dict()}
     in_force = pd.Timestamp(published["valid_from"]) + pd.Timedelta(hours=30)  # past any grace of an earlier week
-    assert get_strategy_profile(now=in_force).source == WEEK
+    assert get_strategy_profile(trading_baseline, now=in_force).source == WEEK
 
     done = cli(home, "unpublish", "--week", WEEK, "--reason", "ledger restated by the exchange", "--by", "alice")
     assert done.returncode == 0, done.stderr[-3000:]
@@ -40,7 +41,7 @@ def test_unpublish_leaves_a_tombstone_and_records_who_and_why_for_the_auditor(ta
     stone = stored_weeks(tables, [WEEK])[WEEK]
     assert "weights" not in stone and stone["unpublished"]["by"] == "alice"
     assert stone["unpublished"]["reason"] == "ledger restated by the exchange" and stone["unpublished"]["replaced_run_id"] == result.run_id
-    assert get_strategy_profile(now=in_force).source.startswith("baseline: ")
+    assert get_strategy_profile(trading_baseline, now=in_force).source.startswith("baseline: ")
 
     with dg.DagsterInstance.from_config(str(home)) as instance:
         record = latest_unpublish(instance, WEEK)

@@ -90,7 +90,8 @@ def unpublish(ctx: click.Context, week: str, reason: str, by: str | None, local:
     import dagster as dg
 
     from weighting_pipeline.ops.unpublish import UnpublishError, unpublish as unpublish_week
-    from weighting_pipeline.reader.profiles import get_strategy_profile
+    from weighting_pipeline.settings import WeightingSettings
+    from weighting_pipeline_reader import get_strategy_profile
     from weighting_pipeline.resources.weights_table import WeightsTable
 
     table = WeightsTable.from_env()
@@ -103,7 +104,9 @@ def unpublish(ctx: click.Context, week: str, reason: str, by: str | None, local:
     click.echo(f"Week {week} unpublished by {done.by} at {done.at} ({was}); trading uses the baseline for it.")
     click.echo(f"Recorded as an observation of dynamic_weights, partition {week}: {done.reason}")
     # A missing current week falls back to last week's weights within their grace, then the baseline.
-    click.echo(f"Trading now reads: {get_strategy_profile().source}")
+    baseline = WeightingSettings.from_env().baseline()  # the one trading deploys, by STRATEGY_CONFIG__PATH
+    now_reads = get_strategy_profile({"files": baseline.keys, "allocations": baseline.allocations.to_dict()})
+    click.echo(f"Trading now reads: {now_reads.source}")
 
 
 @click.command()

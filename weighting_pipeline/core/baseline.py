@@ -75,11 +75,18 @@ class Baseline:
         return {strategy_stem(k): k for k in self.allocations.index}
 
 
-def packaged_config_path(stage: str) -> Path:
-    """The packaged ``strategy.<stage>.json`` for a deployment stage."""
+def stage_file(stage: str) -> str:
+    """The baseline file a deployment stage reads, as trading's ``Settings`` picks it:
+    ``strategy.prod.json`` for prod, ``strategy.dev.json`` for every other stage."""
     if stage not in STAGES:
         raise BaselineConfigError(f"APP__STAGE={stage!r} is not a known stage; expected one of {', '.join(STAGES)}")
-    return Path(str(resources.files("weighting_pipeline.config") / f"strategy.{stage}.json"))
+    return "strategy.prod.json" if stage == "prod" else "strategy.dev.json"
+
+
+def packaged_config_path(stage: str) -> Path:
+    """The copy of trading's baseline packaged here for a stage (``stage_file``): for
+    the demo and the tests; production reads trading's own file (STRATEGY_CONFIG__PATH)."""
+    return Path(str(resources.files("weighting_pipeline.config") / stage_file(stage)))
 
 
 def load_baseline(path: str | Path) -> Baseline:

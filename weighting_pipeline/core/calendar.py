@@ -19,10 +19,11 @@ from typing import Sequence
 
 import numpy as np
 import pandas as pd
+# The first partition key (a Sunday): part of the published format, which the reader also knows.
+from weighting_pipeline_reader.item import FIRST_WEEK
 
 TIMEZONE = "America/New_York"
 WEEK_START_HOUR = 18
-FIRST_WEEK = "2020-01-05"  # the first partition key: a Sunday, the week start of 2020-01-05 18:00
 _NS_PER_DAY = 86_400 * 10**9
 _BOUNDARY_NS = WEEK_START_HOUR * 3_600 * 10**9
 _EPOCH = np.datetime64("1970-01-01", "D")

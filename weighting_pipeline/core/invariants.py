@@ -17,9 +17,8 @@ from scipy.stats import chi2
 
 from weighting_pipeline.core.multipliers import MultiplierBounds
 from weighting_pipeline.core.weights import turnover
-
-SUM_TOLERANCE = 1e-9
-BOUND_TOLERANCE = 1e-12  # absolute, on fractions: room for float rounding only
+# The published item's tolerances, defined once with its format (standard library only).
+from weighting_pipeline_reader.item import BOUND_TOLERANCE, SUM_TOLERANCE
 
 
 @dataclass(frozen=True)

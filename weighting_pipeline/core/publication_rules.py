@@ -1,6 +1,6 @@
 """Which weeks a run may publish: the weeks trading can read are protected.
 
-Trading's reader (``reader.profiles``) uses the latest complete week at ``now``
+Trading's reader (``weighting_pipeline_reader``) uses the latest complete week at ``now``
 and, while that week's item is missing, the week before it until its
 ``valid_until`` plus the reader's grace. Those are the *protected* weeks at the
 time of a write. The rules, per week of a run:

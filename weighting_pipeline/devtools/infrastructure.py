@@ -102,9 +102,12 @@ def physical_ids(cloudformation, stack_name: str) -> dict[str, str]:
             if r["LogicalResourceId"]}  # moto lists each resource it skipped as a blank row
 
 
-def _parameters(stage: str, image: str, vpc: str, subnet: str, ledger_table: str, database: dict[str, str], secret_arn: str) -> dict[str, str]:
+def _parameters(stage: str, image: str, vpc: str, subnet: str, ledger_table: str, database: dict[str, str], secret_arn: str,
+                baseline: tuple[str, str]) -> dict[str, str]:
     return {
         "Stage": stage,
+        "BaselineConfigBucket": baseline[0],
+        "BaselineConfigKey": baseline[1],
         "ImageUri": image,
         "VpcId": vpc,
         "SubnetIds": subnet,
@@ -114,6 +117,18 @@ def _parameters(stage: str, image: str, vpc: str, subnet: str, ledger_table: str
         "ExistingDatabaseName": database["DAGSTER_PG_DB"],
         "ExistingDatabaseSecretArn": secret_arn,
     }
+
+
+def deploy_tradings_baseline(s3, bucket: str, stage: str) -> tuple[str, str]:
+    """Trading's ``strategy.<stage>.json`` in a versioned bucket, as trading's deploy would put it
+    (here the copy packaged for the demo, which is trading's at 433bc3af); its (bucket, key)."""
+    from weighting_pipeline.core.baseline import packaged_config_path
+
+    path = packaged_config_path(stage)
+    s3.create_bucket(Bucket=bucket)
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    s3.put_object(Bucket=bucket, Key=path.name, Body=path.read_bytes())
+    return bucket, path.name
 
 
 def wait_for_stack(cloudformation, name: str, timeout: float = 60) -> dict:
@@ -163,7 +178,8 @@ def deploy(
     secret_arn = aws("secretsmanager").create_secret(
         Name=f"{stack_name}-{stage}-database",
         SecretString=json.dumps({"username": database["DAGSTER_PG_USER"], "password": database["DAGSTER_PG_PASSWORD"]}))["ARN"]
-    parameters = _parameters(stage, image, vpc, subnet, ledger_table, database, secret_arn)
+    baseline = deploy_tradings_baseline(aws("s3"), f"{stack_name}-{stage}-trading-config".lower(), stage)
+    parameters = _parameters(stage, image, vpc, subnet, ledger_table, database, secret_arn, baseline)
 
     # ---- The template, as AWS would deploy it ----
     cloudformation = aws("cloudformation")

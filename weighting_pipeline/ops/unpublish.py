@@ -1,7 +1,7 @@
 """Roll a week back to the baseline: replace its item with a tombstone, and say so where auditors look.
 
 Trading falls back to the baseline when a week has no item, and reads a
-tombstone as no item (``reader.profiles``), so the tombstone is the rollback.
+tombstone as no item (``weighting_pipeline_reader``), so the tombstone is the rollback.
 It carries ``run_started_at`` = the time of the unpublish: a run started before
 it, still running, cannot publish the rolled-back week again (a newer run can;
 ``publication.item``). The action is also recorded as an ``AssetObservation``

@@ -1,39 +1,9 @@
-"""One DynamoDB item per week of weights: the Decimal boundary.
+"""One DynamoDB item per week of weights: the Decimal boundary, on the writer's side.
 
-Item layout (keys ``PK = "WEIGHTS#WEEK"``, ``SK = <partition key>``)::
-
-    EntityType            "DYNAMIC_WEIGHTS"
-    partition_key         "2026-03-01"  (week start)
-    valid_from            week end, ISO-8601 with the New York offset
-    valid_until           one calendar week later
-    window_start          start of the lookback window
-    computed_at, run_id   when and by which Dagster run
-    run_started_at        Number, epoch seconds UTC: creation time of the run's root run
-                          (``dagster/root_run_id``); a write replaces an item only if its
-                          run started no earlier (``weights_table.NEWER_WINS``)
-    parameters            map of the algorithm's parameters
-    baseline_file, baseline_sha256, baseline_uri, baseline_version,
-    package_version, lock_sha256, code_version, ledger_index, weights_sha256
-                          how the week was computed (``provenance.Provenance``);
-                          weights_sha256 is the SHA-256 of the week's weights in
-                          ``provenance.CANONICAL_WEIGHTS``, recomputable from ``weights``
-    weights, target_weights, multipliers, sharpe_ratios, baseline_allocations
-                          maps of baseline key -> Number (Decimal, never float);
-                          target_weights are the week's weights without SMOOTHING
-                          (equal to weights when it is 1);
-                          sharpe_ratios holds qualified strategies only
-    skipped_strategies    map of baseline key -> reason
-    market_data           only under RETURN_BASIS=market: the daily bars the week was marked
-                          with, {"bucket": ..., "bars": {"<SYMBOL>/daily.parquet": ETag}}
-    forced_publication    only on a week written under the run tag weighting/publish=force:
-                          which rule the tag lifted (``core.publication_rules``)
-    ttl                   Number, epoch seconds: max(write time, valid_until) + ttl_days
-
-``unpublish`` replaces a week's item with a *tombstone* (``tombstone``): the
-same key, ``partition_key``, ``unpublished`` (a map: by, reason, at, and the
-run_id and weights_sha256 of the item it replaced), ``run_started_at`` = the
-time of the unpublish, and a ``ttl``; no weights. Trading's reader treats it as
-no item, and a run started before the unpublish cannot write over it.
+The item's layout, and the checks every published week passes, are defined once,
+in the reader package trading installs (``weighting_pipeline_reader.item``); this
+module builds items to that layout from a week's frames and provenance, and the
+IO manager runs the reader's ``check_weights`` on each before writing it.
 
 Floats become ``Decimal(repr(x))``: the shortest decimal that round-trips to
 the same float, so stored weights sum to 1 as closely as the floats did.
@@ -50,10 +20,8 @@ import pandas as pd
 
 from weighting_pipeline.core.calendar import WeekWindows
 from weighting_pipeline.publication.provenance import WeeklyWeights
+from weighting_pipeline_reader.item import ENTITY_TYPE, PK, TOMBSTONE, is_tombstone
 
-PK = "WEIGHTS#WEEK"
-ENTITY_TYPE = "DYNAMIC_WEIGHTS"
-TOMBSTONE = "unpublished"  # the attribute that makes an item a tombstone
 DEFAULT_TTL_DAYS = 7
 
 
@@ -125,11 +93,6 @@ def week_items(weekly: WeeklyWeights, weeks: WeekWindows, *, written_at: pd.Time
         if decision is not None and decision.forced:
             items[-1]["forced_publication"] = decision.reason
     return items
-
-
-def is_tombstone(item: dict[str, Any] | None) -> bool:
-    """Whether a stored item (Python types or wire format) is an unpublish tombstone."""
-    return item is not None and TOMBSTONE in item
 
 
 def is_live(item: dict[str, Any] | None) -> bool:

@@ -1,7 +1,7 @@
 """The DynamoDB resource: one boto3 client factory with bounded retries, for the pipeline.
 
-The client itself is built by ``reader.dynamodb_client`` (no Dagster), which
-the trading reader uses directly.
+The client itself is built by the reader package's ``client`` module, which
+trading's reader uses directly.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 from dagster_aws.utils import ResourceWithBoto3Configuration
 from pydantic import Field, PrivateAttr
 
-from weighting_pipeline.reader.dynamodb_client import client_config, make_client
+from weighting_pipeline_reader.client import client_config, make_client
 
 
 class DynamoDBResource(ResourceWithBoto3Configuration):

@@ -2,7 +2,9 @@
 
 Before anything is written, every week of the output must pass the blocking
 invariants of ``core.invariants`` against the baseline and bounds it was
-computed with, and carry provenance whose weights hash matches its weights.
+computed with, and carry provenance whose weights hash matches its weights;
+then each item, as it will be stored, must pass the reader's own
+``check_weights``, so nothing is published that trading would refuse.
 A single violation refuses the whole output, so DynamoDB keeps the last good
 weeks.
 """
@@ -18,8 +20,9 @@ from weighting_pipeline.core.invariants import blocking_invariants
 from weighting_pipeline.publication.provenance import WeeklyWeights, week_weights
 from weighting_pipeline.publication.weights_hash import weights_sha256_or_none
 from weighting_pipeline.assets.common import week_span
-from weighting_pipeline.publication.item import TOMBSTONE, is_tombstone, items_to_frame, week_items
-from weighting_pipeline.resources.weights_table import WeightsTable, WriteResult
+from weighting_pipeline.publication.item import TOMBSTONE, is_tombstone, items_to_frame, to_decimal, week_items
+from weighting_pipeline.resources.weights_table import WeightsTable, WriteResult, to_wire
+from weighting_pipeline_reader.item import ItemError, check_weights
 
 
 class WeightsRejected(ValueError):
@@ -50,6 +53,20 @@ def guard(weekly: WeeklyWeights, keys: list[str]) -> None:
         raise WeightsRejected("refusing to publish weights: " + "; ".join(problems))
 
 
+def as_trading_reads(items: list[dict], baseline_allocations) -> None:
+    """Raise ``WeightsRejected`` unless every item passes the reader's ``check_weights``
+    against the baseline it was computed from (``baseline_allocations``: key -> float)."""
+    wanted = {str(k): to_decimal(v) for k, v in baseline_allocations.items()}
+    problems = []
+    for item in items:
+        try:
+            check_weights(to_wire(item), item["partition_key"], wanted)
+        except ItemError as exc:
+            problems.append(str(exc))
+    if problems:
+        raise WeightsRejected("refusing to publish weights trading's reader would refuse: " + "; ".join(problems))
+
+
 class DynamoDBWeightsIOManager(dg.ConfigurableIOManager):
     """Writes each week of ``dynamic_weights`` as one DynamoDB item with a TTL.
 
@@ -69,6 +86,7 @@ class DynamoDBWeightsIOManager(dg.ConfigurableIOManager):
         if publish:
             weeks = WeekWindows.for_keys(publish, obj.params.lookback_days)
             items = week_items(obj, weeks, written_at=pd.Timestamp.now(tz="UTC"), ttl_days=self.ttl_days)
+            as_trading_reads(items, obj.baseline.allocations)
             result = self.table.put_weeks(items)
             if result.written:
                 context.log.info(

@@ -72,3 +72,24 @@ def test_io_manager_refuses_bad_weights_and_keeps_the_last_good_week(tables, bas
     with pytest.raises(WeightsRejected, match="weights_sha256 differs"):
         manager.handle_output(context, mismatched)
     assert table(tables).get_week(KEY) == kept
+
+
+def test_an_item_trading_would_refuse_is_not_written(baseline):
+    """The writer runs the reader's own check on each item as it will be stored."""
+    from decimal import Decimal
+
+    from weighting_pipeline.resources.weights_io_manager import as_trading_reads
+    from weighting_pipeline_tests.stored_weeks import items_for
+
+    lots = synthetic_lots(baseline.keys, "2025-10-01", "2026-03-31", 1.0, seed=4)
+    frame = run_chain(lots, [KEY], baseline.allocations)["dynamic_weights"]
+    [item] = items_for(frame, [KEY], baseline, pd.Timestamp("2026-03-09", tz="UTC"))
+    as_trading_reads([item], baseline.allocations)  # a computed week passes
+    item["weights"]["gold.clj"] += Decimal("0.001")
+    with pytest.raises(WeightsRejected, match=f"trading.s reader would refuse: item for {KEY} weights sum to 1.000999"):
+        as_trading_reads([item], baseline.allocations)
+    item["weights"]["gold.clj"] -= Decimal("0.001")
+    moved = baseline.allocations.copy()
+    moved["gold.clj"] += 0.01
+    with pytest.raises(WeightsRejected, match="computed from another baseline"):
+        as_trading_reads([item], moved)

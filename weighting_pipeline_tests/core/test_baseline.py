@@ -27,6 +27,13 @@ def test_every_stage_file_is_valid(stage):
     assert abs(load_baseline(packaged_config_path(stage)).allocations.sum() - 1) < 1e-9
 
 
+@pytest.mark.parametrize(("stage", "file"), [("dev", "strategy.dev.json"), ("staging", "strategy.dev.json"), ("prod", "strategy.prod.json")])
+def test_each_stage_reads_the_file_trading_reads(stage, file):
+    """Trading's Settings (config/config.py) loads strategy.prod.json for prod and strategy.dev.json
+    for every other stage; staging once read a strategy.staging.json trading never loads."""
+    assert packaged_config_path(stage).name == file
+
+
 def test_unknown_stage_names_the_setting():
     with pytest.raises(BaselineConfigError, match="APP__STAGE='qa'"):
         packaged_config_path("qa")

@@ -8,6 +8,7 @@ import boto3
 import pytest
 from cfnlint.decode import decode
 
+from weighting_pipeline.core.baseline import packaged_config_path
 from weighting_pipeline.devtools.containers import ContainerSpec
 from weighting_pipeline.devtools.fargate import container_spec, resolve_secret
 from weighting_pipeline.devtools.infrastructure import SERVICES, TEMPLATE
@@ -68,7 +69,11 @@ def test_the_run_container_gets_the_template_environment_and_the_database_secret
     assert env["STRATEGY_WEIGHTS__TABLE_NAME"] == deployed.weights_table == "strategy-weights-prod"
     assert env["TRADE_LEDGER__TABLE_NAME"] == deployed.ledger_table
     assert env["DAGSTER_ECS_SUBNETS"] == deployed.subnet
-    assert env["INTERMEDIATES__BASE_PATH"] == deployed.intermediates and env["STRATEGY_CONFIG__PATH"] == ""
+    assert env["INTERMEDIATES__BASE_PATH"] == deployed.intermediates
+    # A prod stack reads the baseline trading deploys, from the bucket trading's deploy put it in.
+    bucket, key = deployed.parameters["BaselineConfigBucket"], deployed.parameters["BaselineConfigKey"]
+    assert env["STRATEGY_CONFIG__PATH"] == f"s3://{bucket}/{key}" and key == "strategy.prod.json"
+    assert deployed.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read() == packaged_config_path("prod").read_bytes()
 
 
 def test_the_weights_table_is_copied_to_dynamodb_local_with_its_ttl(deployed):

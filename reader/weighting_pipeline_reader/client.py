@@ -1,8 +1,7 @@
 """DynamoDB clients from the standard AWS chain, with bounded retries and an integrity check.
 
-No Dagster here: the trading reader (``profiles.get_strategy_profile``) builds
-its client with this module, so a trading process never loads Dagster;
-``resources.dynamodb.DynamoDBResource`` wraps the same functions for the pipeline.
+The reader builds its client here; the pipeline's ``DynamoDBResource`` wraps
+the same functions, so both ends talk to DynamoDB the same way.
 """
 
 from __future__ import annotations
