@@ -38,6 +38,13 @@ SCHEDULE_STATUS_ENV = "SCHEDULE__DEFAULT_STATUS"
 MISSED_WEEK_ENV = "ALERTS__MISSED_WEEK_HOURS"
 
 
+def deployment_of(stage: str) -> dict:
+    """The row of ``DEPLOYMENTS`` for ``stage``; an unknown stage is named."""
+    if stage not in DEPLOYMENTS:
+        raise SettingsError(f"APP__STAGE={stage!r} is not a known stage; expected one of {', '.join(DEPLOYMENTS)}")
+    return DEPLOYMENTS[stage]
+
+
 def alerts_topic(stage: str, environ: Mapping[str, str]) -> AlertsTopic:
     """Alerts from ``ALERTS__SNS_TOPIC_ARN``, ``DAGSTER_WEBSERVER_URL`` and ``ALERTS__MISSED_WEEK_HOURS``."""
     raw = (environ.get(MISSED_WEEK_ENV) or "2").strip()
@@ -60,7 +67,7 @@ def build_resources(
 ) -> dict[str, object]:
     """The deployment's resources; ``dynamodb`` overrides its client settings (tests, tools)."""
     environ = os.environ if environ is None else environ
-    deployment = DEPLOYMENTS[settings.stage]
+    deployment = deployment_of(settings.stage)
     dynamodb = dynamodb or DynamoDBResource(max_attempts=deployment["max_attempts"])
     weights_table = WeightsTable(dynamodb=dynamodb, table_name=dg.EnvVar("STRATEGY_WEIGHTS__TABLE_NAME"))
     # Partial, so that the intermediates' IO manager gets the run's resolved settings (run
@@ -90,7 +97,7 @@ def schedule_status(stage: str, environ: Mapping[str, str]) -> dg.DefaultSchedul
     """The weekly schedule's default status: the stage's, unless ``SCHEDULE__DEFAULT_STATUS`` says otherwise."""
     raw = (environ.get(SCHEDULE_STATUS_ENV) or "").strip().upper()
     if not raw:
-        return DEPLOYMENTS[stage]["schedule"]
+        return deployment_of(stage)["schedule"]
     if raw not in ("RUNNING", "STOPPED"):
         raise SettingsError(f"{SCHEDULE_STATUS_ENV}={raw!r} must be RUNNING or STOPPED")
     return dg.DefaultScheduleStatus[raw]

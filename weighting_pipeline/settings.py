@@ -12,7 +12,7 @@ from typing import Optional
 import dagster as dg
 from pydantic import Field, PrivateAttr
 
-from weighting_pipeline.core.baseline import Baseline, packaged_config_path
+from weighting_pipeline.core.baseline import Baseline, BaselineConfigError, packaged_config_path, stage_file
 from weighting_pipeline.core.calendar import FIRST_WEEK
 from weighting_pipeline.core.chain import POLICIES, WeightingParams
 from weighting_pipeline.resources.baseline_source import read_baseline
@@ -116,8 +116,10 @@ class WeightingSettings(dg.ConfigurableResource):
         unknown = [p for p in settings.compare_policies.split(",") if p.strip() and p.strip() not in POLICIES]
         if unknown:
             raise SettingsError(f"COMPARE_POLICIES={settings.compare_policies!r} names no preset {', '.join(unknown)}: one of {', '.join(POLICIES)}")
-        if settings.strategy_config_path is None:
-            packaged_config_path(settings.stage)  # an unknown APP__STAGE fails here, by name
+        try:
+            stage_file(settings.stage)  # an unknown APP__STAGE fails here, by name, whatever else is set
+        except BaselineConfigError as exc:
+            raise SettingsError(str(exc)) from None
         return settings
 
     def differences(self, other: "WeightingSettings") -> dict[str, tuple]:

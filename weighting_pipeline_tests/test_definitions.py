@@ -126,6 +126,28 @@ def test_bad_settings_fail_at_load_naming_the_variable(environ, problem):
         build_definitions(environ)
 
 
+@pytest.mark.parametrize("others", [{}, {"STRATEGY_CONFIG__PATH": "/nowhere/strategy.json"},
+                                    {"STRATEGY_CONFIG__PATH": "s3://bucket/strategy.json", "SCHEDULE__DEFAULT_STATUS": "RUNNING"}])
+def test_a_bad_stage_is_named_whatever_else_is_set(others):
+    """With STRATEGY_CONFIG__PATH set, the stage once went unchecked until DEPLOYMENTS[stage]: a bare KeyError."""
+    with pytest.raises(SettingsError, match="APP__STAGE='bogus' is not a known stage; expected one of dev, staging, prod"):
+        build_definitions({"APP__STAGE": "bogus", **others})
+
+
+def test_each_place_a_stage_is_looked_up_names_a_bad_one():
+    from weighting_pipeline.core.baseline import BaselineConfigError, packaged_config_path, stage_file
+    from weighting_pipeline.definitions import build_resources, deployment_of, schedule_status
+
+    for lookup in (stage_file, packaged_config_path):
+        with pytest.raises(BaselineConfigError, match="APP__STAGE='bogus'"):
+            lookup("bogus")
+    for lookup in (deployment_of, lambda stage: schedule_status(stage, {})):
+        with pytest.raises(SettingsError, match="APP__STAGE='bogus'"):
+            lookup("bogus")
+    with pytest.raises(SettingsError, match="APP__STAGE='bogus'"):  # settings made by hand, not from the environment
+        build_resources(WeightingSettings(stage="bogus", strategy_config_path="/x.json"), environ={})
+
+
 def test_settings_from_env_parse_values():
     s = WeightingSettings.from_env({"LOOKBACK_DAYS": "60", "RISK_FREE_RATE": "0.03", "APP__STAGE": "staging",
                                     "SCORE": "calmar", "MISSING_DAYS": "zero", "PNL_DATE": "exit"})
