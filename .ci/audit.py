@@ -54,21 +54,37 @@ def runtime_closure(root: str = "weighting_pipeline") -> set[str]:
 def triaged() -> dict[str, str]:
     if not TRIAGE.exists():
         return {}
-    rows = [line.split(None, 1) for line in TRIAGE.read_text().splitlines() if line.strip() and not line.startswith("#")]
+    rows = [
+        line.split(None, 1) for line in TRIAGE.read_text().splitlines() if line.strip() and not line.startswith("#")
+    ]
     return {row[0]: row[1] if len(row) > 1 else "" for row in rows}
 
 
 def main() -> int:
     if not (AUDIT_VENV / "bin" / "pip-audit").exists():
         venv.create(AUDIT_VENV, with_pip=True)
-        done = subprocess.run([AUDIT_VENV / "bin" / "python", "-m", "pip", "install", "--quiet", PIP_AUDIT], capture_output=True, text=True)
+        done = subprocess.run(
+            [AUDIT_VENV / "bin" / "python", "-m", "pip", "install", "--quiet", PIP_AUDIT],
+            capture_output=True,
+            text=True,
+        )
         if done.returncode != 0:
             print(f"audit: NOT AUDITED, could not install {PIP_AUDIT}:\n{done.stderr[-2000:]}")
             return 0
     site = sysconfig.get_paths()["purelib"]
     done = subprocess.run(
-        [AUDIT_VENV / "bin" / "pip-audit", "--path", site, "--format", "json", "--progress-spinner", "off", "--skip-editable"],
-        capture_output=True, text=True,
+        [
+            AUDIT_VENV / "bin" / "pip-audit",
+            "--path",
+            site,
+            "--format",
+            "json",
+            "--progress-spinner",
+            "off",
+            "--skip-editable",
+        ],
+        capture_output=True,
+        text=True,
     )
     try:
         report = json.loads(done.stdout)
@@ -84,19 +100,25 @@ def verdict(report: dict, runtime: set[str], accepted: dict[str, str]) -> int:
     deps = report.get("dependencies", [])
     skipped = [d for d in deps if d.get("skip_reason")]
     fatal = []
-    print(f"audit: {len(deps) - len(skipped)} distributions audited, {len(skipped)} not audited; {len(runtime)} are runtime dependencies")
+    print(
+        f"audit: {len(deps) - len(skipped)} distributions audited, {len(skipped)} not audited; {len(runtime)} are runtime dependencies"
+    )
     for dep in deps:
         for vuln in dep.get("vulns", []):
             kind = "runtime" if canonical(dep["name"]) in runtime else "dev/tool"
             note = f"triaged: {accepted[vuln['id']]}" if vuln["id"] in accepted else ""
-            print(f"  {kind:8} {dep['name']} {dep['version']}: {vuln['id']} fixed in {vuln.get('fix_versions') or '-'} {note}")
+            print(
+                f"  {kind:8} {dep['name']} {dep['version']}: {vuln['id']} fixed in {vuln.get('fix_versions') or '-'} {note}"
+            )
             if kind == "runtime" and vuln["id"] not in accepted:
                 fatal.append(f"{dep['name']} {dep['version']} {vuln['id']}")
     if fatal:
         print("audit: FAILED, untriaged vulnerabilities in runtime dependencies: " + "; ".join(fatal))
         return 1
     if skipped and len(skipped) == len(deps):
-        print(f"audit: NOT AUDITED, the vulnerability service knew none of them (first reason: {skipped[0]['skip_reason']})")
+        print(
+            f"audit: NOT AUDITED, the vulnerability service knew none of them (first reason: {skipped[0]['skip_reason']})"
+        )
         return 0
     print("audit: no untriaged vulnerability in runtime dependencies")
     return 0

@@ -25,8 +25,18 @@ def main() -> int:
         venv.EnvBuilder(with_pip=True, clear=True).create(VENV)
         subprocess.run([str(VENV / "bin" / "pip"), "install", "--quiet", CHECKOV], check=True)
     # --skip-download: no Bridgecrew platform calls (CI has no network but the package registries).
-    return subprocess.run([str(binary), "--directory", str(ROOT / "deploy" / "cloudformation"), "--framework", "cloudformation",
-                           "--compact", "--quiet", "--skip-download"]).returncode
+    return subprocess.run(
+        [
+            str(binary),
+            "--directory",
+            str(ROOT / "deploy" / "cloudformation"),
+            "--framework",
+            "cloudformation",
+            "--compact",
+            "--quiet",
+            "--skip-download",
+        ]
+    ).returncode
 
 
 if __name__ == "__main__":

@@ -14,7 +14,20 @@ import argparse
 import os
 import platform
 
-from benchmarks import backfill, basis, calibration, evidence, market, dynamodb_start, kernel, parse, reader_size, sweep, weekly, writes
+from benchmarks import (
+    backfill,
+    basis,
+    calibration,
+    dynamodb_start,
+    evidence,
+    kernel,
+    market,
+    parse,
+    reader_size,
+    sweep,
+    weekly,
+    writes,
+)
 from weighting_pipeline.devtools.dynamodb_local import find_java
 
 FULL = {
@@ -26,7 +39,15 @@ FULL = {
     "sweep": [(50, 261, 300_000)],
     "writes": [(261, 50)],
 }
-SMOKE = {"kernel": [(5, 6, 600)], "basis": [(5, 6, 600)], "market": [(3, 4)], "parse": [2_000], "backfill": [(3, 4, 300)], "sweep": [(5, 8, 2_000)], "writes": [(6, 3)]}
+SMOKE = {
+    "kernel": [(5, 6, 600)],
+    "basis": [(5, 6, 600)],
+    "market": [(3, 4)],
+    "parse": [2_000],
+    "backfill": [(3, 4, 300)],
+    "sweep": [(5, 8, 2_000)],
+    "writes": [(6, 3)],
+}
 
 
 def machine() -> str:
@@ -42,27 +63,59 @@ def row(name: str, size: str, r: dict, digits: int, baseline: str, ratio: float,
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--smoke", action="store_true")
-    parser.add_argument("--only", choices=["kernel", "basis", "parse", "backfill", "backfill-postgres", "backfill-gsi7", "weekly-postgres", "sweep", "writes",
-                                           "market", "dynamodb-start", "calibration", "evidence", "reader"])
+    parser.add_argument(
+        "--only",
+        choices=[
+            "kernel",
+            "basis",
+            "parse",
+            "backfill",
+            "backfill-postgres",
+            "backfill-gsi7",
+            "weekly-postgres",
+            "sweep",
+            "writes",
+            "market",
+            "dynamodb-start",
+            "calibration",
+            "evidence",
+            "reader",
+        ],
+    )
     args = parser.parse_args()
     sizes = SMOKE if args.smoke else FULL
     repeats = 1 if args.smoke else 3
     print(f"machine: {machine()}\n")
-    print("| benchmark | size | median s | min / max s | baseline | ratio vs baseline | peak RSS MB | read amplification |")
+    print(
+        "| benchmark | size | median s | min / max s | baseline | ratio vs baseline | peak RSS MB | read amplification |"
+    )
     print("|---|---|---:|---:|---|---:|---:|---:|")
     if args.only in (None, "kernel"):
         for s, w, n in sizes["kernel"]:
             r = kernel.run(s, w, n, repeats=repeats, loop_strategies=5 if args.smoke else 100)
             size = f"{r['strategies']} strategies x {r['weeks']} weeks, {r['lots']:,} lots"
             base = f"loop: {r['loop_full_estimate_s']:.1f} s (timed on {r['loop_strategies']} strategies, scaled)"
-            print(row("kernel (lots -> weights)", size, r, 3, base, r["loop_full_estimate_s"] / r["median_s"], f"{r['peak_rss_mb']:.0f}", "-"))
+            print(
+                row(
+                    "kernel (lots -> weights)",
+                    size,
+                    r,
+                    3,
+                    base,
+                    r["loop_full_estimate_s"] / r["median_s"],
+                    f"{r['peak_rss_mb']:.0f}",
+                    "-",
+                )
+            )
             assert r["max_abs_diff_vs_loop"] <= 1e-9, r
     if args.only in (None, "basis"):
         for s, w, n in sizes["basis"]:
             r = basis.run(s, w, n, repeats=repeats)
             size = f"{r['strategies']} strategies x {r['weeks']} weeks, {r['lots']:,} lots: {r['position_rows']:,} position rows"
-            base = (f"lot basis on the {r['exit_rows']:,} exit records: {r['lot_median_s']:.2f} s (ratio {r['ratio']:.2f}); "
-                    f"cutting the weeks' positions (held_by_week, once): {r['held_by_week_s']:.2f} s")
+            base = (
+                f"lot basis on the {r['exit_rows']:,} exit records: {r['lot_median_s']:.2f} s (ratio {r['ratio']:.2f}); "
+                f"cutting the weeks' positions (held_by_week, once): {r['held_by_week_s']:.2f} s"
+            )
             print(row("chain on deployed notional (PNL_DATE=exit)", size, r, 2, base, r["ratio"], "-", "-"))
     if args.only in (None, "market"):
         for s, w in sizes["market"]:
@@ -76,23 +129,42 @@ def main() -> None:
             size = f"{r['lots']:,} closed lots in 1,000-item pages, numbers as S (the trading system's format)"
             base = f"the same items with numbers as N: {r['N']['median_s']:.2f} s"
             print(row("ledger page parse (orjson + parse_items + to_frame)", size, r, 2, base, r["ratio"], "-", "-"))
-    runs = {None: [("sqlite", False), ("postgres", False)], "backfill": [("sqlite", False)],
-            "backfill-postgres": [("postgres", False)], "backfill-gsi7": [("sqlite", True)]}.get(args.only, [])
+    runs = {
+        None: [("sqlite", False), ("postgres", False)],
+        "backfill": [("sqlite", False)],
+        "backfill-postgres": [("postgres", False)],
+        "backfill-gsi7": [("sqlite", True)],
+    }.get(args.only, [])
     for storage, gsi7 in runs:
         for s, w, n in sizes["backfill"]:
-            r = backfill.run(s, w, n, repeats=repeats, singles=1 if args.smoke else 10, storage=storage, close_date_index=gsi7)
+            r = backfill.run(
+                s, w, n, repeats=repeats, singles=1 if args.smoke else 10, storage=storage, close_date_index=gsi7
+            )
             size = f"{r['strategies']} strategies x {r['weeks']} weeks, {r['lots']:,} lots ({r['backend']}, Dagster on {storage})"
             base = f"1 run/partition: {r['per_partition_estimate_s']:.0f} s ({r['single_median_s']:.1f} s x {r['weeks']}, median of {r['singles_measured']})"
             index = r["ledger_index"].split(" ")[0]
             name = "backfill, one run, CLI" + (" (GSI7: proposed index)" if gsi7 else "")
             print(row(name, size, r, 1, base, r["ratio"], "-", f"{r['read_amplification']} ({index})"))
-            print(f"|  one week alone, its ledger read | {r['week_items_read']:,} items read | {r['week_read_s']:.2f} | | | | - | {r['week_read_amplification']} ({index}) |")
+            print(
+                f"|  one week alone, its ledger read | {r['week_items_read']:,} items read | {r['week_read_s']:.2f} | | | | - | {r['week_read_amplification']} ({index}) |"
+            )
             assert r["items_written"] == r["weeks"], r
     if args.only in (None, "weekly-postgres"):
         r = weekly.run(n_strategies=5 if args.smoke else 50, repeats=repeats if args.smoke else 5)
         size = f"one week, {r['strategies']} strategies: {r['events']} events, {r['connections_opened']:.0f} connections opened"
         base = f"the same run on an in-memory instance: {r['memory_median_s']:.2f} s; storage overhead {r['overhead_s']:.2f} s"
-        print(row("weekly run on the production storage (warm process)", size, r, 2, base, r["median_s"] / r["memory_median_s"], "-", "-"))
+        print(
+            row(
+                "weekly run on the production storage (warm process)",
+                size,
+                r,
+                2,
+                base,
+                r["median_s"] / r["memory_median_s"],
+                "-",
+                "-",
+            )
+        )
     if args.only in (None, "writes"):
         for w, s in sizes["writes"]:
             r = writes.run(w, s, repeats=repeats if args.smoke else 5)
@@ -110,28 +182,45 @@ def main() -> None:
     elif args.only in (None, "dynamodb-start"):
         r = dynamodb_start.run(repeats=1 if args.smoke else 7)
         base = f"the jar's own main (every interface): {r['jar_median_s']:.2f} s"
-        print(row("DynamoDB Local start, bound to 127.0.0.1", f"in memory, {r['repeats']} starts each way", r, 2, base, r["ratio_vs_jar"], "-", "-"))
+        print(
+            row(
+                "DynamoDB Local start, bound to 127.0.0.1",
+                f"in memory, {r['repeats']} starts each way",
+                r,
+                2,
+                base,
+                r["ratio_vs_jar"],
+                "-",
+                "-",
+            )
+        )
     if args.only in (None, "calibration"):
         calibration_table(calibration.run(seeds=3 if args.smoke else 100, n_weeks=20 if args.smoke else 70))
     if args.only in (None, "reader"):
         r = reader_size.run(repeats=1 if args.smoke else 7)
-        print(f"\nWhat trading installs (docs/trading.md): the reader, pip install --no-deps: {r['reader_bytes']:,} bytes in {r['reader_files']} files; "
-              f"what pip install weighting_pipeline brings (the {r['pipeline_env_distributions']} distributions of requirements.lock): "
-              f"{r['pipeline_env_bytes'] / 1e6:,.0f} MB in {r['pipeline_env_files']:,} files, {r['ratio']:,.0f}x. Cold import, median of fresh interpreters: the reader "
-              f"{r['reader_import_s']:.3f} s, boto3 {r['boto3_import_s']:.3f} s, weighting_pipeline.definitions {r['definitions_import_s']:.2f} s.")
+        print(
+            f"\nWhat trading installs (docs/trading.md): the reader, pip install --no-deps: {r['reader_bytes']:,} bytes in {r['reader_files']} files; "
+            f"what pip install weighting_pipeline brings (the {r['pipeline_env_distributions']} distributions of requirements.lock): "
+            f"{r['pipeline_env_bytes'] / 1e6:,.0f} MB in {r['pipeline_env_files']:,} files, {r['ratio']:,.0f}x. Cold import, median of fresh interpreters: the reader "
+            f"{r['reader_import_s']:.3f} s, boto3 {r['boto3_import_s']:.3f} s, weighting_pipeline.definitions {r['definitions_import_s']:.2f} s."
+        )
     if args.only in (None, "evidence"):
         print("\nThe tilt on real prices (docs/evidence.md):\n" + evidence.table(evidence.run()))
 
 
 def calibration_table(rows: list[dict]) -> None:
     """The evidence's calibration: a second table, not timings."""
-    print("\n| basis | ledger | seeds x weeks | Newey-West t: mean (sd) | abs t > 1.96 | abs t > 2.5 | IR beyond 1.96 SE | "
-          "old attribution, i.i.d. t: mean, share > 1.96 | weeks the noise check claims a difference |")
+    print(
+        "\n| basis | ledger | seeds x weeks | Newey-West t: mean (sd) | abs t > 1.96 | abs t > 2.5 | IR beyond 1.96 SE | "
+        "old attribution, i.i.d. t: mean, share > 1.96 | weeks the noise check claims a difference |"
+    )
     print("|---|---|---|---:|---:|---:|---:|---:|---:|")
     for r in rows:
-        print(f"| {r['basis']} | {'skill' if r['skill'] else 'no skill'} | {r['seeds']} x {r['weeks']} | {r['t_mean']:.2f} ({r['t_sd']:.2f}) | "
-              f"{r['t_over_1_96']:.0%} | {r['t_over_2_5']:.0%} | {r['z_over_1_96']:.0%} | {r['old_t_mean']:.2f}, {r['old_t_over_1_96']:.0%} | "
-              f"{r['noise_claims']:.0%} |")
+        print(
+            f"| {r['basis']} | {'skill' if r['skill'] else 'no skill'} | {r['seeds']} x {r['weeks']} | {r['t_mean']:.2f} ({r['t_sd']:.2f}) | "
+            f"{r['t_over_1_96']:.0%} | {r['t_over_2_5']:.0%} | {r['z_over_1_96']:.0%} | {r['old_t_mean']:.2f}, {r['old_t_over_1_96']:.0%} | "
+            f"{r['noise_claims']:.0%} |"
+        )
 
 
 if __name__ == "__main__":

@@ -31,7 +31,18 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def _materialize(args: list[str], env: dict) -> float:
-    cmd = [sys.executable, "-m", "dagster", "asset", "materialize", "-m", "weighting_pipeline.definitions", "--select", "group:weighting", *args]
+    cmd = [
+        sys.executable,
+        "-m",
+        "dagster",
+        "asset",
+        "materialize",
+        "-m",
+        "weighting_pipeline.definitions",
+        "--select",
+        "group:weighting",
+        *args,
+    ]
     t = time.perf_counter()
     done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True)
     elapsed = time.perf_counter() - t
@@ -48,8 +59,15 @@ def production_storage_yaml() -> str:
     return yaml.safe_dump({"storage": config["storage"], "telemetry": {"enabled": False}})
 
 
-def run(n_strategies: int, n_weeks: int, n_lots: int, repeats: int = 3, singles: int = 10, close_date_index: bool = False,
-        storage: str = "sqlite") -> dict:
+def run(
+    n_strategies: int,
+    n_weeks: int,
+    n_lots: int,
+    repeats: int = 3,
+    singles: int = 10,
+    close_date_index: bool = False,
+    storage: str = "sqlite",
+) -> dict:
     import contextlib
 
     import dagster as dg

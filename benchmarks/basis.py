@@ -42,8 +42,15 @@ def run(n_strategies: int, n_weeks: int, n_lots: int, repeats: int = 3) -> dict:
     weights = out["dynamic_weights"]
     assert weights["weight"].notna().all()
     return {
-        "strategies": n_strategies, "weeks": n_weeks, "lots": len(ledger.lot_id), "exit_rows": len(exits), "position_rows": len(positions),
-        "median_s": statistics.median(times), "min_s": min(times), "max_s": max(times),
-        "lot_median_s": statistics.median(lot_times), "ratio": statistics.median(times) / statistics.median(lot_times),
+        "strategies": n_strategies,
+        "weeks": n_weeks,
+        "lots": len(ledger.lot_id),
+        "exit_rows": len(exits),
+        "position_rows": len(positions),
+        "median_s": statistics.median(times),
+        "min_s": min(times),
+        "max_s": max(times),
+        "lot_median_s": statistics.median(lot_times),
+        "ratio": statistics.median(times) / statistics.median(lot_times),
         "held_by_week_s": t_held,
     }

@@ -25,8 +25,8 @@ def _one(seed: int, skill: bool, basis: str, n_weeks: int) -> dict:
     from weighting_pipeline.core import analytics
     from weighting_pipeline.core.attribution import entry_attribution
     from weighting_pipeline.core.backtest import score, weekly_realised_returns
-    from weighting_pipeline.core.chain import WeightingParams, run_chain
     from weighting_pipeline.core.calendar import local_day_number
+    from weighting_pipeline.core.chain import WeightingParams, run_chain
     from weighting_pipeline.core.invariants import tilt_exceeds_noise
     from weighting_pipeline.core.market import Bars
     from weighting_pipeline.core.sweep import weight_keys
@@ -38,12 +38,19 @@ def _one(seed: int, skill: bool, basis: str, n_weeks: int) -> dict:
     simulated = holding_ledger(names, "2023-09-01", "2025-12-31", drift=drift, seed=seed)
     ledger = simulated.ledger
     rows = ledger.lots if basis == "lot" else ledger.positions
-    params = {"lot": WeightingParams(), "deployed": WeightingParams(pnl_date="exit", return_basis="deployed"),
-              "market": WeightingParams(return_basis="market")}[basis]
+    params = {
+        "lot": WeightingParams(),
+        "deployed": WeightingParams(pnl_date="exit", return_basis="deployed"),
+        "market": WeightingParams(return_basis="market"),
+    }[basis]
     keys = [str(d.date()) for d in pd.date_range("2024-01-07", periods=n_weeks, freq="7D")]
     bars = None
     if basis == "market":
-        bars = Bars.from_frames({s: simulated.bars(s) for s in simulated.symbols}, local_day_number("2023-09-01"), local_day_number("2025-12-31"))
+        bars = Bars.from_frames(
+            {s: simulated.bars(s) for s in simulated.symbols},
+            local_day_number("2023-09-01"),
+            local_day_number("2025-12-31"),
+        )
     out = run_chain(rows, weight_keys(keys), baseline, params, bars=bars)
     realised, closed = weekly_realised_returns(rows, keys, names, params.return_basis, bars)
     attribution = None if basis == "market" else entry_attribution(rows, keys, names, params.return_basis)
@@ -51,8 +58,12 @@ def _one(seed: int, skill: bool, basis: str, n_weeks: int) -> dict:
     old = score(out["dynamic_weights"], keys, baseline, realised, closed)[0]["active"]
     v, v_old = analytics.verdict(attributed), analytics.verdict(old)
     noise = tilt_exceeds_noise(out["sharpe_ratios"], params.noise_alpha, params.return_basis)
-    return {"t_hac": v.t_statistic_hac, "z_hac": v.information_ratio / v.ir_standard_error_hac,
-            "t_iid_old": v_old.t_statistic, "claims": sum(1 for m in noise.measured.values() if m.get("p_value", 1) < params.noise_alpha) / n_weeks}
+    return {
+        "t_hac": v.t_statistic_hac,
+        "z_hac": v.information_ratio / v.ir_standard_error_hac,
+        "t_iid_old": v_old.t_statistic,
+        "claims": sum(1 for m in noise.measured.values() if m.get("p_value", 1) < params.noise_alpha) / n_weeks,
+    }
 
 
 def run(seeds: int = 100, n_weeks: int = 70, bases=("lot", "deployed", "market")) -> list[dict]:
@@ -64,10 +75,20 @@ def run(seeds: int = 100, n_weeks: int = 70, bases=("lot", "deployed", "market")
             t = np.array([r["t_hac"] for r in runs])
             z = np.array([r["z_hac"] for r in runs])
             old = np.array([r["t_iid_old"] for r in runs])
-            out.append({"basis": basis, "skill": skill, "seeds": seeds, "weeks": n_weeks,
-                        "t_mean": float(t.mean()), "t_sd": float(t.std(ddof=1)),
-                        "t_over_1_96": float(np.mean(np.abs(t) > 1.96)), "t_over_2_5": float(np.mean(np.abs(t) > 2.5)),
-                        "z_over_1_96": float(np.mean(np.abs(z) > 1.96)),
-                        "old_t_mean": float(old.mean()), "old_t_over_1_96": float(np.mean(np.abs(old) > 1.96)),
-                        "noise_claims": float(np.mean([r["claims"] for r in runs]))})
+            out.append(
+                {
+                    "basis": basis,
+                    "skill": skill,
+                    "seeds": seeds,
+                    "weeks": n_weeks,
+                    "t_mean": float(t.mean()),
+                    "t_sd": float(t.std(ddof=1)),
+                    "t_over_1_96": float(np.mean(np.abs(t) > 1.96)),
+                    "t_over_2_5": float(np.mean(np.abs(t) > 2.5)),
+                    "z_over_1_96": float(np.mean(np.abs(z) > 1.96)),
+                    "old_t_mean": float(old.mean()),
+                    "old_t_over_1_96": float(np.mean(np.abs(old) > 1.96)),
+                    "noise_claims": float(np.mean([r["claims"] for r in runs])),
+                }
+            )
     return out

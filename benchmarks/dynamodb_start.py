@@ -28,8 +28,17 @@ def run(repeats: int = 7) -> dict:
     if java is None:
         raise RuntimeError("this benchmark needs a Java runtime (17+)")
     ways = {
-        "jar": lambda port: [java, f"-Djava.library.path={lib / 'DynamoDBLocal_lib'}", "-jar", str(lib / "DynamoDBLocal.jar"),
-                             "-sharedDb", "-disableTelemetry", "-port", str(port), "-inMemory"],
+        "jar": lambda port: [
+            java,
+            f"-Djava.library.path={lib / 'DynamoDBLocal_lib'}",
+            "-jar",
+            str(lib / "DynamoDBLocal.jar"),
+            "-sharedDb",
+            "-disableTelemetry",
+            "-port",
+            str(port),
+            "-inMemory",
+        ],
         "launcher": lambda port: loopback_command(java, lib, port, ["-inMemory"]),
     }
     timings: dict[str, list[float]] = {way: [] for way in ways}

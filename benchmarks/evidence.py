@@ -29,9 +29,18 @@ import pandas as pd
 
 HOLD = 10
 FIRST, LAST = "2014-01-02", "2022-12-28"
-STRATEGIES = ["buy_and_hold_index.clj", "trend_index.clj", "momentum_stocks.clj", "low_volatility_stocks.clj",
-              "short_term_reversal.clj", "factor_momentum.clj", "buy_and_hold_usmv.clj", "buy_and_hold_mtum.clj",
-              "buy_and_hold_vlue.clj", "buy_and_hold_qual.clj"]
+STRATEGIES = [
+    "buy_and_hold_index.clj",
+    "trend_index.clj",
+    "momentum_stocks.clj",
+    "low_volatility_stocks.clj",
+    "short_term_reversal.clj",
+    "factor_momentum.clj",
+    "buy_and_hold_usmv.clj",
+    "buy_and_hold_mtum.clj",
+    "buy_and_hold_vlue.clj",
+    "buy_and_hold_qual.clj",
+]
 
 
 def closes() -> pd.DataFrame:
@@ -62,7 +71,13 @@ def picks(prices: pd.DataFrame) -> np.ndarray:
     def best(score: pd.DataFrame, names: list[str], highest: bool) -> np.ndarray:
         values = score[names].to_numpy()
         ok = np.isfinite(values).all(axis=1)
-        pick = np.where(ok, (np.nanargmax if highest else np.nanargmin)(np.where(np.isfinite(values), values, -np.inf if highest else np.inf), axis=1), -1)
+        pick = np.where(
+            ok,
+            (np.nanargmax if highest else np.nanargmin)(
+                np.where(np.isfinite(values), values, -np.inf if highest else np.inf), axis=1
+            ),
+            -1,
+        )
         return np.where(pick >= 0, np.array([col[n] for n in names])[np.maximum(pick, 0)], -1)
 
     out[0] = col["SPX"]
@@ -92,19 +107,29 @@ def run(bases=("lot", "deployed", "market")) -> list[dict]:
     prices = closes()
     chosen = picks(prices)
     strategy, session = np.nonzero(chosen >= 0)
-    ledger = ledger_of_holdings(STRATEGIES, prices, strategy, chosen[strategy, session], session, np.full(len(session), HOLD), tag="evidence")
-    bars = Bars.from_frames({c: market_bars(prices.index, prices[c].to_numpy()) for c in prices.columns},
-                            local_day_number(FIRST), local_day_number(LAST))
+    ledger = ledger_of_holdings(
+        STRATEGIES, prices, strategy, chosen[strategy, session], session, np.full(len(session), HOLD), tag="evidence"
+    )
+    bars = Bars.from_frames(
+        {c: market_bars(prices.index, prices[c].to_numpy()) for c in prices.columns},
+        local_day_number(FIRST),
+        local_day_number(LAST),
+    )
     baseline = pd.Series(1 / len(STRATEGIES), index=STRATEGIES)
-    first = str((pd.Timestamp(FIRST) + pd.Timedelta(days=300)).date())  # after the 200-session trend's warm-up and a window
+    first = str(
+        (pd.Timestamp(FIRST) + pd.Timedelta(days=300)).date()
+    )  # after the 200-session trend's warm-up and a window
     first = str((pd.Timestamp(first) - pd.Timedelta(days=(pd.Timestamp(first).day_of_week + 1) % 7)).date())
     last = current_partition_key(pd.Timestamp(LAST, tz="America/New_York") - pd.Timedelta(days=14), first)
     keys = [str(d.date()) for d in pd.date_range(first, last, freq="7D")]
     out = []
     for basis in bases:
         rows = ledger.lots if basis == "lot" else ledger.positions
-        params = {"lot": WeightingParams(), "deployed": WeightingParams(pnl_date="exit", return_basis="deployed"),
-                  "market": WeightingParams(return_basis="market")}[basis]
+        params = {
+            "lot": WeightingParams(),
+            "deployed": WeightingParams(pnl_date="exit", return_basis="deployed"),
+            "market": WeightingParams(return_basis="market"),
+        }[basis]
         chain = run_chain(rows, weight_keys(keys), baseline, params, bars=bars if basis == "market" else None)
         realised, closed = weekly_realised_returns(rows, keys, STRATEGIES, basis, bars if basis == "market" else None)
         attribution = None if basis == "market" else entry_attribution(rows, keys, STRATEGIES, basis)
@@ -112,16 +137,28 @@ def run(bases=("lot", "deployed", "market")) -> list[dict]:
         v = analytics.verdict(result["active"])
         noise = tilt_exceeds_noise(chain["sharpe_ratios"], params.noise_alpha, basis)
         claims = sum(1 for m in noise.measured.values() if m.get("p_value", 1.0) < params.noise_alpha) / len(keys)
-        out.append({"basis": basis, "weeks": len(keys), "first": keys[0], "last": keys[-1], "lots": len(ledger.lot_id),
-                    "information_ratio": v.information_ratio, "se_hac": v.ir_standard_error_hac, "t_hac": v.t_statistic_hac,
-                    "p_positive": v.probability_ir_positive_hac, "t_iid": v.t_statistic,
-                    "growth_tilt": float(analytics.cumulative_growth(result["r_tilt"])[-1]),
-                    "growth_base": float(analytics.cumulative_growth(result["r_base"])[-1]),
-                    "mean_turnover": float(np.nanmean(result["turnover"])), "noise_claims": claims})
+        out.append(
+            {
+                "basis": basis,
+                "weeks": len(keys),
+                "first": keys[0],
+                "last": keys[-1],
+                "lots": len(ledger.lot_id),
+                "information_ratio": v.information_ratio,
+                "se_hac": v.ir_standard_error_hac,
+                "t_hac": v.t_statistic_hac,
+                "p_positive": v.probability_ir_positive_hac,
+                "t_iid": v.t_statistic,
+                "growth_tilt": float(analytics.cumulative_growth(result["r_tilt"])[-1]),
+                "growth_base": float(analytics.cumulative_growth(result["r_base"])[-1]),
+                "mean_turnover": float(np.nanmean(result["turnover"])),
+                "noise_claims": claims,
+            }
+        )
     return out
 
 
-def compare_policies() -> dict[str, "pd.DataFrame"]:
+def compare_policies() -> dict[str, pd.DataFrame]:
     """The trading author's designs (``POLICY``) on one backtest (the sweep, lot basis, 5 bp
     costs), on the real-price strategies and on a no-skill ledger of the same shape
     (random-walk prices, the same holding pattern): ``{ledger: table}``, plus each
@@ -133,38 +170,55 @@ def compare_policies() -> dict[str, "pd.DataFrame"]:
     prices = closes()
     chosen = picks(prices)
     strategy, session = np.nonzero(chosen >= 0)
-    real = ledger_of_holdings(STRATEGIES, prices, strategy, chosen[strategy, session], session, np.full(len(session), HOLD), tag="evidence")
+    real = ledger_of_holdings(
+        STRATEGIES, prices, strategy, chosen[strategy, session], session, np.full(len(session), HOLD), tag="evidence"
+    )
     noise = holding_ledger(STRATEGIES, FIRST, LAST, drift=0.0, vol=0.012, hold=(HOLD, HOLD), seed=2014).ledger
     baseline = pd.Series(1 / len(STRATEGIES), index=STRATEGIES)
     keys = [str(d.date()) for d in pd.date_range("2015-01-04", "2022-12-04", freq="7D")]  # a year of history first
     out = {}
     for name, ledger in (("real prices", real), ("no skill", noise)):
-        result = sweep(ledger.lots, keys, baseline, {"policy": ["seed", "pr2977", "script"]}, WeightingParams(cost_bps=5.0))
+        result = sweep(
+            ledger.lots, keys, baseline, {"policy": ["seed", "pr2977", "script"]}, WeightingParams(cost_bps=5.0)
+        )
         table = result.table.copy()
-        table.attrs.update(effective_trials=result.effective_trials, deflated_ratio=result.deflated_ratio, best=result.best["policy"])
+        table.attrs.update(
+            effective_trials=result.effective_trials, deflated_ratio=result.deflated_ratio, best=result.best["policy"]
+        )
         out[name] = table
     return out
 
 
 def policy_table(tables: dict) -> str:
-    lines = ["| ledger | policy | weeks | information ratio ± SE (Newey-West) | t (Newey-West) | active after 5 bp costs, a year | max drawdown after costs | turnover a week |",
-             "|---|---|---|---:|---:|---:|---:|---:|"]
+    lines = [
+        "| ledger | policy | weeks | information ratio ± SE (Newey-West) | t (Newey-West) | active after 5 bp costs, a year | max drawdown after costs | turnover a week |",
+        "|---|---|---|---:|---:|---:|---:|---:|",
+    ]
     for name, t in tables.items():
         for _, r in t.iterrows():
-            lines.append(f"| {name} | {r['policy']} | {r['weeks']} | {r['information_ratio']:.2f} ± {r['ir_standard_error_hac']:.2f} | "
-                         f"{r['t_statistic_hac']:.2f} | {100 * r['active_after_costs']:.2f}% | {100 * r['max_drawdown']:.1f}% | {100 * r['mean_turnover']:.2f}% |")
-    notes = [f"{name}: best {t.attrs['best']}, deflated Sharpe ratio {t.attrs['deflated_ratio']:.3f} over "
-             f"{t.attrs['effective_trials']:.1f} effective trials of 3" for name, t in tables.items()]
+            lines.append(
+                f"| {name} | {r['policy']} | {r['weeks']} | {r['information_ratio']:.2f} ± {r['ir_standard_error_hac']:.2f} | "
+                f"{r['t_statistic_hac']:.2f} | {100 * r['active_after_costs']:.2f}% | {100 * r['max_drawdown']:.1f}% | {100 * r['mean_turnover']:.2f}% |"
+            )
+    notes = [
+        f"{name}: best {t.attrs['best']}, deflated Sharpe ratio {t.attrs['deflated_ratio']:.3f} over "
+        f"{t.attrs['effective_trials']:.1f} effective trials of 3"
+        for name, t in tables.items()
+    ]
     return "\n".join(lines) + "\n\n" + "\n".join(f"- {n}" for n in notes)
 
 
 def table(rows: list[dict]) -> str:
-    lines = ["| basis | weeks | information ratio ± SE (Newey-West) | t (Newey-West) | P(IR > 0) | t (i.i.d. weeks) | growth of 1: tilt vs baseline | mean turnover | weeks the noise check claims a difference |",
-             "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = [
+        "| basis | weeks | information ratio ± SE (Newey-West) | t (Newey-West) | P(IR > 0) | t (i.i.d. weeks) | growth of 1: tilt vs baseline | mean turnover | weeks the noise check claims a difference |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for r in rows:
-        lines.append(f"| {r['basis']} | {r['weeks']} ({r['first']}..{r['last']}) | {r['information_ratio']:.2f} ± {r['se_hac']:.2f} | "
-                     f"{r['t_hac']:.2f} | {100 * r['p_positive']:.0f}% | {r['t_iid']:.2f} | {r['growth_tilt']:.3f} vs {r['growth_base']:.3f} | "
-                     f"{100 * r['mean_turnover']:.1f}% | {100 * r['noise_claims']:.0f}% |")
+        lines.append(
+            f"| {r['basis']} | {r['weeks']} ({r['first']}..{r['last']}) | {r['information_ratio']:.2f} ± {r['se_hac']:.2f} | "
+            f"{r['t_hac']:.2f} | {100 * r['p_positive']:.0f}% | {r['t_iid']:.2f} | {r['growth_tilt']:.3f} vs {r['growth_base']:.3f} | "
+            f"{100 * r['mean_turnover']:.1f}% | {100 * r['noise_claims']:.0f}% |"
+        )
     return "\n".join(lines)
 
 

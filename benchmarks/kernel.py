@@ -46,7 +46,15 @@ def measure(n_strategies: int, n_weeks: int, n_lots: int, repeats: int, loop_str
     sub_names = names[:loop_strategies]
     sub = lots[lots["strategy"].isin(sub_names)]
     sub_baseline = equal_baseline(sub_names)
-    rows = list(zip(sub["strategy"].astype(str), sub["fully_closed_at"].dt.to_pydatetime(), sub["entry_qty"], sub["entry_price"], sub["realized_pnl"]))
+    rows = list(
+        zip(
+            sub["strategy"].astype(str),
+            sub["fully_closed_at"].dt.to_pydatetime(),
+            sub["entry_qty"],
+            sub["entry_price"],
+            sub["realized_pnl"],
+        )
+    )
     loop_times = []
     for _ in range(repeats):
         t = time.perf_counter()
@@ -54,7 +62,9 @@ def measure(n_strategies: int, n_weeks: int, n_lots: int, repeats: int, loop_str
         loop_times.append(time.perf_counter() - t)
     fast = run_chain(sub, keys, sub_baseline)["dynamic_weights"]
     got = fast["weight"].to_numpy()
-    want = np.array([ref[k][s]["weight"] for k, s in zip(fast["partition_key"].astype(str), fast["strategy"].astype(str))])
+    want = np.array(
+        [ref[k][s]["weight"] for k, s in zip(fast["partition_key"].astype(str), fast["strategy"].astype(str))]
+    )
     return {
         "strategies": n_strategies,
         "weeks": n_weeks,

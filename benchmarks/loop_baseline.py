@@ -52,9 +52,21 @@ def loop_deployed(held):
     return notional
 
 
-def loop_weights(lots, keys, baseline: dict[str, float], *, lookback_days=90, risk_free_rate=0.045,
-                 min_lots=5, min_days=5, min_multiplier=0.5, max_multiplier=2.0, periods=252, pnl_date="close",
-                 deployed=None):
+def loop_weights(
+    lots,
+    keys,
+    baseline: dict[str, float],
+    *,
+    lookback_days=90,
+    risk_free_rate=0.045,
+    min_lots=5,
+    min_days=5,
+    min_multiplier=0.5,
+    max_multiplier=2.0,
+    periods=252,
+    pnl_date="close",
+    deployed=None,
+):
     """``{key: {strategy: {"sharpe", "skip_reason", "multiplier", "weight"}}}``.
 
     ``lots`` is an iterable of (strategy, fully_closed_at datetime (aware),
@@ -98,9 +110,13 @@ def loop_weights(lots, keys, baseline: dict[str, float], *, lookback_days=90, ri
                 if deployed is None:
                     rets = [pnl_by_date[d] / avg for d in sorted(pnl_by_date)]
                 else:
-                    def part(d):  # the date's part inside the window
+
+                    def part(d, window_start=window_start, end=end):  # the date's part inside the window
                         midnight = datetime.combine(d, time(0), NY)
-                        return max(midnight, window_start), min(datetime.combine(d + timedelta(days=1), time(0), NY), end)
+                        return max(midnight, window_start), min(
+                            datetime.combine(d + timedelta(days=1), time(0), NY), end
+                        )
+
                     rets = [pnl_by_date[d] / deployed(strategy, *part(d)) for d in sorted(pnl_by_date)]
                 if max(rets) == min(rets):
                     reason[strategy] = "zero volatility"
@@ -115,7 +131,12 @@ def loop_weights(lots, keys, baseline: dict[str, float], *, lookback_days=90, ri
                 mult[s] = min_multiplier + (v - smin) / (smax - smin) * (max_multiplier - min_multiplier)
         weights = active_set_weights(baseline, mult, min_multiplier, max_multiplier)
         out[key] = {
-            s: {"sharpe": sharpe.get(s, float("nan")), "skip_reason": reason[s], "multiplier": mult[s], "weight": weights[s]}
+            s: {
+                "sharpe": sharpe.get(s, float("nan")),
+                "skip_reason": reason[s],
+                "multiplier": mult[s],
+                "weight": weights[s],
+            }
             for s in baseline
         }
     return out
@@ -135,7 +156,9 @@ def active_set_weights(baseline, mult, lo, hi):
         if not over and not under:
             return {**fixed, **w}
         # Only the side that is violated most can be fixed safely this round.
-        if over and (not under or sum(w[s] - hi * baseline[s] for s in over) >= sum(lo * baseline[s] - w[s] for s in under)):
+        if over and (
+            not under or sum(w[s] - hi * baseline[s] for s in over) >= sum(lo * baseline[s] - w[s] for s in under)
+        ):
             fixed.update({s: hi * baseline[s] for s in over})
         else:
             fixed.update({s: lo * baseline[s] for s in under})

@@ -35,7 +35,9 @@ def run(n_strategies: int, n_weeks: int, repeats: int = 3) -> dict:
     market = WeightingParams(return_basis="market")
     weeks = WeekWindows.for_keys(keys, market.lookback_days)
     t_bars = time.perf_counter()
-    bars = Bars.from_frames({s: simulated.bars(s) for s in simulated.symbols}, local_day_number(first), local_day_number(last))
+    bars = Bars.from_frames(
+        {s: simulated.bars(s) for s in simulated.symbols}, local_day_number(first), local_day_number(last)
+    )
     t_bars = time.perf_counter() - t_bars
     positions = distinct_lots(held_by_week(simulated.ledger.positions, weeks))
     lots = simulated.ledger.lots
@@ -43,8 +45,15 @@ def run(n_strategies: int, n_weeks: int, repeats: int = 3) -> dict:
     times, out = _timed(lambda: run_chain(positions, keys, baseline, market, bars=bars), repeats)
     assert out["dynamic_weights"]["weight"].notna().all()
     return {
-        "strategies": n_strategies, "weeks": n_weeks, "lots": len(simulated.ledger.lot_id), "position_rows": len(positions),
-        "sessions": len(bars.days), "bars_s": t_bars,
-        "median_s": statistics.median(times), "min_s": min(times), "max_s": max(times),
-        "lot_median_s": statistics.median(lot_times), "ratio": statistics.median(times) / statistics.median(lot_times),
+        "strategies": n_strategies,
+        "weeks": n_weeks,
+        "lots": len(simulated.ledger.lot_id),
+        "position_rows": len(positions),
+        "sessions": len(bars.days),
+        "bars_s": t_bars,
+        "median_s": statistics.median(times),
+        "min_s": min(times),
+        "max_s": max(times),
+        "lot_median_s": statistics.median(lot_times),
+        "ratio": statistics.median(times) / statistics.median(lot_times),
     }

@@ -33,8 +33,10 @@ def _pages(items: list[dict], numbers_as: str) -> list[bytes]:
         return ser.serialize(value)
 
     projected = [{k: wire(k, v) for k, v in item.items() if k in PROJECTED} for item in items]
-    return [orjson.dumps({"Items": projected[i: i + PAGE], "Count": PAGE, "ScannedCount": PAGE})
-            for i in range(0, len(projected), PAGE)]
+    return [
+        orjson.dumps({"Items": projected[i : i + PAGE], "Count": PAGE, "ScannedCount": PAGE})
+        for i in range(0, len(projected), PAGE)
+    ]
 
 
 def _parse(pages: list[bytes], stem: str, key: str, now) -> int:
@@ -57,8 +59,13 @@ def run(n_lots: int, repeats: int = 5) -> dict:
 
     key = "ftlt/holy_grail.clj"
     days = 365
-    ledger = synthetic_ledger([key], "2025-01-01", str((pd.Timestamp("2025-01-01") + pd.Timedelta(days=days)).date()),
-                              n_lots / days / 0.9, seed=5)
+    ledger = synthetic_ledger(
+        [key],
+        "2025-01-01",
+        str((pd.Timestamp("2025-01-01") + pd.Timedelta(days=days)).date()),
+        n_lots / days / 0.9,
+        seed=5,
+    )
     closed = [item for item in ledger.items() if not item["is_open"]]
     now = pd.Timestamp("2030-01-01", tz="UTC")
     result = {"lots": len(closed)}

@@ -62,8 +62,23 @@ def cold_import_s(statement: str, repeats: int) -> float:
 
 def run(repeats: int = 5) -> dict:
     with tempfile.TemporaryDirectory() as target:
-        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", "--no-compile", "--target", target, str(REPO / "reader")],
-                       check=True, capture_output=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--no-deps",
+                "--no-build-isolation",
+                "--no-compile",
+                "--target",
+                target,
+                str(REPO / "reader"),
+            ],
+            check=True,
+            capture_output=True,
+        )
         reader_bytes, reader_files = tree_bytes(Path(target))
     site_bytes, site_files, dists = locked_bytes()
     return {

@@ -37,8 +37,24 @@ REPO = Path(__file__).resolve().parent.parent
 
 def _materialize(env: dict, *args: str) -> float:
     t = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "dagster", "asset", "materialize", "-m", "weighting_pipeline.definitions",
-                           "--select", "group:weighting", *args], cwd=REPO, env=env, capture_output=True, text=True)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "dagster",
+            "asset",
+            "materialize",
+            "-m",
+            "weighting_pipeline.definitions",
+            "--select",
+            "group:weighting",
+            *args,
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     if done.returncode != 0:
         raise RuntimeError(done.stderr[-3000:])
     return time.perf_counter() - t
@@ -61,8 +77,13 @@ def main() -> None:
     synthetic, keys, names = generated(args.strategies, args.weeks, args.lots, seed=3)
     deploy = yaml.safe_load((REPO / "deploy" / "dagster.yaml").read_text())["storage"]
     pooled = {"storage": deploy, "telemetry": {"enabled": False}}
-    plain = {"storage": {"postgres": {"postgres_db": deploy["custom"]["config"]["postgres_db"]}}, "telemetry": {"enabled": False}}
-    print(f"| variant | {args.weeks} weeks, s | one week, s | ratio | connections (range run) |\n|---|---:|---:|---:|---:|")
+    plain = {
+        "storage": {"postgres": {"postgres_db": deploy["custom"]["config"]["postgres_db"]}},
+        "telemetry": {"enabled": False},
+    }
+    print(
+        f"| variant | {args.weeks} weeks, s | one week, s | ratio | connections (range run) |\n|---|---:|---:|---:|---:|"
+    )
     with contextlib.ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
         seeded, _, _ = seeded_environment(stack, tmp, synthetic, names, "variants")
@@ -70,7 +91,9 @@ def main() -> None:
         base = {**os.environ, **seeded, **pg.env()}
         # Not the connection's own context manager: that opens a transaction, and PostgreSQL then
         # serves the statistics views from one snapshot until it ends.
-        conn = stack.enter_context(contextlib.closing(psycopg2.connect(host="127.0.0.1", port=pg.port, user=USER, dbname="postgres")))
+        conn = stack.enter_context(
+            contextlib.closing(psycopg2.connect(host="127.0.0.1", port=pg.port, user=USER, dbname="postgres"))
+        )
         conn.autocommit = True
         cur = conn.cursor()
 
@@ -94,8 +117,11 @@ def main() -> None:
                 opened.append(sessions() - before)
                 single.append(_materialize(env, "--partition", keys[-1]))
             r, s = min(ranged), min(single)
-            print(f"| {variant} | {' / '.join(f'{x:.1f}' for x in ranged)} | {' / '.join(f'{x:.1f}' for x in single)} | "
-                  f"{s * args.weeks / r:.0f}x | {max(opened)} |", flush=True)
+            print(
+                f"| {variant} | {' / '.join(f'{x:.1f}' for x in ranged)} | {' / '.join(f'{x:.1f}' for x in single)} | "
+                f"{s * args.weeks / r:.0f}x | {max(opened)} |",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

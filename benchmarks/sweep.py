@@ -47,6 +47,15 @@ def run(n_strategies: int, n_weeks: int, n_lots: int, repeats: int = 3, smoke: b
         assert np.array_equal(reference["active"].to_numpy(), result.actives[i].to_numpy()), params
     one_by_one = time.perf_counter() - t
     median = statistics.median(times)
-    return {"strategies": n_strategies, "weeks": len(keys), "lots": len(lots), "settings": n_settings,
-            "median_s": median, "min_s": min(times), "max_s": max(times), "settings_per_s": n_settings / median,
-            "one_by_one_s": one_by_one, "ratio": one_by_one / median}
+    return {
+        "strategies": n_strategies,
+        "weeks": len(keys),
+        "lots": len(lots),
+        "settings": n_settings,
+        "median_s": median,
+        "min_s": min(times),
+        "max_s": max(times),
+        "settings_per_s": n_settings / median,
+        "one_by_one_s": one_by_one,
+        "ratio": one_by_one / median,
+    }

@@ -36,7 +36,9 @@ def run(n_strategies: int = 50, repeats: int = 5) -> dict:
         seeded, _, _ = seeded_environment(stack, tmp, synthetic, names, "weekly")
         pg = stack.enter_context(LocalPostgres())
         # The settings and instance read the process environment: set for this run only.
-        stack.enter_context(mock.patch.dict(os.environ, {**seeded, "INTERMEDIATES__BASE_PATH": str(tmp / "intermediates"), **pg.env()}))
+        stack.enter_context(
+            mock.patch.dict(os.environ, {**seeded, "INTERMEDIATES__BASE_PATH": str(tmp / "intermediates"), **pg.env()})
+        )
         home = tmp / "home"
         home.mkdir()
         (home / "dagster.yaml").write_text(production_storage_yaml())
@@ -47,7 +49,9 @@ def run(n_strategies: int = 50, repeats: int = 5) -> dict:
                 # A run worker opens the instance (and so its connections) for each run: timed too.
                 t = time.perf_counter()
                 with open_instance() as instance:
-                    result = dg.materialize(CHAIN_ASSETS, partition_key=week, instance=instance, resources=resources, raise_on_error=True)
+                    result = dg.materialize(
+                        CHAIN_ASSETS, partition_key=week, instance=instance, resources=resources, raise_on_error=True
+                    )
                     assert result.success
                     events[0] = len(instance.all_logs(result.run_id))
                 return time.perf_counter() - t
@@ -63,9 +67,17 @@ def run(n_strategies: int = 50, repeats: int = 5) -> dict:
                 timings["postgres"].append(once(production))
                 opened.append(opened_total[0] - before)
     memory_s, postgres_s = statistics.median(timings["memory"]), statistics.median(timings["postgres"])
-    return {"strategies": n_strategies, "week": week, "memory_median_s": memory_s, "median_s": postgres_s,
-            "min_s": min(timings["postgres"]), "max_s": max(timings["postgres"]), "overhead_s": postgres_s - memory_s,
-            "connections_opened": statistics.median(opened), "events": events[0]}
+    return {
+        "strategies": n_strategies,
+        "week": week,
+        "memory_median_s": memory_s,
+        "median_s": postgres_s,
+        "min_s": min(timings["postgres"]),
+        "max_s": max(timings["postgres"]),
+        "overhead_s": postgres_s - memory_s,
+        "connections_opened": statistics.median(opened),
+        "events": events[0],
+    }
 
 
 @contextlib.contextmanager

@@ -15,8 +15,8 @@ from decimal import Decimal
 from weighting_pipeline.devtools.dynamodb_local import LocalDynamoDB
 from weighting_pipeline.ops.tables import create_weights_table
 from weighting_pipeline.publication.item import PK
-from weighting_pipeline_reader.client import client_config, make_client
 from weighting_pipeline.resources.weights_table import WeightsTable, to_wire
+from weighting_pipeline_reader.client import client_config, make_client
 
 
 def items(n_weeks: int, n_strategies: int, started: float) -> list[dict]:
@@ -27,7 +27,10 @@ def items(n_weeks: int, n_strategies: int, started: float) -> list[dict]:
             "PK": PK,
             "SK": f"week-{w:04d}",
             "partition_key": f"week-{w:04d}",
-            **{m: {s: share for s in strategies} for m in ("weights", "multipliers", "baseline_allocations", "sharpe_ratios")},
+            **{
+                m: {s: share for s in strategies}
+                for m in ("weights", "multipliers", "baseline_allocations", "sharpe_ratios")
+            },
             **{p: "x" * 64 for p in ("baseline_sha256", "weights_sha256", "run_id", "code_version")},
             "run_started_at": Decimal(repr(started)),
             "ttl": 4102444800,
@@ -39,7 +42,7 @@ def items(n_weeks: int, n_strategies: int, started: float) -> list[dict]:
 def _batch_write(client, table: str, week_items: list[dict]) -> None:
     """The old way: 25 items a call, no condition (unprocessed items retried at once)."""
     for i in range(0, len(week_items), 25):
-        request = {table: [{"PutRequest": {"Item": to_wire(item)}} for item in week_items[i:i + 25]]}
+        request = {table: [{"PutRequest": {"Item": to_wire(item)}} for item in week_items[i : i + 25]]}
         while request:
             request = client.batch_write_item(RequestItems=request).get("UnprocessedItems") or None
 
@@ -47,8 +50,13 @@ def _batch_write(client, table: str, week_items: list[dict]) -> None:
 def run(n_weeks: int = 261, n_strategies: int = 50, repeats: int = 5) -> dict:
     """Median seconds to write ``n_weeks`` items each way, and the ratios."""
     with LocalDynamoDB(backend="auto", quiet=True) as db:
-        client = make_client(client_config(max_attempts=5, connect_timeout=5, read_timeout=30), endpoint_url=db.endpoint,
-                             region_name="us-east-1", aws_access_key_id="local", aws_secret_access_key="local")
+        client = make_client(
+            client_config(max_attempts=5, connect_timeout=5, read_timeout=30),
+            endpoint_url=db.endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="local",
+            aws_secret_access_key="local",
+        )
 
         def fresh() -> str:
             name = f"bench-{uuid.uuid4().hex[:8]}"
@@ -63,7 +71,9 @@ def run(n_weeks: int = 261, n_strategies: int = 50, repeats: int = 5) -> dict:
                 if way == "batch":
                     _batch_write(client, name, week_items)
                 else:
-                    table = WeightsTable.model_construct(table_name=name, write_concurrency=8 if way == "conditional" else 1)
+                    table = WeightsTable.model_construct(
+                        table_name=name, write_concurrency=8 if way == "conditional" else 1
+                    )
                     result = table.put_weeks(week_items, client=client)
                     assert len(result.written) == n_weeks, result
                 timings[way].append(time.perf_counter() - t)

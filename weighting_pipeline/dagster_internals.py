@@ -37,4 +37,10 @@ def enable_event_batching(environ=os.environ) -> None:
     environ.setdefault(EVENT_BATCH_SIZE_ENV, str(EVENT_BATCH_SIZE))
 
 
-__all__ = ["EVENT_BATCH_SIZE_ENV", "POSTGRES_ENGINE_ATTRIBUTE", "PartitionKeyFilter", "TargetMaterialization", "enable_event_batching"]
+__all__ = [
+    "EVENT_BATCH_SIZE_ENV",
+    "POSTGRES_ENGINE_ATTRIBUTE",
+    "PartitionKeyFilter",
+    "TargetMaterialization",
+    "enable_event_batching",
+]

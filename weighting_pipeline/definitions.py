@@ -8,7 +8,7 @@ locally, ``AWS_ENDPOINT_URL_DYNAMODB`` points at the embedded server.
 from __future__ import annotations
 
 import os
-from typing import Mapping
+from collections.abc import Mapping
 
 import dagster as dg
 
@@ -23,7 +23,12 @@ from weighting_pipeline.resources.parquet_io_manager import PartitionedParquetIO
 from weighting_pipeline.resources.publication_rules import DEFAULT_GRACE_HOURS, GRACE_ENV, PublicationRules
 from weighting_pipeline.resources.weights_io_manager import DynamoDBWeightsIOManager
 from weighting_pipeline.resources.weights_table import WeightsTable
-from weighting_pipeline.schedules import analysis_after_publication, analysis_job, weekly_weighting_job, weekly_weighting_schedule
+from weighting_pipeline.schedules import (
+    analysis_after_publication,
+    analysis_job,
+    weekly_weighting_job,
+    weekly_weighting_schedule,
+)
 from weighting_pipeline.settings import ENV_VARS, SettingsError, WeightingSettings
 
 RUNNING, STOPPED = dg.DefaultScheduleStatus.RUNNING, dg.DefaultScheduleStatus.STOPPED
@@ -83,7 +88,9 @@ def build_resources(
             index=environ.get("TRADE_LEDGER__INDEX") or "auto",
         ),
         "intermediate_io_manager": PartitionedParquetIOManager(
-            base_path=environ.get("INTERMEDIATES__BASE_PATH") or None, settings=run_settings, code_versions=CODE_VERSIONS
+            base_path=environ.get("INTERMEDIATES__BASE_PATH") or None,
+            settings=run_settings,
+            code_versions=CODE_VERSIONS,
         ),
         "weights_io_manager": DynamoDBWeightsIOManager(table=weights_table, ttl_days=deployment["ttl_days"]),
         "weights_table": weights_table,

@@ -8,8 +8,9 @@ Every lookup here is one query for a whole range of weeks, not one per week.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import dagster as dg
 import pandas as pd
@@ -43,7 +44,9 @@ class Materialization:
         return {k: v for k, v in self.metadata.items() if k in PROVENANCE_FIELDS}
 
 
-def latest_materializations(instance: dg.DagsterInstance, asset: str, weeks: Iterable[str]) -> dict[str, Materialization]:
+def latest_materializations(
+    instance: dg.DagsterInstance, asset: str, weeks: Iterable[str]
+) -> dict[str, Materialization]:
     """The newest materialization of each of ``weeks`` of ``asset`` (weeks without one are absent)."""
     key = dg.AssetKey(asset)
     ids = instance.event_log_storage.get_latest_storage_id_by_partition(
@@ -51,7 +54,9 @@ def latest_materializations(instance: dg.DagsterInstance, asset: str, weeks: Ite
     )
     if not ids:
         return {}
-    records = instance.fetch_materializations(dg.AssetRecordsFilter(asset_key=key, storage_ids=list(ids.values())), limit=len(ids)).records
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=key, storage_ids=list(ids.values())), limit=len(ids)
+    ).records
     out = {}
     for r in records:
         event = r.asset_materialization
@@ -61,7 +66,9 @@ def latest_materializations(instance: dg.DagsterInstance, asset: str, weeks: Ite
     return out
 
 
-def materializations_of_runs(instance: dg.DagsterInstance, asset: str, run_ids: Iterable[str]) -> dict[tuple[str, str], Materialization]:
+def materializations_of_runs(
+    instance: dg.DagsterInstance, asset: str, run_ids: Iterable[str]
+) -> dict[tuple[str, str], Materialization]:
     """(run id, week) -> that run's materialization of that week of ``asset``: one paged
     query per run (a 261-week backfill is one run)."""
     key = dg.AssetKey(asset)
@@ -69,12 +76,18 @@ def materializations_of_runs(instance: dg.DagsterInstance, asset: str, run_ids: 
     for run_id in sorted(set(run_ids)):
         cursor = None
         while True:
-            page = instance.get_records_for_run(run_id, cursor=cursor, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION, limit=1000)
+            page = instance.get_records_for_run(
+                run_id, cursor=cursor, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION, limit=1000
+            )
             for r in page.records:
                 event = r.asset_materialization
                 if event is not None and r.asset_key == key and r.partition_key is not None:
                     out[(run_id, r.partition_key)] = Materialization(
-                        r.partition_key, run_id, r.storage_id, r.timestamp, {k: v.value for k, v in event.metadata.items()}
+                        r.partition_key,
+                        run_id,
+                        r.storage_id,
+                        r.timestamp,
+                        {k: v.value for k, v in event.metadata.items()},
                     )
             if not page.has_more:
                 break
@@ -82,13 +95,17 @@ def materializations_of_runs(instance: dg.DagsterInstance, asset: str, run_ids: 
     return out
 
 
-def check_statuses(instance: dg.DagsterInstance, check_keys: Iterable[dg.AssetCheckKey], week: str) -> dict[dg.AssetCheckKey, Any]:
+def check_statuses(
+    instance: dg.DagsterInstance, check_keys: Iterable[dg.AssetCheckKey], week: str
+) -> dict[dg.AssetCheckKey, Any]:
     """The latest execution record of each check for ``week`` (checks never run for it are absent).
 
     A record's ``status`` is PLANNED, SUCCEEDED or FAILED; its ``event`` holds the evaluation.
     """
     return dict(
-        instance.event_log_storage.get_latest_asset_check_execution_by_key(list(check_keys), partition_filter=PartitionKeyFilter(key=week))
+        instance.event_log_storage.get_latest_asset_check_execution_by_key(
+            list(check_keys), partition_filter=PartitionKeyFilter(key=week)
+        )
     )
 
 
@@ -107,7 +124,9 @@ def _pages(fetch, records_filter: dg.AssetRecordsFilter):
         cursor = page.cursor
 
 
-def publications(instance: dg.DagsterInstance, asset: str, weeks: Iterable[str]) -> tuple[dict[str, str], dict[str, Materialization]]:
+def publications(
+    instance: dg.DagsterInstance, asset: str, weeks: Iterable[str]
+) -> tuple[dict[str, str], dict[str, Materialization]]:
     """What the event log says of each week's weights: week -> ``PUBLISHED`` (some
     materialization recorded ``published`` true), ``REFUSED`` (materialized, never
     published) or ``LEGACY`` (materialized before ``published`` was recorded; weeks
@@ -116,7 +135,13 @@ def publications(instance: dg.DagsterInstance, asset: str, weeks: Iterable[str])
     states: dict[str, str] = {}
     chosen: dict[str, Materialization] = {}
     weeks = sorted(set(weeks))
-    records = _pages(instance.fetch_materializations, dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), asset_partitions=weeks)) if weeks else []
+    records = (
+        _pages(
+            instance.fetch_materializations, dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), asset_partitions=weeks)
+        )
+        if weeks
+        else []
+    )
     for r in records:  # newest first
         week, metadata = r.partition_key, {k: v.value for k, v in r.asset_materialization.metadata.items()}
         if states.get(week) == PUBLISHED:
@@ -131,13 +156,19 @@ def publications(instance: dg.DagsterInstance, asset: str, weeks: Iterable[str])
     return states, {w: m for w, m in chosen.items() if states[w] in (PUBLISHED, LEGACY)}
 
 
-def unpublished_since(instance: dg.DagsterInstance, asset: str, chosen: Mapping[str, Materialization]) -> dict[str, pd.Timestamp]:
+def unpublished_since(
+    instance: dg.DagsterInstance, asset: str, chosen: Mapping[str, Materialization]
+) -> dict[str, pd.Timestamp]:
     """Week -> when it was unpublished, for each week of ``chosen`` whose newest unpublish
     observation came after that materialization (``ops.unpublish`` records them)."""
     out: dict[str, pd.Timestamp] = {}
     seen: set[str] = set()
     weeks = sorted(chosen)
-    records = _pages(instance.fetch_observations, dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), asset_partitions=weeks)) if weeks else []
+    records = (
+        _pages(instance.fetch_observations, dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), asset_partitions=weeks))
+        if weeks
+        else []
+    )
     for record in records:  # newest first
         metadata = {k: v.value for k, v in record.asset_observation.metadata.items()}
         week = record.partition_key

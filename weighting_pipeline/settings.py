@@ -7,7 +7,6 @@ value fails loudly, naming the variable, when the definitions load.
 from __future__ import annotations
 
 import os
-from typing import Optional
 
 import dagster as dg
 from pydantic import Field, PrivateAttr
@@ -53,7 +52,10 @@ class WeightingSettings(dg.ConfigurableResource):
     """Parameters of the weighting algorithm and where the baseline comes from."""
 
     stage: str = Field(default="dev", description="Deployment stage: picks config/strategy.<stage>.json.")
-    strategy_config_path: Optional[str] = Field(default=None, description="Baseline JSON: a path or s3://bucket/key (the file trading deploys); overrides the stage's file.")
+    strategy_config_path: str | None = Field(
+        default=None,
+        description="Baseline JSON: a path or s3://bucket/key (the file trading deploys); overrides the stage's file.",
+    )
     lookback_days: int = Field(default=90, description="Calendar days in the lookback window.")
     risk_free_rate: float = Field(default=0.045, description="Annual risk-free rate (0.045 = 4.5%).")
     min_lots: int = Field(default=5, description="Lots a strategy needs in the window to qualify.")
@@ -61,27 +63,65 @@ class WeightingSettings(dg.ConfigurableResource):
     min_multiplier: float = Field(default=0.5, description="Lowest multiplier of the baseline (0 < min <= 1).")
     max_multiplier: float = Field(default=2.0, description="Highest multiplier of the baseline (>= 1).")
     turnover_warn: float = Field(default=0.20, description="Week-over-week turnover that raises a WARN (fraction).")
-    cost_bps: float = Field(default=0.0, description="Trading cost the backtest charges per unit of capital traded, in basis points (the published weights are unaffected).")
-    noise_alpha: float = Field(default=0.05, description="Significance level of the noise test (tilt_exceeds_noise): p below it means the Sharpe ratios differ.")
-    missing_days: str = Field(default="skip", description="skip: dates without a close have no return; zero: NYSE trading days without one count as 0.")
-    score: str = Field(default="sharpe", description="What the multipliers map: sharpe, sortino or calmar (empyrical's conventions).")
-    pnl_date: str = Field(default="close", description="When realised P&L is booked: close (a lot's, when fully closed) or exit (each exit record's, on its date, open lots included). No role under return_basis=market.")
-    return_basis: str = Field(default="lot", description="What a return is per: lot (the mean entry notional of the lots booked in the window), deployed (the entry notional still held in the strategy's lots that day; needs pnl_date=exit) or market (every held position marked to trading's daily closes in MARKET_DATA_BUCKET; pnl_date has no role).")
+    cost_bps: float = Field(
+        default=0.0,
+        description="Trading cost the backtest charges per unit of capital traded, in basis points (the published weights are unaffected).",
+    )
+    noise_alpha: float = Field(
+        default=0.05,
+        description="Significance level of the noise test (tilt_exceeds_noise): p below it means the Sharpe ratios differ.",
+    )
+    missing_days: str = Field(
+        default="skip",
+        description="skip: dates without a close have no return; zero: NYSE trading days without one count as 0.",
+    )
+    score: str = Field(
+        default="sharpe", description="What the multipliers map: sharpe, sortino or calmar (empyrical's conventions)."
+    )
+    pnl_date: str = Field(
+        default="close",
+        description="When realised P&L is booked: close (a lot's, when fully closed) or exit (each exit record's, on its date, open lots included). No role under return_basis=market.",
+    )
+    return_basis: str = Field(
+        default="lot",
+        description="What a return is per: lot (the mean entry notional of the lots booked in the window), deployed (the entry notional still held in the strategy's lots that day; needs pnl_date=exit) or market (every held position marked to trading's daily closes in MARKET_DATA_BUCKET; pnl_date has no role).",
+    )
 
-    mapping: str = Field(default="minmax", description="How scores become multipliers: minmax (the seed's: best max, worst min) or median_power (clip((s / median) ** MAPPING_ALPHA, min, max); s <= 0 gets min).")
+    mapping: str = Field(
+        default="minmax",
+        description="How scores become multipliers: minmax (the seed's: best max, worst min) or median_power (clip((s / median) ** MAPPING_ALPHA, min, max); s <= 0 gets min).",
+    )
     mapping_alpha: float = Field(default=0.5, description="The power of median_power (> 0).")
-    sleeves: str = Field(default="none", description="none: one renormalisation; folder: within each folder of the baseline keys (ftlt/...), each keeping its baseline total.")
+    sleeves: str = Field(
+        default="none",
+        description="none: one renormalisation; folder: within each folder of the baseline keys (ftlt/...), each keeping its baseline total.",
+    )
 
-    score_shrinkage: str = Field(default="none", description="none, or james_stein: shrink each week's Sharpe ratios toward their mean by the positive-part James-Stein factor before mapping (needs RETURN_BASIS=market, whose standard errors are calibrated).")
+    score_shrinkage: str = Field(
+        default="none",
+        description="none, or james_stein: shrink each week's Sharpe ratios toward their mean by the positive-part James-Stein factor before mapping (needs RETURN_BASIS=market, whose standard errors are calibrated).",
+    )
 
-    smoothing: float = Field(default=1.0, description="Partial adjustment lambda in (0, 1]: each week's weights move this fraction of the way from the week before's to the week's target (1: none).")
-    smoothing_start: str = Field(default=FIRST_WEEK, description="The week (partition key) smoothing starts from, with the baseline as the week before's weights.")
+    smoothing: float = Field(
+        default=1.0,
+        description="Partial adjustment lambda in (0, 1]: each week's weights move this fraction of the way from the week before's to the week's target (1: none).",
+    )
+    smoothing_start: str = Field(
+        default=FIRST_WEEK,
+        description="The week (partition key) smoothing starts from, with the baseline as the week before's weights.",
+    )
 
-    policy: str = Field(default="none", description="A preset of the settings above: seed (pull request 2957, the defaults), pr2977 or script (the trading author's later designs); variables set explicitly override it.")
+    policy: str = Field(
+        default="none",
+        description="A preset of the settings above: seed (pull request 2957, the defaults), pr2977 or script (the trading author's later designs); variables set explicitly override it.",
+    )
 
-    compare_policies: str = Field(default="", description="tilt_report also compares these POLICY presets on one backtest of its weeks (comma-separated, e.g. seed,pr2977,script).")
+    compare_policies: str = Field(
+        default="",
+        description="tilt_report also compares these POLICY presets on one backtest of its weeks (comma-separated, e.g. seed,pr2977,script).",
+    )
 
-    _baseline: Optional[Baseline] = PrivateAttr(default=None)
+    _baseline: Baseline | None = PrivateAttr(default=None)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         # Read once per run: every asset and the IO manager then see the same validated
@@ -89,7 +129,7 @@ class WeightingSettings(dg.ConfigurableResource):
         self._baseline = self._load_baseline()
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None) -> "WeightingSettings":
+    def from_env(cls, environ: dict[str, str] | None = None) -> WeightingSettings:
         """Settings from the environment; unset variables keep their defaults."""
         environ = os.environ if environ is None else environ
         values: dict = {}
@@ -111,22 +151,29 @@ class WeightingSettings(dg.ConfigurableResource):
             settings.params()
         except ValueError as exc:
             # The variables set, and any the error names (a default can be half of a bad combination).
-            names = ", ".join(var for f, (var, _) in ENV_VARS.items() if f in values or f"{f}=" in str(exc)) or "defaults"
+            names = (
+                ", ".join(var for f, (var, _) in ENV_VARS.items() if f in values or f"{f}=" in str(exc)) or "defaults"
+            )
             raise SettingsError(f"{exc} (from {names})") from None
         unknown = [p for p in settings.compare_policies.split(",") if p.strip() and p.strip() not in POLICIES]
         if unknown:
-            raise SettingsError(f"COMPARE_POLICIES={settings.compare_policies!r} names no preset {', '.join(unknown)}: one of {', '.join(POLICIES)}")
+            raise SettingsError(
+                f"COMPARE_POLICIES={settings.compare_policies!r} names no preset {', '.join(unknown)}: one of {', '.join(POLICIES)}"
+            )
         try:
             stage_file(settings.stage)  # an unknown APP__STAGE fails here, by name, whatever else is set
         except BaselineConfigError as exc:
             raise SettingsError(str(exc)) from None
         return settings
 
-    def differences(self, other: "WeightingSettings") -> dict[str, tuple]:
+    def differences(self, other: WeightingSettings) -> dict[str, tuple]:
         """Each setting (``ENV_VARS`` field) that changes the weights and whose value differs:
         name -> (this one's, ``other``'s). (What the report compares changes no weight.)"""
-        return {f: (getattr(self, f), getattr(other, f)) for f in ENV_VARS
-                if f != "compare_policies" and getattr(self, f) != getattr(other, f)}
+        return {
+            f: (getattr(self, f), getattr(other, f))
+            for f in ENV_VARS
+            if f != "compare_policies" and getattr(self, f) != getattr(other, f)
+        }
 
     def params(self) -> WeightingParams:
         """The validated algorithm parameters."""

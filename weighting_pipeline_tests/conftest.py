@@ -46,7 +46,12 @@ def pytest_report_header(config):
 
 
 # fixture -> the marker every test using it (directly or through another fixture) gets
-SERVER_MARKERS = {"dynamodb_server": "dynamodb", "postgres_server": "postgres", "aws_server": "aws", "instance": "dagster"}
+SERVER_MARKERS = {
+    "dynamodb_server": "dynamodb",
+    "postgres_server": "postgres",
+    "aws_server": "aws",
+    "instance": "dagster",
+}
 # what ./run.sh test fast leaves out (registered in pyproject.toml)
 TIER_MARKERS = ("dynamodb", "postgres", "aws", "dagster", "stack", "slow")
 # Where no DynamoDB server was asked for: a closed local port, so a test that
@@ -82,7 +87,14 @@ def dynamodb(dynamodb_server, monkeypatch):
 @pytest.fixture(autouse=True)
 def aws_env(monkeypatch, tmp_path):
     """Every test sees AWS through the standard variables only, with test credentials."""
-    for var in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_DEFAULT_REGION", "STRATEGY_CONFIG__PATH", "LOOKBACK_DAYS", "AWS_ENDPOINT_URL"):
+    for var in (
+        "AWS_PROFILE",
+        "AWS_SESSION_TOKEN",
+        "AWS_DEFAULT_REGION",
+        "STRATEGY_CONFIG__PATH",
+        "LOOKBACK_DAYS",
+        "AWS_ENDPOINT_URL",
+    ):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", NO_DYNAMODB)
     monkeypatch.setenv("AWS_REGION", "us-east-1")
@@ -113,8 +125,14 @@ def deployment(postgres_server, aws_server, dynamodb_server):
     session: the stage names its tables and bucket, so a second one would collide."""
     from weighting_pipeline.devtools.infrastructure import deploy
 
-    return deploy(stage="prod", aws_endpoint=aws_server.endpoint, dynamodb_endpoint=dynamodb_server.endpoint,
-                  database=postgres_server.env(), image="weighting-pipeline:test", stack_name=f"t{uuid.uuid4().hex[:8]}")
+    return deploy(
+        stage="prod",
+        aws_endpoint=aws_server.endpoint,
+        dynamodb_endpoint=dynamodb_server.endpoint,
+        database=postgres_server.env(),
+        image="weighting-pipeline:test",
+        stack_name=f"t{uuid.uuid4().hex[:8]}",
+    )
 
 
 def template_with_run_variable_renamed(variable: str | None, folder: Path) -> Path:
@@ -221,8 +239,18 @@ def ts(text: str) -> pd.Timestamp:
     return pd.Timestamp(text, tz="America/New_York").tz_convert("UTC")
 
 
-def run_chain_in_dagster(instance, *, partition_key=None, partition_range=None, selection=None, environ=None, dynamodb=None,
-                         now=None, tags=None, run_config=None):
+def run_chain_in_dagster(
+    instance,
+    *,
+    partition_key=None,
+    partition_range=None,
+    selection=None,
+    environ=None,
+    dynamodb=None,
+    now=None,
+    tags=None,
+    run_config=None,
+):
     """Materialise the chain through Dagster with the deployment's resources.
 
     ``environ`` holds the deployment's setting variables (``settings.ENV_VARS``) for the
@@ -240,12 +268,19 @@ def run_chain_in_dagster(instance, *, partition_key=None, partition_range=None, 
 
     tags = dict(tags or {})
     if partition_range:
-        tags.update({"dagster/asset_partition_range_start": partition_range[0], "dagster/asset_partition_range_end": partition_range[1]})
+        tags.update(
+            {
+                "dagster/asset_partition_range_start": partition_range[0],
+                "dagster/asset_partition_range_end": partition_range[1],
+            }
+        )
     resources = build_resources(WeightingSettings.from_env(environ), dynamodb)
     if now is not None:
         resources["publication"] = PublicationRules(now=str(now))
     variables = {var for var, _ in ENV_VARS.values()}
-    deployment = {k: v for k, v in os.environ.items() if k not in variables} if environ is not None else dict(os.environ)
+    deployment = (
+        {k: v for k, v in os.environ.items() if k not in variables} if environ is not None else dict(os.environ)
+    )
     deployment.update({k: v for k, v in (environ or {}).items() if k in variables})
     with mock.patch.dict(os.environ, deployment, clear=True):
         return dg.materialize(
@@ -275,7 +310,11 @@ def temp_instance(home):
 
     home = Path(home)
     home.mkdir(parents=True, exist_ok=True)
-    storage = {"module": "dagster._core.storage.event_log", "class": "ConsolidatedSqliteEventLogStorage", "config": {"base_dir": str(home / "event_log")}}
+    storage = {
+        "module": "dagster._core.storage.event_log",
+        "class": "ConsolidatedSqliteEventLogStorage",
+        "config": {"base_dir": str(home / "event_log")},
+    }
     return dg.instance_for_test(temp_dir=str(home), overrides={"event_log_storage": storage})
 
 

@@ -43,8 +43,15 @@ _ERRORS = {
 class FaultProxy:
     """``with FaultProxy(upstream, fault="http500", rates={"read": 0.2, "write": 0.2}) as proxy: proxy.endpoint``."""
 
-    def __init__(self, upstream: str, fault: str | None = None, rates: dict[str, float] | None = None,
-                 seed: int = 0, latency_s: float = 0.2, hold_s: float = 1.5):
+    def __init__(
+        self,
+        upstream: str,
+        fault: str | None = None,
+        rates: dict[str, float] | None = None,
+        seed: int = 0,
+        latency_s: float = 0.2,
+        hold_s: float = 1.5,
+    ):
         if fault is not None and fault not in FAULTS:
             raise ValueError(f"unknown fault {fault!r}; expected one of {FAULTS}")
         parsed = urlparse(upstream)
@@ -91,7 +98,9 @@ class FaultProxy:
                 fault = proxy._decide(operation)
                 if fault in _ERRORS:
                     status, error_type = _ERRORS[fault]
-                    return self._answer(status, json.dumps({"__type": error_type, "message": "injected by FaultProxy"}).encode(), {})
+                    return self._answer(
+                        status, json.dumps({"__type": error_type, "message": "injected by FaultProxy"}).encode(), {}
+                    )
                 if fault == "timeout":
                     time.sleep(proxy.hold_s)
                     self.close_connection = True
@@ -150,7 +159,7 @@ class FaultProxy:
 
         return Handler
 
-    def __enter__(self) -> "FaultProxy":
+    def __enter__(self) -> FaultProxy:
         self._thread.start()
         return self
 

@@ -8,8 +8,8 @@ import ipaddress
 import os
 import socket
 import threading
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -23,7 +23,7 @@ def _listening_table() -> dict[int, tuple[Address, int]]:
             address, port = fields[1].split(":")
             if fields[3] == "0A":  # LISTEN
                 # the kernel prints each 32-bit word of the address in host (little-endian) order
-                raw = b"".join(bytes.fromhex(address[i:i + 8])[::-1] for i in range(0, len(address), 8))
+                raw = b"".join(bytes.fromhex(address[i : i + 8])[::-1] for i in range(0, len(address), 8))
                 found[int(fields[9])] = (ipaddress.ip_address(raw), int(port, 16))
     return found
 
@@ -75,6 +75,12 @@ def is_loopback(address: Address) -> bool:
     """127.0.0.0/8, ::1, or an IPv4 loopback address mapped into IPv6 (how Java listens on 127.0.0.1)."""
     mapped = getattr(address, "ipv4_mapped", None)
     return address.is_loopback or (mapped is not None and mapped.is_loopback)
+
+
+def assert_listens_on_loopback_only(port: int) -> None:
+    addresses = listening_addresses(port)
+    assert addresses, f"nothing listens on port {port}"
+    assert all(is_loopback(a) for a in addresses), addresses
 
 
 @contextlib.contextmanager

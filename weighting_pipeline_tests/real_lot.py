@@ -70,7 +70,9 @@ def raw_item(lot_id: str, strategy: str = "gold", **overrides) -> dict:
     ``overrides`` applied; an override of None removes the attribute."""
     item = copy.deepcopy(REAL_ITEM)
     item.update(
-        PK=f"LOT#{lot_id}", lot_id=lot_id, strategy_name=strategy,
+        PK=f"LOT#{lot_id}",
+        lot_id=lot_id,
+        strategy_name=strategy,
         GSI5PK=f"STRATEGY_LOTS#{strategy}",
     )
     item.update(overrides)

@@ -9,12 +9,12 @@ from boto3.dynamodb.types import TypeSerializer
 
 from weighting_pipeline.core.calendar import WeekWindows
 from weighting_pipeline.core.chain import WeightingParams
-from weighting_pipeline.publication.provenance import WeeklyWeights
 from weighting_pipeline.publication.item import week_items
+from weighting_pipeline.publication.provenance import WeeklyWeights
 from weighting_pipeline.resources.dynamodb import DynamoDBResource
 from weighting_pipeline.resources.weights_table import WeightsTable
-from weighting_pipeline_tests.conftest import ledger_token, run_chain_in_dagster
 from weighting_pipeline_reader.item import check_in_force, check_weights
+from weighting_pipeline_tests.conftest import ledger_token, run_chain_in_dagster
 
 VOLATILE = {"computed_at", "run_id", "run_started_at", "ttl"}  # differ between runs of the same week
 _serializer = TypeSerializer()
@@ -62,15 +62,35 @@ def clean_backfill(tables, instance, client, ledger, keys: list[str], keep: int 
             client.delete_item(TableName=tables["weights"], Key={"PK": {"S": "WEIGHTS#WEEK"}, "SK": {"S": key}})
         _CLEAN[token] = items
     elif keep:
-        WeightsTable(dynamodb=DynamoDBResource(), table_name=tables["weights"]).put_weeks([_CLEAN[token][k] for k in keys[:keep]])
+        WeightsTable(dynamodb=DynamoDBResource(), table_name=tables["weights"]).put_weeks(
+            [_CLEAN[token][k] for k in keys[:keep]]
+        )
     return _CLEAN[token]
 
-def items_for(frame: pd.DataFrame, keys: list[str], baseline, written_at: pd.Timestamp, params: WeightingParams = WeightingParams(), run_id: str = "r") -> list[dict]:
+
+def items_for(
+    frame: pd.DataFrame,
+    keys: list[str],
+    baseline,
+    written_at: pd.Timestamp,
+    params: WeightingParams = WeightingParams(),
+    run_id: str = "r",
+) -> list[dict]:
     """The items the IO manager would write for ``keys`` of a weights frame (Python types),
     by a run started at ``written_at``."""
     part = frame[frame["partition_key"].astype(str).isin(keys)]
-    weekly = WeeklyWeights.build(part, baseline, params, run_id=run_id, run_started_at=written_at.timestamp(), code_version="test", ledger_index={})
-    return week_items(weekly, WeekWindows.for_keys(keys, params.lookback_days), written_at=written_at.tz_convert("UTC"), ttl_days=7)
+    weekly = WeeklyWeights.build(
+        part,
+        baseline,
+        params,
+        run_id=run_id,
+        run_started_at=written_at.timestamp(),
+        code_version="test",
+        ledger_index={},
+    )
+    return week_items(
+        weekly, WeekWindows.for_keys(keys, params.lookback_days), written_at=written_at.tz_convert("UTC"), ttl_days=7
+    )
 
 
 def intermediate_file(store, asset: str, week: str):

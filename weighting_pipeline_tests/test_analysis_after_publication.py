@@ -20,15 +20,23 @@ def evaluate(instance, run_id: str):
     """The sensor's answer to the SUCCESS of ``run_id``, as the daemon would ask it."""
     run = instance.get_run_by_id(run_id)
     [event] = instance.all_logs(run_id, of_type=dg.DagsterEventType.RUN_SUCCESS)
-    context = dg.build_run_status_sensor_context(sensor_name="analysis_after_publication", dagster_instance=instance,
-                                                 dagster_run=run, dagster_event=event.dagster_event)
+    context = dg.build_run_status_sensor_context(
+        sensor_name="analysis_after_publication",
+        dagster_instance=instance,
+        dagster_run=run,
+        dagster_event=event.dagster_event,
+    )
     return analysis_after_publication(context)
 
 
 def test_a_range_run_is_followed_by_one_analysis_run_of_the_weeks_it_published(tables, baseline, instance):
     tables.read_only_ledger(synthetic_ledger(baseline.keys, "2025-10-01", "2026-03-31", 1.0, seed=4))
-    published = run_chain_in_dagster(instance, partition_range=(WEEKS[0], WEEKS[-1]), now=NOW,
-                                     selection=["closed_lots", "daily_returns", "sharpe_ratios", "multipliers", "dynamic_weights"])
+    published = run_chain_in_dagster(
+        instance,
+        partition_range=(WEEKS[0], WEEKS[-1]),
+        now=NOW,
+        selection=["closed_lots", "daily_returns", "sharpe_ratios", "multipliers", "dynamic_weights"],
+    )
     assert published.success
     request = evaluate(instance, published.run_id)
     assert isinstance(request, dg.RunRequest)
@@ -37,8 +45,14 @@ def test_a_range_run_is_followed_by_one_analysis_run_of_the_weeks_it_published(t
     assert request.tags["dagster/asset_partition_range_end"] == WEEKS[2]  # the live week was not published
 
     # The requested run: the backtest of those weeks, then the report, in one run.
-    analysis = dg.materialize([*CHAIN_ASSETS, *ANALYSIS_ASSETS], selection=ANALYSIS_ASSETS, instance=instance, tags=request.tags, raise_on_error=False,
-                              resources=build_resources(WeightingSettings.from_env()))
+    analysis = dg.materialize(
+        [*CHAIN_ASSETS, *ANALYSIS_ASSETS],
+        selection=ANALYSIS_ASSETS,
+        instance=instance,
+        tags=request.tags,
+        raise_on_error=False,
+        resources=build_resources(WeightingSettings.from_env()),
+    )
     assert analysis.success
     backtested = instance.fetch_materializations(dg.AssetKey("tilt_backtest"), limit=10).records
     assert sorted(r.partition_key for r in backtested if r.run_id == analysis.run_id) == WEEKS[:3]
@@ -51,8 +65,13 @@ def test_a_range_run_is_followed_by_one_analysis_run_of_the_weeks_it_published(t
 
 def test_a_run_that_published_nothing_starts_no_analysis(tables, baseline, instance):
     tables.read_only_ledger(synthetic_ledger(baseline.keys, "2025-10-01", "2026-03-31", 1.0, seed=4))
-    what_if = run_chain_in_dagster(instance, partition_key=WEEKS[0], now=NOW, selection=["closed_lots", "daily_returns", "sharpe_ratios", "multipliers", "dynamic_weights"],
-                                   run_config={"resources": {"settings": {"config": {"lookback_days": 60}}}})
+    what_if = run_chain_in_dagster(
+        instance,
+        partition_key=WEEKS[0],
+        now=NOW,
+        selection=["closed_lots", "daily_returns", "sharpe_ratios", "multipliers", "dynamic_weights"],
+        run_config={"resources": {"settings": {"config": {"lookback_days": 60}}}},
+    )
     assert what_if.success
     skipped = evaluate(instance, what_if.run_id)
     assert isinstance(skipped, dg.SkipReason) and "published no week" in skipped.skip_message

@@ -24,8 +24,14 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def audit(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([*CLI, "audit", "--range", f"{WEEKS[0]}...{WEEKS[-1]}", *args], cwd=REPO, env=dict(os.environ),
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [*CLI, "audit", "--range", f"{WEEKS[0]}...{WEEKS[-1]}", *args],
+        cwd=REPO,
+        env=dict(os.environ),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def lines(done: subprocess.CompletedProcess) -> dict[str, str]:

@@ -19,21 +19,42 @@ COMMANDS = ["audit", "backfill", "demo", "image", "setup-tables", "stack", "swee
 
 def test_the_console_script_lists_every_command():
     done = subprocess.run([*CLI, "--help"], capture_output=True, text=True, check=True)
-    listed = [line.split()[0] for line in done.stdout.split("Commands:")[1].splitlines() if line.startswith("  ") and not line.startswith("   ")]
+    listed = [
+        line.split()[0]
+        for line in done.stdout.split("Commands:")[1].splitlines()
+        if line.startswith("  ") and not line.startswith("   ")
+    ]
     assert listed == COMMANDS
 
 
-@pytest.mark.parametrize("command, shows", [
-    ("demo", ["--reseed", "--backend", "[default: auto]", "--debug"]),
-    ("ui", ["--port", "[default: 3000]", "--backend"]),
-    ("stack", ["--backend"]),
-    ("audit", ["--range", "[required]", "--csv", "--local"]),
-    ("unpublish", ["--week", "--reason", "--by", "[default: the login name", "--local"]),
-    ("weights", ["--week", "[default: the latest complete week]", "--local"]),
-    ("sweep", ["--range", "--lookback", "--max-multiplier", "--min-multiplier", "--score", "--missing-days", "--pnl-date", "--csv", "--no-progress", "--local"]),
-    ("setup-tables", ["TRADE_LEDGER__TABLE_NAME", "STRATEGY_WEIGHTS__TABLE_NAME"]),
-    ("backfill", ["--range", "[required]", "--cpu", "--memory", "DAGSTER_WEBSERVER_URL"]),
-])
+@pytest.mark.parametrize(
+    "command, shows",
+    [
+        ("demo", ["--reseed", "--backend", "[default: auto]", "--debug"]),
+        ("ui", ["--port", "[default: 3000]", "--backend"]),
+        ("stack", ["--backend"]),
+        ("audit", ["--range", "[required]", "--csv", "--local"]),
+        ("unpublish", ["--week", "--reason", "--by", "[default: the login name", "--local"]),
+        ("weights", ["--week", "[default: the latest complete week]", "--local"]),
+        (
+            "sweep",
+            [
+                "--range",
+                "--lookback",
+                "--max-multiplier",
+                "--min-multiplier",
+                "--score",
+                "--missing-days",
+                "--pnl-date",
+                "--csv",
+                "--no-progress",
+                "--local",
+            ],
+        ),
+        ("setup-tables", ["TRADE_LEDGER__TABLE_NAME", "STRATEGY_WEIGHTS__TABLE_NAME"]),
+        ("backfill", ["--range", "[required]", "--cpu", "--memory", "DAGSTER_WEBSERVER_URL"]),
+    ],
+)
 def test_each_command_has_help_with_its_options_and_defaults(command, shows):
     out = CliRunner().invoke(main, [command, "--help"], terminal_width=200)
     assert out.exit_code == 0, out.output
@@ -42,15 +63,29 @@ def test_each_command_has_help_with_its_options_and_defaults(command, shows):
 
 
 def test_the_old_spelling_still_runs_the_commands_and_says_it_is_deprecated():
-    done = subprocess.run([sys.executable, "-m", "weighting_pipeline.local", "audit", "--help"], capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "weighting_pipeline.local", "audit", "--help"], capture_output=True, text=True
+    )
     assert done.returncode == 0 and "--range" in done.stdout
     assert "deprecated; use weighting-pipeline audit" in done.stderr
 
 
-@pytest.mark.parametrize("args", [["demo"], ["ui"], ["stack"], ["image"], ["weights", "--local"], ["audit", "--range", "2026-11-15...2026-11-15", "--local"]])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["demo"],
+        ["ui"],
+        ["stack"],
+        ["image"],
+        ["weights", "--local"],
+        ["audit", "--range", "2026-11-15...2026-11-15", "--local"],
+    ],
+)
 def test_development_commands_say_what_to_install_where_the_tools_are_missing(monkeypatch, args):
     real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "moto" else real(name, *a))  # as in the image
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "moto" else real(name, *a)
+    )  # as in the image
     out = CliRunner().invoke(main, args)
     assert out.exit_code == 1
     assert "needs the development tools" in out.output and "pip install -e '.[devtools]'" in out.output
@@ -87,12 +122,14 @@ def test_a_local_child_gets_the_same_options_without_local():
 def test_operator_commands_name_the_variable_they_lack(monkeypatch):
     for var in ("DAGSTER_HOME", "STRATEGY_WEIGHTS__TABLE_NAME", "TRADE_LEDGER__TABLE_NAME", "DAGSTER_WEBSERVER_URL"):
         monkeypatch.delenv(var, raising=False)
-    cases = {("audit", "--range", "2026-11-15...2026-11-15"): "set DAGSTER_HOME",
-             ("weights",): "set STRATEGY_WEIGHTS__TABLE_NAME",
-             ("sweep", "--range", "2026-11-15...2026-11-15"): "set TRADE_LEDGER__TABLE_NAME",
-             ("setup-tables",): "setup-tables needs TRADE_LEDGER__TABLE_NAME and STRATEGY_WEIGHTS__TABLE_NAME",
-             ("backfill", "--range", "2026-11-15...2026-11-15"): "set DAGSTER_WEBSERVER_URL",
-             ("audit", "--range", "2026-11-15...2026-11-15", "--against-table"): "set DAGSTER_HOME"}
+    cases = {
+        ("audit", "--range", "2026-11-15...2026-11-15"): "set DAGSTER_HOME",
+        ("weights",): "set STRATEGY_WEIGHTS__TABLE_NAME",
+        ("sweep", "--range", "2026-11-15...2026-11-15"): "set TRADE_LEDGER__TABLE_NAME",
+        ("setup-tables",): "setup-tables needs TRADE_LEDGER__TABLE_NAME and STRATEGY_WEIGHTS__TABLE_NAME",
+        ("backfill", "--range", "2026-11-15...2026-11-15"): "set DAGSTER_WEBSERVER_URL",
+        ("audit", "--range", "2026-11-15...2026-11-15", "--against-table"): "set DAGSTER_HOME",
+    }
     for args, says in cases.items():
         out = CliRunner().invoke(main, list(args))
         assert out.exit_code == 2 and says in out.output, (args, out.output)

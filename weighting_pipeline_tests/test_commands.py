@@ -20,6 +20,7 @@ from weighting_pipeline.devtools.processes import is_alive
 from weighting_pipeline.resources.dynamodb import DynamoDBResource
 from weighting_pipeline.resources.weights_table import WeightsTable
 from weighting_pipeline_tests.conftest import CLI
+from weighting_pipeline_tests.listening import assert_listens_on_loopback_only
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -27,8 +28,19 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def test_dagster_cli_range_backfill_runs_as_one_run(tables, baseline, tmp_path):
     tables.read_only_ledger(synthetic_ledger(baseline.keys, "2025-10-01", "2026-03-31", 1.0, seed=4))
     env = {**os.environ, "DAGSTER_HOME": str(tmp_path / "dagster_home")}
-    cmd = [sys.executable, "-m", "dagster", "asset", "materialize", "-m", "weighting_pipeline.definitions",
-           "--select", "*", "--partition-range", "2026-02-22...2026-03-08"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "dagster",
+        "asset",
+        "materialize",
+        "-m",
+        "weighting_pipeline.definitions",
+        "--select",
+        "*",
+        "--partition-range",
+        "2026-02-22...2026-03-08",
+    ]
     done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     table = WeightsTable(dynamodb=DynamoDBResource(), table_name=tables["weights"])
@@ -55,8 +67,9 @@ def test_demo_command_prints_the_weights_table(demo_root):  # starts its own ser
     env.pop("STRATEGY_WEIGHTS__TABLE_NAME", None)
     env.pop("TRADE_LEDGER__TABLE_NAME", None)
     backend = os.environ.get("WEIGHTING_TEST_BACKEND", "auto")
-    done = subprocess.run([*CLI, "demo", "--backend", backend],
-                          cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [*CLI, "demo", "--backend", backend], cwd=REPO, env=env, capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
     out = done.stdout
     assert "Strategy" in out and "Sharpe" in out and "Baseline" in out and "Dynamic" in out and "Change" in out
@@ -65,14 +78,20 @@ def test_demo_command_prints_the_weights_table(demo_root):  # starts its own ser
     assert "ftlt/holy_grail.clj" in out and len(re.findall(r"^\S+\.clj ", out, re.M)) == 16  # the 16 real strategies
     # The demo ends with the tilt's verdict over the weeks it materialised.
     verdict = [line for line in out.splitlines() if line.startswith("Tilt vs baseline over 18 weeks")]
-    assert verdict and re.search(r"information ratio -?\d+\.\d\d ± \d+\.\d\d .*growth of 1: tilt \d\.\d{4} vs baseline \d\.\d{4}", verdict[0])
+    assert verdict and re.search(
+        r"information ratio -?\d+\.\d\d ± \d+\.\d\d .*growth of 1: tilt \d\.\d{4} vs baseline \d\.\d{4}", verdict[0]
+    )
     # On the market basis, from bars written as trading's MarketDataStore writes them, and it says so.
     assert "(Newey-West SE)" in verdict[0] and "returns marked to market from trading's daily closes" in verdict[0]
     assert "daily bars: 16 symbols written to s3://market-data-local" in out
     # The step log at INFO, not Dagster's DEBUG events (one flag away: --debug).
     log = done.stdout + done.stderr
     assert " - DEBUG - " not in log
-    for line in ("Strategy weighting invoked", "Sharpe ratio for ftlt/holy_grail.clj", "Dynamic weights updated successfully"):
+    for line in (
+        "Strategy weighting invoked",
+        "Sharpe ratio for ftlt/holy_grail.clj",
+        "Dynamic weights updated successfully",
+    ):
         assert line in log, line
     assert len(log.splitlines()) < 80, log  # 16 strategies: one table row each
 
@@ -91,9 +110,14 @@ def test_audit_command_prints_each_week_and_writes_the_csv_without_dynamodb(tabl
         result = run_chain_in_dagster(instance, partition_range=(weeks[0], weeks[-1]))
         assert result.success
         mats = {
-            w: {k: v.value for k, v in instance.fetch_materializations(
-                dg.AssetRecordsFilter(asset_key=dg.AssetKey("dynamic_weights"), asset_partitions=[w]), limit=1
-            ).records[0].asset_materialization.metadata.items()}
+            w: {
+                k: v.value
+                for k, v in instance.fetch_materializations(
+                    dg.AssetRecordsFilter(asset_key=dg.AssetKey("dynamic_weights"), asset_partitions=[w]), limit=1
+                )
+                .records[0]
+                .asset_materialization.metadata.items()
+            }
             for w in weeks
         }
     # Nothing listens here: the audit must not need DynamoDB.
@@ -108,18 +132,37 @@ def test_audit_command_prints_each_week_and_writes_the_csv_without_dynamodb(tabl
     for line, week in zip(lines[1:], weeks):
         assert f"weights {mats[week]['weights_sha256']}" in line
         # On the default (lot) basis the noise check says every week that it has no calibrated test.
-        assert "checks 10/11 passed, failed: multipliers.tilt_exceeds_noise" in line and "restatement: first publication" in line
-        assert f"code {mats[week]['code_version']}" in line and f"run {result.run_id}" in line and "lookback_days=90" in line
+        assert (
+            "checks 10/11 passed, failed: multipliers.tilt_exceeds_noise" in line
+            and "restatement: first publication" in line
+        )
+        assert (
+            f"code {mats[week]['code_version']}" in line
+            and f"run {result.run_id}" in line
+            and "lookback_days=90" in line
+        )
     rows = list(csv.DictReader(out_csv.open()))
     assert len(rows) == len(weeks) * len(baseline.keys)
-    assert list(rows[0])[:9] == ["week", "strategy", "baseline", "sharpe", "multiplier", "weight", "parameters", "code_version", "run_id"]
+    assert list(rows[0])[:9] == [
+        "week",
+        "strategy",
+        "baseline",
+        "sharpe",
+        "multiplier",
+        "weight",
+        "parameters",
+        "code_version",
+        "run_id",
+    ]
     for row in rows:
         meta = mats[row["week"]]
         assert float(row["weight"]) == meta[f"weight/{row['strategy']}"]
         assert float(row["multiplier"]) == meta["allocation"][row["strategy"]]["multiplier"]
         assert row["run_id"] == result.run_id and row["code_version"] == meta["code_version"]
         assert json.loads(row["parameters"])["lookback_days"] == 90
-    bad = subprocess.run([*cmd[:4], "--range", "2026-03-02...2026-03-08"], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    bad = subprocess.run(
+        [*cmd[:4], "--range", "2026-03-02...2026-03-08"], cwd=REPO, env=env, capture_output=True, text=True, timeout=120
+    )
     assert bad.returncode == 2 and "'2026-03-02' is not a weekly partition key" in bad.stderr
 
 
@@ -164,14 +207,25 @@ def test_ui_stops_every_server_it_started_on_a_signal(demo_root, sig):
     from weighting_pipeline.devtools.dynamodb_local import free_port
 
     root = demo_root
-    env = {k: v for k, v in os.environ.items() if k not in ("STRATEGY_WEIGHTS__TABLE_NAME", "TRADE_LEDGER__TABLE_NAME", "DAGSTER_HOME")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("STRATEGY_WEIGHTS__TABLE_NAME", "TRADE_LEDGER__TABLE_NAME", "DAGSTER_HOME")
+    }
     env["WEIGHTING_LOCAL_ROOT"] = str(root)
     port = free_port()
     backend = os.environ.get("WEIGHTING_TEST_BACKEND", "auto")
     # A background job or nohup starts it with SIGINT ignored; Ctrl-C used to do nothing then.
     ignore_sigint = (lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if sig == signal.SIGINT else None
-    ui = subprocess.Popen([*CLI, "ui", "--port", str(port), "--backend", backend], preexec_fn=ignore_sigint,
-                          cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    ui = subprocess.Popen(
+        [*CLI, "ui", "--port", str(port), "--backend", backend],
+        preexec_fn=ignore_sigint,
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     started: list[int] = []
     lines: list[str] = []
     threading.Thread(target=lambda: lines.extend(ui.stdout), daemon=True).start()
@@ -181,7 +235,8 @@ def test_ui_stops_every_server_it_started_on_a_signal(demo_root, sig):
             time.sleep(0.5)
         assert _listening(port), "".join(lines)[-3000:]
         dynamodb = int(re.search(r"at http://127\.0\.0\.1:(\d+)", "".join(lines)).group(1))
-        assert _listening(dynamodb)
+        assert_listens_on_loopback_only(port)  # the UI, and DynamoDB Local, are reachable from this machine only
+        assert_listens_on_loopback_only(dynamodb)
         started = _descendants(ui.pid)
         assert len(started) >= 3  # DynamoDB Local (or moto's threads), dagster dev, its webserver and daemon
         ui.send_signal(sig)

@@ -31,8 +31,21 @@ from weighting_pipeline_tests.stored_weeks import assert_whole, clean_backfill, 
 
 REPO = Path(__file__).resolve().parent.parent
 WEEKS = [str(d.date()) for d in pd.date_range("2025-01-05", periods=30, freq="7D")]
+
+
 def cli(args: list[str], tmp_path: Path, endpoint: str | None = None) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "dagster", "asset", "materialize", "-m", "weighting_pipeline.definitions", "--select", "*", *args]
+    cmd = [
+        sys.executable,
+        "-m",
+        "dagster",
+        "asset",
+        "materialize",
+        "-m",
+        "weighting_pipeline.definitions",
+        "--select",
+        "*",
+        *args,
+    ]
     env = {**os.environ, "INTERMEDIATES__BASE_PATH": str(tmp_path / "intermediates")}
     if endpoint:
         env["AWS_ENDPOINT_URL_DYNAMODB"] = endpoint
@@ -59,7 +72,9 @@ def rerun_equals_clean(tables, tmp_path, reference, baseline) -> None:
 # The first step (the ledger read and the first intermediates) and the last (the checks and the
 # writes); a middle step's kill point adds nothing they do not cover, and 45 s to the suite.
 @pytest.mark.parametrize("step, seed", [("closed_lots", 1), ("dynamic_weights", 3)])
-def test_a_backfill_killed_at_a_random_point_then_rerun_equals_a_clean_backfill(reference, tables, baseline, tmp_path, step, seed):
+def test_a_backfill_killed_at_a_random_point_then_rerun_equals_a_clean_backfill(
+    reference, tables, baseline, tmp_path, step, seed
+):
     # Kill with SIGKILL (no clean-up) a random 0-0.5 s after the run enters `step`;
     # in dynamic_weights that lands around the checks and the batch writes.
     victim = cli(["--partition-range", f"{WEEKS[0]}...{WEEKS[-1]}"], tmp_path)
@@ -79,7 +94,9 @@ def test_a_backfill_killed_at_a_random_point_then_rerun_equals_a_clean_backfill(
     rerun_equals_clean(tables, tmp_path, reference, baseline)
 
 
-def test_a_backfill_killed_part_way_through_its_writes_then_rerun_equals_a_clean_backfill(reference, tables, baseline, tmp_path, dynamodb):
+def test_a_backfill_killed_part_way_through_its_writes_then_rerun_equals_a_clean_backfill(
+    reference, tables, baseline, tmp_path, dynamodb
+):
     # 30 weeks are 30 PutItems, 8 in flight at a time. Writes go through a proxy that holds
     # each for 1 s before forwarding, so the kill lands after some were applied and
     # before the rest reached DynamoDB.
@@ -99,7 +116,9 @@ def test_a_backfill_killed_part_way_through_its_writes_then_rerun_equals_a_clean
     rerun_equals_clean(tables, tmp_path, reference, baseline)
 
 
-def test_a_scheduled_and_a_manual_run_of_one_week_at_once_leave_the_newer_runs_item(reference, tables, baseline, tmp_path, instance):
+def test_a_scheduled_and_a_manual_run_of_one_week_at_once_leave_the_newer_runs_item(
+    reference, tables, baseline, tmp_path, instance
+):
     week = WEEKS[-1]
     runs = [cli(["--partition", week], tmp_path), cli(["--partition", week], tmp_path)]
     outputs = [r.communicate(timeout=300)[0] for r in runs]

@@ -51,7 +51,15 @@ def test_the_ecs_context_parses_and_passes_only_variables_the_template_gives_run
     names = {v.split("=", 1)[0] for v in context.env_vars}
     # Dagster+ keeps the storage and launches the runs: no Postgres and no ECS-launcher variables.
     assert names <= given, names - given
-    assert {"APP__STAGE", "TRADE_LEDGER__TABLE_NAME", "STRATEGY_WEIGHTS__TABLE_NAME", "INTERMEDIATES__BASE_PATH"} <= names
+    assert {
+        "APP__STAGE",
+        "TRADE_LEDGER__TABLE_NAME",
+        "STRATEGY_WEIGHTS__TABLE_NAME",
+        "INTERMEDIATES__BASE_PATH",
+    } <= names
     assert not any(n.startswith(("DAGSTER_PG_", "DAGSTER_ECS_")) for n in names)
     defaults = template["Parameters"]
-    assert context.run_resources == {"cpu": defaults["RunTaskCpu"]["Default"], "memory": defaults["RunTaskMemory"]["Default"]}
+    assert context.run_resources == {
+        "cpu": defaults["RunTaskCpu"]["Default"],
+        "memory": defaults["RunTaskMemory"]["Default"],
+    }

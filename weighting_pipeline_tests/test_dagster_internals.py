@@ -17,7 +17,12 @@ def private_imports(path: Path) -> list[tuple[str, str]]:
     """(module, name) of each ``from dagster._... import name`` in ``path``."""
     found = []
     for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0].startswith("dagster") and "._" in "." + node.module:
+        if (
+            isinstance(node, ast.ImportFrom)
+            and node.module
+            and node.module.split(".")[0].startswith("dagster")
+            and "._" in "." + node.module
+        ):
             found += [(node.module, a.name) for a in node.names]
         elif isinstance(node, ast.Import):
             found += [(a.name, "") for a in node.names if a.name.startswith("dagster") and "._" in a.name]
@@ -29,7 +34,9 @@ def test_each_private_dagster_name_is_still_where_we_import_it(module, name):
     try:
         found = getattr(importlib.import_module(module), name)
     except (ImportError, AttributeError) as exc:
-        pytest.fail(f"Dagster moved {module}.{name} ({exc}); update weighting_pipeline/dagster_internals.py, the one place that imports it")
+        pytest.fail(
+            f"Dagster moved {module}.{name} ({exc}); update weighting_pipeline/dagster_internals.py, the one place that imports it"
+        )
     assert isinstance(found, type)
 
 
@@ -50,9 +57,13 @@ def test_dagster_postgres_storages_still_keep_their_engine_where_the_pool_replac
     from weighting_pipeline.dagster_internals import POSTGRES_ENGINE_ATTRIBUTE
 
     source = inspect.getsource(getattr(dagster_postgres, storage))
-    assert f"self.{POSTGRES_ENGINE_ATTRIBUTE} = " in source and f"create_pg_connection(self.{POSTGRES_ENGINE_ATTRIBUTE})" in source.replace("\n", ""), (
+    assert (
+        f"self.{POSTGRES_ENGINE_ATTRIBUTE} = " in source
+        and f"create_pg_connection(self.{POSTGRES_ENGINE_ATTRIBUTE})" in source.replace("\n", "")
+    ), (
         f"dagster_postgres.{storage} no longer keeps its engine in {POSTGRES_ENGINE_ATTRIBUTE}: "
-        "update POSTGRES_ENGINE_ATTRIBUTE in weighting_pipeline/dagster_internals.py and production/pg_storage.py")
+        "update POSTGRES_ENGINE_ATTRIBUTE in weighting_pipeline/dagster_internals.py and production/pg_storage.py"
+    )
 
 
 def test_dagster_still_reads_the_event_batch_size_variable():
@@ -65,7 +76,8 @@ def test_dagster_still_reads_the_event_batch_size_variable():
     module = inspect.getsource(inspect.getmodule(dg.DagsterInstance.handle_new_event))
     assert f'"{EVENT_BATCH_SIZE_ENV}"' in module, (
         f"Dagster's handle_new_event no longer reads {EVENT_BATCH_SIZE_ENV}: runs write one insert per event again; "
-        "find the new switch and update weighting_pipeline/dagster_internals.py")
+        "find the new switch and update weighting_pipeline/dagster_internals.py"
+    )
 
 
 def test_event_batching_is_on_unless_the_deployment_says_otherwise():

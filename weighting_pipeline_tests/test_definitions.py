@@ -22,7 +22,11 @@ def test_definitions_load_with_the_chain(defs):
         assert parents == {upstream}
     # The backtest scores week J on J's lots with what dynamic_weights recorded of J-1 and J-2
     # (the multipliers of those weeks for the ones computed before publication was recorded).
-    assert {p.to_user_string() for p in graph.get(dg.AssetKey("tilt_backtest")).parent_keys} == {"closed_lots", "multipliers", "dynamic_weights"}
+    assert {p.to_user_string() for p in graph.get(dg.AssetKey("tilt_backtest")).parent_keys} == {
+        "closed_lots",
+        "multipliers",
+        "dynamic_weights",
+    }
     specs = {s.key.to_user_string(): s for s in defs.resolve_all_asset_specs()}
     for name in ASSETS:
         spec = specs[name]
@@ -36,7 +40,10 @@ def test_definitions_load_with_the_chain(defs):
     assert {p.to_user_string() for p in graph.get(dg.AssetKey("tilt_report")).parent_keys} == {"tilt_backtest"}
     # The diagnostics are off the publishing path: their own job, started by a sensor after a publication.
     assert {k.to_user_string() for k in job.asset_layer.selected_asset_keys} == set(CHAIN)
-    assert {k.to_user_string() for k in defs.resolve_job_def("analysis_job").asset_layer.selected_asset_keys} == {"tilt_backtest", "tilt_report"}
+    assert {k.to_user_string() for k in defs.resolve_job_def("analysis_job").asset_layer.selected_asset_keys} == {
+        "tilt_backtest",
+        "tilt_report",
+    }
     assert specs["tilt_backtest"].group_name == "analysis"
     assert defs.resolve_sensor_def("analysis_after_publication").job_name == "analysis_job"
 
@@ -70,12 +77,21 @@ def test_schedule_ticks_at_1800_new_york_for_the_week_that_ended(defs, tick, exp
 
 def test_alert_sensors_run_by_default_and_the_weights_have_a_freshness_deadline(defs):
     sensors = {s.name: s for s in defs.sensors}
-    assert set(sensors) == {"alert_on_run_failure", "alert_on_missed_week", "alert_on_live_week_warnings", "alert_on_warn_checks",
-                            "analysis_after_publication"}
+    assert set(sensors) == {
+        "alert_on_run_failure",
+        "alert_on_missed_week",
+        "alert_on_live_week_warnings",
+        "alert_on_warn_checks",
+        "analysis_after_publication",
+    }
     assert all(s.default_status == dg.DefaultSensorStatus.RUNNING for s in sensors.values())
     assert all("alerts" in s.required_resource_keys for name, s in sensors.items() if name.startswith("alert_on_"))
     policy = {s.key.to_user_string(): s for s in defs.resolve_all_asset_specs()}["dynamic_weights"].freshness_policy
-    assert (policy.deadline_cron, policy.timezone, policy.lower_bound_delta.total_seconds()) == ("0 20 * * 0", "America/New_York", 7200)
+    assert (policy.deadline_cron, policy.timezone, policy.lower_bound_delta.total_seconds()) == (
+        "0 20 * * 0",
+        "America/New_York",
+        7200,
+    )
 
 
 def test_schedule_fires_at_1800_local_across_dst(defs):
@@ -112,13 +128,25 @@ def test_schedule_fires_at_1800_local_across_dst(defs):
         ({"SCORE": "omega"}, r"score must be one of sharpe, sortino, calmar, got 'omega' \(from SCORE\)"),
         ({"MISSING_DAYS": "fill"}, r"missing_days must be one of skip, zero, got 'fill' \(from MISSING_DAYS\)"),
         ({"PNL_DATE": "fill"}, r"pnl_date must be one of close, exit, got 'fill' \(from PNL_DATE\)"),
-        ({"NOISE_ALPHA": "1"}, r"noise_alpha must be a probability strictly between 0 and 1, got 1.0 \(from NOISE_ALPHA\)"),
+        (
+            {"NOISE_ALPHA": "1"},
+            r"noise_alpha must be a probability strictly between 0 and 1, got 1.0 \(from NOISE_ALPHA\)",
+        ),
         ({"NOISE_ALPHA": "5%"}, "NOISE_ALPHA='5%'"),
         ({"COST_BPS": "-1"}, r"cost_bps must be a finite number of basis points >= 0, got -1.0 \(from COST_BPS\)"),
-        ({"RETURN_BASIS": "capital"}, r"return_basis must be one of lot, deployed, market, got 'capital' \(from RETURN_BASIS\)"),
+        (
+            {"RETURN_BASIS": "capital"},
+            r"return_basis must be one of lot, deployed, market, got 'capital' \(from RETURN_BASIS\)",
+        ),
         # PNL_DATE left at its default is named too: it is half of the bad combination.
-        ({"RETURN_BASIS": "deployed"}, r"return_basis=deployed requires pnl_date=exit, got pnl_date=close \(from PNL_DATE, RETURN_BASIS\)"),
-        ({"RETURN_BASIS": "deployed", "PNL_DATE": "close"}, r"requires pnl_date=exit, got pnl_date=close \(from PNL_DATE, RETURN_BASIS\)"),
+        (
+            {"RETURN_BASIS": "deployed"},
+            r"return_basis=deployed requires pnl_date=exit, got pnl_date=close \(from PNL_DATE, RETURN_BASIS\)",
+        ),
+        (
+            {"RETURN_BASIS": "deployed", "PNL_DATE": "close"},
+            r"requires pnl_date=exit, got pnl_date=close \(from PNL_DATE, RETURN_BASIS\)",
+        ),
     ],
 )
 def test_bad_settings_fail_at_load_naming_the_variable(environ, problem):
@@ -126,11 +154,19 @@ def test_bad_settings_fail_at_load_naming_the_variable(environ, problem):
         build_definitions(environ)
 
 
-@pytest.mark.parametrize("others", [{}, {"STRATEGY_CONFIG__PATH": "/nowhere/strategy.json"},
-                                    {"STRATEGY_CONFIG__PATH": "s3://bucket/strategy.json", "SCHEDULE__DEFAULT_STATUS": "RUNNING"}])
+@pytest.mark.parametrize(
+    "others",
+    [
+        {},
+        {"STRATEGY_CONFIG__PATH": "/nowhere/strategy.json"},
+        {"STRATEGY_CONFIG__PATH": "s3://bucket/strategy.json", "SCHEDULE__DEFAULT_STATUS": "RUNNING"},
+    ],
+)
 def test_a_bad_stage_is_named_whatever_else_is_set(others):
     """With STRATEGY_CONFIG__PATH set, the stage once went unchecked until DEPLOYMENTS[stage]: a bare KeyError."""
-    with pytest.raises(SettingsError, match="APP__STAGE='bogus' is not a known stage; expected one of dev, staging, prod"):
+    with pytest.raises(
+        SettingsError, match="APP__STAGE='bogus' is not a known stage; expected one of dev, staging, prod"
+    ):
         build_definitions({"APP__STAGE": "bogus", **others})
 
 
@@ -149,8 +185,16 @@ def test_each_place_a_stage_is_looked_up_names_a_bad_one():
 
 
 def test_settings_from_env_parse_values():
-    s = WeightingSettings.from_env({"LOOKBACK_DAYS": "60", "RISK_FREE_RATE": "0.03", "APP__STAGE": "staging",
-                                    "SCORE": "calmar", "MISSING_DAYS": "zero", "PNL_DATE": "exit"})
+    s = WeightingSettings.from_env(
+        {
+            "LOOKBACK_DAYS": "60",
+            "RISK_FREE_RATE": "0.03",
+            "APP__STAGE": "staging",
+            "SCORE": "calmar",
+            "MISSING_DAYS": "zero",
+            "PNL_DATE": "exit",
+        }
+    )
     assert s.params().lookback_days == 60 and s.params().risk_free_rate == 0.03 and s.stage == "staging"
     assert (s.params().score, s.params().missing_days, s.params().pnl_date) == ("calmar", "zero", "exit")
     assert WeightingSettings.from_env({}).params().pnl_date == "close"  # today's rule by default

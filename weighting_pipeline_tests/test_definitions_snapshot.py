@@ -35,7 +35,10 @@ def snapshot(defs: dg.Definitions) -> dict:
     checks = {}
     for check_key in sorted(graph.asset_check_keys, key=lambda k: (k.asset_key.to_user_string(), k.name)):
         spec = graph.get_check_spec(check_key)
-        checks[f"{check_key.asset_key.to_user_string()}:{check_key.name}"] = {"blocking": spec.blocking, **dict(spec.metadata or {})}
+        checks[f"{check_key.asset_key.to_user_string()}:{check_key.name}"] = {
+            "blocking": spec.blocking,
+            **dict(spec.metadata or {}),
+        }
     jobs = {
         name: sorted(k.to_user_string() for k in defs.resolve_job_def(name).asset_layer.selected_asset_keys)
         for name in sorted(j.name for j in defs.jobs or [])
@@ -43,9 +46,18 @@ def snapshot(defs: dg.Definitions) -> dict:
     schedules = {}
     for name in sorted(s.name for s in defs.schedules or []):
         s = defs.resolve_schedule_def(name)
-        schedules[name] = {"cron": s.cron_schedule, "timezone": s.execution_timezone, "job": s.job_name, "default_status": s.default_status.value}
+        schedules[name] = {
+            "cron": s.cron_schedule,
+            "timezone": s.execution_timezone,
+            "job": s.job_name,
+            "default_status": s.default_status.value,
+        }
     sensors = {
-        s.name: {"type": type(s).__name__, "default_status": s.default_status.value, "minimum_interval_seconds": s.minimum_interval_seconds}
+        s.name: {
+            "type": type(s).__name__,
+            "default_status": s.default_status.value,
+            "minimum_interval_seconds": s.minimum_interval_seconds,
+        }
         for s in sorted(defs.sensors or [], key=lambda s: s.name)
     }
     return {"assets": assets, "checks": checks, "jobs": jobs, "schedules": schedules, "sensors": sensors}
@@ -56,5 +68,9 @@ def test_the_definitions_match_their_snapshot():
     if os.environ.get("UPDATE_DEFINITIONS_SNAPSHOT"):
         SNAPSHOT.write_text(now)
     was = SNAPSHOT.read_text() if SNAPSHOT.exists() else ""
-    diff = "".join(difflib.unified_diff(was.splitlines(True), now.splitlines(True), str(SNAPSHOT.name), "the definitions now"))
-    assert not diff, f"the definitions changed; if intended, regenerate {SNAPSHOT.name} (see this file's docstring):\n{diff}"
+    diff = "".join(
+        difflib.unified_diff(was.splitlines(True), now.splitlines(True), str(SNAPSHOT.name), "the definitions now")
+    )
+    assert not diff, (
+        f"the definitions changed; if intended, regenerate {SNAPSHOT.name} (see this file's docstring):\n{diff}"
+    )

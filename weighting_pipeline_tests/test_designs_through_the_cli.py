@@ -19,16 +19,34 @@ from weighting_pipeline_tests.stored_weeks import stored_weeks
 
 REPO = Path(__file__).resolve().parents[1]
 WEEKS = [str(d.date()) for d in pd.date_range("2026-02-01", periods=6, freq="7D")]
-DESIGN = {"MAPPING": "median_power", "MAPPING_ALPHA": "0.5", "SLEEVES": "folder", "SMOOTHING": "0.25", "SMOOTHING_START": WEEKS[0]}
+DESIGN = {
+    "MAPPING": "median_power",
+    "MAPPING_ALPHA": "0.5",
+    "SLEEVES": "folder",
+    "SMOOTHING": "0.25",
+    "SMOOTHING_START": WEEKS[0],
+}
 
 
 @pytest.mark.slow
-def test_median_power_in_folder_sleeves_smoothed_publishes_the_hand_computed_weights(tables, baseline, instance, tmp_path):
+def test_median_power_in_folder_sleeves_smoothed_publishes_the_hand_computed_weights(
+    tables, baseline, instance, tmp_path
+):
     drift = np.random.default_rng(8).normal(0.002, 0.0015, len(baseline.keys))  # mostly positive scores: a median > 0
     tables.read_only_ledger(holding_ledger(baseline.keys, "2025-09-01", "2026-03-31", drift=drift, seed=8).ledger)
-    cmd = [sys.executable, "-m", "dagster", "asset", "materialize", "-m", "weighting_pipeline.definitions",
-           "--select", "closed_lots,daily_returns,sharpe_ratios,multipliers,dynamic_weights",
-           "--partition-range", f"{WEEKS[0]}...{WEEKS[-1]}"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "dagster",
+        "asset",
+        "materialize",
+        "-m",
+        "weighting_pipeline.definitions",
+        "--select",
+        "closed_lots,daily_returns,sharpe_ratios,multipliers,dynamic_weights",
+        "--partition-range",
+        f"{WEEKS[0]}...{WEEKS[-1]}",
+    ]
     env = {**os.environ, **DESIGN, "APP__STAGE": "prod", "INTERMEDIATES__BASE_PATH": str(tmp_path / "intermediates")}
     done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
@@ -42,7 +60,10 @@ def test_median_power_in_folder_sleeves_smoothed_publishes_the_hand_computed_wei
     for week in WEEKS:
         item = items[week]
         assert {k: item["parameters"][k] for k in ("mapping", "sleeves", "smoothing_start")} == {
-            "mapping": "median_power", "sleeves": "folder", "smoothing_start": WEEKS[0]}
+            "mapping": "median_power",
+            "sleeves": "folder",
+            "smoothing_start": WEEKS[0],
+        }
         assert float(item["parameters"]["mapping_alpha"]) == 0.5 and float(item["parameters"]["smoothing"]) == 0.25
         scores = [float(item["scores"][k]) if k in item["scores"] else np.nan for k in keys]
         m = np.array(by_hand_median_power(scores))
@@ -51,7 +72,9 @@ def test_median_power_in_folder_sleeves_smoothed_publishes_the_hand_computed_wei
         w = np.array([float(item["weights"][k]) for k in keys])
         for folder in set(folders.values()):
             cols = [i for i, k in enumerate(keys) if folders[k] == folder]
-            np.testing.assert_allclose(target[cols], solve_by_bisection(b[cols], m[cols], 0.5, 2.0, b[cols].sum()), rtol=0, atol=1e-9)
+            np.testing.assert_allclose(
+                target[cols], solve_by_bisection(b[cols], m[cols], 0.5, 2.0, b[cols].sum()), rtol=0, atol=1e-9
+            )
             assert w[cols].sum() == pytest.approx(b[cols].sum(), abs=1e-9)  # each sleeve keeps its baseline total
         previous = previous + 0.25 * (target - previous)
         np.testing.assert_allclose(w, previous, rtol=0, atol=1e-9)
@@ -75,6 +98,9 @@ def test_with_smoothing_a_week_alone_a_range_and_a_rerun_publish_the_same_bits(t
         assert run_chain_in_dagster(instance, partition_key=WEEKS[3], environ=environ).success
         alone = stored_weeks(tables, [WEEKS[3]])[WEEKS[3]]
     for week in WEEKS:
-        assert rerun[week]["weights"] == ranged[week]["weights"] and rerun[week]["target_weights"] == ranged[week]["target_weights"]
+        assert (
+            rerun[week]["weights"] == ranged[week]["weights"]
+            and rerun[week]["target_weights"] == ranged[week]["target_weights"]
+        )
     assert alone["weights"] == ranged[WEEKS[3]]["weights"]  # Decimal for Decimal: the same bits
     assert ranged[WEEKS[3]]["weights"] != ranged[WEEKS[3]]["target_weights"]  # smoothing did something

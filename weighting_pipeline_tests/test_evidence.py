@@ -29,6 +29,8 @@ def test_the_authors_designs_are_compared_on_real_prices_and_on_no_skill():
     assert list(tables) == ["real prices", "no skill"]
     for table in tables.values():
         assert table["policy"].tolist() == ["seed", "pr2977", "script"]
-        assert np.isfinite(table[["information_ratio", "ir_standard_error_hac", "t_statistic_hac", "active_after_costs"]].to_numpy()).all()
+        assert np.isfinite(
+            table[["information_ratio", "ir_standard_error_hac", "t_statistic_hac", "active_after_costs"]].to_numpy()
+        ).all()
         assert 1 <= table.attrs["effective_trials"] <= 3
     assert tables["no skill"].attrs["deflated_ratio"] < 0.95  # no skill: nothing passes the deflated bar

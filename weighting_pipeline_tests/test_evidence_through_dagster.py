@@ -8,7 +8,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-
 from weighting_pipeline.core import analytics
 from weighting_pipeline.core.attribution import entry_attribution
 from weighting_pipeline.core.backtest import score, weekly_realised_returns
@@ -47,8 +46,12 @@ def test_a_no_skill_ledger_reads_as_noise_through_dagster(no_skill, tables, tmp_
             assert materialize_report(instance).success
         report = metadata(instance, "tilt_report")
         key = dg.AssetCheckKey(dg.AssetKey("multipliers"), "tilt_exceeds_noise")
-        claims = [instance.event_log_storage.get_latest_asset_check_execution_by_key([key], partition_filter=PartitionKeyFilter(key=week))[key]
-                  .event.dagster_event.event_specific_data.passed for week in KEYS]
+        claims = [
+            instance.event_log_storage.get_latest_asset_check_execution_by_key(
+                [key], partition_filter=PartitionKeyFilter(key=week)
+            )[key].event.dagster_event.event_specific_data.passed
+            for week in KEYS
+        ]
     assert report["weeks"] == 70 and report["return_basis"].startswith(f"{basis}: ")
     t = report["active/t_statistic_hac"]
     assert abs(t) < 2.5
@@ -64,10 +67,16 @@ def test_persistent_skill_is_found_on_either_basis(baseline, basis, seed):
     drift = np.where(np.arange(len(names)) % 2 == 0, 0.003, -0.003)
     simulated = holding_ledger(names, "2023-09-01", "2025-05-31", drift=drift, seed=seed)
     rows = simulated.ledger.lots if basis == "lot" else simulated.ledger.positions
-    bars = Bars.from_frames({s: simulated.bars(s) for s in simulated.symbols}, local_day_number("2023-09-01"), local_day_number("2025-05-31"))
+    bars = Bars.from_frames(
+        {s: simulated.bars(s) for s in simulated.symbols},
+        local_day_number("2023-09-01"),
+        local_day_number("2025-05-31"),
+    )
     params = WeightingParams(return_basis=basis)
     out = run_chain(rows, weight_keys(KEYS), b, params, bars=bars if basis == "market" else None)
     realised, closed = weekly_realised_returns(rows, KEYS, names, basis, bars if basis == "market" else None)
     attribution = entry_attribution(rows, KEYS, names) if basis == "lot" else None
-    verdict = analytics.verdict(score(out["dynamic_weights"], KEYS, b, realised, closed, attribution=attribution)[0]["active"])
+    verdict = analytics.verdict(
+        score(out["dynamic_weights"], KEYS, b, realised, closed, attribution=attribution)[0]["active"]
+    )
     assert verdict.t_statistic_hac > 2.5

@@ -60,13 +60,19 @@ def assert_outcome(result, before: dict, reference: dict, tables, baseline) -> s
 
 
 @pytest.mark.parametrize("fault, read_rate, write_rate", MATRIX, ids=[f"{f}-r{r}-w{w}" for f, r, w in MATRIX])
-def test_each_run_completes_identically_or_fails_cleanly(reference, tables, baseline, instance, dynamodb, fault, read_rate, write_rate):
+def test_each_run_completes_identically_or_fails_cleanly(
+    reference, tables, baseline, instance, dynamodb, fault, read_rate, write_rate
+):
     before = stored_weeks(tables, WEEKS)
     assert sorted(before) == ALREADY_WRITTEN
     with FaultProxy(dynamodb.endpoint, fault, {"read": read_rate, "write": write_rate}, seed=7, hold_s=1.5) as proxy:
-        result = run_chain_in_dagster(instance, partition_range=(WEEKS[0], WEEKS[-1]), dynamodb=faulty_client(proxy.endpoint))
+        result = run_chain_in_dagster(
+            instance, partition_range=(WEEKS[0], WEEKS[-1]), dynamodb=faulty_client(proxy.endpoint)
+        )
     outcome = assert_outcome(result, before, reference, tables, baseline)
-    print(f"fault {fault} reads {read_rate} writes {write_rate}: {outcome}; injected {sum(proxy.injected.values())} of {sum(proxy.requests.values())} requests")
+    print(
+        f"fault {fault} reads {read_rate} writes {write_rate}: {outcome}; injected {sum(proxy.injected.values())} of {sum(proxy.requests.values())} requests"
+    )
     assert sum(proxy.injected.values()) > 0 or (read_rate < 1 and write_rate < 1), proxy.injected
     if (read_rate == 1.0 or write_rate == 1.0) and fault != "latency":
         assert outcome == "failed"  # four attempts all faulted: it must not pretend to succeed

@@ -1,4 +1,4 @@
-"""The package's rooms and what each may import (the README's "Layout" section).
+"""The package's rooms and what each may import (docs/development.md, "Layout").
 
 Read from the source with ``ast``, every import counted, those inside functions too.
 """
@@ -35,7 +35,9 @@ def imports(name: str) -> set[str]:
             base = node.module or ""
             if node.level:
                 package = name if MODULES[name].name == "__init__.py" else name.rsplit(".", 1)[0]
-                base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1] + ([base] if base else []))
+                base = ".".join(
+                    package.split(".")[: len(package.split(".")) - node.level + 1] + ([base] if base else [])
+                )
             found.add(base)
             found.update(f"{base}.{a.name}" for a in node.names if f"{base}.{a.name}" in MODULES)
     return found
@@ -57,7 +59,9 @@ def foreign(names: set[str], roots: tuple[str, ...]) -> set[str]:
 @pytest.mark.parametrize("name", [n for n in MODULES if room(n) == "core"])
 def test_the_core_imports_only_the_core_and_no_dagster_or_aws(name):
     found = imports(name)
-    assert not foreign(found, THIRD_PARTY_AWS_OR_DAGSTER), f"{name} imports {foreign(found, THIRD_PARTY_AWS_OR_DAGSTER)}"
+    assert not foreign(found, THIRD_PARTY_AWS_OR_DAGSTER), (
+        f"{name} imports {foreign(found, THIRD_PARTY_AWS_OR_DAGSTER)}"
+    )
     assert {room(n) for n in ours(found)} <= {"core", ""}, f"{name} imports {ours(found)}"
     # Of the reader package, only the item's format (standard library only): not its client or boto3.
     assert foreign(found, ("weighting_pipeline_reader",)) <= {"weighting_pipeline_reader.item"}, name
@@ -72,8 +76,11 @@ def test_the_publication_format_imports_no_dagster(name):
 
 def test_only_the_development_commands_import_the_development_tools():
     allowed = {"weighting_pipeline.cli.development", "weighting_pipeline.cli.local"}
-    offenders = {n: sorted(m for m in ours(imports(n)) if room(m) == "devtools")
-                 for n in MODULES if room(n) != "devtools" and n not in allowed}
+    offenders = {
+        n: sorted(m for m in ours(imports(n)) if room(m) == "devtools")
+        for n in MODULES
+        if room(n) != "devtools" and n not in allowed
+    }
     assert not {n: m for n, m in offenders.items() if m}, offenders
 
 
@@ -93,7 +100,9 @@ def test_no_import_circles():
         state[n] = 1
         for m in sorted(graph[n]):
             if state.get(m) == 1:
-                pytest.fail("import circle: " + " -> ".join(path[path.index(m):] + [n, m]) if m in path else f"{n} -> {m}")
+                pytest.fail(
+                    "import circle: " + " -> ".join(path[path.index(m) :] + [n, m]) if m in path else f"{n} -> {m}"
+                )
             if m not in state:
                 visit(m, [*path, n])
         state[n] = 2
@@ -104,7 +113,9 @@ def test_no_import_circles():
 
 
 def test_the_command_line_loads_neither_dagster_nor_the_development_tools_to_show_its_help():
-    code = ("import sys, weighting_pipeline.cli\n"
-            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'dagster' or m.startswith('weighting_pipeline.devtools')))")
+    code = (
+        "import sys, weighting_pipeline.cli\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'dagster' or m.startswith('weighting_pipeline.devtools')))"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"

@@ -20,8 +20,15 @@ from cfnlint.decode import decode
 
 REPO = Path(__file__).resolve().parent.parent
 TEMPLATE = REPO / "deploy" / "cloudformation" / "weighting-pipeline.yaml"
-DYNAMODB_CALLS = {"get_item": "GetItem", "put_item": "PutItem", "batch_write_item": "BatchWriteItem", "query": "Query",
-                  "scan": "Scan", "describe_table": "DescribeTable", "delete_item": "DeleteItem"}
+DYNAMODB_CALLS = {
+    "get_item": "GetItem",
+    "put_item": "PutItem",
+    "batch_write_item": "BatchWriteItem",
+    "query": "Query",
+    "scan": "Scan",
+    "describe_table": "DescribeTable",
+    "delete_item": "DeleteItem",
+}
 # task definition -> (its role, the code it runs)
 PROCESSES = {
     "RunTaskDefinition": "RunTaskRole",
@@ -31,16 +38,29 @@ PROCESSES = {
 }
 # Granted although our code does not call it itself, and why.
 EXCEPTIONS = {
-    "RunTaskRole": {"ecs:DescribeTaskDefinition": "the run worker loads the instance, whose ECS launcher describes the run task definition"},
-    "CodeServerTaskRole": {"ecs:DescribeTaskDefinition": "sensors receive the instance, which loads the launcher",
-                           "kms:GenerateDataKey": "SNS encrypts each alert under the topic's customer managed key for its publisher",
-                           "kms:Decrypt": "the same: publishing to a topic under a customer managed key needs both"},
-    "WebserverTaskRole": {"ecs:DescribeTaskDefinition": "the instance loads the launcher",
-                          "iam:PassRole": "Dagster's own ECS example grants it to the webserver for run termination"},
+    "RunTaskRole": {
+        "ecs:DescribeTaskDefinition": "the run worker loads the instance, whose ECS launcher describes the run task definition"
+    },
+    "CodeServerTaskRole": {
+        "ecs:DescribeTaskDefinition": "sensors receive the instance, which loads the launcher",
+        "kms:GenerateDataKey": "SNS encrypts each alert under the topic's customer managed key for its publisher",
+        "kms:Decrypt": "the same: publishing to a topic under a customer managed key needs both",
+    },
+    "WebserverTaskRole": {
+        "ecs:DescribeTaskDefinition": "the instance loads the launcher",
+        "iam:PassRole": "Dagster's own ECS example grants it to the webserver for run termination",
+    },
 }
 # Dagster's launcher and monitoring calls, read in dagster_aws/ecs (launcher.py, tasks.py).
-LAUNCHER_CALLS = {"ecs:RunTask", "ecs:DescribeTasks", "ecs:DescribeTaskDefinition", "ecs:StopTask", "ecs:TagResource",
-                  "ec2:DescribeNetworkInterfaces", "iam:PassRole"}
+LAUNCHER_CALLS = {
+    "ecs:RunTask",
+    "ecs:DescribeTasks",
+    "ecs:DescribeTaskDefinition",
+    "ecs:StopTask",
+    "ecs:TagResource",
+    "ec2:DescribeNetworkInterfaces",
+    "iam:PassRole",
+}
 RESOURCE_STAR_ALLOWED = {"ecs:DescribeTaskDefinition", "ec2:DescribeNetworkInterfaces"}  # no resource-level permissions
 
 
@@ -55,7 +75,9 @@ def statements(template, resource: str, conditions_hold: bool = True) -> list[di
     """A role's statements; one under ``!If`` counts as its true branch when
     ``conditions_hold`` (so every check also sees conditional grants), else its false one."""
     props = template["Resources"][resource]["Properties"]
-    docs = [p["PolicyDocument"] for p in props.get("Policies", [])] + ([props["PolicyDocument"]] if "PolicyDocument" in props else [])
+    docs = [p["PolicyDocument"] for p in props.get("Policies", [])] + (
+        [props["PolicyDocument"]] if "PolicyDocument" in props else []
+    )
     out = []
     for s in (s for d in docs for s in d["Statement"]):
         if "Fn::If" in s:
@@ -73,7 +95,12 @@ def dynamodb_calls(paths) -> set[str]:
     used = set()
     for path in paths:
         text = path.read_text()
-        used.update(DYNAMODB_CALLS[op] for op in re.findall(r"\.(get_item|put_item|batch_write_item|query|scan|describe_table|delete_item)\(", text))
+        used.update(
+            DYNAMODB_CALLS[op]
+            for op in re.findall(
+                r"\.(get_item|put_item|batch_write_item|query|scan|describe_table|delete_item)\(", text
+            )
+        )
         used.update(DYNAMODB_CALLS[op] for op in re.findall(r"\.get_paginator\([\"'](query|scan)[\"']\)", text))
     return {f"dynamodb:{op}" for op in used}
 
@@ -83,8 +110,11 @@ OUTSIDE_RUNS = {"cli", "devtools", "local", "ops"}  # operator commands and deve
 
 def package(*exclude: str) -> list[Path]:
     """The modules a run's ECS task executes: the package without the commands and ``exclude``."""
-    return [p for p in (REPO / "weighting_pipeline").rglob("*.py")
-            if not OUTSIDE_RUNS & set(p.relative_to(REPO).parts) and p.name not in exclude]
+    return [
+        p
+        for p in (REPO / "weighting_pipeline").rglob("*.py")
+        if not OUTSIDE_RUNS & set(p.relative_to(REPO).parts) and p.name not in exclude
+    ]
 
 
 def environment(template, task: str) -> tuple[dict, set[str]]:
@@ -99,7 +129,9 @@ def env_refs(path: Path) -> set[str]:
 def test_cfn_lint_passes_on_every_template():
     templates = sorted((REPO / "deploy" / "cloudformation").glob("*.yaml"))
     assert len(templates) == 2
-    done = subprocess.run([str(Path(sys.executable).parent / "cfn-lint"), *map(str, templates)], capture_output=True, text=True)
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "cfn-lint"), *map(str, templates)], capture_output=True, text=True
+    )
     assert done.returncode == 0, done.stdout + done.stderr
 
 
@@ -137,8 +169,13 @@ def test_no_scan_no_wildcard_actions_and_star_resources_only_where_aws_allows_no
 
 def test_each_role_is_granted_exactly_what_its_process_calls(template):
     pipeline = dynamodb_calls(package("weights_table.py")) | dynamodb_calls(
-        [REPO / "weighting_pipeline/resources/weights_table.py"])
-    s3 = {"s3:GetObject", "s3:PutObject", "s3:ListBucket"}  # the Parquet IO manager (pyarrow: GET/HEAD, PUT, LIST) and compute logs
+        [REPO / "weighting_pipeline/resources/weights_table.py"]
+    )
+    s3 = {
+        "s3:GetObject",
+        "s3:PutObject",
+        "s3:ListBucket",
+    }  # the Parquet IO manager (pyarrow: GET/HEAD, PUT, LIST) and compute logs
     expected = {
         "RunTaskRole": pipeline | s3,
         "CodeServerTaskRole": {"sns:Publish"},  # resources/alerts.py, from the sensors
@@ -183,12 +220,19 @@ def test_every_variable_a_process_reads_is_set_and_no_secret_is_plain_text(templ
         assert variables <= set(env) | secrets, (task, variables - set(env) - secrets)
         assert secrets == {"DAGSTER_PG_USER", "DAGSTER_PG_PASSWORD"}, task
         assert not [k for k in env if re.search(r"PASSWORD|SECRET|TOKEN|ACCESS_KEY", k)], task
-        assert str(env["INTERMEDIATES__BASE_PATH"]).startswith("{'Fn::Sub': 's3://") if "INTERMEDIATES__BASE_PATH" in env else True
+        assert (
+            str(env["INTERMEDIATES__BASE_PATH"]).startswith("{'Fn::Sub': 's3://")
+            if "INTERMEDIATES__BASE_PATH" in env
+            else True
+        )
         role = template["Resources"][task]["Properties"]["TaskRoleArn"]["Fn::GetAtt"][0]
         assert role == PROCESSES[task]
     # The run container is the one the launcher overrides.
     [run] = template["Resources"]["RunTaskDefinition"]["Properties"]["ContainerDefinitions"]
-    assert run["Name"] == yaml.safe_load((REPO / "deploy" / "dagster.yaml").read_text())["run_launcher"]["config"]["container_name"]
+    assert (
+        run["Name"]
+        == yaml.safe_load((REPO / "deploy" / "dagster.yaml").read_text())["run_launcher"]["config"]["container_name"]
+    )
 
 
 def test_the_weights_table_matches_what_the_code_writes(template):
@@ -197,28 +241,43 @@ def test_the_weights_table_matches_what_the_code_writes(template):
     props = template["Resources"]["WeightsTable"]["Properties"]
     assert [k["AttributeName"] for k in props["KeySchema"]] == ["PK", "SK"]
     assert props["TimeToLiveSpecification"] == {"AttributeName": "ttl", "Enabled": True}
-    assert props["BillingMode"] == "PAY_PER_REQUEST" and props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"]
-    assert props["SSESpecification"]["SSEEnabled"] and template["Resources"]["WeightsTable"]["DeletionPolicy"] == "Retain"
+    assert (
+        props["BillingMode"] == "PAY_PER_REQUEST"
+        and props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"]
+    )
+    assert (
+        props["SSESpecification"]["SSEEnabled"] and template["Resources"]["WeightsTable"]["DeletionPolicy"] == "Retain"
+    )
     assert props["DeletionProtectionEnabled"] == {"Fn::If": ["IsProd", True, False]}
 
 
 def test_s3_grants_cover_exactly_the_prefixes_the_runs_use_and_passrole_only_the_run_roles(template):
     env, _ = environment(template, "RunTaskDefinition")
     assert env["INTERMEDIATES__BASE_PATH"] == {"Fn::Sub": "s3://${DataBucket}/intermediates"}
-    objects = {str(r) for s in statements(template, "RunTaskRole") if "s3:PutObject" in s["Action"] for r in s["Resource"]}
-    assert objects == {str({"Fn::Sub": "${DataBucket.Arn}/intermediates/*"}), str({"Fn::Sub": "${DataBucket.Arn}/dagster/compute-logs/*"})}
+    objects = {
+        str(r) for s in statements(template, "RunTaskRole") if "s3:PutObject" in s["Action"] for r in s["Resource"]
+    }
+    assert objects == {
+        str({"Fn::Sub": "${DataBucket.Arn}/intermediates/*"}),
+        str({"Fn::Sub": "${DataBucket.Arn}/dagster/compute-logs/*"}),
+    }
     compute_logs = yaml.safe_load((REPO / "deploy" / "dagster.yaml").read_text())["compute_logs"]["config"]["prefix"]
     assert compute_logs == "dagster/compute-logs"
     for role in ("DaemonTaskRole", "WebserverTaskRole"):
         [passrole] = [s for s in statements(template, role) if "iam:PassRole" in s["Action"]]
-        assert passrole["Resource"] == [{"Fn::GetAtt": ["RunTaskRole", "Arn"]}, {"Fn::GetAtt": ["ExecutionRole", "Arn"]}]
+        assert passrole["Resource"] == [
+            {"Fn::GetAtt": ["RunTaskRole", "Arn"]},
+            {"Fn::GetAtt": ["ExecutionRole", "Arn"]},
+        ]
         assert passrole["Condition"] == {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}}
 
 
 def test_intermediates_expire_after_the_configured_days_and_only_they_and_the_step_logs_do(template):
     env, _ = environment(template, "RunTaskDefinition")
     prefix = env["INTERMEDIATES__BASE_PATH"]["Fn::Sub"].removeprefix("s3://${DataBucket}/") + "/"
-    rules = {r["Prefix"]: r for r in template["Resources"]["DataBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]}
+    rules = {
+        r["Prefix"]: r for r in template["Resources"]["DataBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
+    }
     assert set(rules) == {prefix, "dagster/compute-logs/"}
     assert rules[prefix]["Status"] == "Enabled"
     assert rules[prefix]["ExpirationInDays"] == {"Ref": "IntermediatesRetentionDays"}
@@ -232,33 +291,54 @@ def test_runs_read_the_baseline_trading_deploys_when_given_and_only_that_object(
 
     variable = ENV_VARS["strategy_config_path"][0]
     env, _ = environment(template, "RunTaskDefinition")
-    assert env[variable] == {"Fn::If": ["ReadsTradingsBaseline", {"Fn::Sub": "s3://${BaselineConfigBucket}/${BaselineConfigKey}"}, ""]}
-    assert template["Conditions"]["ReadsTradingsBaseline"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "BaselineConfigBucket"}, ""]}]}
+    assert env[variable] == {
+        "Fn::If": ["ReadsTradingsBaseline", {"Fn::Sub": "s3://${BaselineConfigBucket}/${BaselineConfigKey}"}, ""]
+    }
+    assert template["Conditions"]["ReadsTradingsBaseline"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "BaselineConfigBucket"}, ""]}]
+    }
     assert template["Parameters"]["BaselineConfigBucket"]["Default"] == ""
 
     def grants(conditions_hold):
-        return [s for s in statements(template, "RunTaskRole", conditions_hold) if s.get("Sid") == "ReadTheBaselineTradingDeploys"]
+        return [
+            s
+            for s in statements(template, "RunTaskRole", conditions_hold)
+            if s.get("Sid") == "ReadTheBaselineTradingDeploys"
+        ]
 
     [grant] = grants(True)
     assert grant["Action"] == ["s3:GetObject"]
     assert grant["Resource"] == [{"Fn::Sub": "arn:aws:s3:::${BaselineConfigBucket}/${BaselineConfigKey}"}]
     assert grants(False) == []
     # The parameter's empty default reaches the run as an empty variable: the packaged copy.
-    assert WeightingSettings.from_env({"APP__STAGE": "prod", variable: ""}).baseline().location == packaged_config_path("prod").name
+    assert (
+        WeightingSettings.from_env({"APP__STAGE": "prod", variable: ""}).baseline().location
+        == packaged_config_path("prod").name
+    )
     assert WeightingSettings.from_env({"APP__STAGE": "prod", variable: "s3://b/k"}).strategy_config_path == "s3://b/k"
     # ... which only a dev stack may do: staging and prod must be given trading's file.
     rule = template["Rules"]["StagingAndProdReadTradingsBaseline"]
     assert rule["RuleCondition"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "Stage"}, "dev"]}]}
-    assert [a["Assert"] for a in rule["Assertions"]] == [{"Fn::Not": [{"Fn::Equals": [{"Ref": "BaselineConfigBucket"}, ""]}]}]
+    assert [a["Assert"] for a in rule["Assertions"]] == [
+        {"Fn::Not": [{"Fn::Equals": [{"Ref": "BaselineConfigBucket"}, ""]}]}
+    ]
 
 
 @pytest.mark.parametrize("service", ["DaemonService", "WebserverService"])
 def test_an_alarm_that_needs_no_daemon_watches_the_daemons_and_the_webservers_running_tasks(template, service):
     """moto does not evaluate alarms, so the alarm is checked as configuration."""
     resources = template["Resources"]
-    [alarm] = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::CloudWatch::Alarm"
-               and {"Name": "ServiceName", "Value": {"Fn::GetAtt": [service, "Name"]}} in r["Properties"]["Dimensions"]]
-    assert (alarm["Namespace"], alarm["MetricName"], alarm["Statistic"]) == ("ECS/ContainerInsights", "RunningTaskCount", "Minimum")
+    [alarm] = [
+        r["Properties"]
+        for r in resources.values()
+        if r["Type"] == "AWS::CloudWatch::Alarm"
+        and {"Name": "ServiceName", "Value": {"Fn::GetAtt": [service, "Name"]}} in r["Properties"]["Dimensions"]
+    ]
+    assert (alarm["Namespace"], alarm["MetricName"], alarm["Statistic"]) == (
+        "ECS/ContainerInsights",
+        "RunningTaskCount",
+        "Minimum",
+    )
     assert {"Name": "ClusterName", "Value": {"Ref": "Cluster"}} in alarm["Dimensions"]
     assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("LessThanThreshold", 1)
     assert alarm["TreatMissingData"] == "breaching"  # a service with no task reports nothing: that is the alarm

@@ -13,14 +13,26 @@ from weighting_pipeline_tests.real_lot import REAL_ITEM
 
 def _real_inputs(**overrides):
     exits = [
-        Exit(datetime.fromisoformat(r["exit_timestamp"]), Decimal(r["exit_qty"]), Decimal(r["exit_price"]), r["exit_id"], r["exit_order_id"])
+        Exit(
+            datetime.fromisoformat(r["exit_timestamp"]),
+            Decimal(r["exit_qty"]),
+            Decimal(r["exit_price"]),
+            r["exit_id"],
+            r["exit_order_id"],
+        )
         for r in REAL_ITEM["exit_records"]
     ]
     kwargs = dict(
-        lot_id=REAL_ITEM["lot_id"], strategy_name="holy_grail", symbol="tqqq ",  # the schema upper-cases and strips
-        entry_timestamp=datetime.fromisoformat(REAL_ITEM["entry_timestamp"]), entry_qty=Decimal("3.217"),
-        entry_price=Decimal("71.42"), exits=exits, entry_order_id=REAL_ITEM["entry_order_id"],
-        correlation_id=REAL_ITEM["correlation_id"], created_at=datetime.fromisoformat(REAL_ITEM["created_at"]),
+        lot_id=REAL_ITEM["lot_id"],
+        strategy_name="holy_grail",
+        symbol="tqqq ",  # the schema upper-cases and strips
+        entry_timestamp=datetime.fromisoformat(REAL_ITEM["entry_timestamp"]),
+        entry_qty=Decimal("3.217"),
+        entry_price=Decimal("71.42"),
+        exits=exits,
+        entry_order_id=REAL_ITEM["entry_order_id"],
+        correlation_id=REAL_ITEM["correlation_id"],
+        created_at=datetime.fromisoformat(REAL_ITEM["created_at"]),
     )
     return {**kwargs, **overrides}
 
@@ -66,10 +78,14 @@ def test_a_synthetic_ledger_has_the_real_ledgers_shapes():
     assert any("E" in v for v in values)  # str(Decimal) exponent forms, e.g. 0E-8
     assert any("." in i["entry_qty"] for i in items) and any("." not in i["entry_qty"] for i in items)
     times = [i["entry_timestamp"] for i in items]
-    assert all(t.endswith("+00:00") for t in times) and any("." not in t for t in times) and any("." in t for t in times)
+    assert (
+        all(t.endswith("+00:00") for t in times) and any("." not in t for t in times) and any("." in t for t in times)
+    )
     days = lambda i: {r["exit_timestamp"][:10] for r in i["exit_records"]}  # noqa: E731
     assert any(len(days(i)) > 1 for i in closed)  # partial exits on different days
-    assert any(i["exit_records"] for i in still_open) and any(i["remaining_qty"] in ("1", "0.001", "1E-8") for i in still_open)
+    assert any(i["exit_records"] for i in still_open) and any(
+        i["remaining_qty"] in ("1", "0.001", "1E-8") for i in still_open
+    )
     assert len(ledger.lots) == len(closed)
     exits = ledger.exits
     assert len(exits) == sum(len(i["exit_records"]) for i in items)
@@ -79,7 +95,9 @@ def test_a_synthetic_ledger_has_the_real_ledgers_shapes():
 def test_written_items_are_stored_with_string_numbers(tables, client):
     ledger = synthetic_ledger(["gold.clj"], "2026-01-01", "2026-01-10", 1.0, seed=1)
     assert write_items(tables["ledger"], ledger.items()) == len(ledger.lot_id)
-    stored = client.get_item(TableName=tables["ledger"], Key={"PK": {"S": f"LOT#{ledger.lot_id[0]}"}, "SK": {"S": "METADATA"}})["Item"]
+    stored = client.get_item(
+        TableName=tables["ledger"], Key={"PK": {"S": f"LOT#{ledger.lot_id[0]}"}, "SK": {"S": "METADATA"}}
+    )["Item"]
     assert set(stored["entry_qty"]) == {"S"} and set(stored["exit_records"]["L"][0]["M"]["realized_pnl"]) == {"S"}
     assert stored["EntityType"] == {"S": "STRATEGY_LOT"} and set(stored["is_open"]) == {"BOOL"}
 

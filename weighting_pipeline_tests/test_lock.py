@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import re
-import tomllib
 from importlib import metadata
 from pathlib import Path
 
+import tomllib
 from packaging.markers import Marker
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
@@ -27,7 +27,9 @@ def locked() -> list[tuple[str, str, str | None, int]]:
             continue
         match = re.match(r"([A-Za-z0-9_.\-]+)==([^\s;\\]+)\s*(?:;\s*([^\\]+?))?\s*\\?$", first)
         assert match, first
-        entries.append((canonicalize_name(match.group(1)), match.group(2), match.group(3), block.count("--hash=sha256:")))
+        entries.append(
+            (canonicalize_name(match.group(1)), match.group(2), match.group(3), block.count("--hash=sha256:"))
+        )
     return entries
 
 
@@ -46,12 +48,18 @@ def test_the_lock_satisfies_pyproject_and_holds_what_the_image_builds_with():
     project = tomllib.loads((REPO / "pyproject.toml").read_text())
     pins = here()
     # Ours, built from a folder of this repository (the reader): the lock leaves it out, and holds its dependencies.
-    ours = {canonicalize_name(n): REPO / source["path"] for n, source in project["tool"]["uv"]["sources"].items() if "path" in source}
+    ours = {
+        canonicalize_name(n): REPO / source["path"]
+        for n, source in project["tool"]["uv"]["sources"].items()
+        if "path" in source
+    }
     assert set(ours) == {"weighting-pipeline-reader"}
     for name, folder in ours.items():
         assert name not in pins
         for text in tomllib.loads((folder / "pyproject.toml").read_text())["project"]["dependencies"]:
-            assert Requirement(text).specifier.contains(pins[canonicalize_name(Requirement(text).name)], prereleases=True), text
+            assert Requirement(text).specifier.contains(
+                pins[canonicalize_name(Requirement(text).name)], prereleases=True
+            ), text
     for text in project["project"]["dependencies"]:
         requirement = Requirement(text)
         name = canonicalize_name(requirement.name)
@@ -60,7 +68,9 @@ def test_the_lock_satisfies_pyproject_and_holds_what_the_image_builds_with():
         assert name in pins, f"{name} is in pyproject.toml but not in requirements.lock: ./run.sh lock"
         assert requirement.specifier.contains(pins[name], prereleases=True), (text, pins[name])
     for text in project["build-system"]["requires"]:  # the Dockerfile builds with --no-build-isolation
-        assert Requirement(text).specifier.contains(pins[canonicalize_name(Requirement(text).name)], prereleases=True), text
+        assert Requirement(text).specifier.contains(
+            pins[canonicalize_name(Requirement(text).name)], prereleases=True
+        ), text
 
 
 def test_the_tests_run_on_the_locked_versions_and_provenance_says_which_lock():

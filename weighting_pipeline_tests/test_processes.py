@@ -45,8 +45,10 @@ def test_end_group_gives_a_grace_period_then_kills(tmp_path):
 def test_end_group_returns_only_once_what_it_killed_is_gone():
     """A killed process that holds much memory takes a moment to free it; end_group returned
     before then, and a check for "nothing left" right after it saw the process (seen in CI)."""
-    code = ("import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
-            "held = b'x' * (1 << 30); print('ready', flush=True); time.sleep(300)")
+    code = (
+        "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+        "held = b'x' * (1 << 30); print('ready', flush=True); time.sleep(300)"
+    )
     child = subprocess.Popen([sys.executable, "-c", code], start_new_session=True, stdout=subprocess.PIPE, text=True)
     try:
         assert child.stdout.readline().strip() == "ready"
@@ -74,8 +76,12 @@ def test_each_termination_signal_runs_the_clean_up_even_when_sigint_was_ignored_
         "finally:\n"
         f"    open({str(marker)!r}, 'w').write('yes')\n"
     )
-    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True,
-                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    child = subprocess.Popen(
+        [sys.executable, "-c", code],
+        stdout=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
     try:
         assert child.stdout.readline().strip() == "ready"
         child.send_signal(sig)

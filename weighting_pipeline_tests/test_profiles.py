@@ -92,7 +92,9 @@ def test_an_unpublished_week_reads_as_missing(tables, frames, caplog):
     store(tables, frames, KEY)
     now = pd.Timestamp("2040-02-26 23:00", tz="America/New_York")
     assert get_strategy_profile(TRADING, now=now).source == KEY
-    table.replace_week(tombstone(KEY, by="ops", reason="bad fill data", at=now.tz_convert("UTC"), replaced=table.get_week(KEY)))
+    table.replace_week(
+        tombstone(KEY, by="ops", reason="bad fill data", at=now.tz_convert("UTC"), replaced=table.get_week(KEY))
+    )
     with caplog.at_level(logging.WARNING, logger="weighting_pipeline_reader"):
         within = get_strategy_profile(TRADING, now=now)  # as a missing item: last week's, within its grace
     assert within.is_dynamic and within.source == PREVIOUS
@@ -106,6 +108,7 @@ def test_an_unpublished_week_reads_as_missing(tables, frames, caplog):
 def _set(name, value):
     def mutate(item):
         item[name] = value
+
     return mutate
 
 
@@ -166,7 +169,9 @@ def test_called_as_the_patched_coordinator_calls_it(tables, frames, baseline):
     assert [f.name for f in fields(StrategyProfile)][:3] == ["files", "allocations", "is_dynamic"]
     assert StrategyProfile(["gold.clj"], {"gold.clj": Decimal(1)}).is_dynamic is False
     item = store(tables, frames, KEY)
-    settings = SimpleNamespace(dsl_files=list(TRADING["files"]), dsl_allocations={k: float(v) for k, v in TRADING["allocations"].items()})
+    settings = SimpleNamespace(
+        dsl_files=list(TRADING["files"]), dsl_allocations={k: float(v) for k, v in TRADING["allocations"].items()}
+    )
     profile = get_strategy_profile(settings, now=NOW)
     assert profile.is_dynamic and profile.allocations == item["weights"]
     assert profile.files == TRADING["files"] and list(profile.allocations) == TRADING["files"]
@@ -188,7 +193,10 @@ def test_a_week_computed_from_another_baseline_is_not_served(tables, frames, cap
     assert "gold.clj" in profile.source and "defence.clj" in profile.source
     assert profile.allocations == {k: Decimal(str(v)) for k, v in moved["allocations"].items()}
     assert "Using baseline allocations" in caplog.text
-    fewer = {"files": TRADING["files"][:-1], "allocations": {k: TRADING["allocations"][k] for k in TRADING["files"][:-1]}}
+    fewer = {
+        "files": TRADING["files"][:-1],
+        "allocations": {k: TRADING["allocations"][k] for k in TRADING["files"][:-1]},
+    }
     assert "computed from another baseline" in get_strategy_profile(fewer, now=NOW).source
 
 

@@ -51,7 +51,9 @@ junk_number = st.sampled_from(["NaN", "Infinity", "-Infinity", "-0.1", "1e400", 
 attribute = st.recursive(
     st.one_of(
         st.builds(lambda s: {"S": s}, st.text(max_size=20)),
-        st.builds(lambda n: {"N": n}, st.one_of(junk_number, st.decimals(allow_nan=False, allow_infinity=False).map(str))),
+        st.builds(
+            lambda n: {"N": n}, st.one_of(junk_number, st.decimals(allow_nan=False, allow_infinity=False).map(str))
+        ),
         st.builds(lambda b: {"BOOL": b}, st.booleans()),
         st.just({"NULL": True}),
         st.none(),
@@ -71,7 +73,9 @@ def broken_item(draw):
     """A real item with a few attributes replaced, removed or added."""
     item = dict(draw(st.sampled_from([valid_items()[KEY], valid_items()[PREVIOUS]])))
     for _ in range(draw(st.integers(1, 4))):
-        action = draw(st.sampled_from(["replace", "delete", "weight", "drop_weight", "extra_weight", "huge", "ttl", "week"]))
+        action = draw(
+            st.sampled_from(["replace", "delete", "weight", "drop_weight", "extra_weight", "huge", "ttl", "week"])
+        )
         name = draw(st.sampled_from(sorted(item) or ["weights"]))
         weights = dict(item.get("weights", {}).get("M", {})) if isinstance(item.get("weights"), dict) else {}
         if action == "replace":
@@ -112,8 +116,13 @@ def weights_table_env(monkeypatch):
     monkeypatch.setenv("STRATEGY_WEIGHTS__TABLE_NAME", "strategy-weights-fuzz")
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
-@given(current=st.one_of(st.none(), broken_item()), previous=st.one_of(st.none(), broken_item(), st.builds(lambda: valid_items()[PREVIOUS])))
+@settings(
+    max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
+@given(
+    current=st.one_of(st.none(), broken_item()),
+    previous=st.one_of(st.none(), broken_item(), st.builds(lambda: valid_items()[PREVIOUS])),
+)
 def test_fuzzed_items_always_give_safe_allocations(weights_table_env, caplog, current, previous):
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="weighting_pipeline_reader"):

@@ -6,11 +6,17 @@ import math
 
 import pytest
 
-from weighting_pipeline.publication import restatement, weights_hash
-from weighting_pipeline.assets.code_versions import CHAIN_CODE_VERSION, CODE_VERSIONS, COMPUTATION, chain_modules
-from weighting_pipeline.publication.restatement import FIRST_PUBLICATION, IDENTICAL, NOT_COMPARABLE, RESTATED, compare_publication
 from weighting_pipeline.assets import source_version as fingerprint
+from weighting_pipeline.assets.code_versions import CHAIN_CODE_VERSION, CODE_VERSIONS, COMPUTATION, chain_modules
 from weighting_pipeline.assets.source_version import code_text, source_modules, source_version
+from weighting_pipeline.publication import restatement, weights_hash
+from weighting_pipeline.publication.restatement import (
+    FIRST_PUBLICATION,
+    IDENTICAL,
+    NOT_COMPARABLE,
+    RESTATED,
+    compare_publication,
+)
 from weighting_pipeline.publication.weights_hash import weights_sha256
 
 MATH = '''"""Module docstring."""
@@ -26,7 +32,9 @@ def f(x):
 
 def test_the_weights_hash_is_sha256_of_the_stated_canonical_encoding():
     weights = {"b.clj": 0.75, "a.clj": 0.1 + 0.15000000000000002}
-    expected = hashlib.sha256(json.dumps({"a.clj": weights["a.clj"], "b.clj": 0.75}, separators=(",", ":")).encode()).hexdigest()
+    expected = hashlib.sha256(
+        json.dumps({"a.clj": weights["a.clj"], "b.clj": 0.75}, separators=(",", ":")).encode()
+    ).hexdigest()
     assert weights_sha256(weights) == expected
     assert weights_hash.canonical_weights({"b": 0.5, "a": 0.5}) == b'{"a":0.5,"b":0.5}'
     # Order does not matter; one ulp does.
@@ -107,8 +115,13 @@ def test_editing_code_in_any_module_that_can_change_a_published_number_changes_t
     """The ledger reader's window padding, the baseline parser and the item's Decimal
     conversion used to be outside the chain's code version."""
     modules = chain_modules()
-    numbers = {"weighting_pipeline.resources.ledger_reader", "weighting_pipeline.resources.ledger_items", "weighting_pipeline.core.baseline",
-               "weighting_pipeline.publication.item", *(f"weighting_pipeline.assets.{a}" for a in COMPUTATION)}
+    numbers = {
+        "weighting_pipeline.resources.ledger_reader",
+        "weighting_pipeline.resources.ledger_items",
+        "weighting_pipeline.core.baseline",
+        "weighting_pipeline.publication.item",
+        *(f"weighting_pipeline.assets.{a}" for a in COMPUTATION),
+    }
     assert numbers <= set(modules)
     original = fingerprint._source
     read: set[str] = set()
@@ -129,8 +142,14 @@ def test_editing_code_in_any_module_that_can_change_a_published_number_changes_t
     _use_sources(monkeypatch, original)
 
 
-PROV = {"parameters": {"lookback_days": 90}, "baseline_sha256": "b1", "code_version": "c1", "ledger_index": "GSI7", "package_version": "0.1.0",
-        "lock_sha256": "l1"}
+PROV = {
+    "parameters": {"lookback_days": 90},
+    "baseline_sha256": "b1",
+    "code_version": "c1",
+    "ledger_index": "GSI7",
+    "package_version": "0.1.0",
+    "lock_sha256": "l1",
+}
 
 
 @pytest.mark.parametrize(
@@ -140,9 +159,23 @@ PROV = {"parameters": {"lookback_days": 90}, "baseline_sha256": "b1", "code_vers
         ({"a": 0.25, "b": 0.75}, PROV, IDENTICAL, 0.0, [], []),
         ({"a": 0.25, "b": 0.75}, {**PROV, "code_version": "c0"}, IDENTICAL, 0.0, [], ["code_version"]),
         ({"a": 0.5, "b": 0.5}, PROV, RESTATED, 0.25, ["a", "b"], []),  # equal moves: by name
-        ({"a": 0.25, "b": 0.625, "c": 0.125}, {**PROV, "baseline_sha256": "b0", "parameters": {"lookback_days": 60}}, RESTATED, 0.125, ["b", "c"], ["parameters", "baseline_sha256"]),
+        (
+            {"a": 0.25, "b": 0.625, "c": 0.125},
+            {**PROV, "baseline_sha256": "b0", "parameters": {"lookback_days": 60}},
+            RESTATED,
+            0.125,
+            ["b", "c"],
+            ["parameters", "baseline_sha256"],
+        ),
         # An earlier week without provenance: every field differs but market_data, which neither side has off the market basis.
-        ({"a": 0.25, "b": 0.75}, {}, IDENTICAL, 0.0, [], [f for f in restatement.COMPARED_FIELDS if f != "market_data"]),
+        (
+            {"a": 0.25, "b": 0.75},
+            {},
+            IDENTICAL,
+            0.0,
+            [],
+            [f for f in restatement.COMPARED_FIELDS if f != "market_data"],
+        ),
     ],
 )
 def test_compare_publication(earlier, earlier_prov, status, largest, moved, differing):
@@ -154,14 +187,23 @@ def test_compare_publication(earlier, earlier_prov, status, largest, moved, diff
     assert result.restated is (status == RESTATED)
     if status == RESTATED:
         assert f"restated: largest change {100 * largest:.4f} pp" in result.summary()
-        assert ("differs: " + (", ".join(differing) if differing else "no provenance field: the ledger's lots changed")) in result.summary()
+        assert (
+            "differs: " + (", ".join(differing) if differing else "no provenance field: the ledger's lots changed")
+        ) in result.summary()
 
 
 def test_parameters_read_back_from_json_compare_equal():
     # Dagster stores the parameters as JSON: ints may come back as ints, floats as floats.
     as_read = json.loads(json.dumps({"lookback_days": 90, "risk_free_rate": 0.045}))
-    assert restatement.differing_fields({**PROV, "parameters": {"lookback_days": 90, "risk_free_rate": 0.045}}, {**PROV, "parameters": as_read}) == []
-    assert restatement.differing_fields({**PROV, "parameters": {"lookback_days": 90}}, {**PROV, "parameters": {"lookback_days": 60}}) == ["parameters"]
+    assert (
+        restatement.differing_fields(
+            {**PROV, "parameters": {"lookback_days": 90, "risk_free_rate": 0.045}}, {**PROV, "parameters": as_read}
+        )
+        == []
+    )
+    assert restatement.differing_fields(
+        {**PROV, "parameters": {"lookback_days": 90}}, {**PROV, "parameters": {"lookback_days": 60}}
+    ) == ["parameters"]
 
 
 def test_non_finite_weights_are_not_compared():

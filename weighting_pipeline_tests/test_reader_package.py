@@ -34,18 +34,26 @@ print(json.dumps(sorted(seen)))
 def test_a_fresh_venv_installs_only_the_reader_and_boto3s_closure_and_imports_nothing_heavy(tmp_path):
     python = fresh_venv(tmp_path / "venv", str(REPO / "reader"))
     have = installed(python)
-    version = subprocess.run([str(python), "-c", "import sys; print(sys.version_info[:2])"], capture_output=True, text=True, check=True)
+    version = subprocess.run(
+        [str(python), "-c", "import sys; print(sys.version_info[:2])"], capture_output=True, text=True, check=True
+    )
     print(f"reader installed on Python {version.stdout.strip()}: {sorted(have)}")
     # pip's vendored packaging reads the requirements, so the check needs nothing installed beside them.
-    closure = subprocess.run([str(python), "-c", CLOSURE.replace("from packaging", "from pip._vendor.packaging")],
-                             capture_output=True, text=True, check=True)
+    closure = subprocess.run(
+        [str(python), "-c", CLOSURE.replace("from packaging", "from pip._vendor.packaging")],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     tools = {"pip", "setuptools", "wheel"}
     assert set(have) - tools == {"weighting-pipeline-reader"} | set(json.loads(closure.stdout))
     assert "boto3" in have
-    code = ("import json, sys, weighting_pipeline_reader as r\n"
-            "assert r.get_strategy_profile({'allocations': {'a.clj': 1.0}}, False).allocations == {'a.clj': 1}\n"
-            "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in "
-            "('pandas', 'numpy', 'scipy', 'pyarrow', 'dagster', 'weighting_pipeline'))))")
+    code = (
+        "import json, sys, weighting_pipeline_reader as r\n"
+        "assert r.get_strategy_profile({'allocations': {'a.clj': 1.0}}, False).allocations == {'a.clj': 1}\n"
+        "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('pandas', 'numpy', 'scipy', 'pyarrow', 'dagster', 'weighting_pipeline'))))"
+    )
     done = subprocess.run([str(python), "-c", code], capture_output=True, text=True, cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-2000:]
     assert json.loads(done.stdout) == []

@@ -11,14 +11,23 @@ from pathlib import Path
 
 import pytest
 
-from weighting_pipeline_tests.listening import is_loopback, listening_addresses, listening_sockets
+from weighting_pipeline_tests.listening import (
+    assert_listens_on_loopback_only,
+    is_loopback,
+    listening_addresses,
+    listening_sockets,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 
 # AWS key ids, secret keys next to their name, and PEM private keys.
 KEY_PATTERNS = {
-    "AWS access key id": re.compile(r"(?<![A-Z0-9])(?:AKIA|ASIA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|APKA)[A-Z0-9]{16}(?![A-Z0-9])"),
-    "AWS secret access key": re.compile(r"(?i)aws_?secret_?access_?key[\"']?\s*[:=]\s*[\"']?[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+])"),
+    "AWS access key id": re.compile(
+        r"(?<![A-Z0-9])(?:AKIA|ASIA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|APKA)[A-Z0-9]{16}(?![A-Z0-9])"
+    ),
+    "AWS secret access key": re.compile(
+        r"(?i)aws_?secret_?access_?key[\"']?\s*[:=]\s*[\"']?[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+])"
+    ),
     "private key": re.compile(r"-----BEGIN (?:RSA |EC |DSA |OPENSSH |ENCRYPTED )?PRIVATE KEY-----"),
 }
 
@@ -56,20 +65,6 @@ def test_no_credentials_in_the_repository():
     assert found == {}
 
 
-LOOPBACK_BINDINGS = {
-    "weighting_pipeline/devtools/servers.py": r'HOST = "127\.0\.0\.1"',
-    "weighting_pipeline/cli/development.py": r'"dagster", "dev", "-h", "127\.0\.0\.1"',
-    "weighting_pipeline/devtools/stack.py": r'replace_flag\("-h", HOST\)',  # the services' containers (tested in test_template_deploy)
-    "weighting_pipeline/devtools/postgres.py": r"listen_addresses=\{HOST\}",
-    "weighting_pipeline/devtools/moto_server.py": r'SERVE, "-H", HOST',
-}
-
-
-@pytest.mark.parametrize("path", sorted(LOOPBACK_BINDINGS))
-def test_local_servers_are_reached_at_loopback_only(path):
-    assert re.search(LOOPBACK_BINDINGS[path], (REPO / path).read_text())
-
-
 def test_listening_addresses_tells_loopback_from_any_address():
     with socket.socket() as local, socket.socket(socket.AF_INET6) as anywhere:
         local.bind(("127.0.0.1", 0))
@@ -80,12 +75,6 @@ def test_listening_addresses_tells_loopback_from_any_address():
         assert {str(a) for a in listening_addresses(anywhere.getsockname()[1])} == {"::"}
         assert listening_sockets({os.getpid()}) >= {(ipaddress.ip_address("127.0.0.1"), local.getsockname()[1])}
     assert not is_loopback(ipaddress.ip_address("::")) and is_loopback(ipaddress.ip_address("::ffff:127.0.0.1"))
-
-
-def assert_listens_on_loopback_only(port: int) -> None:
-    addresses = listening_addresses(port)
-    assert addresses, f"nothing listens on port {port}"
-    assert all(is_loopback(a) for a in addresses), addresses
 
 
 def test_dynamodb_local_listens_on_loopback_only(dynamodb_server):
@@ -153,5 +142,8 @@ def test_audit_fails_only_on_untriaged_runtime_advisories(capsys):
     assert audit.verdict(report("pandas", "GHSA-run"), runtime, {"GHSA-run": "not reachable from our code"}) == 0
     out = capsys.readouterr().out
     assert "FAILED" in out and "Pandas 1.0 GHSA-run" in out and "triaged: not reachable" in out
-    assert audit.verdict({"dependencies": [{"name": "pandas", "version": "1.0", "skip_reason": "offline"}]}, runtime, {}) == 0
+    assert (
+        audit.verdict({"dependencies": [{"name": "pandas", "version": "1.0", "skip_reason": "offline"}]}, runtime, {})
+        == 0
+    )
     assert "NOT AUDITED" in capsys.readouterr().out

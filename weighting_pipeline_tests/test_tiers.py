@@ -1,8 +1,9 @@
 """The fast tier leaves out exactly the tiers conftest marks, and each is registered."""
 
 import re
-import tomllib
 from pathlib import Path
+
+import tomllib
 
 from weighting_pipeline_tests.conftest import NO_DYNAMODB, SERVER_MARKERS, TIER_MARKERS
 

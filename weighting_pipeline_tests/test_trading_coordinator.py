@@ -41,8 +41,11 @@ DRIVER = Path(__file__).with_name("trading_driver.py")
 PINNED = ("pydantic", "pydantic-settings", "structlog", "python-dateutil")
 
 pytestmark = [
-    pytest.mark.skipif(not CHECKOUT, reason="TRADING_CHECKOUT is not set: it names a checkout of Josh-moreton/alchemiser-quant "
-                                            "at 433bc3af (docs/trading.md says how to make one)"),
+    pytest.mark.skipif(
+        not CHECKOUT,
+        reason="TRADING_CHECKOUT is not set: it names a checkout of Josh-moreton/alchemiser-quant "
+        "at 433bc3af (docs/trading.md says how to make one)",
+    ),
     pytest.mark.slow,
 ]
 
@@ -72,7 +75,9 @@ def trading(tmp_path_factory):
     monthly rebalance does) and the venv trading's Lambda would have."""
     root = Path(CHECKOUT)
     if (root / ".git").exists():
-        head = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout
+        head = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+        ).stdout
         assert head.startswith(TRADING_COMMIT), f"TRADING_CHECKOUT is at {head.strip()}, not {TRADING_COMMIT}"
     base = tmp_path_factory.mktemp("trading")
     original, rewritten = patched_copy(base / "original"), patched_copy(base / "rewritten")
@@ -86,11 +91,17 @@ def trading(tmp_path_factory):
 
 def run_trading(trading, mode: str, root: Path, **env: str) -> dict:
     keep = {k: os.environ[k] for k in ("PATH", "HOME", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY") if k in os.environ}
-    done = subprocess.run([str(trading.python), str(DRIVER), mode, str(root)], cwd=root, capture_output=True, text=True, timeout=120,
-                          env={**keep, "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1", **env})
+    done = subprocess.run(
+        [str(trading.python), str(DRIVER), mode, str(root)],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**keep, "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1", **env},
+    )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
     [line] = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
-    return json.loads(line[len("RESULT "):])
+    return json.loads(line[len("RESULT ") :])
 
 
 def dispatched(result: dict) -> dict[str, Decimal]:
@@ -107,15 +118,21 @@ def as_trading_reads(config: dict) -> dict[str, Decimal]:
 def test_the_patch_applies_lints_as_before_and_asks_for_the_reader_this_repository_builds(trading, tmp_path):
     lint = {}
     for name, template in (("before", Path(CHECKOUT) / "template.yaml"), ("after", trading.original / "template.yaml")):
-        done = subprocess.run([str(Path(sys.executable).with_name("cfn-lint")), "--format", "parseable", str(template)],
-                              capture_output=True, text=True)
+        done = subprocess.run(
+            [str(Path(sys.executable).with_name("cfn-lint")), "--format", "parseable", str(template)],
+            capture_output=True,
+            text=True,
+        )
         # parseable: file:line:column:end line:end column:rule:message; the lines move, the findings must not
         lint[name] = sorted({line.split(":", 5)[-1] for line in done.stdout.splitlines()})
     assert lint["after"] == lint["before"]
     from packaging.requirements import Requirement
 
-    [line] = [ln for ln in (trading.original / "layers/notifications/requirements.txt").read_text().splitlines()
-              if ln.startswith("weighting-pipeline-reader")]
+    [line] = [
+        ln
+        for ln in (trading.original / "layers/notifications/requirements.txt").read_text().splitlines()
+        if ln.startswith("weighting-pipeline-reader")
+    ]
     assert Requirement(line).specifier.contains(installed(trading.python)["weighting-pipeline-reader"])
 
 
@@ -126,7 +143,10 @@ def test_each_stage_reads_the_baseline_file_trading_reads(trading, tmp_path):
     files = json.loads((copy / CONFIG / "strategy.prod.json").read_text())["files"]
     for i, name in enumerate(("strategy.dev.json", "strategy.staging.json", "strategy.prod.json")):
         rest = (1 - 0.1 * (i + 1)) / (len(files) - 1)  # a different first allocation in each file
-        write_config(copy / CONFIG / name, {"files": files, "allocations": {f: (0.1 * (i + 1) if j == 0 else rest) for j, f in enumerate(files)}})
+        write_config(
+            copy / CONFIG / name,
+            {"files": files, "allocations": {f: (0.1 * (i + 1) if j == 0 else rest) for j, f in enumerate(files)}},
+        )
     for stage in ("dev", "staging", "prod"):
         ours = json.loads((copy / CONFIG / stage_file(stage)).read_text())
         assert run_trading(trading, "settings", copy, APP__STAGE=stage) == ours, stage
@@ -139,17 +159,36 @@ def silent():
 
 
 def test_the_patched_coordinator_dispatches_the_published_week_and_trading_baseline_otherwise(
-        trading, tables, dynamodb, tmp_path, silent):
+    trading, tables, dynamodb, tmp_path, silent
+):
     prod = trading.rewritten_prod
     week = latest_complete_week()
     end = pd.Timestamp(week) + pd.Timedelta(days=7)
     drift = np.random.default_rng(11).normal(0.0015, 0.002, len(prod["files"]))  # the scores differ: a real tilt
-    tables.read_only_ledger(holding_ledger(prod["files"], str((end - pd.Timedelta(days=200)).date()), str(end.date()), drift=drift, seed=11).ledger)
+    tables.read_only_ledger(
+        holding_ledger(
+            prod["files"], str((end - pd.Timedelta(days=200)).date()), str(end.date()), drift=drift, seed=11
+        ).ledger
+    )
     # Published by this pipeline's CLI from trading's own (rewritten) file.
-    cmd = [sys.executable, "-m", "dagster", "asset", "materialize", "-m", "weighting_pipeline.definitions",
-           "--select", "closed_lots,daily_returns,sharpe_ratios,multipliers,dynamic_weights", "--partition", week]
-    env = {**os.environ, "STRATEGY_CONFIG__PATH": str(trading.rewritten / CONFIG / "strategy.prod.json"),
-           "INTERMEDIATES__BASE_PATH": str(tmp_path / "intermediates")}
+    cmd = [
+        sys.executable,
+        "-m",
+        "dagster",
+        "asset",
+        "materialize",
+        "-m",
+        "weighting_pipeline.definitions",
+        "--select",
+        "closed_lots,daily_returns,sharpe_ratios,multipliers,dynamic_weights",
+        "--partition",
+        week,
+    ]
+    env = {
+        **os.environ,
+        "STRATEGY_CONFIG__PATH": str(trading.rewritten / CONFIG / "strategy.prod.json"),
+        "INTERMEDIATES__BASE_PATH": str(tmp_path / "intermediates"),
+    }
     done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
     item = stored_weeks(tables, [week])[week]
@@ -157,8 +196,14 @@ def test_the_patched_coordinator_dispatches_the_published_week_and_trading_basel
     assert item["baseline_allocations"] == {f: Decimal(repr(float(prod["allocations"][f]))) for f in prod["files"]}
     assert published != as_trading_reads(prod)  # tilted: the dispatch below cannot be the baseline by accident
 
-    deployed = {"APP__STAGE": "prod", "STRATEGY_FUNCTION_NAME": "strategy-worker", "AWS_ENDPOINT_URL_DYNAMODB": dynamodb.endpoint}
-    live = run_trading(trading, "coordinator", trading.rewritten, **deployed, STRATEGY_WEIGHTS__TABLE_NAME=tables["weights"])
+    deployed = {
+        "APP__STAGE": "prod",
+        "STRATEGY_FUNCTION_NAME": "strategy-worker",
+        "AWS_ENDPOINT_URL_DYNAMODB": dynamodb.endpoint,
+    }
+    live = run_trading(
+        trading, "coordinator", trading.rewritten, **deployed, STRATEGY_WEIGHTS__TABLE_NAME=tables["weights"]
+    )
     sent = dispatched(live)
     assert list(sent) == prod["files"]  # one payload per strategy, in trading's dsl_files order
     assert sent == published and live["reader_warnings"] == []
@@ -169,13 +214,20 @@ def test_the_patched_coordinator_dispatches_the_published_week_and_trading_basel
     unset = run_trading(trading, "coordinator", trading.rewritten, **deployed)
     assert dispatched(unset) == as_trading_reads(prod)
     assert unset["reader_warnings"] == ["Using baseline allocations: STRATEGY_WEIGHTS__TABLE_NAME is not set"]
-    silent = run_trading(trading, "coordinator", trading.rewritten, **{**deployed, "AWS_ENDPOINT_URL_DYNAMODB": silent},
-                         STRATEGY_WEIGHTS__TABLE_NAME=tables["weights"])
+    silent = run_trading(
+        trading,
+        "coordinator",
+        trading.rewritten,
+        **{**deployed, "AWS_ENDPOINT_URL_DYNAMODB": silent},
+        STRATEGY_WEIGHTS__TABLE_NAME=tables["weights"],
+    )
     assert dispatched(silent) == as_trading_reads(prod) and "unreachable" in silent["reader_warnings"][0]
     assert silent["seconds"] < 5, silent["seconds"]
     # Trading at its original baseline: the week was computed from another one, so it is not served.
     original = json.loads((trading.original / CONFIG / "strategy.prod.json").read_text())
-    other = run_trading(trading, "coordinator", trading.original, **deployed, STRATEGY_WEIGHTS__TABLE_NAME=tables["weights"])
+    other = run_trading(
+        trading, "coordinator", trading.original, **deployed, STRATEGY_WEIGHTS__TABLE_NAME=tables["weights"]
+    )
     assert dispatched(other) == as_trading_reads(original)
     assert "computed from another baseline" in other["reader_warnings"][0]
     print(f"published {week}: dispatched {len(sent)} strategies; silent endpoint cost {silent['seconds']:.2f} s")

@@ -2,15 +2,14 @@
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import dagster as dg
 import pandas as pd
 
 from weighting_pipeline.devtools.demo_ledger import synthetic_ledger
-from weighting_pipeline_reader import get_strategy_profile
 from weighting_pipeline.ops.unpublish import latest_unpublish
+from weighting_pipeline_reader import get_strategy_profile
 from weighting_pipeline_tests.conftest import CLI, run_chain_in_dagster
 from weighting_pipeline_tests.stored_weeks import stored_weeks
 
@@ -20,8 +19,7 @@ WEEK = "2026-03-08"
 
 def cli(home: Path, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "DAGSTER_HOME": str(home)}
-    return subprocess.run([*CLI, *args], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run([*CLI, *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
 
 
 def test_unpublish_leaves_a_tombstone_and_records_who_and_why_for_the_auditor(tables, baseline, tmp_path):
@@ -37,22 +35,31 @@ def test_unpublish_leaves_a_tombstone_and_records_who_and_why_for_the_auditor(ta
 
     done = cli(home, "unpublish", "--week", WEEK, "--reason", "ledger restated by the exchange", "--by", "alice")
     assert done.returncode == 0, done.stderr[-3000:]
-    assert f"Week {WEEK} unpublished by alice" in done.stdout and f"removed the item of run {result.run_id}" in done.stdout
+    assert (
+        f"Week {WEEK} unpublished by alice" in done.stdout and f"removed the item of run {result.run_id}" in done.stdout
+    )
     stone = stored_weeks(tables, [WEEK])[WEEK]
     assert "weights" not in stone and stone["unpublished"]["by"] == "alice"
-    assert stone["unpublished"]["reason"] == "ledger restated by the exchange" and stone["unpublished"]["replaced_run_id"] == result.run_id
+    assert (
+        stone["unpublished"]["reason"] == "ledger restated by the exchange"
+        and stone["unpublished"]["replaced_run_id"] == result.run_id
+    )
     assert get_strategy_profile(trading_baseline, now=in_force).source.startswith("baseline: ")
 
     with dg.DagsterInstance.from_config(str(home)) as instance:
         record = latest_unpublish(instance, WEEK)
         # The week's publication stays in the event log: history is not rewritten.
-        assert instance.fetch_materializations(dg.AssetRecordsFilter(asset_key=dg.AssetKey("dynamic_weights"), asset_partitions=[WEEK]), limit=1).records
+        assert instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=dg.AssetKey("dynamic_weights"), asset_partitions=[WEEK]), limit=1
+        ).records
     assert record["by"] == "alice" and record["reason"] == "ledger restated by the exchange"
     assert record["deleted_run_id"] == result.run_id and record["deleted_weights_sha256"] == published["weights_sha256"]
 
     audit = cli(home, "audit", "--range", WEEK)
     [line] = [x for x in audit.stdout.splitlines() if x.startswith(WEEK)]
-    assert f"UNPUBLISHED at {record['at']} by alice (trading uses the baseline): ledger restated by the exchange" in line
+    assert (
+        f"UNPUBLISHED at {record['at']} by alice (trading uses the baseline): ledger restated by the exchange" in line
+    )
     assert f"was: weights {published['weights_sha256']}" in line
 
     # Published again later: the audit shows the new publication, not the old rollback.
@@ -69,6 +76,5 @@ def test_unpublish_refuses_a_missing_reason_or_a_wrong_week_by_name(tables, tmp_
     assert empty.returncode == 2 and "--reason is required" in empty.stderr
     wrong = cli(home, "unpublish", "--week", "2026-03-09", "--reason", "test")
     assert wrong.returncode == 2 and "--week '2026-03-09' is not a weekly partition key" in wrong.stderr
-    missing = subprocess.run([*CLI, "unpublish", "--week", WEEK],
-                             cwd=REPO, capture_output=True, text=True, timeout=60)
+    missing = subprocess.run([*CLI, "unpublish", "--week", WEEK], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert missing.returncode == 2 and "--reason" in missing.stderr

@@ -27,10 +27,9 @@ def on_path(root: str) -> None:
 def coordinator(root: str) -> dict:
     on_path(root)
     import boto3
-    from botocore.stub import Stubber
-
     import lambda_handler
     import strategy_invoker
+    from botocore.stub import Stubber
 
     warnings: list[str] = []
 
@@ -41,13 +40,16 @@ def coordinator(root: str) -> dict:
     logging.getLogger("weighting_pipeline_reader").addHandler(Keep(level=logging.WARNING))
     lambda_client = boto3.client("lambda", region_name="us-east-1")
     sent: list[dict] = []
-    lambda_client.meta.events.register("provide-client-params.lambda.Invoke", lambda params, **_: sent.append(dict(params)))
+    lambda_client.meta.events.register(
+        "provide-client-params.lambda.Invoke", lambda params, **_: sent.append(dict(params))
+    )
     stub = Stubber(lambda_client)
     for _ in range(256):
         stub.add_response("invoke", {"StatusCode": 202})
     stub.activate()
     strategy_invoker.boto3 = SimpleNamespace(
-        client=lambda service, **kw: lambda_client if service == "lambda" else boto3.client(service, **kw))
+        client=lambda service, **kw: lambda_client if service == "lambda" else boto3.client(service, **kw)
+    )
     began = time.monotonic()
     response = lambda_handler.lambda_handler({"correlation_id": "weighting-pipeline-test"}, None)
     seconds = time.monotonic() - began

@@ -35,8 +35,13 @@ def wire_item(key: str = KEY, weights: dict[str, str] | None = None, baseline: d
 
 
 def tombstone(key: str) -> dict:
-    return {"PK": {"S": "WEIGHTS#WEEK"}, "SK": {"S": key}, "partition_key": {"S": key},
-            "unpublished": {"M": {"by": {"S": "ops"}}}, "ttl": {"N": "9999999999"}}
+    return {
+        "PK": {"S": "WEIGHTS#WEEK"},
+        "SK": {"S": key},
+        "partition_key": {"S": key},
+        "unpublished": {"M": {"by": {"S": "ops"}}},
+        "ttl": {"N": "9999999999"},
+    }
 
 
 class Table:

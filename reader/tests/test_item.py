@@ -9,7 +9,14 @@ from zoneinfo import ZoneInfo
 import pytest
 from reader_weeks import BASELINE, KEY, WEIGHTS, decimals, end_of, wire_item
 
-from weighting_pipeline_reader.item import FIRST_WEEK, ItemError, check_in_force, check_weights, latest_week, previous_week
+from weighting_pipeline_reader.item import (
+    FIRST_WEEK,
+    ItemError,
+    check_in_force,
+    check_weights,
+    latest_week,
+    previous_week,
+)
 
 NEW_YORK = ZoneInfo("America/New_York")
 
@@ -32,7 +39,9 @@ def test_the_latest_week_is_the_week_in_force_except_in_the_hour_standard_time_a
     while now < datetime(2040, 12, 31, tzinfo=timezone.utc):
         truth, got = week_in_force(now), latest_week(now)
         if got != truth:
-            assert now.weekday() == 6 and now.hour == 22 and now.astimezone(NEW_YORK).utcoffset() == timedelta(hours=-5), now
+            assert (
+                now.weekday() == 6 and now.hour == 22 and now.astimezone(NEW_YORK).utcoffset() == timedelta(hours=-5)
+            ), now
             assert got == (datetime.fromisoformat(truth) + timedelta(days=7)).date().isoformat()
             ahead += 1
         now += timedelta(minutes=30)
@@ -58,6 +67,7 @@ def _with(**changes):
             else:
                 item[name] = value
         return item
+
     return change
 
 
@@ -70,9 +80,16 @@ def _weights(values: dict[str, str]):
     [
         (_with(partition_key={"S": "2040-02-12"}), "says partition_key '2040-02-12'"),
         (_with(partition_key=None), "partition_key is missing"),
-        (_with(baseline_allocations={"M": {"a.clj": {"N": "0.5"}, "ftlt/b.clj": {"N": "0.3"}, "c.clj": {"N": "0.21"}}}),
-         "computed from another baseline (c.clj 0.21 there, 0.2 here)"),
-        (_with(baseline_allocations={"M": {"a.clj": {"N": "0.5"}, "ftlt/b.clj": {"N": "0.5"}}}), "only in this one: ['c.clj']"),
+        (
+            _with(
+                baseline_allocations={"M": {"a.clj": {"N": "0.5"}, "ftlt/b.clj": {"N": "0.3"}, "c.clj": {"N": "0.21"}}}
+            ),
+            "computed from another baseline (c.clj 0.21 there, 0.2 here)",
+        ),
+        (
+            _with(baseline_allocations={"M": {"a.clj": {"N": "0.5"}, "ftlt/b.clj": {"N": "0.5"}}}),
+            "only in this one: ['c.clj']",
+        ),
         (_with(baseline_allocations=None), "baseline_allocations is missing or not a map"),
         (_with(weights={"S": "0.6"}), "weights is missing or not a map"),
         (_weights({"d.clj": "0"}), "extra ['d.clj']"),
@@ -81,7 +98,10 @@ def _weights(values: dict[str, str]):
         (_weights({"c.clj": "abc"}), "not a number"),
         (_weights({"c.clj": "0.16"}), "sum to 1.01"),
         (_weights({"a.clj": "0.2", "c.clj": "0.55"}), "weight 0.2 of a.clj is outside [0.5, 2.0] x baseline 0.5"),
-        (_with(parameters={"M": {"min_multiplier": {"N": "1.1"}, "max_multiplier": {"N": "2"}}}), "impossible multiplier bounds"),
+        (
+            _with(parameters={"M": {"min_multiplier": {"N": "1.1"}, "max_multiplier": {"N": "2"}}}),
+            "impossible multiplier bounds",
+        ),
         (_with(parameters=None), "parameters is missing"),
     ],
 )
@@ -93,7 +113,9 @@ def test_each_broken_item_is_refused_with_its_reason(change, reason):
 
 def test_a_weight_may_sit_exactly_on_its_bound():
     on_bounds = {"a.clj": "0.25", "ftlt/b.clj": "0.35", "c.clj": "0.4"}  # a at 0.5x, c at 2x
-    assert check_weights(wire_item(weights=on_bounds), KEY, decimals(BASELINE["allocations"]))["c.clj"] == Decimal("0.4")
+    assert check_weights(wire_item(weights=on_bounds), KEY, decimals(BASELINE["allocations"]))["c.clj"] == Decimal(
+        "0.4"
+    )
 
 
 def test_an_item_is_in_force_from_its_week_end_until_a_week_later_plus_any_grace():

@@ -31,7 +31,9 @@ def test_the_reader_imports_only_the_standard_library_boto3_and_itself():
 
 
 def test_importing_it_loads_no_heavy_module_and_not_even_boto3_until_the_first_read():
-    code = ("import json, sys, weighting_pipeline_reader\n"
-            f"print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in {HEAVY!r})))")
+    code = (
+        "import json, sys, weighting_pipeline_reader\n"
+        f"print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in {HEAVY!r})))"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert json.loads(done.stdout) == []

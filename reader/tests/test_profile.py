@@ -76,7 +76,10 @@ def test_the_grace_is_a_setting(monkeypatch):
 def test_unpublished_weeks_read_as_missing():
     both = profile({KEY: tombstone(KEY), PREVIOUS: tombstone(PREVIOUS)}, now=end_of(KEY) + timedelta(hours=1))
     assert both.source == f"baseline: no weights item for {KEY} (unpublished) and none for {PREVIOUS} (unpublished)"
-    assert profile({KEY: tombstone(KEY), PREVIOUS: wire_item(PREVIOUS)}, now=end_of(KEY) + timedelta(hours=1)).source == PREVIOUS
+    assert (
+        profile({KEY: tombstone(KEY), PREVIOUS: wire_item(PREVIOUS)}, now=end_of(KEY) + timedelta(hours=1)).source
+        == PREVIOUS
+    )
 
 
 def test_a_week_computed_from_another_baseline_falls_back_to_the_callers(caplog):
@@ -84,12 +87,16 @@ def test_a_week_computed_from_another_baseline_falls_back_to_the_callers(caplog)
     with caplog.at_level(logging.WARNING, logger=LOGGER):
         got = profile({KEY: wire_item()}, baseline=rewritten)
     assert got == StrategyProfile(rewritten["files"], decimals(rewritten["allocations"]), False, got.source)
-    assert got.source == ("baseline: item for 2040-02-19 was computed from another baseline "
-                          "(a.clj 0.5 there, 0.45 here; ftlt/b.clj 0.3 there, 0.35 here)")
+    assert got.source == (
+        "baseline: item for 2040-02-19 was computed from another baseline "
+        "(a.clj 0.5 there, 0.45 here; ftlt/b.clj 0.3 there, 0.35 here)"
+    )
     assert "Using baseline allocations: item for 2040-02-19 was computed from another baseline" in caplog.text
 
 
-@pytest.mark.parametrize("error", [ConnectionError("refused"), TimeoutError("read timed out"), RuntimeError("AccessDenied")])
+@pytest.mark.parametrize(
+    "error", [ConnectionError("refused"), TimeoutError("read timed out"), RuntimeError("AccessDenied")]
+)
 def test_a_table_that_cannot_be_read_gives_the_baseline(error):
     class Failing:
         def get_item(self, **_):
@@ -105,23 +112,33 @@ def test_no_table_name_no_time_zone_or_no_week_yet_give_the_baseline(monkeypatch
 
     assert "no time zone" in get_strategy_profile(BASELINE, now=datetime(2040, 3, 1), client=Table({})).source
     first = datetime.fromisoformat("2020-01-12T16:59:00-05:00")  # before the first week could have ended
-    assert get_strategy_profile(BASELINE, now=first, client=Table({})).source == f"baseline: no complete week before {first.isoformat()}"
+    assert (
+        get_strategy_profile(BASELINE, now=first, client=Table({})).source
+        == f"baseline: no complete week before {first.isoformat()}"
+    )
     monkeypatch.delenv("STRATEGY_WEIGHTS__TABLE_NAME")
     table = Table({KEY: wire_item()})
-    assert get_strategy_profile(BASELINE, now=IN_WEEK, client=table).source == "baseline: STRATEGY_WEIGHTS__TABLE_NAME is not set"
+    assert (
+        get_strategy_profile(BASELINE, now=IN_WEEK, client=table).source
+        == "baseline: STRATEGY_WEIGHTS__TABLE_NAME is not set"
+    )
     assert table.asked == []
 
 
 def test_use_dynamic_false_reads_nothing():
     table = Table({KEY: wire_item()})
     got = get_strategy_profile(BASELINE, False, now=IN_WEEK, client=table)
-    assert got == StrategyProfile(BASELINE["files"], decimals(BASELINE["allocations"]), False, "baseline: use_dynamic=False")
+    assert got == StrategyProfile(
+        BASELINE["files"], decimals(BASELINE["allocations"]), False, "baseline: use_dynamic=False"
+    )
     assert table.asked == []
 
 
 def test_the_baseline_is_what_trading_dispatches_without_the_reader():
     """Trading's coordinator sends Decimal(str(allocation)), 0 for a file without one."""
-    files, allocations = read_baseline(SimpleNamespace(dsl_files=["a.clj", "b.clj"], dsl_allocations={"a.clj": 0.1 + 0.2}))
+    files, allocations = read_baseline(
+        SimpleNamespace(dsl_files=["a.clj", "b.clj"], dsl_allocations={"a.clj": 0.1 + 0.2})
+    )
     assert files == ["a.clj", "b.clj"] and allocations == {"a.clj": Decimal(str(0.1 + 0.2)), "b.clj": Decimal(0)}
     assert read_baseline({"allocations": {"x.clj": 1}}) == (["x.clj"], {"x.clj": Decimal(1)})
 

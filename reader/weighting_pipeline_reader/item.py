@@ -45,9 +45,10 @@ that round-trips (``Decimal(repr(x))``), the same text trading's
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
-from typing import Any, Mapping
+from typing import Any
 
 PK = "WEIGHTS#WEEK"
 ENTITY_TYPE = "DYNAMIC_WEIGHTS"

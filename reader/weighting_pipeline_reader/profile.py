@@ -136,7 +136,9 @@ def _grace() -> timedelta:
     try:
         return timedelta(hours=float(os.environ.get(GRACE_ENV, DEFAULT_GRACE_HOURS)))
     except ValueError:
-        log.warning("%s=%r is not a number of hours; using %s", GRACE_ENV, os.environ.get(GRACE_ENV), DEFAULT_GRACE_HOURS)
+        log.warning(
+            "%s=%r is not a number of hours; using %s", GRACE_ENV, os.environ.get(GRACE_ENV), DEFAULT_GRACE_HOURS
+        )
         return timedelta(hours=DEFAULT_GRACE_HOURS)
 
 
@@ -202,7 +204,9 @@ def get_strategy_profile(
         check_in_force(before, previous, now, grace)
         weights = check_weights(before, previous, fallback)
         if now >= validity(before, previous)[1]:
-            log.warning("Weights for %s are missing%s; using %s within its grace period", key, _unpublished(current), previous)
+            log.warning(
+                "Weights for %s are missing%s; using %s within its grace period", key, _unpublished(current), previous
+            )
         return StrategyProfile(list(files), _ordered(weights, files), True, previous)
     except (_Unreachable, ItemError) as exc:
         return fall_back(str(exc))

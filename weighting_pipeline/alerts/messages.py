@@ -6,8 +6,8 @@ SNS subjects are at most 100 characters of printable ASCII.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Mapping, Sequence
 
 from weighting_pipeline.alerts.rules import Change, CheckSummary
 
@@ -47,13 +47,26 @@ def run_weeks(tags: Mapping[str, str]) -> str:
     return "-"
 
 
-def run_failure(*, stage: str, job: str, weeks: str, run_id: str, step: str | None, error: str | None,
-                webserver_url: str | None, publishes: bool = True, attempts: Sequence[str] = ()) -> Alert:
+def run_failure(
+    *,
+    stage: str,
+    job: str,
+    weeks: str,
+    run_id: str,
+    step: str | None,
+    error: str | None,
+    webserver_url: str | None,
+    publishes: bool = True,
+    attempts: Sequence[str] = (),
+) -> Alert:
     """A run failed, for good. A publishing run published nothing of its weeks beyond what its
     log shows; a diagnostics run (``publishes=False``) changed nothing trading reads.
     ``attempts``: the run ids of every attempt (the original first) when Dagster retried it."""
-    consequence = ("Trading keeps the last published week or the baseline." if publishes
-                   else "Diagnostics only: the published weights are unaffected.")
+    consequence = (
+        "Trading keeps the last published week or the baseline."
+        if publishes
+        else "Diagnostics only: the published weights are unaffected."
+    )
     retried = [f"Attempts: {', '.join(attempts)}"] if len(attempts) > 1 else []
     lines = [
         f"Run {run_id} failed" + (f" on its last attempt ({len(attempts)} of {len(attempts)})." if retried else "."),
@@ -80,7 +93,9 @@ def missed_week(*, stage: str, week: str, week_end: str, hours: float, webserver
     return Alert(_subject(f"[weighting {stage}] week {week} not published"), "\n".join(lines))
 
 
-def live_week_warnings(*, stage: str, week: str, run_id: str, changes: Sequence[Change], webserver_url: str | None) -> Alert:
+def live_week_warnings(
+    *, stage: str, week: str, run_id: str, changes: Sequence[Change], webserver_url: str | None
+) -> Alert:
     """WARN checks of the week trading reads that started failing, changed cause or cleared."""
     lines = [f"Week {week}, published by run {run_id}, which trading reads now:"]
     for c in changes:
@@ -89,16 +104,24 @@ def live_week_warnings(*, stage: str, week: str, run_id: str, changes: Sequence[
         else:
             was = f" (was: {c.was})" if c.kind == "changed" else ""
             lines.append(f"- {c.outcome.check}: {c.kind}{was}: {first_line(c.outcome.description)}")
-    lines.append("A check that keeps failing for the same cause is not alerted again until it clears or its cause changes.")
+    lines.append(
+        "A check that keeps failing for the same cause is not alerted again until it clears or its cause changes."
+    )
     lines += _link(webserver_url, f"/runs/{run_id}")
     what = ", ".join(f"{c.outcome.check.split(':')[-1]} {c.kind}" for c in changes)
     return Alert(_subject(f"[weighting {stage}] week {week}: {what}"), "\n".join(lines))
 
 
-def backfill_warnings(*, stage: str, weeks: str, run_id: str, summary: Sequence[CheckSummary], webserver_url: str | None) -> Alert:
+def backfill_warnings(
+    *, stage: str, weeks: str, run_id: str, summary: Sequence[CheckSummary], webserver_url: str | None
+) -> Alert:
     """One message for a backfill's WARN failures: per check, the count and the first weeks."""
     lines = [f"Backfill of weeks {weeks} (run {run_id}) finished with warnings:"]
     lines += [f"- {s.check}: {s.failed} of {s.weeks} weeks, first {', '.join(s.first)}" for s in summary]
-    lines.append("Each week's checks are in the UI; the live week, if any, alerts by itself when its own run publishes it.")
+    lines.append(
+        "Each week's checks are in the UI; the live week, if any, alerts by itself when its own run publishes it."
+    )
     lines += _link(webserver_url, f"/runs/{run_id}")
-    return Alert(_subject(f"[weighting {stage}] backfill {weeks}: warnings in {len(summary)} check(s)"), "\n".join(lines))
+    return Alert(
+        _subject(f"[weighting {stage}] backfill {weeks}: warnings in {len(summary)} check(s)"), "\n".join(lines)
+    )

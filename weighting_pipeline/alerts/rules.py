@@ -14,8 +14,8 @@ No Dagster, no boto3: the sensors read the instance and hand the outcomes here.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Mapping, Sequence
 
 
 @dataclass(frozen=True)

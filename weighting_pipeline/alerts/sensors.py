@@ -27,7 +27,8 @@ from weighting_pipeline.alerts import messages
 from weighting_pipeline.alerts.rules import Outcome, backfill_summary, live_week_changes
 from weighting_pipeline.assets import ANALYSIS_ASSETS, CHAIN_ASSETS
 from weighting_pipeline.assets.checks import ALERT, CAUSE, NEVER
-from weighting_pipeline.assets.dynamic_weights import ASSET as WEIGHTS, PROTECTED
+from weighting_pipeline.assets.dynamic_weights import ASSET as WEIGHTS
+from weighting_pipeline.assets.dynamic_weights import PROTECTED
 from weighting_pipeline.core.calendar import FIRST_WEEK, WeekWindows, current_partition_key
 from weighting_pipeline.history import latest_materializations
 from weighting_pipeline.resources.alerts import AlertsTopic
@@ -38,7 +39,10 @@ OFF = "ALERTS__SNS_TOPIC_ARN is not set: alerts are off"
 WILL_RETRY_TAG = "dagster/will_retry"  # set by Dagster on a failed run when run retries will re-execute it
 RETRY_NUMBER_TAG = "dagster/retry_number"
 INFORMATIONAL = frozenset(
-    spec.key for a in (*CHAIN_ASSETS, *ANALYSIS_ASSETS) for spec in a.check_specs if (spec.metadata or {}).get(ALERT) == NEVER
+    spec.key
+    for a in (*CHAIN_ASSETS, *ANALYSIS_ASSETS)
+    for spec in a.check_specs
+    if (spec.metadata or {}).get(ALERT) == NEVER
 )
 
 
@@ -50,8 +54,12 @@ def attempts(instance: dg.DagsterInstance, run: dg.DagsterRun) -> list[str]:
     return [r.run_id for r in sorted(group[1], key=lambda r: int(r.tags.get(RETRY_NUMBER_TAG, "0")))]
 
 
-@dg.run_failure_sensor(name="alert_on_run_failure", default_status=RUNNING, minimum_interval_seconds=30,
-                       description="Publishes each failed run (job, weeks, run id, failing step, first error line) to SNS.")
+@dg.run_failure_sensor(
+    name="alert_on_run_failure",
+    default_status=RUNNING,
+    minimum_interval_seconds=30,
+    description="Publishes each failed run (job, weeks, run id, failing step, first error line) to SNS.",
+)
 def alert_on_run_failure(context: dg.RunFailureSensorContext, alerts: AlertsTopic):
     if not alerts.enabled:
         return dg.SkipReason(OFF)
@@ -69,12 +77,24 @@ def alert_on_run_failure(context: dg.RunFailureSensorContext, alerts: AlertsTopi
         text = error.message if error is not None else failures[0].message
     else:
         step, text = None, context.failure_event.message
-    alerts.publish(messages.run_failure(stage=alerts.stage, job=run.job_name, weeks=messages.run_weeks(run.tags),
-                                        run_id=run.run_id, step=step, error=text, webserver_url=alerts.webserver_url,
-                                        publishes=run.job_name != ANALYSIS_JOB, attempts=attempts(context.instance, run)))
+    alerts.publish(
+        messages.run_failure(
+            stage=alerts.stage,
+            job=run.job_name,
+            weeks=messages.run_weeks(run.tags),
+            run_id=run.run_id,
+            step=step,
+            error=text,
+            webserver_url=alerts.webserver_url,
+            publishes=run.job_name != ANALYSIS_JOB,
+            attempts=attempts(context.instance, run),
+        )
+    )
 
 
-def missed_week_alert(instance: dg.DagsterInstance, alerts: AlertsTopic, now: pd.Timestamp, cursor: str | None) -> tuple[messages.Alert | None, str | None]:
+def missed_week_alert(
+    instance: dg.DagsterInstance, alerts: AlertsTopic, now: pd.Timestamp, cursor: str | None
+) -> tuple[messages.Alert | None, str | None]:
     """The alert for ``now`` (or None) and the new cursor (the last week alerted on)."""
     week = current_partition_key(now, FIRST_WEEK)
     if week is None or week == cursor:
@@ -84,13 +104,22 @@ def missed_week_alert(instance: dg.DagsterInstance, alerts: AlertsTopic, now: pd
         return None, cursor
     if week in latest_materializations(instance, "dynamic_weights", [week]):
         return None, cursor
-    alert = messages.missed_week(stage=alerts.stage, week=week, week_end=week_end.isoformat(),
-                                 hours=alerts.missed_week_hours, webserver_url=alerts.webserver_url)
+    alert = messages.missed_week(
+        stage=alerts.stage,
+        week=week,
+        week_end=week_end.isoformat(),
+        hours=alerts.missed_week_hours,
+        webserver_url=alerts.webserver_url,
+    )
     return alert, week
 
 
-@dg.sensor(name="alert_on_missed_week", default_status=RUNNING, minimum_interval_seconds=300,
-           description="Publishes to SNS, once per week, when the latest complete week is unpublished hours after it ended.")
+@dg.sensor(
+    name="alert_on_missed_week",
+    default_status=RUNNING,
+    minimum_interval_seconds=300,
+    description="Publishes to SNS, once per week, when the latest complete week is unpublished hours after it ended.",
+)
 def alert_on_missed_week(context: dg.SensorEvaluationContext, alerts: AlertsTopic):
     if not alerts.enabled:
         return dg.SkipReason(OFF)
@@ -113,7 +142,9 @@ def warn_outcomes(instance: dg.DagsterInstance, run_id: str) -> list[Outcome]:
             recorded = evaluation.metadata.get(CAUSE)
             cause = str(recorded.value) if recorded is not None else messages.first_line(evaluation.description)
         check = f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
-        found.append(Outcome(check, evaluation.partition or "-", evaluation.passed, cause, evaluation.description or ""))
+        found.append(
+            Outcome(check, evaluation.partition or "-", evaluation.passed, cause, evaluation.description or "")
+        )
     return found
 
 
@@ -126,7 +157,7 @@ class LiveWeekCursor:
     watch: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def parse(cls, text: str | None) -> "LiveWeekCursor":
+    def parse(cls, text: str | None) -> LiveWeekCursor:
         return cls(**json.loads(text)) if text else cls()
 
     def dump(self) -> str:
@@ -136,15 +167,19 @@ class LiveWeekCursor:
 FIRST_LOOK = pd.Timedelta(days=8)  # a new sensor starts with the last week's publications, not all history
 
 
-def live_week_alerts(instance: dg.DagsterInstance, alerts: AlertsTopic, cursor: LiveWeekCursor,
-                     now: pd.Timestamp) -> tuple[list[messages.Alert], LiveWeekCursor]:
+def live_week_alerts(
+    instance: dg.DagsterInstance, alerts: AlertsTopic, cursor: LiveWeekCursor, now: pd.Timestamp
+) -> tuple[list[messages.Alert], LiveWeekCursor]:
     """The alerts of the live-week publications recorded since ``cursor``, and the new cursor.
 
     A publication counts when its ``dynamic_weights`` materialization says
     ``published`` and ``protected`` (trading read the week when it was written).
     It is read once its run has finished, so that every check of the run is in."""
-    since = (dg.AssetRecordsFilter(asset_key=dg.AssetKey(WEIGHTS), after_storage_id=cursor.after) if cursor.after is not None
-             else dg.AssetRecordsFilter(asset_key=dg.AssetKey(WEIGHTS), after_timestamp=(now - FIRST_LOOK).timestamp()))
+    since = (
+        dg.AssetRecordsFilter(asset_key=dg.AssetKey(WEIGHTS), after_storage_id=cursor.after)
+        if cursor.after is not None
+        else dg.AssetRecordsFilter(asset_key=dg.AssetKey(WEIGHTS), after_timestamp=(now - FIRST_LOOK).timestamp())
+    )
     records = instance.fetch_materializations(since, limit=100, ascending=True).records
     out, watch, after, runs = [], dict(cursor.watch), cursor.after, {}
     for record in records:
@@ -160,18 +195,31 @@ def live_week_alerts(instance: dg.DagsterInstance, alerts: AlertsTopic, cursor: 
         week = record.partition_key
         changes, watch = live_week_changes([o for o in warn_outcomes(instance, record.run_id) if o.week == week], watch)
         if changes:
-            out.append(messages.live_week_warnings(stage=alerts.stage, week=week, run_id=record.run_id, changes=changes,
-                                                   webserver_url=alerts.webserver_url))
+            out.append(
+                messages.live_week_warnings(
+                    stage=alerts.stage,
+                    week=week,
+                    run_id=record.run_id,
+                    changes=changes,
+                    webserver_url=alerts.webserver_url,
+                )
+            )
     return out, LiveWeekCursor(after, watch)
 
 
-@dg.sensor(name="alert_on_live_week_warnings", default_status=RUNNING, minimum_interval_seconds=60,
-           description="Publishes to SNS the WARN checks of the week trading reads that start failing, change cause or "
-                       "clear; a check failing for the same cause week after week is alerted once.")
+@dg.sensor(
+    name="alert_on_live_week_warnings",
+    default_status=RUNNING,
+    minimum_interval_seconds=60,
+    description="Publishes to SNS the WARN checks of the week trading reads that start failing, change cause or "
+    "clear; a check failing for the same cause week after week is alerted once.",
+)
 def alert_on_live_week_warnings(context: dg.SensorEvaluationContext, alerts: AlertsTopic):
     if not alerts.enabled:
         return dg.SkipReason(OFF)
-    sent, cursor = live_week_alerts(context.instance, alerts, LiveWeekCursor.parse(context.cursor), pd.Timestamp.now(tz="UTC"))
+    sent, cursor = live_week_alerts(
+        context.instance, alerts, LiveWeekCursor.parse(context.cursor), pd.Timestamp.now(tz="UTC")
+    )
     for alert in sent:
         alerts.publish(alert)
     context.update_cursor(cursor.dump())
@@ -187,13 +235,18 @@ def backfill_alert(instance: dg.DagsterInstance, alerts: AlertsTopic, run: dg.Da
     summary = backfill_summary(warn_outcomes(instance, run.run_id))
     if not summary:
         return None
-    return messages.backfill_warnings(stage=alerts.stage, weeks=weeks, run_id=run.run_id, summary=summary,
-                                      webserver_url=alerts.webserver_url)
+    return messages.backfill_warnings(
+        stage=alerts.stage, weeks=weeks, run_id=run.run_id, summary=summary, webserver_url=alerts.webserver_url
+    )
 
 
-@dg.run_status_sensor(name="alert_on_warn_checks", run_status=dg.DagsterRunStatus.SUCCESS, default_status=RUNNING,
-                      minimum_interval_seconds=30,
-                      description="Publishes to SNS one summary of the WARN checks that failed in a successful backfill.")
+@dg.run_status_sensor(
+    name="alert_on_warn_checks",
+    run_status=dg.DagsterRunStatus.SUCCESS,
+    default_status=RUNNING,
+    minimum_interval_seconds=30,
+    description="Publishes to SNS one summary of the WARN checks that failed in a successful backfill.",
+)
 def alert_on_warn_checks(context: dg.RunStatusSensorContext, alerts: AlertsTopic):
     if not alerts.enabled:
         return dg.SkipReason(OFF)

@@ -9,7 +9,9 @@ import dagster as dg
 # to partitions that may not exist (beta). Every
 # `dagster` command loads this package first, so silence exactly those messages
 # here; any other Dagster warning still shows.
-warnings.filterwarnings("ignore", message="Specifying a partitions_def on an AssetCheckSpec", category=dg.PreviewWarning)
+warnings.filterwarnings(
+    "ignore", message="Specifying a partitions_def on an AssetCheckSpec", category=dg.PreviewWarning
+)
 warnings.filterwarnings("ignore", message="Parameter `backfill_policy` of function `asset`", category=dg.BetaWarning)
 # tilt_backtest reads the two weeks before each week, which the first partitions do not have.
 warnings.filterwarnings("ignore", message="Parameter `allow_nonexistent_upstream_partitions`", category=dg.BetaWarning)

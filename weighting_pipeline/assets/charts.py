@@ -28,7 +28,12 @@ def tilt_chart(weeks: pd.DatetimeIndex, growth: dict[str, np.ndarray], active: n
     top.set_title("Weights in force vs baseline vs naive renormalisation, week by week")
     top.legend(loc="upper left", frameon=False)
     top.grid(alpha=0.3)
-    bottom.bar(weeks, 100 * np.asarray(active, dtype=float), width=5, color=np.where(np.asarray(active) >= 0, "#2ca02c", "#d62728"))
+    bottom.bar(
+        weeks,
+        100 * np.asarray(active, dtype=float),
+        width=5,
+        color=np.where(np.asarray(active) >= 0, "#2ca02c", "#d62728"),
+    )
     bottom.axhline(0.0, color="black", linewidth=0.6)
     bottom.set_ylabel("active return, % a week")
     bottom.set_xlabel("week (start, Sunday 18:00 New York)")

@@ -24,8 +24,9 @@ partition but not this use of it.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any
 
 import dagster as dg
 
@@ -59,8 +60,14 @@ CAUSE = "cause"  # evaluation metadata: a failure's cause, stable from week to w
 def check_spec(name: str, asset: str, description: str, blocking: bool, *, alert: bool = True) -> dg.AssetCheckSpec:
     """A check evaluated per weekly partition (backfill ranges included); ``alert=False``
     makes it informational (shown in the UI, never alerted)."""
-    return dg.AssetCheckSpec(name, asset=asset, blocking=blocking, description=description, partitions_def=weekly_partitions,
-                             metadata={} if alert else {ALERT: NEVER})
+    return dg.AssetCheckSpec(
+        name,
+        asset=asset,
+        blocking=blocking,
+        description=description,
+        partitions_def=weekly_partitions,
+        metadata={} if alert else {ALERT: NEVER},
+    )
 
 
 def weight_check_specs(asset: str) -> list[dg.AssetCheckSpec]:
@@ -114,7 +121,9 @@ def per_week(
     return out
 
 
-def emit(context: dg.AssetExecutionContext, checks: Sequence[WeekCheck]) -> Iterator[dg.Output | dg.AssetCheckEvaluation]:
+def emit(
+    context: dg.AssetExecutionContext, checks: Sequence[WeekCheck]
+) -> Iterator[dg.Output | dg.AssetCheckEvaluation]:
     """Yield the asset's check results: one output per selected check (Dagster
     requires it), then one ``AssetCheckEvaluation`` per check and week.
 
@@ -131,7 +140,9 @@ def emit(context: dg.AssetExecutionContext, checks: Sequence[WeekCheck]) -> Iter
         weeks = sorted({c.week for c in checks if c.asset == asset})
         for week, m in latest_materializations(context.instance, asset, weeks).items():
             if m.run_id == context.run.run_id:
-                targets[(asset, week)] = TargetMaterialization(storage_id=m.storage_id, run_id=m.run_id, timestamp=m.timestamp)
+                targets[(asset, week)] = TargetMaterialization(
+                    storage_id=m.storage_id, run_id=m.run_id, timestamp=m.timestamp
+                )
     for c in checks:
         if dg.AssetCheckKey(dg.AssetKey(c.asset), c.name) not in selected:
             continue

@@ -5,11 +5,11 @@ import dagster as dg
 from weighting_pipeline.assets.checks import check_spec, emit, per_week
 from weighting_pipeline.assets.code_versions import CODE_VERSIONS
 from weighting_pipeline.assets.common import CHAIN, add_week_metadata, by_strategy, week_span
-from weighting_pipeline.core.calendar import WeekWindows
-from weighting_pipeline.core.invariants import Invariant
-from weighting_pipeline.core.deployed import held_by_week
-from weighting_pipeline.core.lots import lots_by_week, open_lot_exits
 from weighting_pipeline.assets.report import markdown_table
+from weighting_pipeline.core.calendar import WeekWindows
+from weighting_pipeline.core.deployed import held_by_week
+from weighting_pipeline.core.invariants import Invariant
+from weighting_pipeline.core.lots import lots_by_week, open_lot_exits
 from weighting_pipeline.resources.ledger_items import skips_by_week
 from weighting_pipeline.resources.ledger_reader import LedgerRead, LedgerReader
 from weighting_pipeline.resources.table_schema import GSI7
@@ -73,7 +73,14 @@ def closed_lots(context: dg.AssetExecutionContext, ledger: LedgerReader, setting
         },
     )
     pnl_date = "none: positions are marked to market" if params.return_basis == "market" else params.pnl_date
-    yield dg.Output(frame, metadata={"pnl_date": pnl_date, "return_basis": params.return_basis, **read_metadata(read, len(keys), len(frame))})
+    yield dg.Output(
+        frame,
+        metadata={
+            "pnl_date": pnl_date,
+            "return_basis": params.return_basis,
+            **read_metadata(read, len(keys), len(frame)),
+        },
+    )
     yield from emit(context, ledger_checks(read, weeks))
 
 
@@ -82,7 +89,9 @@ def read_metadata(read: LedgerRead, n_weeks: int, rows: int) -> dict:
     report = read.report
     return {
         LEDGER_INDEX: read.index,
-        "ledger_plan": "close-date range from the window start" if read.index == GSI7 else "FilterExpression: no close-date index, reads all closed history",
+        "ledger_plan": "close-date range from the window start"
+        if read.index == GSI7
+        else "FilterExpression: no close-date index, reads all closed history",
         "weeks": n_weeks,
         "rows": rows,
         "items_read": read.scanned,
@@ -110,7 +119,11 @@ def ledger_checks(read: LedgerRead, weeks: WeekWindows):
     rule = Invariant(
         LEDGER_CHECK,
         "every ledger item in the week's lookback window was usable",
-        {k: f"{p.total} ledger item(s) skipped: " + ", ".join(f"{r} ({n})" for r, n in p.counts.most_common()) for k, p in parts.items() if p.total},
+        {
+            k: f"{p.total} ledger item(s) skipped: " + ", ".join(f"{r} ({n})" for r, n in p.counts.most_common())
+            for k, p in parts.items()
+            if p.total
+        },
         {k: {"items_skipped": p.total} for k, p in parts.items()},
         {k: "skipped: " + ", ".join(sorted(p.counts)) for k, p in parts.items() if p.total},
     )
@@ -118,7 +131,14 @@ def ledger_checks(read: LedgerRead, weeks: WeekWindows):
         k: {
             **{f"skipped: {r}": n for r, n in p.counts.most_common()},
             **(
-                {"examples": dg.MetadataValue.md(markdown_table(["reason", "example lot ids"], [[r, ", ".join(p.examples[r])] for r, _ in p.counts.most_common()]))}
+                {
+                    "examples": dg.MetadataValue.md(
+                        markdown_table(
+                            ["reason", "example lot ids"],
+                            [[r, ", ".join(p.examples[r])] for r, _ in p.counts.most_common()],
+                        )
+                    )
+                }
                 if p.total
                 else {}
             ),

@@ -29,8 +29,9 @@ from weighting_pipeline.settings import WeightingSettings
         "P&L over the value at work, one return per NYSE session with positions."
     ),
 )
-def daily_returns(context: dg.AssetExecutionContext, closed_lots: pd.DataFrame, settings: WeightingSettings,
-                  market_data: MarketData) -> dg.Output[pd.DataFrame]:
+def daily_returns(
+    context: dg.AssetExecutionContext, closed_lots: pd.DataFrame, settings: WeightingSettings, market_data: MarketData
+) -> dg.Output[pd.DataFrame]:
     params, baseline = settings.params(), settings.baseline()
     keys = context.partition_keys
     weeks = WeekWindows.for_keys(keys, params.lookback_days)
@@ -52,10 +53,15 @@ def daily_returns(context: dg.AssetExecutionContext, closed_lots: pd.DataFrame, 
     add_week_metadata(
         context,
         {
-            str(key): {"return_observations": len(rows), "strategies_with_returns": int(rows["strategy"].nunique()),
-                       # The bars this week was marked with: the files of the symbols held in its window.
-                       **(bars_metadata(market_data, held.get(str(key), [])) if extra else {})}
+            str(key): {
+                "return_observations": len(rows),
+                "strategies_with_returns": int(rows["strategy"].nunique()),
+                # The bars this week was marked with: the files of the symbols held in its window.
+                **(bars_metadata(market_data, held.get(str(key), [])) if extra else {}),
+            }
             for key, rows in per_week
         },
     )
-    return dg.Output(frame, metadata={"weeks": len(keys), "rows": len(frame), "return_basis": params.return_basis, **extra})
+    return dg.Output(
+        frame, metadata={"weeks": len(keys), "rows": len(frame), "return_basis": params.return_basis, **extra}
+    )

@@ -27,7 +27,12 @@ from weighting_pipeline.assets.report import markdown_table
 from weighting_pipeline.core.allocation import SleeveError
 from weighting_pipeline.core.calendar import TIMEZONE, WeekWindows, latest_complete_week, previous_key
 from weighting_pipeline.core.chain import run_chain, weeks_from
-from weighting_pipeline.core.invariants import Invariant, blocking_invariants, enough_qualified, turnover_below_threshold
+from weighting_pipeline.core.invariants import (
+    Invariant,
+    blocking_invariants,
+    enough_qualified,
+    turnover_below_threshold,
+)
 from weighting_pipeline.core.market import MarketDataError, bars_days, symbols_of
 from weighting_pipeline.core.publication_rules import FORCE, PUBLISH_TAG, Decision, decide, protected_weeks
 from weighting_pipeline.core.weights import dynamic_weights as compute_weights
@@ -85,7 +90,9 @@ def dynamic_weights(
 
     earlier = latest_materializations(context.instance, ASSET, [previous_key(keys[0]), *keys])
     lots = latest_materializations(context.instance, "closed_lots", keys)
-    returns = latest_materializations(context.instance, "daily_returns", keys) if params.return_basis == "market" else {}
+    returns = (
+        latest_materializations(context.instance, "daily_returns", keys) if params.return_basis == "market" else {}
+    )
     weekly = WeeklyWeights.build(
         frame,
         baseline,
@@ -94,8 +101,11 @@ def dynamic_weights(
         run_started_at=root_run_started_at(context),
         code_version=CHAIN_CODE_VERSION,
         ledger_index={k: str(m.metadata[LEDGER_INDEX]) for k, m in lots.items() if LEDGER_INDEX in m.metadata},
-        market_data={k: {"bucket": str(m.metadata[BARS_BUCKET]), "bars": dict(m.metadata[BARS_READ])}
-                     for k, m in returns.items() if BARS_READ in m.metadata},
+        market_data={
+            k: {"bucket": str(m.metadata[BARS_BUCKET]), "bars": dict(m.metadata[BARS_READ])}
+            for k, m in returns.items()
+            if BARS_READ in m.metadata
+        },
     )
     weekly = replace(weekly, decisions=decide_publication(context, keys, settings, weights_table, publication))
     provenance = weekly.provenance
@@ -108,13 +118,20 @@ def dynamic_weights(
     blocking = on_weights_and_targets(frame, baseline.keys, params.bounds)
     checks = [c for rule in blocking for c in per_week(rule, ASSET, keys, blocking=True)]
     checks += per_week(qualified, ASSET, keys, blocking=False)
-    checks += per_week(turnover, ASSET, keys, blocking=False, notes={k: "no earlier week to compare with" for k in keys if k not in turnover.measured})
+    checks += per_week(
+        turnover,
+        ASSET,
+        keys,
+        blocking=False,
+        notes={k: "no earlier week to compare with" for k in keys if k not in turnover.measured},
+    )
     checks += restatement_checks(restatements, keys)
 
     broken = [r for r in blocking if not r.passed]
     if broken:
         context.log.error(
-            f"Not publishing weeks {week_span(keys)}: " + "; ".join(f"{r.name} failed for {sorted(r.failures)}" for r in broken)
+            f"Not publishing weeks {week_span(keys)}: "
+            + "; ".join(f"{r.name} failed for {sorted(r.failures)}" for r in broken)
         )
         yield from emit(context, checks)  # Dagster fails the step on the failed blocking evaluations
         return
@@ -123,7 +140,14 @@ def dynamic_weights(
         context,
         {
             k: {
-                **week_metadata(by_week[k], params.score, provenance[k], turnover.measured.get(k, {}).get("turnover"), qualified.measured[k]["qualified"], restatements[k]),
+                **week_metadata(
+                    by_week[k],
+                    params.score,
+                    provenance[k],
+                    turnover.measured.get(k, {}).get("turnover"),
+                    qualified.measured[k]["qualified"],
+                    restatements[k],
+                ),
                 "published": weekly.decisions[k].published,
                 "publication": weekly.decisions[k].reason,
                 PROTECTED: weekly.decisions[k].protected,
@@ -135,19 +159,28 @@ def dynamic_weights(
     yield from emit(context, checks)
 
 
-def smoothed_from_ledger(context: dg.AssetExecutionContext, keys: list[str], settings: WeightingSettings, ledger: LedgerReader,
-                         market_data: MarketData) -> pd.DataFrame:
+def smoothed_from_ledger(
+    context: dg.AssetExecutionContext,
+    keys: list[str],
+    settings: WeightingSettings,
+    ledger: LedgerReader,
+    market_data: MarketData,
+) -> pd.DataFrame:
     """Under ``SMOOTHING`` < 1 a week's weights depend on every target since
     ``SMOOTHING_START``: the whole chain from the start week to the run's last, from one
     ledger read (and the bars, on the market basis), with the pure core, so a week alone,
     a range and a rerun compute the same numbers (``core.smoothing``)."""
     params, baseline = settings.params(), settings.baseline()
     span = WeekWindows.for_keys(weeks_from(min(params.smoothing_start, keys[0]), keys[-1]), params.lookback_days)
-    read = ledger.read_lots(baseline.stems, *span.union_bounds(), positions=params.return_basis in ("deployed", "market"))
+    read = ledger.read_lots(
+        baseline.stems, *span.union_bounds(), positions=params.return_basis in ("deployed", "market")
+    )
     rows = read.bookings(params.pnl_date, params.return_basis)
     bars = market_data.bars(symbols_of(rows), *bars_days(span)) if params.return_basis == "market" else None
-    context.log.info(f"Smoothing (lambda {params.smoothing:g}) from {params.smoothing_start}: the chain of {len(span)} week(s) "
-                     f"from {len(rows):,} ledger rows")
+    context.log.info(
+        f"Smoothing (lambda {params.smoothing:g}) from {params.smoothing_start}: the chain of {len(span)} week(s) "
+        f"from {len(rows):,} ledger rows"
+    )
     b = pd.Series(baseline.allocations, dtype=float).reindex(baseline.keys)
     return run_chain(rows, list(keys), b, params, bars=bars)["dynamic_weights"]
 
@@ -179,7 +212,11 @@ def root_run_started_at(context: dg.AssetExecutionContext) -> float:
 
 
 def decide_publication(
-    context: dg.AssetExecutionContext, keys: list[str], settings: WeightingSettings, table: WeightsTable, rules: PublicationRules
+    context: dg.AssetExecutionContext,
+    keys: list[str],
+    settings: WeightingSettings,
+    table: WeightsTable,
+    rules: PublicationRules,
 ) -> dict[str, Decision]:
     """Which of the run's weeks are written (``core.publication_rules``), at the rules' clock."""
     now = rules.clock()
@@ -191,7 +228,9 @@ def decide_publication(
     forced = context.run.tags.get(PUBLISH_TAG) == FORCE
     decisions = decide(keys, protected, differing, forced)
     if any(d.forced for d in decisions.values()):
-        context.log.warning(f"{PUBLISH_TAG}={FORCE}: " + "; ".join(f"{k}: {d.reason}" for k, d in decisions.items() if d.forced))
+        context.log.warning(
+            f"{PUBLISH_TAG}={FORCE}: " + "; ".join(f"{k}: {d.reason}" for k, d in decisions.items() if d.forced)
+        )
     return decisions
 
 
@@ -208,7 +247,11 @@ def restatement_checks(restatements: dict[str, Restatement], keys: list[str]):
         "the weights match the week's earlier publication",
         {k: r.summary() for k, r in restatements.items() if r.restated},
         {k: {"largest_change": r.largest_change} for k, r in restatements.items()},
-        {k: "restated: " + (", ".join(r.differing) or "the ledger's lots changed") for k, r in restatements.items() if r.restated},
+        {
+            k: "restated: " + (", ".join(r.differing) or "the ledger's lots changed")
+            for k, r in restatements.items()
+            if r.restated
+        },
     )
     extra = {}
     for k, r in restatements.items():
@@ -227,14 +270,23 @@ def restatement_checks(restatements: dict[str, Restatement], keys: list[str]):
     return per_week(rule, ASSET, keys, blocking=False, extra=extra, notes=notes)
 
 
-def week_metadata(week: pd.DataFrame, score: str, provenance: Provenance, turnover: "float | None", qualified: int, restated: Restatement) -> dict:
+def week_metadata(
+    week: pd.DataFrame,
+    score: str,
+    provenance: Provenance,
+    turnover: "float | None",
+    qualified: int,
+    restated: Restatement,
+) -> dict:
     """One week's weights table, per-strategy weights (plotted across weeks), the score the
     multipliers mapped (``score``, its name; ``scores``, each qualified strategy's value) and provenance."""
     meta = {
         "weights_table": dg.MetadataValue.md(report.markdown(week, score)),
         **by_strategy(WEIGHT_ENTRY, {str(r.strategy): float(r.weight) for r in week.itertuples()}),
         "score": score,
-        "scores": dg.MetadataValue.json({str(r.strategy): float(r.score) for r in week.itertuples() if r.skip_reason == ""}),
+        "scores": dg.MetadataValue.json(
+            {str(r.strategy): float(r.score) for r in week.itertuples() if r.skip_reason == ""}
+        ),
         # The week's weights without smoothing; equal to the weights when SMOOTHING is 1.
         "target_weights": dg.MetadataValue.json({str(r.strategy): float(r.target_weight) for r in week.itertuples()}),
         "qualified": qualified,

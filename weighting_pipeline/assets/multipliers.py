@@ -19,7 +19,10 @@ from weighting_pipeline.settings import WeightingSettings
     code_version=CODE_VERSIONS["multipliers"],
     check_specs=[
         check_spec(
-            "multipliers_within_bounds", "multipliers", "Every multiplier lies within [min_multiplier, max_multiplier].", blocking=True
+            "multipliers_within_bounds",
+            "multipliers",
+            "Every multiplier lies within [min_multiplier, max_multiplier].",
+            blocking=True,
         ),
         check_spec(
             "tilt_exceeds_noise",
@@ -40,14 +43,19 @@ from weighting_pipeline.settings import WeightingSettings
 def multipliers(context: dg.AssetExecutionContext, sharpe_ratios: pd.DataFrame, settings: WeightingSettings):
     keys = context.partition_keys
     params = settings.params()
-    frame = compute_multipliers(sharpe_ratios, params.bounds, params.mapping, params.mapping_alpha, params.score_shrinkage)
+    frame = compute_multipliers(
+        sharpe_ratios, params.bounds, params.mapping, params.mapping_alpha, params.score_shrinkage
+    )
     add_week_metadata(
         context,
         {
             str(k): {
                 "all_neutral": bool((rows["multiplier"] == 1.0).all()),
-                **({"shrinkage_factor": float(rows["shrinkage_factor"].iloc[0])}
-                   if "shrinkage_factor" in rows and len(rows) and np.isfinite(rows["shrinkage_factor"].iloc[0]) else {}),
+                **(
+                    {"shrinkage_factor": float(rows["shrinkage_factor"].iloc[0])}
+                    if "shrinkage_factor" in rows and len(rows) and np.isfinite(rows["shrinkage_factor"].iloc[0])
+                    else {}
+                ),
                 **by_strategy("multiplier", {str(r.strategy): float(r.multiplier) for r in rows.itertuples()}),
             }
             for k, rows in frame.groupby("partition_key", observed=True)
@@ -55,5 +63,7 @@ def multipliers(context: dg.AssetExecutionContext, sharpe_ratios: pd.DataFrame, 
     )
     yield dg.Output(frame, metadata={"weeks": len(keys)})
     checks = per_week(multipliers_within_bounds(frame, params.bounds), "multipliers", keys, blocking=True)
-    checks += per_week(tilt_exceeds_noise(frame, params.noise_alpha, params.return_basis), "multipliers", keys, blocking=False)
+    checks += per_week(
+        tilt_exceeds_noise(frame, params.noise_alpha, params.return_basis), "multipliers", keys, blocking=False
+    )
     yield from emit(context, checks)

@@ -8,7 +8,7 @@ mapped. ``markdown_table`` renders every other table the assets show.
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import pandas as pd
 
@@ -39,7 +39,15 @@ def weights_rows(week: pd.DataFrame, score: str = "sharpe") -> list[list[str]]:
     fmt = lambda x: "-" if not math.isfinite(x) else f"{x:.2f}"  # noqa: E731
     for r in week.itertuples():
         ratios = [fmt(r.sharpe)] + ([] if score == "sharpe" else [fmt(r.score)])
-        rows.append([str(r.strategy), *ratios, f"{100 * r.baseline:.2f}%", f"{100 * r.weight:.2f}%", f"{100 * (r.weight - r.baseline):+.2f}"])
+        rows.append(
+            [
+                str(r.strategy),
+                *ratios,
+                f"{100 * r.baseline:.2f}%",
+                f"{100 * r.weight:.2f}%",
+                f"{100 * (r.weight - r.baseline):+.2f}",
+            ]
+        )
     blanks = [""] * (1 if score == "sharpe" else 2)
     rows.append(["total", *blanks, f"{100 * week['baseline'].sum():.2f}%", f"{100 * week['weight'].sum():.2f}%", ""])
     return rows
@@ -56,7 +64,10 @@ def text(week: pd.DataFrame, score: str = "sharpe") -> str:
     head = header(score)
     rows = [head] + weights_rows(week, score)
     widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
-    fmt = lambda r: "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
+
+    def fmt(r: list[str]) -> str:
+        return "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
+
     rule = "-" * (sum(widths) + 2 * (len(widths) - 1))
     return "\n".join([fmt(rows[0]), rule] + [fmt(r) for r in rows[1:-1]] + [rule, fmt(rows[-1])])
 
@@ -65,7 +76,9 @@ def _num(x: float, fmt: str) -> str:
     return "-" if not math.isfinite(x) else format(x, fmt)
 
 
-def verdict_line(summary: dict, keys: Sequence[str], after_costs=None, cost_bps: float = 0.0, return_basis: str = "lot") -> str:
+def verdict_line(
+    summary: dict, keys: Sequence[str], after_costs=None, cost_bps: float = 0.0, return_basis: str = "lot"
+) -> str:
     """One sentence: the information ratio with its standard error and the growth of
     tilt vs baseline (``summary`` from ``core.analytics.tilt_summary``), with
     ``cost_bps`` > 0 the information ratio after costs (``after_costs``, a
@@ -74,8 +87,10 @@ def verdict_line(summary: dict, keys: Sequence[str], after_costs=None, cost_bps:
     span = f"{keys[0]}..{keys[-1]}" if len(keys) > 1 else keys[0]
     costs = ""
     if cost_bps and after_costs is not None:
-        costs = (f"; after costs of {cost_bps:g} bp of capital traded: information ratio {_num(after_costs.information_ratio, '.2f')} "
-                 f"± {_num(after_costs.ir_standard_error_hac, '.2f')}")
+        costs = (
+            f"; after costs of {cost_bps:g} bp of capital traded: information ratio {_num(after_costs.information_ratio, '.2f')} "
+            f"± {_num(after_costs.ir_standard_error_hac, '.2f')}"
+        )
     return (
         f"Tilt vs baseline over {len(keys)} weeks ({span}): information ratio {_num(a['information_ratio'], '.2f')} "
         f"± {_num(a['ir_standard_error_hac'], '.2f')} (Newey-West SE), t {_num(a['t_statistic_hac'], '.2f')}, "
@@ -96,13 +111,20 @@ def _significance(t: float) -> str:
 # said wherever returns are.
 BASIS_LABELS = {
     "lot": "returns per average lot notional (realised P&L over the mean entry notional of the lots booked), not per unit of capital",
-    "deployed": ("returns per deployed notional (each day's realised P&L over the entry notional the strategies held that day, "
-                 "summed over the week), not per unit of total capital"),
-    "market": ("returns marked to market from trading's daily closes (each session's P&L on every held position over the "
-               "value at work, summed over the week's sessions), not per unit of total capital"),
+    "deployed": (
+        "returns per deployed notional (each day's realised P&L over the entry notional the strategies held that day, "
+        "summed over the week), not per unit of total capital"
+    ),
+    "market": (
+        "returns marked to market from trading's daily closes (each session's P&L on every held position over the "
+        "value at work, summed over the week's sessions), not per unit of total capital"
+    ),
 }
-TABLE_TITLES = {"lot": "Returns per average lot notional", "deployed": "Returns per deployed notional",
-                "market": "Returns marked to market"}
+TABLE_TITLES = {
+    "lot": "Returns per average lot notional",
+    "deployed": "Returns per deployed notional",
+    "market": "Returns marked to market",
+}
 
 
 LEG_ROWS = [
@@ -137,15 +159,19 @@ def verdict_tables(summary: dict, return_basis: str = "lot") -> str:
     legs = ["tilt", "baseline", "naive"]
     per_leg = markdown_table(
         [TABLE_TITLES[return_basis], *legs],
-        [[label + (", %" if scale == 100 else ""), *(_num(scale * summary[leg][key], fmt) for leg in legs)]
-         for key, label, fmt, scale in LEG_ROWS],
+        [
+            [label + (", %" if scale == 100 else ""), *(_num(scale * summary[leg][key], fmt) for leg in legs)]
+            for key, label, fmt, scale in LEG_ROWS
+        ],
         "l" + "r" * len(legs),
     )
     after = summary.get("active_after_costs", {})
     active = markdown_table(
         ["Active return (tilt - baseline)", "before costs", "after costs"],
-        [[label, _num(scale * summary["active"][key], fmt), _num(scale * after.get(key, math.nan), fmt)]
-         for key, label, fmt, scale in ACTIVE_ROWS],
+        [
+            [label, _num(scale * summary["active"][key], fmt), _num(scale * after.get(key, math.nan), fmt)]
+            for key, label, fmt, scale in ACTIVE_ROWS
+        ],
         "lrr",
     )
     return per_leg + "\n\n" + active

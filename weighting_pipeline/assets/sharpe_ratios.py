@@ -6,11 +6,11 @@ import pandas as pd
 
 from weighting_pipeline.assets.code_versions import CODE_VERSIONS
 from weighting_pipeline.assets.common import CHAIN, add_week_metadata, by_strategy
+from weighting_pipeline.assets.report import markdown_table
 from weighting_pipeline.core.calendar import WeekWindows
 from weighting_pipeline.core.chain import WeightingParams
 from weighting_pipeline.core.returns import DailyReturns
 from weighting_pipeline.core.sharpe import sharpe_ratios as compute_sharpe
-from weighting_pipeline.assets.report import markdown_table
 from weighting_pipeline.settings import WeightingSettings
 
 
@@ -21,10 +21,31 @@ def _fmt(x: float) -> str:
 def sharpe_table(week: pd.DataFrame, score: str) -> str:
     score_header = [] if score == "sharpe" else [score.capitalize()]
     return markdown_table(
-        ["Strategy", "Sharpe", "SE (Lo)", "SE (Mertens)", "SE (Newey-West)", *score_header, "Lots", "Close dates", "Observations", "Skipped because"],
         [
-            [r.strategy, _fmt(r.sharpe), _fmt(r.sharpe_se_iid), _fmt(r.sharpe_se), _fmt(r.sharpe_se_hac), *([_fmt(r.score)] if score_header else []),
-             r.lots, r.days, r.observations, r.skip_reason or ""]
+            "Strategy",
+            "Sharpe",
+            "SE (Lo)",
+            "SE (Mertens)",
+            "SE (Newey-West)",
+            *score_header,
+            "Lots",
+            "Close dates",
+            "Observations",
+            "Skipped because",
+        ],
+        [
+            [
+                r.strategy,
+                _fmt(r.sharpe),
+                _fmt(r.sharpe_se_iid),
+                _fmt(r.sharpe_se),
+                _fmt(r.sharpe_se_hac),
+                *([_fmt(r.score)] if score_header else []),
+                r.lots,
+                r.days,
+                r.observations,
+                r.skip_reason or "",
+            ]
             for r in week.itertuples()
         ],
         "lrrrr" + "r" * len(score_header) + "rrrl",
@@ -67,12 +88,25 @@ def week_metadata(week: pd.DataFrame, params: WeightingParams) -> dict:
         "trading day) and the Sharpe ratio's standard errors (Lo; Mertens/Opdyke)."
     ),
 )
-def sharpe_ratios(context: dg.AssetExecutionContext, daily_returns: pd.DataFrame, settings: WeightingSettings) -> dg.Output[pd.DataFrame]:
+def sharpe_ratios(
+    context: dg.AssetExecutionContext, daily_returns: pd.DataFrame, settings: WeightingSettings
+) -> dg.Output[pd.DataFrame]:
     keys = context.partition_keys
     params, baseline = settings.params(), settings.baseline()
-    daily = DailyReturns.from_frame(daily_returns, WeekWindows.for_keys(keys, params.lookback_days), baseline.keys, params.pnl_date, params.return_basis)
+    daily = DailyReturns.from_frame(
+        daily_returns,
+        WeekWindows.for_keys(keys, params.lookback_days),
+        baseline.keys,
+        params.pnl_date,
+        params.return_basis,
+    )
     frame = compute_sharpe(daily, params.sharpe)
     for row in frame[frame["partition_key"] == keys[-1]].itertuples():
-        context.log.info(f"Sharpe ratio for {row.strategy}: {_fmt(row.sharpe)}" + (f" (skipped: {row.skip_reason})" if row.skip_reason else ""))
-    add_week_metadata(context, {str(k): week_metadata(rows, params) for k, rows in frame.groupby("partition_key", observed=True)})
+        context.log.info(
+            f"Sharpe ratio for {row.strategy}: {_fmt(row.sharpe)}"
+            + (f" (skipped: {row.skip_reason})" if row.skip_reason else "")
+        )
+    add_week_metadata(
+        context, {str(k): week_metadata(rows, params) for k, rows in frame.groupby("partition_key", observed=True)}
+    )
     return dg.Output(frame, metadata={"weeks": len(keys)})

@@ -12,7 +12,7 @@ import ast
 import hashlib
 import io
 import tokenize
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from types import ModuleType
 
@@ -37,7 +37,11 @@ def code_text(source: str, tree: ast.Module | None = None) -> str:
     for node in (tree, *_statements(tree)):
         if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and node.body:
             first = node.body[0]
-            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str):
+            if (
+                isinstance(first, ast.Expr)
+                and isinstance(first.value, ast.Constant)
+                and isinstance(first.value.value, str)
+            ):
                 # ast counts columns in UTF-8 bytes, tokenize (and str slicing) in characters.
                 c0 = _char_column(lines[first.lineno - 1], first.col_offset)
                 c1 = _char_column(lines[first.end_lineno - 1], first.end_col_offset)
@@ -90,7 +94,7 @@ def _source(module_name: str) -> str:
     return _PACKAGE_ROOT.joinpath(*rest.split(".")).with_suffix(".py").read_text(encoding="utf-8")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _closure(roots: tuple[str, ...]) -> tuple[str, ...]:
     seen: set[str] = set()
     todo = list(roots)
@@ -117,13 +121,13 @@ def source_version(*modules: ModuleType | str) -> str:
     return digest.hexdigest()[:VERSION_LENGTH]
 
 
-@lru_cache(maxsize=None)
+@cache
 def _parsed(name: str) -> tuple[str, ast.Module]:
     """A module's source and syntax tree, read once per process (every asset's version shares modules)."""
     source = _source(name)
     return source, ast.parse(source)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _module_code(name: str) -> str:
     return code_text(*_parsed(name))

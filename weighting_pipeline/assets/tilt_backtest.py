@@ -26,24 +26,33 @@ from weighting_pipeline.assets.common import ANALYSIS_GROUP, CHAIN, add_week_met
 from weighting_pipeline.assets.dynamic_weights import ASSET as WEIGHTS
 from weighting_pipeline.core.attribution import entry_attribution
 from weighting_pipeline.core.backtest import (
-    BASELINE, HOLDOUT_COLUMNS, PUBLISHED, RECOMPUTED, InForce, score, weekly_realised_returns, weights_sources,
+    BASELINE,
+    HOLDOUT_COLUMNS,
+    PUBLISHED,
+    RECOMPUTED,
+    InForce,
+    score,
+    weekly_realised_returns,
+    weights_sources,
 )
 from weighting_pipeline.core.baseline import strategy_stem
 from weighting_pipeline.core.calendar import WeekWindows, previous_key
-from weighting_pipeline.core.market import MarketDataError, bars_days, symbols_of
-from weighting_pipeline.resources.ledger_reader import LedgerReader
-from weighting_pipeline.resources.market_data import MarketData
 from weighting_pipeline.core.chain import check_rows
 from weighting_pipeline.core.lots import canonical_order, distinct_lots
+from weighting_pipeline.core.market import MarketDataError, bars_days, symbols_of
 from weighting_pipeline.core.weights import WEIGHT_COLUMNS
 from weighting_pipeline.core.weights import dynamic_weights as compute_weights
 from weighting_pipeline.history import Materialization, publications, unpublished_since
+from weighting_pipeline.resources.ledger_reader import LedgerReader
+from weighting_pipeline.resources.market_data import MarketData
 from weighting_pipeline.resources.publication_rules import PublicationRules
 from weighting_pipeline.settings import WeightingSettings
 
 ASSET = "tilt_backtest"
 # Weeks J-2 and J-1 of each week J; the first partitions have fewer (allowed).
-EARLIER_WEEKS = dg.TimeWindowPartitionMapping(start_offset=-2, end_offset=-1, allow_nonexistent_upstream_partitions=True)
+EARLIER_WEEKS = dg.TimeWindowPartitionMapping(
+    start_offset=-2, end_offset=-1, allow_nonexistent_upstream_partitions=True
+)
 NO_WEIGHTS = pd.DataFrame(columns=WEIGHT_COLUMNS)  # nothing stored for the weeks before
 # The return basis that scored the weights, and the one the week's returns are measured on.
 SCORED_ON, JUDGED_ON = "scored_on", "judged_on"
@@ -70,11 +79,22 @@ SCORED_ON, JUDGED_ON = "scored_on", "judged_on"
         "Definitions in `core/backtest.py`."
     ),
 )
-def tilt_backtest(context: dg.AssetExecutionContext, closed_lots: pd.DataFrame, multipliers: pd.DataFrame,
-                  settings: WeightingSettings, publication: PublicationRules, market_data: MarketData, ledger: LedgerReader):
+def tilt_backtest(
+    context: dg.AssetExecutionContext,
+    closed_lots: pd.DataFrame,
+    multipliers: pd.DataFrame,
+    settings: WeightingSettings,
+    publication: PublicationRules,
+    market_data: MarketData,
+    ledger: LedgerReader,
+):
     keys = list(context.partition_keys)
     baseline, params = settings.baseline(), settings.params()
-    recomputed = compute_weights(multipliers, baseline.allocations, params.bounds, params.sleeves) if len(multipliers) else NO_WEIGHTS
+    recomputed = (
+        compute_weights(multipliers, baseline.allocations, params.bounds, params.sleeves)
+        if len(multipliers)
+        else NO_WEIGHTS
+    )
     check_rows(closed_lots, params)
     rows = distinct_lots(closed_lots)  # each row once
     # What was in force during each week and the week before (entry weeks are added below).
@@ -86,10 +106,15 @@ def tilt_backtest(context: dg.AssetExecutionContext, closed_lots: pd.DataFrame, 
     strategies = [*baseline.keys, *departed]
     b = pd.Series(baseline.allocations, dtype=float).reindex(strategies).fillna(0.0)
     if departed:
-        read = ledger.read_lots({strategy_stem(s): s for s in departed}, *WeekWindows.for_keys(keys, 7).union_bounds(),
-                                positions=params.return_basis in ("deployed", "market"))
+        read = ledger.read_lots(
+            {strategy_stem(s): s for s in departed},
+            *WeekWindows.for_keys(keys, 7).union_bounds(),
+            positions=params.return_basis in ("deployed", "market"),
+        )
         more = read.bookings(params.pnl_date, params.return_basis)
-        rows = canonical_order(pd.concat([rows.astype({"strategy": str}), more.astype({"strategy": str})], ignore_index=True))
+        rows = canonical_order(
+            pd.concat([rows.astype({"strategy": str}), more.astype({"strategy": str})], ignore_index=True)
+        )
         context.log.info(f"Strategies no longer in the baseline, kept in the backtest: {', '.join(departed)}")
     # The scorer is a setting; the judge is what the positions earned: marked to market
     # whenever trading's bars are there, whatever basis scored the weights.
@@ -137,16 +162,22 @@ def tilt_backtest(context: dg.AssetExecutionContext, closed_lots: pd.DataFrame, 
     return out
 
 
-def read_in_force(instance: dg.DagsterInstance, keys: list[str], grace: pd.Timedelta) -> dict[str, tuple[InForce, Materialization | None]]:
+def read_in_force(
+    instance: dg.DagsterInstance, keys: list[str], grace: pd.Timedelta
+) -> dict[str, tuple[InForce, Materialization | None]]:
     """For each of ``keys``, what trading read when it began, from the event log, with the
     materialization whose weights those were (None: the baseline, or recomputed)."""
     earlier = {previous_key(k) for k in keys} | {previous_key(previous_key(k)) for k in keys}
     states, chosen = publications(instance, WEIGHTS, earlier)
-    sources = weights_sources(keys, states, unpublished_since(instance, WEIGHTS, chosen), grace, {w: m.run_id for w, m in chosen.items()})
+    sources = weights_sources(
+        keys, states, unpublished_since(instance, WEIGHTS, chosen), grace, {w: m.run_id for w, m in chosen.items()}
+    )
     return {k: (s, chosen.get(s.week) if s.how == PUBLISHED else None) for k, s in sources.items()}
 
 
-def weights_frame(in_force: dict[str, tuple[InForce, Materialization | None]], recomputed: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, InForce]]:
+def weights_frame(
+    in_force: dict[str, tuple[InForce, Materialization | None]], recomputed: pd.DataFrame
+) -> tuple[pd.DataFrame, dict[str, InForce]]:
     """The weights in force as a ``dynamic_weights`` frame whose rows for week J are
     labelled J-1 (as ``core.backtest.weights_in_force`` reads them), and the sources
     (a week to recompute whose multipliers are not stored falls back to the baseline)."""
@@ -155,15 +186,30 @@ def weights_frame(in_force: dict[str, tuple[InForce, Materialization | None]], r
         label = previous_key(key)
         if source.how == PUBLISHED:
             number = lambda x: np.nan if x is None else x  # noqa: E731 (JSON null: no ratio)
-            rows = pd.DataFrame([{"strategy": s, "baseline": a["baseline"], "multiplier": a["multiplier"], "weight": a["weight"],
-                                  "skip_reason": a["skip_reason"], "sharpe": number(a["sharpe"]),
-                                  # materializations from before the score was recorded ranked on the Sharpe ratio
-                                  "score": number(a.get("score", a["sharpe"]))}
-                                 for s, a in published.metadata["allocation"].items()])
+            rows = pd.DataFrame(
+                [
+                    {
+                        "strategy": s,
+                        "baseline": a["baseline"],
+                        "multiplier": a["multiplier"],
+                        "weight": a["weight"],
+                        "skip_reason": a["skip_reason"],
+                        "sharpe": number(a["sharpe"]),
+                        # materializations from before the score was recorded ranked on the Sharpe ratio
+                        "score": number(a.get("score", a["sharpe"])),
+                    }
+                    for s, a in published.metadata["allocation"].items()
+                ]
+            )
         elif source.how == RECOMPUTED:
             rows = recomputed[recomputed["partition_key"].astype(str) == source.week].drop(columns="partition_key")
             if rows.empty:
-                source = InForce(key, None, BASELINE, f"baseline: {source.week}'s multipliers are not stored, so its weights cannot be recomputed")
+                source = InForce(
+                    key,
+                    None,
+                    BASELINE,
+                    f"baseline: {source.week}'s multipliers are not stored, so its weights cannot be recomputed",
+                )
         else:
             rows = pd.DataFrame()
         sources[key] = source

@@ -14,7 +14,9 @@ import click
 from weighting_pipeline.cli.local import local_dynamodb, require_devtools, run_in_local_env
 
 BACKEND = click.option(
-    "--backend", type=click.Choice(["auto", "dynamodb-local", "moto"]), default="auto",
+    "--backend",
+    type=click.Choice(["auto", "dynamodb-local", "moto"]),
+    default="auto",
     help="The embedded DynamoDB: DynamoDB Local (needs Java), moto's server, or the first that works.",
 )
 DEMO = [sys.executable, "-m", "weighting_pipeline.devtools.demo"]
@@ -50,7 +52,18 @@ def ui(port: int, backend: str) -> None:
         # The dev stage's schedule starts STOPPED; the local UI is a demo of the running product.
         env.setdefault("SCHEDULE__DEFAULT_STATUS", "RUNNING")
         print(f"Dagster UI on http://127.0.0.1:{port} (Ctrl-C to stop)", flush=True)
-        cmd = [sys.executable, "-m", "dagster", "dev", "-h", "127.0.0.1", "-p", str(port), "-w", str(local_root() / "workspace.yaml")]
+        cmd = [
+            sys.executable,
+            "-m",
+            "dagster",
+            "dev",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "-w",
+            str(local_root() / "workspace.yaml"),
+        ]
         # Run from DAGSTER_HOME, where dagster.yaml was copied, so Dagster finds one instance config.
         sys.exit(run_until_stopped(cmd, cwd=env["DAGSTER_HOME"], env=env))
 

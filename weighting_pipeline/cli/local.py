@@ -6,8 +6,8 @@ from __future__ import annotations
 import importlib.util
 import subprocess
 import sys
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 import click
 
@@ -56,7 +56,9 @@ def local_dynamodb(backend: str = "auto", announce: bool = False) -> Iterator[di
         yield local_env(db.endpoint)
 
 
-def run_in_local_env(commands: list[list[str]], dynamodb: bool = True, backend: str = "auto", announce: bool = False) -> int:
+def run_in_local_env(
+    commands: list[list[str]], dynamodb: bool = True, backend: str = "auto", announce: bool = False
+) -> int:
     """Run each of ``commands`` (argv lists) in turn against the demo's state (``.local/``):
     its DAGSTER_HOME and, with ``dynamodb``, the embedded DynamoDB started for them.
     Stops at the first that fails; returns its exit status."""

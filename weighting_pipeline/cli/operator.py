@@ -12,7 +12,11 @@ import click
 
 from weighting_pipeline.cli.local import cli_child, forwarded_args, require_devtools, run_in_local_env
 
-LOCAL = click.option("--local", is_flag=True, help="Run against the demo's state in .local/ (starts the embedded DynamoDB; development tools).")
+LOCAL = click.option(
+    "--local",
+    is_flag=True,
+    help="Run against the demo's state in .local/ (starts the embedded DynamoDB; development tools).",
+)
 RANGE_HELP = "First and last week start (Sundays), e.g. 2026-09-06...2026-11-22."
 
 
@@ -30,9 +34,12 @@ def _need(variable: str, why: str) -> None:
 @click.command()
 @click.option("--range", "week_range", required=True, metavar="A...B", help=RANGE_HELP)
 @click.option("--csv", "csv_path", metavar="FILE", help="Also write the per-week, per-strategy table as CSV.")
-@click.option("--against-table", is_flag=True,
-              help="Also read the weights table (STRATEGY_WEIGHTS__TABLE_NAME) and report each week whose item has no "
-                   "materialization of its run, or another weights_sha256; exit 1 if any.")
+@click.option(
+    "--against-table",
+    is_flag=True,
+    help="Also read the weights table (STRATEGY_WEIGHTS__TABLE_NAME) and report each week whose item has no "
+    "materialization of its run, or another weights_sha256; exit 1 if any.",
+)
 @LOCAL
 @click.pass_context
 def audit(ctx: click.Context, week_range: str, csv_path: str | None, against_table: bool, local: bool) -> None:
@@ -45,7 +52,9 @@ def audit(ctx: click.Context, week_range: str, csv_path: str | None, against_tab
         _need("STRATEGY_WEIGHTS__TABLE_NAME", "audit --against-table reads the weights table")
     import dagster as dg
 
-    from weighting_pipeline.ops.audit import AuditRangeError, against_table as table_views, audit as audit_weeks, weeks_in, write_csv
+    from weighting_pipeline.ops.audit import AuditRangeError, weeks_in, write_csv
+    from weighting_pipeline.ops.audit import against_table as table_views
+    from weighting_pipeline.ops.audit import audit as audit_weeks
 
     try:
         weeks = weeks_in(week_range)
@@ -66,7 +75,10 @@ def audit(ctx: click.Context, week_range: str, csv_path: str | None, against_tab
         click.echo(f"wrote {rows} rows ({sum(a.publication is not None for a in audits)} weeks) to {csv_path}")
     disagreeing = sorted(w for w, v in views.items() if v.disagrees)
     if disagreeing:
-        click.echo(f"{len(disagreeing)} week(s) where the weights table and the event log disagree: {', '.join(disagreeing)}", err=True)
+        click.echo(
+            f"{len(disagreeing)} week(s) where the weights table and the event log disagree: {', '.join(disagreeing)}",
+            err=True,
+        )
         sys.exit(1)
 
 
@@ -89,10 +101,11 @@ def unpublish(ctx: click.Context, week: str, reason: str, by: str | None, local:
     _need("STRATEGY_WEIGHTS__TABLE_NAME", "unpublish needs the weights table")
     import dagster as dg
 
-    from weighting_pipeline.ops.unpublish import UnpublishError, unpublish as unpublish_week
+    from weighting_pipeline.ops.unpublish import UnpublishError
+    from weighting_pipeline.ops.unpublish import unpublish as unpublish_week
+    from weighting_pipeline.resources.weights_table import WeightsTable
     from weighting_pipeline.settings import WeightingSettings
     from weighting_pipeline_reader import get_strategy_profile
-    from weighting_pipeline.resources.weights_table import WeightsTable
 
     table = WeightsTable.from_env()
     try:
@@ -137,23 +150,35 @@ def setup_tables() -> None:
 
 
 @click.command()
-@click.option("--range", "week_range", required=True, metavar="A...B", help="First and last week to backtest (Sunday starts).")
+@click.option(
+    "--range", "week_range", required=True, metavar="A...B", help="First and last week to backtest (Sunday starts)."
+)
 @click.option("--lookback", metavar="DAYS,...", help="Lookback windows in calendar days, e.g. 30,60,90,120.")
 @click.option("--max-multiplier", metavar="X,...", help="Highest multipliers, e.g. 1.5,2.0,3.0.")
 @click.option("--min-multiplier", metavar="X,...", help="Lowest multipliers, e.g. 0.25,0.5.")
 @click.option("--score", metavar="NAME,...", help="Scores: sharpe, sortino, calmar.")
 @click.option("--missing-days", metavar="RULE,...", help="Missing-day rules: skip, zero.")
 @click.option("--pnl-date", metavar="RULE,...", help="When realised P&L is booked (PNL_DATE): close, exit.")
-@click.option("--return-basis", metavar="BASIS,...", help="What a return is per (RETURN_BASIS): lot, deployed (needs pnl-date exit); market is not swept (it needs the daily bars).")
+@click.option(
+    "--return-basis",
+    metavar="BASIS,...",
+    help="What a return is per (RETURN_BASIS): lot, deployed (needs pnl-date exit); market is not swept (it needs the daily bars).",
+)
 @click.option("--mapping", metavar="NAME,...", help="How scores become multipliers (MAPPING): minmax, median_power.")
 @click.option("--mapping-alpha", metavar="X,...", help="The power of median_power (MAPPING_ALPHA), e.g. 0.5,1.")
 @click.option("--sleeves", metavar="RULE,...", help="Renormalisation groups (SLEEVES): none, folder.")
-@click.option("--policies", metavar="NAME,...", help="The trading author's designs as presets (POLICY): seed, pr2977, script; other options override them.")
+@click.option(
+    "--policies",
+    metavar="NAME,...",
+    help="The trading author's designs as presets (POLICY): seed, pr2977, script; other options override them.",
+)
 @click.option("--csv", "csv_path", metavar="FILE", help="Also write the per-setting table as CSV.")
 @click.option("--no-progress", is_flag=True, help="No progress bar on stderr.")
 @LOCAL
 @click.pass_context
-def sweep(ctx: click.Context, week_range: str, csv_path: str | None, no_progress: bool, local: bool, **grid: str | None) -> None:
+def sweep(
+    ctx: click.Context, week_range: str, csv_path: str | None, no_progress: bool, local: bool, **grid: str | None
+) -> None:
     """Backtest every combination of settings on one ledger read, no Dagster runs; prints
     each setting's information ratio and the best one's deflated Sharpe ratio. Options not
     given keep their configured value."""
@@ -167,15 +192,27 @@ def sweep(ctx: click.Context, week_range: str, csv_path: str | None, no_progress
 
 @click.command()
 @click.option("--range", "week_range", required=True, metavar="A...B", help=RANGE_HELP)
-@click.option("--cpu", type=click.IntRange(min=256), default=None, help="ECS CPU units for the run's task (tag ecs/cpu).  [default: the task definition's]")
-@click.option("--memory", type=click.IntRange(min=512), default=None, help="MiB for the run's task (tag ecs/memory).  [default: the task definition's]")
+@click.option(
+    "--cpu",
+    type=click.IntRange(min=256),
+    default=None,
+    help="ECS CPU units for the run's task (tag ecs/cpu).  [default: the task definition's]",
+)
+@click.option(
+    "--memory",
+    type=click.IntRange(min=512),
+    default=None,
+    help="MiB for the run's task (tag ecs/memory).  [default: the task definition's]",
+)
 def backfill(week_range: str, cpu: int | None, memory: int | None) -> None:
     """Submit the weekly chain over a range of weeks as one backfill through the webserver at
     DAGSTER_WEBSERVER_URL (the UI's backfill dialog), so it runs through the queue, the run
     launcher, run monitoring and retries. Prints the backfill's id and page."""
     if not os.environ.get("DAGSTER_WEBSERVER_URL"):
-        raise click.UsageError("backfill submits through the webserver: set DAGSTER_WEBSERVER_URL "
-                               "(the stack's WebserverUrl output; http://127.0.0.1:3000 for ./run.sh ui)")
+        raise click.UsageError(
+            "backfill submits through the webserver: set DAGSTER_WEBSERVER_URL "
+            "(the stack's WebserverUrl output; http://127.0.0.1:3000 for ./run.sh ui)"
+        )
     from weighting_pipeline.ops.audit import AuditRangeError, weeks_in
     from weighting_pipeline.ops.backfill import BackfillError, launch_backfill
 

@@ -18,7 +18,6 @@ import numpy as np
 
 from weighting_pipeline.core.multipliers import MultiplierBounds
 
-
 SLEEVES = ("none", "folder")
 
 
@@ -32,8 +31,13 @@ def folder_groups(keys) -> list[str]:
     return [k.rsplit("/", 1)[0] if "/" in k else "" for k in keys]
 
 
-def sleeve_weights(baseline: np.ndarray, multipliers: np.ndarray, groups, bounds: MultiplierBounds = MultiplierBounds(),
-                   totals: dict | None = None) -> np.ndarray:
+def sleeve_weights(
+    baseline: np.ndarray,
+    multipliers: np.ndarray,
+    groups,
+    bounds: MultiplierBounds = MultiplierBounds(),
+    totals: dict | None = None,
+) -> np.ndarray:
     """Bounded renormalisation within each sleeve: every group ``g`` of strategies (``groups``,
     one label per column) gets ``w_i = clip(k_g * b_i * m_i, lo * b_i, hi * b_i)`` with ``k_g``
     solved exactly so that the group sums to ``totals[g]`` (default: its baseline total ``B_g``).
@@ -51,9 +55,11 @@ def sleeve_weights(baseline: np.ndarray, multipliers: np.ndarray, groups, bounds
         total = own if totals is None or g not in totals else float(totals[g])
         lo, hi = bounds.min_multiplier * own, bounds.max_multiplier * own
         if not (lo * (1 - 1e-12) <= total <= hi * (1 + 1e-12)) or (total > 0 and own <= 0):
-            raise SleeveError(f"sleeve {g or '(root)'!r} cannot total {total:g}: its {len(cols)} strategies' bands "
-                              f"allow {lo:g} to {hi:g} (baseline total {own:g}, multipliers {bounds.min_multiplier:g} to "
-                              f"{bounds.max_multiplier:g})")
+            raise SleeveError(
+                f"sleeve {g or '(root)'!r} cannot total {total:g}: its {len(cols)} strategies' bands "
+                f"allow {lo:g} to {hi:g} (baseline total {own:g}, multipliers {bounds.min_multiplier:g} to "
+                f"{bounds.max_multiplier:g})"
+            )
         if total <= 0:
             continue
         scale = own / total  # 1 for the baseline total: the bands as they are

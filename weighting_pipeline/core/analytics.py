@@ -212,7 +212,9 @@ def expected_max_ratio(trial_ratios, periods: int = PERIODS, n_trials: float | N
     return spread * ((1 - EULER_GAMMA) * z(1 - 1 / n) + EULER_GAMMA * z(1 - 1 / (n * math.e)))
 
 
-def deflated_ratio(best_values, trial_ratios, periods: int = PERIODS, risk_free: float = 0.0, n_trials: float | None = None) -> float:
+def deflated_ratio(
+    best_values, trial_ratios, periods: int = PERIODS, risk_free: float = 0.0, n_trials: float | None = None
+) -> float:
     """Deflated Sharpe ratio (Bailey and López de Prado 2014): the probabilistic ratio of
     the best trial's returns against the expected maximum of the trials' ratios (of
     ``n_trials`` effective trials: ``effective_trials``; default their count)."""
@@ -276,8 +278,9 @@ def leg_statistics(returns, risk_free: float = 0.045, periods: int = PERIODS) ->
     }
 
 
-def tilt_summary(r_tilt, r_base, r_naive, turnover, active_share, rank_ic, risk_free: float = 0.045,
-                 periods: int = PERIODS) -> dict[str, dict[str, float]]:
+def tilt_summary(
+    r_tilt, r_base, r_naive, turnover, active_share, rank_ic, risk_free: float = 0.045, periods: int = PERIODS
+) -> dict[str, dict[str, float]]:
     """The verdict over weeks, from the backtest's weekly columns (aligned, oldest
     first): each leg's ``leg_statistics`` under ``tilt``/``baseline``/``naive``; under
     ``active`` the ``Verdict`` of ``r_tilt - r_base`` plus mean turnover, mean active

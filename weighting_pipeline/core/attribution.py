@@ -25,8 +25,8 @@ contributions of a week are summed in the same order alone or in a range.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -70,7 +70,9 @@ class Attribution:
         ``by_entry`` (entry weeks, strategies), e.g. the weights in force during each."""
         n_s = len(self.strategies)
         factor = by_entry[self.entry, self.strategy] * self.value
-        return np.bincount(self.week * n_s + self.strategy, weights=factor, minlength=len(self.keys) * n_s).reshape(len(self.keys), n_s)
+        return np.bincount(self.week * n_s + self.strategy, weights=factor, minlength=len(self.keys) * n_s).reshape(
+            len(self.keys), n_s
+        )
 
     def realised(self) -> np.ndarray:
         """(weeks, strategies) ``R_s(J)``: the contributions summed over entry weeks."""
@@ -102,7 +104,9 @@ class Attribution:
             return np.where(mass > 0, total / mass, np.nan).reshape(shape)
 
 
-def entry_attribution(rows: pd.DataFrame, keys: Sequence[str], strategies: Sequence[str], return_basis: str = "lot") -> Attribution:
+def entry_attribution(
+    rows: pd.DataFrame, keys: Sequence[str], strategies: Sequence[str], return_basis: str = "lot"
+) -> Attribution:
     """The ``Attribution`` of the weeks ``keys`` from closed lots, exit records or (on the
     ``deployed`` basis) positions (``core.lots``); rows of other strategies are ignored."""
     strategies = list(strategies)
@@ -134,4 +138,6 @@ def entry_attribution(rows: pd.DataFrame, keys: Sequence[str], strategies: Seque
     # it books nothing rather than a NaN.
     with np.errstate(invalid="ignore", divide="ignore"):
         value = np.where(denominator > 0, pnl / denominator, 0.0)
-    return Attribution(tuple(keys), tuple(strategies), entry_keys, week, entry.astype(np.int64), s, value, notional, pnl)
+    return Attribution(
+        tuple(keys), tuple(strategies), entry_keys, week, entry.astype(np.int64), s, value, notional, pnl
+    )

@@ -45,8 +45,8 @@ keys), vectorised over both.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -59,12 +59,29 @@ from weighting_pipeline.core.lots import lots_by_week
 from weighting_pipeline.core.market import Bars, market_returns
 from weighting_pipeline.core.returns import daily_returns
 
-HOLDOUT_COLUMNS = ["r_tilt", "r_base", "r_naive", "active", "turnover", "active_share", "coverage", "rank_ic",
-                   "naive_turnover", "r_tilt_net", "r_naive_net", "active_net"]
+HOLDOUT_COLUMNS = [
+    "r_tilt",
+    "r_base",
+    "r_naive",
+    "active",
+    "turnover",
+    "active_share",
+    "coverage",
+    "rank_ic",
+    "naive_turnover",
+    "r_tilt_net",
+    "r_naive_net",
+    "active_net",
+]
 
 
-def weekly_realised_returns(lots: pd.DataFrame, keys: Sequence[str], strategies: Sequence[str],
-                            return_basis: str = "lot", bars: Bars | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def weekly_realised_returns(
+    lots: pd.DataFrame,
+    keys: Sequence[str],
+    strategies: Sequence[str],
+    return_basis: str = "lot",
+    bars: Bars | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``(R, closed)``: each strategy's realised return in each week (0 without a
     booking) and whether it booked P&L (closed a lot, or under ``pnl_date=exit``
     had an exit) in it; both week x strategy. ``lots`` is a closed-lots or
@@ -86,7 +103,9 @@ def weekly_realised_returns(lots: pd.DataFrame, keys: Sequence[str], strategies:
         realised = pd.DataFrame(daily.returns().sum(axis=2), index=index, columns=columns)
         # A booked date without positive notional cannot come from items the reader accepts;
         # such a week books nothing rather than a NaN.
-        closed = pd.DataFrame((daily.bookings > 0).any(axis=2) & ~daily.unusable_denominator(), index=index, columns=columns)
+        closed = pd.DataFrame(
+            (daily.bookings > 0).any(axis=2) & ~daily.unusable_denominator(), index=index, columns=columns
+        )
         return realised.where(closed, 0.0), closed
     frame = lots_by_week(lots[lots["strategy"].isin(strategies)], weeks)
     if frame.empty:
@@ -97,7 +116,9 @@ def weekly_realised_returns(lots: pd.DataFrame, keys: Sequence[str], strategies:
     pnl = grouped["realized_pnl"].sum().unstack("strategy")
     # Each lot's position once per week, however many exits it booked in it.
     once = frame.drop_duplicates(["partition_key", "lot_id"])
-    position = once.groupby(["partition_key", "strategy"], observed=True, sort=False)["position"].mean().unstack("strategy")
+    position = (
+        once.groupby(["partition_key", "strategy"], observed=True, sort=False)["position"].mean().unstack("strategy")
+    )
     realised = (pnl / position).reindex(index=index, columns=columns)
     closed = realised.notna()
     return realised.fillna(0.0), closed
@@ -173,11 +194,20 @@ def _turnover(w: np.ndarray, previous: np.ndarray | None) -> np.ndarray:
     return 0.5 * _row_sums(np.abs(w - before))
 
 
-def holdout_arrays(w: np.ndarray, b: np.ndarray, m: np.ndarray, score: np.ndarray, qualified: np.ndarray,
-                   r: np.ndarray, closed: np.ndarray, previous: np.ndarray | None,
-                   previous_multipliers: np.ndarray | None = None, cost_bps: float = 0.0,
-                   legs: dict[str, np.ndarray] | None = None, ic: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
-                   ) -> dict[str, np.ndarray]:
+def holdout_arrays(
+    w: np.ndarray,
+    b: np.ndarray,
+    m: np.ndarray,
+    score: np.ndarray,
+    qualified: np.ndarray,
+    r: np.ndarray,
+    closed: np.ndarray,
+    previous: np.ndarray | None,
+    previous_multipliers: np.ndarray | None = None,
+    cost_bps: float = 0.0,
+    legs: dict[str, np.ndarray] | None = None,
+    ic: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+) -> dict[str, np.ndarray]:
     """``holdout`` on (weeks, strategies) arrays (``b``: one row, or one per week;
     ``previous`` and ``previous_multipliers``: one row): the one place the definitions
     are computed. ``legs``: each leg's (weeks, strategies) weighted returns under entry
@@ -195,7 +225,9 @@ def holdout_arrays(w: np.ndarray, b: np.ndarray, m: np.ndarray, score: np.ndarra
     # Strategies that booked nothing in the week have no return to rank (not a tie at 0).
     out["rank_ic"] = _rank_ic(*(ic if ic is not None else (score, r, qualified & closed)))
     first_b = np.atleast_2d(b)[:1]
-    out["naive_turnover"] = _turnover(naive, None if previous_multipliers is None else _naive(first_b, previous_multipliers)[0])
+    out["naive_turnover"] = _turnover(
+        naive, None if previous_multipliers is None else _naive(first_b, previous_multipliers)[0]
+    )
     cost = cost_bps / 10_000
     out["r_tilt_net"] = out["r_tilt"] - (out["turnover"] * cost if cost else 0.0)
     out["r_naive_net"] = out["r_naive"] - (out["naive_turnover"] * cost if cost else 0.0)
@@ -203,17 +235,24 @@ def holdout_arrays(w: np.ndarray, b: np.ndarray, m: np.ndarray, score: np.ndarra
     return out
 
 
-def attributed_legs(attribution: Attribution, weights: pd.DataFrame, baseline: pd.Series
-                    ) -> tuple[dict[str, np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]]:
+def attributed_legs(
+    attribution: Attribution, weights: pd.DataFrame, baseline: pd.Series
+) -> tuple[dict[str, np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """The legs and rank IC inputs of ``holdout_arrays`` under entry attribution, with
     what was in force during each entry week from ``weights`` (``weights_in_force``)."""
     entry, _ = weights_in_force(weights, list(attribution.entry_keys), baseline)
-    return entry_legs(attribution, *(entry[c].to_numpy(float) for c in ("weight", "baseline", "multiplier", "score")),
-                      entry["qualified"].to_numpy(bool))
+    w, b, m, s = (entry[c].to_numpy(float) for c in ("weight", "baseline", "multiplier", "score"))
+    return entry_legs(attribution, w, b, m, s, entry["qualified"].to_numpy(bool))
 
 
-def entry_legs(attribution: Attribution, w: np.ndarray, b: np.ndarray, m: np.ndarray, score: np.ndarray, qualified: np.ndarray,
-               ) -> tuple[dict[str, np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]]:
+def entry_legs(
+    attribution: Attribution,
+    w: np.ndarray,
+    b: np.ndarray,
+    m: np.ndarray,
+    score: np.ndarray,
+    qualified: np.ndarray,
+) -> tuple[dict[str, np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Each booked row weighed with what was in force during its lot's entry week
     (``w``, ``b``, ``m``, ``score``, ``qualified``: (entry weeks, strategies)), for each
     leg; and the rank IC's inputs: the score behind those weights (entry-notional
@@ -225,7 +264,9 @@ def entry_legs(attribution: Attribution, w: np.ndarray, b: np.ndarray, m: np.nda
     return legs, (behind, per_unit, booked & np.isfinite(behind))
 
 
-def weights_in_force(weights: pd.DataFrame, keys: Sequence[str], baseline: pd.Series) -> tuple[dict[str, pd.DataFrame], pd.Series]:
+def weights_in_force(
+    weights: pd.DataFrame, keys: Sequence[str], baseline: pd.Series
+) -> tuple[dict[str, pd.DataFrame], pd.Series]:
     """What was in force during each of ``keys``: the weights computed for the week
     before (``weights`` is a ``dynamic_weights`` frame), or the baseline where none
     were. Returns week x strategy frames ``weight``, ``multiplier``, ``sharpe``,
@@ -234,8 +275,14 @@ def weights_in_force(weights: pd.DataFrame, keys: Sequence[str], baseline: pd.Se
     index = pd.Index(list(keys), name="partition_key")
     source = pd.Series([previous_key(k) for k in keys], index=index, dtype=object)
     shape = (len(keys), len(strategies))
-    defaults = {"weight": baseline.to_numpy(float), "baseline": baseline.to_numpy(float), "multiplier": 1.0, "sharpe": np.nan,
-                "score": np.nan, "qualified": 0.0}
+    defaults = {
+        "weight": baseline.to_numpy(float),
+        "baseline": baseline.to_numpy(float),
+        "multiplier": 1.0,
+        "sharpe": np.nan,
+        "score": np.nan,
+        "qualified": 0.0,
+    }
     stored = {c: np.broadcast_to(np.asarray(d, dtype=float), shape).copy() for c, d in defaults.items()}
     computed = np.zeros(len(keys), dtype=bool)
     if len(weights):
@@ -247,7 +294,14 @@ def weights_in_force(weights: pd.DataFrame, keys: Sequence[str], baseline: pd.Se
         computed = rows >= 0
         # A strategy a recorded week does not hold (added to the baseline since) had no weight then;
         # rows of strategies outside ``strategies`` are not asked for.
-        absent = {"weight": 0.0, "baseline": 0.0, "multiplier": 1.0, "sharpe": np.nan, "score": np.nan, "qualified": 0.0}
+        absent = {
+            "weight": 0.0,
+            "baseline": 0.0,
+            "multiplier": 1.0,
+            "sharpe": np.nan,
+            "score": np.nan,
+            "qualified": 0.0,
+        }
         for column in defaults:
             matrix = np.full((len(weeks), len(strategies)), absent[column])
             matrix[w[s >= 0], s[s >= 0]] = weights[column].to_numpy(np.float64)[s >= 0]
@@ -257,9 +311,15 @@ def weights_in_force(weights: pd.DataFrame, keys: Sequence[str], baseline: pd.Se
     return frames, source.where(computed, None)
 
 
-def score(weights: pd.DataFrame, keys: Sequence[str], baseline: pd.Series, realised: pd.DataFrame, closed: pd.DataFrame,
-          cost_bps: float = 0.0, attribution: Attribution | None = None,
-          ) -> tuple[pd.DataFrame, dict[str, pd.DataFrame], pd.Series]:
+def score(
+    weights: pd.DataFrame,
+    keys: Sequence[str],
+    baseline: pd.Series,
+    realised: pd.DataFrame,
+    closed: pd.DataFrame,
+    cost_bps: float = 0.0,
+    attribution: Attribution | None = None,
+) -> tuple[pd.DataFrame, dict[str, pd.DataFrame], pd.Series]:
     """``holdout`` of ``keys`` with the weights in force (``weights_in_force``), the
     week before the first one included for turnover; also returns what was in force.
     Each week is judged against the baseline its weights in force were computed from.
@@ -272,10 +332,18 @@ def score(weights: pd.DataFrame, keys: Sequence[str], baseline: pd.Series, reali
     cols = list(baseline.index)
     legs, ic = attributed_legs(attribution, weights, baseline) if attribution is not None else (None, None)
     columns = holdout_arrays(
-        week["weight"].to_numpy(float), week["baseline"].to_numpy(float), week["multiplier"].to_numpy(float),
-        week["score"].to_numpy(float), week["qualified"].to_numpy(bool),
-        realised.loc[keys].reindex(columns=cols).to_numpy(float), closed.loc[keys].reindex(columns=cols).to_numpy(bool),
-        frames["weight"].iloc[0].to_numpy(float), frames["multiplier"].iloc[0].to_numpy(float), cost_bps, legs, ic,
+        week["weight"].to_numpy(float),
+        week["baseline"].to_numpy(float),
+        week["multiplier"].to_numpy(float),
+        week["score"].to_numpy(float),
+        week["qualified"].to_numpy(bool),
+        realised.loc[keys].reindex(columns=cols).to_numpy(float),
+        closed.loc[keys].reindex(columns=cols).to_numpy(bool),
+        frames["weight"].iloc[0].to_numpy(float),
+        frames["multiplier"].iloc[0].to_numpy(float),
+        cost_bps,
+        legs,
+        ic,
     )
     return pd.DataFrame(columns, index=week["weight"].index), week, source.loc[keys]
 
@@ -296,8 +364,13 @@ class InForce:
     why: str
 
 
-def weights_sources(keys: Sequence[str], state: Mapping[str, str], unpublished_at: Mapping[str, pd.Timestamp],
-                    grace: pd.Timedelta, runs: Mapping[str, str] | None = None) -> dict[str, InForce]:
+def weights_sources(
+    keys: Sequence[str],
+    state: Mapping[str, str],
+    unpublished_at: Mapping[str, pd.Timestamp],
+    grace: pd.Timedelta,
+    runs: Mapping[str, str] | None = None,
+) -> dict[str, InForce]:
     """For each week ``J`` of ``keys``, the weights trading read when ``J`` began.
 
     ``state`` maps a week to ``PUBLISHED`` (its newest publication recorded
@@ -325,7 +398,7 @@ def weights_sources(keys: Sequence[str], state: Mapping[str, str], unpublished_a
                 return False, f"{week} was never computed"
             if kind == REFUSED:
                 return False, f"{week} was computed but not published"
-            if gone is not None and gone < start:
+            if gone is not None and gone < start:  # noqa: B023 - called within this iteration
                 return False, f"{week} was unpublished at {gone.isoformat()}"
             return True, ""
 
@@ -345,10 +418,16 @@ def weights_sources(keys: Sequence[str], state: Mapping[str, str], unpublished_a
             continue
         ok2, why_not2 = usable(pp)
         if ok2 and grace > pd.Timedelta(0):
-            text = described(pp, f"{why_not}, so ") + (f": the reader's grace ({grace / pd.Timedelta(hours=1):g} h) after its validity "
-                                                        f"covered the start of {key}; the baseline after it (noted, not split)")
+            text = described(pp, f"{why_not}, so ") + (
+                f": the reader's grace ({grace / pd.Timedelta(hours=1):g} h) after its validity "
+                f"covered the start of {key}; the baseline after it (noted, not split)"
+            )
             out[key] = InForce(key, pp, RECOMPUTED if state[pp] == LEGACY else PUBLISHED, text)
         else:
-            out[key] = InForce(key, None, BASELINE, f"baseline: {why_not}" + (f", and {why_not2}" if not ok2 else ", and the reader has no grace"))
+            out[key] = InForce(
+                key,
+                None,
+                BASELINE,
+                f"baseline: {why_not}" + (f", and {why_not2}" if not ok2 else ", and the reader has no grace"),
+            )
     return out
-

@@ -14,11 +14,12 @@ on integer arrays instead of time zones.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
+
 # The first partition key (a Sunday): part of the published format, which the reader also knows.
 from weighting_pipeline_reader.item import FIRST_WEEK
 
@@ -66,7 +67,7 @@ class WeekWindows:
     start_day: np.ndarray  # the partition key's date (Sunday)
 
     @classmethod
-    def for_keys(cls, keys: Sequence[str], lookback_days: int) -> "WeekWindows":
+    def for_keys(cls, keys: Sequence[str], lookback_days: int) -> WeekWindows:
         if lookback_days <= 0:
             raise ValueError(f"lookback_days must be a positive whole number of days, got {lookback_days!r}")
         days = np.array([local_day_number(k) for k in keys], dtype=np.int64)
@@ -118,7 +119,7 @@ class WeekWindows:
         """One calendar week after each end: when the next week's weights take over."""
         return at_boundary(self.end_day + 7)
 
-    def chunks(self, size: int) -> list["WeekWindows"]:
+    def chunks(self, size: int) -> list[WeekWindows]:
         """Consecutive runs of at most ``size`` weeks, in order (itself if empty)."""
         if len(self) == 0:
             return [self]
@@ -158,4 +159,10 @@ def previous_key(key: str) -> str:
 def latest_complete_week(now: pd.Timestamp | None = None, first_key: str = FIRST_WEEK) -> str:
     """The key of the latest week that has ended at or before ``now`` (default: the
     current time): the week a run scheduled now computes."""
-    return current_partition_key(now if now is not None else pd.Timestamp.now(tz="UTC"), first_key)
+    now = now if now is not None else pd.Timestamp.now(tz="UTC")
+    key = current_partition_key(now, first_key)
+    if key is None:
+        raise ValueError(
+            f"no week has ended by {now.isoformat()}: the first week, {first_key}, ends a week after it starts"
+        )
+    return key

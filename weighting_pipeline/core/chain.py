@@ -7,35 +7,48 @@ tests, benchmarks and notebooks that want lots -> weights in one call.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
-from typing import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from weighting_pipeline.core.allocation import SLEEVES
 from weighting_pipeline.core.calendar import FIRST_WEEK, WeekWindows, previous_key
 from weighting_pipeline.core.deployed import RETURN_BASES, DeployedGrid, deployed_grid
 from weighting_pipeline.core.lots import ENTRY_SEQ, PNL_DATES, booked_rows, pnl_date_of
 from weighting_pipeline.core.market import Bars, market_daily, market_returns, window_sessions
-from weighting_pipeline.core.allocation import SLEEVES
 from weighting_pipeline.core.multipliers import MAPPINGS, MultiplierBounds, multipliers
-from weighting_pipeline.core.shrinkage import SHRINKAGES
 from weighting_pipeline.core.returns import HalfDayGrid, daily_returns, half_day_grid
 from weighting_pipeline.core.sharpe import MISSING_DAYS, SCORES, SharpeParams, sharpe_ratios_of
+from weighting_pipeline.core.shrinkage import SHRINKAGES
 from weighting_pipeline.core.weights import dynamic_weights, smoothed_weights
 
 # The trading author's designs as settings (docs/analytics.md, "Presets"): what POLICY sets
 # unless a variable says otherwise. "seed" is the defaults (pull request 2957).
-POLICIES: dict[str, dict[str, object]] = {
+POLICIES: dict[str, dict[str, Any]] = {
     "seed": {"score": "sharpe", "lookback_days": 90, "mapping": "minmax", "sleeves": "none", "smoothing": 1.0},
     # Pull request 2977: 12-month Calmar, the median power mapping, and a monthly partial
     # adjustment of 0.1, which is 1 - 0.9 ** (12 / 52) = 0.024 a week: 0.025.
-    "pr2977": {"score": "calmar", "lookback_days": 365, "mapping": "median_power", "mapping_alpha": 0.5, "sleeves": "none",
-               "smoothing": 0.025},
+    "pr2977": {
+        "score": "calmar",
+        "lookback_days": 365,
+        "mapping": "median_power",
+        "mapping_alpha": 0.5,
+        "sleeves": "none",
+        "smoothing": 0.025,
+    },
     # scripts/rebalance_strategy_weights.py: Calmar (from 12-month backtests), the median power
     # mapping within the ftlt/ and root sleeves, no memory.
-    "script": {"score": "calmar", "lookback_days": 365, "mapping": "median_power", "mapping_alpha": 0.5, "sleeves": "folder",
-               "smoothing": 1.0},
+    "script": {
+        "score": "calmar",
+        "lookback_days": 365,
+        "mapping": "median_power",
+        "mapping_alpha": 0.5,
+        "sleeves": "folder",
+        "smoothing": 1.0,
+    },
 }
 CHUNK_WEEKS = 16  # 16 x 1,000 strategies x 91 dates x 8 B = 12 MB per dense array
 
@@ -93,7 +106,9 @@ class WeightingParams:
         for name in ("min_lots", "min_days"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 2:
-                problems.append(f"{name} must be a whole number >= 2 (a standard deviation needs two points), got {value!r}")
+                problems.append(
+                    f"{name} must be a whole number >= 2 (a standard deviation needs two points), got {value!r}"
+                )
         if not (math.isfinite(self.turnover_warn) and self.turnover_warn >= 0):
             problems.append(f"turnover_warn must be a finite fraction >= 0, got {self.turnover_warn!r}")
         if not (math.isfinite(self.noise_alpha) and 0 < self.noise_alpha < 1):
@@ -112,26 +127,35 @@ class WeightingParams:
             problems.append(f"return_basis=deployed requires pnl_date=exit, got pnl_date={self.pnl_date}")
         if self.mapping not in MAPPINGS:
             problems.append(f"mapping must be one of {', '.join(MAPPINGS)}, got {self.mapping!r}")
-        if isinstance(self.mapping_alpha, bool) or not (isinstance(self.mapping_alpha, (int, float)) and math.isfinite(self.mapping_alpha)
-                                                         and self.mapping_alpha > 0):
+        if isinstance(self.mapping_alpha, bool) or not (
+            isinstance(self.mapping_alpha, (int, float))
+            and math.isfinite(self.mapping_alpha)
+            and self.mapping_alpha > 0
+        ):
             problems.append(f"mapping_alpha must be a finite number > 0, got {self.mapping_alpha!r}")
         if self.score_shrinkage not in SHRINKAGES:
             problems.append(f"score_shrinkage must be one of {', '.join(SHRINKAGES)}, got {self.score_shrinkage!r}")
         elif self.score_shrinkage == "james_stein" and (self.score != "sharpe" or self.return_basis != "market"):
-            problems.append("score_shrinkage=james_stein needs calibrated standard errors of the score: score=sharpe on "
-                            f"return_basis=market, got score={self.score}, return_basis={self.return_basis}")
-        if isinstance(self.smoothing, bool) or not (isinstance(self.smoothing, (int, float)) and 0 < self.smoothing <= 1):
+            problems.append(
+                "score_shrinkage=james_stein needs calibrated standard errors of the score: score=sharpe on "
+                f"return_basis=market, got score={self.score}, return_basis={self.return_basis}"
+            )
+        if isinstance(self.smoothing, bool) or not (
+            isinstance(self.smoothing, (int, float)) and 0 < self.smoothing <= 1
+        ):
             problems.append(f"smoothing must be a fraction in (0, 1] (1: none), got {self.smoothing!r}")
         try:
             WeekWindows.for_keys([self.smoothing_start], 1)
         except ValueError:
-            problems.append(f"smoothing_start must be a week's partition key (a Sunday, YYYY-MM-DD), got {self.smoothing_start!r}")
+            problems.append(
+                f"smoothing_start must be a week's partition key (a Sunday, YYYY-MM-DD), got {self.smoothing_start!r}"
+            )
         if self.policy not in ("none", *POLICIES):
             problems.append(f"policy must be one of {', '.join(POLICIES)}, got {self.policy!r}")
         if self.sleeves not in SLEEVES:
             problems.append(f"sleeves must be one of {', '.join(SLEEVES)}, got {self.sleeves!r}")
         try:
-            self.bounds
+            self.bounds  # noqa: B018 - the property validates the bounds
         except ValueError as exc:
             problems.append(str(exc))
         if problems:
@@ -143,7 +167,9 @@ class WeightingParams:
 
     @property
     def sharpe(self) -> SharpeParams:
-        return SharpeParams(self.risk_free_rate, self.min_lots, self.min_days, missing_days=self.missing_days, score=self.score)
+        return SharpeParams(
+            self.risk_free_rate, self.min_lots, self.min_days, missing_days=self.missing_days, score=self.score
+        )
 
     def as_dict(self) -> dict[str, float | int | str]:
         return asdict(self)
@@ -199,7 +225,11 @@ def run_chain(
     if params.smoothing < 1 and keys:
         # The targets of the weeks from SMOOTHING_START up to these, then the recursion over all.
         earlier = weeks_from(params.smoothing_start, previous_key(keys[0]))
-        targets = run_chain(lots, earlier, baseline, replace(params, smoothing=1.0), bars=bars)["dynamic_weights"] if earlier else None
+        targets = (
+            run_chain(lots, earlier, baseline, replace(params, smoothing=1.0), bars=bars)["dynamic_weights"]
+            if earlier
+            else None
+        )
         both = pd.concat([f for f in (targets, weights) if f is not None], ignore_index=True)
         both["partition_key"] = both["partition_key"].astype(str)
         smoothed = smoothed_weights(both, baseline, params.smoothing, params.smoothing_start, params.bounds)
@@ -220,14 +250,20 @@ def check_rows(frame: pd.DataFrame, params: WeightingParams) -> None:
     kinds = {"close": "closed lots", "exit": "exit records"}
     if params.return_basis == "market":  # positions, whatever pnl_date says (it has no role there)
         if len(frame) and (pnl_date_of(frame) != "exit" or not (frame["exit_seq"] == ENTRY_SEQ).any()):
-            raise ValueError("return_basis=market needs positions (exit records and one entry row per lot held), "
-                             f"got columns: {', '.join(frame.columns)}")
+            raise ValueError(
+                "return_basis=market needs positions (exit records and one entry row per lot held), "
+                f"got columns: {', '.join(frame.columns)}"
+            )
         return
     if pnl_date_of(frame) != params.pnl_date:
-        raise ValueError(f"pnl_date={params.pnl_date} books P&L from {kinds[params.pnl_date]}, got {kinds[pnl_date_of(frame)]} "
-                         f"(columns: {', '.join(frame.columns)})")
+        raise ValueError(
+            f"pnl_date={params.pnl_date} books P&L from {kinds[params.pnl_date]}, got {kinds[pnl_date_of(frame)]} "
+            f"(columns: {', '.join(frame.columns)})"
+        )
     entries = int((frame["exit_seq"] == ENTRY_SEQ).sum()) if params.pnl_date == "exit" else 0
     if params.return_basis == "deployed" and len(frame) and not entries:
-        raise ValueError("return_basis=deployed needs positions (exit records and one entry row per lot held), got exit records only")
+        raise ValueError(
+            "return_basis=deployed needs positions (exit records and one entry row per lot held), got exit records only"
+        )
     if params.return_basis == "lot" and entries:
         raise ValueError(f"return_basis=lot books from exit records, got positions with {entries} entry row(s)")

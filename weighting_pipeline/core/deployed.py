@@ -28,8 +28,8 @@ lots held then: a range of weeks and a week alone give the same bits.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -65,16 +65,23 @@ def _lots(frame: pd.DataFrame) -> _Lots:
     entry_rows = (frame["exit_seq"] == ENTRY_SEQ).to_numpy()
     entries = frame[entry_rows].sort_values("lot_id", kind="stable")
     if entries["lot_id"].duplicated().any():
-        raise ValueError(f"positions hold two entry rows of lot(s) {sorted(set(entries.loc[entries['lot_id'].duplicated(), 'lot_id']))[:5]}")
+        raise ValueError(
+            f"positions hold two entry rows of lot(s) {sorted(set(entries.loc[entries['lot_id'].duplicated(), 'lot_id']))[:5]}"
+        )
     ids = entries["lot_id"].to_numpy(dtype=object)
     exits = frame[~entry_rows]
     code = pd.Index(ids).get_indexer(exits["lot_id"].to_numpy(dtype=object))
     if (code < 0).any():
-        raise ValueError(f"positions hold exit records without an entry row: lot(s) {sorted(set(exits['lot_id'][code < 0]))[:5]}")
+        raise ValueError(
+            f"positions hold exit records without an entry row: lot(s) {sorted(set(exits['lot_id'][code < 0]))[:5]}"
+        )
     # Held quantity follows the exits in time (then record) order.
     when = pd.DatetimeIndex(exits["exit_timestamp"]).asi8
     order = np.lexsort((exits["exit_seq"].to_numpy(), when, code))
-    code, exit_half = code[order], half_day_index(exits["exit_timestamp"])[order] if len(exits) else np.empty(0, np.int64)
+    code, exit_half = (
+        code[order],
+        half_day_index(exits["exit_timestamp"])[order] if len(exits) else np.empty(0, np.int64),
+    )
     q0 = entries["entry_qty"].to_numpy(np.float64)
     # Held after each exit: entry_qty less the lot's exits so far, summed in sequence within the lot.
     sold = pd.Series(exits["exit_qty"].to_numpy(np.float64)[order]).groupby(code).cumsum().to_numpy()
@@ -103,8 +110,18 @@ def _lots(frame: pd.DataFrame) -> _Lots:
         out_half[first_empty.index.to_numpy()] = first_empty.to_numpy()
     keep &= first <= out_half[lot]
     seg = np.lexsort((first[keep], lot[keep]))
-    return _Lots(ids, entries["strategy"], entry_half, q0, entries["entry_price"].to_numpy(np.float64), out_half,
-                 lot[keep][seg], first[keep][seg], np.minimum(last[keep], out_half[lot[keep]])[seg], qty[keep][seg])
+    return _Lots(
+        ids,
+        entries["strategy"],
+        entry_half,
+        q0,
+        entries["entry_price"].to_numpy(np.float64),
+        out_half,
+        lot[keep][seg],
+        first[keep][seg],
+        np.minimum(last[keep], out_half[lot[keep]])[seg],
+        qty[keep][seg],
+    )
 
 
 @dataclass(frozen=True)
@@ -119,7 +136,8 @@ class DeployedGrid:
 
     def covers(self, weeks: WeekWindows) -> bool:
         return len(weeks) == 0 or (
-            int(weeks.window_start_day.min()) >= self.day_lo and int(weeks.end_day.max()) < self.day_lo + self.held.shape[1] // 2
+            int(weeks.window_start_day.min()) >= self.day_lo
+            and int(weeks.end_day.max()) < self.day_lo + self.held.shape[1] // 2
         )
 
     def window(self, weeks: WeekWindows) -> np.ndarray:
@@ -160,8 +178,11 @@ def deployed_grid(frame: pd.DataFrame, weeks: WeekWindows, strategies: Sequence[
         value = (lots.entry_price[lot] * lots.qty[ok])[row]
         held += np.bincount(s[lot][row] * width + (half - lo), weights=value, minlength=n_strat * width)
         inside = (lots.entry_half >= lo) & (lots.entry_half <= hi) & (s >= 0)
-        entered += np.bincount(s[inside] * width + (lots.entry_half[inside] - lo),
-                               weights=(lots.entry_price * lots.entry_qty)[inside], minlength=n_strat * width)
+        entered += np.bincount(
+            s[inside] * width + (lots.entry_half[inside] - lo),
+            weights=(lots.entry_price * lots.entry_qty)[inside],
+            minlength=n_strat * width,
+        )
     return DeployedGrid(day_lo, held.reshape(n_strat, width), entered.reshape(n_strat, width))
 
 

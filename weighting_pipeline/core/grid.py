@@ -6,14 +6,18 @@ import numpy as np
 import pandas as pd
 
 
-def cells(frame: pd.DataFrame, strategies: list[str] | None = None) -> tuple[list[str], list[str], np.ndarray, np.ndarray]:
+def cells(
+    frame: pd.DataFrame, strategies: list[str] | None = None
+) -> tuple[list[str], list[str], np.ndarray, np.ndarray]:
     """Weeks and strategies of a frame (first-seen order unless ``strategies``
     is given) and each row's (week, strategy) position. Raises if a row's
     strategy is not in ``strategies`` or a cell is missing or repeated."""
     keys, w = positions(frame["partition_key"])
     strategies, s = positions(frame["strategy"], None if strategies is None else list(strategies))
     if (s < 0).any():
-        raise ValueError(f"rows hold strategies outside {strategies}: {sorted(set(frame['strategy'].astype(str)[s < 0]))}")
+        raise ValueError(
+            f"rows hold strategies outside {strategies}: {sorted(set(frame['strategy'].astype(str)[s < 0]))}"
+        )
     n_cells = len(keys) * len(strategies)
     # A bincount, not np.unique: linear, and this runs on every stage of a range.
     if len(frame) != n_cells or (n_cells and np.bincount(w * len(strategies) + s, minlength=n_cells).max() != 1):
@@ -52,5 +56,9 @@ def runs(starts: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarra
     concatenated in order: (the run each value belongs to, the values). Lengths must be >= 0."""
     lengths = np.asarray(lengths, dtype=np.int64)
     owner = np.repeat(np.arange(len(lengths)), lengths)
-    values = np.repeat(np.asarray(starts, dtype=np.int64), lengths) + np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    values = (
+        np.repeat(np.asarray(starts, dtype=np.int64), lengths)
+        + np.arange(int(lengths.sum()))
+        - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    )
     return owner, values

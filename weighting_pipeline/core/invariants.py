@@ -17,6 +17,7 @@ from scipy.stats import chi2
 
 from weighting_pipeline.core.multipliers import MultiplierBounds
 from weighting_pipeline.core.weights import turnover
+
 # The published item's tolerances, defined once with its format (standard library only).
 from weighting_pipeline_reader.item import BOUND_TOLERANCE, SUM_TOLERANCE
 
@@ -85,7 +86,11 @@ def weights_within_bounds(frame: pd.DataFrame, bounds: MultiplierBounds) -> Inva
         "weights_within_bounds",
         f"every weight lies within [{bounds.min_multiplier}, {bounds.max_multiplier}] x its baseline",
         _per_week(
-            frame, bad, lambda r: ", ".join(f"{s}: weight {w!r} vs baseline {b!r}" for s, w, b in zip(r["strategy"], r["weight"], r["baseline"]))
+            frame,
+            bad,
+            lambda r: ", ".join(
+                f"{s}: weight {w!r} vs baseline {b!r}" for s, w, b in zip(r["strategy"], r["weight"], r["baseline"])
+            ),
         ),
     )
 
@@ -163,7 +168,10 @@ def turnover_below_threshold(frame: pd.DataFrame, previous: pd.Series | None, th
                 failures[key] = f"turnover {value:.1%} > {threshold:.0%}"
         prior = current
     return Invariant(
-        "turnover_below_threshold", f"week-over-week turnover stays at or below {threshold:.0%}", failures, measured,
+        "turnover_below_threshold",
+        f"week-over-week turnover stays at or below {threshold:.0%}",
+        failures,
+        measured,
         {k: f"turnover above {threshold:.0%}" for k in failures},
     )
 
@@ -200,19 +208,29 @@ def tilt_exceeds_noise(frame: pd.DataFrame, alpha: float = NOISE_ALPHA, return_b
     if return_basis in UNCALIBRATED_BASES:
         qualified = frame[(frame["skip_reason"] == "") & np.isfinite(frame["sharpe"].to_numpy(np.float64))]
         counts = qualified.groupby(qualified["partition_key"].astype(str), sort=True).size()
-        why = (f"no calibrated noise test on the {return_basis} return basis: its daily returns are realised P&L of lots "
-               "held for days to weeks, and no standard error of a 90-day Sharpe ratio on them is calibrated "
-               "(docs/analytics.md); the tilt cannot be told from noise here")
+        why = (
+            f"no calibrated noise test on the {return_basis} return basis: its daily returns are realised P&L of lots "
+            "held for days to weeks, and no standard error of a 90-day Sharpe ratio on them is calibrated "
+            "(docs/analytics.md); the tilt cannot be told from noise here"
+        )
         weeks = [w for w, n in counts.items() if n >= 2]
-        return Invariant("tilt_exceeds_noise", "the qualified Sharpe ratios differ beyond their standard errors (calibrated bases only)",
-                         {w: why for w in weeks}, {w: {"calibrated": False, "strategies": int(counts[w])} for w in weeks},
-                         {w: "no calibrated noise test on this basis" for w in weeks})
+        return Invariant(
+            "tilt_exceeds_noise",
+            "the qualified Sharpe ratios differ beyond their standard errors (calibrated bases only)",
+            {w: why for w in weeks},
+            {w: {"calibrated": False, "strategies": int(counts[w])} for w in weeks},
+            {w: "no calibrated noise test on this basis" for w in weeks},
+        )
     qualified = frame[(frame["skip_reason"] == "") & np.isfinite(frame["sharpe"].to_numpy(np.float64))]
     se = qualified["sharpe_se_hac"] if "sharpe_se_hac" in qualified else pd.Series(np.nan, index=qualified.index)
     usable = np.isfinite(se.to_numpy(np.float64)) & (se.to_numpy(np.float64) > 0)
-    rows = pd.DataFrame({"week": qualified["partition_key"].astype(str).to_numpy()[usable],
-                         "s": qualified["sharpe"].to_numpy(np.float64)[usable],
-                         "w": 1.0 / se.to_numpy(np.float64)[usable] ** 2})
+    rows = pd.DataFrame(
+        {
+            "week": qualified["partition_key"].astype(str).to_numpy()[usable],
+            "s": qualified["sharpe"].to_numpy(np.float64)[usable],
+            "w": 1.0 / se.to_numpy(np.float64)[usable] ** 2,
+        }
+    )
     rows["ws"] = rows["w"] * rows["s"]
     by_week = rows.groupby("week", sort=True)
     s_bar = by_week["ws"].transform("sum") / by_week["w"].transform("sum")
@@ -225,8 +243,15 @@ def tilt_exceeds_noise(frame: pd.DataFrame, alpha: float = NOISE_ALPHA, return_b
     for (week, row), k, p in zip(weeks.iterrows(), dof, p_values):
         measured[week] = {"q": float(row["q"]), "dof": int(k), "p_value": float(p), "strategies": int(row["n"])}
         if not p < alpha:
-            failures[week] = (f"the {int(row['n'])} qualified Sharpe ratios do not differ beyond their standard errors "
-                              f"(Q = {row['q']:.2f} on {int(k)} degrees of freedom, p = {p:.3f} >= {alpha:g}): "
-                              "the tilt is mostly noise")
-    return Invariant("tilt_exceeds_noise", f"the qualified Sharpe ratios differ beyond their standard errors (p < {alpha:g})",
-                     failures, measured, {w: "the tilt is within noise" for w in failures})
+            failures[week] = (
+                f"the {int(row['n'])} qualified Sharpe ratios do not differ beyond their standard errors "
+                f"(Q = {row['q']:.2f} on {int(k)} degrees of freedom, p = {p:.3f} >= {alpha:g}): "
+                "the tilt is mostly noise"
+            )
+    return Invariant(
+        "tilt_exceeds_noise",
+        f"the qualified Sharpe ratios differ beyond their standard errors (p < {alpha:g})",
+        failures,
+        measured,
+        {w: "the tilt is within noise" for w in failures},
+    )

@@ -106,7 +106,9 @@ def canonical_order(lots: pd.DataFrame) -> pd.DataFrame:
     not sorted again: same result."""
     if not is_exits(lots) and _is_canonical(lots):
         return lots.reset_index(drop=True)
-    return lots.sort_values(["exit_timestamp" if is_exits(lots) else "fully_closed_at", *_row_key(lots)], kind="stable", ignore_index=True)
+    return lots.sort_values(
+        ["exit_timestamp" if is_exits(lots) else "fully_closed_at", *_row_key(lots)], kind="stable", ignore_index=True
+    )
 
 
 def _is_canonical(lots: pd.DataFrame) -> bool:
@@ -171,6 +173,19 @@ def open_lot_exits(weekly_exits: pd.DataFrame, weeks, strategies: list[str]) -> 
     closed = pd.DatetimeIndex(weekly_exits["fully_closed_at"])
     rows = weekly_exits.loc[(closed.isna() | (closed >= end))]
     grouped = rows.groupby(["partition_key", "strategy"], observed=False)
-    count = grouped["lot_id"].nunique().unstack("strategy").reindex(index=index, columns=columns, fill_value=0).fillna(0).astype(int)
-    pnl = grouped["realized_pnl"].sum().unstack("strategy").reindex(index=index, columns=columns, fill_value=0.0).fillna(0.0)
+    count = (
+        grouped["lot_id"]
+        .nunique()
+        .unstack("strategy")
+        .reindex(index=index, columns=columns, fill_value=0)
+        .fillna(0)
+        .astype(int)
+    )
+    pnl = (
+        grouped["realized_pnl"]
+        .sum()
+        .unstack("strategy")
+        .reindex(index=index, columns=columns, fill_value=0.0)
+        .fillna(0.0)
+    )
     return count, pnl

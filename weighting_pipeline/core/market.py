@@ -38,8 +38,9 @@ alone and a range give the same bits.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -48,6 +49,9 @@ from weighting_pipeline.core.calendar import TIMEZONE, WeekWindows
 from weighting_pipeline.core.grid import positions, runs
 from weighting_pipeline.core.lots import ENTRY_SEQ, QTY_TOLERANCE, canonical_order
 from weighting_pipeline.core.trading_days import session_mask, window_trading_days
+
+if TYPE_CHECKING:  # returns imports this module
+    from weighting_pipeline.core.returns import DailyReturns
 
 _EPOCH = np.datetime64("1970-01-01", "D")
 _NS_PER_DAY = 86_400 * 10**9
@@ -66,7 +70,7 @@ def bars_symbol(ledger_symbol: str) -> str:
     """The symbol of a ledger lot as trading's bars store names it: ``EQUITIES::X//USD`` -> ``X``."""
     symbol = str(ledger_symbol).strip().upper()
     if symbol.startswith("EQUITIES::"):
-        symbol = symbol[len("EQUITIES::"):]
+        symbol = symbol[len("EQUITIES::") :]
     if symbol.endswith("//USD"):
         symbol = symbol[: -len("//USD")]
     return symbol
@@ -88,7 +92,7 @@ class Bars:
     closes: np.ndarray
 
     @classmethod
-    def from_frames(cls, frames: Mapping[str, pd.DataFrame], first_day: int, last_day: int) -> "Bars":
+    def from_frames(cls, frames: Mapping[str, pd.DataFrame], first_day: int, last_day: int) -> Bars:
         """Bars of ``first_day .. last_day`` (day numbers) from each symbol's ``daily.parquet``
         frame (``timestamp`` UTC, ``close``). A bar's session is the UTC date of its timestamp,
         as trading's ``MarketDataStore.append_bars`` keys its bars: Alpaca stamps a daily bar
@@ -130,8 +134,10 @@ def _scale(price: np.ndarray, close: np.ndarray, lot_ids: np.ndarray, what: str)
         ok = (np.abs(r / n - 1) <= SPLIT_TOLERANCE) & (np.maximum(n, 1 / n) <= MAX_SPLIT)
         if not ok.all():
             bad = np.flatnonzero(far)[~ok][0]
-            raise MarketDataError(f"the {what} price {price[bad]:g} of lot {lot_ids[bad]} is {ratio[bad]:.3g} times its session's "
-                                  f"close {close[bad]:g}: no split ratio reconciles them")
+            raise MarketDataError(
+                f"the {what} price {price[bad]:g} of lot {lot_ids[bad]} is {ratio[bad]:.3g} times its session's "
+                f"close {close[bad]:g}: no split ratio reconciles them"
+            )
         k[far] = n
     return k
 
@@ -150,7 +156,9 @@ class MarketDaily:
     lot_last: np.ndarray  # last session index it is held in (len(days) - 1 if still held)
 
 
-def market_daily(rows: pd.DataFrame, bars: Bars, strategies: Sequence[str], sessions: np.ndarray | None = None) -> MarketDaily:
+def market_daily(
+    rows: pd.DataFrame, bars: Bars, strategies: Sequence[str], sessions: np.ndarray | None = None
+) -> MarketDaily:
     """P&L and value at work per (strategy, session) of ``bars`` from a positions frame
     (``core.lots``: entry rows and exit records). ``sessions``: the session indices that
     must be marked (default all); a lot held in one of them whose symbol lacks a close
@@ -197,8 +205,10 @@ def market_daily(rows: pd.DataFrame, bars: Bars, strategies: Sequence[str], sess
     missing_symbol = marked & (col < 0)
     if missing_symbol.any():
         i = np.flatnonzero(missing_symbol)[0]
-        raise MarketDataError(f"no daily bars for symbol {symbol_of[i]} ({bars_key(symbol_of[i])}), held by lot {lot_ids[i]} "
-                              f"of {strategies[strategy[i]]}")
+        raise MarketDataError(
+            f"no daily bars for symbol {symbol_of[i]} ({bars_key(symbol_of[i])}), held by lot {lot_ids[i]} "
+            f"of {strategies[strategy[i]]}"
+        )
 
     def closes(session: np.ndarray, lot: np.ndarray) -> np.ndarray:
         return bars.closes[np.minimum(session, n_d - 1), np.maximum(col[lot], 0)]
@@ -231,13 +241,28 @@ def market_daily(rows: pd.DataFrame, bars: Bars, strategies: Sequence[str], sess
     seg_qty = np.concatenate([q_entry, np.where(emptied, 0.0, after * k_entry[code])])
     ok = marked[seg_lot] & (seg_qty > 0) & (seg_first <= seg_last)
     order = np.lexsort((seg_first[ok], seg_lot[ok]))
-    seg_lot, seg_first, seg_last, seg_qty = seg_lot[ok][order], seg_first[ok][order], seg_last[ok][order], seg_qty[ok][order]
+    seg_lot, seg_first, seg_last, seg_qty = (
+        seg_lot[ok][order],
+        seg_first[ok][order],
+        seg_last[ok][order],
+        seg_qty[ok][order],
+    )
     owner, sess = runs(seg_first, seg_last - seg_first + 1)
     on = need[sess]
     owner, sess = owner[on], sess[on]
     lot = seg_lot[owner]
     c_now, c_before = closes(sess, lot), closes(sess - 1, lot)
-    _require(~(np.isfinite(c_now) & np.isfinite(c_before)), sess, lot, bars, symbol_of, lot_ids, strategies, strategy, before=True)
+    _require(
+        ~(np.isfinite(c_now) & np.isfinite(c_before)),
+        sess,
+        lot,
+        bars,
+        symbol_of,
+        lot_ids,
+        strategies,
+        strategy,
+        before=True,
+    )
     q = seg_qty[owner]
 
     e_on = live & need[np.minimum(e_sess, n_d - 1)]
@@ -248,9 +273,16 @@ def market_daily(rows: pd.DataFrame, bars: Bars, strategies: Sequence[str], sess
     c_exit = closes(x_sess[x_on], code[x_on])
     _require(~np.isfinite(c_exit), x_sess[x_on], code[x_on], bars, symbol_of, lot_ids, strategies, strategy)
 
-    cell = np.concatenate([strategy[lot] * n_d + sess, strategy[e_lot] * n_d + e_sess[e_on], strategy[code[x_on]] * n_d + x_sess[x_on]])
-    pnl_rows = np.concatenate([q * (c_now - c_before), q_entry[e_lot] * (c_entry - p_entry[e_lot] / k_entry[e_lot]),
-                               x_q[x_on] * (p_exit[x_on] / k_exit[x_on] - c_exit)])
+    cell = np.concatenate(
+        [strategy[lot] * n_d + sess, strategy[e_lot] * n_d + e_sess[e_on], strategy[code[x_on]] * n_d + x_sess[x_on]]
+    )
+    pnl_rows = np.concatenate(
+        [
+            q * (c_now - c_before),
+            q_entry[e_lot] * (c_entry - p_entry[e_lot] / k_entry[e_lot]),
+            x_q[x_on] * (p_exit[x_on] / k_exit[x_on] - c_exit),
+        ]
+    )
     value_rows = np.concatenate([q * c_before, q_entry[e_lot] * (p_entry[e_lot] / k_entry[e_lot]), np.zeros(len(x_on))])
     size = n_s * n_d
     pnl = np.bincount(cell, weights=pnl_rows, minlength=size).reshape(n_s, n_d)
@@ -258,15 +290,27 @@ def market_daily(rows: pd.DataFrame, bars: Bars, strategies: Sequence[str], sess
     return MarketDaily(tuple(strategies), bars.days, pnl, value, strategy, np.where(held_any, e_sess, n_d), last)
 
 
-def _require(missing: np.ndarray, sess: np.ndarray, lot: np.ndarray, bars: Bars, symbol_of, lot_ids, strategies, strategy, before: bool = False) -> None:
+def _require(
+    missing: np.ndarray,
+    sess: np.ndarray,
+    lot: np.ndarray,
+    bars: Bars,
+    symbol_of,
+    lot_ids,
+    strategies,
+    strategy,
+    before: bool = False,
+) -> None:
     if not missing.any():
         return
     i = np.flatnonzero(missing)[0]
     s, j = int(sess[i]), int(lot[i])
     day = bars.day_text(s) if s < len(bars.days) else "after the bars' last session"
     what = f"{bars.day_text(s - 1)} or {day}" if before and s > 0 else day
-    raise MarketDataError(f"daily bars of {symbol_of[j]} lack the session {what}, inside the period lot {lot_ids[j]} "
-                          f"of {strategies[strategy[j]]} was held")
+    raise MarketDataError(
+        f"daily bars of {symbol_of[j]} lack the session {what}, inside the period lot {lot_ids[j]} "
+        f"of {strategies[strategy[j]]} was held"
+    )
 
 
 def window_sessions(weeks: WeekWindows, days: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -289,8 +333,9 @@ def symbols_of(rows: pd.DataFrame) -> list[str]:
     return sorted({bars_symbol(s) for s in rows["symbol"].astype(str).unique()}) if len(rows) else []
 
 
-def market_returns(rows: pd.DataFrame, weeks: WeekWindows, strategies: Sequence[str], bars: Bars,
-                   daily: MarketDaily | None = None) -> "DailyReturns":
+def market_returns(
+    rows: pd.DataFrame, weeks: WeekWindows, strategies: Sequence[str], bars: Bars, daily: MarketDaily | None = None
+) -> DailyReturns:
     """Every window's daily returns on the ``market`` basis (``DailyReturns`` with
     ``pnl`` the marked-to-market P&L and ``deployed`` the value at work ``V`` of each
     session on the window's dates; ``bookings`` 1 where ``V > 0``; ``window_lots`` the
@@ -302,7 +347,13 @@ def market_returns(rows: pd.DataFrame, weeks: WeekWindows, strategies: Sequence[
     strategies = list(strategies)
     n_w, n_s, n_dates = len(weeks), len(strategies), weeks.n_dates
     week, date, sess = window_sessions(weeks, bars.days)
-    if len(sess) and ((sess >= len(bars.days)) | (bars.days[np.minimum(sess, len(bars.days) - 1)] != weeks.window_start_day[week] + date)).any():
+    if (
+        len(sess)
+        and (
+            (sess >= len(bars.days))
+            | (bars.days[np.minimum(sess, len(bars.days) - 1)] != weeks.window_start_day[week] + date)
+        ).any()
+    ):
         raise MarketDataError("the bars' sessions do not span these weeks' windows")
     daily = market_daily(rows, bars, strategies, np.unique(sess)) if daily is None else daily
     pnl = np.zeros((n_w, n_s, n_dates))
@@ -318,7 +369,13 @@ def market_returns(rows: pd.DataFrame, weeks: WeekWindows, strategies: Sequence[
     w_lo = np.searchsorted(hi, daily.lot_first, side="left")
     w_hi = np.searchsorted(lo, daily.lot_last, side="right")
     owner, w = runs(w_lo, np.maximum(w_hi - w_lo, 0))
-    window_lots = np.bincount(w * n_s + daily.lot_strategy[owner], minlength=n_w * n_s).reshape(n_w, n_s) if n_s else np.zeros((n_w, 0), np.int64)
+    window_lots = (
+        np.bincount(w * n_s + daily.lot_strategy[owner], minlength=n_w * n_s).reshape(n_w, n_s)
+        if n_s
+        else np.zeros((n_w, 0), np.int64)
+    )
     with np.errstate(invalid="ignore", divide="ignore"):
         avg = np.where(bookings.any(axis=2), value.sum(axis=2) / bookings.sum(axis=2), np.nan)
-    return DailyReturns(weeks, tuple(strategies), pnl, bookings, window_lots.astype(np.int64), avg, "market", value, basis="market")
+    return DailyReturns(
+        weeks, tuple(strategies), pnl, bookings, window_lots.astype(np.int64), avg, "market", value, basis="market"
+    )

@@ -44,8 +44,9 @@ class MultiplierBounds:
             raise ValueError(f"max_multiplier must be >= 1, got {hi!r}")
 
 
-def multiplier_matrix(sharpe: np.ndarray, bounds: MultiplierBounds = MultiplierBounds(), mapping: str = "minmax",
-                      alpha: float = 0.5) -> np.ndarray:
+def multiplier_matrix(
+    sharpe: np.ndarray, bounds: MultiplierBounds = MultiplierBounds(), mapping: str = "minmax", alpha: float = 0.5
+) -> np.ndarray:
     """Multipliers for a (weeks x strategies) score matrix; NaN marks a skipped strategy.
     ``mapping`` and ``alpha``: see the module docstring."""
     sharpe = np.asarray(sharpe, dtype=np.float64)
@@ -67,17 +68,30 @@ def multiplier_matrix(sharpe: np.ndarray, bounds: MultiplierBounds = MultiplierB
     return np.where(active, mult, 1.0)
 
 
-def _median_power(score: np.ndarray, qualified: np.ndarray, n_qualified: np.ndarray, bounds: MultiplierBounds, alpha: float) -> np.ndarray:
+def _median_power(
+    score: np.ndarray, qualified: np.ndarray, n_qualified: np.ndarray, bounds: MultiplierBounds, alpha: float
+) -> np.ndarray:
     with np.errstate(invalid="ignore", all="ignore"):
-        med = np.nanmedian(np.where(qualified, score, np.nan), axis=1, keepdims=True) if score.shape[1] else np.full((len(score), 1), np.nan)
+        med = (
+            np.nanmedian(np.where(qualified, score, np.nan), axis=1, keepdims=True)
+            if score.shape[1]
+            else np.full((len(score), 1), np.nan)
+        )
         active = qualified & (n_qualified >= 2) & (med > 0)
         ratio = np.where(active & (score > 0), score / med, 1.0)
-        mult = np.where(score > 0, np.clip(ratio**alpha, bounds.min_multiplier, bounds.max_multiplier), bounds.min_multiplier)
+        mult = np.where(
+            score > 0, np.clip(ratio**alpha, bounds.min_multiplier, bounds.max_multiplier), bounds.min_multiplier
+        )
     return np.where(active, mult, 1.0)
 
 
-def multipliers(sharpe: pd.DataFrame, bounds: MultiplierBounds = MultiplierBounds(), mapping: str = "minmax",
-                alpha: float = 0.5, shrinkage: str = "none") -> pd.DataFrame:
+def multipliers(
+    sharpe: pd.DataFrame,
+    bounds: MultiplierBounds = MultiplierBounds(),
+    mapping: str = "minmax",
+    alpha: float = 0.5,
+    shrinkage: str = "none",
+) -> pd.DataFrame:
     """Add a ``multiplier`` column to a Sharpe frame (see ``core.sharpe``), mapping
     its ``score`` column (``sharpe`` in frames stored before scores existed); with
     ``shrinkage="james_stein"`` the scores are first shrunk (``core.shrinkage``, with the

@@ -19,8 +19,8 @@ Pure: no Dagster, no boto3. Times are tz-aware pandas Timestamps.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Mapping, Sequence
 
 import pandas as pd
 
@@ -69,21 +69,32 @@ def decide(
     return {k: replace(d, protected=k in protected) for k, d in decisions.items()}
 
 
-def _decide(keys: Sequence[str], protected: Sequence[str], differing_settings: Mapping[str, tuple] | None, forced: bool) -> dict[str, Decision]:
+def _decide(
+    keys: Sequence[str], protected: Sequence[str], differing_settings: Mapping[str, tuple] | None, forced: bool
+) -> dict[str, Decision]:
     if differing_settings:
         names = ", ".join(f"{k} {a!r} -> {b!r}" for k, (a, b) in sorted(differing_settings.items()))
         if not forced:
             why = f"not published: a what-if run (its settings differ from the deployment's: {names})"
             return {k: Decision(k, False, why) for k in keys}
-        return {k: Decision(k, True, f"published, forced ({PUBLISH_TAG}={FORCE}) although a what-if run ({names})", True) for k in keys}
+        return {
+            k: Decision(k, True, f"published, forced ({PUBLISH_TAG}={FORCE}) although a what-if run ({names})", True)
+            for k in keys
+        }
     out = {}
     for k in keys:
         if k in protected and len(keys) > 1:
             if forced:
-                out[k] = Decision(k, True, f"published, forced ({PUBLISH_TAG}={FORCE}): a protected week in a range run", True)
+                out[k] = Decision(
+                    k, True, f"published, forced ({PUBLISH_TAG}={FORCE}): a protected week in a range run", True
+                )
             else:
-                out[k] = Decision(k, False, "not published: trading reads this week now, and only a run of this week alone "
-                                            "publishes it (or the run tag weighting/publish=force)")
+                out[k] = Decision(
+                    k,
+                    False,
+                    "not published: trading reads this week now, and only a run of this week alone "
+                    "publishes it (or the run tag weighting/publish=force)",
+                )
         else:
             out[k] = Decision(k, True, "published" + (" (a protected week, run alone)" if k in protected else ""))
     return out

@@ -28,8 +28,8 @@ order of the input lots; the ledger reader returns them in canonical order
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -88,8 +88,8 @@ class DailyReturns:
         """(weeks, strategies): where a booked date has no positive denominator
         (average position value, or that date's deployed notional)."""
         if self.deployed is None:
-            return ~(self.avg_position_value > 0)
-        return ((self.bookings > 0) & ~(self.deployed > 0)).any(axis=2)
+            return np.asarray(~(self.avg_position_value > 0))
+        return np.asarray(((self.bookings > 0) & ~(self.deployed > 0)).any(axis=2))
 
     def to_frame(self) -> pd.DataFrame:
         """Long format, one row per (partition_key, strategy, date) with a close,
@@ -124,8 +124,14 @@ class DailyReturns:
         )
 
     @classmethod
-    def from_frame(cls, frame: pd.DataFrame, weeks: WeekWindows, strategies: Sequence[str], pnl_date: str = "close",
-                   return_basis: str = "lot") -> "DailyReturns":
+    def from_frame(
+        cls,
+        frame: pd.DataFrame,
+        weeks: WeekWindows,
+        strategies: Sequence[str],
+        pnl_date: str = "close",
+        return_basis: str = "lot",
+    ) -> DailyReturns:
         """The inverse of ``to_frame`` (exact: the same floats land in the same cells;
         under the deployed basis, the notional of dates without a booking is not kept)."""
         shape = (len(weeks), len(strategies), weeks.n_dates)
@@ -150,7 +156,9 @@ class DailyReturns:
             deployed = np.full(shape, np.nan) if return_basis == "deployed" else np.zeros(shape)
             deployed[w, s, d] = frame["deployed_notional"].to_numpy(np.float64)
         basis = "market" if return_basis == "market" else ""
-        return cls(weeks, tuple(strategies), pnl, bookings, window_lots, avg, "market" if basis else pnl_date, deployed, basis)
+        return cls(
+            weeks, tuple(strategies), pnl, bookings, window_lots, avg, "market" if basis else pnl_date, deployed, basis
+        )
 
 
 @dataclass(frozen=True)
@@ -168,7 +176,8 @@ class HalfDayGrid:
 
     def covers(self, weeks: WeekWindows) -> bool:
         return len(weeks) == 0 or (
-            int(weeks.window_start_day.min()) >= self.day_lo and int(weeks.end_day.max()) < self.day_lo + self.pnl_day.shape[1]
+            int(weeks.window_start_day.min()) >= self.day_lo
+            and int(weeks.end_day.max()) < self.day_lo + self.pnl_day.shape[1]
         )
 
 
@@ -189,7 +198,9 @@ def half_day_grid(lots: pd.DataFrame, weeks: WeekWindows, strategies: Sequence[s
         codes = half = np.zeros(len(lots), dtype=np.int64)
     flat = codes[keep] * width + (half[keep] - 2 * day_lo)
     cost = lots["entry_qty"].to_numpy(np.float64)[keep] * lots["entry_price"].to_numpy(np.float64)[keep]
-    pnl_half = np.bincount(flat, weights=lots["realized_pnl"].to_numpy(np.float64)[keep], minlength=size).reshape(n_strat, width)
+    pnl_half = np.bincount(flat, weights=lots["realized_pnl"].to_numpy(np.float64)[keep], minlength=size).reshape(
+        n_strat, width
+    )
     cost_half = np.bincount(flat, weights=cost, minlength=size).reshape(n_strat, width)
     count_half = np.bincount(flat, minlength=size).reshape(n_strat, width)
     # Whole New York dates; a window's first date keeps only its evening (>= 18:00)
@@ -206,7 +217,10 @@ def half_day_grid(lots: pd.DataFrame, weeks: WeekWindows, strategies: Sequence[s
 
 
 def daily_returns(
-    lots: pd.DataFrame, weeks: WeekWindows, strategies: Sequence[str], grid: HalfDayGrid | None = None,
+    lots: pd.DataFrame,
+    weeks: WeekWindows,
+    strategies: Sequence[str],
+    grid: HalfDayGrid | None = None,
     deployed: DeployedGrid | None = None,
 ) -> DailyReturns:
     """Aggregate booked P&L into every week's window.
@@ -227,7 +241,16 @@ def daily_returns(
     avg_out = np.full((n_weeks, n_strat), np.nan)
     notional = deployed.window(weeks) if deployed is not None else None
     if n_weeks == 0 or n_strat == 0 or len(lots) == 0:
-        return DailyReturns(weeks, tuple(strategies), pnl_out, lots_out, np.zeros((n_weeks, n_strat), np.int64), avg_out, pnl_date, notional)
+        return DailyReturns(
+            weeks,
+            tuple(strategies),
+            pnl_out,
+            lots_out,
+            np.zeros((n_weeks, n_strat), np.int64),
+            avg_out,
+            pnl_date,
+            notional,
+        )
     grid = grid if grid is not None else half_day_grid(lots, weeks, strategies)
     if not grid.covers(weeks):
         raise ValueError("the half-day grid does not cover these weeks' windows")
@@ -247,7 +270,9 @@ def daily_returns(
     return DailyReturns(weeks, tuple(strategies), pnl_out, lots_out, window_lots, avg_out, pnl_date, notional)
 
 
-def distinct_lots_per_window(rows: pd.DataFrame, weeks: WeekWindows, strategies: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+def distinct_lots_per_window(
+    rows: pd.DataFrame, weeks: WeekWindows, strategies: Sequence[str]
+) -> tuple[np.ndarray, np.ndarray]:
     """``(count, cost)``, both (weeks, strategies): the distinct lots with a row
     booked in each window, and the sum of their ``entry_qty * entry_price``.
 

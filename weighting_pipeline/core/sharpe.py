@@ -43,8 +43,8 @@ returns are autocorrelated. ``core.analytics`` computes the same for one series.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 import numpy as np
 import pandas as pd
@@ -87,7 +87,7 @@ def _window_stats(daily: DailyReturns, params: SharpeParams) -> dict[str, np.nda
     out["flat"] = np.zeros((n_weeks, n_strat), dtype=bool)
     out["lots"] = np.asarray(daily.window_lots, dtype=np.int64)
     out["days"] = (daily.bookings > 0).sum(axis=2)
-    trading = None
+    trading: np.ndarray | None = None
     if params.missing_days == "zero" or params.score == "calmar":
         from weighting_pipeline.core.trading_days import window_trading_days
 
@@ -98,7 +98,7 @@ def _window_stats(daily: DailyReturns, params: SharpeParams) -> dict[str, np.nda
     for lo in range(0, n_weeks, _WEEK_CHUNK):
         sel = slice(lo, min(lo + _WEEK_CHUNK, n_weeks))
         observed = daily.bookings[sel] > 0
-        if zero_padded:
+        if trading is not None and zero_padded:
             observed = observed | trading[sel][:, None, :]
         unobserved = ~observed
         n = observed.sum(axis=2)
@@ -138,7 +138,9 @@ def _window_stats(daily: DailyReturns, params: SharpeParams) -> dict[str, np.nda
     return out
 
 
-def _psi_long_run_variance(dev: np.ndarray, observed: np.ndarray, n: np.ndarray, std: np.ndarray, excess: np.ndarray) -> np.ndarray:
+def _psi_long_run_variance(
+    dev: np.ndarray, observed: np.ndarray, n: np.ndarray, std: np.ndarray, excess: np.ndarray
+) -> np.ndarray:
     """(weeks, strategies) Bartlett long-run variance of the Sharpe ratio's influence
     function over each window's observations in date order (``core.hac``, vectorised):
     ``psi = dev / sd - SR / 2 * (dev^2 / sd^2 - 1)`` with the per-period ``SR = excess / sd``,
@@ -187,7 +189,9 @@ def _psi_long_run_variance(dev: np.ndarray, observed: np.ndarray, n: np.ndarray,
         extra = np.zeros(len(by_lag))
         for k in range(1, int(ranked_lags.max(initial=0)) + 1):
             m = int(np.searchsorted(-ranked_lags, -k, side="right"))  # the rows with lags >= k
-            extra[:m] += 2.0 * (1.0 - k / (ranked_lags[:m] + 1.0)) * np.einsum("ij,ij->i", ranked[:m, k:], ranked[:m, :-k])
+            extra[:m] += (
+                2.0 * (1.0 - k / (ranked_lags[:m] + 1.0)) * np.einsum("ij,ij->i", ranked[:m, k:], ranked[:m, :-k])
+            )
         total[by_lag] += extra
         return np.where(flat_n > 1, total / flat_n, np.nan).reshape(shape)
 
@@ -208,7 +212,9 @@ def _scores(stats: dict[str, np.ndarray], sharpe: np.ndarray, params: SharpePara
     return sharpe, np.zeros(sharpe.shape, dtype=bool)
 
 
-def sharpe_standard_errors(sharpe: np.ndarray, stats: dict[str, np.ndarray], periods: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def sharpe_standard_errors(
+    sharpe: np.ndarray, stats: dict[str, np.ndarray], periods: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Annualised (Lo i.i.d., Mertens/Opdyke, HAC) standard errors of annualised Sharpe
     ratios, from the observation count and the moments in ``stats``."""
     n = stats["obs"]
@@ -255,13 +261,23 @@ def sharpe_ratios_of(dailies: Iterable[DailyReturns], params: SharpeParams = Sha
         raise ValueError(f"missing_days must be one of {MISSING_DAYS}, got {params.missing_days!r}")
     if params.score not in SCORES:
         raise ValueError(f"score must be one of {SCORES}, got {params.score!r}")
-    parts, keys, strategies, pnl_date, basis = [], [], None, "close", "lot"
+    parts: list[dict[str, np.ndarray]] = []
+    keys: list[str] = []
+    strategies: tuple[str, ...] = ()
+    pnl_date, basis = "close", "lot"
     for daily in dailies:  # consecutive runs of weeks, same strategies; only one is held at a time
-        parts.append({**_window_stats(daily, params), "avg": daily.avg_position_value, "unusable": daily.unusable_denominator()})
+        parts.append(
+            {**_window_stats(daily, params), "avg": daily.avg_position_value, "unusable": daily.unusable_denominator()}
+        )
         keys.extend(daily.weeks.keys)
         strategies, pnl_date, basis = daily.strategies, daily.pnl_date, daily.return_basis
     stats = {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
-    lots, days, avg, unusable = stats["lots"].ravel(), stats["days"].ravel(), stats["avg"].ravel(), stats["unusable"].ravel()
+    lots, days, avg, unusable = (
+        stats["lots"].ravel(),
+        stats["days"].ravel(),
+        stats["avg"].ravel(),
+        stats["unusable"].ravel(),
+    )
     mean, std = stats["mean"].ravel(), stats["std"].ravel()
     flat = stats["flat"].ravel()
     p = params.periods_per_year
@@ -275,11 +291,15 @@ def sharpe_ratios_of(dailies: Iterable[DailyReturns], params: SharpeParams = Sha
     )
     reason = np.full(rule.shape, "", dtype=object)
     booked = {"close": "close dates", "exit": "exit dates"}.get(pnl_date, "sessions with a return")
-    nothing = {"close": "no closed lots in window", "exit": "no exits in window"}.get(pnl_date, "no lots held in window")
+    nothing = {"close": "no closed lots in window", "exit": "no exits in window"}.get(
+        pnl_date, "no lots held in window"
+    )
     reason[rule == 1] = nothing
     reason[rule == 2] = [f"fewer than {params.min_lots} lots: {n}" for n in lots[rule == 2]]
     reason[rule == 3] = [f"fewer than {params.min_days} {booked}: {n}" for n in days[rule == 3]]
-    reason[rule == 4] = "non-positive average position value" if basis == "lot" else "non-positive deployed notional on a date with P&L"
+    reason[rule == 4] = (
+        "non-positive average position value" if basis == "lot" else "non-positive deployed notional on a date with P&L"
+    )
     reason[rule == 5] = "zero volatility"
     reason[rule == 6] = "no downside deviation" if params.score == "sortino" else "no drawdown"
     qualified = rule == 0

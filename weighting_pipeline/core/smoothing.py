@@ -44,7 +44,9 @@ def smooth(targets: np.ndarray, baseline: np.ndarray, lam: float, valid: np.ndar
     return out
 
 
-def smooth_from(keys, targets: np.ndarray, baseline: np.ndarray, lam: float, start: str, lo: float, hi: float) -> np.ndarray:
+def smooth_from(
+    keys, targets: np.ndarray, baseline: np.ndarray, lam: float, start: str, lo: float, hi: float
+) -> np.ndarray:
     """(weeks, strategies) weights of the weeks ``keys`` (in order) from their ``targets``:
     the weeks from ``start`` on smoothed (``smooth``, stepping toward valid targets only),
     the weeks before it left at their targets."""

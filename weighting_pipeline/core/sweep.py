@@ -12,9 +12,10 @@ expected best of as many settings with no skill.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from itertools import product
-from typing import Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -25,12 +26,12 @@ from weighting_pipeline.core.attribution import Attribution, entry_attribution
 from weighting_pipeline.core.backtest import entry_legs, holdout_arrays, score, weekly_realised_returns
 from weighting_pipeline.core.calendar import WeekWindows, previous_key
 from weighting_pipeline.core.chain import CHUNK_WEEKS, POLICIES, WeightingParams, run_chain
-from weighting_pipeline.core.smoothing import smooth_from
 from weighting_pipeline.core.deployed import DeployedGrid, deployed_grid
 from weighting_pipeline.core.lots import ENTRY_SEQ, booked_rows, pnl_date_of
 from weighting_pipeline.core.multipliers import multiplier_matrix
 from weighting_pipeline.core.returns import HalfDayGrid, daily_returns, half_day_grid
 from weighting_pipeline.core.sharpe import sharpe_ratios_of
+from weighting_pipeline.core.smoothing import smooth_from
 
 
 def weight_keys(keys: Sequence[str]) -> list[str]:
@@ -38,8 +39,15 @@ def weight_keys(keys: Sequence[str]) -> list[str]:
     return [previous_key(keys[0]), *keys[:-1]]
 
 
-def setting_holdout(lots: pd.DataFrame, keys: Sequence[str], baseline: pd.Series, params: WeightingParams,
-                    realised: pd.DataFrame, closed: pd.DataFrame, grid: HalfDayGrid | None = None) -> pd.DataFrame:
+def setting_holdout(
+    lots: pd.DataFrame,
+    keys: Sequence[str],
+    baseline: pd.Series,
+    params: WeightingParams,
+    realised: pd.DataFrame,
+    closed: pd.DataFrame,
+    grid: HalfDayGrid | None = None,
+) -> pd.DataFrame:
     """The backtest of ``keys`` under ``params`` (``baseline``: fractions by strategy;
     ``realised``/``closed`` from ``weekly_realised_returns`` of ``keys``; ``grid``: see
     ``run_chain``)."""
@@ -53,13 +61,15 @@ def setting_holdout(lots: pd.DataFrame, keys: Sequence[str], baseline: pd.Series
 def combination(base: WeightingParams, names: Sequence[str], values: Sequence) -> WeightingParams:
     """The setting of one combination of a grid: ``base`` with a ``policy``'s preset
     (``core.chain.POLICIES``) if the grid names one, then the grid's other values."""
-    chosen = dict(zip(names, values))
+    chosen: dict[str, Any] = dict(zip(names, values))
     if "policy" in chosen and chosen["policy"] in POLICIES:
         base = replace(base, **POLICIES[chosen["policy"]])
     return replace(base, **chosen)
 
 
-def usable_combinations(grid: dict[str, Iterable], base: WeightingParams) -> tuple[list[tuple], list[tuple[tuple, str]]]:
+def usable_combinations(
+    grid: dict[str, Iterable], base: WeightingParams
+) -> tuple[list[tuple], list[tuple[tuple, str]]]:
     """The combinations of ``grid`` (in grid order) that are valid settings, and
     those that are not with the reason (e.g. ``return_basis=deployed`` with
     ``pnl_date=close``): a sweep runs the first and names the second."""
@@ -71,7 +81,9 @@ def usable_combinations(grid: dict[str, Iterable], base: WeightingParams) -> tup
             refused.append((values, str(exc)))
         else:
             if params.return_basis == "market":
-                refused.append((values, "the sweep reads no daily bars: return_basis=market is backtested by tilt_backtest only"))
+                refused.append(
+                    (values, "the sweep reads no daily bars: return_basis=market is backtested by tilt_backtest only")
+                )
             else:
                 usable.append(values)
     return usable, refused
@@ -106,17 +118,21 @@ class _Stages:
     and qualified matrices per kind, lookback and Sharpe settings (only the
     bounds differ between settings that share them)."""
 
-    def __init__(self, ledger: Mapping[str, pd.DataFrame], keys: Sequence[str], strategies: list[str], baseline: np.ndarray):
+    def __init__(
+        self, ledger: Mapping[str, pd.DataFrame], keys: Sequence[str], strategies: list[str], baseline: np.ndarray
+    ):
         self.ledger, self.keys, self.weight_keys, self.strategies = ledger, list(keys), weight_keys(keys), strategies
         self.baseline = baseline
         self._attribution: dict[str, Attribution] = {}
         self._grids: dict[tuple, tuple[WeekWindows, HalfDayGrid, DeployedGrid | None]] = {}
-        self._scores: dict[tuple, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        self._scores: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
         self._realised: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
     def rows(self, kind: str) -> pd.DataFrame:
         if kind not in self.ledger:
-            raise ValueError(f"{kind} rows are needed by the grid, but the sweep was given rows for {', '.join(self.ledger)} only")
+            raise ValueError(
+                f"{kind} rows are needed by the grid, but the sweep was given rows for {', '.join(self.ledger)} only"
+            )
         return self.ledger[kind]
 
     def realised(self, kind: str) -> tuple[np.ndarray, np.ndarray]:
@@ -129,7 +145,9 @@ class _Stages:
 
     def attribution(self, kind: str) -> Attribution:
         if kind not in self._attribution:
-            self._attribution[kind] = entry_attribution(self.rows(kind), self.keys, self.strategies, "deployed" if kind == "deployed" else "lot")
+            self._attribution[kind] = entry_attribution(
+                self.rows(kind), self.keys, self.strategies, "deployed" if kind == "deployed" else "lot"
+            )
         return self._attribution[kind]
 
     def legs(self, kind: str, w: np.ndarray, m: np.ndarray, score: np.ndarray, qualified: np.ndarray):
@@ -146,7 +164,9 @@ class _Stages:
             out[have] = x[row[have]]
             return out
 
-        return entry_legs(attribution, pick(w, self.baseline), b, pick(m, 1.0), pick(score, np.nan), pick(qualified, False))
+        return entry_legs(
+            attribution, pick(w, self.baseline), b, pick(m, 1.0), pick(score, np.nan), pick(qualified, False)
+        )
 
     def scores(self, params: WeightingParams) -> tuple[np.ndarray, np.ndarray]:
         """(weeks, strategies) scores and whether each strategy qualified, for ``params``."""
@@ -161,12 +181,21 @@ class _Stages:
             chunks = (daily_returns(rows, c, self.strategies, grid, deployed) for c in weeks.chunks(CHUNK_WEEKS))
             frame = sharpe_ratios_of(chunks, params.sharpe)  # week-major, every cell once
             shape = (len(weeks), len(self.strategies))
-            self._scores[key] = (frame["score"].to_numpy(float).reshape(shape), (frame["skip_reason"] == "").to_numpy().reshape(shape))
+            self._scores[key] = (
+                frame["score"].to_numpy(float).reshape(shape),
+                (frame["skip_reason"] == "").to_numpy().reshape(shape),
+            )
         return self._scores[key]
 
 
-def sweep(lots: pd.DataFrame | Mapping[str, pd.DataFrame], keys: Sequence[str], baseline: pd.Series, grid: dict[str, Iterable],
-          base: WeightingParams = WeightingParams(), progress: Callable[[int, int], None] | None = None) -> SweepResult:
+def sweep(
+    lots: pd.DataFrame | Mapping[str, pd.DataFrame],
+    keys: Sequence[str],
+    baseline: pd.Series,
+    grid: dict[str, Iterable],
+    base: WeightingParams = WeightingParams(),
+    progress: Callable[[int, int], None] | None = None,
+) -> SweepResult:
     """Backtest every usable combination of ``grid`` (``WeightingParams`` field ->
     values; ``usable_combinations``) over the weeks ``keys``; ``progress(done, total)`` is called after each setting.
 
@@ -195,32 +224,53 @@ def sweep(lots: pd.DataFrame | Mapping[str, pd.DataFrame], keys: Sequence[str], 
         r, c = stages.realised(ledger_key(params))
         score, qualified = stages.scores(params)
         m = multiplier_matrix(score, params.bounds, params.mapping, params.mapping_alpha)
-        w = sleeve_weights(b, m, folder_groups(strategies), params.bounds) if params.sleeves == "folder" else bounded_weights(b, m, params.bounds)
+        w = (
+            sleeve_weights(b, m, folder_groups(strategies), params.bounds)
+            if params.sleeves == "folder"
+            else bounded_weights(b, m, params.bounds)
+        )
         if params.smoothing < 1:
             # From the baseline at SMOOTHING_START or the first week computed here, whichever is later.
-            w = smooth_from(stages.weight_keys, w, b, params.smoothing, params.smoothing_start, params.min_multiplier, params.max_multiplier)
+            w = smooth_from(
+                stages.weight_keys,
+                w,
+                b,
+                params.smoothing,
+                params.smoothing_start,
+                params.min_multiplier,
+                params.max_multiplier,
+            )
         # The weights computed for the week before each of `keys` are in force during it; the
         # week before the first one's weights were not computed, so the baseline was in force.
         legs, ic = stages.legs(ledger_key(params), w, m, score, qualified)
         result = holdout_arrays(w, b, m, score, qualified, r, c, previous=b, cost_bps=params.cost_bps, legs=legs, ic=ic)
         active = pd.Series(result["active"], index=pd.Index(list(keys), name="partition_key"), name="active")
         actives[i] = active
-        rows.append({**dict(zip(names, values)), "weeks": len(active),
-                     "information_ratio": analytics.information_ratio(active),
-                     "ir_standard_error": analytics.ratio_standard_error(active),
-                     "ir_standard_error_iid": analytics.ratio_standard_error_iid(active),
-                     "ir_standard_error_hac": analytics.ratio_standard_error_hac(active),
-                     "t_statistic_hac": analytics.t_statistic_hac(active),
-                     "probability_ir_positive": analytics.probabilistic_ratio(active),
-                     "growth_tilt": float(analytics.cumulative_growth(result["r_tilt"])[-1]),
-                     "growth_baseline": float(analytics.cumulative_growth(result["r_base"])[-1]),
-                     "mean_turnover": float(np.mean(result["turnover"])),
-                     "active_after_costs": float(np.mean(result["active_net"]) * analytics.PERIODS),
-                     "max_drawdown": analytics.max_drawdown(result["r_tilt_net"])})
+        rows.append(
+            {
+                **dict(zip(names, values)),
+                "weeks": len(active),
+                "information_ratio": analytics.information_ratio(active),
+                "ir_standard_error": analytics.ratio_standard_error(active),
+                "ir_standard_error_iid": analytics.ratio_standard_error_iid(active),
+                "ir_standard_error_hac": analytics.ratio_standard_error_hac(active),
+                "t_statistic_hac": analytics.t_statistic_hac(active),
+                "probability_ir_positive": analytics.probabilistic_ratio(active),
+                "growth_tilt": float(analytics.cumulative_growth(result["r_tilt"])[-1]),
+                "growth_baseline": float(analytics.cumulative_growth(result["r_base"])[-1]),
+                "mean_turnover": float(np.mean(result["turnover"])),
+                "active_after_costs": float(np.mean(result["active_net"]) * analytics.PERIODS),
+                "max_drawdown": analytics.max_drawdown(result["r_tilt_net"]),
+            }
+        )
         if progress:
             progress(i + 1, len(combos))
     table = pd.DataFrame(rows)
     best_row = int(table["information_ratio"].fillna(-float("inf")).to_numpy().argmax())
-    n_eff = analytics.effective_trials(np.column_stack([actives[i].to_numpy(float) for i in sorted(actives)])) if actives else math.nan
+    n_eff = (
+        analytics.effective_trials(np.column_stack([actives[i].to_numpy(float) for i in sorted(actives)]))
+        if actives
+        else math.nan
+    )
     deflated = analytics.deflated_ratio(actives[best_row], table["information_ratio"].to_numpy(), n_trials=n_eff)
     return SweepResult(table, table.iloc[best_row].to_dict(), best_row, deflated, actives, n_eff)

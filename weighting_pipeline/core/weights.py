@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from weighting_pipeline.core.grid import cells, to_matrix
 from weighting_pipeline.core.allocation import bounded_weights, folder_groups, naive_weights, sleeve_weights
+from weighting_pipeline.core.grid import cells, to_matrix
 from weighting_pipeline.core.multipliers import MultiplierBounds
 from weighting_pipeline.core.smoothing import smooth_from
 
@@ -39,7 +39,9 @@ def dynamic_weights(
     b = baseline.to_numpy(np.float64)
     m = to_matrix(multipliers, "multiplier", (len(keys), len(strategies)), w, s)
     out = multipliers[["partition_key", "strategy", "sharpe", "skip_reason", "multiplier"]].copy()
-    out["score"] = multipliers["score"] if "score" in multipliers else multipliers["sharpe"]  # frames from before scores
+    out["score"] = (
+        multipliers["score"] if "score" in multipliers else multipliers["sharpe"]
+    )  # frames from before scores
     out["baseline"] = b[s]
     out["naive_weight"] = naive_weights(b, m)[w, s]
     if sleeves == "folder":
@@ -50,7 +52,9 @@ def dynamic_weights(
     return out[WEIGHT_COLUMNS].reset_index(drop=True)
 
 
-def smoothed_weights(frame: pd.DataFrame, baseline: pd.Series, lam: float, start: str, bounds: MultiplierBounds) -> pd.DataFrame:
+def smoothed_weights(
+    frame: pd.DataFrame, baseline: pd.Series, lam: float, start: str, bounds: MultiplierBounds
+) -> pd.DataFrame:
     """``frame`` (a ``dynamic_weights`` frame holding every week from ``start`` on that it
     holds any of, in order) with ``weight`` the partial adjustment toward ``target_weight``
     from ``start`` on (``core.smoothing``); weeks before ``start`` keep their targets."""
@@ -58,7 +62,9 @@ def smoothed_weights(frame: pd.DataFrame, baseline: pd.Series, lam: float, start
         return frame
     keys, strategies, w, s = cells(frame, list(baseline.index))
     targets = to_matrix(frame, "target_weight", (len(keys), len(strategies)), w, s)
-    weights = smooth_from(keys, targets, baseline.to_numpy(np.float64), lam, start, bounds.min_multiplier, bounds.max_multiplier)
+    weights = smooth_from(
+        keys, targets, baseline.to_numpy(np.float64), lam, start, bounds.min_multiplier, bounds.max_multiplier
+    )
     out = frame.copy()
     out["weight"] = weights[w, s]
     return out

@@ -1,7 +1,7 @@
 """Podman, as the rehearsal runs it: every service and every run in a container of the project's image.
 
 No Docker daemon runs on our machines; Debian's ``podman`` does, with these settings
-(checked on Debian bookworm as root; the README's "The rehearsal"):
+(checked on Debian bookworm as root; docs/production.md, "The rehearsal"):
 
 - the ``runc`` runtime, since the default ``crun`` refuses this kernel's hybrid cgroups;
 - ``cgroupfs`` and a file event log, since there is no systemd;
@@ -48,7 +48,9 @@ def require_podman() -> None:
     """Fail, naming the packages, unless podman, runc and mmdebstrap are installed."""
     missing = [tool for tool in ("podman", RUNTIME, "mmdebstrap") if shutil.which(tool) is None]
     if missing:
-        raise RuntimeError(f"the rehearsal builds and runs the image with podman; missing {', '.join(missing)}: {INSTALL_HINT}")
+        raise RuntimeError(
+            f"the rehearsal builds and runs the image with podman; missing {', '.join(missing)}: {INSTALL_HINT}"
+        )
 
 
 @dataclass
@@ -95,12 +97,19 @@ class Podman:
 
     def containers(self, label: str, value: str) -> list[dict]:
         """Every container (running or not) labelled ``label=value``, as ``podman ps`` reports them."""
-        done = subprocess.run(["podman", "ps", "-a", "--filter", f"label={label}={value}", "--format", "json"],
-                              env=self.env(), capture_output=True, text=True, check=True)
+        done = subprocess.run(
+            ["podman", "ps", "-a", "--filter", f"label={label}={value}", "--format", "json"],
+            env=self.env(),
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         return json.loads(done.stdout or "[]")
 
     def remove_all(self, label: str, value: str, grace: int = 10) -> None:
         """Stop (SIGTERM, then SIGKILL after ``grace`` s) and remove every container labelled ``label=value``."""
         ids = [c["Id"] for c in self.containers(label, value)]
         if ids:
-            subprocess.run(["podman", "rm", "--force", "--time", str(grace), *ids], env=self.env(), capture_output=True, text=True)
+            subprocess.run(
+                ["podman", "rm", "--force", "--time", str(grace), *ids], env=self.env(), capture_output=True, text=True
+            )

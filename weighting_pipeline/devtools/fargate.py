@@ -42,7 +42,11 @@ def resolve_secret(secretsmanager, value_from: str) -> str:
     if parts[2:3] != ["secretsmanager"] or len(parts) < 7:
         raise ValueError(f"secret {value_from!r}: only Secrets Manager ARNs are supported")
     arn, (key, stage, version) = ":".join(parts[:7]), (parts[7:] + ["", "", ""])[:3]
-    args = {"SecretId": arn, **({"VersionStage": stage} if stage else {}), **({"VersionId": version} if version else {})}
+    args = {
+        "SecretId": arn,
+        **({"VersionStage": stage} if stage else {}),
+        **({"VersionId": version} if version else {}),
+    }
     secret = secretsmanager.get_secret_value(**args)["SecretString"]
     if not key:
         return secret
@@ -81,7 +85,15 @@ def run_id_of(task: dict) -> str:
 
 
 class FargateStandIn:
-    def __init__(self, cluster: str, podman: Podman, workdir: Path, stack_label: str, pass_env: dict[str, str], container_name: str = RUN_CONTAINER):
+    def __init__(
+        self,
+        cluster: str,
+        podman: Podman,
+        workdir: Path,
+        stack_label: str,
+        pass_env: dict[str, str],
+        container_name: str = RUN_CONTAINER,
+    ):
         session = boto3.session.Session()
         self.ecs, self.secretsmanager = session.client("ecs"), session.client("secretsmanager")
         self.cluster, self.podman, self.workdir, self.container_name = cluster, podman, workdir, container_name
@@ -98,8 +110,13 @@ class FargateStandIn:
         self.workdir.mkdir(parents=True, exist_ok=True)
         log = self.workdir / f"{task_id}.log"
         with open(log, "wb") as out:
-            proc = subprocess.Popen(self.podman.run_command(spec, labels, name=f"weighting-run-{task_id[:12]}"), env=self.podman.env(spec.env()),
-                                    stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+            proc = subprocess.Popen(
+                self.podman.run_command(spec, labels, name=f"weighting-run-{task_id[:12]}"),
+                env=self.podman.env(spec.env()),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         print(f"task {task_id}: started {spec.image} {' '.join(spec.command[:3])} ... (log {log})", flush=True)
         self.running.append(Container(task["taskArn"], proc, log))
 
@@ -115,11 +132,17 @@ class FargateStandIn:
                     self.start_task(task)
                 except Exception as exc:  # a task that cannot start stops, as on Fargate
                     print(f"task {task['taskArn']}: cannot start: {exc}", flush=True)
-                    self.ecs.stop_task(cluster=self.cluster, task=task["taskArn"], reason=f"CannotStartContainerError: {exc}"[:255])
+                    self.ecs.stop_task(
+                        cluster=self.cluster, task=task["taskArn"], reason=f"CannotStartContainerError: {exc}"[:255]
+                    )
         for container in [c for c in self.running if c.proc.poll() is not None]:
             self.running.remove(container)
             code = container.proc.returncode
-            self.ecs.stop_task(cluster=self.cluster, task=container.task_arn, reason=f"Essential container in task exited (code {code})")
+            self.ecs.stop_task(
+                cluster=self.cluster,
+                task=container.task_arn,
+                reason=f"Essential container in task exited (code {code})",
+            )
             print(f"task {container.task_arn.rsplit('/', 1)[-1]}: exited {code}, stopped", flush=True)
 
     def stop_all(self) -> None:
@@ -130,17 +153,26 @@ class FargateStandIn:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cluster", required=True)
-    parser.add_argument("--state", required=True, type=Path, help="the rehearsal's state folder (podman's configuration, task logs)")
+    parser.add_argument(
+        "--state", required=True, type=Path, help="the rehearsal's state folder (podman's configuration, task logs)"
+    )
     parser.add_argument("--stack-label", required=True, help=f"the value of every container's {STACK_LABEL} label")
-    parser.add_argument("--pass-env", action="append", default=[], help="a variable of this process every container is given")
+    parser.add_argument(
+        "--pass-env", action="append", default=[], help="a variable of this process every container is given"
+    )
     args = parser.parse_args(argv)
 
     exit_on_termination_signals()
     missing = [name for name in args.pass_env if name not in os.environ]
     if missing:
         parser.error(f"--pass-env names variables this process does not have: {missing}")
-    standin = FargateStandIn(args.cluster, Podman(args.state), args.state / "tasks", args.stack_label,
-                             {name: os.environ[name] for name in args.pass_env})
+    standin = FargateStandIn(
+        args.cluster,
+        Podman(args.state),
+        args.state / "tasks",
+        args.stack_label,
+        {name: os.environ[name] for name in args.pass_env},
+    )
     print(f"Fargate stand-in watching cluster {args.cluster}", flush=True)
     try:
         while True:

@@ -16,8 +16,8 @@ them (``market_bars``).
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -58,8 +58,9 @@ def put_bars(bucket: str, symbol: str, frame: pd.DataFrame) -> str:
 
     buffer = io.BytesIO()
     frame.to_parquet(buffer, index=False, compression="snappy", engine="pyarrow")
-    response = boto3.client("s3").put_object(Bucket=bucket, Key=bars_key(symbol), Body=buffer.getvalue(),
-                                            ContentType="application/octet-stream")
+    response = boto3.client("s3").put_object(
+        Bucket=bucket, Key=bars_key(symbol), Body=buffer.getvalue(), ContentType="application/octet-stream"
+    )
     return response["ETag"].strip('"')
 
 
@@ -82,14 +83,16 @@ def market_bars(sessions: pd.DatetimeIndex, closes: np.ndarray) -> pd.DataFrame:
     stamp = pd.DatetimeIndex(sessions).tz_localize(None).tz_localize(TIMEZONE).tz_convert("UTC")
     close = np.asarray(closes, dtype=float)
     previous = np.concatenate([[close[0]], close[:-1]]) if len(close) else close
-    return pd.DataFrame({
-        "timestamp": stamp,
-        "open": previous,
-        "high": np.maximum(previous, close),
-        "low": np.minimum(previous, close),
-        "close": close,
-        "volume": np.full(len(close), 1_000_000.0),
-    })
+    return pd.DataFrame(
+        {
+            "timestamp": stamp,
+            "open": previous,
+            "high": np.maximum(previous, close),
+            "low": np.minimum(previous, close),
+            "close": close,
+            "volume": np.full(len(close), 1_000_000.0),
+        }
+    )
 
 
 def holding_ledger(
@@ -125,8 +128,16 @@ def holding_ledger(
     return HoldingLedger(ledger, sessions, closes, symbols)
 
 
-def ledger_of_holdings(strategies: Sequence[str], closes: pd.DataFrame, strategy: np.ndarray, symbol: np.ndarray,
-                       entry_session: np.ndarray, held: np.ndarray, notional: float = 10_000.0, tag: str = "") -> SyntheticLedger:
+def ledger_of_holdings(
+    strategies: Sequence[str],
+    closes: pd.DataFrame,
+    strategy: np.ndarray,
+    symbol: np.ndarray,
+    entry_session: np.ndarray,
+    held: np.ndarray,
+    notional: float = 10_000.0,
+    tag: str = "",
+) -> SyntheticLedger:
     """A ledger of lots, lot ``k`` of strategy ``strategy[k]`` buying symbol ``closes.columns[symbol[k]]``
     for ``notional`` dollars at the close of session ``entry_session[k]`` (entered at 15:45 New
     York) and selling it whole at the close ``held[k]`` sessions later (15:50); lots whose exit
@@ -149,8 +160,17 @@ def ledger_of_holdings(strategies: Sequence[str], closes: pd.DataFrame, strategy
 
     exit_lot = np.flatnonzero(closed)
     return SyntheticLedger(
-        strategies=tuple(strategies), lot_id=lot_ids, strategy=np.asarray(strategy), symbol=names[symbol],
-        entry_ts=at(entry_session, 15, 45), decimals=np.full(n_lots, 3), qty_units=qty_units, entry_cents=entry_cents,
-        closed=closed, exit_lot=exit_lot, exit_ts=at(exit_session[exit_lot], 15, 50), exit_units=qty_units[exit_lot],
+        strategies=tuple(strategies),
+        lot_id=lot_ids,
+        strategy=np.asarray(strategy),
+        symbol=names[symbol],
+        entry_ts=at(entry_session, 15, 45),
+        decimals=np.full(n_lots, 3),
+        qty_units=qty_units,
+        entry_cents=entry_cents,
+        closed=closed,
+        exit_lot=exit_lot,
+        exit_ts=at(exit_session[exit_lot], 15, 50),
+        exit_units=qty_units[exit_lot],
         exit_cents=cents[exit_session[exit_lot], symbol[exit_lot]],
     )

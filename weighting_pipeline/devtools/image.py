@@ -33,7 +33,9 @@ def image_name(version: str) -> str:
 def checkout_version() -> str:
     """The version git gives this checkout (what ``./run.sh version`` prints), which can be newer than
     the installed package's (``publication.provenance.package_version``) after a commit."""
-    return subprocess.run([sys.executable, "-m", "setuptools_scm"], cwd=REPO, capture_output=True, text=True, check=True).stdout.strip()
+    return subprocess.run(
+        [sys.executable, "-m", "setuptools_scm"], cwd=REPO, capture_output=True, text=True, check=True
+    ).stdout.strip()
 
 
 def _exists(podman: Podman, image: str) -> bool:
@@ -57,20 +59,48 @@ def base_image(podman: Podman, log) -> str | None:
     if _exists(podman, BASE):
         return BASE
     try:
-        pulled = subprocess.run(["podman", "pull", UPSTREAM_BASE], env=podman.env(), stdout=log, stderr=subprocess.STDOUT, timeout=PULL_TIMEOUT)
+        pulled = subprocess.run(
+            ["podman", "pull", UPSTREAM_BASE],
+            env=podman.env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            timeout=PULL_TIMEOUT,
+        )
         if pulled.returncode == 0:
             return None
     except subprocess.TimeoutExpired:
         pass
-    print(f"{UPSTREAM_BASE} cannot be pulled; making {BASE} from Debian's packages (about 30 s, once)", file=sys.stderr, flush=True)
+    print(
+        f"{UPSTREAM_BASE} cannot be pulled; making {BASE} from Debian's packages (about 30 s, once)",
+        file=sys.stderr,
+        flush=True,
+    )
     with tempfile.TemporaryDirectory(prefix="weighting-base-") as tmp:
         root = Path(tmp) / "root.tar"
-        made = subprocess.run(["mmdebstrap", "--variant=apt", f"--include={BASE_PACKAGES}", "--aptopt=Acquire::Check-Valid-Until \"false\"",
-                               "bookworm", str(root), debian_mirror()], stdout=log, stderr=subprocess.STDOUT)
+        made = subprocess.run(
+            [
+                "mmdebstrap",
+                "--variant=apt",
+                f"--include={BASE_PACKAGES}",
+                '--aptopt=Acquire::Check-Valid-Until "false"',
+                "bookworm",
+                str(root),
+                debian_mirror(),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         if made.returncode != 0:
-            raise RuntimeError(f"mmdebstrap could not make the base image (exit {made.returncode}; log {log.name}); {INSTALL_HINT}")
-        subprocess.run(["podman", "import", "--change", "ENV PIP_BREAK_SYSTEM_PACKAGES=1", str(root), BASE],
-                       env=podman.env(), stdout=log, stderr=subprocess.STDOUT, check=True)
+            raise RuntimeError(
+                f"mmdebstrap could not make the base image (exit {made.returncode}; log {log.name}); {INSTALL_HINT}"
+            )
+        subprocess.run(
+            ["podman", "import", "--change", "ENV PIP_BREAK_SYSTEM_PACKAGES=1", str(root), BASE],
+            env=podman.env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            check=True,
+        )
     return BASE
 
 
@@ -81,8 +111,20 @@ def build(podman: Podman, log_path: Path, version: str | None = None) -> str:
     started = time.monotonic()
     with open(log_path, "ab") as log:
         base = base_image(podman, log)
-        argv = ["podman", "build", "--pull=never", *FLAGS, "-v", "/etc/ssl/certs:/etc/ssl/certs:ro",
-                "--build-arg", f"VERSION={version}", "-t", name, "-f", str(REPO / "Dockerfile")]
+        argv = [
+            "podman",
+            "build",
+            "--pull=never",
+            *FLAGS,
+            "-v",
+            "/etc/ssl/certs:/etc/ssl/certs:ro",
+            "--build-arg",
+            f"VERSION={version}",
+            "-t",
+            name,
+            "-f",
+            str(REPO / "Dockerfile"),
+        ]
         if base:
             argv += ["--build-arg", f"BASE_IMAGE={base}"]
         done = subprocess.run([*argv, str(REPO)], env=podman.env(), stdout=log, stderr=subprocess.STDOUT)

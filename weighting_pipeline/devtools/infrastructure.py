@@ -98,12 +98,24 @@ class Deployment:
 def physical_ids(cloudformation, stack_name: str) -> dict[str, str]:
     """The stack's resources: logical id -> physical id (a table's name, a group's id)."""
     pages = cloudformation.get_paginator("list_stack_resources").paginate(StackName=stack_name)
-    return {r["LogicalResourceId"]: r["PhysicalResourceId"] for page in pages for r in page["StackResourceSummaries"]
-            if r["LogicalResourceId"]}  # moto lists each resource it skipped as a blank row
+    return {
+        r["LogicalResourceId"]: r["PhysicalResourceId"]
+        for page in pages
+        for r in page["StackResourceSummaries"]
+        if r["LogicalResourceId"]
+    }  # moto lists each resource it skipped as a blank row
 
 
-def _parameters(stage: str, image: str, vpc: str, subnet: str, ledger_table: str, database: dict[str, str], secret_arn: str,
-                baseline: tuple[str, str]) -> dict[str, str]:
+def _parameters(
+    stage: str,
+    image: str,
+    vpc: str,
+    subnet: str,
+    ledger_table: str,
+    database: dict[str, str],
+    secret_arn: str,
+    baseline: tuple[str, str],
+) -> dict[str, str]:
     return {
         "Stage": stage,
         "BaselineConfigBucket": baseline[0],
@@ -141,7 +153,11 @@ def wait_for_stack(cloudformation, name: str, timeout: float = 60) -> dict:
             return stack
         if not status.endswith("IN_PROGRESS") or time.monotonic() > deadline:
             events = cloudformation.describe_stack_events(StackName=name)["StackEvents"]
-            failed = [f"{e['LogicalResourceId']}: {e.get('ResourceStatusReason')}" for e in events if e["ResourceStatus"].endswith("FAILED")]
+            failed = [
+                f"{e['LogicalResourceId']}: {e.get('ResourceStatusReason')}"
+                for e in events
+                if e["ResourceStatus"].endswith("FAILED")
+            ]
             raise RuntimeError(f"stack {name} is {status}: {stack.get('StackStatusReason')}; {failed}")
         time.sleep(0.2)
 
@@ -164,8 +180,11 @@ def deploy(
     """
     from cfnlint.decode import decode
 
-    session = boto3.session.Session(region_name=region, aws_access_key_id=LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-                                    aws_secret_access_key=LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"])
+    session = boto3.session.Session(
+        region_name=region,
+        aws_access_key_id=LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+    )
     aws = lambda service: session.client(service, endpoint_url=aws_endpoint)  # noqa: E731
 
     # ---- The parameters: what another stack or team owns ----
@@ -177,27 +196,44 @@ def deploy(
     create_ledger_table(session.client("dynamodb", endpoint_url=dynamodb_endpoint), ledger_table)
     secret_arn = aws("secretsmanager").create_secret(
         Name=f"{stack_name}-{stage}-database",
-        SecretString=json.dumps({"username": database["DAGSTER_PG_USER"], "password": database["DAGSTER_PG_PASSWORD"]}))["ARN"]
+        SecretString=json.dumps({"username": database["DAGSTER_PG_USER"], "password": database["DAGSTER_PG_PASSWORD"]}),
+    )["ARN"]
     baseline = deploy_tradings_baseline(aws("s3"), f"{stack_name}-{stage}-trading-config".lower(), stage)
     parameters = _parameters(stage, image, vpc, subnet, ledger_table, database, secret_arn, baseline)
 
     # ---- The template, as AWS would deploy it ----
     cloudformation = aws("cloudformation")
-    cloudformation.create_stack(StackName=stack_name, TemplateBody=template.read_text(),
-                                Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
-                                Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"])
+    cloudformation.create_stack(
+        StackName=stack_name,
+        TemplateBody=template.read_text(),
+        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
+        Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"],
+    )
     stack = wait_for_stack(cloudformation, stack_name)
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
     decoded, problems = decode(str(template))
     if problems:
         raise RuntimeError(f"{template}: {problems}")
-    copy_tables_to(session.client("dynamodb", endpoint_url=dynamodb_endpoint), aws("dynamodb"), decoded,
-                             physical_ids(cloudformation, stack_name))
+    copy_tables_to(
+        session.client("dynamodb", endpoint_url=dynamodb_endpoint),
+        aws("dynamodb"),
+        decoded,
+        physical_ids(cloudformation, stack_name),
+    )
 
     # ---- The probe: an operator's subscription to the alerts topic ----
     queue_url = subscribe_probe(aws("sns"), aws("sqs"), outputs["AlertsTopicArn"], f"{stack_name}-{stage}-alerts-probe")
-    return Deployment(stack_name=stack_name, outputs=outputs, parameters=parameters, ledger_table=ledger_table,
-                      subnet=subnet, queue_url=queue_url, session=session, aws_endpoint=aws_endpoint, dynamodb_endpoint=dynamodb_endpoint)
+    return Deployment(
+        stack_name=stack_name,
+        outputs=outputs,
+        parameters=parameters,
+        ledger_table=ledger_table,
+        subnet=subnet,
+        queue_url=queue_url,
+        session=session,
+        aws_endpoint=aws_endpoint,
+        dynamodb_endpoint=dynamodb_endpoint,
+    )
 
 
 def subscribe_probe(sns, sqs, topic_arn: str, queue_name: str) -> str:
@@ -206,8 +242,23 @@ def subscribe_probe(sns, sqs, topic_arn: str, queue_name: str) -> str:
     Delivery is SNS's JSON envelope, not raw, so the probe sees the subject too."""
     queue = sqs.create_queue(QueueName=queue_name)["QueueUrl"]
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    sqs.set_queue_attributes(QueueUrl=queue, Attributes={"Policy": json.dumps({"Statement": [
-        {"Effect": "Allow", "Principal": {"Service": "sns.amazonaws.com"}, "Action": "sqs:SendMessage", "Resource": queue_arn}]})})
+    sqs.set_queue_attributes(
+        QueueUrl=queue,
+        Attributes={
+            "Policy": json.dumps(
+                {
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"Service": "sns.amazonaws.com"},
+                            "Action": "sqs:SendMessage",
+                            "Resource": queue_arn,
+                        }
+                    ]
+                }
+            )
+        },
+    )
     sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
     return queue
 
@@ -224,12 +275,20 @@ def receive_alerts(sqs, queue_url: str, wait_seconds: int = 1) -> list[dict[str,
 
     ``sent_at`` is SNS's publication time (the envelope's ISO-8601 UTC ``Timestamp``), so a
     reader that comes late can still tell how soon the alert was sent."""
-    got = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=wait_seconds).get("Messages", [])
+    got = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=wait_seconds).get(
+        "Messages", []
+    )
     alerts = []
     for message in got:
         sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
         envelope = json.loads(message["Body"])
-        alerts.append({"subject": envelope.get("Subject", ""), "body": envelope["Message"], "sent_at": envelope.get("Timestamp", "")})
+        alerts.append(
+            {
+                "subject": envelope.get("Subject", ""),
+                "body": envelope["Message"],
+                "sent_at": envelope.get("Timestamp", ""),
+            }
+        )
     return alerts
 
 
@@ -244,10 +303,16 @@ def copy_tables_to(dynamodb_local, moto_dynamodb, template: dict, physical_ids: 
             continue
         props, name = resource["Properties"], physical_ids[logical_id]
         table = moto_dynamodb.describe_table(TableName=name)["Table"]
-        args: dict[str, Any] = {"TableName": name, "KeySchema": table["KeySchema"], "AttributeDefinitions": table["AttributeDefinitions"],
-                                "BillingMode": props.get("BillingMode", "PROVISIONED")}
+        args: dict[str, Any] = {
+            "TableName": name,
+            "KeySchema": table["KeySchema"],
+            "AttributeDefinitions": table["AttributeDefinitions"],
+            "BillingMode": props.get("BillingMode", "PROVISIONED"),
+        }
         if args["BillingMode"] == "PROVISIONED":
-            args["ProvisionedThroughput"] = {k: table["ProvisionedThroughput"][k] for k in ("ReadCapacityUnits", "WriteCapacityUnits")}
+            args["ProvisionedThroughput"] = {
+                k: table["ProvisionedThroughput"][k] for k in ("ReadCapacityUnits", "WriteCapacityUnits")
+            }
         for key in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes"):
             if table.get(key):
                 args[key] = [{k: index[k] for k in ("IndexName", "KeySchema", "Projection")} for index in table[key]]
@@ -255,6 +320,8 @@ def copy_tables_to(dynamodb_local, moto_dynamodb, template: dict, physical_ids: 
         dynamodb_local.get_waiter("table_exists").wait(TableName=name)
         ttl = props.get("TimeToLiveSpecification")
         if ttl and ttl.get("Enabled"):
-            dynamodb_local.update_time_to_live(TableName=name, TimeToLiveSpecification={"AttributeName": ttl["AttributeName"], "Enabled": True})
+            dynamodb_local.update_time_to_live(
+                TableName=name, TimeToLiveSpecification={"AttributeName": ttl["AttributeName"], "Enabled": True}
+            )
         names.append(name)
     return names

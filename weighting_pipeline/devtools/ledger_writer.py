@@ -24,10 +24,10 @@ it is the lot's last event plus one second, so items are reproducible.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Iterable, Sequence
 
 ZERO = Decimal("0")
 
@@ -71,14 +71,16 @@ def lot_item(
         if closed_at is not None or e.qty > remaining:
             raise ValueError(f"lot {lot_id}: exit qty {e.qty} exceeds remaining qty {remaining}")
         pnl = (e.price - entry_price) * e.qty
-        records.append({
-            "exit_id": e.exit_id,
-            "exit_order_id": e.exit_order_id,
-            "exit_timestamp": e.timestamp.isoformat(),
-            "exit_qty": str(e.qty),
-            "exit_price": str(e.price),
-            "realized_pnl": str(pnl),
-        })
+        records.append(
+            {
+                "exit_id": e.exit_id,
+                "exit_order_id": e.exit_order_id,
+                "exit_timestamp": e.timestamp.isoformat(),
+                "exit_qty": str(e.qty),
+                "exit_price": str(e.price),
+                "realized_pnl": str(pnl),
+            }
+        )
         realized += pnl
         remaining -= e.qty
         if remaining == ZERO:

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
-LOCAL_TABLES = {"TRADE_LEDGER__TABLE_NAME": "trade-ledger-local", "STRATEGY_WEIGHTS__TABLE_NAME": "strategy-weights-local"}
+LOCAL_TABLES = {
+    "TRADE_LEDGER__TABLE_NAME": "trade-ledger-local",
+    "STRATEGY_WEIGHTS__TABLE_NAME": "strategy-weights-local",
+}
 # DynamoDB Local and moto accept any key; these are never real credentials.
 LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
 # Variables that would point a child at a real account instead of the embedded servers.

@@ -77,8 +77,14 @@ class PrivateDnsNamespace(_CloudMapResource, CloudFormationModel):
     def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):  # type: ignore[override]
         props = cloudformation_json["Properties"]
         backend = servicediscovery_backends[account_id][region_name]
-        backend.create_private_dns_namespace(name=props["Name"], creator_request_id=resource_name, description=props.get("Description", ""),
-                                             vpc=props["Vpc"], tags=[], properties=props.get("Properties", {}))
+        backend.create_private_dns_namespace(
+            name=props["Name"],
+            creator_request_id=resource_name,
+            description=props.get("Description", ""),
+            vpc=props["Vpc"],
+            tags=[],
+            properties=props.get("Properties", {}),
+        )
         [namespace] = [n for n in backend.namespaces.values() if n.name == props["Name"] and n.vpc == props["Vpc"]]
         return cls(namespace)
 
@@ -96,9 +102,16 @@ class DiscoveryService(_CloudMapResource, CloudFormationModel):
     def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):  # type: ignore[override]
         props = cloudformation_json["Properties"]
         service = servicediscovery_backends[account_id][region_name].create_service(
-            name=props["Name"], namespace_id=props["NamespaceId"], creator_request_id=resource_name, description=props.get("Description", ""),
-            dns_config=props.get("DnsConfig", {}), health_check_config=props.get("HealthCheckConfig", {}),
-            health_check_custom_config=props.get("HealthCheckCustomConfig", {}), tags=[], service_type="DNS_HTTP")
+            name=props["Name"],
+            namespace_id=props["NamespaceId"],
+            creator_request_id=resource_name,
+            description=props.get("Description", ""),
+            dns_config=props.get("DnsConfig", {}),
+            health_check_config=props.get("HealthCheckConfig", {}),
+            health_check_custom_config=props.get("HealthCheckCustomConfig", {}),
+            tags=[],
+            service_type="DNS_HTTP",
+        )
         return cls(service)
 
 
@@ -123,10 +136,16 @@ _moto_requirements = ecs_models.EC2ContainerServiceBackend._calculate_task_resou
 
 def _requirements_with_task_memory(task_definition):
     containers = task_definition.container_definitions
-    missing = [c for c in containers if not any(c.get(k) for k in ("memory", "memoryReservation", "Memory", "MemoryReservation"))]
+    missing = [
+        c
+        for c in containers
+        if not any(c.get(k) for k in ("memory", "memoryReservation", "Memory", "MemoryReservation"))
+    ]
     if missing and task_definition.memory:
         # Fargate sizes the task, not the container: give the one container the task's memory.
-        patched = [{**c, "memory": int(task_definition.memory) // len(containers)} if c in missing else c for c in containers]
+        patched = [
+            {**c, "memory": int(task_definition.memory) // len(containers)} if c in missing else c for c in containers
+        ]
         original, task_definition.container_definitions = task_definition.container_definitions, patched
         try:
             return _moto_requirements(task_definition)
@@ -138,7 +157,9 @@ def _requirements_with_task_memory(task_definition):
 def fill() -> None:
     """Apply the fills to moto in this process (idempotent; the classes above register themselves)."""
     ecs_models.TaskDefinition.create_from_cloudformation_json = classmethod(_task_definition_from_cloudformation)
-    ecs_models.EC2ContainerServiceBackend._calculate_task_resource_requirements = staticmethod(_requirements_with_task_memory)
+    ecs_models.EC2ContainerServiceBackend._calculate_task_resource_requirements = staticmethod(
+        _requirements_with_task_memory
+    )
     for cached in (parsing.get_model_list, parsing.get_model_map, parsing.get_name_type_map):
         cached.cache_clear()  # in case moto listed its types before this module was imported
 

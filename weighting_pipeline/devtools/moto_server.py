@@ -17,7 +17,6 @@ from pathlib import Path
 
 from weighting_pipeline.devtools.servers import HOST, LocalServer, free_port, stop_process, wait_for_port
 
-
 # moto's server, with moto_gaps imported first (by name: moto derives a service from the module's name).
 SERVE = "import sys, weighting_pipeline.devtools.moto_gaps; from moto.server import main; sys.exit(main(sys.argv[1:]))"
 
@@ -39,11 +38,15 @@ class LocalAWS(LocalServer):
     def endpoint(self) -> str:
         return f"http://{HOST}:{self.port}"
 
-    def start(self) -> "LocalAWS":
+    def start(self) -> LocalAWS:
         if self.log is not None:
             with open(self.log, "ab") as out:
-                self._proc = subprocess.Popen([sys.executable, "-c", SERVE, "-H", HOST, "-p", str(self.port)],
-                                              stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+                self._proc = subprocess.Popen(
+                    [sys.executable, "-c", SERVE, "-H", HOST, "-p", str(self.port)],
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
             wait_for_port(self.port, self._proc, what="moto's server")
             return self
         from moto.server import ThreadedMotoServer

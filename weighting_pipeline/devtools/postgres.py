@@ -18,7 +18,9 @@ from pathlib import Path
 
 from weighting_pipeline.devtools.servers import HOST, LocalServer, free_port
 
-INSTALL_HINT = "install Debian's PostgreSQL: apt-get install -y postgresql (the tests and ./run.sh stack need its server binaries)"
+INSTALL_HINT = (
+    "install Debian's PostgreSQL: apt-get install -y postgresql (the tests and ./run.sh stack need its server binaries)"
+)
 DB_NAME = "dagster"
 USER = "dagster"
 
@@ -50,17 +52,26 @@ class LocalPostgres(LocalServer):
 
     def env(self) -> dict[str, str]:
         """The ``DAGSTER_PG_*`` variables deploy/dagster.yaml reads."""
-        return {"DAGSTER_PG_HOST": HOST, "DAGSTER_PG_PORT": str(self.port), "DAGSTER_PG_USER": USER,
-                "DAGSTER_PG_PASSWORD": "", "DAGSTER_PG_DB": DB_NAME}
+        return {
+            "DAGSTER_PG_HOST": HOST,
+            "DAGSTER_PG_PORT": str(self.port),
+            "DAGSTER_PG_USER": USER,
+            "DAGSTER_PG_PASSWORD": "",
+            "DAGSTER_PG_DB": DB_NAME,
+        }
 
     def _run(self, *cmd: str) -> None:
         full = ["runuser", "-u", "postgres", "--", *cmd] if self._as_root else list(cmd)
         done = subprocess.run(full, capture_output=True, text=True)
         if done.returncode != 0:
-            log = (self.root / "server.log").read_text(errors="replace")[-2000:] if self.root and (self.root / "server.log").exists() else ""
+            log = (
+                (self.root / "server.log").read_text(errors="replace")[-2000:]
+                if self.root and (self.root / "server.log").exists()
+                else ""
+            )
             raise RuntimeError(f"{' '.join(cmd[:2])} failed ({done.returncode}): {done.stderr.strip()[-2000:]} {log}")
 
-    def start(self) -> "LocalPostgres":
+    def start(self) -> LocalPostgres:
         self.root = Path(tempfile.mkdtemp(prefix="weighting-postgres-"))
         if self._as_root:
             os.chmod(self.root, 0o755)
@@ -70,7 +81,19 @@ class LocalPostgres(LocalServer):
         self._run("mkdir", "-p", str(sockets))
         self._run(str(self.bin / "initdb"), "-D", str(data), "--auth=trust", "-U", USER, "--encoding=UTF8", "--no-sync")
         options = f"-p {self.port} -k {sockets} -c listen_addresses={HOST} -c fsync=off -c max_connections=200"
-        self._run(str(self.bin / "pg_ctl"), "-D", str(data), "-l", str(self.root / "server.log"), "-o", options, "-w", "-t", "60", "start")
+        self._run(
+            str(self.bin / "pg_ctl"),
+            "-D",
+            str(data),
+            "-l",
+            str(self.root / "server.log"),
+            "-o",
+            options,
+            "-w",
+            "-t",
+            "60",
+            "start",
+        )
         self._run(str(self.bin / "createdb"), "-h", HOST, "-p", str(self.port), "-U", USER, DB_NAME)
         return self
 
@@ -84,7 +107,9 @@ class LocalPostgres(LocalServer):
             return
         if (self.root / "data" / "postmaster.pid").exists():
             try:
-                self._run(str(self.bin / "pg_ctl"), "-D", str(self.root / "data"), "-m", "fast", "-w", "-t", "30", "stop")
+                self._run(
+                    str(self.bin / "pg_ctl"), "-D", str(self.root / "data"), "-m", "fast", "-w", "-t", "30", "stop"
+                )
             except RuntimeError:
                 pass  # already gone
         shutil.rmtree(self.root, ignore_errors=True)

@@ -89,6 +89,7 @@ def local_overrides(service: str, spec, code_port: int, web_port: int, webserver
     ports 3000/4000 and Cloud Map names (which resolve only inside the VPC).
 
     Only variables and flags the template sets are changed: one it lacks fails here, by name."""
+
     def replace_flag(flag: str, value: str) -> None:
         if flag not in spec.command:
             raise RuntimeError(f"the template's {service} command has no {flag}: {spec.command}")
@@ -133,22 +134,48 @@ def run(root: Path, backend: str = "auto") -> int:
         dynamodb = stack.enter_context(LocalDynamoDB(backend=backend))
         set_manual_ecs_transitions(aws.endpoint)
         stage = os.environ.get("APP__STAGE") or "prod"
-        deployment = deploy(stage=stage, aws_endpoint=aws.endpoint, dynamodb_endpoint=dynamodb.endpoint,
-                            database=postgres.env(), image=image)
-        print(f"deployed {deployment.stack_name} ({stage}) from the template: cluster {deployment.cluster}, "
-              f"table {deployment.weights_table}, topic {deployment.topic_arn}", flush=True)
+        deployment = deploy(
+            stage=stage,
+            aws_endpoint=aws.endpoint,
+            dynamodb_endpoint=dynamodb.endpoint,
+            database=postgres.env(),
+            image=image,
+        )
+        print(
+            f"deployed {deployment.stack_name} ({stage}) from the template: cluster {deployment.cluster}, "
+            f"table {deployment.weights_table}, topic {deployment.topic_arn}",
+            flush=True,
+        )
         env = {k: v for k, v in os.environ.items() if k not in ("AWS_PROFILE", "AWS_SESSION_TOKEN")}
-        env.update({"AWS_ENDPOINT_URL": aws.endpoint, "AWS_ENDPOINT_URL_DYNAMODB": dynamodb.endpoint,
-                    "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1", **LOCAL_CREDENTIALS})
+        env.update(
+            {
+                "AWS_ENDPOINT_URL": aws.endpoint,
+                "AWS_ENDPOINT_URL_DYNAMODB": dynamodb.endpoint,
+                "AWS_REGION": "us-east-1",
+                "AWS_DEFAULT_REGION": "us-east-1",
+                **LOCAL_CREDENTIALS,
+            }
+        )
         # The operator's setting variables reach the code server and every run, as a deployment
         # would add them to the template's task definitions; a variable the template sets wins.
         settings = sorted({var for var, _ in ENV_VARS.values()} & set(env))
         passed = {name: env[name] for name in (*REHEARSAL_VARIABLES, *settings)}
 
         # HISTORY_WEEKS complete weeks before the latest one, each with its full lookback window.
-        seed = [sys.executable, "-m", "weighting_pipeline.devtools.demo", "seed", "--days", str((HISTORY_WEEKS + 1) * 7 + 91)]
-        seed_env = {**env, "APP__STAGE": stage, "TRADE_LEDGER__TABLE_NAME": deployment.ledger_table,
-                    "STRATEGY_WEIGHTS__TABLE_NAME": deployment.weights_table}
+        seed = [
+            sys.executable,
+            "-m",
+            "weighting_pipeline.devtools.demo",
+            "seed",
+            "--days",
+            str((HISTORY_WEEKS + 1) * 7 + 91),
+        ]
+        seed_env = {
+            **env,
+            "APP__STAGE": stage,
+            "TRADE_LEDGER__TABLE_NAME": deployment.ledger_table,
+            "STRATEGY_WEIGHTS__TABLE_NAME": deployment.weights_table,
+        }
         if subprocess.call(seed, env=seed_env, cwd=state):
             raise RuntimeError("seeding the demo ledger failed (its output is above)")
 
@@ -164,9 +191,23 @@ def run(root: Path, backend: str = "auto") -> int:
             proc = processes.start(service, podman.run_command(spec, labels), podman.env(spec.env()), state)
             if service == "code-server":
                 wait_for_port(code_port, proc, timeout=120, what="the code server")
-        processes.start("fargate", [sys.executable, "-m", "weighting_pipeline.devtools.fargate", "--cluster", deployment.cluster,
-                                    "--state", str(state), "--stack-label", stack_label,
-                                    *[arg for name in passed for arg in ("--pass-env", name)]], {**env, **podman.env()}, state)
+        processes.start(
+            "fargate",
+            [
+                sys.executable,
+                "-m",
+                "weighting_pipeline.devtools.fargate",
+                "--cluster",
+                deployment.cluster,
+                "--state",
+                str(state),
+                "--stack-label",
+                stack_label,
+                *[arg for name in passed for arg in ("--pass-env", name)],
+            ],
+            {**env, **podman.env()},
+            state,
+        )
         wait_until_ready(webserver, processes, time.monotonic() + READY_TIMEOUT)
         ready = {
             "webserver": webserver,

@@ -5,5 +5,8 @@ import sys
 
 from weighting_pipeline.cli import main
 
-print("python -m weighting_pipeline.local is deprecated; use weighting-pipeline " + " ".join(sys.argv[1:2]), file=sys.stderr)
+print(
+    "python -m weighting_pipeline.local is deprecated; use weighting-pipeline " + " ".join(sys.argv[1:2]),
+    file=sys.stderr,
+)
 main(prog_name="python -m weighting_pipeline.local")

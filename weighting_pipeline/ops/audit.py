@@ -14,19 +14,38 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable, TextIO
+from typing import Any, TextIO
 
 import dagster as dg
 
-from weighting_pipeline.history import Materialization, check_statuses, latest_materializations, materializations_of_runs
-from weighting_pipeline.partitions import weekly_partitions
+from weighting_pipeline.history import (
+    Materialization,
+    check_statuses,
+    latest_materializations,
+    materializations_of_runs,
+)
 from weighting_pipeline.ops.unpublish import latest_unpublish
+from weighting_pipeline.partitions import weekly_partitions
 from weighting_pipeline.publication.item import TOMBSTONE, is_live, is_tombstone
 
 CSV_COLUMNS = [
-    "week", "strategy", "baseline", "sharpe", "multiplier", "weight", "parameters", "code_version", "run_id",
-    "skip_reason", "weights_sha256", "baseline_file", "baseline_sha256", "ledger_index", "package_version",
+    "week",
+    "strategy",
+    "baseline",
+    "sharpe",
+    "multiplier",
+    "weight",
+    "parameters",
+    "code_version",
+    "run_id",
+    "skip_reason",
+    "weights_sha256",
+    "baseline_file",
+    "baseline_sha256",
+    "ledger_index",
+    "package_version",
     "lock_sha256",
 ]
 
@@ -42,7 +61,9 @@ def weeks_in(text: str) -> list[str]:
     keys = weekly_partitions.get_partition_keys()
     for key in (first, last):
         if key not in keys:
-            raise AuditRangeError(f"--range {text!r}: {key!r} is not a weekly partition key (a Sunday from {keys[0]} to {keys[-1]})")
+            raise AuditRangeError(
+                f"--range {text!r}: {key!r} is not a weekly partition key (a Sunday from {keys[0]} to {keys[-1]})"
+            )
     if first > last:
         raise AuditRangeError(f"--range {text!r}: the first week comes after the last")
     return keys[keys.index(first) : keys.index(last) + 1]
@@ -77,7 +98,15 @@ class TableView:
         return self.state in self.DISAGREEMENTS
 
     def text(self) -> str:
-        return " ".join(x for x in (f"table: {self.state.upper() if self.disagrees else self.state}", self.run_id and f"run {self.run_id}", self.detail) if x)
+        return " ".join(
+            x
+            for x in (
+                f"table: {self.state.upper() if self.disagrees else self.state}",
+                self.run_id and f"run {self.run_id}",
+                self.detail,
+            )
+            if x
+        )
 
 
 TABLE_ATTRIBUTES = ("run_id", "weights_sha256", TOMBSTONE)
@@ -158,7 +187,10 @@ def audit(instance: dg.DagsterInstance, weeks: list[str]) -> list[WeekAudit]:
     out = []
     for week in weeks:
         records = check_statuses(instance, keys, week)
-        checks = {f"{k.asset_key.to_user_string()}.{k.name}": (records[k].status.value if k in records else "NOT RUN") for k in keys}
+        checks = {
+            f"{k.asset_key.to_user_string()}.{k.name}": (records[k].status.value if k in records else "NOT RUN")
+            for k in keys
+        }
         restatement = "-"
         record = records.get(restated_key)
         evaluation = record.event.dagster_event.event_specific_data if record is not None and record.event else None

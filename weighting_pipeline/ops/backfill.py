@@ -24,6 +24,7 @@ def backfill_params(weeks: list[str], cpu: int | None = None, memory: int | None
     """``LaunchBackfillParams`` for the weekly chain over ``weeks``; ``cpu`` (ECS CPU units) and
     ``memory`` (MiB) size the run's task."""
     from weighting_pipeline.assets import CHAIN_ASSETS
+
     tags = [{"key": "ecs/cpu", "value": str(cpu)}] if cpu else []
     tags += [{"key": "ecs/memory", "value": str(memory)}] if memory else []
     return {
@@ -39,6 +40,8 @@ def launch_backfill(url: str, weeks: list[str], cpu: int | None = None, memory: 
     """Submit the backfill to the webserver at ``url``; its id and its page in the UI."""
     answer = graphql(url, LAUNCH_BACKFILL, {"p": backfill_params(weeks, cpu, memory)})["launchPartitionBackfill"]
     if answer["__typename"] != "LaunchBackfillSuccess":
-        raise BackfillError(f"the webserver at {url} refused the backfill ({answer['__typename']}): {answer.get('message', '')}")
+        raise BackfillError(
+            f"the webserver at {url} refused the backfill ({answer['__typename']}): {answer.get('message', '')}"
+        )
     backfill_id = answer["backfillId"]
     return backfill_id, f"{url.rstrip('/')}/runs/b/{backfill_id}"

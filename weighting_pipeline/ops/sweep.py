@@ -14,8 +14,8 @@ import math
 import os
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import fields
-from typing import Callable
 
 import pandas as pd
 
@@ -82,10 +82,14 @@ def read_lots(keys: list[str], widest_lookback: int, stems: dict[str, str], posi
 
     table = os.environ.get("TRADE_LEDGER__TABLE_NAME")
     if not table:
-        raise SweepArgumentError("sweep reads the trade ledger: set TRADE_LEDGER__TABLE_NAME (or pass --local for the demo's)")
+        raise SweepArgumentError(
+            "sweep reads the trade ledger: set TRADE_LEDGER__TABLE_NAME (or pass --local for the demo's)"
+        )
     start = WeekWindows.for_keys(weight_keys(keys), widest_lookback).window_starts.min()
     end = WeekWindows.for_keys(keys, 7).ends.max()
-    reader = LedgerReader(dynamodb=DynamoDBResource(), table_name=table, index=os.environ.get("TRADE_LEDGER__INDEX") or "auto")
+    reader = LedgerReader(
+        dynamodb=DynamoDBResource(), table_name=table, index=os.environ.get("TRADE_LEDGER__INDEX") or "auto"
+    )
     return reader.read_lots(stems, start, end, positions=positions)
 
 
@@ -96,18 +100,45 @@ def _num(x: float, fmt: str, scale: float = 1.0, suffix: str = "") -> str:
 def table_text(table: pd.DataFrame, names: list[str], best: int) -> str:
     """The per-setting table for the terminal; the best row is marked with ``*``;
     a statistic the weeks cannot define (too few of them) shows as ``-``."""
-    header = [*names, "weeks", "IR", "SE (Newey-West)", "t (NW)", "SE (Mertens)", "P(IR>0)", "active after costs", "max drawdown",
-              "growth tilt", "growth base", "turnover"]
+    header = [
+        *names,
+        "weeks",
+        "IR",
+        "SE (Newey-West)",
+        "t (NW)",
+        "SE (Mertens)",
+        "P(IR>0)",
+        "active after costs",
+        "max drawdown",
+        "growth tilt",
+        "growth base",
+        "turnover",
+    ]
     rows = []
     for i, r in table.iterrows():
-        rows.append([*(str(r[n]) for n in names), str(r["weeks"]), _num(r["information_ratio"], ".3f"), _num(r["ir_standard_error_hac"], ".3f"),
-                     _num(r["t_statistic_hac"], ".2f"), _num(r["ir_standard_error"], ".3f"), _num(r["probability_ir_positive"], ".1f", 100, "%"),
-                     _num(r["active_after_costs"], ".2f", 100, "%"), _num(r["max_drawdown"], ".1f", 100, "%"),
-                     _num(r["growth_tilt"], ".4f"), _num(r["growth_baseline"], ".4f"), _num(r["mean_turnover"], ".2f", 100, "%")])
+        rows.append(
+            [
+                *(str(r[n]) for n in names),
+                str(r["weeks"]),
+                _num(r["information_ratio"], ".3f"),
+                _num(r["ir_standard_error_hac"], ".3f"),
+                _num(r["t_statistic_hac"], ".2f"),
+                _num(r["ir_standard_error"], ".3f"),
+                _num(r["probability_ir_positive"], ".1f", 100, "%"),
+                _num(r["active_after_costs"], ".2f", 100, "%"),
+                _num(r["max_drawdown"], ".1f", 100, "%"),
+                _num(r["growth_tilt"], ".4f"),
+                _num(r["growth_baseline"], ".4f"),
+                _num(r["mean_turnover"], ".2f", 100, "%"),
+            ]
+        )
         rows[-1][0] = ("* " if i == best else "  ") + rows[-1][0]
     header[0] = "  " + header[0]
     widths = [max(len(x[j]) for x in [header, *rows]) for j in range(len(header))]
-    line = lambda cells: "  ".join(c.ljust(w) if j < len(names) else c.rjust(w) for j, (c, w) in enumerate(zip(cells, widths)))
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(c.ljust(w) if j < len(names) else c.rjust(w) for j, (c, w) in enumerate(zip(cells, widths)))
+
     return "\n".join([line(header), *(line(r) for r in rows)])
 
 
@@ -127,8 +158,8 @@ def progress_bar(total: int, enabled: bool) -> tuple[Callable[[int, int], None],
 
 def run(week_range: str, options: dict[str, str | None], progress: bool = True, csv_path: str | None = None) -> int:
     """The ``sweep`` command: returns the exit status."""
-    from weighting_pipeline.ops.audit import AuditRangeError, weeks_in
     from weighting_pipeline.core.sweep import sweep, usable_combinations
+    from weighting_pipeline.ops.audit import AuditRangeError, weeks_in
     from weighting_pipeline.settings import SettingsError, WeightingSettings
 
     try:
@@ -138,7 +169,9 @@ def run(week_range: str, options: dict[str, str | None], progress: bool = True, 
         grid = parse_grid(options, base)
         began = time.perf_counter()
         usable, refused = usable_combinations(grid, base)
-        deployed = any(dict(zip(grid, values)).get("return_basis", base.return_basis) == "deployed" for values in usable)
+        deployed = any(
+            dict(zip(grid, values)).get("return_basis", base.return_basis) == "deployed" for values in usable
+        )
         read = read_lots(keys, max(grid.get("lookback_days", [base.lookback_days])), baseline.stems, deployed)
     except (AuditRangeError, SettingsError, SweepArgumentError) as exc:
         print(exc, file=sys.stderr)
@@ -146,13 +179,18 @@ def run(week_range: str, options: dict[str, str | None], progress: bool = True, 
     b = pd.Series(baseline.allocations, dtype=float).reindex(baseline.keys)
     n = len(usable)
     held = f", {int((read.positions['exit_seq'] < 0).sum()):,} lots held" if deployed else ""
-    print(f"Read {len(read.lots):,} closed lots and {len(read.exits):,} exit records{held} of {len(baseline.keys)} strategies once "
-          f"from {os.environ['TRADE_LEDGER__TABLE_NAME']} "
-          f"({read.index}) in {time.perf_counter() - began:.1f} s" + (f"; skipped {read.report.skipped_total} bad items" if read.report.skipped else ""))
+    print(
+        f"Read {len(read.lots):,} closed lots and {len(read.exits):,} exit records{held} of {len(baseline.keys)} strategies once "
+        f"from {os.environ['TRADE_LEDGER__TABLE_NAME']} "
+        f"({read.index}) in {time.perf_counter() - began:.1f} s"
+        + (f"; skipped {read.report.skipped_total} bad items" if read.report.skipped else "")
+    )
     for values, reason in refused:
         print(f"Not run: {', '.join(f'{k}={v}' for k, v in zip(grid, values))}: {reason}")
-    print(f"Backtesting {n} setting(s) over {len(keys)} weeks ({keys[0]}...{keys[-1]}); other settings as configured "
-          f"({', '.join(f'{f.name}={getattr(base, f.name)}' for f in fields(base) if f.name not in grid)})\n")
+    print(
+        f"Backtesting {n} setting(s) over {len(keys)} weeks ({keys[0]}...{keys[-1]}); other settings as configured "
+        f"({', '.join(f'{f.name}={getattr(base, f.name)}' for f in fields(base) if f.name not in grid)})\n"
+    )
     update, close = progress_bar(n, progress)
     began = time.perf_counter()
     try:
@@ -164,10 +202,14 @@ def run(week_range: str, options: dict[str, str | None], progress: bool = True, 
     names = list(grid)
     print(table_text(result.table, names, result.best_row))
     setting = ", ".join(f"{k}={result.best[k]}" for k in names)
-    print(f"\nBest: {setting}: information ratio {_num(result.best['information_ratio'], '.3f')} ± {_num(result.best['ir_standard_error_hac'], '.3f')} (Newey-West)")
-    print(f"Deflated Sharpe ratio of the best, {n} setting(s) tried, worth {_num(result.effective_trials, '.1f')} independent ones "
-          f"(their active returns are correlated): {_num(result.deflated_ratio, '.3f')} "
-          "(the probability that its true information ratio beats the best of as many settings with no skill)")
+    print(
+        f"\nBest: {setting}: information ratio {_num(result.best['information_ratio'], '.3f')} ± {_num(result.best['ir_standard_error_hac'], '.3f')} (Newey-West)"
+    )
+    print(
+        f"Deflated Sharpe ratio of the best, {n} setting(s) tried, worth {_num(result.effective_trials, '.1f')} independent ones "
+        f"(their active returns are correlated): {_num(result.deflated_ratio, '.3f')} "
+        "(the probability that its true information ratio beats the best of as many settings with no skill)"
+    )
     print(f"{n} setting(s) in {seconds:.2f} s ({n / seconds:.1f} settings/s)")
     if csv_path:
         result.table.to_csv(csv_path, index=False)

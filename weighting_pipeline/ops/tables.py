@@ -17,7 +17,11 @@ from weighting_pipeline.resources.table_schema import GSI5, GSI7
 # The trade-ledger table as the trading system's stack declares it (PK/SK, all
 # projections ALL); the pipeline reads GSI5 only.
 TRADING_LEDGER_INDEXES = (
-    "GSI1-CorrelationIndex", "GSI2-SymbolIndex", "GSI3-StrategyIndex", "GSI4-CorrelationSnapshotIndex", GSI5,
+    "GSI1-CorrelationIndex",
+    "GSI2-SymbolIndex",
+    "GSI3-StrategyIndex",
+    "GSI4-CorrelationSnapshotIndex",
+    GSI5,
 )
 
 
@@ -42,7 +46,9 @@ def create_weights_table(client, table: str) -> bool:
     created = False
     if not _exists(client, table):
         attrs, schema = _key("PK", "SK")
-        client.create_table(TableName=table, AttributeDefinitions=attrs, KeySchema=schema, BillingMode="PAY_PER_REQUEST")
+        client.create_table(
+            TableName=table, AttributeDefinitions=attrs, KeySchema=schema, BillingMode="PAY_PER_REQUEST"
+        )
         client.get_waiter("table_exists").wait(TableName=table, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
         created = True
     status = client.describe_time_to_live(TableName=table)["TimeToLiveDescription"].get("TimeToLiveStatus")
@@ -67,7 +73,11 @@ def create_ledger_table(client, table: str, close_date_index: bool = False) -> b
         attrs += gsi_attrs
         gsis.append({"IndexName": name, "KeySchema": gsi_schema, "Projection": {"ProjectionType": "ALL"}})
     client.create_table(
-        TableName=table, AttributeDefinitions=attrs, KeySchema=schema, BillingMode="PAY_PER_REQUEST", GlobalSecondaryIndexes=gsis
+        TableName=table,
+        AttributeDefinitions=attrs,
+        KeySchema=schema,
+        BillingMode="PAY_PER_REQUEST",
+        GlobalSecondaryIndexes=gsis,
     )
     client.get_waiter("table_exists").wait(TableName=table, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
     return True
@@ -89,7 +99,11 @@ def setup_tables() -> dict[str, bool]:
     missing = [v for v in ("TRADE_LEDGER__TABLE_NAME", "STRATEGY_WEIGHTS__TABLE_NAME") if not os.environ.get(v)]
     if missing:
         raise KeyError(f"setup-tables needs {' and '.join(missing)} (the table names)")
-    made = create_tables(DynamoDBResource().get_client(), os.environ["TRADE_LEDGER__TABLE_NAME"], os.environ["STRATEGY_WEIGHTS__TABLE_NAME"])
+    made = create_tables(
+        DynamoDBResource().get_client(),
+        os.environ["TRADE_LEDGER__TABLE_NAME"],
+        os.environ["STRATEGY_WEIGHTS__TABLE_NAME"],
+    )
     for table, created in made.items():
         print(f"table {table}: {'created' if created else 'already there'}")
     return made

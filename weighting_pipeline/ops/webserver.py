@@ -9,7 +9,9 @@ import urllib.request
 def graphql(url: str, query: str, variables: dict | None = None, timeout: float = 30) -> dict:
     """POST ``query`` to ``<url>/graphql``; its ``data`` (GraphQL errors raise ``RuntimeError``)."""
     body = json.dumps({"query": query, "variables": variables or {}}).encode()
-    request = urllib.request.Request(f"{url.rstrip('/')}/graphql", data=body, headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        f"{url.rstrip('/')}/graphql", data=body, headers={"Content-Type": "application/json"}
+    )
     with urllib.request.urlopen(request, timeout=timeout) as response:
         answer = json.loads(response.read())
     if answer.get("errors"):

@@ -18,10 +18,14 @@ def print_weights(partition_key: str) -> bool:
         return False
     if is_tombstone(item):
         gone = item[TOMBSTONE]
-        print(f"Week {partition_key} was unpublished by {gone['by']} at {gone['at']} ({gone['reason']}); "
-              f"{table.table_name} holds its tombstone, and trading reads no weights for it.")
+        print(
+            f"Week {partition_key} was unpublished by {gone['by']} at {gone['at']} ({gone['reason']}); "
+            f"{table.table_name} holds its tombstone, and trading reads no weights for it."
+        )
         return False
-    print(f"\nDynamic weights for the week starting {partition_key} (valid {item['valid_from']} .. {item['valid_until']}),")
+    print(
+        f"\nDynamic weights for the week starting {partition_key} (valid {item['valid_from']} .. {item['valid_until']}),"
+    )
     print(f"read back from DynamoDB table {table.table_name}:\n")
     order = {k: i for i, k in enumerate(WeightingSettings.from_env().baseline().keys)}
     frame = items_to_frame([item])

@@ -39,7 +39,8 @@ upgrade moves it.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import dagster as dg
 import sqlalchemy.pool as db_pool
@@ -54,34 +55,64 @@ POOL_DEFAULTS = {"pool_size": 2, "max_overflow": 3, "pool_recycle": 1800}
 def pool_config() -> dict:
     """The ``pool`` block: SQLAlchemy ``QueuePool`` sizes per storage engine, and seconds before a connection is replaced."""
     return {
-        "pool_size": dg.Field(dg.IntSource, is_required=False, default_value=POOL_DEFAULTS["pool_size"],
-                              description="Connections each storage keeps open (run, event log, schedule: three storages)."),
-        "max_overflow": dg.Field(dg.IntSource, is_required=False, default_value=POOL_DEFAULTS["max_overflow"],
-                                 description="Extra connections each storage may open under load, closed when returned."),
-        "pool_recycle": dg.Field(dg.IntSource, is_required=False, default_value=POOL_DEFAULTS["pool_recycle"],
-                                 description="Seconds after which a connection is replaced on checkout."),
+        "pool_size": dg.Field(
+            dg.IntSource,
+            is_required=False,
+            default_value=POOL_DEFAULTS["pool_size"],
+            description="Connections each storage keeps open (run, event log, schedule: three storages).",
+        ),
+        "max_overflow": dg.Field(
+            dg.IntSource,
+            is_required=False,
+            default_value=POOL_DEFAULTS["max_overflow"],
+            description="Extra connections each storage may open under load, closed when returned.",
+        ),
+        "pool_recycle": dg.Field(
+            dg.IntSource,
+            is_required=False,
+            default_value=POOL_DEFAULTS["pool_recycle"],
+            description="Seconds after which a connection is replaced on checkout.",
+        ),
     }
 
 
 def pooled_engine(storage: Any, postgres_url: str, token_provider: Any, pool: Mapping[str, int]) -> None:
     """Replace ``storage``'s NullPool engine with a pooled one (pre-ping, recycle)."""
     old = getattr(storage, POSTGRES_ENGINE_ATTRIBUTE)
-    setattr(storage, POSTGRES_ENGINE_ATTRIBUTE, create_pg_engine(
-        postgres_url, token_provider, isolation_level="AUTOCOMMIT", poolclass=db_pool.QueuePool,
-        pool_size=pool["pool_size"], max_overflow=pool["max_overflow"], pool_recycle=pool["pool_recycle"], pool_pre_ping=True,
-    ))
+    setattr(
+        storage,
+        POSTGRES_ENGINE_ATTRIBUTE,
+        create_pg_engine(
+            postgres_url,
+            token_provider,
+            isolation_level="AUTOCOMMIT",
+            poolclass=db_pool.QueuePool,
+            pool_size=pool["pool_size"],
+            max_overflow=pool["max_overflow"],
+            pool_recycle=pool["pool_recycle"],
+            pool_pre_ping=True,
+        ),
+    )
     old.dispose()
 
 
 class PooledPostgresStorage(DagsterPostgresStorage):
     """``DagsterPostgresStorage`` whose run, event-log and schedule storages pool their connections."""
 
-    def __init__(self, postgres_url: str, should_autocreate_tables: bool = True, inst_data: Any = None,
-                 token_provider: Any = None, pool: Mapping[str, int] | None = None):
+    def __init__(
+        self,
+        postgres_url: str,
+        should_autocreate_tables: bool = True,
+        inst_data: Any = None,
+        token_provider: Any = None,
+        pool: Mapping[str, int] | None = None,
+    ):
         self.pool = {**POOL_DEFAULTS, **(pool or {})}
         if self.pool["pool_size"] < 2 or self.pool["max_overflow"] < 0 or self.pool["pool_recycle"] <= 0:
-            raise ValueError(f"storage pool in dagster.yaml: pool_size must be >= 2 (a run worker holds two connections of a "
-                             f"storage at once), max_overflow >= 0 and pool_recycle > 0 seconds; got {self.pool}")
+            raise ValueError(
+                f"storage pool in dagster.yaml: pool_size must be >= 2 (a run worker holds two connections of a "
+                f"storage at once), max_overflow >= 0 and pool_recycle > 0 seconds; got {self.pool}"
+            )
         super().__init__(postgres_url, should_autocreate_tables, inst_data, token_provider)
         # Runs on this storage write each output's per-week materializations as one multi-row
         # insert per batch (not on SQLite, where batches cost more than they save).
@@ -94,7 +125,7 @@ class PooledPostgresStorage(DagsterPostgresStorage):
         return {**pg_config(), "pool": dg.Field(pool_config(), is_required=False)}
 
     @classmethod
-    def from_config_value(cls, inst_data: Any, config_value: Mapping[str, Any]) -> "PooledPostgresStorage":
+    def from_config_value(cls, inst_data: Any, config_value: Mapping[str, Any]) -> PooledPostgresStorage:
         return cls(
             postgres_url=pg_url_from_config(config_value),
             should_autocreate_tables=config_value.get("should_autocreate_tables", True),

@@ -37,8 +37,17 @@ def _iso(ts: pd.Timestamp) -> str:
     return ts.isoformat()
 
 
-PROVENANCE_TEXT = ("baseline_file", "baseline_sha256", "baseline_uri", "baseline_version", "package_version", "lock_sha256", "code_version",
-                   "ledger_index", "weights_sha256")
+PROVENANCE_TEXT = (
+    "baseline_file",
+    "baseline_sha256",
+    "baseline_uri",
+    "baseline_version",
+    "package_version",
+    "lock_sha256",
+    "code_version",
+    "ledger_index",
+    "weights_sha256",
+)
 
 
 def expiry(written_at: pd.Timestamp, valid_until: pd.Timestamp, ttl_days: int) -> int:
@@ -46,12 +55,16 @@ def expiry(written_at: pd.Timestamp, valid_until: pd.Timestamp, ttl_days: int) -
     return int(math.ceil((max(written_at, valid_until) + pd.Timedelta(days=ttl_days)).timestamp()))
 
 
-def week_items(weekly: WeeklyWeights, weeks: WeekWindows, *, written_at: pd.Timestamp, ttl_days: int) -> list[dict[str, Any]]:
+def week_items(
+    weekly: WeeklyWeights, weeks: WeekWindows, *, written_at: pd.Timestamp, ttl_days: int
+) -> list[dict[str, Any]]:
     """Items (Python types, Decimal numbers) for each week of ``weekly``."""
     items = []
     started = to_decimal(weekly.run_started_at)
     by_week = {str(k): rows for k, rows in weekly.frame.groupby("partition_key", observed=True, sort=False)}
-    for key, valid_from, valid_until, window_start in zip(weeks.keys, weeks.ends, weeks.valid_until, weeks.window_starts):
+    for key, valid_from, valid_until, window_start in zip(
+        weeks.keys, weeks.ends, weeks.valid_until, weeks.window_starts
+    ):
         rows = by_week[key]
         provenance = weekly.provenance[key]
         strategies = [str(s) for s in rows["strategy"]]
@@ -72,9 +85,7 @@ def week_items(weekly: WeeklyWeights, weeks: WeekWindows, *, written_at: pd.Time
                 "target_weights": {s: to_decimal(v) for s, v in zip(strategies, rows["target_weight"])},
                 "multipliers": {s: to_decimal(v) for s, v in zip(strategies, rows["multiplier"])},
                 "baseline_allocations": {s: to_decimal(v) for s, v in zip(strategies, rows["baseline"])},
-                "sharpe_ratios": {
-                    s: to_decimal(v) for s, v, q in zip(strategies, rows["sharpe"], qualified) if q
-                },
+                "sharpe_ratios": {s: to_decimal(v) for s, v, q in zip(strategies, rows["sharpe"], qualified) if q},
                 # What the multipliers mapped: the score's name and each qualified strategy's value.
                 "score": weekly.params.score,
                 "scores": {s: to_decimal(v) for s, v, q in zip(strategies, rows["score"], qualified) if q},
@@ -83,9 +94,16 @@ def week_items(weekly: WeeklyWeights, weeks: WeekWindows, *, written_at: pd.Time
                 },
                 "parameters": {k: v if isinstance(v, str) else to_decimal(v) for k, v in provenance.parameters.items()},
                 **{name: getattr(provenance, name) for name in PROVENANCE_TEXT},
-                **({"market_data": {"bucket": str(provenance.market_data.get("bucket", "")),
-                                    "bars": {str(k): str(v) for k, v in provenance.market_data.get("bars", {}).items()}}}
-                   if provenance.market_data else {}),
+                **(
+                    {
+                        "market_data": {
+                            "bucket": str(provenance.market_data.get("bucket", "")),
+                            "bars": {str(k): str(v) for k, v in provenance.market_data.get("bars", {}).items()},
+                        }
+                    }
+                    if provenance.market_data
+                    else {}
+                ),
                 "ttl": expiry(written_at, valid_until, ttl_days),
             }
         )
@@ -100,7 +118,15 @@ def is_live(item: dict[str, Any] | None) -> bool:
     return item is not None and not is_tombstone(item)
 
 
-def tombstone(key: str, *, by: str, reason: str, at: pd.Timestamp, replaced: dict[str, Any] | None, ttl_days: int = DEFAULT_TTL_DAYS) -> dict[str, Any]:
+def tombstone(
+    key: str,
+    *,
+    by: str,
+    reason: str,
+    at: pd.Timestamp,
+    replaced: dict[str, Any] | None,
+    ttl_days: int = DEFAULT_TTL_DAYS,
+) -> dict[str, Any]:
     """The item that takes week ``key``'s place when it is unpublished at ``at`` (UTC).
 
     ``replaced`` is the stored item (Python types) it replaces, or None. Its

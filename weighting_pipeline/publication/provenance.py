@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import re
 import sys
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
 from weighting_pipeline.publication.weights_hash import weights_sha256_or_none
 
@@ -88,7 +89,7 @@ class Provenance:
         return out
 
 
-def week_weights(frame: "pd.DataFrame") -> dict[str, dict[str, float]]:
+def week_weights(frame: pd.DataFrame) -> dict[str, dict[str, float]]:
     """Week -> {strategy: weight} of a weights frame (``core.weights.WEIGHT_COLUMNS``)."""
     return {
         str(k): {str(s): float(w) for s, w in zip(rows["strategy"], rows["weight"])}
@@ -107,12 +108,12 @@ class WeeklyWeights:
     epoch seconds UTC: a stored week is replaced only by a run started no
     earlier than the one that wrote it."""
 
-    frame: "pd.DataFrame"
-    baseline: "Baseline"
-    params: "WeightingParams"
+    frame: pd.DataFrame
+    baseline: Baseline
+    params: WeightingParams
     provenance: Mapping[str, Provenance]
     run_started_at: float
-    decisions: Mapping[str, "Decision"] = field(default_factory=dict)
+    decisions: Mapping[str, Decision] = field(default_factory=dict)
 
     def to_publish(self, keys: list[str]) -> list[str]:
         """The weeks of ``keys`` the IO manager writes."""
@@ -121,16 +122,16 @@ class WeeklyWeights:
     @classmethod
     def build(
         cls,
-        frame: "pd.DataFrame",
-        baseline: "Baseline",
-        params: "WeightingParams",
+        frame: pd.DataFrame,
+        baseline: Baseline,
+        params: WeightingParams,
         *,
         run_id: str,
         run_started_at: float,
         code_version: str,
         ledger_index: Mapping[str, str],
         market_data: Mapping[str, Mapping[str, Any]] | None = None,
-    ) -> "WeeklyWeights":
+    ) -> WeeklyWeights:
         """Weights with each week's provenance; ``ledger_index`` maps week ->
         index its lots were read through ("unknown" where absent); ``market_data``
         week -> the bars it was marked with (``RETURN_BASIS=market``)."""

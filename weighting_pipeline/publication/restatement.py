@@ -8,13 +8,22 @@ ledger's lots changed.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from weighting_pipeline.publication.weights_hash import weights_sha256_or_none
 
 # Fields a restatement compares: what changes the numbers, not who ran them or when.
-COMPARED_FIELDS = ("parameters", "baseline_sha256", "code_version", "ledger_index", "package_version", "lock_sha256", "market_data")
+COMPARED_FIELDS = (
+    "parameters",
+    "baseline_sha256",
+    "code_version",
+    "ledger_index",
+    "package_version",
+    "lock_sha256",
+    "market_data",
+)
 
 
 def differing_fields(new: Mapping[str, Any], old: Mapping[str, Any]) -> list[str]:
@@ -74,7 +83,9 @@ class Restatement:
         why = ", ".join(self.differing) if self.differing else "no provenance field: the ledger's lots changed"
         if self.status == IDENTICAL:
             return f"identical to run {self.earlier_run_id}" + (f" (though {why} differ)" if self.differing else "")
-        names = ", ".join(s for s, _, _ in self.moved[:5]) + (f" and {len(self.moved) - 5} more" if len(self.moved) > 5 else "")
+        names = ", ".join(s for s, _, _ in self.moved[:5]) + (
+            f" and {len(self.moved) - 5} more" if len(self.moved) > 5 else ""
+        )
         return f"restated: largest change {100 * self.largest_change:.4f} pp ({names}); differs: {why}"
 
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from typing import Mapping
+from collections.abc import Mapping
 
 CANONICAL_WEIGHTS = (
     "UTF-8 JSON object of strategy -> weight, keys sorted, no whitespace (separators ',' and ':'), "
     "each weight a JSON number written as Python's repr of the float (the shortest decimal that "
-    "round-trips), e.g. {\"a.clj\":0.25,\"b.clj\":0.75}"
+    'round-trips), e.g. {"a.clj":0.25,"b.clj":0.75}'
 )
 
 

@@ -27,7 +27,7 @@ def _from_s3(uri: str) -> Baseline:
     import boto3
     from botocore.exceptions import BotoCoreError, ClientError
 
-    bucket, _, key = uri[len(S3):].partition("/")
+    bucket, _, key = uri[len(S3) :].partition("/")
     if not bucket or not key:
         raise BaselineConfigError(f"STRATEGY_CONFIG__PATH={uri!r}: expected s3://<bucket>/<key>")
     try:
@@ -35,7 +35,11 @@ def _from_s3(uri: str) -> Baseline:
         data = got["Body"].read()
     except ClientError as exc:
         error = exc.response.get("Error", {})
-        problem = "baseline config object not found" if error.get("Code") in ("NoSuchKey", "NoSuchBucket", "404") else "cannot read baseline config"
+        problem = (
+            "baseline config object not found"
+            if error.get("Code") in ("NoSuchKey", "NoSuchBucket", "404")
+            else "cannot read baseline config"
+        )
         raise BaselineConfigError(f"{uri}: {problem} ({error.get('Code')}: {error.get('Message')})") from None
     except BotoCoreError as exc:
         raise BaselineConfigError(f"{uri}: cannot reach S3 ({exc})") from None

@@ -34,8 +34,15 @@ from weighting_pipeline.core.lots import ENTRY_SEQ, EXIT_COLUMNS, LOT_COLUMNS, Q
 _HAS_OFFSET = re.compile(r"(Z|[+-]\d{2}:?\d{2})$")
 EXAMPLES_PER_REASON = 5
 PROJECTED = (
-    "lot_id", "strategy_name", "symbol", "entry_timestamp", "entry_qty",
-    "entry_price", "is_open", "exit_records", "fully_closed_at",
+    "lot_id",
+    "strategy_name",
+    "symbol",
+    "entry_timestamp",
+    "entry_qty",
+    "entry_price",
+    "is_open",
+    "exit_records",
+    "fully_closed_at",
 )
 # Aliased, so no attribute name can collide with a DynamoDB reserved word.
 PROJECTION = ", ".join(f"#p{i}" for i in range(len(PROJECTED)))
@@ -66,7 +73,7 @@ class ParseReport:
     def skipped_total(self) -> int:
         return sum(self.skipped.values())
 
-    def merge(self, other: "ParseReport") -> None:
+    def merge(self, other: ParseReport) -> None:
         self.items += other.items
         self.skipped.update(other.skipped)
         self.foreign_strategies.update(other.foreign_strategies)
@@ -121,8 +128,17 @@ class Columns:
 _ENTRY_COLUMNS = ("lot_id", "strategy", "symbol", "entry_timestamp", "fully_closed_at", "entry_qty", "entry_price")
 
 
-def _add_entry(entries: dict[str, list], lot_id: str, key: str, symbol: str, entry: str | None, closed: str | None,
-               qty: float, price: float, item: int) -> None:
+def _add_entry(
+    entries: dict[str, list],
+    lot_id: str,
+    key: str,
+    symbol: str,
+    entry: str | None,
+    closed: str | None,
+    qty: float,
+    price: float,
+    item: int,
+) -> None:
     for column, value in zip((*_ENTRY_COLUMNS, "item"), (lot_id, key, symbol, entry, closed, qty, price, item)):
         entries[column].append(value)
 
@@ -140,7 +156,12 @@ def _last_exit_time(item: dict) -> str | None:
 
 
 def parse_items(
-    items: list[dict], expected_stem: str, key: str, report: ParseReport, cols: Columns | None = None, open_lots: bool = False
+    items: list[dict],
+    expected_stem: str,
+    key: str,
+    report: ParseReport,
+    cols: Columns | None = None,
+    open_lots: bool = False,
 ) -> Columns:
     """Validate wire items of one strategy's index partition, appending the
     usable ones to ``cols`` (new column lists if None), which it returns.
@@ -160,7 +181,9 @@ def parse_items(
         place = _last_exit_time(item) if open_lots else closed  # where a skip is counted in time
         lot_id = _s(item, "lot_id")
         if not lot_id:
-            report.skip("lot_id missing or not a string", f"<item {report.items}: {_describe(item.get('lot_id'))}>", place)
+            report.skip(
+                "lot_id missing or not a string", f"<item {report.items}: {_describe(item.get('lot_id'))}>", place
+            )
             continue
         name = _s(item, "strategy_name")
         if name is None:
@@ -260,7 +283,9 @@ def parse_items(
 
 
 def _times(values) -> pd.Series:
-    return pd.to_datetime(pd.Series(values, dtype="object"), utc=True, format="ISO8601", errors="coerce").dt.as_unit("ns")
+    return pd.to_datetime(pd.Series(values, dtype="object"), utc=True, format="ISO8601", errors="coerce").dt.as_unit(
+        "ns"
+    )
 
 
 def to_frame(cols: Columns, report: ParseReport, now: pd.Timestamp) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -269,7 +294,9 @@ def to_frame(cols: Columns, report: ParseReport, now: pd.Timestamp) -> tuple[pd.
     return lots, exits
 
 
-def to_frames(cols: Columns, report: ParseReport, now: pd.Timestamp, positions: bool = True) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+def to_frames(
+    cols: Columns, report: ParseReport, now: pd.Timestamp, positions: bool = True
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Column lists -> typed ``(lots, exits, positions)`` frames; a lot with a bad
     timestamp, or a copy of a lot id already seen, is skipped with all its rows.
 
@@ -282,7 +309,11 @@ def to_frames(cols: Columns, report: ParseReport, now: pd.Timestamp, positions: 
         return empty_lots(), empty_exits(), empty_exits()
     lots, exits, entries = pd.DataFrame(cols.lots), pd.DataFrame(cols.exits), pd.DataFrame(cols.entries)
     closed, entry = _times(lots["fully_closed_at"]), _times(lots["entry_timestamp"])
-    x_entry, x_time, x_closed = _times(exits["entry_timestamp"]), _times(exits["exit_timestamp"]), _times(exits["fully_closed_at"])
+    x_entry, x_time, x_closed = (
+        _times(exits["entry_timestamp"]),
+        _times(exits["exit_timestamp"]),
+        _times(exits["fully_closed_at"]),
+    )
     e_entry = _times(entries["entry_timestamp"])
     checks = [  # (rows of lots, exits or entries, bad mask, reason), in the order a lot is judged
         ("lots", closed.isna(), "fully_closed_at is not an ISO-8601 time"),
@@ -319,15 +350,26 @@ def to_frames(cols: Columns, report: ParseReport, now: pd.Timestamp, positions: 
         bad.add(item)
         report.skip("duplicate lot_id (kept the first)", lot_id, raw)
     lots = lots.assign(fully_closed_at=closed, entry_timestamp=entry)[~lots["item"].isin(bad).to_numpy()]
-    exits = exits.assign(entry_timestamp=x_entry, exit_timestamp=x_time, fully_closed_at=x_closed)[~exits["item"].isin(bad).to_numpy()]
-    entries = entries.assign(entry_timestamp=e_entry, fully_closed_at=_times(entries["fully_closed_at"]))[~entries["item"].isin(bad).to_numpy()]
+    exits = exits.assign(entry_timestamp=x_entry, exit_timestamp=x_time, fully_closed_at=x_closed)[
+        ~exits["item"].isin(bad).to_numpy()
+    ]
+    entries = entries.assign(entry_timestamp=e_entry, fully_closed_at=_times(entries["fully_closed_at"]))[
+        ~entries["item"].isin(bad).to_numpy()
+    ]
     exits = exits.drop(columns="item").astype(EXIT_COLUMNS).reset_index(drop=True)
     lots = lots.drop(columns="item").astype(LOT_COLUMNS).reset_index(drop=True)
     if not positions:
         return lots, exits, empty_exits()
-    entry_rows = entries.drop(columns="item").assign(
-        exit_timestamp=pd.Series(pd.NaT, index=entries.index, dtype="datetime64[ns, UTC]"), exit_seq=ENTRY_SEQ, exit_qty=0.0, realized_pnl=0.0,
-    )[list(EXIT_COLUMNS)].astype(EXIT_COLUMNS)
+    entry_rows = (
+        entries.drop(columns="item")
+        .assign(
+            exit_timestamp=pd.Series(pd.NaT, index=entries.index, dtype="datetime64[ns, UTC]"),
+            exit_seq=ENTRY_SEQ,
+            exit_qty=0.0,
+            realized_pnl=0.0,
+        )[list(EXIT_COLUMNS)]
+        .astype(EXIT_COLUMNS)
+    )
     return (
         lots,
         exits,
@@ -376,7 +418,11 @@ def skips_by_week(report: ParseReport, weeks: WeekWindows) -> list[WeekSkips]:
     out = []
     for a, b in zip(lo, hi):
         rows = np.concatenate([np.arange(a, b), unplaced])
-        counts = Counter({reasons[c]: int(n) for c, n in enumerate(np.bincount(code[rows], minlength=len(reasons))) if n})
-        examples = {reasons[c]: list(lot_ids[rows[code[rows] == c][:EXAMPLES_PER_REASON]]) for c in np.unique(code[rows])}
+        counts = Counter(
+            {reasons[c]: int(n) for c, n in enumerate(np.bincount(code[rows], minlength=len(reasons))) if n}
+        )
+        examples = {
+            reasons[c]: list(lot_ids[rows[code[rows] == c][:EXAMPLES_PER_REASON]]) for c in np.unique(code[rows])
+        }
         out.append(WeekSkips(counts, examples))
     return out

@@ -33,7 +33,7 @@ from __future__ import annotations
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Literal, Optional
+from typing import Literal
 
 import dagster as dg
 import orjson
@@ -43,7 +43,14 @@ from pydantic import Field
 from weighting_pipeline.core.deployed import held_in
 from weighting_pipeline.core.lots import PNL_DATES, canonical_order, empty_exits, empty_lots, in_window
 from weighting_pipeline.resources.dynamodb import DynamoDBResource
-from weighting_pipeline.resources.ledger_items import PROJECTION, PROJECTION_NAMES, ParseReport, new_columns, parse_items, to_frames
+from weighting_pipeline.resources.ledger_items import (
+    PROJECTION,
+    PROJECTION_NAMES,
+    ParseReport,
+    new_columns,
+    parse_items,
+    to_frames,
+)
 from weighting_pipeline.resources.table_schema import GSI5, GSI7, TableSchemaError, describe, require_keys
 
 _PAD = pd.Timedelta(days=1)
@@ -88,7 +95,9 @@ class LedgerRead:
             raise ValueError(f"pnl_date must be one of {', '.join(PNL_DATES)}, got {pnl_date!r}")
         if return_basis in ("deployed", "market"):
             if self.positions is None:
-                raise ValueError(f"return_basis={return_basis} computes from positions, but this read did not ask for them (positions=False)")
+                raise ValueError(
+                    f"return_basis={return_basis} computes from positions, but this read did not ask for them (positions=False)"
+                )
             return self.positions
         return self.lots if pnl_date == "close" else self.exits
 
@@ -99,14 +108,18 @@ class LedgerReader(dg.ConfigurableResource):
     dynamodb: DynamoDBResource
     table_name: str = Field(description="The trade-ledger table (TRADE_LEDGER__TABLE_NAME).")
     max_workers: int = Field(default=4, description="Strategies queried in parallel.")
-    page_size: Optional[int] = Field(default=None, description="Items per Query page (default: DynamoDB's 1 MB pages).")
+    page_size: int | None = Field(default=None, description="Items per Query page (default: DynamoDB's 1 MB pages).")
     index: Literal["auto", "GSI5", "GSI7"] = Field(
         default="auto",
         description="auto: GSI7 if the table has it, else GSI5. GSI7 is sparse: only lots carrying GSI7PK/GSI7SK are in it.",
     )
 
     def read_lots(
-        self, stems: dict[str, str], start: pd.Timestamp, end: pd.Timestamp, now: pd.Timestamp | None = None,
+        self,
+        stems: dict[str, str],
+        start: pd.Timestamp,
+        end: pd.Timestamp,
+        now: pd.Timestamp | None = None,
         positions: bool = False,
     ) -> LedgerRead:
         """The strategies ``stems`` (ledger name -> baseline key): lots with
@@ -124,10 +137,14 @@ class LedgerReader(dg.ConfigurableResource):
         index = {"GSI5": GSI5, "GSI7": GSI7}.get(self.index) or (GSI7 if GSI7 in indexes else GSI5)
         for name in {index, GSI5}:  # open lots are only ever on GSI5
             if name not in indexes:
-                raise TableSchemaError(f"ledger table {self.table_name!r} has no index {name} (it has {sorted(indexes)})")
+                raise TableSchemaError(
+                    f"ledger table {self.table_name!r} has no index {name} (it has {sorted(indexes)})"
+                )
             prefix = name[:4]
             require_keys(
-                indexes[name], table["AttributeDefinitions"], [(f"{prefix}PK", "HASH"), (f"{prefix}SK", "RANGE")],
+                indexes[name],
+                table["AttributeDefinitions"],
+                [(f"{prefix}PK", "HASH"), (f"{prefix}SK", "RANGE")],
                 f"index {name} of ledger table {self.table_name!r}",
             )
         lo, hi = _iso(start - _PAD), _iso(end + _PAD)
@@ -171,16 +188,24 @@ class LedgerReader(dg.ConfigurableResource):
         held = _concat(position_frames, empty_exits(), categories)
         # The same lot id under two strategies is ambiguous: keep neither.
         rows = pd.concat([exits, held]) if positions else exits
-        owners = pd.concat([lots[["lot_id", "strategy"]], rows[["lot_id", "strategy", "fully_closed_at"]]]).drop_duplicates(["lot_id", "strategy"])
+        owners = pd.concat(
+            [lots[["lot_id", "strategy"]], rows[["lot_id", "strategy", "fully_closed_at"]]]
+        ).drop_duplicates(["lot_id", "strategy"])
         clash = owners.loc[owners["lot_id"].duplicated(keep=False)]
         for row in clash.drop_duplicates("lot_id").itertuples():
-            report.skip("lot_id appears under two strategies", row.lot_id, None if pd.isna(row.fully_closed_at) else row.fully_closed_at.isoformat())
+            report.skip(
+                "lot_id appears under two strategies",
+                row.lot_id,
+                None if pd.isna(row.fully_closed_at) else row.fully_closed_at.isoformat(),
+            )
         ambiguous = set(clash["lot_id"])
         lots, exits, held = (f[~f["lot_id"].isin(ambiguous).to_numpy()] for f in (lots, exits, held))
         lots = canonical_order(lots[in_window(lots, start, end)])
         exits = canonical_order(exits[in_window(exits, start, end)])
         held = held_in(held, start, end) if positions else None
-        return LedgerRead(lots, exits, held, report, pages, scanned, time.perf_counter() - began, retries, start, end, index)
+        return LedgerRead(
+            lots, exits, held, report, pages, scanned, time.perf_counter() - began, retries, start, end, index
+        )
 
 
 def _concat(frames: list[pd.DataFrame], empty: pd.DataFrame, categories: pd.CategoricalDtype) -> pd.DataFrame:
@@ -207,7 +232,13 @@ def _queries(index: str, stem: str, lo: str, hi: str, unsold: bool = False) -> l
             "IndexName": GSI7,
             "KeyConditionExpression": "GSI7PK = :pk AND GSI7SK >= :lo",
             "FilterExpression": f"#closed <= :hi OR #entry < :hi OR {unreadable_entry}",
-            "ExpressionAttributeValues": {":pk": pk, ":lo": {"S": lo}, ":hi": {"S": hi}, ":s": {"S": "S"}, ":century": {"S": "20"}},
+            "ExpressionAttributeValues": {
+                ":pk": pk,
+                ":lo": {"S": lo},
+                ":hi": {"S": hi},
+                ":s": {"S": "S"},
+                ":century": {"S": "20"},
+            },
         }
     else:
         closed = {
@@ -218,7 +249,12 @@ def _queries(index: str, stem: str, lo: str, hi: str, unsold: bool = False) -> l
                 "OR attribute_not_exists(#closed) OR NOT attribute_type(#closed, :s) OR NOT begins_with(#closed, :century)"
             ),
             "ExpressionAttributeValues": {
-                ":pk": pk, ":closed": {"S": "CLOSED#"}, ":lo": {"S": lo}, ":hi": {"S": hi}, ":s": {"S": "S"}, ":century": {"S": "20"},
+                ":pk": pk,
+                ":closed": {"S": "CLOSED#"},
+                ":lo": {"S": lo},
+                ":hi": {"S": hi},
+                ":s": {"S": "S"},
+                ":century": {"S": "20"},
             },
         }
     closed["ExpressionAttributeNames"] = names
@@ -226,7 +262,13 @@ def _queries(index: str, stem: str, lo: str, hi: str, unsold: bool = False) -> l
         "IndexName": GSI5,
         "KeyConditionExpression": "GSI5PK = :pk AND begins_with(GSI5SK, :open)",
         "FilterExpression": f"#entry < :hi OR {unreadable_entry}",
-        "ExpressionAttributeValues": {":pk": pk, ":open": {"S": "OPEN#"}, ":hi": {"S": hi}, ":s": {"S": "S"}, ":century": {"S": "20"}},
+        "ExpressionAttributeValues": {
+            ":pk": pk,
+            ":open": {"S": "OPEN#"},
+            ":hi": {"S": hi},
+            ":s": {"S": "S"},
+            ":century": {"S": "20"},
+        },
         "ExpressionAttributeNames": {"#entry": "entry_timestamp"},
     }
     if not unsold:

@@ -11,7 +11,6 @@ ETag so a week can say which bars it was computed from.
 from __future__ import annotations
 
 import io
-from typing import Optional
 
 import dagster as dg
 import pandas as pd
@@ -27,7 +26,7 @@ BARS_BUCKET, BARS_READ = "market_data_bucket", "bars_read"  # metadata entries n
 class MarketData(ResourceWithBoto3Configuration):
     """Daily bars from trading's market-data bucket (``MARKET_DATA_BUCKET``)."""
 
-    bucket: Optional[str] = None
+    bucket: str | None = None
 
     _frames: dict = PrivateAttr(default_factory=dict)
     _etags: dict = PrivateAttr(default_factory=dict)
@@ -41,15 +40,22 @@ class MarketData(ResourceWithBoto3Configuration):
 
         session = boto3.session.Session(profile_name=self.profile_name, region_name=self.region_name)
         return session.client(
-            "s3", endpoint_url=self.endpoint_url, use_ssl=self.use_ssl, verify=self.verify,
-            aws_access_key_id=self.aws_access_key_id, aws_secret_access_key=self.aws_secret_access_key,
-            aws_session_token=self.aws_session_token, config=construct_boto_client_retry_config(self.max_attempts),
+            "s3",
+            endpoint_url=self.endpoint_url,
+            use_ssl=self.use_ssl,
+            verify=self.verify,
+            aws_access_key_id=self.aws_access_key_id,
+            aws_secret_access_key=self.aws_secret_access_key,
+            aws_session_token=self.aws_session_token,
+            config=construct_boto_client_retry_config(self.max_attempts),
         )
 
     def require_bucket(self) -> str:
         if not self.bucket:
-            raise MarketDataError(f"RETURN_BASIS=market reads trading's daily bars, but {BUCKET_ENV} is not set "
-                                  "(the bucket trading's MarketDataStore writes <SYMBOL>/daily.parquet to)")
+            raise MarketDataError(
+                f"RETURN_BASIS=market reads trading's daily bars, but {BUCKET_ENV} is not set "
+                "(the bucket trading's MarketDataStore writes <SYMBOL>/daily.parquet to)"
+            )
         return self.bucket
 
     def bars(self, symbols: list[str], first_day: int, last_day: int) -> Bars:
@@ -73,7 +79,9 @@ class MarketData(ResourceWithBoto3Configuration):
             try:
                 frame = pd.read_parquet(io.BytesIO(response["Body"].read()), columns=["timestamp", "close"])
             except Exception as exc:  # noqa: BLE001
-                raise MarketDataError(f"s3://{bucket}/{key} is not a daily-bars Parquet file with timestamp and close: {exc}") from exc
+                raise MarketDataError(
+                    f"s3://{bucket}/{key} is not a daily-bars Parquet file with timestamp and close: {exc}"
+                ) from exc
             self._frames[symbol] = frame
             self._etags[key] = str(response.get("ETag", "")).strip('"')
         return Bars.from_frames({s: f for s in symbols if (f := self._frames.get(s)) is not None}, first_day, last_day)

@@ -19,7 +19,6 @@ import json
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Optional
 
 import dagster as dg
 import numpy as np
@@ -41,8 +40,11 @@ def computation_key(parameters: dict, baseline_sha256: str, code_version: str) -
     """What an intermediate was computed with, as a short hex digest: the first
     ``COMPUTATION_KEY_LENGTH`` hex digits of SHA-256 over the parameters (JSON, sorted
     keys), the baseline file's SHA-256 and the asset's code version."""
-    text = json.dumps({"parameters": parameters, "baseline_sha256": baseline_sha256, "code_version": code_version},
-                      sort_keys=True, separators=(",", ":"))
+    text = json.dumps(
+        {"parameters": parameters, "baseline_sha256": baseline_sha256, "code_version": code_version},
+        sort_keys=True,
+        separators=(",", ":"),
+    )
     return hashlib.sha256(text.encode()).hexdigest()[:COMPUTATION_KEY_LENGTH]
 
 
@@ -69,21 +71,25 @@ class PartitionedParquetIOManager(dg.ConfigurableIOManager):
     reaches this manager too); ``code_versions`` maps each asset's name to its code version.
     """
 
-    base_path: Optional[str] = Field(
+    base_path: str | None = Field(
         default=None,
         description="Local folder or s3://bucket/prefix; defaults to <DAGSTER_HOME storage>/weighting_pipeline.",
     )
     settings: WeightingSettings
-    code_versions: dict[str, str] = Field(default_factory=dict, description="Asset name -> code version, part of each file's computation key.")
+    code_versions: dict[str, str] = Field(
+        default_factory=dict, description="Asset name -> code version, part of each file's computation key."
+    )
 
-    _fs: Optional[pafs.FileSystem] = PrivateAttr(default=None)
-    _resolved_root: Optional[str] = PrivateAttr(default=None)
+    _fs: pafs.FileSystem | None = PrivateAttr(default=None)
+    _resolved_root: str | None = PrivateAttr(default=None)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         if self.base_path:
             self._fs, self._resolved_root = open_base_path(self.base_path)
         elif context.instance is not None:
-            self._fs, self._resolved_root = open_base_path(str(Path(context.instance.storage_directory()) / "weighting_pipeline"))
+            self._fs, self._resolved_root = open_base_path(
+                str(Path(context.instance.storage_directory()) / "weighting_pipeline")
+            )
 
     @property
     def _remote(self) -> bool:
@@ -103,7 +109,9 @@ class PartitionedParquetIOManager(dg.ConfigurableIOManager):
         name = asset_key.to_user_string()
         if name not in self.code_versions:
             raise KeyError(f"intermediate_io_manager has no code version for asset {name!r}; add it to code_versions")
-        return computation_key(self.settings.params().as_dict(), self.settings.baseline().sha256, self.code_versions[name])
+        return computation_key(
+            self.settings.params().as_dict(), self.settings.baseline().sha256, self.code_versions[name]
+        )
 
     def _folder(self, asset_key: dg.AssetKey) -> str:
         return "/".join([self._root(), *asset_key.path])
@@ -167,7 +175,9 @@ class PartitionedParquetIOManager(dg.ConfigurableIOManager):
             self._store(self._path(context.asset_key, keys[i], key), buffer.getvalue())
 
         self._each(store, range(len(keys)))
-        context.add_output_metadata({"computation_key": key, "stored_under": "/".join([self._where(), *context.asset_key.path, key])})
+        context.add_output_metadata(
+            {"computation_key": key, "stored_under": "/".join([self._where(), *context.asset_key.path, key])}
+        )
 
     def _each(self, fn, items) -> list:
         if self._remote and len(items) > 1:
@@ -197,7 +207,9 @@ class PartitionedParquetIOManager(dg.ConfigurableIOManager):
             raise self._missing_error(context.asset_key, key, missing)
         tables = self._each(lambda p: pq.read_table(p, filesystem=self._fs), paths)
         position = tables[0].schema.get_field_index("partition_key")
-        frame = pa.concat_tables([t.drop_columns("partition_key") for t in tables], promote_options="default").to_pandas()
+        frame = pa.concat_tables(
+            [t.drop_columns("partition_key") for t in tables], promote_options="default"
+        ).to_pandas()
         week = np.repeat(np.arange(len(keys)), [t.num_rows for t in tables])
         frame.insert(position, "partition_key", pd.Categorical.from_codes(week, categories=keys))
         return frame
@@ -206,7 +218,9 @@ class PartitionedParquetIOManager(dg.ConfigurableIOManager):
         name = asset_key.to_user_string()
         elsewhere = self._stored_elsewhere(asset_key, missing)
         if not elsewhere:
-            return FileNotFoundError(f"{name} has no stored data for weeks {missing} under {self._where()}; materialize them first")
+            return FileNotFoundError(
+                f"{name} has no stored data for weeks {missing} under {self._where()}; materialize them first"
+            )
         stale = sorted(elsewhere)
         others = sorted({k for ks in elsewhere.values() for k in ks})
         return FileNotFoundError(

@@ -11,7 +11,6 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-
 # The trade ledger's indexes the reader queries (owned by the trading system's stack).
 GSI5 = "GSI5-StrategyLotsIndex"  # GSI5PK = STRATEGY_LOTS#<name>, GSI5SK = CLOSED#<symbol>#<entry time>
 GSI7 = "GSI7-StrategyClosedAtIndex"  # GSI7PK = STRATEGY_LOTS#<name>, GSI7SK = fully_closed_at
@@ -27,7 +26,9 @@ def describe(client, table: str, setting: str) -> dict[str, Any]:
         return client.describe_table(TableName=table)["Table"]
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
-            raise TableSchemaError(f"table {table!r} ({setting}) does not exist at {client.meta.endpoint_url}") from None
+            raise TableSchemaError(
+                f"table {table!r} ({setting}) does not exist at {client.meta.endpoint_url}"
+            ) from None
         raise
 
 

@@ -15,12 +15,12 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field
 
+from weighting_pipeline.assets.common import week_span
 from weighting_pipeline.core.calendar import WeekWindows
 from weighting_pipeline.core.invariants import blocking_invariants
+from weighting_pipeline.publication.item import TOMBSTONE, is_tombstone, items_to_frame, to_decimal, week_items
 from weighting_pipeline.publication.provenance import WeeklyWeights, week_weights
 from weighting_pipeline.publication.weights_hash import weights_sha256_or_none
-from weighting_pipeline.assets.common import week_span
-from weighting_pipeline.publication.item import TOMBSTONE, is_tombstone, items_to_frame, to_decimal, week_items
 from weighting_pipeline.resources.weights_table import WeightsTable, WriteResult, to_wire
 from weighting_pipeline_reader.item import ItemError, check_weights
 
@@ -102,7 +102,9 @@ class DynamoDBWeightsIOManager(dg.ConfigurableIOManager):
             )
         held = [k for k in keys if k not in publish]
         if held:
-            context.log.warning(f"Not written to {self.table.table_name}: weeks {held} ({obj.decisions[held[0]].reason})")
+            context.log.warning(
+                f"Not written to {self.table.table_name}: weeks {held} ({obj.decisions[held[0]].reason})"
+            )
         context.add_output_metadata(
             {
                 "table": self.table.table_name,

@@ -11,9 +11,9 @@ import dagster as dg
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from pydantic import Field
 
+from weighting_pipeline.publication.item import PK
 from weighting_pipeline.resources.dynamodb import DynamoDBResource
 from weighting_pipeline.resources.table_schema import describe, require_keys
-from weighting_pipeline.publication.item import PK
 
 # A week is replaced only by a run started no earlier than the one that wrote it
 # (or by anything, over an item from before run_started_at existed).
@@ -61,10 +61,12 @@ class WeightsTable(dg.ConfigurableResource):
 
     dynamodb: DynamoDBResource
     table_name: str = Field(description="The strategy-weights table (STRATEGY_WEIGHTS__TABLE_NAME).")
-    write_concurrency: int = Field(default=8, gt=0, description="PutItem requests in flight at once when writing many weeks.")
+    write_concurrency: int = Field(
+        default=8, gt=0, description="PutItem requests in flight at once when writing many weeks."
+    )
 
     @classmethod
-    def from_env(cls) -> "WeightsTable":
+    def from_env(cls) -> WeightsTable:
         """The table STRATEGY_WEIGHTS__TABLE_NAME names, through the standard AWS chain (operator commands)."""
         return cls(dynamodb=DynamoDBResource(), table_name=os.environ["STRATEGY_WEIGHTS__TABLE_NAME"])
 
@@ -72,7 +74,12 @@ class WeightsTable(dg.ConfigurableResource):
         """Fail with ``TableSchemaError`` unless the table exists keyed PK (hash) / SK (range)."""
         client = client or self.dynamodb.get_client()
         table = describe(client, self.table_name, "STRATEGY_WEIGHTS__TABLE_NAME")
-        require_keys(table["KeySchema"], table["AttributeDefinitions"], [("PK", "HASH"), ("SK", "RANGE")], f"weights table {self.table_name!r}")
+        require_keys(
+            table["KeySchema"],
+            table["AttributeDefinitions"],
+            [("PK", "HASH"), ("SK", "RANGE")],
+            f"weights table {self.table_name!r}",
+        )
 
     def get_week(self, partition_key: str, client=None) -> dict[str, Any] | None:
         """The stored item of a week (Python types, Decimal numbers), tombstones included, or None."""

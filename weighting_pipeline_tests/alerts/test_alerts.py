@@ -9,9 +9,14 @@ import pytest
 
 from weighting_pipeline.alerts import messages
 from weighting_pipeline.alerts.sensors import (
-    alert_on_live_week_warnings, alert_on_missed_week, alert_on_run_failure, alert_on_warn_checks, missed_week_alert,
+    alert_on_live_week_warnings,
+    alert_on_missed_week,
+    alert_on_run_failure,
+    alert_on_warn_checks,
+    missed_week_alert,
 )
-from weighting_pipeline.core.calendar import WeekWindows, previous_key as previous_week
+from weighting_pipeline.core.calendar import WeekWindows
+from weighting_pipeline.core.calendar import previous_key as previous_week
 from weighting_pipeline.definitions import alerts_topic
 from weighting_pipeline.devtools.infrastructure import create_alerts_topic, receive_alerts
 from weighting_pipeline.resources.alerts import AlertsTopic
@@ -33,8 +38,11 @@ def failure_context(instance, result, alerts):
     run = instance.get_run_by_id(result.run_id)
     [failure] = [e for e in instance.all_logs(run.run_id, of_type=dg.DagsterEventType.RUN_FAILURE)]
     return dg.build_run_status_sensor_context(
-        sensor_name="alert_on_run_failure", dagster_event=failure.dagster_event, dagster_instance=instance,
-        dagster_run=run, resources={"alerts": alerts},
+        sensor_name="alert_on_run_failure",
+        dagster_event=failure.dagster_event,
+        dagster_instance=instance,
+        dagster_run=run,
+        resources={"alerts": alerts},
     ).for_run_failure()
 
 
@@ -92,15 +100,23 @@ def drain(receive) -> list[dict]:
 
 
 def warn_evaluations(instance, run_id: str, check: str) -> list:
-    return [e.dagster_event.event_specific_data for e in instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)
-            if e.dagster_event.event_specific_data.check_name == check]
+    return [
+        e.dagster_event.event_specific_data
+        for e in instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)
+        if e.dagster_event.event_specific_data.check_name == check
+    ]
 
 
 def success_context(instance, run_id, alerts):
     run = instance.get_run_by_id(run_id)
     [success] = instance.all_logs(run_id, of_type=dg.DagsterEventType.RUN_SUCCESS)
-    return dg.build_run_status_sensor_context(sensor_name="alert_on_warn_checks", dagster_event=success.dagster_event,
-                                              dagster_instance=instance, dagster_run=run, resources={"alerts": alerts})
+    return dg.build_run_status_sensor_context(
+        sensor_name="alert_on_warn_checks",
+        dagster_event=success.dagster_event,
+        dagster_instance=instance,
+        dagster_run=run,
+        resources={"alerts": alerts},
+    )
 
 
 TINY_TURNOVER = {"TURNOVER_WARN_THRESHOLD": "0.0001"}
@@ -130,19 +146,36 @@ def test_an_informational_check_is_never_named(instance, probe):
     noise = dg.AssetCheckKey(dg.AssetKey("multipliers"), "tilt_exceeds_noise")
     assert noise in INFORMATIONAL
 
-    @dg.asset(name="multipliers", partitions_def=weekly_partitions, backfill_policy=dg.BackfillPolicy.single_run(),
-              check_specs=[dg.AssetCheckSpec("tilt_exceeds_noise", asset="multipliers"), dg.AssetCheckSpec("other", asset="multipliers")])
+    @dg.asset(
+        name="multipliers",
+        partitions_def=weekly_partitions,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        check_specs=[
+            dg.AssetCheckSpec("tilt_exceeds_noise", asset="multipliers"),
+            dg.AssetCheckSpec("other", asset="multipliers"),
+        ],
+    )
     def stand_in(context: dg.AssetExecutionContext):
         yield dg.MaterializeResult()  # no IO manager: a stand-in stores nothing
         for output_name in context.assets_def.check_specs_by_output_name:  # as assets.checks.emit does
             yield dg.Output(None, output_name=output_name)
         for name in ("tilt_exceeds_noise", "other"):
             for week in context.partition_keys:
-                yield dg.AssetCheckEvaluation(asset_key=dg.AssetKey("multipliers"), check_name=name, passed=False, partition=week,
-                                              severity=dg.AssetCheckSeverity.WARN, description="noisy")
+                yield dg.AssetCheckEvaluation(
+                    asset_key=dg.AssetKey("multipliers"),
+                    check_name=name,
+                    passed=False,
+                    partition=week,
+                    severity=dg.AssetCheckSeverity.WARN,
+                    description="noisy",
+                )
 
-    result = dg.materialize([stand_in], instance=instance, tags={"dagster/asset_partition_range_start": WEEKS[0],
-                                                                   "dagster/asset_partition_range_end": WEEKS[-1]}, raise_on_error=False)
+    result = dg.materialize(
+        [stand_in],
+        instance=instance,
+        tags={"dagster/asset_partition_range_start": WEEKS[0], "dagster/asset_partition_range_end": WEEKS[-1]},
+        raise_on_error=False,
+    )
     assert len(warn_evaluations(instance, result.run_id, "tilt_exceeds_noise")) == 3
     alert_on_warn_checks(success_context(instance, result.run_id, alerts))
     [alert] = drain(receive)
@@ -218,12 +251,22 @@ def test_a_run_dagster_will_retry_does_not_alert(ledger, tmp_path, probe):
 
 
 def test_subjects_fit_sns_and_errors_keep_their_first_line():
-    alert = messages.run_failure(stage="prod", job="j" * 200, weeks="2020-01-05...2026-11-22", run_id="r",
-                                 step=None, error="\n  ValueError: bad\nTraceback ...", webserver_url=None)
+    alert = messages.run_failure(
+        stage="prod",
+        job="j" * 200,
+        weeks="2020-01-05...2026-11-22",
+        run_id="r",
+        step=None,
+        error="\n  ValueError: bad\nTraceback ...",
+        webserver_url=None,
+    )
     assert len(alert.subject) <= 100 and alert.subject.startswith("[weighting prod] run failed")
     assert "Error: ValueError: bad" in alert.body and "Link:" not in alert.body
     assert "Failing step: (none: the run failed outside a step)" in alert.body
-    assert messages.run_weeks({"dagster/asset_partition_range_start": "a", "dagster/asset_partition_range_end": "b"}) == "a...b"
+    assert (
+        messages.run_weeks({"dagster/asset_partition_range_start": "a", "dagster/asset_partition_range_end": "b"})
+        == "a...b"
+    )
 
 
 @pytest.mark.parametrize("raw", ["0", "-1", "soon", "inf"])
@@ -235,5 +278,7 @@ def test_a_bad_missed_week_delay_is_refused_by_name(raw):
 def test_the_missed_week_message_does_not_blame_the_daemon_that_sent_it():
     from weighting_pipeline.alerts import messages
 
-    alert = messages.missed_week(stage="prod", week="2026-03-01", week_end="2026-03-08T18:00:00-05:00", hours=2, webserver_url=None)
+    alert = messages.missed_week(
+        stage="prod", week="2026-03-01", week_end="2026-03-08T18:00:00-05:00", hours=2, webserver_url=None
+    )
     assert "daemon" not in alert.body and "schedule is off" in alert.body

@@ -22,7 +22,12 @@ def ok(check, week="2026-03-08"):
     [
         ({}, [ok(T)], [], {}),  # passing, and nobody was told otherwise
         ({}, [fail(T, "turnover above 20%")], ["failing"], {T: "turnover above 20%"}),
-        ({T: "turnover above 20%"}, [fail(T, "turnover above 20%")], [], {T: "turnover above 20%"}),  # same cause: silent
+        (
+            {T: "turnover above 20%"},
+            [fail(T, "turnover above 20%")],
+            [],
+            {T: "turnover above 20%"},
+        ),  # same cause: silent
         ({T: "turnover above 20%"}, [fail(T, "turnover above 10%")], ["changed"], {T: "turnover above 10%"}),
         ({T: "turnover above 20%"}, [ok(T)], ["cleared"], {}),
         ({T: "turnover above 20%"}, [ok(Q)], [], {T: "turnover above 20%"}),  # not evaluated: state kept
@@ -38,7 +43,9 @@ def test_live_week_changes(watch, outcomes, kinds, after):
 def test_a_change_remembers_what_people_were_told():
     [changed], _ = live_week_changes([fail(T, "turnover above 10%")], {T: "turnover above 20%"})
     assert changed.was == "turnover above 20%"
-    alert = messages.live_week_warnings(stage="prod", week="2026-03-08", run_id="r", changes=[changed], webserver_url=None)
+    alert = messages.live_week_warnings(
+        stage="prod", week="2026-03-08", run_id="r", changes=[changed], webserver_url=None
+    )
     assert f"- {T}: changed (was: turnover above 20%): {T} failed: turnover above 10% (numbers)" in alert.body
     assert alert.subject == "[weighting prod] week 2026-03-08: turnover_below_threshold changed"
 
@@ -52,9 +59,19 @@ def test_a_backfill_summary_counts_failed_weeks_per_check_and_names_the_first():
 
 
 def test_the_last_attempt_of_a_retried_run_names_every_attempt():
-    alert = messages.run_failure(stage="prod", job="weekly", weeks="2026-03-08", run_id="c", step="closed_lots", error="boom",
-                                 webserver_url=None, attempts=["a", "b", "c"])
+    alert = messages.run_failure(
+        stage="prod",
+        job="weekly",
+        weeks="2026-03-08",
+        run_id="c",
+        step="closed_lots",
+        error="boom",
+        webserver_url=None,
+        attempts=["a", "b", "c"],
+    )
     lines = alert.body.splitlines()
     assert lines[:2] == ["Run c failed on its last attempt (3 of 3).", "Attempts: a, b, c"]
-    single = messages.run_failure(stage="prod", job="weekly", weeks="w", run_id="a", step=None, error="e", webserver_url=None, attempts=["a"])
+    single = messages.run_failure(
+        stage="prod", job="weekly", weeks="w", run_id="a", step=None, error="e", webserver_url=None, attempts=["a"]
+    )
     assert single.body.splitlines()[0] == "Run a failed." and "Attempts" not in single.body

@@ -2,8 +2,8 @@
 
 from decimal import Decimal
 
-import pytest
 import pandas as pd
+import pytest
 
 from weighting_pipeline.core.calendar import WeekWindows
 from weighting_pipeline.devtools.demo_ledger import synthetic_ledger
@@ -66,7 +66,9 @@ def test_range_backfill_in_one_run_equals_single_week_runs(ledger, tables, insta
     for key in WEEKS:
         assert run_chain_in_dagster(instance, partition_key=key).success
         single = stored(tables, key)
-        assert {k: v for k, v in single.items() if k not in VOLATILE} == {k: v for k, v in ranged[key].items() if k not in VOLATILE}
+        assert {k: v for k, v in single.items() if k not in VOLATILE} == {
+            k: v for k, v in ranged[key].items() if k not in VOLATILE
+        }
 
 
 def test_rerunning_a_week_overwrites_it_identically(ledger, tables, instance):
@@ -75,7 +77,9 @@ def test_rerunning_a_week_overwrites_it_identically(ledger, tables, instance):
     assert run_chain_in_dagster(instance, partition_key=WEEKS[0]).success
     second = stored(tables, WEEKS[0])
     assert first["run_id"] != second["run_id"]
-    assert {k: v for k, v in first.items() if k not in VOLATILE} == {k: v for k, v in second.items() if k not in VOLATILE}
+    assert {k: v for k, v in first.items() if k not in VOLATILE} == {
+        k: v for k, v in second.items() if k not in VOLATILE
+    }
 
 
 def test_a_week_with_no_lots_publishes_the_baseline_with_a_warning(tables, instance, baseline):
@@ -88,7 +92,9 @@ def test_a_week_with_no_lots_publishes_the_baseline_with_a_warning(tables, insta
     item = stored(tables, WEEKS[0])
     # The baseline renormalised: the real file's allocations sum to 1.0000000000000002 in float64,
     # so the published weights are within a few ulps of it, and sum to 1.
-    assert {k: float(v) for k, v in item["weights"].items()} == pytest.approx(baseline.allocations.to_dict(), rel=1e-15, abs=0)
+    assert {k: float(v) for k, v in item["weights"].items()} == pytest.approx(
+        baseline.allocations.to_dict(), rel=1e-15, abs=0
+    )
     assert item["skipped_strategies"]["gold.clj"] == "no closed lots in window"
 
 
@@ -97,7 +103,10 @@ def test_skipped_ledger_items_raise_a_warning_not_a_failure(tables, instance, ba
 
     ledger = synthetic_ledger(baseline.keys, "2025-10-01", "2026-03-31", 1.0, seed=4)
     closed = "2026-02-20T15:00:00+00:00"
-    bad = [raw_item("no-exits", exit_records=[], fully_closed_at=closed), raw_item("zero-qty", entry_qty="0", fully_closed_at=closed)]
+    bad = [
+        raw_item("no-exits", exit_records=[], fully_closed_at=closed),
+        raw_item("zero-qty", entry_qty="0", fully_closed_at=closed),
+    ]
     seed_ledger(tables["ledger"], ledger, bad)
     result = run_chain_in_dagster(instance, partition_key=WEEKS[1])
     assert result.success
@@ -108,7 +117,9 @@ def test_skipped_ledger_items_raise_a_warning_not_a_failure(tables, instance, ba
 
 
 @pytest.mark.parametrize("pnl_date, return_basis", [("close", "lot"), ("exit", "lot"), ("exit", "deployed")])
-def test_a_week_on_the_real_item_format_publishes_what_a_hand_computation_from_the_items_gives(tables, instance, baseline, pnl_date, return_basis):
+def test_a_week_on_the_real_item_format_publishes_what_a_hand_computation_from_the_items_gives(
+    tables, instance, baseline, pnl_date, return_basis
+):
     """Lots written as the trading system writes them were all skipped once (their numbers
     are strings), and the pipeline published the baseline. Here the expected weights come
     from the items themselves, read as the trading system's from_dynamodb_item does
@@ -128,33 +139,59 @@ def test_a_week_on_the_real_item_format_publishes_what_a_hand_computation_from_t
     assert run_chain_in_dagster(instance, partition_key=WEEKS[1], environ=environ).success
     closed = [i for i in items if not i["is_open"]]
     assert len(closed) < len(items) and any(len(i["exit_records"]) > 1 for i in closed)
-    num = lambda text: float(Decimal(text))
+
+    def num(text):
+        return float(Decimal(text))
+
     if pnl_date == "close":
         rows = [
-            (baseline.stems[i["strategy_name"]], datetime.fromisoformat(i["fully_closed_at"]), num(i["entry_qty"]),
-             num(i["entry_price"]), float(sum((Decimal(r["realized_pnl"]) for r in i["exit_records"]), Decimal(0))))
+            (
+                baseline.stems[i["strategy_name"]],
+                datetime.fromisoformat(i["fully_closed_at"]),
+                num(i["entry_qty"]),
+                num(i["entry_price"]),
+                float(sum((Decimal(r["realized_pnl"]) for r in i["exit_records"]), Decimal(0))),
+            )
             for i in closed
         ]
     else:
         rows = [
-            (baseline.stems[i["strategy_name"]], datetime.fromisoformat(r["exit_timestamp"]), num(i["entry_qty"]),
-             num(i["entry_price"]), num(r["realized_pnl"]), i["lot_id"])
-            for i in items for r in i["exit_records"]
+            (
+                baseline.stems[i["strategy_name"]],
+                datetime.fromisoformat(r["exit_timestamp"]),
+                num(i["entry_qty"]),
+                num(i["entry_price"]),
+                num(r["realized_pnl"]),
+                i["lot_id"],
+            )
+            for i in items
+            for r in i["exit_records"]
         ]
     deployed = None
     if return_basis == "deployed":
         unsold = [i for i in items if not i["exit_records"]]
         assert unsold, "the ledger must hold open lots never sold from: they are deployed capital too"
         deployed = loop_deployed(
-            (baseline.stems[i["strategy_name"]], datetime.fromisoformat(i["entry_timestamp"]), num(i["entry_qty"]), num(i["entry_price"]),
-             [(datetime.fromisoformat(r["exit_timestamp"]), num(r["exit_qty"])) for r in i["exit_records"]])
+            (
+                baseline.stems[i["strategy_name"]],
+                datetime.fromisoformat(i["entry_timestamp"]),
+                num(i["entry_qty"]),
+                num(i["entry_price"]),
+                [(datetime.fromisoformat(r["exit_timestamp"]), num(r["exit_qty"])) for r in i["exit_records"]],
+            )
             for i in items
         )
-    expected = loop_weights(rows, [WEEKS[1]], baseline.allocations.to_dict(), pnl_date=pnl_date, deployed=deployed)[WEEKS[1]]
+    expected = loop_weights(rows, [WEEKS[1]], baseline.allocations.to_dict(), pnl_date=pnl_date, deployed=deployed)[
+        WEEKS[1]
+    ]
     item = stored(tables, WEEKS[1])
     assert item["parameters"]["pnl_date"] == pnl_date and item["parameters"]["return_basis"] == return_basis
-    assert len(item["weights"]) == 16 and all(e["skip_reason"] == "" for e in expected.values())  # every real strategy qualified
-    assert {k: float(v) for k, v in item["weights"].items()} == pytest.approx({k: e["weight"] for k, e in expected.items()}, abs=1e-9)
+    assert len(item["weights"]) == 16 and all(
+        e["skip_reason"] == "" for e in expected.values()
+    )  # every real strategy qualified
+    assert {k: float(v) for k, v in item["weights"].items()} == pytest.approx(
+        {k: e["weight"] for k, e in expected.items()}, abs=1e-9
+    )
     assert len({round(e["weight"] / baseline.allocations[k], 6) for k, e in expected.items()}) > 2  # really tilted
     status, meta = checks_of(instance, WEEKS[1])["ledger_items_valid"]
     assert status == Status.SUCCEEDED and meta["items_skipped"] == 0
@@ -168,11 +205,19 @@ def test_a_week_on_the_real_item_format_publishes_what_a_hand_computation_from_t
     for key in baseline.keys:
         left_out = {}
         for i in items:
-            if baseline.stems[i["strategy_name"]] != key or ("fully_closed_at" in i and pd.Timestamp(i["fully_closed_at"]) < end):
+            if baseline.stems[i["strategy_name"]] != key or (
+                "fully_closed_at" in i and pd.Timestamp(i["fully_closed_at"]) < end
+            ):
                 continue
-            inside = [Decimal(r["realized_pnl"]) for r in i["exit_records"] if start <= pd.Timestamp(r["exit_timestamp"]) < end]
+            inside = [
+                Decimal(r["realized_pnl"])
+                for r in i["exit_records"]
+                if start <= pd.Timestamp(r["exit_timestamp"]) < end
+            ]
             if inside:
                 left_out[i["lot_id"]] = sum(inside, Decimal(0))
         assert shown[f"open_lots_with_exits/{key}"] == len(left_out), key
-        assert shown[f"open_lots_realized_pnl/{key}"] == pytest.approx(float(sum(left_out.values(), Decimal(0))), abs=1e-9), key
+        assert shown[f"open_lots_realized_pnl/{key}"] == pytest.approx(
+            float(sum(left_out.values(), Decimal(0))), abs=1e-9
+        ), key
     assert sum(shown[f"open_lots_with_exits/{k}"] for k in baseline.keys) > 0

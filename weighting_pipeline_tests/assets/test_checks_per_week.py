@@ -5,16 +5,17 @@ return value: a range run once stored its results with no partition, and each
 week's checks stayed PLANNED (the UI's "skipped") although they had run.
 """
 
-from decimal import Decimal
-
 import dagster as dg
 import pandas as pd
 import pytest
-from weighting_pipeline.dagster_internals import PartitionKeyFilter  # no public way to filter the event log by partition
+
 # Test-only internal: the status of a check execution record, which Dagster does not export.
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus as Status
 
 from weighting_pipeline.assets import CHAIN_ASSETS
+from weighting_pipeline.dagster_internals import (
+    PartitionKeyFilter,  # no public way to filter the event log by partition
+)
 from weighting_pipeline.devtools.demo_ledger import synthetic_ledger
 from weighting_pipeline_tests.conftest import run_chain_in_dagster, seed_ledger, temp_instance
 from weighting_pipeline_tests.real_lot import raw_item
@@ -28,11 +29,17 @@ def recorded(instance, weeks=WEEKS):
     """(week, check) -> (status, the evaluation's metadata) as the instance holds them."""
     out = {}
     for week in weeks:
-        records = instance.event_log_storage.get_latest_asset_check_execution_by_key(CHECK_KEYS, partition_filter=PartitionKeyFilter(key=week))
+        records = instance.event_log_storage.get_latest_asset_check_execution_by_key(
+            CHECK_KEYS, partition_filter=PartitionKeyFilter(key=week)
+        )
         for key in CHECK_KEYS:
             record = records.get(key)
             evaluation = record.event.dagster_event.event_specific_data if record and record.event else None
-            metadata = {k: v.value for k, v in evaluation.metadata.items()} if isinstance(evaluation, dg.AssetCheckEvaluation) else {}
+            metadata = (
+                {k: v.value for k, v in evaluation.metadata.items()}
+                if isinstance(evaluation, dg.AssetCheckEvaluation)
+                else {}
+            )
             out[(week, key.to_user_string())] = (record.status if record else None, metadata)
     return out
 
@@ -51,8 +58,12 @@ def test_a_range_run_records_each_weeks_checks_as_single_week_runs_do(ledger, ta
     assert run_chain_in_dagster(instance, partition_range=(WEEKS[0], WEEKS[-1])).success
     ranged = recorded(instance)
     assert len(ranged) == len(WEEKS) * len(CHECK_KEYS) == 33
-    assert all(status in (Status.SUCCEEDED, Status.FAILED) for status, _ in ranged.values()), ranged  # none left PLANNED
-    assert {s for (w, k), (s, _) in ranged.items() if k.startswith("dynamic_weights") and "turnover" not in k} == {Status.SUCCEEDED}
+    assert all(status in (Status.SUCCEEDED, Status.FAILED) for status, _ in ranged.values()), (
+        ranged
+    )  # none left PLANNED
+    assert {s for (w, k), (s, _) in ranged.items() if k.startswith("dynamic_weights") and "turnover" not in k} == {
+        Status.SUCCEEDED
+    }
 
     # The bad ledger item counts against the one week whose window holds it.
     ledger_check = {w: ranged[(w, "closed_lots:ledger_items_valid")] for w in WEEKS}
@@ -81,9 +92,13 @@ def test_each_check_evaluation_points_at_the_runs_materialization_of_its_week(le
     run_id = result.run_id
     key = dg.AssetCheckKey(dg.AssetKey("dynamic_weights"), "weights_sum_to_one")
     for week in WEEKS:
-        record = instance.event_log_storage.get_latest_asset_check_execution_by_key([key], partition_filter=PartitionKeyFilter(key=week))[key]
+        record = instance.event_log_storage.get_latest_asset_check_execution_by_key(
+            [key], partition_filter=PartitionKeyFilter(key=week)
+        )[key]
         target = record.event.dagster_event.event_specific_data.target_materialization_data
-        mat = instance.fetch_materializations(dg.AssetRecordsFilter(asset_key=dg.AssetKey("dynamic_weights"), asset_partitions=[week]), limit=1).records[0]
+        mat = instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=dg.AssetKey("dynamic_weights"), asset_partitions=[week]), limit=1
+        ).records[0]
         assert (target.storage_id, target.run_id) == (mat.storage_id, run_id)
 
 

@@ -29,13 +29,21 @@ def market(tables, baseline, aws, monkeypatch):
     return simulated, bucket, etags
 
 
-def test_a_range_publishes_the_weights_the_core_computes_from_the_bars_and_names_them(market, tables, instance, baseline):
+def test_a_range_publishes_the_weights_the_core_computes_from_the_bars_and_names_them(
+    market, tables, instance, baseline
+):
     simulated, bucket, etags = market
     result = run_chain_in_dagster(instance, partition_range=(WEEKS[0], WEEKS[-1]), environ=MARKET)
     assert result.success
-    bars = Bars.from_frames({s: simulated.bars(s) for s in simulated.symbols}, local_day_number("2025-09-01"), local_day_number("2026-03-31"))
+    bars = Bars.from_frames(
+        {s: simulated.bars(s) for s in simulated.symbols},
+        local_day_number("2025-09-01"),
+        local_day_number("2026-03-31"),
+    )
     b = pd.Series(baseline.allocations, dtype=float).reindex(baseline.keys)
-    expected = run_chain(simulated.ledger.positions, WEEKS, b, WeightingParams(return_basis="market"), bars=bars)["dynamic_weights"]
+    expected = run_chain(simulated.ledger.positions, WEEKS, b, WeightingParams(return_basis="market"), bars=bars)[
+        "dynamic_weights"
+    ]
     items = stored_weeks(tables, WEEKS)
     for week in WEEKS:
         assert items[week]["parameters"]["return_basis"] == "market"
@@ -53,11 +61,18 @@ def test_a_range_publishes_the_weights_the_core_computes_from_the_bars_and_names
     symbol = simulated.symbols[0]
     adjusted = simulated.bars(symbol).assign(close=lambda f: f["close"] * 0.98)
     new_etag = put_bars(bucket, symbol, adjusted)
-    assert run_chain_in_dagster(instance, partition_key=WEEKS[0], environ=MARKET, selection=["closed_lots", "daily_returns", "sharpe_ratios", "multipliers", "dynamic_weights"]).success
+    assert run_chain_in_dagster(
+        instance,
+        partition_key=WEEKS[0],
+        environ=MARKET,
+        selection=["closed_lots", "daily_returns", "sharpe_ratios", "multipliers", "dynamic_weights"],
+    ).success
     rerun = metadata(instance, "dynamic_weights", WEEKS[0])
     assert rerun["market_data"]["bars"][bars_key(symbol)] == new_etag
     assert "market_data" in rerun["restatement"]
-    closed = instance.fetch_materializations(dg.AssetRecordsFilter(asset_key=dg.AssetKey("closed_lots")), limit=1).records[0]
+    closed = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=dg.AssetKey("closed_lots")), limit=1
+    ).records[0]
     assert closed.asset_materialization.metadata["pnl_date"].value == "none: positions are marked to market"
     # The backtest judges each week on its own sessions, marked to market; the report says so.
     with pytest.MonkeyPatch.context() as env:
@@ -72,7 +87,9 @@ def test_a_bar_missing_inside_a_held_period_fails_the_week_and_names_it(market, 
     simulated, bucket, _ = market
     symbol = simulated.symbols[3]
     bars = simulated.bars(symbol)
-    put_bars(bucket, symbol, bars[bars["timestamp"].dt.tz_convert("America/New_York").dt.date.astype(str) != "2026-02-10"])
+    put_bars(
+        bucket, symbol, bars[bars["timestamp"].dt.tz_convert("America/New_York").dt.date.astype(str) != "2026-02-10"]
+    )
     result = run_chain_in_dagster(instance, partition_key=WEEKS[0], environ=MARKET)
     assert not result.success
     failure = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"][0]
@@ -98,7 +115,11 @@ def test_with_bars_available_weights_scored_on_lots_are_judged_on_market_returns
     assert run_chain_in_dagster(instance, partition_range=(WEEKS[0], WEEKS[-1])).success
     items = stored_weeks(tables, WEEKS)
     assert all(items[w]["parameters"]["return_basis"] == "lot" and "market_data" not in items[w] for w in WEEKS)
-    bars = Bars.from_frames({s: simulated.bars(s) for s in simulated.symbols}, local_day_number("2025-09-01"), local_day_number("2026-03-31"))
+    bars = Bars.from_frames(
+        {s: simulated.bars(s) for s in simulated.symbols},
+        local_day_number("2025-09-01"),
+        local_day_number("2026-03-31"),
+    )
     realised, _ = weekly_realised_returns(simulated.ledger.positions, WEEKS, baseline.keys, "market", bars)
     for before, week in zip(WEEKS, WEEKS[1:]):
         meta = metadata(instance, "tilt_backtest", week)
@@ -108,7 +129,9 @@ def test_with_bars_available_weights_scored_on_lots_are_judged_on_market_returns
     assert materialize_report(instance).success
     report = metadata(instance, "tilt_report")
     assert report["scored_on"] == "lot" and report["return_basis"].startswith("market: ")
-    assert report["verdict"].endswith("the weights were scored on the lot basis (RETURN_BASIS=lot) and judged on these returns")
+    assert report["verdict"].endswith(
+        "the weights were scored on the lot basis (RETURN_BASIS=lot) and judged on these returns"
+    )
 
 
 def test_james_stein_shrinkage_on_the_market_basis_is_recorded_and_published(market, tables, instance, baseline):
@@ -119,9 +142,15 @@ def test_james_stein_shrinkage_on_the_market_basis_is_recorded_and_published(mar
     assert item["parameters"]["score_shrinkage"] == "james_stein" and item["parameters"]["mapping"] == "median_power"
     factor = metadata(instance, "multipliers", WEEKS[-1])["shrinkage_factor"]
     assert 0 <= factor <= 1
-    bars = Bars.from_frames({s: simulated.bars(s) for s in simulated.symbols}, local_day_number("2025-09-01"), local_day_number("2026-03-31"))
+    bars = Bars.from_frames(
+        {s: simulated.bars(s) for s in simulated.symbols},
+        local_day_number("2025-09-01"),
+        local_day_number("2026-03-31"),
+    )
     b = pd.Series(baseline.allocations, dtype=float).reindex(baseline.keys)
     params = WeightingParams(return_basis="market", score_shrinkage="james_stein", mapping="median_power")
-    expected = run_chain(simulated.ledger.positions, [WEEKS[-1]], b, params, bars=bars)["dynamic_weights"].set_index("strategy")["weight"]
+    expected = run_chain(simulated.ledger.positions, [WEEKS[-1]], b, params, bars=bars)["dynamic_weights"].set_index(
+        "strategy"
+    )["weight"]
     got = pd.Series({k: float(v) for k, v in item["weights"].items()})
     np.testing.assert_allclose(got.reindex(expected.index).to_numpy(), expected.to_numpy(), rtol=0, atol=1e-12)

@@ -41,7 +41,11 @@ def test_a_range_over_the_last_four_weeks_writes_the_three_past_ones_and_not_the
         assert recorded(instance, week)["published"] is True and recorded(instance, week)["publication"] == "published"
         assert recorded(instance, week)["protected"] is False
     live = recorded(instance, LIVE)
-    assert live["published"] is False and "trading reads this week now" in live["publication"] and live["protected"] is True
+    assert (
+        live["published"] is False
+        and "trading reads this week now" in live["publication"]
+        and live["protected"] is True
+    )
 
     # The week alone, as the schedule runs it, then publishes it.
     assert run_chain_in_dagster(instance, partition_key=LIVE, now=NOW).success
@@ -62,9 +66,15 @@ def test_a_what_if_run_writes_nothing_and_a_forced_one_is_recorded(tables, basel
     assert run_chain_in_dagster(instance, partition_key=WEEKS[0], now=NOW, run_config=what_if).success
     assert stored_weeks(tables, WEEKS) == {}
     meta = recorded(instance, WEEKS[0])
-    assert meta["published"] is False and "what-if run" in meta["publication"] and "lookback_days 90 -> 60" in meta["publication"]
+    assert (
+        meta["published"] is False
+        and "what-if run" in meta["publication"]
+        and "lookback_days 90 -> 60" in meta["publication"]
+    )
 
-    forced = run_chain_in_dagster(instance, partition_range=(WEEKS[2], LIVE), now=NOW, tags={"weighting/publish": "force"})
+    forced = run_chain_in_dagster(
+        instance, partition_range=(WEEKS[2], LIVE), now=NOW, tags={"weighting/publish": "force"}
+    )
     assert forced.success
     items = stored_weeks(tables, WEEKS)
     assert sorted(items) == WEEKS[2:]
@@ -87,8 +97,14 @@ def test_a_later_runs_item_and_a_tombstone_are_left_in_place_and_the_run_says_so
     seeded(tables, baseline)
     table = WeightsTable(dynamodb=DynamoDBResource(), table_name=tables["weights"])
     later = pd.Timestamp.now(tz="UTC") + pd.Timedelta(hours=1)
-    newer = {"PK": "WEIGHTS#WEEK", "SK": WEEKS[0], "partition_key": WEEKS[0], "run_id": "a-newer-run",
-             "run_started_at": Decimal(int(later.timestamp())), "ttl": 4102444800}
+    newer = {
+        "PK": "WEIGHTS#WEEK",
+        "SK": WEEKS[0],
+        "partition_key": WEEKS[0],
+        "run_id": "a-newer-run",
+        "run_started_at": Decimal(int(later.timestamp())),
+        "ttl": 4102444800,
+    }
     table.put_weeks([newer])
     table.replace_week(tombstone(WEEKS[1], by="ops", reason="fills were wrong", at=later, replaced=None))
 
@@ -98,7 +114,10 @@ def test_a_later_runs_item_and_a_tombstone_are_left_in_place_and_the_run_says_so
     assert items[WEEKS[0]]["run_id"] == "a-newer-run"
     assert is_tombstone(items[WEEKS[1]]) and items[WEEKS[1]]["unpublished"]["by"] == "ops"
     assert items[WEEKS[2]]["run_id"] == result.run_id
-    assert float(items[WEEKS[2]]["run_started_at"]) == instance.get_run_record_by_id(result.run_id).create_timestamp.timestamp()
+    assert (
+        float(items[WEEKS[2]]["run_started_at"])
+        == instance.get_run_record_by_id(result.run_id).create_timestamp.timestamp()
+    )
 
     meta = recorded(instance, WEEKS[2])
     assert meta["items_written"] == 1 and meta["items_superseded"] == 2
@@ -114,8 +133,12 @@ def test_a_retry_keeps_its_original_runs_place(tables, baseline, instance):
     seeded(tables, baseline)
     first = run_chain_in_dagster(instance, partition_key=WEEKS[0], now=NOW)
     assert first.success
-    retry = run_chain_in_dagster(instance, partition_key=WEEKS[0], now=NOW,
-                                 tags={"dagster/root_run_id": first.run_id, "dagster/parent_run_id": first.run_id})
+    retry = run_chain_in_dagster(
+        instance,
+        partition_key=WEEKS[0],
+        now=NOW,
+        tags={"dagster/root_run_id": first.run_id, "dagster/parent_run_id": first.run_id},
+    )
     assert retry.success
     item = stored_weeks(tables, [WEEKS[0]])[WEEKS[0]]
     assert item["run_id"] == retry.run_id

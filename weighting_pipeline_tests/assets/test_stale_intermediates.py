@@ -47,7 +47,9 @@ def test_weights_alone_under_other_settings_fail_and_say_to_start_from_closed_lo
     assert not stale.asset_materializations_for_node("dynamic_weights")
 
     # Doing what it says works, and leaves the first computation in place beside it.
-    assert run_chain_in_dagster(instance, partition_key=KEY, selection=[*UPSTREAM, "dynamic_weights"], run_config=WHAT_IF).success
+    assert run_chain_in_dagster(
+        instance, partition_key=KEY, selection=[*UPSTREAM, "dynamic_weights"], run_config=WHAT_IF
+    ).success
     assert len(list(store.glob(f"multipliers/*/{KEY}.parquet"))) == 2
     # And the environment's settings still find their own.
     assert run_chain_in_dagster(instance, partition_key=KEY, selection=["dynamic_weights"]).success
@@ -66,9 +68,13 @@ def test_another_baseline_file_does_not_read_the_old_baselines_intermediates(led
     edited = tmp_path / "strategy.prod.json"
     edited.write_text(json.dumps(config))
 
-    result = run_chain_in_dagster(instance, partition_key=KEY, selection=["dynamic_weights"], environ={"STRATEGY_CONFIG__PATH": str(edited)})
+    result = run_chain_in_dagster(
+        instance, partition_key=KEY, selection=["dynamic_weights"], environ={"STRATEGY_CONFIG__PATH": str(edited)}
+    )
     assert not result.success
-    assert "baseline sha256" in failure_message(result) and "materialize these weeks from closed_lots" in failure_message(result)
+    assert "baseline sha256" in failure_message(
+        result
+    ) and "materialize these weeks from closed_lots" in failure_message(result)
 
 
 def test_a_change_to_an_assets_code_version_does_not_read_what_the_old_code_stored(ledger, tables, instance, store):

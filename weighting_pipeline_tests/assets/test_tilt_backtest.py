@@ -29,7 +29,8 @@ def attributed(ledger, week, in_force: dict, strategies) -> float:
 def week_metadata(instance, week):
     """The week's numbers, and its computation key (not where the instance stores it)."""
     [record] = instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=dg.AssetKey("tilt_backtest"), asset_partitions=[week]), limit=1).records
+        dg.AssetRecordsFilter(asset_key=dg.AssetKey("tilt_backtest"), asset_partitions=[week]), limit=1
+    ).records
     return {k: v.value for k, v in record.asset_materialization.metadata.items() if k != "stored_under"}
 
 
@@ -48,7 +49,10 @@ def test_each_week_is_scored_with_the_weights_published_a_week_earlier(ledger, t
         meta = week_metadata(instance, week)
         # Each lot booked in the week, weighed with what trading read when it was entered: the
         # weights published for the week before its entry week, or the baseline before any was.
-        in_force = {e: published_weights.get(previous_key(e), base) for e in entry_attribution(ledger, [week], baseline.keys).entry_keys}
+        in_force = {
+            e: published_weights.get(previous_key(e), base)
+            for e in entry_attribution(ledger, [week], baseline.keys).entry_keys
+        }
         # What trading read: the week before as published, by this very run (the range).
         assert meta["weights_source"] == f"dynamic_weights of {before} as published (run {ranged_run})"
         published = pd.Series({k: float(v) for k, v in items[before]["weights"].items()})
@@ -87,21 +91,30 @@ def test_a_refused_or_unpublished_predecessor_is_not_what_trading_read(ledger, t
     # c's backtest: b was never published, so trading read a's weights for the grace's first 24 h.
     assert run_chain_in_dagster(instance, partition_key=c).success
     meta = week_metadata(instance, c)
-    assert meta["weights_source"] == (f"2026-03-01 was computed but not published, so dynamic_weights of {a} as published "
-                                      f"(run {first.run_id}): the reader's grace (24 h) after its validity covered the start "
-                                      f"of {c}; the baseline after it (noted, not split)")
+    assert meta["weights_source"] == (
+        f"2026-03-01 was computed but not published, so dynamic_weights of {a} as published "
+        f"(run {first.run_id}): the reader's grace (24 h) after its validity covered the start "
+        f"of {c}; the baseline after it (noted, not split)"
+    )
     published_a = {k: float(v) for k, v in stored_weeks(tables, [a])[a]["weights"].items()}
     assert {s: meta[f"weight_in_force/{s}"] for s in baseline.keys} == pytest.approx(published_a, abs=1e-12)
 
     # c unpublished before d began (recorded as `weighting-pipeline unpublish` records it):
     # trading read nothing of c during d, and b was refused: the baseline.
     gone = "2026-03-15T20:00:00+00:00"  # 16:00 New York on 03-15, before d begins at 18:00
-    instance.report_runless_asset_event(dg.AssetObservation(
-        asset_key="dynamic_weights", partition=c, metadata={"action": "unpublished", "by": "ops", "reason": "test", "at": gone}))
+    instance.report_runless_asset_event(
+        dg.AssetObservation(
+            asset_key="dynamic_weights",
+            partition=c,
+            metadata={"action": "unpublished", "by": "ops", "reason": "test", "at": gone},
+        )
+    )
     assert run_chain_in_dagster(instance, partition_key=d).success
     meta = week_metadata(instance, d)
-    assert meta["weights_source"] == ("baseline: 2026-03-08 was unpublished at 2026-03-15T20:00:00+00:00, and "
-                                      "2026-03-01 was computed but not published")
+    assert meta["weights_source"] == (
+        "baseline: 2026-03-08 was unpublished at 2026-03-15T20:00:00+00:00, and "
+        "2026-03-01 was computed but not published"
+    )
     base = pd.Series(baseline.allocations, dtype=float)
     assert {s: meta[f"weight_in_force/{s}"] for s in baseline.keys} == pytest.approx(base.to_dict(), abs=0)
     # Its lots entered during b and c were sized with a's weights (b: a was in force; c: a for the
@@ -109,16 +122,22 @@ def test_a_refused_or_unpublished_predecessor_is_not_what_trading_read(ledger, t
     weights_a = pd.Series(published_a)
     in_force = {"2026-02-15": base, a: base, b: weights_a, c: weights_a, d: base}
     assert meta["r_tilt"] == pytest.approx(attributed(ledger, d, in_force, baseline.keys), abs=1e-12)
-    assert meta["r_base"] == pytest.approx(float(weekly_realised_returns(ledger, [d], baseline.keys)[0].loc[d] @ base), abs=1e-12)
+    assert meta["r_base"] == pytest.approx(
+        float(weekly_realised_returns(ledger, [d], baseline.keys)[0].loc[d] @ base), abs=1e-12
+    )
 
 
-def test_on_deployed_notional_each_week_is_scored_as_the_core_scores_the_ledgers_positions(ledger, tables, instance, baseline, tmp_path):
+def test_on_deployed_notional_each_week_is_scored_as_the_core_scores_the_ledgers_positions(
+    ledger, tables, instance, baseline, tmp_path
+):
     from weighting_pipeline.devtools.demo_ledger import synthetic_ledger
     from weighting_pipeline_tests.assets.test_tilt_report_and_settings import materialize_report, metadata
 
     deployed = {"PNL_DATE": "exit", "RETURN_BASIS": "deployed"}
     assert run_chain_in_dagster(instance, partition_range=(WEEKS[0], WEEKS[-1]), environ=deployed).success
-    positions = synthetic_ledger(baseline.keys, "2025-10-01", "2026-03-31", 1.0, seed=4).positions  # the seeded ledger's
+    positions = synthetic_ledger(
+        baseline.keys, "2025-10-01", "2026-03-31", 1.0, seed=4
+    ).positions  # the seeded ledger's
     realised, _ = weekly_realised_returns(positions, WEEKS, baseline.keys, "deployed")
     lot_basis, _ = weekly_realised_returns(ledger, WEEKS, baseline.keys)
     base = pd.Series(baseline.allocations, dtype=float)
@@ -151,7 +170,11 @@ def test_a_strategy_that_left_the_baseline_stays_in_the_history(tables, instance
     tables.read_only_ledger(simulated.ledger)
     old, new = tmp_path / "strategy.old.json", tmp_path / "strategy.new.json"
     old.write_text(json.dumps({"files": names, "allocations": before}))
-    new.write_text(json.dumps({"files": list(baseline.keys), "allocations": {k: float(v) for k, v in baseline.allocations.items()}}))
+    new.write_text(
+        json.dumps(
+            {"files": list(baseline.keys), "allocations": {k: float(v) for k, v in baseline.allocations.items()}}
+        )
+    )
     a, b, c = WEEKS
     assert run_chain_in_dagster(instance, partition_range=(a, b), environ={"STRATEGY_CONFIG__PATH": str(old)}).success
     # Trading rewrote its baseline without retired.clj; week c is computed and backtested from it.
@@ -168,4 +191,11 @@ def test_a_strategy_that_left_the_baseline_stays_in_the_history(tables, instance
     in_force = {e: published.get(previous_key(e), today).reindex(names).fillna(0.0) for e in att.entry_keys}
     assert meta["r_tilt"] == pytest.approx(attributed(lots, c, in_force, names), abs=1e-12)
     retired_part = entry_attribution(lots[lots["strategy"] == "retired.clj"], [c], names)
-    assert abs(attributed(lots[lots["strategy"] == "retired.clj"], c, {e: in_force[e] for e in retired_part.entry_keys}, names)) > 0
+    assert (
+        abs(
+            attributed(
+                lots[lots["strategy"] == "retired.clj"], c, {e: in_force[e] for e in retired_part.entry_keys}, names
+            )
+        )
+        > 0
+    )

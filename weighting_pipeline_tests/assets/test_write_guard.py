@@ -8,10 +8,10 @@ import pytest
 
 from weighting_pipeline.core.chain import WeightingParams, run_chain
 from weighting_pipeline.devtools.demo_ledger import synthetic_ledger, synthetic_lots
+from weighting_pipeline.publication.provenance import WeeklyWeights
 from weighting_pipeline.resources.dynamodb import DynamoDBResource
 from weighting_pipeline.resources.weights_io_manager import DynamoDBWeightsIOManager, WeightsRejected
 from weighting_pipeline.resources.weights_table import WeightsTable
-from weighting_pipeline.publication.provenance import WeeklyWeights
 from weighting_pipeline_tests.conftest import run_chain_in_dagster
 from weighting_pipeline_tests.stored_weeks import intermediate_file
 
@@ -26,7 +26,9 @@ def test_failing_blocking_check_publishes_nothing(tables, instance, baseline, mo
     tables.read_only_ledger(synthetic_ledger(baseline.keys, "2025-10-01", "2026-03-31", 1.0, seed=4))
     store = tmp_path / "store"
     monkeypatch.setenv("INTERMEDIATES__BASE_PATH", str(store))
-    assert run_chain_in_dagster(instance, partition_key=KEY, selection=["closed_lots", "daily_returns", "sharpe_ratios", "multipliers"]).success
+    assert run_chain_in_dagster(
+        instance, partition_key=KEY, selection=["closed_lots", "daily_returns", "sharpe_ratios", "multipliers"]
+    ).success
     # Corrupt the stored multipliers for this week: one strategy at 3x, past the 2x bound.
     path = intermediate_file(store, "multipliers", KEY)
     frame = pd.read_parquet(path)
@@ -42,7 +44,9 @@ def test_failing_blocking_check_publishes_nothing(tables, instance, baseline, mo
 
 
 def weekly(frame, baseline):
-    return WeeklyWeights.build(frame, baseline, WeightingParams(), run_id="r", run_started_at=time.time(), code_version="test", ledger_index={})
+    return WeeklyWeights.build(
+        frame, baseline, WeightingParams(), run_id="r", run_started_at=time.time(), code_version="test", ledger_index={}
+    )
 
 
 def test_io_manager_refuses_bad_weights_and_keeps_the_last_good_week(tables, baseline):

@@ -12,10 +12,21 @@ KEYS = [str(d.date()) for d in pd.date_range("2025-09-07", "2026-01-04", freq="7
 
 
 def loop_of(lots, keys, baseline, params):
-    rows = [(r.strategy, r.fully_closed_at.to_pydatetime(), r.entry_qty, r.entry_price, r.realized_pnl) for r in lots.itertuples()]
-    return loop_weights(rows, keys, baseline.to_dict(), lookback_days=params.lookback_days, risk_free_rate=params.risk_free_rate,
-                        min_lots=params.min_lots, min_days=params.min_days, min_multiplier=params.min_multiplier,
-                        max_multiplier=params.max_multiplier)
+    rows = [
+        (r.strategy, r.fully_closed_at.to_pydatetime(), r.entry_qty, r.entry_price, r.realized_pnl)
+        for r in lots.itertuples()
+    ]
+    return loop_weights(
+        rows,
+        keys,
+        baseline.to_dict(),
+        lookback_days=params.lookback_days,
+        risk_free_rate=params.risk_free_rate,
+        min_lots=params.min_lots,
+        min_days=params.min_days,
+        min_multiplier=params.min_multiplier,
+        max_multiplier=params.max_multiplier,
+    )
 
 
 @pytest.mark.parametrize("seed, density, lookback", [(1, 0.6, 90), (2, 0.15, 90), (3, 1.2, 30), (4, 0.05, 60)])
@@ -24,7 +35,9 @@ def test_vectorised_matches_loop_on_random_ledgers(baseline, seed, density, look
     lots = synthetic_lots(baseline.keys, "2025-05-01", "2026-01-20", density, seed=seed)
     # strategies appearing mid-range, and weeks with no lots at all for some
     lots = lots[~((lots["strategy"] == "gold.clj") & (lots["fully_closed_at"] < pd.Timestamp("2025-11-01", tz="UTC")))]
-    lots = lots[~((lots["strategy"] == "ftlt/tqqq_ftlt.clj") & (lots["fully_closed_at"] > pd.Timestamp("2025-10-01", tz="UTC")))]
+    lots = lots[
+        ~((lots["strategy"] == "ftlt/tqqq_ftlt.clj") & (lots["fully_closed_at"] > pd.Timestamp("2025-10-01", tz="UTC")))
+    ]
     out = run_chain(lots, KEYS, baseline.allocations, params)["dynamic_weights"]
     ref = loop_of(lots, KEYS, baseline.allocations, params)
     assert len(out) == len(KEYS) * len(baseline.keys)
@@ -50,7 +63,12 @@ def test_range_is_bit_identical_to_single_weeks(baseline, seed):
     # a 100-day gap: some windows hold no lots at all
     lots = lots[~((closed > pd.Timestamp("2025-11-20", tz="UTC")) & (closed < pd.Timestamp("2026-02-28", tz="UTC")))]
     # a strategy that only starts mid-range
-    lots = lots[~((lots["strategy"] == "simons_full_kmlm.clj") & (lots["fully_closed_at"] < pd.Timestamp("2026-01-01", tz="UTC")))]
+    lots = lots[
+        ~(
+            (lots["strategy"] == "simons_full_kmlm.clj")
+            & (lots["fully_closed_at"] < pd.Timestamp("2026-01-01", tz="UTC"))
+        )
+    ]
     whole = run_chain(lots, DST_KEYS, baseline.allocations)["dynamic_weights"]
     sizes = whole.groupby("partition_key", observed=True)["skip_reason"].apply(lambda r: (r == "").sum())
     assert (sizes == 0).any() and (sizes > 1).any()  # the ranges really include empty and full weeks

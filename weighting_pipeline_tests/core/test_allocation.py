@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
+from benchmarks.loop_baseline import active_set_weights
 from weighting_pipeline.core.allocation import bounded_weights, naive_weights
 from weighting_pipeline.core.multipliers import MultiplierBounds, multiplier_matrix
-from benchmarks.loop_baseline import active_set_weights
 
 SHARPE = np.array([1.8, 1.2, 0.8, 0.5, -0.2])
 BASELINE = np.array([0.20, 0.25, 0.20, 0.15, 0.20])
@@ -63,7 +63,6 @@ def test_vectorised_rows_match_active_set_loop_on_random_inputs():
             np.testing.assert_allclose(row, [ref[k] for k in keys], atol=1e-12)
             assert abs(row.sum() - 1) < 1e-12
             assert np.all(row >= lo * b - 1e-15) and np.all(row <= hi * b + 1e-15)
-
 
 
 @pytest.mark.parametrize(

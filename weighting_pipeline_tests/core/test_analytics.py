@@ -20,8 +20,12 @@ def weekly():
 
 def test_return_risk_and_drawdown_match_empyrical(weekly):
     assert a.annual_return(weekly) == pytest.approx(empyrical.annual_return(weekly, annualization=52), rel=1e-12)
-    assert a.annual_volatility(weekly) == pytest.approx(empyrical.annual_volatility(weekly, annualization=52), rel=1e-12)
-    assert a.sharpe_ratio(weekly, RF) == pytest.approx(empyrical.sharpe_ratio(weekly, risk_free=RF / 52, annualization=52), rel=1e-12)
+    assert a.annual_volatility(weekly) == pytest.approx(
+        empyrical.annual_volatility(weekly, annualization=52), rel=1e-12
+    )
+    assert a.sharpe_ratio(weekly, RF) == pytest.approx(
+        empyrical.sharpe_ratio(weekly, risk_free=RF / 52, annualization=52), rel=1e-12
+    )
     assert a.max_drawdown(weekly) == pytest.approx(empyrical.max_drawdown(weekly), rel=1e-12)
     assert a.calmar_ratio(weekly) == pytest.approx(empyrical.calmar_ratio(weekly, annualization=52), rel=1e-12)
     np.testing.assert_allclose(a.cumulative_growth(weekly), empyrical.cum_returns(weekly) + 1, rtol=1e-12)
@@ -74,7 +78,9 @@ def test_the_deflated_ratio_is_below_the_probabilistic_one_and_falls_with_more_t
     psr = a.probabilistic_ratio(weekly)
     assert a.deflated_ratio(weekly, many) < a.deflated_ratio(weekly, few) < psr
     # With N trials of spread s the expected maximum is about s * sqrt(2 ln N) for large N.
-    assert a.expected_max_ratio(np.r_[-1.0, 1.0] .repeat(500)) == pytest.approx(1.0 * math.sqrt(2 * math.log(1000)), rel=0.15)
+    assert a.expected_max_ratio(np.r_[-1.0, 1.0].repeat(500)) == pytest.approx(
+        1.0 * math.sqrt(2 * math.log(1000)), rel=0.15
+    )
 
 
 def test_short_or_flat_series_give_nan_not_errors():

@@ -23,14 +23,16 @@ def lots(rows):
     return frame.astype({c: t for c, t in LOT_COLUMNS.items() if c != "strategy"})[list(LOT_COLUMNS)]
 
 
-LEDGER = lots([
-    ("a.clj", ny("2026-03-01 18:00"), 10, 10.0, 5.0),    # the first instant of week 1: in it
-    ("a.clj", ny("2026-03-04 12:00"), 30, 10.0, -1.0),   # mean position (100 + 300) / 2 = 200
-    ("b.clj", ny("2026-03-08 17:59"), 20, 5.0, 2.0),     # the last minute of week 1 (before DST)
-    ("b.clj", ny("2026-03-08 18:00"), 20, 5.0, 4.0),     # the first instant of week 2
-    ("a.clj", ny("2026-03-01 17:59"), 1, 1.0, 99.0),     # the week before: never counted
-    # week 3 (2026-03-15) has no closes at all; c.clj never closes
-])
+LEDGER = lots(
+    [
+        ("a.clj", ny("2026-03-01 18:00"), 10, 10.0, 5.0),  # the first instant of week 1: in it
+        ("a.clj", ny("2026-03-04 12:00"), 30, 10.0, -1.0),  # mean position (100 + 300) / 2 = 200
+        ("b.clj", ny("2026-03-08 17:59"), 20, 5.0, 2.0),  # the last minute of week 1 (before DST)
+        ("b.clj", ny("2026-03-08 18:00"), 20, 5.0, 4.0),  # the first instant of week 2
+        ("a.clj", ny("2026-03-01 17:59"), 1, 1.0, 99.0),  # the week before: never counted
+        # week 3 (2026-03-15) has no closes at all; c.clj never closes
+    ]
+)
 
 
 def test_realised_returns_follow_the_definition_week_by_week():
@@ -45,7 +47,9 @@ def test_realised_returns_follow_the_definition_week_by_week():
 
 def test_lots_after_a_weeks_end_never_change_it():
     realised, _ = weekly_realised_returns(LEDGER, WEEKS[:1], S)
-    later = pd.concat([LEDGER, lots([("a.clj", ny("2026-03-08 18:00"), 1, 1.0, 1e6), ("c.clj", ny("2026-03-09"), 1, 1.0, 7.0)])])
+    later = pd.concat(
+        [LEDGER, lots([("a.clj", ny("2026-03-08 18:00"), 1, 1.0, 1e6), ("c.clj", ny("2026-03-09"), 1, 1.0, 7.0)])]
+    )
     again, _ = weekly_realised_returns(later, WEEKS[:1], S)
     pd.testing.assert_frame_equal(realised, again)
 
@@ -71,8 +75,12 @@ def test_holdout_numbers_by_hand():
     assert out.loc["2026-03-01", "r_base"] == pytest.approx(0.5 * r1["a.clj"] + 0.3 * r1["b.clj"])
     naive = base * m.loc["2026-03-01"] / (base * m.loc["2026-03-01"]).sum()
     assert out.loc["2026-03-01", "r_naive"] == pytest.approx((naive * r1).sum())
-    assert out.loc["2026-03-01", "active"] == pytest.approx(out.loc["2026-03-01", "r_tilt"] - out.loc["2026-03-01", "r_base"])
-    assert out.loc["2026-03-01", "turnover"] == pytest.approx(0.5 * (0.1 + 0.05 + 0.05))  # from the baseline in force before
+    assert out.loc["2026-03-01", "active"] == pytest.approx(
+        out.loc["2026-03-01", "r_tilt"] - out.loc["2026-03-01", "r_base"]
+    )
+    assert out.loc["2026-03-01", "turnover"] == pytest.approx(
+        0.5 * (0.1 + 0.05 + 0.05)
+    )  # from the baseline in force before
     assert out.loc["2026-03-08", "turnover"] == pytest.approx(0.5 * (0.1 + 0.05 + 0.05))
     assert out.loc["2026-03-15", "active_share"] == pytest.approx(0.5 * (0.1 + 0.1 + 0.0))
     assert out.loc["2026-03-01", "coverage"] == pytest.approx(0.85)  # c.clj closed nothing
@@ -104,7 +112,9 @@ def test_costs_are_paid_on_each_legs_own_turnover_and_the_baseline_pays_none():
     gross = holdout(*args, previous_weights=base, previous_multipliers=pd.Series(1.0, index=S))
     net = holdout(*args, previous_weights=base, previous_multipliers=pd.Series(1.0, index=S), cost_bps=25)
     # By hand, week 1: the tilt moved 0.5 * (0.1 + 0.05 + 0.05) = 10% of capital and pays 25 bp of it.
-    assert net.loc["2026-03-01", "r_tilt_net"] == pytest.approx(gross.loc["2026-03-01", "r_tilt"] - 0.10 * 0.0025, abs=1e-15)
+    assert net.loc["2026-03-01", "r_tilt_net"] == pytest.approx(
+        gross.loc["2026-03-01", "r_tilt"] - 0.10 * 0.0025, abs=1e-15
+    )
     # The naive weights b*m/sum(b*m) have their own turnover, from b (multipliers 1 before the first week).
     bm = m.mul(base, axis=1)
     naive = bm.div(bm.sum(axis=1), axis=0)
@@ -133,11 +143,20 @@ def test_the_weights_in_force_are_what_trading_read_when_the_week_began():
 
     assert source({p: PUBLISHED, pp: PUBLISHED}) == (p, "published", f"dynamic_weights of {p} as published (run R1)")
     week, how, why = source({p: PUBLISHED}, {p: during})  # unpublished during j: noted, not split
-    assert (week, how) == (p, "published") and why.endswith("unpublished at 2026-03-16T12:00:00+00:00, during the week (noted, not split)")
+    assert (week, how) == (p, "published") and why.endswith(
+        "unpublished at 2026-03-16T12:00:00+00:00, during the week (noted, not split)"
+    )
     assert source({p: PUBLISHED}, {p: before})[:2] == (None, "baseline")  # unpublished before j began
     assert source({p: REFUSED, pp: PUBLISHED})[:2] == (pp, "published")  # the grace covers j's start
-    assert source({p: REFUSED, pp: PUBLISHED}, g=pd.Timedelta(0))[2] == f"baseline: {p} was computed but not published, and the reader has no grace"
-    assert source({pp: PUBLISHED}, {pp: before})[2] == (f"baseline: {p} was never computed, and {pp} was unpublished at "
-                                                        "2026-03-15T21:59:00+00:00")
-    assert source({p: LEGACY}) == (p, "recomputed", f"dynamic_weights of {p}, recomputed from its stored multipliers "
-                                                    "(computed before publication was recorded)")
+    assert (
+        source({p: REFUSED, pp: PUBLISHED}, g=pd.Timedelta(0))[2]
+        == f"baseline: {p} was computed but not published, and the reader has no grace"
+    )
+    assert source({pp: PUBLISHED}, {pp: before})[2] == (
+        f"baseline: {p} was never computed, and {pp} was unpublished at 2026-03-15T21:59:00+00:00"
+    )
+    assert source({p: LEGACY}) == (
+        p,
+        "recomputed",
+        f"dynamic_weights of {p}, recomputed from its stored multipliers (computed before publication was recorded)",
+    )

@@ -7,10 +7,22 @@ from weighting_pipeline.core.baseline import BaselineConfigError, load_baseline,
 
 # The trading system's baseline (alchemiser-quant 433bc3af, layers/shared/the_alchemiser/shared/config/strategy.*.json).
 PROD = {
-    "defence.clj": 0.073, "ftl_starburst.clj": 0.066, "ftlt/holy_grail.clj": 0.067, "ftlt/tqqq_ftlt.clj": 0.067,
-    "ftlt/tqqq_ftlt_2.clj": 0.117, "gold.clj": 0.065, "gold_and_miners.clj": 0.077, "gold_currency.clj": 0.033,
-    "growth_blend.clj": 0.068, "kmlm_switcher.clj": 0.032, "pals_spell.clj": 0.054, "rains_concise_em.clj": 0.065,
-    "rains_em_dancer.clj": 0.049, "simons_full_kmlm.clj": 0.032, "sisyphus_lowvol.clj": 0.051, "soxl_growth.clj": 0.084,
+    "defence.clj": 0.073,
+    "ftl_starburst.clj": 0.066,
+    "ftlt/holy_grail.clj": 0.067,
+    "ftlt/tqqq_ftlt.clj": 0.067,
+    "ftlt/tqqq_ftlt_2.clj": 0.117,
+    "gold.clj": 0.065,
+    "gold_and_miners.clj": 0.077,
+    "gold_currency.clj": 0.033,
+    "growth_blend.clj": 0.068,
+    "kmlm_switcher.clj": 0.032,
+    "pals_spell.clj": 0.054,
+    "rains_concise_em.clj": 0.065,
+    "rains_em_dancer.clj": 0.049,
+    "simons_full_kmlm.clj": 0.032,
+    "sisyphus_lowvol.clj": 0.051,
+    "soxl_growth.clj": 0.084,
 }
 
 
@@ -27,7 +39,9 @@ def test_every_stage_file_is_valid(stage):
     assert abs(load_baseline(packaged_config_path(stage)).allocations.sum() - 1) < 1e-9
 
 
-@pytest.mark.parametrize(("stage", "file"), [("dev", "strategy.dev.json"), ("staging", "strategy.dev.json"), ("prod", "strategy.prod.json")])
+@pytest.mark.parametrize(
+    ("stage", "file"), [("dev", "strategy.dev.json"), ("staging", "strategy.dev.json"), ("prod", "strategy.prod.json")]
+)
 def test_each_stage_reads_the_file_trading_reads(stage, file):
     """Trading's Settings (config/config.py) loads strategy.prod.json for prod and strategy.dev.json
     for every other stage; staging once read a strategy.staging.json trading never loads."""
@@ -49,9 +63,14 @@ def test_unknown_stage_names_the_setting():
         ({"files": ["a.clj", "b.clj"], "allocations": {"a.clj": 1.5, "b.clj": -0.5}}, "finite and >= 0"),
         ({"files": ["a.clj"], "allocations": {"a.clj": "1"}}, "must be a number"),
         ({"files": ["a.clj", "b.clj"], "allocations": {"a.clj": 0.5, "b.clj": 0.4}}, "sum to"),
-        ({"files": ["gold.clj", "gold.py"], "allocations": {"gold.clj": 0.5, "gold.py": 0.5}}, "share the ledger name 'gold'"),
-        ({"files": ["gold.clj", "metals/gold.clj"], "allocations": {"gold.clj": 0.5, "metals/gold.clj": 0.5}},
-         "share the ledger name 'gold'"),
+        (
+            {"files": ["gold.clj", "gold.py"], "allocations": {"gold.clj": 0.5, "gold.py": 0.5}},
+            "share the ledger name 'gold'",
+        ),
+        (
+            {"files": ["gold.clj", "metals/gold.clj"], "allocations": {"gold.clj": 0.5, "metals/gold.clj": 0.5}},
+            "share the ledger name 'gold'",
+        ),
         ({"files": ["a.clj"], "allocations": {"a.clj": 0.5, "b.clj": 0.5}}, "name different strategies"),
     ],
 )

@@ -57,8 +57,16 @@ LOTS = {  # lot -> (qty, entry price, entered, [(exit time, qty, price)])
     "E": ("3", "100", "2026-01-04 10:00", [("2026-01-04 12:00", "3", "101")]),
     "F": ("4", "25", "2026-01-04 20:00", [("2026-01-05 12:00", "4", "26")]),
 }
-DEPLOYED = {"2026-01-04": 250.0, "2026-01-05": 250.0, "2026-01-06": 350.0, "2026-01-07": 230.0, "2026-01-08": 190.0,
-            "2026-01-09": 130.0, "2026-01-10": 130.0, "2026-01-11": 130.0}
+DEPLOYED = {
+    "2026-01-04": 250.0,
+    "2026-01-05": 250.0,
+    "2026-01-06": 350.0,
+    "2026-01-07": 230.0,
+    "2026-01-08": 190.0,
+    "2026-01-09": 130.0,
+    "2026-01-10": 130.0,
+    "2026-01-11": 130.0,
+}
 PNL = {"2026-01-05": 4.0, "2026-01-06": 6.0, "2026-01-07": -2.0, "2026-01-08": 12.0}
 
 
@@ -68,9 +76,19 @@ def ny(text: str) -> datetime:
 
 def items() -> list[dict]:
     return [
-        lot_item(lot_id=lot, strategy_name="a", symbol="SPY", entry_timestamp=ny(entered), entry_qty=Decimal(qty),
-                 entry_price=Decimal(price), exits=[Exit(ny(t), Decimal(q), Decimal(p), f"{lot}-x{i}", f"{lot}-o{i}") for i, (t, q, p) in enumerate(exits)],
-                 entry_order_id=f"{lot}-entry", correlation_id=f"{lot}-corr")
+        lot_item(
+            lot_id=lot,
+            strategy_name="a",
+            symbol="SPY",
+            entry_timestamp=ny(entered),
+            entry_qty=Decimal(qty),
+            entry_price=Decimal(price),
+            exits=[
+                Exit(ny(t), Decimal(q), Decimal(p), f"{lot}-x{i}", f"{lot}-o{i}") for i, (t, q, p) in enumerate(exits)
+            ],
+            entry_order_id=f"{lot}-entry",
+            correlation_id=f"{lot}-corr",
+        )
         for lot, (qty, price, entered, exits) in LOTS.items()
     ]
 
@@ -81,7 +99,9 @@ def positions_of(ledger_items: list[dict]) -> tuple[pd.DataFrame, ParseReport]:
     wire = [{k: ser.serialize(v) for k, v in i.items()} for i in ledger_items]
     report, cols = ParseReport(), None
     cols = parse_items([w for w in wire if w["GSI5SK"]["S"].startswith("CLOSED#")], "a", "a", report, cols)
-    cols = parse_items([w for w in wire if w["GSI5SK"]["S"].startswith("OPEN#")], "a", "a", report, cols, open_lots=True)
+    cols = parse_items(
+        [w for w in wire if w["GSI5SK"]["S"].startswith("OPEN#")], "a", "a", report, cols, open_lots=True
+    )
     return to_frames(cols, report, NOW)[2], report
 
 
@@ -187,8 +207,11 @@ def test_a_range_gives_each_week_the_bits_it_gets_alone():
     for key in (keys[0], keys[4], keys[-1]):
         alone = run_chain(rows_for([key]), [key], baseline, params)["sharpe_ratios"]
         mine = together[together["partition_key"] == key].reset_index(drop=True)
-        pd.testing.assert_frame_equal(alone.assign(partition_key=alone["partition_key"].astype(str)),
-                                      mine.assign(partition_key=mine["partition_key"].astype(str)), check_exact=True)
+        pd.testing.assert_frame_equal(
+            alone.assign(partition_key=alone["partition_key"].astype(str)),
+            mine.assign(partition_key=mine["partition_key"].astype(str)),
+            check_exact=True,
+        )
 
 
 def test_deployed_notional_matches_a_loop_over_lots_on_a_synthetic_ledger():

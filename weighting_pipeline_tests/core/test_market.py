@@ -18,7 +18,9 @@ WEEK = "2024-06-02"  # window 2024-03-11 18:00 .. 2024-06-09 18:00 New York (90 
 def _sessions(first: str, last: str) -> pd.DatetimeIndex:
     lo = (np.datetime64(first) - np.datetime64("1970-01-01")).astype(int)
     hi = (np.datetime64(last) - np.datetime64("1970-01-01")).astype(int)
-    return pd.DatetimeIndex(np.datetime64("1970-01-01") + (lo + np.flatnonzero(session_mask(lo, hi))).astype("timedelta64[D]"))
+    return pd.DatetimeIndex(
+        np.datetime64("1970-01-01") + (lo + np.flatnonzero(session_mask(lo, hi))).astype("timedelta64[D]")
+    )
 
 
 SESSIONS = _sessions("2024-01-02", "2024-06-28")
@@ -28,14 +30,39 @@ CLOSES = 100 * np.exp(np.cumsum(np.random.default_rng(5).normal(0, 0.02, len(SES
 def _rows(lots, exits=()):
     """A positions frame: lots (id, strategy, symbol, entered NY, qty, price), exits (id, NY time, qty, price)."""
     info = {lot[0]: lot for lot in lots}
-    rows = [{"lot_id": i, "strategy": s, "symbol": sym, "entry_timestamp": pd.Timestamp(t, tz=NY).tz_convert("UTC"),
-             "fully_closed_at": pd.NaT, "exit_timestamp": pd.Timestamp("NaT", tz="UTC"), "exit_seq": ENTRY_SEQ, "entry_qty": q, "entry_price": p,
-             "exit_qty": 0.0, "realized_pnl": 0.0} for i, s, sym, t, q, p in lots]
+    rows = [
+        {
+            "lot_id": i,
+            "strategy": s,
+            "symbol": sym,
+            "entry_timestamp": pd.Timestamp(t, tz=NY).tz_convert("UTC"),
+            "fully_closed_at": pd.NaT,
+            "exit_timestamp": pd.Timestamp("NaT", tz="UTC"),
+            "exit_seq": ENTRY_SEQ,
+            "entry_qty": q,
+            "entry_price": p,
+            "exit_qty": 0.0,
+            "realized_pnl": 0.0,
+        }
+        for i, s, sym, t, q, p in lots
+    ]
     for n, (i, t, q, p) in enumerate(exits):
         _, s, sym, entered, q0, p0 = info[i]
-        rows.append({"lot_id": i, "strategy": s, "symbol": sym, "entry_timestamp": pd.Timestamp(entered, tz=NY).tz_convert("UTC"),
-                     "fully_closed_at": pd.NaT, "exit_timestamp": pd.Timestamp(t, tz=NY).tz_convert("UTC"), "exit_seq": n,
-                     "entry_qty": q0, "entry_price": p0, "exit_qty": q, "realized_pnl": (p - p0) * q})
+        rows.append(
+            {
+                "lot_id": i,
+                "strategy": s,
+                "symbol": sym,
+                "entry_timestamp": pd.Timestamp(entered, tz=NY).tz_convert("UTC"),
+                "fully_closed_at": pd.NaT,
+                "exit_timestamp": pd.Timestamp(t, tz=NY).tz_convert("UTC"),
+                "exit_seq": n,
+                "entry_qty": q0,
+                "entry_price": p0,
+                "exit_qty": q,
+                "realized_pnl": (p - p0) * q,
+            }
+        )
     frame = pd.DataFrame(rows)
     frame["fully_closed_at"] = pd.to_datetime(frame["fully_closed_at"], utc=True)
     frame["exit_timestamp"] = pd.to_datetime(frame["exit_timestamp"], utc=True)
@@ -71,8 +98,13 @@ def test_a_position_held_through_the_window_has_its_symbols_close_to_close_sharp
     np.testing.assert_allclose(raw, r.to_numpy(), rtol=1e-12)
     got_sharpe = (raw.mean() * 252 - 0.045) / (raw.std(ddof=1) * np.sqrt(252))
     assert got_sharpe == pytest.approx(expected, abs=1e-6)
-    two = _rows([("L1", "a.clj", "SPY", "2024-01-10 11:00", 7.0, 95.0), ("L2", "a.clj", "SPY", "2024-01-11 11:00", 3.0, 97.0)])
-    both = sharpe_ratios(market_returns(two, weeks, ["a.clj"], _bars(weeks, {"SPY": market_bars(SESSIONS, CLOSES)})), SharpeParams(min_lots=2))
+    two = _rows(
+        [("L1", "a.clj", "SPY", "2024-01-10 11:00", 7.0, 95.0), ("L2", "a.clj", "SPY", "2024-01-11 11:00", 3.0, 97.0)]
+    )
+    both = sharpe_ratios(
+        market_returns(two, weeks, ["a.clj"], _bars(weeks, {"SPY": market_bars(SESSIONS, CLOSES)})),
+        SharpeParams(min_lots=2),
+    )
     assert both.loc[0, "skip_reason"] == "" and both.loc[0, "sharpe"] == pytest.approx(expected, abs=1e-6)
 
 
@@ -80,13 +112,18 @@ def test_entry_exit_and_value_at_work_by_hand():
     weeks = WeekWindows.for_keys([WEEK], 90)
     # Entered 2024-04-01 at 10:00 for 50.0 (10 shares); 4 sold 2024-04-03 at 60.0; the rest sold
     # after the window's end (2024-06-12): that exit changes nothing in the window.
-    rows = _rows([("L1", "a.clj", "EQUITIES::SPY//USD", "2024-04-01 10:00", 10.0, 50.0)],
-                 [("L1", "2024-04-03 12:00", 4.0, 60.0), ("L1", "2024-06-12 12:00", 6.0, 70.0)])
+    rows = _rows(
+        [("L1", "a.clj", "EQUITIES::SPY//USD", "2024-04-01 10:00", 10.0, 50.0)],
+        [("L1", "2024-04-03 12:00", 4.0, 60.0), ("L1", "2024-06-12 12:00", 6.0, 70.0)],
+    )
     closes = np.full(len(SESSIONS), 55.0)
     closes[SESSIONS.get_loc(pd.Timestamp("2024-04-02"))] = 57.0
     closes[SESSIONS.get_loc(pd.Timestamp("2024-04-03"))] = 58.0
     daily = market_returns(rows, weeks, ["a.clj"], _bars(weeks, {"SPY": market_bars(SESSIONS, closes)}))
-    date = lambda day: (np.datetime64(day) - np.datetime64("2024-03-11")).astype(int)  # window dates from 2024-03-11
+
+    def date(day):
+        return (np.datetime64(day) - np.datetime64("2024-03-11")).astype(int)  # window dates from 2024-03-11
+
     pnl, value = daily.pnl[0, 0], daily.deployed[0, 0]
     assert (pnl[date("2024-04-01")], value[date("2024-04-01")]) == pytest.approx((10 * (55 - 50), 10 * 50))
     assert (pnl[date("2024-04-02")], value[date("2024-04-02")]) == pytest.approx((10 * (57 - 55), 10 * 55))
@@ -128,7 +165,9 @@ def test_a_missing_bar_or_symbol_is_an_error_naming_it():
     gap = gap[gap["timestamp"].dt.tz_convert(NY).dt.date.astype(str) != "2024-04-10"]
     with pytest.raises(MarketDataError, match=r"daily bars of SPY lack the session .*2024-04-10.*lot L1 of a.clj"):
         market_returns(rows, weeks, ["a.clj"], _bars(weeks, {"SPY": gap}))
-    with pytest.raises(MarketDataError, match=r"no daily bars for symbol SPY \(SPY/daily.parquet\), held by lot L1 of a.clj"):
+    with pytest.raises(
+        MarketDataError, match=r"no daily bars for symbol SPY \(SPY/daily.parquet\), held by lot L1 of a.clj"
+    ):
         market_returns(rows, weeks, ["a.clj"], _bars(weeks, {"QQQ": market_bars(SESSIONS, CLOSES)}))
     # A gap outside every held period is no error.
     before = market_bars(SESSIONS, CLOSES)
@@ -157,7 +196,9 @@ def test_a_range_gives_each_week_the_bits_it_gets_alone():
 def test_a_bar_belongs_to_its_timestamps_utc_date_as_trading_keys_it():
     weeks = WeekWindows.for_keys([WEEK], 90)
     midnight_ny = market_bars(SESSIONS, CLOSES)  # Alpaca's stamps: 04:00 or 05:00 UTC
-    midnight_utc = midnight_ny.assign(timestamp=pd.DatetimeIndex(SESSIONS).tz_localize("UTC"))  # a feed stamping 00:00 UTC
+    midnight_utc = midnight_ny.assign(
+        timestamp=pd.DatetimeIndex(SESSIONS).tz_localize("UTC")
+    )  # a feed stamping 00:00 UTC
     a, b = _bars(weeks, {"SPY": midnight_ny}), _bars(weeks, {"SPY": midnight_utc})
     np.testing.assert_array_equal(a.closes, b.closes)
     assert not np.isnan(a.closes).any()

@@ -57,11 +57,22 @@ def noon(day: str) -> datetime:
 def items() -> list[dict]:
     out = []
     for lot, (qty, price, exits) in LOTS.items():
-        out.append(lot_item(
-            lot_id=lot, strategy_name="a", symbol="TQQQ", entry_timestamp=noon("2025-12-01"), entry_qty=Decimal(qty),
-            entry_price=Decimal(price), exits=[Exit(noon(d), Decimal(q), Decimal(p), f"{lot}-x{i}", f"{lot}-o{i}") for i, (d, q, p) in enumerate(exits)],
-            entry_order_id=f"{lot}-entry", correlation_id=f"{lot}-corr",
-        ))
+        out.append(
+            lot_item(
+                lot_id=lot,
+                strategy_name="a",
+                symbol="TQQQ",
+                entry_timestamp=noon("2025-12-01"),
+                entry_qty=Decimal(qty),
+                entry_price=Decimal(price),
+                exits=[
+                    Exit(noon(d), Decimal(q), Decimal(p), f"{lot}-x{i}", f"{lot}-o{i}")
+                    for i, (d, q, p) in enumerate(exits)
+                ],
+                entry_order_id=f"{lot}-entry",
+                correlation_id=f"{lot}-corr",
+            )
+        )
     return out
 
 
@@ -71,7 +82,9 @@ def read(ledger_items: list[dict], now: pd.Timestamp = NOW) -> tuple[pd.DataFram
     wire = [{k: ser.serialize(v) for k, v in i.items()} for i in ledger_items]
     report, cols = ParseReport(), None
     cols = parse_items([w for w in wire if w["GSI5SK"]["S"].startswith("CLOSED#")], "a", "a", report, cols)
-    cols = parse_items([w for w in wire if w["GSI5SK"]["S"].startswith("OPEN#")], "a", "a", report, cols, open_lots=True)
+    cols = parse_items(
+        [w for w in wire if w["GSI5SK"]["S"].startswith("OPEN#")], "a", "a", report, cols, open_lots=True
+    )
     lots, exits = to_frame(cols, report, now)
     return lots, exits, report
 
@@ -85,7 +98,9 @@ def ledger():
 
 def test_the_writer_leaves_l2_open_and_closes_l3_after_the_week():
     by_lot = {i["lot_id"]: i for i in items()}
-    assert by_lot["L2"]["is_open"] and by_lot["L2"]["GSI5SK"].startswith("OPEN#") and by_lot["L2"]["remaining_qty"] == "4"
+    assert (
+        by_lot["L2"]["is_open"] and by_lot["L2"]["GSI5SK"].startswith("OPEN#") and by_lot["L2"]["remaining_qty"] == "4"
+    )
     assert by_lot["L3"]["fully_closed_at"].startswith("2026-03-20")
 
 
@@ -104,7 +119,9 @@ def test_exit_books_each_exit_on_its_date_over_every_lot_that_exited_in_the_wind
     assert out["date"].dt.strftime("%m-%d").tolist() == ["01-05", "01-06", "01-07", "01-08", "01-09"]
     assert out["realized_pnl"].tolist() == [4.0, -3.0, 6.0, 2.0, 6.0]
     assert out["bookings"].tolist() == [1, 1, 1, 1, 1]
-    assert set(out["avg_position_value"]) == {300.0} and set(out["window_lots"]) == {4}  # L1 once, though it exited twice
+    assert set(out["avg_position_value"]) == {300.0} and set(out["window_lots"]) == {
+        4
+    }  # L1 once, though it exited twice
     np.testing.assert_allclose(out["daily_return"], np.array([4, -3, 6, 2, 6]) / 300, rtol=1e-15)
 
 
@@ -139,7 +156,9 @@ def test_a_week_is_the_same_alone_and_inside_a_range_under_exit():
         start, end = WeekWindows.for_keys([key], 90).union_bounds()
         window = exits[(exits["exit_timestamp"] >= start) & (exits["exit_timestamp"] < end)]
         alone = run_chain(window, [key], baseline, params)["sharpe_ratios"].set_index(["partition_key", "strategy"])
-        pd.testing.assert_frame_equal(ranged.loc[[key]].reset_index(drop=True), alone.reset_index(drop=True), check_exact=True)
+        pd.testing.assert_frame_equal(
+            ranged.loc[[key]].reset_index(drop=True), alone.reset_index(drop=True), check_exact=True
+        )
     assert ranged["skip_reason"].eq("").any()
 
 
@@ -150,7 +169,9 @@ def test_the_synthetic_ledgers_exit_records_are_what_parsing_its_items_gives():
     expected = ledger.exit_records
     expected["strategy"] = expected["strategy"].astype(str).astype(exits["strategy"].dtype)
     order = ["exit_timestamp", "lot_id", "exit_seq"]
-    pd.testing.assert_frame_equal(exits.sort_values(order, ignore_index=True), expected.sort_values(order, ignore_index=True), check_exact=True)
+    pd.testing.assert_frame_equal(
+        exits.sort_values(order, ignore_index=True), expected.sort_values(order, ignore_index=True), check_exact=True
+    )
 
 
 def test_a_rule_given_the_other_rules_rows_fails_naming_both(ledger):

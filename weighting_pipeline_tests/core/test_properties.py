@@ -101,13 +101,20 @@ WEEK = "2024-03-03"  # its window spans the March DST change
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(seed=st.integers(0, 10_000), rate=st.floats(0.2, 3.0), late_days=st.integers(0, 400), late_seed=st.integers(0, 10_000))
+@given(
+    seed=st.integers(0, 10_000),
+    rate=st.floats(0.2, 3.0),
+    late_days=st.integers(0, 400),
+    late_seed=st.integers(0, 10_000),
+)
 def test_lots_closed_after_a_week_end_never_change_that_week(seed, rate, late_days, late_seed):
     baseline = pd.Series(1 / len(STRATEGIES), index=STRATEGIES)
     end = WeekWindows.for_keys([WEEK], 90).ends[0]
     lots = synthetic_lots(STRATEGIES, "2023-11-01", str(end.date() + pd.Timedelta(days=1)), rate, seed=seed)
     lots = lots[lots["fully_closed_at"] < end]
-    late = synthetic_lots(STRATEGIES, str(end.date()), str((end + pd.Timedelta(days=late_days + 1)).date()), rate, seed=late_seed)
+    late = synthetic_lots(
+        STRATEGIES, str(end.date()), str((end + pd.Timedelta(days=late_days + 1)).date()), rate, seed=late_seed
+    )
     late = late[late["fully_closed_at"] >= end].assign(lot_id=lambda f: "late-" + f["lot_id"])
     before = run_chain(lots, [WEEK], baseline)["dynamic_weights"]
     after = run_chain(pd.concat([lots, late], ignore_index=True), [WEEK], baseline)["dynamic_weights"]

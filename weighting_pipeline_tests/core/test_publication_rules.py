@@ -12,13 +12,20 @@ def ny(text: str) -> pd.Timestamp:
     return pd.Timestamp(text, tz="America/New_York")
 
 
-@pytest.mark.parametrize("now, latest_exists, expected", [
-    ("2026-03-15 17:59", False, ["2026-03-01"]),  # the week of 03-08 has not ended yet; 02-22 is long past its grace
-    ("2026-03-15 18:00", True, ["2026-03-08"]),
-    ("2026-03-15 18:00", False, ["2026-03-08", "2026-03-01"]),  # a late weekly run: trading still reads 03-01
-    ("2026-03-16 17:59", False, ["2026-03-08", "2026-03-01"]),  # 03-01 is valid until 03-15 18:00, plus 24 h
-    ("2026-03-16 18:00", False, ["2026-03-08"]),  # the grace is over: trading reads the baseline, not 03-01
-])
+@pytest.mark.parametrize(
+    "now, latest_exists, expected",
+    [
+        (
+            "2026-03-15 17:59",
+            False,
+            ["2026-03-01"],
+        ),  # the week of 03-08 has not ended yet; 02-22 is long past its grace
+        ("2026-03-15 18:00", True, ["2026-03-08"]),
+        ("2026-03-15 18:00", False, ["2026-03-08", "2026-03-01"]),  # a late weekly run: trading still reads 03-01
+        ("2026-03-16 17:59", False, ["2026-03-08", "2026-03-01"]),  # 03-01 is valid until 03-15 18:00, plus 24 h
+        ("2026-03-16 18:00", False, ["2026-03-08"]),  # the grace is over: trading reads the baseline, not 03-01
+    ],
+)
 def test_the_protected_weeks_are_what_trading_reads(now, latest_exists, expected):
     assert protected_weeks(ny(now), latest_exists, GRACE) == expected
 
@@ -42,7 +49,9 @@ def test_a_single_week_run_publishes_its_protected_week():
 def test_a_what_if_run_publishes_nothing_and_says_which_settings_differ():
     decisions = decide(["2026-02-15"], [], {"lookback_days": (90, 60)}, forced=False)
     assert not decisions["2026-02-15"].published
-    assert "what-if run" in decisions["2026-02-15"].reason and "lookback_days 90 -> 60" in decisions["2026-02-15"].reason
+    assert (
+        "what-if run" in decisions["2026-02-15"].reason and "lookback_days 90 -> 60" in decisions["2026-02-15"].reason
+    )
 
 
 def test_force_lifts_the_protection_and_the_what_if_rule_and_is_marked_only_where_it_did():

@@ -18,8 +18,16 @@ def lots(rows):
     """rows: (strategy, close NY wall time, qty, price, pnl)."""
     frame = pd.DataFrame(
         [
-            {"lot_id": f"L{i}", "strategy": s, "symbol": "SPY", "entry_timestamp": ts("2025-01-01 10:00"),
-             "fully_closed_at": ts(c), "entry_qty": q, "entry_price": p, "realized_pnl": pnl}
+            {
+                "lot_id": f"L{i}",
+                "strategy": s,
+                "symbol": "SPY",
+                "entry_timestamp": ts("2025-01-01 10:00"),
+                "fully_closed_at": ts(c),
+                "entry_qty": q,
+                "entry_price": p,
+                "realized_pnl": pnl,
+            }
             for i, (s, c, q, p, pnl) in enumerate(rows)
         ]
     )
@@ -74,7 +82,10 @@ def test_sharpe_formula_equals_empyrical_convention():
     [
         ([], "no closed lots in window"),
         ([("a", f"2026-02-0{i} 12:00", 1, 100, i) for i in range(1, 5)], "fewer than 5 lots: 4"),
-        ([("a", "2026-02-01 12:00", 1, 100, i) for i in range(3)] + [("a", "2026-02-02 12:00", 1, 100, 1)] * 3, "fewer than 5 close dates: 2"),
+        (
+            [("a", "2026-02-01 12:00", 1, 100, i) for i in range(3)] + [("a", "2026-02-02 12:00", 1, 100, 1)] * 3,
+            "fewer than 5 close dates: 2",
+        ),
         ([("a", f"2026-02-0{i} 12:00", 1, 100, 1.5) for i in range(1, 7)], "zero volatility"),
     ],
 )
@@ -101,12 +112,16 @@ def test_lots_by_week_repeats_a_lot_in_every_window_that_holds_it():
     # Mar 5 is after the end of week 2026-02-22 (Mar 1 18:00), so only the last two hold it;
     # Dec 5 is inside only the first window (starts Dec 1 18:00; the next starts Dec 8).
     assert sorted(zip(out["partition_key"].astype(str), out["lot_id"])) == [
-        ("2026-02-22", "L1"), ("2026-03-01", "L0"), ("2026-03-08", "L0")
+        ("2026-02-22", "L1"),
+        ("2026-03-01", "L0"),
+        ("2026-03-08", "L0"),
     ]
 
 
 def test_stored_frame_round_trips_exactly():
-    rows = [("a", f"2026-02-{d:02d} {h}:00", 1 + d, 10.0 + h, (-1) ** d * d * 0.37) for d in range(1, 20) for h in (9, 19)]
+    rows = [
+        ("a", f"2026-02-{d:02d} {h}:00", 1 + d, 10.0 + h, (-1) ** d * d * 0.37) for d in range(1, 20) for h in (9, 19)
+    ]
     weeks = WeekWindows.for_keys(["2026-02-22", "2026-03-01", KEY], 90)
     daily = daily_returns(lots(rows), weeks, ["a", "b"])
     back = DailyReturns.from_frame(daily.to_frame(), weeks, ["a", "b"])

@@ -32,9 +32,19 @@ RF = 0.045
 def lots_on(strategy: str, days: list[str], returns: list[float], position: float = 1000.0) -> pd.DataFrame:
     """One lot a day at 12:00 New York, entry value ``position``, pnl ``r * position``."""
     return pd.DataFrame(
-        [{"lot_id": f"{strategy}-{d}", "strategy": strategy, "symbol": "SPY", "entry_timestamp": ts("2025-01-01 10:00"),
-          "fully_closed_at": ts(f"{d} 12:00"), "entry_qty": 1.0, "entry_price": position, "realized_pnl": r * position}
-         for d, r in zip(days, returns)]
+        [
+            {
+                "lot_id": f"{strategy}-{d}",
+                "strategy": strategy,
+                "symbol": "SPY",
+                "entry_timestamp": ts("2025-01-01 10:00"),
+                "fully_closed_at": ts(f"{d} 12:00"),
+                "entry_qty": 1.0,
+                "entry_price": position,
+                "realized_pnl": r * position,
+            }
+            for d, r in zip(days, returns)
+        ]
     ).astype(LOT_COLUMNS)
 
 
@@ -46,7 +56,9 @@ def sessions_in_window() -> list[str]:
 
 def test_trading_days_of_a_window_are_the_nyse_sessions_inside_it():
     mask = window_trading_days(WEEKS)[0]
-    dates = [str(np.datetime64("1970-01-01") + np.timedelta64(int(WEEKS.window_start_day[0]) + j, "D")) for j in range(91)]
+    dates = [
+        str(np.datetime64("1970-01-01") + np.timedelta64(int(WEEKS.window_start_day[0]) + j, "D")) for j in range(91)
+    ]
     assert [d for d, m in zip(dates, mask) if m] == sessions_in_window()
     # By hand: the week of Christmas 2025 has four sessions (the 25th is a holiday, the 24th closes early).
     week = window_trading_days(WeekWindows.for_keys(["2025-12-21"], 7))[0]
@@ -64,7 +76,9 @@ def test_zero_counts_every_trading_day_without_a_close_as_a_zero_return():
     skip = sharpe_ratios(daily, SharpeParams(risk_free_rate=0.0)).set_index("strategy")
     zero = sharpe_ratios(daily, SharpeParams(risk_free_rate=0.0, missing_days="zero")).set_index("strategy")
     assert skip.loc["rare", "observations"] == len(rare_days) and zero.loc["rare", "observations"] == len(sessions)
-    assert skip.loc["rare", "sharpe"] == pytest.approx(empyrical.sharpe_ratio(np.array(r), annualization=252), rel=1e-12)
+    assert skip.loc["rare", "sharpe"] == pytest.approx(
+        empyrical.sharpe_ratio(np.array(r), annualization=252), rel=1e-12
+    )
     padded = np.zeros(len(sessions))
     padded[::5] = r
     assert zero.loc["rare", "sharpe"] == pytest.approx(empyrical.sharpe_ratio(padded, annualization=252), rel=1e-12)
@@ -100,7 +114,9 @@ def test_sortino_and_calmar_follow_empyrical_on_the_windows_observations(missing
     ):
         row = sharpe_ratios(daily, SharpeParams(missing_days=missing_days, score=score)).iloc[0]
         assert row["score"] == pytest.approx(oracle, rel=1e-10), score
-        assert row["sharpe"] == pytest.approx(empyrical.sharpe_ratio(observed, risk_free=RF / 252, annualization=252), rel=1e-10)
+        assert row["sharpe"] == pytest.approx(
+            empyrical.sharpe_ratio(observed, risk_free=RF / 252, annualization=252), rel=1e-10
+        )
 
 
 @pytest.mark.parametrize("missing_days", ["skip", "zero"])
@@ -115,7 +131,7 @@ def test_calmar_by_hand_compounds_over_the_windows_sessions_not_its_close_dates(
     annual = 1.0659 ** (252 / 60) - 1
     assert row["score"] == pytest.approx(annual / 0.05, rel=1e-12)
     # The old rule (252 / 3 close dates a year) compounded 84 times: a Calmar in the thousands.
-    assert row["score"] == pytest.approx(6.148, abs=1e-3) and (1.0659 ** 84 - 1) / 0.05 > 1000
+    assert row["score"] == pytest.approx(6.148, abs=1e-3) and (1.0659**84 - 1) / 0.05 > 1000
 
 
 def test_the_sharpe_standard_errors_are_lo_and_mertens_opdyke_on_the_observations():
@@ -123,7 +139,9 @@ def test_the_sharpe_standard_errors_are_lo_and_mertens_opdyke_on_the_observation
     rng = np.random.default_rng(5)
     r = rng.standard_t(4, size=len(sessions)) * 0.01 + 0.002
     row = sharpe_ratios(daily_returns(lots_on("a", sessions, list(r)), WEEKS, ["a"])).iloc[0]
-    assert row["sharpe_se_iid"] == pytest.approx(analytics.ratio_standard_error_iid(r, periods=252, risk_free=RF), rel=1e-10)
+    assert row["sharpe_se_iid"] == pytest.approx(
+        analytics.ratio_standard_error_iid(r, periods=252, risk_free=RF), rel=1e-10
+    )
     assert row["sharpe_se"] == pytest.approx(analytics.ratio_standard_error(r, periods=252, risk_free=RF), rel=1e-10)
     assert 1.5 < row["sharpe_se_iid"] < 2.5  # about sqrt(252 / 62): why a 90-day tilt can be noise
 
@@ -148,7 +166,10 @@ def test_multipliers_map_the_chosen_score(score):
     differs = 0
     for _, week in frame[frame["skip_reason"] == ""].groupby("partition_key", observed=True):
         assert week["multiplier"].rank().tolist() == week["score"].rank().tolist()
-        assert week.loc[week["score"].idxmax(), "multiplier"] == 2.0 and week.loc[week["score"].idxmin(), "multiplier"] == 0.5
+        assert (
+            week.loc[week["score"].idxmax(), "multiplier"] == 2.0
+            and week.loc[week["score"].idxmin(), "multiplier"] == 0.5
+        )
         differs += week["score"].rank().tolist() != week["sharpe"].rank().tolist()
     assert differs > 0  # the score changes the ordering somewhere, so the check above means something
 
@@ -159,10 +180,14 @@ def test_the_score_changes_the_weights_and_the_defaults_do_not():
     keys = ["2026-02-01", "2026-02-08"]
     baseline = pd.Series(1 / 6, index=names)
     default = run_chain(lots, keys, baseline)["dynamic_weights"]["weight"].to_numpy()
-    explicit = run_chain(lots, keys, baseline, WeightingParams(score="sharpe", missing_days="skip"))["dynamic_weights"]["weight"]
+    explicit = run_chain(lots, keys, baseline, WeightingParams(score="sharpe", missing_days="skip"))["dynamic_weights"][
+        "weight"
+    ]
     np.testing.assert_array_equal(default, explicit.to_numpy())
     for params in (WeightingParams(score="sortino"), WeightingParams(missing_days="zero")):
-        assert not np.array_equal(default, run_chain(lots, keys, baseline, params)["dynamic_weights"]["weight"].to_numpy())
+        assert not np.array_equal(
+            default, run_chain(lots, keys, baseline, params)["dynamic_weights"]["weight"].to_numpy()
+        )
 
 
 def test_unknown_settings_are_refused_by_name():
@@ -181,16 +206,29 @@ CALIBRATED = "market"
 
 
 def test_noise_rule_is_cochrans_q_with_serial_correlation_robust_errors():
-    frame = _frame([
-        ("w1", "a", 2.0, 1.0, ""), ("w1", "b", 0.5, 1.0, ""), ("w1", "c", np.nan, np.nan, "zero volatility"),
-        ("w2", "a", 6.0, 1.0, ""), ("w2", "b", 1.0, 1.2, ""),
-        ("w3", "a", 1.0, 1.0, ""), ("w3", "b", np.nan, np.nan, "no closed lots in window"),
-        ("w4", "a", 1.0, 1.0, ""), ("w4", "b", 3.0, np.nan, ""),  # no usable standard error: left out
-    ])
+    frame = _frame(
+        [
+            ("w1", "a", 2.0, 1.0, ""),
+            ("w1", "b", 0.5, 1.0, ""),
+            ("w1", "c", np.nan, np.nan, "zero volatility"),
+            ("w2", "a", 6.0, 1.0, ""),
+            ("w2", "b", 1.0, 1.2, ""),
+            ("w3", "a", 1.0, 1.0, ""),
+            ("w3", "b", np.nan, np.nan, "no closed lots in window"),
+            ("w4", "a", 1.0, 1.0, ""),
+            ("w4", "b", 3.0, np.nan, ""),  # no usable standard error: left out
+        ]
+    )
     rule = tilt_exceeds_noise(frame, return_basis=CALIBRATED)
     # By hand, w1: equal weights 1, mean 1.25, Q = 0.75^2 * 2 = 1.125 on 1 dof; p = P(chi2(1) > 1.125) = 0.2888.
-    assert rule.measured["w1"] == pytest.approx({"q": 1.125, "dof": 1, "p_value": 0.28884436, "strategies": 2}, rel=1e-6)
-    assert set(rule.failures) == {"w1"} and "p = 0.289 >= 0.05" in rule.failures["w1"] and "mostly noise" in rule.failures["w1"]
+    assert rule.measured["w1"] == pytest.approx(
+        {"q": 1.125, "dof": 1, "p_value": 0.28884436, "strategies": 2}, rel=1e-6
+    )
+    assert (
+        set(rule.failures) == {"w1"}
+        and "p = 0.289 >= 0.05" in rule.failures["w1"]
+        and "mostly noise" in rule.failures["w1"]
+    )
     # w2: weights 1 and 1/1.44; Q = (6 - 1)^2 / (1 + 1.44) = 10.2459 (two estimates: Q = d^2 / (se1^2 + se2^2)).
     assert rule.measured["w2"]["q"] == pytest.approx(25 / 2.44, rel=1e-12)
     assert rule.measured["w2"]["p_value"] == pytest.approx(0.0013698, rel=1e-4)
@@ -203,26 +241,44 @@ def test_on_realised_pnl_bases_the_noise_rule_claims_nothing_and_says_why(basis)
     frame = _frame([("w1", "a", 20.0, 1.0, ""), ("w1", "b", -20.0, 1.0, ""), ("w2", "a", 1.0, 1.0, "")])
     rule = tilt_exceeds_noise(frame, return_basis=basis)
     # Q would be 800 on 1 dof here; without a calibrated standard error it is not claimed.
-    assert set(rule.failures) == {"w1"} and f"no calibrated noise test on the {basis} return basis" in rule.failures["w1"]
+    assert (
+        set(rule.failures) == {"w1"} and f"no calibrated noise test on the {basis} return basis" in rule.failures["w1"]
+    )
     assert rule.measured["w1"] == {"calibrated": False, "strategies": 2}
 
 
-def _simulated(n_strategies: int, true_sharpe: np.ndarray, seed: int, windows: int = 2000, days: int = 60) -> pd.DataFrame:
+def _simulated(
+    n_strategies: int, true_sharpe: np.ndarray, seed: int, windows: int = 2000, days: int = 60
+) -> pd.DataFrame:
     """Sharpe ratios and their standard errors as ``core.sharpe`` computes them, for
     ``windows`` independent windows of ``days`` i.i.d. normal daily returns per strategy."""
     from weighting_pipeline.core.sharpe import _psi_long_run_variance, sharpe_standard_errors
 
     rng = np.random.default_rng(seed)
-    r = rng.normal(np.asarray(true_sharpe)[None, :, None] / np.sqrt(252) * 0.01, 0.01, size=(windows, n_strategies, days))
+    r = rng.normal(
+        np.asarray(true_sharpe)[None, :, None] / np.sqrt(252) * 0.01, 0.01, size=(windows, n_strategies, days)
+    )
     mean, std = r.mean(axis=2), r.std(axis=2, ddof=1)
     dev = r - mean[..., None]
     n = np.full(mean.shape, days)
-    stats = {"obs": n, "std": std, "m3": (dev**3).mean(axis=2), "m4": (dev**4).mean(axis=2),
-             "lrv_psi": _psi_long_run_variance(dev, np.ones(r.shape, dtype=bool), n, std, mean)}
+    stats = {
+        "obs": n,
+        "std": std,
+        "m3": (dev**3).mean(axis=2),
+        "m4": (dev**4).mean(axis=2),
+        "lrv_psi": _psi_long_run_variance(dev, np.ones(r.shape, dtype=bool), n, std, mean),
+    }
     sharpe = mean / std * np.sqrt(252)
     lo, mertens, robust = sharpe_standard_errors(sharpe, stats, 252)
-    return pd.DataFrame({"partition_key": np.repeat(np.arange(windows).astype(str), n_strategies), "strategy": np.tile(np.arange(n_strategies), windows),
-                         "sharpe": sharpe.ravel(), "sharpe_se_hac": robust.ravel(), "skip_reason": ""})
+    return pd.DataFrame(
+        {
+            "partition_key": np.repeat(np.arange(windows).astype(str), n_strategies),
+            "strategy": np.tile(np.arange(n_strategies), windows),
+            "sharpe": sharpe.ravel(),
+            "sharpe_se_hac": robust.ravel(),
+            "skip_reason": "",
+        }
+    )
 
 
 @pytest.mark.parametrize("n_strategies", [9, 16, 50])
@@ -252,5 +308,3 @@ def test_noise_rule_on_real_windows_reports_q_on_the_qualified_strategies():
     s_bar = (w * qualified["sharpe"]).sum() / w.sum()
     assert m["q"] == pytest.approx((w * (qualified["sharpe"] - s_bar) ** 2).sum(), rel=1e-12)
     assert (m["p_value"] >= 0.05) == ("2026-03-01" in rule.failures)
-
-

@@ -35,8 +35,15 @@ def test_fewer_than_four_and_no_spread_are_left_alone_or_at_the_mean():
 
 
 def test_the_multipliers_map_the_shrunk_scores_and_keep_the_raw_ones():
-    frame = pd.DataFrame({"partition_key": "2026-03-01", "strategy": list("abcd"), "sharpe": [3.0, -1.0, 1.0, 5.0],
-                          "sharpe_se_hac": [2.0, 2.0, 1.0, 2.0], "skip_reason": ""})
+    frame = pd.DataFrame(
+        {
+            "partition_key": "2026-03-01",
+            "strategy": list("abcd"),
+            "sharpe": [3.0, -1.0, 1.0, 5.0],
+            "sharpe_se_hac": [2.0, 2.0, 1.0, 2.0],
+            "skip_reason": "",
+        }
+    )
     frame["score"] = frame["sharpe"]
     out = multipliers(frame, shrinkage="james_stein")
     c = 1 - 1 / 5.75
@@ -52,8 +59,11 @@ def test_the_multipliers_map_the_shrunk_scores_and_keep_the_raw_ones():
 
 
 def test_shrinkage_needs_calibrated_standard_errors():
-    with pytest.raises(ValueError, match="score_shrinkage=james_stein needs calibrated standard errors of the score: "
-                                         "score=sharpe on return_basis=market, got score=sharpe, return_basis=lot"):
+    with pytest.raises(
+        ValueError,
+        match="score_shrinkage=james_stein needs calibrated standard errors of the score: "
+        "score=sharpe on return_basis=market, got score=sharpe, return_basis=lot",
+    ):
         WeightingParams(score_shrinkage="james_stein")
     WeightingParams(score_shrinkage="james_stein", return_basis="market")
     with pytest.raises(ValueError, match="score_shrinkage must be one of none, james_stein, got 'ledoit'"):

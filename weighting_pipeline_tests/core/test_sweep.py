@@ -12,7 +12,12 @@ from weighting_pipeline.devtools.demo_ledger import synthetic_lots
 
 KEYS = [str(d.date()) for d in pd.date_range("2025-06-01", periods=30, freq="7D")]
 BASELINE = pd.Series({"a.clj": 0.4, "b.clj": 0.3, "c.clj": 0.2, "d.clj": 0.1})
-GRID = {"lookback_days": [60, 90], "max_multiplier": [1.5, 3.0], "score": ["sharpe", "sortino", "calmar"], "missing_days": ["skip", "zero"]}
+GRID = {
+    "lookback_days": [60, 90],
+    "max_multiplier": [1.5, 3.0],
+    "score": ["sharpe", "sortino", "calmar"],
+    "missing_days": ["skip", "zero"],
+}
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +36,10 @@ def test_every_setting_is_run_in_grid_order_with_progress(result):
     out, seen = result
     assert seen == [(i, 24) for i in range(1, 25)]
     assert out.table[list(GRID)].iloc[[0, 1, 23]].values.tolist() == [
-        [60, 1.5, "sharpe", "skip"], [60, 1.5, "sharpe", "zero"], [90, 3.0, "calmar", "zero"]]
+        [60, 1.5, "sharpe", "skip"],
+        [60, 1.5, "sharpe", "zero"],
+        [90, 3.0, "calmar", "zero"],
+    ]
     assert (out.table["weeks"] == len(KEYS)).all()
 
 
@@ -61,7 +69,9 @@ def test_the_best_is_deflated_for_the_number_of_settings_tried(result):
     # couple of independent trials, and that is what raises the bar above 0.
     assert 1 < out.effective_trials < 24
     assert 0 <= out.deflated_ratio < plain
-    assert out.deflated_ratio > analytics.deflated_ratio(best, out.table["information_ratio"].to_numpy())  # 24 counted as independent
+    assert out.deflated_ratio > analytics.deflated_ratio(
+        best, out.table["information_ratio"].to_numpy()
+    )  # 24 counted as independent
 
 
 def test_the_first_week_is_scored_with_weights_computed_the_week_before(lots):
@@ -69,7 +79,10 @@ def test_the_first_week_is_scored_with_weights_computed_the_week_before(lots):
     whole = setting_holdout(lots, KEYS, BASELINE, WeightingParams(), realised, closed)
     assert weight_keys(KEYS)[:2] == ["2025-05-25", KEYS[0]]
     # Later lots cannot change an earlier week: cut the ledger at the end of week 10.
-    cut = lots[lots["fully_closed_at"] < pd.Timestamp(KEYS[10], tz="America/New_York").tz_convert("UTC") + pd.Timedelta(days=7, hours=18)]
+    cut = lots[
+        lots["fully_closed_at"]
+        < pd.Timestamp(KEYS[10], tz="America/New_York").tz_convert("UTC") + pd.Timedelta(days=7, hours=18)
+    ]
     r2, c2 = weekly_realised_returns(cut, KEYS[:11], list(BASELINE.index))
     part = setting_holdout(cut, KEYS[:11], BASELINE, WeightingParams(), r2, c2)
     np.testing.assert_array_equal(part["active"].to_numpy(), whole["active"].iloc[:11].to_numpy())
@@ -87,14 +100,21 @@ def test_pnl_date_is_swept_each_rule_scored_on_its_own_bookings():
     ledger = synthetic_ledger(list(BASELINE.index), "2025-01-01", "2026-01-15", 1.2, seed=9)
     rows = {"close": ledger.lots, "exit": ledger.exit_records}
     out = sweep(rows, KEYS, BASELINE, {"pnl_date": ["close", "exit"], "lookback_days": [60, 90]})
-    assert out.table[["pnl_date", "lookback_days"]].values.tolist() == [["close", 60], ["close", 90], ["exit", 60], ["exit", 90]]
+    assert out.table[["pnl_date", "lookback_days"]].values.tolist() == [
+        ["close", 60],
+        ["close", 90],
+        ["exit", 60],
+        ["exit", 90],
+    ]
     for i, row in out.table.iterrows():
         params = WeightingParams(pnl_date=row["pnl_date"], lookback_days=int(row["lookback_days"]))
         realised, closed = weekly_realised_returns(rows[params.pnl_date], KEYS, list(BASELINE.index))
         reference = setting_holdout(rows[params.pnl_date], KEYS, BASELINE, params, realised, closed)
         np.testing.assert_array_equal(out.actives[i].to_numpy(), reference["active"].to_numpy())
     assert out.table.loc[0, "information_ratio"] != out.table.loc[2, "information_ratio"]  # the rule matters
-    with pytest.raises(ValueError, match="exit rows are needed by the grid, but the sweep was given rows for close only"):
+    with pytest.raises(
+        ValueError, match="exit rows are needed by the grid, but the sweep was given rows for close only"
+    ):
         sweep(ledger.lots, KEYS, BASELINE, {"pnl_date": ["close", "exit"]})
 
 
@@ -107,7 +127,12 @@ def test_return_basis_is_swept_on_positions_and_a_refused_combination_is_not_run
     grid = {"pnl_date": ["close", "exit"], "return_basis": ["lot", "deployed"]}
     usable, refused = usable_combinations(grid, WeightingParams())
     assert usable == [("close", "lot"), ("exit", "lot"), ("exit", "deployed")]
-    assert refused == [(("close", "deployed"), "invalid weighting parameters: return_basis=deployed requires pnl_date=exit, got pnl_date=close")]
+    assert refused == [
+        (
+            ("close", "deployed"),
+            "invalid weighting parameters: return_basis=deployed requires pnl_date=exit, got pnl_date=close",
+        )
+    ]
     out = sweep(rows, KEYS, BASELINE, grid)
     assert out.table[["pnl_date", "return_basis"]].values.tolist() == [list(u) for u in usable]
     for i, row in out.table.iterrows():
@@ -121,7 +146,9 @@ def test_return_basis_is_swept_on_positions_and_a_refused_combination_is_not_run
 
 def test_mapping_and_sleeves_are_swept_each_row_equal_to_its_backtest(lots):
     baseline = pd.Series({"ftlt/a.clj": 0.2, "ftlt/b.clj": 0.1, "c.clj": 0.4, "d.clj": 0.3})
-    rows = lots.assign(strategy=lots["strategy"].astype(str).map(dict(zip(BASELINE.index, baseline.index))).astype("category"))
+    rows = lots.assign(
+        strategy=lots["strategy"].astype(str).map(dict(zip(BASELINE.index, baseline.index))).astype("category")
+    )
     grid = {"mapping": ["minmax", "median_power"], "sleeves": ["none", "folder"]}
     out = sweep(rows, KEYS, baseline, grid)
     realised, closed = weekly_realised_returns(rows, KEYS, list(baseline.index))

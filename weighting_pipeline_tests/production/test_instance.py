@@ -6,10 +6,12 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-from weighting_pipeline.dagster_internals import PartitionKeyFilter  # no public way to filter the event log by partition
 
-from weighting_pipeline.devtools.infrastructure import deploy
+from weighting_pipeline.dagster_internals import (
+    PartitionKeyFilter,  # no public way to filter the event log by partition
+)
 from weighting_pipeline.devtools.demo_ledger import synthetic_ledger
+from weighting_pipeline.devtools.infrastructure import deploy
 from weighting_pipeline.production.ecs_launcher import EcsRunLauncher
 from weighting_pipeline_tests.conftest import run_chain_in_dagster, seed_ledger, template_with_run_variable_renamed
 
@@ -51,16 +53,25 @@ def test_the_instance_stores_in_postgres_queues_runs_and_launches_them_on_ecs(pr
         assert (ref.module_name, ref.class_name) == (PooledPostgresStorage.__module__, PooledPostgresStorage.__name__)
         for storage in (instance.run_storage, instance.event_log_storage, instance.schedule_storage):
             pool = storage._engine.pool
-            assert isinstance(pool, db_pool.QueuePool) and pool.size() == 2 and pool._max_overflow == 3 and pool._pre_ping
+            assert (
+                isinstance(pool, db_pool.QueuePool) and pool.size() == 2 and pool._max_overflow == 3 and pool._pre_ping
+            )
         assert isinstance(instance.run_coordinator, dg.QueuedRunCoordinator)
-        assert instance.get_concurrency_config().run_queue_config.tag_concurrency_limits == [{"key": "dagster/backfill", "limit": 1}]
+        assert instance.get_concurrency_config().run_queue_config.tag_concurrency_limits == [
+            {"key": "dagster/backfill", "limit": 1}
+        ]
         launcher = instance.run_launcher
         assert isinstance(launcher, EcsRunLauncher) and not launcher.use_current_ecs_task_config
         assert launcher.run_task_kwargs == {
             "cluster": production.cluster,
             "launchType": "FARGATE",
-            "networkConfiguration": {"awsvpcConfiguration": {
-                "subnets": [production.subnet], "securityGroups": [production.resource("ServicesSecurityGroup")], "assignPublicIp": "DISABLED"}},
+            "networkConfiguration": {
+                "awsvpcConfiguration": {
+                    "subnets": [production.subnet],
+                    "securityGroups": [production.resource("ServicesSecurityGroup")],
+                    "assignPublicIp": "DISABLED",
+                }
+            },
         }
         assert instance.run_monitoring_enabled and instance.run_retries_enabled
         assert not instance.run_retries_retry_on_asset_or_op_failure  # a failed check is never retried
@@ -93,20 +104,32 @@ def test_a_range_run_records_each_week_in_postgres(production, baseline):
         key = dg.AssetCheckKey(dg.AssetKey("dynamic_weights"), "weights_sum_to_one")
         for week in WEEKS:
             [record] = reader.fetch_materializations(
-                dg.AssetRecordsFilter(asset_key=dg.AssetKey("dynamic_weights"), asset_partitions=[week]), limit=1).records
+                dg.AssetRecordsFilter(asset_key=dg.AssetKey("dynamic_weights"), asset_partitions=[week]), limit=1
+            ).records
             assert record.run_id == run_id
-            check = reader.event_log_storage.get_latest_asset_check_execution_by_key([key], partition_filter=PartitionKeyFilter(key=week))[key]
+            check = reader.event_log_storage.get_latest_asset_check_execution_by_key(
+                [key], partition_filter=PartitionKeyFilter(key=week)
+            )[key]
             assert check.status.value == "SUCCEEDED" and check.run_id == run_id
 
 
 # Each in a stage of its own (conftest's deployment is prod): the stage names the template's tables, and moto keeps them.
-@pytest.mark.parametrize(("variable", "stage"), [("TRADE_LEDGER__TABLE_NAME", "dev"), ("DAGSTER_ECS_CLUSTER", "staging")])
-def test_a_variable_renamed_in_the_templates_run_task_breaks_the_run_naming_it(variable, stage, postgres_server, aws, dynamodb, monkeypatch, tmp_path, baseline):
+@pytest.mark.parametrize(
+    ("variable", "stage"), [("TRADE_LEDGER__TABLE_NAME", "dev"), ("DAGSTER_ECS_CLUSTER", "staging")]
+)
+def test_a_variable_renamed_in_the_templates_run_task_breaks_the_run_naming_it(
+    variable, stage, postgres_server, aws, dynamodb, monkeypatch, tmp_path, baseline
+):
     """The environment comes from the deployed template alone: a typo there (here the run task's
     ``variable`` spelt with a trailing S) fails the run worker by name, as it would on ECS."""
-    deployment = deploy(stage=stage, aws_endpoint=aws.endpoint, dynamodb_endpoint=dynamodb.endpoint,
-                        template=template_with_run_variable_renamed(variable, tmp_path),
-                        database=postgres_server.create_database(f"t{uuid.uuid4().hex[:8]}"), stack_name=f"t{uuid.uuid4().hex[:8]}")
+    deployment = deploy(
+        stage=stage,
+        aws_endpoint=aws.endpoint,
+        dynamodb_endpoint=dynamodb.endpoint,
+        template=template_with_run_variable_renamed(variable, tmp_path),
+        database=postgres_server.create_database(f"t{uuid.uuid4().hex[:8]}"),
+        stack_name=f"t{uuid.uuid4().hex[:8]}",
+    )
     env = deployment.run_container().env()
     assert variable not in env and f"{variable}S" in env
     export_as_a_run_container(env, monkeypatch, tmp_path)

@@ -30,7 +30,14 @@ from weighting_pipeline.ops.webserver import graphql
 from weighting_pipeline_tests.listening import is_loopback, listening_addresses, listening_sockets, with_descendants
 
 # The rehearsal starts every server itself, outside the fixtures that mark the others.
-pytestmark = [pytest.mark.stack, pytest.mark.slow, pytest.mark.dynamodb, pytest.mark.postgres, pytest.mark.aws, pytest.mark.dagster]
+pytestmark = [
+    pytest.mark.stack,
+    pytest.mark.slow,
+    pytest.mark.dynamodb,
+    pytest.mark.postgres,
+    pytest.mark.aws,
+    pytest.mark.dagster,
+]
 
 REPO = Path(__file__).resolve().parents[2]
 ASSETS = [{"path": a.key.path} for a in CHAIN_ASSETS]
@@ -53,11 +60,22 @@ DONE = {"SUCCESS", "FAILURE", "CANCELED"}
 class Stack:
     def __init__(self, root: Path):
         self.root = root
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "DAGSTER_", "STRATEGY_", "TRADE_", "INTERMEDIATES_"))}
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("AWS_", "DAGSTER_", "STRATEGY_", "TRADE_", "INTERMEDIATES_"))
+        }
         env.update({"WEIGHTING_LOCAL_ROOT": str(root), "VENV": sys.prefix, **DEPLOYMENT})
         backend = os.environ.get("WEIGHTING_TEST_BACKEND", "auto")
-        self.proc = subprocess.Popen([str(REPO / "run.sh"), "stack", "--backend", backend], cwd=REPO, env=env,
-                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+        self.proc = subprocess.Popen(
+            [str(REPO / "run.sh"), "stack", "--backend", backend],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
         self.lines: list[str] = []
         self.ready: dict | None = None
         got = threading.Event()
@@ -66,7 +84,7 @@ class Stack:
             for line in self.proc.stdout:
                 self.lines.append(line)
                 if line.startswith("STACK READY "):
-                    self.ready = json.loads(line[len("STACK READY "):])
+                    self.ready = json.loads(line[len("STACK READY ") :])
                     got.set()
             got.set()
 
@@ -89,7 +107,9 @@ class Stack:
 
     def client(self, service: str):
         url = self.ready["dynamodb"] if service == "dynamodb" else self.ready["aws"]
-        return boto3.client(service, endpoint_url=url, region_name="us-east-1", aws_access_key_id="local", aws_secret_access_key="local")
+        return boto3.client(
+            service, endpoint_url=url, region_name="us-east-1", aws_access_key_id="local", aws_secret_access_key="local"
+        )
 
     def gql(self, query: str, variables: dict) -> dict:
         return graphql(self.ready["webserver"], query, variables)
@@ -135,8 +155,13 @@ def stack(tmp_path_factory):
 def launch_week(stack: Stack, week: str, run_config: dict | None = None, tags: dict | None = None) -> str:
     tags = {"dagster/partition": week, **(tags or {})}
     params = {
-        "selector": {"repositoryLocationName": LOCATION, "repositoryName": "__repository__", "jobName": "__ASSET_JOB",
-                     "assetSelection": ASSETS, "assetCheckSelection": CHECKS},
+        "selector": {
+            "repositoryLocationName": LOCATION,
+            "repositoryName": "__repository__",
+            "jobName": "__ASSET_JOB",
+            "assetSelection": ASSETS,
+            "assetCheckSelection": CHECKS,
+        },
         "mode": "default",
         "executionMetadata": {"tags": [{"key": k, "value": v} for k, v in tags.items()]},
         "runConfigData": json.dumps(run_config or {}),
@@ -162,7 +187,9 @@ def run_status(stack: Stack, run_id: str) -> dict:
 
 
 def item(stack: Stack, week: str) -> dict | None:
-    got = stack.client("dynamodb").get_item(TableName=stack.ready["weights_table"], Key={"PK": {"S": "WEIGHTS#WEEK"}, "SK": {"S": week}})
+    got = stack.client("dynamodb").get_item(
+        TableName=stack.ready["weights_table"], Key={"PK": {"S": "WEIGHTS#WEEK"}, "SK": {"S": week}}
+    )
     return got.get("Item")
 
 
@@ -170,7 +197,11 @@ def tasks_of(stack: Stack, run_id: str) -> list[dict]:
     ecs = stack.client("ecs")
     arns = ecs.list_tasks(cluster=stack.ready["cluster"])["taskArns"]
     arns += ecs.list_tasks(cluster=stack.ready["cluster"], desiredStatus="STOPPED")["taskArns"]
-    tasks = ecs.describe_tasks(cluster=stack.ready["cluster"], tasks=sorted(set(arns)), include=["TAGS"])["tasks"] if arns else []
+    tasks = (
+        ecs.describe_tasks(cluster=stack.ready["cluster"], tasks=sorted(set(arns)), include=["TAGS"])["tasks"]
+        if arns
+        else []
+    )
     return [t for t in tasks if {"key": "dagster/run_id", "value": run_id} in t.get("tags", [])]
 
 
@@ -195,7 +226,9 @@ def test_a_week_launched_like_the_materialize_button_runs_in_one_ecs_task(stack)
     # It ran in one container of the image the stack built, with the launcher's command.
     [container] = stack.containers(RUN_ID_LABEL, run_id)
     assert container["Image"].endswith(stack.ready["image"]) and container["ExitCode"] == 0, container
-    assert container["Command"][:3] == ["dagster", "api", "execute_run"] and container["Labels"][STACK_LABEL] == str(stack.state)
+    assert container["Command"][:3] == ["dagster", "api", "execute_run"] and container["Labels"][STACK_LABEL] == str(
+        stack.state
+    )
 
     engine = sa.create_engine(stack.ready["postgres"])
     with engine.connect() as connection:
@@ -206,13 +239,18 @@ def test_a_week_launched_like_the_materialize_button_runs_in_one_ecs_task(stack)
     bucket, prefix = stack.ready["intermediates"].removeprefix("s3://").split("/", 1)
     keys = {o["Key"] for o in stack.client("s3").list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", [])}
     for asset in INTERMEDIATE_ASSETS:  # <asset>/<computation key>/<week>.parquet, one key for the run's settings
-        assert len([k for k in keys if re.fullmatch(rf"{prefix}/{asset}/[0-9a-f]{{12}}/{week}\.parquet", k)]) == 1, (asset, sorted(keys))
+        assert len([k for k in keys if re.fullmatch(rf"{prefix}/{asset}/[0-9a-f]{{12}}/{week}\.parquet", k)]) == 1, (
+            asset,
+            sorted(keys),
+        )
     published = item(stack, week)
     assert published is not None and published["run_id"]["S"] == run_id
 
     # Then the daemon's analysis_after_publication sensor starts the diagnostics in a run of their own.
     fetch = lambda: stack.gql(RUNS_AFTER, {"id": run_id})["runsOrError"]["results"]  # noqa: E731
-    [analysis] = wait_for(fetch, lambda runs: runs and runs[0]["status"] in DONE, 240, f"the analysis run after {run_id}")
+    [analysis] = wait_for(
+        fetch, lambda runs: runs and runs[0]["status"] in DONE, 240, f"the analysis run after {run_id}"
+    )
     assert analysis["jobName"] == "analysis_job" and analysis["status"] == "SUCCESS", stack.logs()
     assert {"key": "dagster/partition", "value": week} in analysis["tags"]
     assert len(tasks_of(stack, analysis["runId"])) == 1
@@ -234,13 +272,29 @@ def test_a_six_week_backfill_through_the_backfill_command_is_one_sized_run_and_s
     weeks = BACKFILL_WEEKS
     # The command submits what the UI's backfill dialog does (launchPartitionBackfill).
     env = {**os.environ, "DAGSTER_WEBSERVER_URL": stack.ready["webserver"]}
-    done = subprocess.run([str(Path(sys.executable).with_name("weighting-pipeline")), "backfill", "--range", f"{weeks[0]}...{weeks[-1]}",
-                           "--cpu", "1024", "--memory", "4096"], env=env, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [
+            str(Path(sys.executable).with_name("weighting-pipeline")),
+            "backfill",
+            "--range",
+            f"{weeks[0]}...{weeks[-1]}",
+            "--cpu",
+            "1024",
+            "--memory",
+            "4096",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     backfill_id = re.match(r"Backfill (\S+): 6 weeks ", done.stdout).group(1)
     assert f"{stack.ready['webserver']}/runs/b/{backfill_id}" in done.stdout
     fetch = lambda: stack.gql(BACKFILL, {"id": backfill_id})["partitionBackfillOrError"]  # noqa: E731
-    backfill = wait_for(fetch, lambda b: b["status"].startswith("COMPLETED") or b["status"] in ("FAILED", "CANCELED"), 240, "backfill")
+    backfill = wait_for(
+        fetch, lambda b: b["status"].startswith("COMPLETED") or b["status"] in ("FAILED", "CANCELED"), 240, "backfill"
+    )
     assert backfill["status"] == "COMPLETED_SUCCESS", stack.logs()
     [run] = backfill["runs"]  # the single-run backfill policy: one run for the six weeks
     assert run["status"] == "SUCCESS"
@@ -300,7 +354,10 @@ def test_the_alerts_queue_receives_exactly_what_the_alert_rules_say(stack):
 
     backfill = by_subject[expected["backfill"]]["body"]
     assert f"(run {stack.backfill_run})" in backfill
-    assert f"- dynamic_weights:turnover_below_threshold: 5 of 6 weeks, first {BACKFILL_WEEKS[1]}, {BACKFILL_WEEKS[2]}, {BACKFILL_WEEKS[3]}" in backfill
+    assert (
+        f"- dynamic_weights:turnover_below_threshold: 5 of 6 weeks, first {BACKFILL_WEEKS[1]}, {BACKFILL_WEEKS[2]}, {BACKFILL_WEEKS[3]}"
+        in backfill
+    )
 
     live = by_subject[expected["live"]]["body"]
     assert live.startswith(f"Week {LIVE_WEEK}, published by run {stack.live_run}, which trading reads now:")
@@ -310,7 +367,9 @@ LOAD_THE_INSTANCE = "import dagster as dg; instance = dg.DagsterInstance.get(); 
 
 
 @pytest.mark.parametrize("renamed", [None, "DAGSTER_ECS_CLUSTER"])
-def test_a_run_container_of_the_image_loads_the_instance_only_from_the_templates_own_variables(stack, tmp_path, renamed):
+def test_a_run_container_of_the_image_loads_the_instance_only_from_the_templates_own_variables(
+    stack, tmp_path, renamed
+):
     """The template (one run-task variable renamed, or as it is) deployed beside the stack's, and a
     container of the stack's image given that run task's environment, as the Fargate stand-in
     gives it: the run worker's first step, loading the instance, fails naming the variable."""
@@ -320,19 +379,45 @@ def test_a_run_container_of_the_image_loads_the_instance_only_from_the_templates
 
     template = template_with_run_variable_renamed(renamed, tmp_path)
     url = sa.engine.make_url(stack.ready["postgres"])
-    database = {"DAGSTER_PG_HOST": url.host, "DAGSTER_PG_PORT": str(url.port), "DAGSTER_PG_USER": url.username,
-                "DAGSTER_PG_PASSWORD": url.password or "", "DAGSTER_PG_DB": url.database}
+    database = {
+        "DAGSTER_PG_HOST": url.host,
+        "DAGSTER_PG_PORT": str(url.port),
+        "DAGSTER_PG_USER": url.username,
+        "DAGSTER_PG_PASSWORD": url.password or "",
+        "DAGSTER_PG_DB": url.database,
+    }
     stage = "staging" if renamed else "dev"  # the stack's own is prod; the stage names the tables
-    deployment = deploy(stage=stage, aws_endpoint=stack.ready["aws"], dynamodb_endpoint=stack.ready["dynamodb"], database=database,
-                        image=stack.ready["image"], stack_name=f"renamed-{stage}", template=template)
+    deployment = deploy(
+        stage=stage,
+        aws_endpoint=stack.ready["aws"],
+        dynamodb_endpoint=stack.ready["dynamodb"],
+        database=database,
+        image=stack.ready["image"],
+        stack_name=f"renamed-{stage}",
+        template=template,
+    )
     run = deployment.run_container()
     assert run.image == stack.ready["image"]
-    endpoints = {"AWS_ENDPOINT_URL": stack.ready["aws"], "AWS_ENDPOINT_URL_DYNAMODB": stack.ready["dynamodb"],
-                 "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
-    spec = ContainerSpec(image=run.image, command=["python", "-c", LOAD_THE_INSTANCE], environment={**endpoints, **run.environment}, secrets=run.secrets)
+    endpoints = {
+        "AWS_ENDPOINT_URL": stack.ready["aws"],
+        "AWS_ENDPOINT_URL_DYNAMODB": stack.ready["dynamodb"],
+        "AWS_ACCESS_KEY_ID": "local",
+        "AWS_SECRET_ACCESS_KEY": "local",
+    }
+    spec = ContainerSpec(
+        image=run.image,
+        command=["python", "-c", LOAD_THE_INSTANCE],
+        environment={**endpoints, **run.environment},
+        secrets=run.secrets,
+    )
     podman = Podman(stack.state)
-    done = subprocess.run(podman.run_command(spec, {STACK_LABEL: str(stack.state)}), env=podman.env(spec.env()),
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        podman.run_command(spec, {STACK_LABEL: str(stack.state)}),
+        env=podman.env(spec.env()),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     if renamed:
         assert done.returncode != 0 and renamed in done.stdout + done.stderr, done.stdout + done.stderr
     else:
@@ -385,13 +470,19 @@ def test_stopping_the_stack_leaves_nothing_running(stack):
     assert all(_listening(u) for u in urls)
     before = _processes_of(stack.root)
     assert len(before) >= 5  # run.sh's python, moto, the services' podman, stand-in, ...
-    services = {c["Labels"]["weighting-pipeline.service"] for c in stack.containers(STACK_LABEL, str(stack.state)) if c["State"] == "running"
-                and "weighting-pipeline.service" in c["Labels"]}
+    services = {
+        c["Labels"]["weighting-pipeline.service"]
+        for c in stack.containers(STACK_LABEL, str(stack.state))
+        if c["State"] == "running" and "weighting-pipeline.service" in c["Labels"]
+    }
     assert services == {"code-server", "daemon", "webserver"}
     assert stack.stop() == 128 + signal.SIGTERM
     assert not [u for u in urls if _listening(u)]
     assert _processes_of(stack.root) == set()
     assert stack.containers(STACK_LABEL, str(stack.state)) == []  # stopped and removed, runs' containers too
-    postgres = subprocess.run(["pgrep", "-u", "postgres", "-f", stack.ready["postgres"].rsplit(":", 1)[1].split("/")[0]],
-                              capture_output=True, text=True)
+    postgres = subprocess.run(
+        ["pgrep", "-u", "postgres", "-f", stack.ready["postgres"].rsplit(":", 1)[1].split("/")[0]],
+        capture_output=True,
+        text=True,
+    )
     assert postgres.stdout.strip() == ""

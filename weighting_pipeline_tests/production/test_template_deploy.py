@@ -14,6 +14,7 @@ from weighting_pipeline.devtools.fargate import container_spec, resolve_secret
 from weighting_pipeline.devtools.infrastructure import SERVICES, TEMPLATE
 from weighting_pipeline.devtools.stack import local_overrides
 
+
 @pytest.fixture
 def deployed(deployment, aws, dynamodb):
     return deployment
@@ -28,10 +29,18 @@ def template():
 
 def test_every_resource_moto_can_make_is_made_and_service_discovery_too(deployed, template):
     """moto skips only what it has no model for; the Cloud Map names the services register under exist."""
-    resources = deployed.client("cloudformation").list_stack_resources(StackName=deployed.stack_name)["StackResourceSummaries"]
-    made = {r["LogicalResourceId"] for r in resources if r["LogicalResourceId"]}  # moto lists skipped ones as blank rows
-    conditional = {name for name, r in template["Resources"].items() if r.get("Condition") in ("CreateDatabase", "HasAlertEmail")}
-    alarms = {name for name, r in template["Resources"].items() if r["Type"] == "AWS::CloudWatch::Alarm"}  # no moto model, nothing refers to them
+    resources = deployed.client("cloudformation").list_stack_resources(StackName=deployed.stack_name)[
+        "StackResourceSummaries"
+    ]
+    made = {
+        r["LogicalResourceId"] for r in resources if r["LogicalResourceId"]
+    }  # moto lists skipped ones as blank rows
+    conditional = {
+        name for name, r in template["Resources"].items() if r.get("Condition") in ("CreateDatabase", "HasAlertEmail")
+    }
+    alarms = {
+        name for name, r in template["Resources"].items() if r["Type"] == "AWS::CloudWatch::Alarm"
+    }  # no moto model, nothing refers to them
     assert made == set(template["Resources"]) - conditional - alarms
     discovery = deployed.client("servicediscovery")
     [namespace] = [n for n in discovery.list_namespaces()["Namespaces"] if n["Name"] == "weighting-prod.internal"]
@@ -52,9 +61,18 @@ def test_a_run_task_starts_as_the_launcher_starts_it(deployed):
     """Fargate containers need no memory of their own; moto's RunTask would crash without the gap filled."""
     ecs = deployed.client("ecs")
     env = deployed.run_container().env()
-    task = ecs.run_task(cluster=deployed.cluster, taskDefinition=deployed.run_task_family, launchType="FARGATE",
-                        networkConfiguration={"awsvpcConfiguration": {"subnets": [deployed.subnet], "securityGroups": [env["DAGSTER_ECS_SECURITY_GROUPS"]]}},
-                        overrides={"containerOverrides": [{"name": "run", "command": ["dagster", "api", "execute_run", "{}"]}]})["tasks"]
+    task = ecs.run_task(
+        cluster=deployed.cluster,
+        taskDefinition=deployed.run_task_family,
+        launchType="FARGATE",
+        networkConfiguration={
+            "awsvpcConfiguration": {
+                "subnets": [deployed.subnet],
+                "securityGroups": [env["DAGSTER_ECS_SECURITY_GROUPS"]],
+            }
+        },
+        overrides={"containerOverrides": [{"name": "run", "command": ["dagster", "api", "execute_run", "{}"]}]},
+    )["tasks"]
     assert len(task) == 1 and task[0]["overrides"]["containerOverrides"][0]["command"][:2] == ["dagster", "api"]
 
 
@@ -62,9 +80,14 @@ def test_the_run_container_gets_the_template_environment_and_the_database_secret
     run = deployed.run_container()
     assert run.image == "weighting-pipeline:test" and run.command == []  # the launcher gives the command
     database = postgres_server.env()
-    assert run.secrets == {"DAGSTER_PG_USER": database["DAGSTER_PG_USER"], "DAGSTER_PG_PASSWORD": database["DAGSTER_PG_PASSWORD"]}
+    assert run.secrets == {
+        "DAGSTER_PG_USER": database["DAGSTER_PG_USER"],
+        "DAGSTER_PG_PASSWORD": database["DAGSTER_PG_PASSWORD"],
+    }
     env = run.environment
-    assert [env[k] for k in ("DAGSTER_PG_HOST", "DAGSTER_PG_PORT", "DAGSTER_PG_DB")] == [database[k] for k in ("DAGSTER_PG_HOST", "DAGSTER_PG_PORT", "DAGSTER_PG_DB")]
+    assert [env[k] for k in ("DAGSTER_PG_HOST", "DAGSTER_PG_PORT", "DAGSTER_PG_DB")] == [
+        database[k] for k in ("DAGSTER_PG_HOST", "DAGSTER_PG_PORT", "DAGSTER_PG_DB")
+    ]
     assert database["DAGSTER_PG_PORT"] != "5432"  # so the port is the parameter's, not the template's default
     assert env["STRATEGY_WEIGHTS__TABLE_NAME"] == deployed.weights_table == "strategy-weights-prod"
     assert env["TRADE_LEDGER__TABLE_NAME"] == deployed.ledger_table
@@ -73,7 +96,10 @@ def test_the_run_container_gets_the_template_environment_and_the_database_secret
     # A prod stack reads the baseline trading deploys, from the bucket trading's deploy put it in.
     bucket, key = deployed.parameters["BaselineConfigBucket"], deployed.parameters["BaselineConfigKey"]
     assert env["STRATEGY_CONFIG__PATH"] == f"s3://{bucket}/{key}" and key == "strategy.prod.json"
-    assert deployed.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read() == packaged_config_path("prod").read_bytes()
+    assert (
+        deployed.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+        == packaged_config_path("prod").read_bytes()
+    )
 
 
 def test_the_weights_table_is_copied_to_dynamodb_local_with_its_ttl(deployed):
@@ -81,7 +107,9 @@ def test_the_weights_table_is_copied_to_dynamodb_local_with_its_ttl(deployed):
     table = local.describe_table(TableName=deployed.weights_table)["Table"]
     assert [k["AttributeName"] for k in table["KeySchema"]] == ["PK", "SK"]
     assert local.describe_time_to_live(TableName=deployed.weights_table)["TimeToLiveDescription"] == {
-        "TimeToLiveStatus": "ENABLED", "AttributeName": "ttl"}
+        "TimeToLiveStatus": "ENABLED",
+        "AttributeName": "ttl",
+    }
 
 
 def test_the_probe_receives_what_is_published_to_the_stacks_topic(deployed):
@@ -98,8 +126,12 @@ def test_services_are_bound_to_loopback_on_the_given_ports_and_only_what_the_tem
     before = {service: dict(spec.environment) for service, spec in specs.items()}
     for service, spec in specs.items():
         local_overrides(service, spec, 1234, 4321, webserver)
-    assert specs["code-server"].command[specs["code-server"].command.index("-h") + 1:][:3] == ["127.0.0.1", "-p", "1234"]
-    assert specs["webserver"].command[specs["webserver"].command.index("-h") + 1:][:3] == ["127.0.0.1", "-p", "4321"]
+    assert specs["code-server"].command[specs["code-server"].command.index("-h") + 1 :][:3] == [
+        "127.0.0.1",
+        "-p",
+        "1234",
+    ]
+    assert specs["webserver"].command[specs["webserver"].command.index("-h") + 1 :][:3] == ["127.0.0.1", "-p", "4321"]
     assert not [a for spec in specs.values() for a in spec.command if a == "0.0.0.0"]
     for service in ("daemon", "webserver"):
         env = specs[service].environment
@@ -110,22 +142,46 @@ def test_services_are_bound_to_loopback_on_the_given_ports_and_only_what_the_tem
 
 
 def test_a_variable_the_template_lacks_is_named_not_invented():
-    spec = ContainerSpec(image="i", command=["dagster-daemon", "run"], environment={"DAGSTER_CODE_SERVER_HOST": "code.x"})
-    with pytest.raises(RuntimeError, match="the template's daemon task definition does not set DAGSTER_CODE_SERVER_PORT"):
+    spec = ContainerSpec(
+        image="i", command=["dagster-daemon", "run"], environment={"DAGSTER_CODE_SERVER_HOST": "code.x"}
+    )
+    with pytest.raises(
+        RuntimeError, match="the template's daemon task definition does not set DAGSTER_CODE_SERVER_PORT"
+    ):
         local_overrides("daemon", spec, 1, 2, "http://127.0.0.1:2")
 
 
 def test_secrets_resolve_as_ecs_resolves_value_from(aws):
     secretsmanager = boto3.client("secretsmanager", region_name="us-east-1")
-    arn = secretsmanager.create_secret(Name=f"s{uuid.uuid4().hex[:6]}", SecretString=json.dumps({"username": "u", "password": "p"}))["ARN"]
+    arn = secretsmanager.create_secret(
+        Name=f"s{uuid.uuid4().hex[:6]}", SecretString=json.dumps({"username": "u", "password": "p"})
+    )["ARN"]
     assert resolve_secret(secretsmanager, f"{arn}:password::") == "p"
     assert json.loads(resolve_secret(secretsmanager, arn)) == {"username": "u", "password": "p"}
     with pytest.raises(KeyError, match="has no key 'token'"):
         resolve_secret(secretsmanager, f"{arn}:token::")
     with pytest.raises(ValueError, match="only Secrets Manager ARNs"):
         resolve_secret(secretsmanager, "arn:aws:ssm:us-east-1:123456789012:parameter/x")
-    definition = {"containerDefinitions": [{"name": "run", "image": "img", "command": ["a"], "environment": [{"name": "X", "value": "1"}],
-                                            "secrets": [{"name": "PW", "valueFrom": f"{arn}:password::"}]}]}
-    task = {"overrides": {"containerOverrides": [{"name": "run", "command": ["b", "c"], "environment": [{"name": "Y", "value": "2"}]}]}}
+    definition = {
+        "containerDefinitions": [
+            {
+                "name": "run",
+                "image": "img",
+                "command": ["a"],
+                "environment": [{"name": "X", "value": "1"}],
+                "secrets": [{"name": "PW", "valueFrom": f"{arn}:password::"}],
+            }
+        ]
+    }
+    task = {
+        "overrides": {
+            "containerOverrides": [{"name": "run", "command": ["b", "c"], "environment": [{"name": "Y", "value": "2"}]}]
+        }
+    }
     spec = container_spec(definition, "run", task, secretsmanager)
-    assert (spec.image, spec.command, spec.environment, spec.secrets) == ("img", ["b", "c"], {"X": "1", "Y": "2"}, {"PW": "p"})
+    assert (spec.image, spec.command, spec.environment, spec.secrets) == (
+        "img",
+        ["b", "c"],
+        {"X": "1", "Y": "2"},
+        {"PW": "p"},
+    )

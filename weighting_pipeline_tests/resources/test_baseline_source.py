@@ -40,11 +40,14 @@ def test_an_unversioned_object_is_identified_by_its_etag(bucket):
     assert read_baseline(f"s3://{name}/strategy.json").version == f"ETag {put['ETag'].strip(chr(34))}"
 
 
-@pytest.mark.parametrize("uri, problem", [
-    ("s3://{bucket}/missing.json", "baseline config object not found"),
-    ("s3://{bucket}", "expected s3://<bucket>/<key>"),
-    ("s3://{bucket}/broken.json", "not valid JSON"),
-])
+@pytest.mark.parametrize(
+    "uri, problem",
+    [
+        ("s3://{bucket}/missing.json", "baseline config object not found"),
+        ("s3://{bucket}", "expected s3://<bucket>/<key>"),
+        ("s3://{bucket}/broken.json", "not valid JSON"),
+    ],
+)
 def test_a_bad_location_fails_naming_it(bucket, uri, problem):
     s3, name = bucket
     s3.put_object(Bucket=name, Key="broken.json", Body=b"{not json")
@@ -60,7 +63,9 @@ def test_a_week_computed_from_an_s3_baseline_records_where_it_came_from(ledger, 
     data = packaged_config_path("prod").read_bytes()
     version = s3.put_object(Bucket=name, Key="strategy.prod.json", Body=data)["VersionId"]
     uri = f"s3://{name}/strategy.prod.json"
-    result = run_chain_in_dagster(instance, partition_key=WEEK, environ={"APP__STAGE": "prod", "STRATEGY_CONFIG__PATH": uri})
+    result = run_chain_in_dagster(
+        instance, partition_key=WEEK, environ={"APP__STAGE": "prod", "STRATEGY_CONFIG__PATH": uri}
+    )
     assert result.success
     item = stored_weeks(tables, [WEEK])[WEEK]
     assert (item["baseline_uri"], item["baseline_version"]) == (uri, f"VersionId {version}")

@@ -33,14 +33,20 @@ def test_a_range_run_stores_one_object_per_asset_and_week(ledger, tables, instan
     # what it was computed with.
     shown = {a: materialized_metadata(instance, a) for a in INTERMEDIATE_ASSETS}
     for a, meta in shown.items():
-        assert meta["computation_key"] == computation_key(WeightingParams().as_dict(), baseline.sha256, CODE_VERSIONS[a])
+        assert meta["computation_key"] == computation_key(
+            WeightingParams().as_dict(), baseline.sha256, CODE_VERSIONS[a]
+        )
         assert meta["stored_under"] == f"{s3_intermediates}/{a}/{meta['computation_key']}"
-    assert objects(s3_intermediates) == sorted(f"{a}/{shown[a]['computation_key']}/{w}.parquet" for a in INTERMEDIATE_ASSETS for w in WEEKS)
+    assert objects(s3_intermediates) == sorted(
+        f"{a}/{shown[a]['computation_key']}/{w}.parquet" for a in INTERMEDIATE_ASSETS for w in WEEKS
+    )
     assert sorted(stored_weeks(tables, WEEKS)) == WEEKS
     assert not any(Path(os.environ["DAGSTER_HOME"]).rglob("*.parquet")), "nothing may land on local disk"
 
 
-def test_a_new_container_rematerialises_dynamic_weights_alone_from_s3(ledger, tables, instance, s3_intermediates, tmp_path, client):
+def test_a_new_container_rematerialises_dynamic_weights_alone_from_s3(
+    ledger, tables, instance, s3_intermediates, tmp_path, client
+):
     assert run_chain_in_dagster(instance, partition_range=(WEEKS[0], WEEKS[-1])).success
     first = stored_weeks(tables, WEEKS)
     for key in WEEKS:
@@ -50,8 +56,19 @@ def test_a_new_container_rematerialises_dynamic_weights_alone_from_s3(ledger, ta
     elsewhere = tmp_path / "new_task"
     (elsewhere / "home").mkdir(parents=True)
     env = {**os.environ, "DAGSTER_HOME": str(elsewhere / "home")}
-    cmd = [sys.executable, "-m", "dagster", "asset", "materialize", "-m", "weighting_pipeline.definitions",
-           "--select", "dynamic_weights", "--partition", WEEKS[1]]
+    cmd = [
+        sys.executable,
+        "-m",
+        "dagster",
+        "asset",
+        "materialize",
+        "-m",
+        "weighting_pipeline.definitions",
+        "--select",
+        "dynamic_weights",
+        "--partition",
+        WEEKS[1],
+    ]
     done = subprocess.run(cmd, cwd=elsewhere, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     again = stored_weeks(tables, WEEKS)
@@ -68,7 +85,11 @@ def test_a_week_missing_from_s3_is_named_with_the_bucket(ledger, tables, instanc
     result = run_chain_in_dagster(instance, partition_key=WEEKS[0], selection=["dynamic_weights"])
     assert not result.success
     [failure] = [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE]
-    message = failure.event_specific_data.error.cause.message if failure.event_specific_data.error.cause else failure.event_specific_data.error.message
+    message = (
+        failure.event_specific_data.error.cause.message
+        if failure.event_specific_data.error.cause
+        else failure.event_specific_data.error.message
+    )
     assert f"no stored data for weeks ['{WEEKS[0]}']" in message and s3_intermediates.removeprefix("s3://") in message
 
 

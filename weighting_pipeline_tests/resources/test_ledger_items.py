@@ -15,30 +15,42 @@ def report(*skips):
 
 
 def test_an_item_counts_in_each_window_that_holds_its_close_time():
-    parts = skips_by_week(report(
-        ("zero qty", "in-both", "2025-12-15T15:00:00Z"),
-        ("zero qty", "first-only", "2025-10-10T15:00:00Z"),
-        ("zero qty", "second-only", "2026-02-20T15:00:00Z"),
-        ("zero qty", "neither", "2025-06-01T15:00:00Z"),
-    ), WEEKS)
+    parts = skips_by_week(
+        report(
+            ("zero qty", "in-both", "2025-12-15T15:00:00Z"),
+            ("zero qty", "first-only", "2025-10-10T15:00:00Z"),
+            ("zero qty", "second-only", "2026-02-20T15:00:00Z"),
+            ("zero qty", "neither", "2025-06-01T15:00:00Z"),
+        ),
+        WEEKS,
+    )
     assert [p.examples.get("zero qty") for p in parts] == [["first-only", "in-both"], ["in-both", "second-only"]]
     assert [p.total for p in parts] == [2, 2]
 
 
 def test_the_window_bounds_are_half_open_at_1800_new_york():
     # 2026-01-04 18:00 EST is 23:00 UTC: the first week's window ends there, exclusive.
-    parts = skips_by_week(report(("r", "at-end", "2026-01-04T23:00:00Z"), ("r", "before-end", "2026-01-04T22:59:59Z")), WEEKS)
+    parts = skips_by_week(
+        report(("r", "at-end", "2026-01-04T23:00:00Z"), ("r", "before-end", "2026-01-04T22:59:59Z")), WEEKS
+    )
     assert parts[0].examples["r"] == ["before-end"]
 
 
 def test_an_item_without_a_usable_close_time_counts_against_every_week():
-    parts = skips_by_week(report(
-        ("missing fully_closed_at", "none", None),
-        ("fully_closed_at has no UTC offset", "naive", "2025-12-15T15:00:00"),
-        ("fully_closed_at is not an ISO-8601 time", "garbled", "yesterday Z"),
-    ), WEEKS)
+    parts = skips_by_week(
+        report(
+            ("missing fully_closed_at", "none", None),
+            ("fully_closed_at has no UTC offset", "naive", "2025-12-15T15:00:00"),
+            ("fully_closed_at is not an ISO-8601 time", "garbled", "yesterday Z"),
+        ),
+        WEEKS,
+    )
     for part in parts:
-        assert dict(part.counts) == {"missing fully_closed_at": 1, "fully_closed_at has no UTC offset": 1, "fully_closed_at is not an ISO-8601 time": 1}
+        assert dict(part.counts) == {
+            "missing fully_closed_at": 1,
+            "fully_closed_at has no UTC offset": 1,
+            "fully_closed_at is not an ISO-8601 time": 1,
+        }
 
 
 def test_examples_are_capped_and_ordered_by_close_time_then_lot_id():

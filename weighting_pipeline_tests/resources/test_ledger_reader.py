@@ -1,8 +1,7 @@
 from decimal import Decimal
 
-import pytest
-
 import pandas as pd
+import pytest
 
 from weighting_pipeline.devtools.demo_ledger import synthetic_ledger
 from weighting_pipeline.resources.dynamodb import DynamoDBResource
@@ -14,7 +13,9 @@ START, END = pd.Timestamp("2026-01-01", tz="UTC"), pd.Timestamp("2026-03-01", tz
 
 
 def reader(table, **kw):
-    return LedgerReader(dynamodb=DynamoDBResource(), table_name=table if isinstance(table, str) else table["ledger"], **kw)
+    return LedgerReader(
+        dynamodb=DynamoDBResource(), table_name=table if isinstance(table, str) else table["ledger"], **kw
+    )
 
 
 @pytest.fixture
@@ -60,7 +61,9 @@ def test_reads_exactly_the_window_with_pagination(tables, gsi7_ledger, baseline,
     # Exit records in the window, of open lots and of lots closed after it too, to the bit.
     exits = ledger.exits[(ledger.exits["exit_timestamp"] >= START) & (ledger.exits["exit_timestamp"] < END)]
     assert (~exits["lot_closed"]).any() and (exits.merge(lots, on="lot_id")["fully_closed_at"] >= END).any()
-    got = read.exits.merge(exits, on=["lot_id", "exit_timestamp"], suffixes=("", "_expected"), how="outer", indicator=True)
+    got = read.exits.merge(
+        exits, on=["lot_id", "exit_timestamp"], suffixes=("", "_expected"), how="outer", indicator=True
+    )
     assert (got["_merge"] == "both").all() and len(got) == len(exits)
     assert (got["realized_pnl"] == got["realized_pnl_expected"]).all()
     assert (got["fully_closed_at"].isna() == ~got["lot_closed"]).all()
@@ -83,7 +86,10 @@ def test_auto_uses_gsi7_only_when_the_table_has_it(tables, gsi7_ledger, baseline
 def test_local_ledger_tables_have_the_real_tables_key_schema_and_indexes(tables, client):
     table = client.describe_table(TableName=tables["ledger"])["Table"]
     assert [(k["AttributeName"], k["KeyType"]) for k in table["KeySchema"]] == [("PK", "HASH"), ("SK", "RANGE")]
-    indexes = {g["IndexName"]: [(k["AttributeName"], k["KeyType"]) for k in g["KeySchema"]] for g in table["GlobalSecondaryIndexes"]}
+    indexes = {
+        g["IndexName"]: [(k["AttributeName"], k["KeyType"]) for k in g["KeySchema"]]
+        for g in table["GlobalSecondaryIndexes"]
+    }
     assert indexes == {
         f"GSI{i}-{name}Index": [(f"GSI{i}PK", "HASH"), (f"GSI{i}SK", "RANGE")]
         for i, name in enumerate(["Correlation", "Symbol", "Strategy", "CorrelationSnapshot", "StrategyLots"], start=1)
@@ -123,8 +129,14 @@ def test_bad_items_are_skipped_counted_and_named(tables, baseline):
 
 def open_item(lot_id: str, **overrides) -> dict:
     """``REAL_ITEM`` after its first fill only: open, 2.017 left, under an ``OPEN#`` key."""
-    fields = dict(GSI5SK="OPEN#TQQQ#" + REAL_ITEM["entry_timestamp"], fully_closed_at=None, is_open=True,
-                  remaining_qty="2.017", exit_records=[exit_record(0)], realized_pnl="0.81600")
+    fields = dict(
+        GSI5SK="OPEN#TQQQ#" + REAL_ITEM["entry_timestamp"],
+        fully_closed_at=None,
+        is_open=True,
+        remaining_qty="2.017",
+        exit_records=[exit_record(0)],
+        realized_pnl="0.81600",
+    )
     return raw_item(lot_id, **{**fields, **overrides})
 
 
@@ -134,25 +146,41 @@ def test_open_lots_add_their_exit_records_not_lots(tables, baseline):
     read = reader(tables).read_lots(baseline.stems, START, END)
     assert read.report.skipped_total == 0
     assert list(read.lots["lot_id"]) == ["closed-1"]
-    rows = read.exits[["lot_id", "exit_seq", "exit_timestamp", "realized_pnl", "entry_qty", "entry_price"]].values.tolist()
+    rows = read.exits[
+        ["lot_id", "exit_seq", "exit_timestamp", "realized_pnl", "entry_qty", "entry_price"]
+    ].values.tolist()
     t0, t1 = pd.Timestamp(exit_record(0)["exit_timestamp"]), pd.Timestamp(exit_record(1)["exit_timestamp"])
-    assert rows == [["closed-1", 0, t0, 0.816, 3.217, 71.42], ["open-1", 0, t0, 0.816, 3.217, 71.42], ["closed-1", 1, t1, -0.94799, 3.217, 71.42]]
+    assert rows == [
+        ["closed-1", 0, t0, 0.816, 3.217, 71.42],
+        ["open-1", 0, t0, 0.816, 3.217, 71.42],
+        ["closed-1", 1, t1, -0.94799, 3.217, 71.42],
+    ]
     assert read.exits["fully_closed_at"].isna().tolist() == [False, True, False]
     assert read.report.items == 2  # the lot that never sold is not returned (it has no exit records)
 
 
 def test_positions_hold_every_lot_held_in_the_window_open_lots_never_sold_from_too(tables, baseline):
     never_sold = open_item("open-0", exit_records=[], remaining_qty="3.217", realized_pnl="0")
-    later = open_item("open-later", exit_records=[], entry_timestamp="2026-03-01T15:00:00+00:00")  # after the window, inside the read's pad
+    later = open_item(
+        "open-later", exit_records=[], entry_timestamp="2026-03-01T15:00:00+00:00"
+    )  # after the window, inside the read's pad
     seed_ledger(tables["ledger"], None, [open_item("open-1"), never_sold, later, raw_item("closed-1")])
     now = pd.Timestamp("2026-03-05", tz="UTC")
     read = reader(tables).read_lots(baseline.stems, START, END, now=now, positions=True)
     assert read.report.skipped_total == 0 and read.report.items == 4  # the OPEN# read no longer asks for an exit
     rows = read.positions[["lot_id", "exit_seq", "exit_qty", "realized_pnl"]].values.tolist()
-    assert rows == [["closed-1", 0, 1.2, 0.816], ["open-1", 0, 1.2, 0.816], ["closed-1", 1, 2.017, -0.94799],
-                    ["closed-1", -1, 0.0, 0.0], ["open-0", -1, 0.0, 0.0], ["open-1", -1, 0.0, 0.0]]
+    assert rows == [
+        ["closed-1", 0, 1.2, 0.816],
+        ["open-1", 0, 1.2, 0.816],
+        ["closed-1", 1, 2.017, -0.94799],
+        ["closed-1", -1, 0.0, 0.0],
+        ["open-0", -1, 0.0, 0.0],
+        ["open-1", -1, 0.0, 0.0],
+    ]
     entry = read.positions[read.positions["exit_seq"] == -1].set_index("lot_id")
-    assert entry.loc["open-0", ["entry_qty", "entry_price"]].tolist() == [3.217, 71.42] and pd.isna(entry.loc["open-0", "exit_timestamp"])
+    assert entry.loc["open-0", ["entry_qty", "entry_price"]].tolist() == [3.217, 71.42] and pd.isna(
+        entry.loc["open-0", "exit_timestamp"]
+    )
     # The lot basis reads what it always read: no positions, and no lot without exits.
     plain = reader(tables).read_lots(baseline.stems, START, END, now=now)
     assert plain.positions is None and plain.report.items == 2
@@ -170,8 +198,14 @@ def test_positions_hold_every_lot_held_in_the_window_open_lots_never_sold_from_t
     ],
 )
 def test_each_bad_lot_never_sold_from_is_skipped_with_its_reason(tables, baseline, overrides, reason):
-    seed_ledger(tables["ledger"], None, [open_item("ok-0", exit_records=[]), open_item("bad-0", **{"exit_records": [], **overrides})])
-    read = reader(tables).read_lots(baseline.stems, START, END, now=pd.Timestamp("2026-02-15", tz="UTC"), positions=True)
+    seed_ledger(
+        tables["ledger"],
+        None,
+        [open_item("ok-0", exit_records=[]), open_item("bad-0", **{"exit_records": [], **overrides})],
+    )
+    read = reader(tables).read_lots(
+        baseline.stems, START, END, now=pd.Timestamp("2026-02-15", tz="UTC"), positions=True
+    )
     assert dict(read.report.skipped) == {reason: 1} and read.report.examples[reason] == ["bad-0"]
     assert read.positions["lot_id"].tolist() == ["ok-0"]
 
@@ -189,11 +223,26 @@ def test_a_lot_closed_after_the_window_brings_its_exits_inside_it(tables, baseli
     [
         ({"is_open": False}, "is_open is not true under an OPEN# sort key"),
         ({"exit_records": [exit_record(0, exit_qty="3.3")]}, "exit quantities exceed entry_qty"),
-        ({"exit_records": [exit_record(0, exit_timestamp=None)]}, "an exit record has no exit_timestamp with a UTC offset"),
-        ({"exit_records": [exit_record(0, exit_timestamp="2026-01-09T19:02:47")]}, "an exit record has no exit_timestamp with a UTC offset"),
-        ({"exit_records": [exit_record(0, exit_timestamp="2026-01-39T19:02:47Z")]}, "an exit record's exit_timestamp is not an ISO-8601 time"),
-        ({"exit_records": [exit_record(0, exit_timestamp="2026-01-08T19:02:47+00:00")]}, "an exit record is before entry_timestamp"),
-        ({"exit_records": [exit_record(0, exit_timestamp="2026-02-20T19:02:47+00:00")]}, "an exit record is in the future"),
+        (
+            {"exit_records": [exit_record(0, exit_timestamp=None)]},
+            "an exit record has no exit_timestamp with a UTC offset",
+        ),
+        (
+            {"exit_records": [exit_record(0, exit_timestamp="2026-01-09T19:02:47")]},
+            "an exit record has no exit_timestamp with a UTC offset",
+        ),
+        (
+            {"exit_records": [exit_record(0, exit_timestamp="2026-01-39T19:02:47Z")]},
+            "an exit record's exit_timestamp is not an ISO-8601 time",
+        ),
+        (
+            {"exit_records": [exit_record(0, exit_timestamp="2026-01-08T19:02:47+00:00")]},
+            "an exit record is before entry_timestamp",
+        ),
+        (
+            {"exit_records": [exit_record(0, exit_timestamp="2026-02-20T19:02:47+00:00")]},
+            "an exit record is in the future",
+        ),
         ({"entry_timestamp": "soon"}, "entry_timestamp missing or not an ISO-8601 time"),
     ],
 )
@@ -207,9 +256,18 @@ def test_each_bad_open_lot_is_skipped_with_its_reason(tables, baseline, override
 def test_raw_items_hook_returns_what_botocore_parses(tables, baseline):
     from weighting_pipeline.resources.ledger_reader import raw_query_items
 
-    seed_ledger(tables["ledger"], synthetic_ledger(baseline.keys, "2026-01-01", "2026-01-20", 1.0, seed=5), [raw_item("x1", is_open=True)])
-    query = {"TableName": tables["ledger"], "IndexName": "GSI5-StrategyLotsIndex", "KeyConditionExpression": "GSI5PK = :pk",
-             "ExpressionAttributeValues": {":pk": {"S": "STRATEGY_LOTS#gold"}}, "Limit": 7}
+    seed_ledger(
+        tables["ledger"],
+        synthetic_ledger(baseline.keys, "2026-01-01", "2026-01-20", 1.0, seed=5),
+        [raw_item("x1", is_open=True)],
+    )
+    query = {
+        "TableName": tables["ledger"],
+        "IndexName": "GSI5-StrategyLotsIndex",
+        "KeyConditionExpression": "GSI5PK = :pk",
+        "ExpressionAttributeValues": {":pk": {"S": "STRATEGY_LOTS#gold"}},
+        "Limit": 7,
+    }
     plain = DynamoDBResource().new_client()
     hooked = DynamoDBResource().new_client()
     hooked.meta.events.register("before-parse.dynamodb.Query", raw_query_items)
@@ -239,21 +297,46 @@ def test_raw_items_hook_leaves_a_truncated_body_to_botocore():
     "overrides, expected",
     [
         ({}, (3.217, 71.42, REAL_PNL)),  # the real item: numbers as S, times with +00:00, one without a fraction
-        ({"entry_qty": Decimal("3.217"), "entry_price": Decimal("71.42"),  # DynamoDB numbers (N) are read too
-          "exit_records": [exit_record(0, exit_qty=Decimal("1.2"), realized_pnl=Decimal("0.816")),
-                           exit_record(1, exit_qty=Decimal("2.017"), realized_pnl=Decimal("-0.94799"))]}, (3.217, 71.42, REAL_PNL)),
+        (
+            {
+                "entry_qty": Decimal("3.217"),
+                "entry_price": Decimal("71.42"),  # DynamoDB numbers (N) are read too
+                "exit_records": [
+                    exit_record(0, exit_qty=Decimal("1.2"), realized_pnl=Decimal("0.816")),
+                    exit_record(1, exit_qty=Decimal("2.017"), realized_pnl=Decimal("-0.94799")),
+                ],
+            },
+            (3.217, 71.42, REAL_PNL),
+        ),
         ({"entry_qty": "3217E-3"}, (3.217, 71.42, REAL_PNL)),  # str(Decimal) exponent forms
         ({"entry_price": "1.2E+3"}, (3.217, 1200.0, REAL_PNL)),
-        ({"exit_records": [exit_record(0, exit_qty="12E-1", realized_pnl="0E-8"), exit_record(1, exit_qty="2.017")]},
-         (3.217, 71.42, -0.94799)),
+        (
+            {"exit_records": [exit_record(0, exit_qty="12E-1", realized_pnl="0E-8"), exit_record(1, exit_qty="2.017")]},
+            (3.217, 71.42, -0.94799),
+        ),
         ({"exit_records": [exit_record(0, realized_pnl="-1.5E+2"), exit_record(1)]}, (3.217, 71.42, -150 - 0.94799)),
-        ({"entry_qty": "0.12345678", "exit_records": [exit_record(0, exit_qty="0.12345678", realized_pnl="0.0839506104")]},
-         (0.12345678, 71.42, 0.0839506104)),
+        (
+            {
+                "entry_qty": "0.12345678",
+                "exit_records": [exit_record(0, exit_qty="0.12345678", realized_pnl="0.0839506104")],
+            },
+            (0.12345678, 71.42, 0.0839506104),
+        ),
         # attributes the pipeline does not use are not checked
-        ({"remaining_qty": "0E-8", "entry_cost_basis": "not a number", "realized_pnl": "NaN",
-          "exit_records": [exit_record(0, exit_price="?"), exit_record(1, exit_price=None)]}, (3.217, 71.42, REAL_PNL)),
+        (
+            {
+                "remaining_qty": "0E-8",
+                "entry_cost_basis": "not a number",
+                "realized_pnl": "NaN",
+                "exit_records": [exit_record(0, exit_price="?"), exit_record(1, exit_price=None)],
+            },
+            (3.217, 71.42, REAL_PNL),
+        ),
         # isoformat with and without a fraction, and other offsets
-        ({"entry_timestamp": "2026-01-09T14:30:12+00:00", "fully_closed_at": "2026-01-12T15:45:00.000001+00:00"}, (3.217, 71.42, REAL_PNL)),
+        (
+            {"entry_timestamp": "2026-01-09T14:30:12+00:00", "fully_closed_at": "2026-01-12T15:45:00.000001+00:00"},
+            (3.217, 71.42, REAL_PNL),
+        ),
         ({"fully_closed_at": "2026-01-12T10:45:00-05:00"}, (3.217, 71.42, REAL_PNL)),
     ],
 )
@@ -286,12 +369,30 @@ def test_each_real_format_field_is_read(tables, baseline, overrides, expected):
         ({"fully_closed_at": Decimal(20260112)}, "missing fully_closed_at"),  # a string as a number
         ({"exit_records": "sold"}, "exit_records missing or empty"),
         ({"exit_records": ["sold"]}, "an exit record is not a map"),
-        ({"exit_records": [exit_record(0, realized_pnl="five"), exit_record(1)]}, "an exit record has no finite realized_pnl"),
-        ({"exit_records": [exit_record(0, realized_pnl="-Infinity"), exit_record(1)]}, "an exit record has no finite realized_pnl"),
-        ({"exit_records": [exit_record(0), exit_record(1, realized_pnl=None)]}, "an exit record has no finite realized_pnl"),
-        ({"exit_records": [exit_record(0, exit_qty=None), exit_record(1)]}, "an exit record has no finite exit_qty > 0"),
-        ({"exit_records": [exit_record(0, exit_qty="0E-3"), exit_record(1)]}, "an exit record has no finite exit_qty > 0"),
-        ({"exit_records": [exit_record(0, exit_qty="1.2E+3"), exit_record(1)]}, "exit quantities do not add up to entry_qty (partially closed)"),
+        (
+            {"exit_records": [exit_record(0, realized_pnl="five"), exit_record(1)]},
+            "an exit record has no finite realized_pnl",
+        ),
+        (
+            {"exit_records": [exit_record(0, realized_pnl="-Infinity"), exit_record(1)]},
+            "an exit record has no finite realized_pnl",
+        ),
+        (
+            {"exit_records": [exit_record(0), exit_record(1, realized_pnl=None)]},
+            "an exit record has no finite realized_pnl",
+        ),
+        (
+            {"exit_records": [exit_record(0, exit_qty=None), exit_record(1)]},
+            "an exit record has no finite exit_qty > 0",
+        ),
+        (
+            {"exit_records": [exit_record(0, exit_qty="0E-3"), exit_record(1)]},
+            "an exit record has no finite exit_qty > 0",
+        ),
+        (
+            {"exit_records": [exit_record(0, exit_qty="1.2E+3"), exit_record(1)]},
+            "exit quantities do not add up to entry_qty (partially closed)",
+        ),
         ({"exit_records": [exit_record(1)]}, "exit quantities do not add up to entry_qty (partially closed)"),
         ({"is_open": True}, "is_open is true"),  # open, yet fully_closed_at is set
         ({"fully_closed_at": None, "is_open": False}, "missing fully_closed_at"),  # closed, yet no close time
@@ -299,9 +400,18 @@ def test_each_real_format_field_is_read(tables, baseline, overrides, expected):
         ({"fully_closed_at": "2026-02-20T10:00:00+00:00"}, "fully_closed_at is in the future"),
         ({"entry_timestamp": "2026-01-09 at 14:30"}, "entry_timestamp missing or not an ISO-8601 time"),
         ({"fully_closed_at": "2026-01-12T15:45:00"}, "fully_closed_at has no UTC offset"),
-        ({"exit_records": [exit_record(0, exit_timestamp="2026-01-13T10:00:00+00:00"), exit_record(1)]}, "an exit record is after fully_closed_at"),
-        ({"exit_records": [exit_record(0, exit_timestamp="09/01/2026 19:02Z"), exit_record(1)]}, "an exit record's exit_timestamp is not an ISO-8601 time"),
-        ({"exit_records": [exit_record(0), exit_record(1, exit_timestamp=None)]}, "an exit record has no exit_timestamp with a UTC offset"),
+        (
+            {"exit_records": [exit_record(0, exit_timestamp="2026-01-13T10:00:00+00:00"), exit_record(1)]},
+            "an exit record is after fully_closed_at",
+        ),
+        (
+            {"exit_records": [exit_record(0, exit_timestamp="09/01/2026 19:02Z"), exit_record(1)]},
+            "an exit record's exit_timestamp is not an ISO-8601 time",
+        ),
+        (
+            {"exit_records": [exit_record(0), exit_record(1, exit_timestamp=None)]},
+            "an exit record has no exit_timestamp with a UTC offset",
+        ),
     ],
 )
 def test_each_bad_item_is_skipped_with_its_reason(tables, baseline, overrides, reason):
@@ -309,7 +419,9 @@ def test_each_bad_item_is_skipped_with_its_reason(tables, baseline, overrides, r
     seed_ledger(tables["ledger"], None, [raw_item("ok-1"), bad])
     now = pd.Timestamp("2026-02-15", tz="UTC")
     read = reader(tables).read_lots(baseline.stems, START, END, now=now)
-    assert list(read.lots["lot_id"]) == ["ok-1"] and set(read.exits["lot_id"]) == {"ok-1"}  # a skipped lot brings no exits
+    assert list(read.lots["lot_id"]) == ["ok-1"] and set(read.exits["lot_id"]) == {
+        "ok-1"
+    }  # a skipped lot brings no exits
     assert dict(read.report.skipped) == {reason: 1}
     example = read.report.examples[reason][0]
     assert example == "bad-1" or example.startswith("<item ")
@@ -317,7 +429,10 @@ def test_each_bad_item_is_skipped_with_its_reason(tables, baseline, overrides, r
 
 def test_exit_quantities_that_add_up_within_rounding_are_accepted(tables, baseline):
     # 1.1 + 2.117 is 3.2169999999999996 in float64, not 3.217
-    exits = [exit_record(0, exit_qty="1.1", realized_pnl="0.748"), exit_record(1, exit_qty="2.117", realized_pnl="-0.99499")]
+    exits = [
+        exit_record(0, exit_qty="1.1", realized_pnl="0.748"),
+        exit_record(1, exit_qty="2.117", realized_pnl="-0.99499"),
+    ]
     seed_ledger(tables["ledger"], None, [raw_item("split", exit_records=exits)])
     read = reader(tables).read_lots(baseline.stems, START, END)
     assert list(read.lots["lot_id"]) == ["split"] and read.report.skipped_total == 0
@@ -361,20 +476,33 @@ def test_a_missing_or_misshapen_ledger_table_fails_naming_it(tables, baseline, c
     name = tables["ledger"] + "-odd"
     if which == "wrong index keys":
         client.create_table(
-            TableName=name, BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a in ("PK", "SK", "GSI5PK", "strategy")],
+            TableName=name,
+            BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[
+                {"AttributeName": a, "AttributeType": "S"} for a in ("PK", "SK", "GSI5PK", "strategy")
+            ],
             KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"}, {"AttributeName": "SK", "KeyType": "RANGE"}],
-            GlobalSecondaryIndexes=[{
-                "IndexName": "GSI5-StrategyLotsIndex", "Projection": {"ProjectionType": "ALL"},
-                "KeySchema": [{"AttributeName": "strategy", "KeyType": "HASH"}, {"AttributeName": "GSI5PK", "KeyType": "RANGE"}],
-            }],
+            GlobalSecondaryIndexes=[
+                {
+                    "IndexName": "GSI5-StrategyLotsIndex",
+                    "Projection": {"ProjectionType": "ALL"},
+                    "KeySchema": [
+                        {"AttributeName": "strategy", "KeyType": "HASH"},
+                        {"AttributeName": "GSI5PK", "KeyType": "RANGE"},
+                    ],
+                }
+            ],
         )
     try:
         with pytest.raises(TableSchemaError) as err:
             LedgerReader(dynamodb=DynamoDBResource(), table_name=name).read_lots(baseline.stems, START, END)
         message = str(err.value)
         assert name in message
-        assert ("TRADE_LEDGER__TABLE_NAME" in message and "does not exist" in message) if which == "missing" else "expected [GSI5PK HASH (S), GSI5SK RANGE (S)]" in message
+        assert (
+            ("TRADE_LEDGER__TABLE_NAME" in message and "does not exist" in message)
+            if which == "missing"
+            else "expected [GSI5PK HASH (S), GSI5SK RANGE (S)]" in message
+        )
     finally:
         if which != "missing":
             client.delete_table(TableName=name)

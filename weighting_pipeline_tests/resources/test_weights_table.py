@@ -1,9 +1,8 @@
 from decimal import Decimal
-
-import pytest
 from unittest.mock import patch
 
 import pandas as pd
+import pytest
 from botocore.exceptions import EndpointConnectionError
 
 from weighting_pipeline.publication.item import is_tombstone, tombstone
@@ -12,8 +11,15 @@ from weighting_pipeline.resources.weights_table import WeightsTable, WeightsWrit
 
 
 def week(key, started=1000, run_id="r"):
-    return {"PK": "WEIGHTS#WEEK", "SK": key, "partition_key": key, "weights": {"a.clj": Decimal("1")}, "ttl": 4102444800,
-            "run_id": run_id, "run_started_at": Decimal(started)}
+    return {
+        "PK": "WEIGHTS#WEEK",
+        "SK": key,
+        "partition_key": key,
+        "weights": {"a.clj": Decimal("1")},
+        "ttl": 4102444800,
+        "run_id": run_id,
+        "run_started_at": Decimal(started),
+    }
 
 
 def table(tables, **kw):
@@ -33,7 +39,9 @@ def test_many_weeks_are_one_conditional_put_each_and_round_trip(tables):
 def test_an_item_from_a_later_run_is_left_in_place_and_reported(tables):
     t = table(tables)
     assert t.put_weeks([week("2026-01-04", started=2000, run_id="newer")]).written == ["2026-01-04"]
-    result = t.put_weeks([week("2026-01-04", started=1000, run_id="older"), week("2026-01-11", started=1000, run_id="older")])
+    result = t.put_weeks(
+        [week("2026-01-04", started=1000, run_id="older"), week("2026-01-11", started=1000, run_id="older")]
+    )
     assert result.written == ["2026-01-11"]
     assert result.superseded["2026-01-04"]["run_id"] == "newer"
     assert t.get_week("2026-01-04")["run_id"] == "newer"
@@ -56,12 +64,19 @@ def test_a_tombstone_holds_against_older_runs_only(tables):
     now = int(at.timestamp())
     t = table(tables)
     t.put_weeks([week("2026-01-04", started=now - 1000, run_id="first")])
-    replaced = t.replace_week(tombstone("2026-01-04", by="ops", reason="bad week", at=at, replaced=t.get_week("2026-01-04")))
+    replaced = t.replace_week(
+        tombstone("2026-01-04", by="ops", reason="bad week", at=at, replaced=t.get_week("2026-01-04"))
+    )
     assert replaced["run_id"] == "first"
     stored = t.get_week("2026-01-04")
     assert is_tombstone(stored) and stored["unpublished"]["replaced_run_id"] == "first" and "weights" not in stored
     assert stored["ttl"] > now  # alive for as long as any run that could publish over it
-    assert t.put_weeks([week("2026-01-04", started=now - 500, run_id="slow")]).superseded["2026-01-04"]["unpublished"]["by"] == "ops"
+    assert (
+        t.put_weeks([week("2026-01-04", started=now - 500, run_id="slow")]).superseded["2026-01-04"]["unpublished"][
+            "by"
+        ]
+        == "ops"
+    )
     assert is_tombstone(t.get_week("2026-01-04"))
     assert t.put_weeks([week("2026-01-04", started=now + 500, run_id="after")]).written == ["2026-01-04"]
     assert t.get_week("2026-01-04")["run_id"] == "after"
@@ -100,7 +115,8 @@ def test_a_missing_or_misshapen_weights_table_fails_before_writing(tables, clien
     name = tables["weights"] + "-odd"
     if which == "wrong key schema":
         client.create_table(
-            TableName=name, BillingMode="PAY_PER_REQUEST",
+            TableName=name,
+            BillingMode="PAY_PER_REQUEST",
             AttributeDefinitions=[{"AttributeName": "partition_key", "AttributeType": "S"}],
             KeySchema=[{"AttributeName": "partition_key", "KeyType": "HASH"}],
         )
@@ -128,4 +144,8 @@ def test_ttl_days_must_be_positive(ttl_days):
     from weighting_pipeline.settings import WeightingSettings
 
     with pytest.raises(ValidationError, match="ttl_days"):
-        DynamoDBWeightsIOManager(table=WeightsTable(dynamodb=DynamoDBResource(), table_name="t"), settings=WeightingSettings(), ttl_days=ttl_days)
+        DynamoDBWeightsIOManager(
+            table=WeightsTable(dynamodb=DynamoDBResource(), table_name="t"),
+            settings=WeightingSettings(),
+            ttl_days=ttl_days,
+        )
