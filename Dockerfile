@@ -10,7 +10,7 @@
 # `./run.sh stack` builds this same file with podman, on every start, and runs every
 # process and every run in it; with no registry to pull from, it passes BASE_IMAGE, a
 # Debian bookworm image with its python3 made from Debian's packages
-# (weighting_pipeline/devtools/image.py).
+# (devtools/weighting_pipeline_devtools/image.py).
 ARG BASE_IMAGE=python:3.11-slim
 FROM ${BASE_IMAGE}
 

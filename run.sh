@@ -23,13 +23,14 @@ setup() {
   # Reinstall only when pyproject.toml or the lock changed since the last install. The
   # runtime dependencies come from the lock, with its hashes, as in the image; the
   # development tools are then added around them.
-  local stamp="$VENV/.installed-$(cat pyproject.toml requirements.lock reader/pyproject.toml | sha1sum | cut -c1-12)"
+  local stamp="$VENV/.installed-$(cat pyproject.toml requirements.lock reader/pyproject.toml devtools/pyproject.toml | sha1sum | cut -c1-12)"
   if [ ! -f "$stamp" ]; then
     "$VENV/bin/python" -m pip install --quiet --upgrade pip
     "$VENV/bin/python" -m pip install --quiet --require-hashes -r requirements.lock
     sha256sum requirements.lock | cut -d" " -f1 > "$VENV/weighting-pipeline.lock.sha256"
     "$VENV/bin/python" -m pip install --quiet --no-deps -e ./reader   # ours: not in the lock
-    "$VENV/bin/python" -m pip install --quiet -e ".[dev]"
+    # The development tools (devtools/, ours too) with the package and its dev extra.
+    "$VENV/bin/python" -m pip install --quiet -e ./devtools -e ".[dev]"
     touch "$stamp"
   fi
 }
@@ -51,7 +52,7 @@ case "$cmd" in
   lock)  setup
          printf 'setuptools>=68\nsetuptools-scm>=8\n' |   # the image builds the package without build isolation
            "$VENV/bin/uv" pip compile pyproject.toml - --universal --python-version 3.11 --generate-hashes --quiet \
-             --no-emit-package weighting-pipeline-reader \
+             --no-emit-package weighting-pipeline-reader --no-emit-package weighting-pipeline-devtools \
              --custom-compile-command "./run.sh lock" -o requirements.lock ;;
   *) sed -n '2,14p' "$0"; exit 2 ;;
 esac

@@ -28,7 +28,7 @@ from benchmarks import (
     weekly,
     writes,
 )
-from weighting_pipeline.devtools.dynamodb_local import find_java
+from weighting_pipeline_devtools.dynamodb_local import find_java
 
 FULL = {
     "kernel": [(50, 261, 300_000), (1000, 261, 2_000_000)],

@@ -73,8 +73,8 @@ def run(
     import dagster as dg
 
     from benchmarks.ledgers import generated, seeded_environment
-    from weighting_pipeline.devtools.postgres import LocalPostgres
     from weighting_pipeline.resources.dynamodb import DynamoDBResource
+    from weighting_pipeline_devtools.postgres import LocalPostgres
 
     synthetic, keys, names = generated(n_strategies, n_weeks, n_lots, seed=3)
     lots = synthetic.lots

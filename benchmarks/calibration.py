@@ -30,7 +30,7 @@ def _one(seed: int, skill: bool, basis: str, n_weeks: int) -> dict:
     from weighting_pipeline.core.invariants import tilt_exceeds_noise
     from weighting_pipeline.core.market import Bars
     from weighting_pipeline.core.sweep import weight_keys
-    from weighting_pipeline.devtools.holding_ledger import holding_ledger
+    from weighting_pipeline_devtools.holding_ledger import holding_ledger
 
     names = [f"s{i:02d}.clj" for i in range(16)]
     baseline = pd.Series(1 / 16, index=names)

@@ -8,8 +8,8 @@ import statistics
 import subprocess
 import time
 
-from weighting_pipeline.devtools.dynamodb_local import find_java, install_dynamodb_local, loopback_command
-from weighting_pipeline.devtools.servers import free_port, stop_process, wait_for_port
+from weighting_pipeline_devtools.dynamodb_local import find_java, install_dynamodb_local, loopback_command
+from weighting_pipeline_devtools.servers import free_port, stop_process, wait_for_port
 
 
 def _start_seconds(cmd: list[str], port: int, cwd: str) -> float:

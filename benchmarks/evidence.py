@@ -102,7 +102,7 @@ def run(bases=("lot", "deployed", "market")) -> list[dict]:
     from weighting_pipeline.core.invariants import tilt_exceeds_noise
     from weighting_pipeline.core.market import Bars
     from weighting_pipeline.core.sweep import weight_keys
-    from weighting_pipeline.devtools.holding_ledger import ledger_of_holdings, market_bars
+    from weighting_pipeline_devtools.holding_ledger import ledger_of_holdings, market_bars
 
     prices = closes()
     chosen = picks(prices)
@@ -165,7 +165,7 @@ def compare_policies() -> dict[str, pd.DataFrame]:
     table's effective number of trials and deflated ratio in its ``attrs``."""
     from weighting_pipeline.core.chain import WeightingParams
     from weighting_pipeline.core.sweep import sweep
-    from weighting_pipeline.devtools.holding_ledger import holding_ledger, ledger_of_holdings
+    from weighting_pipeline_devtools.holding_ledger import holding_ledger, ledger_of_holdings
 
     prices = closes()
     chosen = picks(prices)

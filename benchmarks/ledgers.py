@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from weighting_pipeline.devtools.demo_ledger import SyntheticLedger, synthetic_ledger
+from weighting_pipeline_devtools.demo_ledger import SyntheticLedger, synthetic_ledger
 
 FIRST_KEY = "2021-01-03"
 
@@ -60,10 +60,10 @@ def seeded_environment(
     import time
     from pathlib import Path
 
-    from weighting_pipeline.devtools.demo_ledger import seed_ledger
-    from weighting_pipeline.devtools.dynamodb_local import LocalDynamoDB
     from weighting_pipeline.ops.tables import create_tables
     from weighting_pipeline.resources.dynamodb import DynamoDBResource
+    from weighting_pipeline_devtools.demo_ledger import seed_ledger
+    from weighting_pipeline_devtools.dynamodb_local import LocalDynamoDB
 
     db = stack.enter_context(LocalDynamoDB(backend=os.environ.get("WEIGHTING_BENCH_BACKEND", "auto"), quiet=True))
     config = Path(folder) / "strategy.json"

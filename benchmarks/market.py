@@ -24,7 +24,7 @@ def run(n_strategies: int, n_weeks: int, repeats: int = 3) -> dict:
     from weighting_pipeline.core.deployed import held_by_week
     from weighting_pipeline.core.lots import distinct_lots
     from weighting_pipeline.core.market import Bars
-    from weighting_pipeline.devtools.holding_ledger import holding_ledger
+    from weighting_pipeline_devtools.holding_ledger import holding_ledger
 
     keys = week_keys(n_weeks)
     names = strategies(n_strategies)

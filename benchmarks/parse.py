@@ -55,7 +55,7 @@ def _parse(pages: list[bytes], stem: str, key: str, now) -> int:
 def run(n_lots: int, repeats: int = 5) -> dict:
     import pandas as pd
 
-    from weighting_pipeline.devtools.demo_ledger import synthetic_ledger
+    from weighting_pipeline_devtools.demo_ledger import synthetic_ledger
 
     key = "ftlt/holy_grail.clj"
     days = 365

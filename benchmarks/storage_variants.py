@@ -72,7 +72,7 @@ def main() -> None:
     import psycopg2
 
     from benchmarks.ledgers import generated, seeded_environment
-    from weighting_pipeline.devtools.postgres import USER, LocalPostgres
+    from weighting_pipeline_devtools.postgres import USER, LocalPostgres
 
     synthetic, keys, names = generated(args.strategies, args.weeks, args.lots, seed=3)
     deploy = yaml.safe_load((REPO / "deploy" / "dagster.yaml").read_text())["storage"]

@@ -26,8 +26,8 @@ def run(n_strategies: int = 50, repeats: int = 5) -> dict:
     from benchmarks.ledgers import generated, seeded_environment
     from weighting_pipeline.assets import CHAIN_ASSETS
     from weighting_pipeline.definitions import build_resources
-    from weighting_pipeline.devtools.postgres import LocalPostgres
     from weighting_pipeline.settings import WeightingSettings
+    from weighting_pipeline_devtools.postgres import LocalPostgres
 
     synthetic, keys, names = generated(n_strategies, 4, 2_000 * n_strategies // 50, seed=5)
     week = keys[-1]

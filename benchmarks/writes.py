@@ -12,10 +12,10 @@ import time
 import uuid
 from decimal import Decimal
 
-from weighting_pipeline.devtools.dynamodb_local import LocalDynamoDB
 from weighting_pipeline.ops.tables import create_weights_table
 from weighting_pipeline.publication.item import PK
 from weighting_pipeline.resources.weights_table import WeightsTable, to_wire
+from weighting_pipeline_devtools.dynamodb_local import LocalDynamoDB
 from weighting_pipeline_reader.client import client_config, make_client
 
 

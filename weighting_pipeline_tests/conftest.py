@@ -24,12 +24,12 @@ import pytest
 from hypothesis import settings
 
 from weighting_pipeline.core.baseline import load_baseline, packaged_config_path
-from weighting_pipeline.devtools.demo_ledger import seed_ledger  # noqa: F401  (tests import it from here)
-from weighting_pipeline.devtools.dynamodb_local import LocalDynamoDB
-from weighting_pipeline.devtools.moto_server import LocalAWS
-from weighting_pipeline.devtools.postgres import LocalPostgres
 from weighting_pipeline.ops.tables import create_ledger_table, create_tables
 from weighting_pipeline.resources.dynamodb import DynamoDBResource
+from weighting_pipeline_devtools.demo_ledger import seed_ledger  # noqa: F401  (tests import it from here)
+from weighting_pipeline_devtools.dynamodb_local import LocalDynamoDB
+from weighting_pipeline_devtools.moto_server import LocalAWS
+from weighting_pipeline_devtools.postgres import LocalPostgres
 
 # The console script, as a user runs it (installed beside this Python by pip install -e).
 CLI = [str(Path(sys.executable).with_name("weighting-pipeline"))]
@@ -123,7 +123,7 @@ def postgres_server():
 def deployment(postgres_server, aws_server, dynamodb_server):
     """deploy/cloudformation/weighting-pipeline.yaml deployed into moto (stage prod), once per
     session: the stage names its tables and bucket, so a second one would collide."""
-    from weighting_pipeline.devtools.infrastructure import deploy
+    from weighting_pipeline_devtools.infrastructure import deploy
 
     return deploy(
         stage="prod",
@@ -138,7 +138,7 @@ def deployment(postgres_server, aws_server, dynamodb_server):
 def template_with_run_variable_renamed(variable: str | None, folder: Path) -> Path:
     """A copy of the CloudFormation template in ``folder`` whose run task definition spells
     ``variable`` with a trailing S (None: the template unchanged)."""
-    from weighting_pipeline.devtools.infrastructure import TEMPLATE
+    from weighting_pipeline_devtools.infrastructure import TEMPLATE
 
     text = TEMPLATE.read_text()
     if variable:
@@ -227,7 +227,7 @@ def baseline():
 @pytest.fixture
 def ledger(tables, baseline):
     """The standard test ledger (2025-10-01 .. 2026-03-31, every baseline strategy), seeded; its lots."""
-    from weighting_pipeline.devtools.demo_ledger import synthetic_ledger
+    from weighting_pipeline_devtools.demo_ledger import synthetic_ledger
 
     ledger = synthetic_ledger(baseline.keys, "2025-10-01", "2026-03-31", 1.0, seed=4)
     tables.read_only_ledger(ledger)

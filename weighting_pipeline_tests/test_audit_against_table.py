@@ -11,9 +11,9 @@ import dagster as dg
 from botocore.client import BaseClient
 from botocore.exceptions import EndpointConnectionError
 
-from weighting_pipeline.devtools.demo_ledger import synthetic_ledger
 from weighting_pipeline.history import Materialization
 from weighting_pipeline.ops.audit import compare_week
+from weighting_pipeline_devtools.demo_ledger import synthetic_ledger
 from weighting_pipeline_tests.conftest import CLI, run_chain_in_dagster
 from weighting_pipeline_tests.stored_weeks import stored_weeks
 

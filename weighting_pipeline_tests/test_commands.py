@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from weighting_pipeline.devtools.demo_ledger import synthetic_ledger
-from weighting_pipeline.devtools.processes import is_alive
 from weighting_pipeline.resources.dynamodb import DynamoDBResource
 from weighting_pipeline.resources.weights_table import WeightsTable
+from weighting_pipeline_devtools.demo_ledger import synthetic_ledger
+from weighting_pipeline_devtools.processes import is_alive
 from weighting_pipeline_tests.conftest import CLI
 from weighting_pipeline_tests.listening import assert_listens_on_loopback_only
 
@@ -204,7 +204,7 @@ def _listening(port: int) -> bool:
 def test_ui_stops_every_server_it_started_on_a_signal(demo_root, sig):
     """SIGTERM or SIGHUP (a closed terminal) used to kill the command on the spot and leave DynamoDB Local
     running; SIGINT did nothing when the command was started with it ignored."""
-    from weighting_pipeline.devtools.dynamodb_local import free_port
+    from weighting_pipeline_devtools.dynamodb_local import free_port
 
     root = demo_root
     env = {

@@ -25,7 +25,7 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from weighting_pipeline.devtools.demo_ledger import synthetic_ledger
+from weighting_pipeline_devtools.demo_ledger import synthetic_ledger
 from weighting_pipeline_tests.fault_proxy import FaultProxy
 from weighting_pipeline_tests.stored_weeks import assert_whole, clean_backfill, stored_weeks
 

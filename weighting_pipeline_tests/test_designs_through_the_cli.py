@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from weighting_pipeline.devtools.holding_ledger import holding_ledger
+from weighting_pipeline_devtools.holding_ledger import holding_ledger
 from weighting_pipeline_tests.core.test_mapping_and_sleeves import by_hand_median_power, solve_by_bisection
 from weighting_pipeline_tests.stored_weeks import stored_weeks
 

@@ -16,7 +16,7 @@ from weighting_pipeline.core.chain import WeightingParams, run_chain
 from weighting_pipeline.core.market import Bars
 from weighting_pipeline.core.sweep import weight_keys
 from weighting_pipeline.dagster_internals import PartitionKeyFilter
-from weighting_pipeline.devtools.holding_ledger import holding_ledger, write_bars
+from weighting_pipeline_devtools.holding_ledger import holding_ledger, write_bars
 from weighting_pipeline_tests.assets.test_tilt_report_and_settings import materialize_report, metadata
 from weighting_pipeline_tests.conftest import run_chain_in_dagster, temp_instance
 

@@ -12,8 +12,8 @@ import re
 
 import pytest
 
-from weighting_pipeline.devtools.demo_ledger import synthetic_ledger
 from weighting_pipeline.resources.dynamodb import DynamoDBResource
+from weighting_pipeline_devtools.demo_ledger import synthetic_ledger
 from weighting_pipeline_tests.conftest import run_chain_in_dagster
 from weighting_pipeline_tests.fault_proxy import FAULTS, FaultProxy
 from weighting_pipeline_tests.stored_weeks import assert_whole, clean_backfill, content, stored_weeks

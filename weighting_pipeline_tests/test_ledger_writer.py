@@ -6,8 +6,8 @@ from decimal import Decimal
 import pandas as pd
 import pytest
 
-from weighting_pipeline.devtools.demo_ledger import synthetic_ledger
-from weighting_pipeline.devtools.ledger_writer import Exit, lot_item, write_items
+from weighting_pipeline_devtools.demo_ledger import synthetic_ledger
+from weighting_pipeline_devtools.ledger_writer import Exit, lot_item, write_items
 from weighting_pipeline_tests.real_lot import REAL_ITEM
 
 

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from weighting_pipeline.devtools.processes import end_group, group_members, is_alive, run_until_stopped
+from weighting_pipeline_devtools.processes import end_group, group_members, is_alive, run_until_stopped
 
 
 def test_what_a_child_leaves_in_its_group_is_stopped_when_it_exits(tmp_path):
@@ -68,7 +68,7 @@ def test_each_termination_signal_runs_the_clean_up_even_when_sigint_was_ignored_
     marker = tmp_path / "cleaned"
     code = (
         "import signal, sys, time\n"
-        "from weighting_pipeline.devtools.processes import exit_on_termination_signals\n"
+        "from weighting_pipeline_devtools.processes import exit_on_termination_signals\n"
         "exit_on_termination_signals()\n"
         "try:\n"
         "    print('ready', flush=True)\n"

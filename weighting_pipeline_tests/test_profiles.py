@@ -16,11 +16,11 @@ from weighting_pipeline import get_strategy_profile
 from weighting_pipeline.core.baseline import load_baseline, packaged_config_path
 from weighting_pipeline.core.calendar import FIRST_WEEK
 from weighting_pipeline.core.chain import run_chain
-from weighting_pipeline.devtools.demo_ledger import synthetic_lots
 from weighting_pipeline.partitions import weekly_partitions
 from weighting_pipeline.publication.item import tombstone
 from weighting_pipeline.resources.dynamodb import DynamoDBResource
 from weighting_pipeline.resources.weights_table import WeightsTable
+from weighting_pipeline_devtools.demo_ledger import synthetic_lots
 from weighting_pipeline_tests.stored_weeks import items_for
 
 KEY = "2040-02-19"  # ends 2040-02-26 18:00 EST, valid until 2040-03-04 18:00
@@ -145,7 +145,7 @@ def test_unset_table_falls_back(monkeypatch):
 
 
 def test_unreachable_table_falls_back(monkeypatch):
-    from weighting_pipeline.devtools.dynamodb_local import free_port
+    from weighting_pipeline_devtools.dynamodb_local import free_port
 
     monkeypatch.setenv("STRATEGY_WEIGHTS__TABLE_NAME", "strategy-weights")
     monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", f"http://127.0.0.1:{free_port()}")  # nothing listens
@@ -201,7 +201,7 @@ def test_a_week_computed_from_another_baseline_is_not_served(tables, frames, cap
 
 
 def test_use_dynamic_false_returns_the_baseline_without_touching_dynamodb(tables, frames, monkeypatch):
-    from weighting_pipeline.devtools.dynamodb_local import free_port
+    from weighting_pipeline_devtools.dynamodb_local import free_port
 
     store(tables, frames, KEY)
     monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", f"http://127.0.0.1:{free_port()}")  # any call would fail

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from weighting_pipeline import get_strategy_profile
 from weighting_pipeline.core.baseline import load_baseline, packaged_config_path
 from weighting_pipeline.core.chain import run_chain
-from weighting_pipeline.devtools.demo_ledger import synthetic_lots
+from weighting_pipeline_devtools.demo_ledger import synthetic_lots
 from weighting_pipeline_tests.listening import silent_endpoint
 from weighting_pipeline_tests.stored_weeks import items_for
 

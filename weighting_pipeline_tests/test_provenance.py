@@ -27,6 +27,17 @@ import numpy as np
 def f(x):
     """Doubles x."""
     return 2 * x  # the factor
+
+
+@asset(
+    partitions_def=weeks,
+    description=(
+        "The doubled series, "  # prose
+        "per week."
+    ),
+)
+def g(x):
+    return Output(f(x), metadata={"table": md("| a |")})
 '''
 
 
@@ -54,9 +65,15 @@ def test_the_weights_hash_is_sha256_of_the_stated_canonical_encoding():
         (lambda s: s.replace("2 * x", "3 * x"), True),
         (lambda s: s.replace("return 2 * x", "return 2 * x + 0"), True),
         (lambda s: s.replace('"""Doubles x."""', '"""Doubles x."""\n    x = abs(x)'), True),
+        # An asset's description and the metadata it shows are prose, not the computation.
+        (lambda s: s.replace('"per week."', '"per week, in the UI."'), False),
+        (lambda s: s.replace("# prose", "# prose, reworded"), False),
+        (lambda s: s.replace('md("| a |")', 'md("| a | b |")'), False),
+        (lambda s: s.replace("partitions_def=weeks", "partitions_def=days"), True),
+        (lambda s: s.replace("Output(f(x)", "Output(f(x) + 1"), True),
     ],
 )
-def test_code_text_ignores_comments_docstrings_and_blank_lines_only(edit, changes):
+def test_code_text_ignores_comments_docstrings_prose_and_blank_lines_only(edit, changes):
     assert (code_text(edit(MATH)) != code_text(MATH)) is changes
 
 

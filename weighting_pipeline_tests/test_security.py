@@ -95,7 +95,7 @@ def test_postgres_listens_on_loopback_only(postgres_server):
 def test_a_dynamodb_local_the_loopback_launcher_cannot_bind_fails_naming_what_moved(tmp_path, monkeypatch):
     """The launcher reaches DynamoDB Local's internals; a release that moves them must stop
     the start with the reason, not fall back to listening everywhere."""
-    from weighting_pipeline.devtools import dynamodb_local
+    from weighting_pipeline_devtools import dynamodb_local
 
     (tmp_path / "DynamoDBLocal_lib").mkdir()  # a release without ServerRunner where the launcher looks
     monkeypatch.setattr(dynamodb_local, "install_dynamodb_local", lambda: tmp_path)
@@ -110,7 +110,7 @@ def test_a_dynamodb_local_the_loopback_launcher_cannot_bind_fails_naming_what_mo
 @pytest.mark.dynamodb
 def test_a_java_without_its_compiler_module_is_named_as_the_reason_dynamodb_local_cannot_start(monkeypatch):
     """Slimmed-down runtimes (jlink images) leave out jdk.compiler, which Java's source launcher needs."""
-    from weighting_pipeline.devtools import dynamodb_local
+    from weighting_pipeline_devtools import dynamodb_local
 
     monkeypatch.setenv("JDK_JAVA_OPTIONS", "--limit-modules java.base")  # read by the java launcher
     with pytest.raises(RuntimeError) as failed:

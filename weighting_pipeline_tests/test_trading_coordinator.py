@@ -27,7 +27,7 @@ import pytest
 
 from weighting_pipeline.core.baseline import packaged_config_path, stage_file
 from weighting_pipeline.core.calendar import latest_complete_week
-from weighting_pipeline.devtools.holding_ledger import holding_ledger
+from weighting_pipeline_devtools.holding_ledger import holding_ledger
 from weighting_pipeline_tests.listening import silent_endpoint
 from weighting_pipeline_tests.stored_weeks import stored_weeks
 from weighting_pipeline_tests.venvs import REPO, fresh_venv, installed

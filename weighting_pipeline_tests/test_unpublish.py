@@ -7,8 +7,8 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 
-from weighting_pipeline.devtools.demo_ledger import synthetic_ledger
 from weighting_pipeline.ops.unpublish import latest_unpublish
+from weighting_pipeline_devtools.demo_ledger import synthetic_ledger
 from weighting_pipeline_reader import get_strategy_profile
 from weighting_pipeline_tests.conftest import CLI, run_chain_in_dagster
 from weighting_pipeline_tests.stored_weeks import stored_weeks

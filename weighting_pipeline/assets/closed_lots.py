@@ -6,17 +6,16 @@ from weighting_pipeline.assets.checks import check_spec, emit, per_week
 from weighting_pipeline.assets.code_versions import CODE_VERSIONS
 from weighting_pipeline.assets.common import CHAIN, add_week_metadata, by_strategy, week_span
 from weighting_pipeline.assets.report import markdown_table
+from weighting_pipeline.assets.week_metadata import ledger_read_metadata
 from weighting_pipeline.core.calendar import WeekWindows
 from weighting_pipeline.core.deployed import held_by_week
 from weighting_pipeline.core.invariants import Invariant
 from weighting_pipeline.core.lots import lots_by_week, open_lot_exits
 from weighting_pipeline.resources.ledger_items import skips_by_week
 from weighting_pipeline.resources.ledger_reader import LedgerRead, LedgerReader
-from weighting_pipeline.resources.table_schema import GSI7
 from weighting_pipeline.settings import WeightingSettings
 
 LEDGER_CHECK = "ledger_items_valid"
-LEDGER_INDEX = "ledger_index"  # metadata entry naming the index the week's lots were read through
 
 
 @dg.asset(
@@ -78,39 +77,10 @@ def closed_lots(context: dg.AssetExecutionContext, ledger: LedgerReader, setting
         metadata={
             "pnl_date": pnl_date,
             "return_basis": params.return_basis,
-            **read_metadata(read, len(keys), len(frame)),
+            **ledger_read_metadata(read, len(keys), len(frame)),
         },
     )
     yield from emit(context, ledger_checks(read, weeks))
-
-
-def read_metadata(read: LedgerRead, n_weeks: int, rows: int) -> dict:
-    """Facts of the run's one ledger read (the same on every week of a range)."""
-    report = read.report
-    return {
-        LEDGER_INDEX: read.index,
-        "ledger_plan": "close-date range from the window start"
-        if read.index == GSI7
-        else "FilterExpression: no close-date index, reads all closed history",
-        "weeks": n_weeks,
-        "rows": rows,
-        "items_read": read.scanned,
-        "items_returned": report.items,
-        "items_skipped": report.skipped_total,
-        "read_amplification": round(read.read_amplification, 3),
-        "query_pages": read.pages,
-        "query_retries": read.retries,
-        "read_seconds": round(read.seconds, 3),
-        "skipped_items": dg.MetadataValue.md(
-            markdown_table(
-                ["reason", "count", "example lot ids"],
-                [[r, n, ", ".join(report.examples[r])] for r, n in report.skipped.most_common()],
-            )
-            if report.skipped
-            else "none"
-        ),
-        "ignored_ledger_strategies": dg.MetadataValue.json(dict(report.foreign_strategies)),
-    }
 
 
 def ledger_checks(read: LedgerRead, weeks: WeekWindows):

@@ -15,15 +15,13 @@ from dataclasses import replace
 from datetime import timedelta
 
 import dagster as dg
-import numpy as np
 import pandas as pd
 
-from weighting_pipeline.assets import report
 from weighting_pipeline.assets.checks import emit, per_week, weight_check_specs
-from weighting_pipeline.assets.closed_lots import LEDGER_INDEX
 from weighting_pipeline.assets.code_versions import CHAIN_CODE_VERSION, CODE_VERSIONS
-from weighting_pipeline.assets.common import CHAIN, add_week_metadata, by_strategy, week_span
+from weighting_pipeline.assets.common import CHAIN, add_week_metadata, week_span
 from weighting_pipeline.assets.report import markdown_table
+from weighting_pipeline.assets.week_metadata import LEDGER_INDEX, weights_week_metadata
 from weighting_pipeline.core.allocation import SleeveError
 from weighting_pipeline.core.calendar import TIMEZONE, WeekWindows, latest_complete_week, previous_key
 from weighting_pipeline.core.chain import run_chain, weeks_from
@@ -36,7 +34,7 @@ from weighting_pipeline.core.invariants import (
 from weighting_pipeline.core.market import MarketDataError, bars_days, symbols_of
 from weighting_pipeline.core.publication_rules import FORCE, PUBLISH_TAG, Decision, decide, protected_weeks
 from weighting_pipeline.core.weights import dynamic_weights as compute_weights
-from weighting_pipeline.history import WEIGHT_ENTRY, Materialization, latest_materializations
+from weighting_pipeline.history import Materialization, latest_materializations
 from weighting_pipeline.publication.item import is_live
 from weighting_pipeline.publication.provenance import Provenance, WeeklyWeights, week_weights
 from weighting_pipeline.publication.restatement import Restatement, compare_publication
@@ -140,7 +138,7 @@ def dynamic_weights(
         context,
         {
             k: {
-                **week_metadata(
+                **weights_week_metadata(
                     by_week[k],
                     params.score,
                     provenance[k],
@@ -268,45 +266,3 @@ def restatement_checks(restatements: dict[str, Restatement], keys: list[str]):
             )
     notes = {k: r.summary() for k, r in restatements.items()}
     return per_week(rule, ASSET, keys, blocking=False, extra=extra, notes=notes)
-
-
-def week_metadata(
-    week: pd.DataFrame,
-    score: str,
-    provenance: Provenance,
-    turnover: "float | None",
-    qualified: int,
-    restated: Restatement,
-) -> dict:
-    """One week's weights table, per-strategy weights (plotted across weeks), the score the
-    multipliers mapped (``score``, its name; ``scores``, each qualified strategy's value) and provenance."""
-    meta = {
-        "weights_table": dg.MetadataValue.md(report.markdown(week, score)),
-        **by_strategy(WEIGHT_ENTRY, {str(r.strategy): float(r.weight) for r in week.itertuples()}),
-        "score": score,
-        "scores": dg.MetadataValue.json(
-            {str(r.strategy): float(r.score) for r in week.itertuples() if r.skip_reason == ""}
-        ),
-        # The week's weights without smoothing; equal to the weights when SMOOTHING is 1.
-        "target_weights": dg.MetadataValue.json({str(r.strategy): float(r.target_weight) for r in week.itertuples()}),
-        "qualified": qualified,
-        "restatement": restated.summary(),
-        "allocation": dg.MetadataValue.json(
-            {
-                str(r.strategy): {
-                    "baseline": float(r.baseline),
-                    "sharpe": float(r.sharpe) if np.isfinite(r.sharpe) else None,
-                    "score": float(r.score) if np.isfinite(r.score) else None,
-                    "multiplier": float(r.multiplier),
-                    "weight": float(r.weight),
-                    "skip_reason": r.skip_reason,
-                }
-                for r in week.itertuples()
-            }
-        ),
-    }
-    if turnover is not None:
-        meta["turnover"] = float(turnover)
-    for name, value in provenance.as_dict().items():
-        meta[name] = dg.MetadataValue.json(value) if isinstance(value, dict) else str(value)
-    return meta

@@ -2,8 +2,10 @@
 
 ``source_version`` is SHA-256 of the source files that define a computation
 (the modules named, plus every ``weighting_pipeline.core`` module they import,
-transitively), with comments, docstrings, blank lines and trailing spaces
-removed, so only an edit to code changes it. Pure Python (ast, tokenize).
+transitively), with comments, docstrings, prose arguments (``description=``,
+``metadata=``), blank lines and trailing spaces removed, so only an edit to code
+changes it; what an asset shows in the UI lives in ``week_metadata``, outside
+every version. Pure Python (ast, tokenize).
 """
 
 from __future__ import annotations
@@ -18,10 +20,14 @@ from types import ModuleType
 
 CORE_PACKAGE = "weighting_pipeline.core"
 VERSION_LENGTH = 16  # hex digits of SHA-256 kept in a code version: 64 bits
+# Keyword arguments that hold prose or presentation, never a number: an asset's description,
+# metadata the UI shows.
+PROSE_KEYWORDS = frozenset({"description", "metadata"})
 
 
 def code_text(source: str, tree: ast.Module | None = None) -> str:
-    """``source`` without comments, docstrings, blank lines or trailing spaces.
+    """``source`` without comments, docstrings, prose keyword arguments
+    (``PROSE_KEYWORDS``), blank lines or trailing spaces.
 
     Comments are found with ``tokenize`` and docstrings with ``ast`` by their
     positions, and cut from the text itself, so the result does not depend on
@@ -46,12 +52,28 @@ def code_text(source: str, tree: ast.Module | None = None) -> str:
                 c0 = _char_column(lines[first.lineno - 1], first.col_offset)
                 c1 = _char_column(lines[first.end_lineno - 1], first.end_col_offset)
                 cuts.append((first.lineno, c0, first.end_lineno, c1))
-    for l0, c0, l1, c1 in sorted(cuts, reverse=True):
+    for node in ast.walk(tree):
+        if isinstance(node, ast.keyword) and node.arg in PROSE_KEYWORDS:
+            c0 = _char_column(lines[node.lineno - 1], node.col_offset)
+            c1 = _char_column(lines[node.end_lineno - 1], node.end_col_offset)
+            cuts.append((node.lineno, c0, node.end_lineno, c1))
+    for l0, c0, l1, c1 in _merged(cuts):
         if l0 == l1:
             lines[l0 - 1] = lines[l0 - 1][:c0] + lines[l0 - 1][c1:]
         else:
             lines[l0 - 1 : l1] = [lines[l0 - 1][:c0] + lines[l1 - 1][c1:]]
     return "\n".join(line.rstrip() for line in lines if line.strip())
+
+
+def _merged(cuts: list[tuple[int, int, int, int]]) -> list[tuple[int, int, int, int]]:
+    """The cuts with overlapping ones joined (a comment inside a cut argument), last first."""
+    out: list[tuple[int, int, int, int]] = []
+    for cut in sorted(cuts):
+        if out and cut[:2] <= out[-1][2:]:
+            out[-1] = (*out[-1][:2], *max(out[-1][2:], cut[2:]))
+        else:
+            out.append(cut)
+    return out[::-1]
 
 
 def _statements(node: ast.AST):

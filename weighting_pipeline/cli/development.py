@@ -1,6 +1,6 @@
 """Development commands: ``demo``, ``ui``, ``stack`` (on 127.0.0.1 only) and ``image``.
 
-Each imports ``weighting_pipeline.devtools`` when it runs, never at import, and
+Each imports ``weighting_pipeline_devtools`` when it runs, never at import, and
 fails with a clear message where the development tools are not installed.
 """
 
@@ -19,7 +19,7 @@ BACKEND = click.option(
     default="auto",
     help="The embedded DynamoDB: DynamoDB Local (needs Java), moto's server, or the first that works.",
 )
-DEMO = [sys.executable, "-m", "weighting_pipeline.devtools.demo"]
+DEMO = [sys.executable, "-m", "weighting_pipeline_devtools.demo"]
 
 
 @click.command()
@@ -42,8 +42,8 @@ def demo(reseed: bool, backend: str, debug: bool) -> None:
 def ui(port: int, backend: str) -> None:
     """The demo's set-up, then the Dagster UI (dagster dev) on http://127.0.0.1:PORT."""
     require_devtools("ui")
-    from weighting_pipeline.devtools.local_env import local_root
-    from weighting_pipeline.devtools.processes import exit_on_termination_signals, run_until_stopped
+    from weighting_pipeline_devtools.local_env import local_root
+    from weighting_pipeline_devtools.processes import exit_on_termination_signals, run_until_stopped
 
     exit_on_termination_signals()
     with local_dynamodb(backend, announce=True) as env:
@@ -79,11 +79,11 @@ def stack(backend: str) -> None:
     Prints STACK READY {json} and runs until SIGINT, SIGTERM or SIGHUP; needs Debian's
     postgresql, podman, runc and mmdebstrap."""
     require_devtools("stack")
-    from weighting_pipeline.devtools.containers import require_podman
-    from weighting_pipeline.devtools.local_env import local_root
-    from weighting_pipeline.devtools.postgres import find_bin_dir
-    from weighting_pipeline.devtools.processes import exit_on_termination_signals
-    from weighting_pipeline.devtools.stack import run as run_stack
+    from weighting_pipeline_devtools.containers import require_podman
+    from weighting_pipeline_devtools.local_env import local_root
+    from weighting_pipeline_devtools.postgres import find_bin_dir
+    from weighting_pipeline_devtools.processes import exit_on_termination_signals
+    from weighting_pipeline_devtools.stack import run as run_stack
 
     try:
         find_bin_dir()
@@ -101,9 +101,9 @@ def image() -> None:
 
     A later build reuses podman's cache; the log is .local/image/image.log."""
     require_devtools("image")
-    from weighting_pipeline.devtools.containers import Podman
-    from weighting_pipeline.devtools.image import build
-    from weighting_pipeline.devtools.local_env import state_dir
+    from weighting_pipeline_devtools.containers import Podman
+    from weighting_pipeline_devtools.image import build
+    from weighting_pipeline_devtools.local_env import state_dir
 
     state = state_dir() / "image"
     try:

@@ -13,13 +13,13 @@ import click
 
 DEVTOOLS_HINT = (
     "needs the development tools, which production images leave out: "
-    "pip install -e '.[devtools]' in a clone of the repository (./run.sh does it)"
+    "pip install -e ./devtools in a clone of the repository (./run.sh does it)"
 )
 
 
 def require_devtools(command: str) -> None:
     """Fail with a clear message where the development tools are not installed."""
-    if importlib.util.find_spec("weighting_pipeline.devtools") is None or importlib.util.find_spec("moto") is None:
+    if importlib.util.find_spec("weighting_pipeline_devtools") is None or importlib.util.find_spec("moto") is None:
         raise click.ClickException(f"{command} {DEVTOOLS_HINT}")
 
 
@@ -47,8 +47,8 @@ def cli_child(args: list[str]) -> list[str]:
 def local_dynamodb(backend: str = "auto", announce: bool = False) -> Iterator[dict[str, str]]:
     """The embedded DynamoDB on the demo's data (``.local/dynamodb``), running while the block
     does; yields the environment that points a child at it and at the demo's DAGSTER_HOME."""
-    from weighting_pipeline.devtools.dynamodb_local import LocalDynamoDB
-    from weighting_pipeline.devtools.local_env import local_env, state_dir
+    from weighting_pipeline_devtools.dynamodb_local import LocalDynamoDB
+    from weighting_pipeline_devtools.local_env import local_env, state_dir
 
     with LocalDynamoDB(backend=backend, db_path=state_dir() / "dynamodb") as db:
         if announce:
@@ -62,8 +62,8 @@ def run_in_local_env(
     """Run each of ``commands`` (argv lists) in turn against the demo's state (``.local/``):
     its DAGSTER_HOME and, with ``dynamodb``, the embedded DynamoDB started for them.
     Stops at the first that fails; returns its exit status."""
-    from weighting_pipeline.devtools.local_env import local_env
-    from weighting_pipeline.devtools.processes import exit_on_termination_signals
+    from weighting_pipeline_devtools.local_env import local_env
+    from weighting_pipeline_devtools.processes import exit_on_termination_signals
 
     exit_on_termination_signals()
     if not dynamodb:

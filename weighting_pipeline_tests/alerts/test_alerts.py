@@ -18,9 +18,9 @@ from weighting_pipeline.alerts.sensors import (
 from weighting_pipeline.core.calendar import WeekWindows
 from weighting_pipeline.core.calendar import previous_key as previous_week
 from weighting_pipeline.definitions import alerts_topic
-from weighting_pipeline.devtools.infrastructure import create_alerts_topic, receive_alerts
 from weighting_pipeline.resources.alerts import AlertsTopic
 from weighting_pipeline.settings import SettingsError
+from weighting_pipeline_devtools.infrastructure import create_alerts_topic, receive_alerts
 from weighting_pipeline_tests.conftest import run_chain_in_dagster
 
 WEEKS = ["2026-02-22", "2026-03-01", "2026-03-08"]

@@ -6,9 +6,9 @@ import pandas as pd
 import pytest
 
 from weighting_pipeline.core.calendar import WeekWindows
-from weighting_pipeline.devtools.demo_ledger import synthetic_ledger
 from weighting_pipeline.resources.dynamodb import DynamoDBResource
 from weighting_pipeline.resources.weights_table import WeightsTable
+from weighting_pipeline_devtools.demo_ledger import synthetic_ledger
 from weighting_pipeline_tests.assets.test_checks_per_week import Status, recorded
 from weighting_pipeline_tests.conftest import run_chain_in_dagster, seed_ledger
 from weighting_pipeline_tests.stored_weeks import VOLATILE

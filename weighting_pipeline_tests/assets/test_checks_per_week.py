@@ -16,7 +16,7 @@ from weighting_pipeline.assets import CHAIN_ASSETS
 from weighting_pipeline.dagster_internals import (
     PartitionKeyFilter,  # no public way to filter the event log by partition
 )
-from weighting_pipeline.devtools.demo_ledger import synthetic_ledger
+from weighting_pipeline_devtools.demo_ledger import synthetic_ledger
 from weighting_pipeline_tests.conftest import run_chain_in_dagster, seed_ledger, temp_instance
 from weighting_pipeline_tests.real_lot import raw_item
 from weighting_pipeline_tests.stored_weeks import intermediate_file, stored_weeks

@@ -9,7 +9,7 @@ import pytest
 from weighting_pipeline.core.calendar import local_day_number
 from weighting_pipeline.core.chain import WeightingParams, run_chain
 from weighting_pipeline.core.market import Bars, bars_key
-from weighting_pipeline.devtools.holding_ledger import holding_ledger, put_bars, write_bars
+from weighting_pipeline_devtools.holding_ledger import holding_ledger, put_bars, write_bars
 from weighting_pipeline_tests.assets.test_tilt_report_and_settings import materialize_report, metadata
 from weighting_pipeline_tests.conftest import run_chain_in_dagster
 from weighting_pipeline_tests.stored_weeks import stored_weeks

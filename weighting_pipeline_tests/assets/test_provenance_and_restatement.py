@@ -16,8 +16,8 @@ from weighting_pipeline.core.baseline import packaged_config_path
 from weighting_pipeline.dagster_internals import (
     PartitionKeyFilter,  # no public way to filter the event log by partition
 )
-from weighting_pipeline.devtools.demo_ledger import synthetic_ledger
 from weighting_pipeline.publication.weights_hash import weights_sha256
+from weighting_pipeline_devtools.demo_ledger import synthetic_ledger
 from weighting_pipeline_tests.conftest import run_chain_in_dagster, seed_ledger
 from weighting_pipeline_tests.stored_weeks import stored_weeks
 

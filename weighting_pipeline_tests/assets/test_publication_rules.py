@@ -8,10 +8,10 @@ from decimal import Decimal
 import dagster as dg
 import pandas as pd
 
-from weighting_pipeline.devtools.demo_ledger import synthetic_ledger
 from weighting_pipeline.publication.item import is_tombstone, tombstone
 from weighting_pipeline.resources.dynamodb import DynamoDBResource
 from weighting_pipeline.resources.weights_table import WeightsTable
+from weighting_pipeline_devtools.demo_ledger import synthetic_ledger
 from weighting_pipeline_tests.conftest import run_chain_in_dagster
 from weighting_pipeline_tests.stored_weeks import stored_weeks
 

@@ -98,3 +98,50 @@ def test_a_week_never_computed_still_says_to_materialize_it(ledger, tables, inst
     result = run_chain_in_dagster(instance, partition_key=KEY, selection=["dynamic_weights"])
     assert not result.success
     assert f"multipliers has no stored data for weeks ['{KEY}']" in failure_message(result)
+
+
+@pytest.mark.slow
+def test_rewording_what_an_asset_shows_leaves_its_stored_weeks_usable_and_editing_its_code_does_not(
+    ledger, tables, instance, store, tmp_path
+):
+    """Computation keys once hashed whole asset modules: rewording the Sharpe table in
+    assets/sharpe_ratios.py made every stored Sharpe week invisible, and multipliers alone failed."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    assert run_chain_in_dagster(instance, partition_key=KEY, selection=UPSTREAM[:3]).success  # up to sharpe_ratios
+
+    def multipliers_alone_with(folder: str, edits: dict[str, tuple[str, str]]) -> subprocess.CompletedProcess:
+        copy = tmp_path / folder
+        shutil.copytree(
+            repo / "weighting_pipeline", copy / "weighting_pipeline", ignore=shutil.ignore_patterns("__pycache__")
+        )
+        for name, (old, new) in edits.items():
+            path = copy / "weighting_pipeline" / name
+            assert old in path.read_text(), (name, old)
+            path.write_text(path.read_text().replace(old, new))
+        cmd = [sys.executable, "-m", "dagster", "asset", "materialize", "-m", "weighting_pipeline.definitions",
+               "--select", "multipliers", "--partition", KEY]  # fmt: skip
+        env = {**os.environ, "PYTHONPATH": str(copy), "DAGSTER_HOME": str(instance.root_directory)}
+        return subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+
+    prose = {
+        "assets/sharpe_ratios.py": (
+            "too few lots or close dates",
+            "too few lots or too few close dates",
+        ),  # the description
+        "assets/week_metadata.py": ('"Skipped because"', '"Skipped, because"'),  # the Markdown table
+    }
+    done = multipliers_alone_with("reworded", prose)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    code = {"assets/sharpe_ratios.py": ("frame = compute_sharpe(daily, params.sharpe)",
+                                        "frame = compute_sharpe(daily, params.sharpe).copy()")}  # fmt: skip
+    done = multipliers_alone_with("recoded", code)
+    assert (
+        done.returncode != 0
+        and "computed under other settings, another baseline or other code" in done.stdout + done.stderr
+    )

@@ -130,7 +130,7 @@ def test_a_refused_or_unpublished_predecessor_is_not_what_trading_read(ledger, t
 def test_on_deployed_notional_each_week_is_scored_as_the_core_scores_the_ledgers_positions(
     ledger, tables, instance, baseline, tmp_path
 ):
-    from weighting_pipeline.devtools.demo_ledger import synthetic_ledger
+    from weighting_pipeline_devtools.demo_ledger import synthetic_ledger
     from weighting_pipeline_tests.assets.test_tilt_report_and_settings import materialize_report, metadata
 
     deployed = {"PNL_DATE": "exit", "RETURN_BASIS": "deployed"}
@@ -162,7 +162,7 @@ def test_on_deployed_notional_each_week_is_scored_as_the_core_scores_the_ledgers
 def test_a_strategy_that_left_the_baseline_stays_in_the_history(tables, instance, baseline, tmp_path):
     import json
 
-    from weighting_pipeline.devtools.holding_ledger import holding_ledger
+    from weighting_pipeline_devtools.holding_ledger import holding_ledger
 
     before = {**{k: float(v) * 0.9 for k, v in baseline.allocations.items()}, "retired.clj": 0.1}
     names = [*baseline.keys, "retired.clj"]

@@ -13,7 +13,7 @@ import pytest
 
 from weighting_pipeline.core.calendar import WeekWindows
 from weighting_pipeline.core.lots import in_window
-from weighting_pipeline.devtools.demo_ledger import synthetic_ledger, synthetic_lots
+from weighting_pipeline_devtools.demo_ledger import synthetic_ledger, synthetic_lots
 from weighting_pipeline_tests.conftest import run_chain_in_dagster, temp_instance
 
 WEEKS = ["2026-02-22", "2026-03-01", "2026-03-08"]

@@ -7,11 +7,11 @@ import pandas as pd
 import pytest
 
 from weighting_pipeline.core.chain import WeightingParams, run_chain
-from weighting_pipeline.devtools.demo_ledger import synthetic_ledger, synthetic_lots
 from weighting_pipeline.publication.provenance import WeeklyWeights
 from weighting_pipeline.resources.dynamodb import DynamoDBResource
 from weighting_pipeline.resources.weights_io_manager import DynamoDBWeightsIOManager, WeightsRejected
 from weighting_pipeline.resources.weights_table import WeightsTable
+from weighting_pipeline_devtools.demo_ledger import synthetic_ledger, synthetic_lots
 from weighting_pipeline_tests.conftest import run_chain_in_dagster
 from weighting_pipeline_tests.stored_weeks import intermediate_file
 

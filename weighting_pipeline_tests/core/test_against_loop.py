@@ -6,7 +6,7 @@ import pytest
 
 from benchmarks.loop_baseline import loop_weights
 from weighting_pipeline.core.chain import WeightingParams, run_chain
-from weighting_pipeline.devtools.demo_ledger import synthetic_lots
+from weighting_pipeline_devtools.demo_ledger import synthetic_lots
 
 KEYS = [str(d.date()) for d in pd.date_range("2025-09-07", "2026-01-04", freq="7D")]  # spans the Nov DST change
 

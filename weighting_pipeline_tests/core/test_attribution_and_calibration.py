@@ -14,7 +14,7 @@ from weighting_pipeline.core.chain import run_chain
 from weighting_pipeline.core.invariants import tilt_exceeds_noise
 from weighting_pipeline.core.lots import LOT_COLUMNS
 from weighting_pipeline.core.sweep import weight_keys
-from weighting_pipeline.devtools.holding_ledger import holding_ledger
+from weighting_pipeline_devtools.holding_ledger import holding_ledger
 
 NY = "America/New_York"
 

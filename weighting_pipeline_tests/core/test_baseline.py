@@ -92,7 +92,7 @@ def test_nan_allocation_is_rejected(tmp_path):
 
 def _chain_weights(names: list[str], allocations: dict[str, float], keys: list[str]) -> pd.DataFrame:
     from weighting_pipeline.core.chain import run_chain
-    from weighting_pipeline.devtools.demo_ledger import synthetic_lots
+    from weighting_pipeline_devtools.demo_ledger import synthetic_lots
 
     baseline = parse_baseline({"files": names, "allocations": allocations}, "test")
     lots = synthetic_lots(names, "2025-09-01", "2026-01-20", 0.6, seed=8)

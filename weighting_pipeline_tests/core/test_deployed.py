@@ -42,9 +42,9 @@ from weighting_pipeline.core.chain import WeightingParams, check_rows, run_chain
 from weighting_pipeline.core.deployed import deployed_grid, held_by_week, held_in
 from weighting_pipeline.core.lots import ENTRY_SEQ, booked_rows, distinct_lots
 from weighting_pipeline.core.returns import DailyReturns, daily_returns
-from weighting_pipeline.devtools.demo_ledger import synthetic_ledger
-from weighting_pipeline.devtools.ledger_writer import Exit, lot_item
 from weighting_pipeline.resources.ledger_items import ParseReport, parse_items, to_frames
+from weighting_pipeline_devtools.demo_ledger import synthetic_ledger
+from weighting_pipeline_devtools.ledger_writer import Exit, lot_item
 
 NY = ZoneInfo("America/New_York")
 KEY = "2026-01-04"

@@ -9,7 +9,7 @@ from weighting_pipeline.core.lots import ENTRY_SEQ, EXIT_COLUMNS
 from weighting_pipeline.core.market import Bars, MarketDataError, bars_days, bars_key, bars_symbol, market_returns
 from weighting_pipeline.core.sharpe import SharpeParams, sharpe_ratios
 from weighting_pipeline.core.trading_days import session_mask
-from weighting_pipeline.devtools.holding_ledger import holding_ledger, market_bars
+from weighting_pipeline_devtools.holding_ledger import holding_ledger, market_bars
 
 NY = "America/New_York"
 WEEK = "2024-06-02"  # window 2024-03-11 18:00 .. 2024-06-09 18:00 New York (90 days)

@@ -35,9 +35,9 @@ from weighting_pipeline.core.calendar import WeekWindows
 from weighting_pipeline.core.chain import WeightingParams, run_chain
 from weighting_pipeline.core.lots import lots_by_week, open_lot_exits
 from weighting_pipeline.core.returns import daily_returns
-from weighting_pipeline.devtools.demo_ledger import synthetic_ledger
-from weighting_pipeline.devtools.ledger_writer import Exit, lot_item
 from weighting_pipeline.resources.ledger_items import ParseReport, parse_items, to_frame
+from weighting_pipeline_devtools.demo_ledger import synthetic_ledger
+from weighting_pipeline_devtools.ledger_writer import Exit, lot_item
 
 NY = ZoneInfo("America/New_York")
 KEY = "2026-03-08"

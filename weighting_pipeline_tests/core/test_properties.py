@@ -18,7 +18,7 @@ from weighting_pipeline.core.allocation import bounded_weights
 from weighting_pipeline.core.calendar import WeekWindows
 from weighting_pipeline.core.chain import run_chain
 from weighting_pipeline.core.multipliers import MultiplierBounds, multiplier_matrix
-from weighting_pipeline.devtools.demo_ledger import synthetic_lots
+from weighting_pipeline_devtools.demo_ledger import synthetic_lots
 
 SUM_TOL = 1e-12
 EXAMPLES = 300

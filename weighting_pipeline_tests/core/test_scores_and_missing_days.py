@@ -21,7 +21,7 @@ from weighting_pipeline.core.multipliers import multipliers
 from weighting_pipeline.core.returns import daily_returns
 from weighting_pipeline.core.sharpe import SharpeParams, sharpe_ratios
 from weighting_pipeline.core.trading_days import window_trading_days
-from weighting_pipeline.devtools.demo_ledger import synthetic_lots
+from weighting_pipeline_devtools.demo_ledger import synthetic_lots
 from weighting_pipeline_tests.conftest import ts
 
 KEY = "2026-03-08"  # 90-day window [2025-12-15 18:00, 2026-03-15 18:00)

@@ -8,7 +8,7 @@ from weighting_pipeline.core import analytics
 from weighting_pipeline.core.backtest import weekly_realised_returns
 from weighting_pipeline.core.chain import WeightingParams
 from weighting_pipeline.core.sweep import setting_holdout, sweep, weight_keys
-from weighting_pipeline.devtools.demo_ledger import synthetic_lots
+from weighting_pipeline_devtools.demo_ledger import synthetic_lots
 
 KEYS = [str(d.date()) for d in pd.date_range("2025-06-01", periods=30, freq="7D")]
 BASELINE = pd.Series({"a.clj": 0.4, "b.clj": 0.3, "c.clj": 0.2, "d.clj": 0.1})
@@ -95,7 +95,7 @@ def test_a_single_week_has_no_information_ratio_and_the_first_row_stands_as_best
 
 
 def test_pnl_date_is_swept_each_rule_scored_on_its_own_bookings():
-    from weighting_pipeline.devtools.demo_ledger import synthetic_ledger
+    from weighting_pipeline_devtools.demo_ledger import synthetic_ledger
 
     ledger = synthetic_ledger(list(BASELINE.index), "2025-01-01", "2026-01-15", 1.2, seed=9)
     rows = {"close": ledger.lots, "exit": ledger.exit_records}
@@ -120,7 +120,7 @@ def test_pnl_date_is_swept_each_rule_scored_on_its_own_bookings():
 
 def test_return_basis_is_swept_on_positions_and_a_refused_combination_is_not_run():
     from weighting_pipeline.core.sweep import usable_combinations
-    from weighting_pipeline.devtools.demo_ledger import synthetic_ledger
+    from weighting_pipeline_devtools.demo_ledger import synthetic_ledger
 
     ledger = synthetic_ledger(list(BASELINE.index), "2025-01-01", "2026-01-15", 1.2, seed=9)
     rows = {"close": ledger.lots, "exit": ledger.exit_records, "deployed": ledger.positions}
@@ -160,7 +160,7 @@ def test_mapping_and_sleeves_are_swept_each_row_equal_to_its_backtest(lots):
 
 
 def test_the_authors_policies_are_compared_on_one_backtest_each_row_equal_to_its_own():
-    from weighting_pipeline.devtools.holding_ledger import holding_ledger
+    from weighting_pipeline_devtools.holding_ledger import holding_ledger
 
     baseline = pd.Series({"ftlt/a.clj": 0.15, "ftlt/b.clj": 0.1, "c.clj": 0.3, "d.clj": 0.25, "e.clj": 0.2})
     drift = np.array([0.002, -0.001, 0.001, 0.0, 0.003])

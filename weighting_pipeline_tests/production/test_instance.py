@@ -10,9 +10,9 @@ import pytest
 from weighting_pipeline.dagster_internals import (
     PartitionKeyFilter,  # no public way to filter the event log by partition
 )
-from weighting_pipeline.devtools.demo_ledger import synthetic_ledger
-from weighting_pipeline.devtools.infrastructure import deploy
 from weighting_pipeline.production.ecs_launcher import EcsRunLauncher
+from weighting_pipeline_devtools.demo_ledger import synthetic_ledger
+from weighting_pipeline_devtools.infrastructure import deploy
 from weighting_pipeline_tests.conftest import run_chain_in_dagster, seed_ledger, template_with_run_variable_renamed
 
 REPO = Path(__file__).resolve().parents[2]

@@ -23,10 +23,10 @@ import sqlalchemy as sa
 
 from weighting_pipeline.assets import CHAIN_ASSETS
 from weighting_pipeline.core.calendar import latest_complete_week, previous_key
-from weighting_pipeline.devtools.containers import RUN_ID_LABEL, STACK_LABEL, Podman
-from weighting_pipeline.devtools.infrastructure import receive_alerts
-from weighting_pipeline.devtools.stack import LOCATION
 from weighting_pipeline.ops.webserver import graphql
+from weighting_pipeline_devtools.containers import RUN_ID_LABEL, STACK_LABEL, Podman
+from weighting_pipeline_devtools.infrastructure import receive_alerts
+from weighting_pipeline_devtools.stack import LOCATION
 from weighting_pipeline_tests.listening import is_loopback, listening_addresses, listening_sockets, with_descendants
 
 # The rehearsal starts every server itself, outside the fixtures that mark the others.
@@ -373,8 +373,8 @@ def test_a_run_container_of_the_image_loads_the_instance_only_from_the_templates
     """The template (one run-task variable renamed, or as it is) deployed beside the stack's, and a
     container of the stack's image given that run task's environment, as the Fargate stand-in
     gives it: the run worker's first step, loading the instance, fails naming the variable."""
-    from weighting_pipeline.devtools.containers import ContainerSpec
-    from weighting_pipeline.devtools.infrastructure import deploy
+    from weighting_pipeline_devtools.containers import ContainerSpec
+    from weighting_pipeline_devtools.infrastructure import deploy
     from weighting_pipeline_tests.conftest import template_with_run_variable_renamed
 
     template = template_with_run_variable_renamed(renamed, tmp_path)

@@ -9,10 +9,10 @@ import pytest
 from cfnlint.decode import decode
 
 from weighting_pipeline.core.baseline import packaged_config_path
-from weighting_pipeline.devtools.containers import ContainerSpec
-from weighting_pipeline.devtools.fargate import container_spec, resolve_secret
-from weighting_pipeline.devtools.infrastructure import SERVICES, TEMPLATE
-from weighting_pipeline.devtools.stack import local_overrides
+from weighting_pipeline_devtools.containers import ContainerSpec
+from weighting_pipeline_devtools.fargate import container_spec, resolve_secret
+from weighting_pipeline_devtools.infrastructure import SERVICES, TEMPLATE
+from weighting_pipeline_devtools.stack import local_overrides
 
 
 @pytest.fixture
@@ -113,7 +113,7 @@ def test_the_weights_table_is_copied_to_dynamodb_local_with_its_ttl(deployed):
 
 
 def test_the_probe_receives_what_is_published_to_the_stacks_topic(deployed):
-    from weighting_pipeline.devtools.infrastructure import receive_alerts
+    from weighting_pipeline_devtools.infrastructure import receive_alerts
 
     deployed.client("sns").publish(TopicArn=deployed.topic_arn, Subject="probe", Message="hello")
     [alert] = receive_alerts(deployed.client("sqs"), deployed.queue_url, wait_seconds=2)

@@ -3,9 +3,9 @@ from decimal import Decimal
 import pandas as pd
 import pytest
 
-from weighting_pipeline.devtools.demo_ledger import synthetic_ledger
 from weighting_pipeline.resources.dynamodb import DynamoDBResource
 from weighting_pipeline.resources.ledger_reader import LedgerReader
+from weighting_pipeline_devtools.demo_ledger import synthetic_ledger
 from weighting_pipeline_tests.conftest import seed_ledger
 from weighting_pipeline_tests.real_lot import REAL_ITEM, REAL_PNL, exit_record, raw_item
 

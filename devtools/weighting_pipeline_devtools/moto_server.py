@@ -15,10 +15,10 @@ import sys
 import urllib.request
 from pathlib import Path
 
-from weighting_pipeline.devtools.servers import HOST, LocalServer, free_port, stop_process, wait_for_port
+from weighting_pipeline_devtools.servers import HOST, LocalServer, free_port, stop_process, wait_for_port
 
 # moto's server, with moto_gaps imported first (by name: moto derives a service from the module's name).
-SERVE = "import sys, weighting_pipeline.devtools.moto_gaps; from moto.server import main; sys.exit(main(sys.argv[1:]))"
+SERVE = "import sys, weighting_pipeline_devtools.moto_gaps; from moto.server import main; sys.exit(main(sys.argv[1:]))"
 
 
 class LocalAWS(LocalServer):
@@ -51,7 +51,7 @@ class LocalAWS(LocalServer):
             return self
         from moto.server import ThreadedMotoServer
 
-        from weighting_pipeline.devtools import moto_gaps  # noqa: F401  (fills moto's gaps on import)
+        from weighting_pipeline_devtools import moto_gaps  # noqa: F401  (fills moto's gaps on import)
 
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
 

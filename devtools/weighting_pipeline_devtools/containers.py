@@ -29,7 +29,7 @@ STACK_LABEL = "weighting-pipeline.stack"
 RUN_ID_LABEL = "weighting-pipeline.run-id"
 SERVICE_LABEL = "weighting-pipeline.service"
 CONTAINERS_CONF = """\
-# Written by weighting_pipeline/devtools/containers.py for this rehearsal only.
+# Written by devtools/weighting_pipeline_devtools/containers.py for this rehearsal only.
 [containers]
 default_ulimits = ["nproc=4096:4096", "nofile=4096:4096"]
 netns = "host"

@@ -12,7 +12,7 @@ their dummy credentials, the operator's setting variables) is named with ``--pas
 and taken from this process's environment; it never replaces a variable the task
 definition sets.
 
-    python -m weighting_pipeline.devtools.fargate --cluster NAME --state DIR --stack-label VALUE [--pass-env NAME ...]
+    python -m weighting_pipeline_devtools.fargate --cluster NAME --state DIR --stack-label VALUE [--pass-env NAME ...]
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ from pathlib import Path
 
 import boto3
 
-from weighting_pipeline.devtools.containers import RUN_ID_LABEL, STACK_LABEL, ContainerSpec, Podman
-from weighting_pipeline.devtools.processes import exit_on_termination_signals, stop_groups
+from weighting_pipeline_devtools.containers import RUN_ID_LABEL, STACK_LABEL, ContainerSpec, Podman
+from weighting_pipeline_devtools.processes import exit_on_termination_signals, stop_groups
 
 POLL_SECONDS = 0.5
 RUN_CONTAINER = "run"  # deploy/dagster.yaml's container_name: the one the launcher overrides

@@ -16,7 +16,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from weighting_pipeline.devtools.servers import HOST, LocalServer, free_port
+from weighting_pipeline_devtools.servers import HOST, LocalServer, free_port
 
 INSTALL_HINT = (
     "install Debian's PostgreSQL: apt-get install -y postgresql (the tests and ./run.sh stack need its server binaries)"

@@ -1,7 +1,7 @@
 """The demo's steps, run in a process the ``demo``, ``ui`` and ``stack`` commands start
 with the environment of the embedded servers (``devtools.local_env``).
 
-``python -m weighting_pipeline.devtools.demo run``: create the tables, seed the demo
+``python -m weighting_pipeline_devtools.demo run``: create the tables, seed the demo
 ledger, write its symbols' daily bars to an embedded S3 (moto's server) as trading's
 ``MarketDataStore`` writes them, materialise its last ``DEMO_WEEKS`` weeks on the
 ``market`` return basis (unless ``RETURN_BASIS`` says otherwise), then ``tilt_report``,
@@ -27,8 +27,8 @@ def demo_ledger(latest_week: str, days: int = 210):
     persistent drift of its own (skill, by construction), up to ``latest_week``'s end."""
     import numpy as np
 
-    from weighting_pipeline.devtools.holding_ledger import holding_ledger
     from weighting_pipeline.settings import WeightingSettings
+    from weighting_pipeline_devtools.holding_ledger import holding_ledger
 
     baseline = WeightingSettings.from_env().baseline()
     end = pd.Timestamp(latest_week) + pd.Timedelta(days=8)
@@ -42,10 +42,10 @@ def seed_demo_ledger(latest_week: str, reseed: bool = False, days: int = 210) ->
     """Seed ``days`` of lots (~7 months) up to ``latest_week`` for the baseline strategies, once,
     in the trading system's item format; returns the number of fully closed lots written
     (0 when the ledger already holds the first strategy's lots and ``reseed`` is false)."""
-    from weighting_pipeline.devtools.demo_ledger import seed_ledger
     from weighting_pipeline.resources.dynamodb import DynamoDBResource
     from weighting_pipeline.resources.table_schema import GSI5
     from weighting_pipeline.settings import WeightingSettings
+    from weighting_pipeline_devtools.demo_ledger import seed_ledger
 
     table_name = os.environ["TRADE_LEDGER__TABLE_NAME"]
     baseline = WeightingSettings.from_env().baseline()
@@ -157,9 +157,9 @@ def seed(reseed: bool, days: int) -> None:
 def run(reseed: bool, debug: bool) -> None:
     """Seed, materialise the demo's weeks and tilt_report, print the latest week and the verdict."""
     from weighting_pipeline.core.calendar import latest_complete_week
-    from weighting_pipeline.devtools.holding_ledger import write_bars
-    from weighting_pipeline.devtools.moto_server import LocalAWS
     from weighting_pipeline.ops.weights import print_weights
+    from weighting_pipeline_devtools.holding_ledger import write_bars
+    from weighting_pipeline_devtools.moto_server import LocalAWS
 
     week = latest_complete_week()
     _tables_and_ledger(week, reseed, 210)

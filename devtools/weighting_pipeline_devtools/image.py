@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from weighting_pipeline.devtools.containers import FLAGS, INSTALL_HINT, Podman
+from weighting_pipeline_devtools.containers import FLAGS, INSTALL_HINT, Podman
 
 REPO = Path(__file__).resolve().parents[2]
 UPSTREAM_BASE = "docker.io/library/python:3.11-slim"

@@ -26,11 +26,11 @@ import time
 from contextlib import ExitStack
 from pathlib import Path
 
-from weighting_pipeline.devtools.dynamodb_local import LocalDynamoDB
-from weighting_pipeline.devtools.local_env import LOCAL_CREDENTIALS
-from weighting_pipeline.devtools.processes import stop_groups
-from weighting_pipeline.devtools.servers import HOST, free_port, wait_for_port
 from weighting_pipeline.ops.webserver import graphql
+from weighting_pipeline_devtools.dynamodb_local import LocalDynamoDB
+from weighting_pipeline_devtools.local_env import LOCAL_CREDENTIALS
+from weighting_pipeline_devtools.processes import stop_groups
+from weighting_pipeline_devtools.servers import HOST, free_port, wait_for_port
 
 LOCATION = "weighting_pipeline"  # the template's --location-name
 HISTORY_WEEKS = 40
@@ -111,12 +111,12 @@ def local_overrides(service: str, spec, code_port: int, web_port: int, webserver
 
 
 def run(root: Path, backend: str = "auto") -> int:
-    from weighting_pipeline.devtools.containers import SERVICE_LABEL, STACK_LABEL, Podman
-    from weighting_pipeline.devtools.image import build
-    from weighting_pipeline.devtools.infrastructure import SERVICES, deploy
-    from weighting_pipeline.devtools.moto_server import LocalAWS, set_manual_ecs_transitions
-    from weighting_pipeline.devtools.postgres import LocalPostgres
     from weighting_pipeline.settings import ENV_VARS
+    from weighting_pipeline_devtools.containers import SERVICE_LABEL, STACK_LABEL, Podman
+    from weighting_pipeline_devtools.image import build
+    from weighting_pipeline_devtools.infrastructure import SERVICES, deploy
+    from weighting_pipeline_devtools.moto_server import LocalAWS, set_manual_ecs_transitions
+    from weighting_pipeline_devtools.postgres import LocalPostgres
 
     state = root / ".local" / "stack"
     shutil.rmtree(state, ignore_errors=True)
@@ -165,7 +165,7 @@ def run(root: Path, backend: str = "auto") -> int:
         seed = [
             sys.executable,
             "-m",
-            "weighting_pipeline.devtools.demo",
+            "weighting_pipeline_devtools.demo",
             "seed",
             "--days",
             str((HISTORY_WEEKS + 1) * 7 + 91),
@@ -196,7 +196,7 @@ def run(root: Path, backend: str = "auto") -> int:
             [
                 sys.executable,
                 "-m",
-                "weighting_pipeline.devtools.fargate",
+                "weighting_pipeline_devtools.fargate",
                 "--cluster",
                 deployment.cluster,
                 "--state",

