@@ -11,8 +11,10 @@ backfill-gsi7 measures the proposed close-date index (a proposal, not run by def
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
+from pathlib import Path
 
 from benchmarks import (
     backfill,
@@ -82,7 +84,11 @@ def main() -> None:
             "reader",
         ],
     )
+    parser.add_argument(
+        "--json", metavar="FILE", help="also write every result as JSON: benchmark -> list of its result dicts"
+    )
     args = parser.parse_args()
+    results: dict[str, list] = {}
     sizes = SMOKE if args.smoke else FULL
     repeats = 1 if args.smoke else 3
     print(f"machine: {machine()}\n")
@@ -93,6 +99,7 @@ def main() -> None:
     if args.only in (None, "kernel"):
         for s, w, n in sizes["kernel"]:
             r = kernel.run(s, w, n, repeats=repeats, loop_strategies=5 if args.smoke else 100)
+            results.setdefault("kernel", []).append(r)
             size = f"{r['strategies']} strategies x {r['weeks']} weeks, {r['lots']:,} lots"
             base = f"loop: {r['loop_full_estimate_s']:.1f} s (timed on {r['loop_strategies']} strategies, scaled)"
             print(
@@ -111,6 +118,7 @@ def main() -> None:
     if args.only in (None, "basis"):
         for s, w, n in sizes["basis"]:
             r = basis.run(s, w, n, repeats=repeats)
+            results.setdefault("basis", []).append(r)
             size = f"{r['strategies']} strategies x {r['weeks']} weeks, {r['lots']:,} lots: {r['position_rows']:,} position rows"
             base = (
                 f"lot basis on the {r['exit_rows']:,} exit records: {r['lot_median_s']:.2f} s (ratio {r['ratio']:.2f}); "
@@ -120,12 +128,14 @@ def main() -> None:
     if args.only in (None, "market"):
         for s, w in sizes["market"]:
             r = market.run(s, w, repeats=repeats)
+            results.setdefault("market", []).append(r)
             size = f"{r['strategies']} strategies x {r['weeks']} weeks, {r['lots']:,} lots: {r['position_rows']:,} position rows, {r['sessions']:,} sessions of bars"
             base = f"lot basis on the same ledger's closed lots: {r['lot_median_s']:.2f} s; reading the bars into closes: {r['bars_s']:.2f} s"
             print(row("chain marked to market (RETURN_BASIS=market)", size, r, 2, base, r["ratio"], "-", "-"))
     if args.only in (None, "parse"):
         for n in sizes["parse"]:
             r = parse.run(n, repeats=repeats if args.smoke else 5)
+            results.setdefault("parse", []).append(r)
             size = f"{r['lots']:,} closed lots in 1,000-item pages, numbers as S (the trading system's format)"
             base = f"the same items with numbers as N: {r['N']['median_s']:.2f} s"
             print(row("ledger page parse (orjson + parse_items + to_frame)", size, r, 2, base, r["ratio"], "-", "-"))
@@ -140,6 +150,7 @@ def main() -> None:
             r = backfill.run(
                 s, w, n, repeats=repeats, singles=1 if args.smoke else 10, storage=storage, close_date_index=gsi7
             )
+            results.setdefault("backfill", []).append(r)
             size = f"{r['strategies']} strategies x {r['weeks']} weeks, {r['lots']:,} lots ({r['backend']}, Dagster on {storage})"
             base = f"1 run/partition: {r['per_partition_estimate_s']:.0f} s ({r['single_median_s']:.1f} s x {r['weeks']}, median of {r['singles_measured']})"
             index = r["ledger_index"].split(" ")[0]
@@ -151,6 +162,7 @@ def main() -> None:
             assert r["items_written"] == r["weeks"], r
     if args.only in (None, "weekly-postgres"):
         r = weekly.run(n_strategies=5 if args.smoke else 50, repeats=repeats if args.smoke else 5)
+        results.setdefault("weekly-postgres", []).append(r)
         size = f"one week, {r['strategies']} strategies: {r['events']} events, {r['connections_opened']:.0f} connections opened"
         base = f"the same run on an in-memory instance: {r['memory_median_s']:.2f} s; storage overhead {r['overhead_s']:.2f} s"
         print(
@@ -168,12 +180,14 @@ def main() -> None:
     if args.only in (None, "writes"):
         for w, s in sizes["writes"]:
             r = writes.run(w, s, repeats=repeats if args.smoke else 5)
+            results.setdefault("writes", []).append(r)
             size = f"{r['weeks']} week items of {r['strategies']} strategies (~{r['item_bytes'] // 1000} KB), 8 in flight ({r['backend']})"
             base = f"BatchWriteItem, no condition: {r['batch_median_s']:.2f} s; one at a time: {r['conditional_serial_median_s']:.2f} s"
             print(row("conditional PutItems (newer run wins)", size, r, 2, base, r["ratio_vs_batch"], "-", "-"))
     if args.only in (None, "sweep"):
         for s, w, n in sizes["sweep"]:
             r = sweep.run(s, w, n, repeats=repeats, smoke=args.smoke)
+            results.setdefault("sweep", []).append(r)
             size = f"{r['strategies']} strategies x {r['weeks']} weeks, {r['lots']:,} lots, {r['settings']} settings: {r['settings_per_s']:.1f} settings/s"
             base = f"one setting at a time through the frames: {r['one_by_one_s']:.2f} s"
             print(row("sweep (after the ledger read)", size, r, 2, base, r["ratio"], "-", "-"))
@@ -181,6 +195,7 @@ def main() -> None:
         print("\n(DynamoDB Local start: not measured, no Java runtime)")
     elif args.only in (None, "dynamodb-start"):
         r = dynamodb_start.run(repeats=1 if args.smoke else 7)
+        results.setdefault("dynamodb-start", []).append(r)
         base = f"the jar's own main (every interface): {r['jar_median_s']:.2f} s"
         print(
             row(
@@ -195,9 +210,12 @@ def main() -> None:
             )
         )
     if args.only in (None, "calibration"):
-        calibration_table(calibration.run(seeds=3 if args.smoke else 100, n_weeks=20 if args.smoke else 70))
+        rows = calibration.run(seeds=3 if args.smoke else 100, n_weeks=20 if args.smoke else 70)
+        results["calibration"] = rows
+        calibration_table(rows)
     if args.only in (None, "reader"):
         r = reader_size.run(repeats=1 if args.smoke else 7)
+        results.setdefault("reader", []).append(r)
         print(
             f"\nWhat trading installs (docs/trading.md): the reader, pip install --no-deps: {r['reader_bytes']:,} bytes in {r['reader_files']} files; "
             f"what pip install weighting_pipeline brings (the {r['pipeline_env_distributions']} distributions of requirements.lock): "
@@ -205,7 +223,10 @@ def main() -> None:
             f"{r['reader_import_s']:.3f} s, boto3 {r['boto3_import_s']:.3f} s, weighting_pipeline.definitions {r['definitions_import_s']:.2f} s."
         )
     if args.only in (None, "evidence"):
-        print("\nThe tilt on real prices (docs/evidence.md):\n" + evidence.table(evidence.run()))
+        found = evidence.run()
+        print("\nThe tilt on real prices (docs/evidence.md):\n" + evidence.table(found))
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2, default=str))
 
 
 def calibration_table(rows: list[dict]) -> None:

@@ -94,20 +94,26 @@ def test_alert_sensors_run_by_default_and_the_weights_have_a_freshness_deadline(
     )
 
 
-def test_schedule_fires_at_1800_local_across_dst(defs):
-    from datetime import datetime
+def test_the_projects_schedule_fires_at_1800_new_york_across_dst_for_the_week_that_ended(defs):
+    """A year of the project's own schedule's ticks, each evaluated: Sunday 18:00 New York in both
+    offsets, each asking for the week that ended at that tick."""
+    from datetime import datetime, timedelta
     from zoneinfo import ZoneInfo
 
     # Test-only internal: the iterator the scheduler itself uses for cron ticks (no public equivalent).
     from dagster._utils.schedules import cron_string_iterator
 
-    ny = ZoneInfo("America/New_York")
-    start = datetime(2026, 3, 1, 12, tzinfo=ny).timestamp()
-    ticks = cron_string_iterator(start, "0 18 * * 0", "America/New_York")
-    got = [next(ticks) for _ in range(36)]
+    schedule = defs.resolve_schedule_def("weekly_weighting_schedule")
+    ny = ZoneInfo(schedule.execution_timezone)
+    start = datetime(2026, 1, 1, tzinfo=ny).timestamp()
+    ticks = cron_string_iterator(start, schedule.cron_schedule, schedule.execution_timezone)
+    got = [next(ticks) for _ in range(53)]
     assert all(t.astimezone(ny).hour == 18 and t.astimezone(ny).weekday() == 6 for t in got)
-    utc_hours = {t.astimezone(ZoneInfo("UTC")).hour for t in got}
-    assert utc_hours == {22, 23}  # EDT and EST
+    assert {t.astimezone(ZoneInfo("UTC")).hour for t in got} == {22, 23}  # EDT and EST
+    for tick in got:
+        result = schedule.evaluate_tick(dg.build_schedule_context(scheduled_execution_time=tick))
+        week_start = (tick.astimezone(ny) - timedelta(days=7)).date().isoformat()
+        assert [r.partition_key for r in result.run_requests] == [week_start], tick
 
 
 @pytest.mark.parametrize(

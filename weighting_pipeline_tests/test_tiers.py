@@ -1,8 +1,10 @@
 """The fast tier leaves out exactly the tiers conftest marks, and each is registered."""
 
-import re
+import subprocess
+import sys
 from pathlib import Path
 
+import pytest
 import tomllib
 
 from weighting_pipeline_tests.conftest import NO_DYNAMODB, SERVER_MARKERS, TIER_MARKERS
@@ -10,12 +12,26 @@ from weighting_pipeline_tests.conftest import NO_DYNAMODB, SERVER_MARKERS, TIER_
 REPO = Path(__file__).resolve().parent.parent
 
 
-def test_run_sh_fast_deselects_every_tier_marker_and_pytest_knows_them():
-    expression = re.search(r'pytest -m "not \(([^)]*)\)"', (REPO / "run.sh").read_text()).group(1)
-    assert set(expression.split(" or ")) == set(TIER_MARKERS)
+def collected(cmd: list[str]) -> set[str]:
+    done = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    return {line for line in done.stdout.splitlines() if "::" in line}
+
+
+@pytest.mark.slow
+def test_run_sh_fast_runs_exactly_the_tests_no_tier_marks_and_pytest_knows_every_tier():
+    """What `./run.sh test fast` collects, against pytest's own selection by the tier markers."""
     options = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"]
     assert {line.split(":")[0] for line in options["markers"]} == set(TIER_MARKERS)
     assert set(SERVER_MARKERS.values()) <= set(TIER_MARKERS) and "--strict-markers" in options["addopts"]
+    only = ["--collect-only", "-q", "-n", "0"]
+    fast = collected(["./run.sh", "test", "fast", *only])
+    tiered = collected([sys.executable, "-m", "pytest", *only, "-m", " or ".join(TIER_MARKERS)])
+    everything = collected([sys.executable, "-m", "pytest", *only])
+    assert fast and tiered and fast.isdisjoint(tiered) and fast | tiered == everything
+    assert (
+        "weighting_pipeline_tests/test_tiers.py::test_a_test_without_the_dynamodb_fixture_reaches_no_dynamodb" in fast
+    )
 
 
 def test_a_test_without_the_dynamodb_fixture_reaches_no_dynamodb(request):

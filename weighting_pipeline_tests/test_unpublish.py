@@ -69,6 +69,14 @@ def test_unpublish_leaves_a_tombstone_and_records_who_and_why_for_the_auditor(ta
     again = cli(home, "audit", "--range", WEEK)
     assert "UNPUBLISHED" not in again.stdout and f"{WEEK}  weights " in again.stdout
 
+    # Without --by, the operator's login name is recorded.
+    import getpass
+
+    assert cli(home, "unpublish", "--week", WEEK, "--reason", "again").returncode == 0
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        assert latest_unpublish(instance, WEEK)["by"] == getpass.getuser()
+    assert stored_weeks(tables, [WEEK])[WEEK]["unpublished"]["by"] == getpass.getuser()
+
 
 def test_unpublish_refuses_a_missing_reason_or_a_wrong_week_by_name(tables, tmp_path):
     home = tmp_path / "dagster_home"  # the autouse fixture made it

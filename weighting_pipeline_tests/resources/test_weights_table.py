@@ -141,11 +141,7 @@ def test_ttl_days_must_be_positive(ttl_days):
     from pydantic import ValidationError
 
     from weighting_pipeline.resources.weights_io_manager import DynamoDBWeightsIOManager
-    from weighting_pipeline.settings import WeightingSettings
 
-    with pytest.raises(ValidationError, match="ttl_days"):
-        DynamoDBWeightsIOManager(
-            table=WeightsTable(dynamodb=DynamoDBResource(), table_name="t"),
-            settings=WeightingSettings(),
-            ttl_days=ttl_days,
-        )
+    with pytest.raises(ValidationError, match="ttl_days") as refused:
+        DynamoDBWeightsIOManager(table=WeightsTable(dynamodb=DynamoDBResource(), table_name="t"), ttl_days=ttl_days)
+    assert [e["loc"] for e in refused.value.errors()] == [("ttl_days",)]  # only ttl_days: no argument it lacks
