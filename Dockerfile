@@ -40,9 +40,11 @@ RUN test -n "$VERSION" || { echo "build with --build-arg VERSION=\"\$(./run.sh v
 COPY reader ./reader
 COPY pyproject.toml README.md ./
 COPY weighting_pipeline ./weighting_pipeline
-# The reader (ours, from reader/, so not in the lock) first: the package depends on it.
+# The reader (ours, from reader/, so not in the lock) first: the package depends on it. The package
+# itself is installed in place (-e): Dagster's defs-folder loader finds the project by its
+# pyproject.toml, which stays beside it here.
 RUN pip install --no-cache-dir --no-deps --no-build-isolation ./reader \
- && SETUPTOOLS_SCM_PRETEND_VERSION="$VERSION" pip install --no-cache-dir --no-deps --no-build-isolation . \
+ && SETUPTOOLS_SCM_PRETEND_VERSION="$VERSION" pip install --no-cache-dir --no-deps --no-build-isolation -e . \
  && pip check \
  && python -c "from importlib.metadata import version; assert version('weighting_pipeline') == '$VERSION'"
 COPY deploy/dagster.yaml /opt/dagster/home/dagster.yaml

@@ -25,7 +25,7 @@ def run(n_strategies: int = 50, repeats: int = 5) -> dict:
     from benchmarks.backfill import production_storage_yaml
     from benchmarks.ledgers import generated, seeded_environment
     from weighting_pipeline.assets import CHAIN_ASSETS
-    from weighting_pipeline.definitions import build_resources
+    from weighting_pipeline.deployments import build_resources
     from weighting_pipeline.settings import WeightingSettings
     from weighting_pipeline_devtools.postgres import LocalPostgres
 

@@ -2,7 +2,7 @@
 
 The schedule ticks at every partition end (Sunday 18:00 New York) and
 materialises the week that just ended; those weights apply to the week ahead.
-Its default status is the deployment's (see ``definitions.DEPLOYMENTS``).
+Its default status is the deployment's (see ``deployments.DEPLOYMENTS``).
 
 The diagnostics (``tilt_backtest``, ``tilt_report``) are off the publishing path:
 ``analysis_after_publication`` starts ``analysis_job`` for the weeks a successful

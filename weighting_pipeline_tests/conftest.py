@@ -239,6 +239,17 @@ def ts(text: str) -> pd.Timestamp:
     return pd.Timestamp(text, tz="America/New_York").tz_convert("UTC")
 
 
+def build_definitions(environ: dict[str, str]):
+    """The definitions as the code location loads them (``definitions.py``, Dagster's defs-folder
+    loader) in a process whose environment is exactly ``environ``."""
+    from unittest import mock
+
+    from weighting_pipeline.definitions import defs
+
+    with mock.patch.dict(os.environ, environ, clear=True):
+        return defs()
+
+
 def run_chain_in_dagster(
     instance,
     *,
@@ -262,7 +273,7 @@ def run_chain_in_dagster(
     import dagster as dg
 
     from weighting_pipeline.assets import ANALYSIS_ASSETS, CHAIN_ASSETS, tilt_backtest
-    from weighting_pipeline.definitions import build_resources
+    from weighting_pipeline.deployments import build_resources
     from weighting_pipeline.resources.publication_rules import PublicationRules
     from weighting_pipeline.settings import ENV_VARS, WeightingSettings
 

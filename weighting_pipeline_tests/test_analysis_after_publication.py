@@ -6,7 +6,7 @@ import dagster as dg
 
 from weighting_pipeline.alerts import messages
 from weighting_pipeline.assets import ANALYSIS_ASSETS, CHAIN_ASSETS
-from weighting_pipeline.definitions import build_resources
+from weighting_pipeline.deployments import build_resources
 from weighting_pipeline.schedules import AFTER_RUN_TAG, analysis_after_publication
 from weighting_pipeline.settings import WeightingSettings
 from weighting_pipeline_devtools.demo_ledger import synthetic_ledger

@@ -1,8 +1,8 @@
 import dagster as dg
 import pytest
 
-from weighting_pipeline.definitions import build_definitions
 from weighting_pipeline.settings import SettingsError, WeightingSettings
+from weighting_pipeline_tests.conftest import build_definitions
 
 CHAIN = ["closed_lots", "daily_returns", "sharpe_ratios", "multipliers", "dynamic_weights"]
 ASSETS = [*CHAIN, "tilt_backtest"]
@@ -178,7 +178,7 @@ def test_a_bad_stage_is_named_whatever_else_is_set(others):
 
 def test_each_place_a_stage_is_looked_up_names_a_bad_one():
     from weighting_pipeline.core.baseline import BaselineConfigError, packaged_config_path, stage_file
-    from weighting_pipeline.definitions import build_resources, deployment_of, schedule_status
+    from weighting_pipeline.deployments import build_resources, deployment_of, schedule_status
 
     for lookup in (stage_file, packaged_config_path):
         with pytest.raises(BaselineConfigError, match="APP__STAGE='bogus'"):

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from weighting_pipeline.definitions import build_definitions
+from weighting_pipeline_tests.conftest import build_definitions
 
 SNAPSHOT = Path(__file__).with_name("definitions_snapshot.json")
 

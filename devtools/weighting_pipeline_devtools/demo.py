@@ -81,11 +81,12 @@ def materialize(first: str, last: str, log_level: str = "INFO") -> dict | None:
     import dagster as dg
 
     from weighting_pipeline.core.calendar import previous_key
-    from weighting_pipeline.definitions import defs
+    from weighting_pipeline.definitions import defs as load_definitions
     from weighting_pipeline.schedules import ANALYSIS_JOB, WEIGHTING_JOB
 
     run_config = {"loggers": {"console": {"config": {"log_level": log_level}}}}
     span = {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last}
+    defs = load_definitions()  # as the code location loads them, from this process's environment
     with dg.DagsterInstance.get() as instance:
         # The history as one range run, then the live week alone, as the schedule runs it:
         # a range run never publishes a week trading reads now (core.publication_rules).

@@ -17,7 +17,7 @@ from weighting_pipeline.alerts.sensors import (
 )
 from weighting_pipeline.core.calendar import WeekWindows
 from weighting_pipeline.core.calendar import previous_key as previous_week
-from weighting_pipeline.definitions import alerts_topic
+from weighting_pipeline.deployments import alerts_topic
 from weighting_pipeline.resources.alerts import AlertsTopic
 from weighting_pipeline.settings import SettingsError
 from weighting_pipeline_devtools.infrastructure import create_alerts_topic, receive_alerts

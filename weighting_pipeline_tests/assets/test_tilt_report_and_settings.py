@@ -18,7 +18,7 @@ from weighting_pipeline.core.lots import canonical_order
 from weighting_pipeline.dagster_internals import (
     PartitionKeyFilter,  # no public way to filter the event log by partition
 )
-from weighting_pipeline.definitions import build_resources
+from weighting_pipeline.deployments import build_resources
 from weighting_pipeline.settings import WeightingSettings
 from weighting_pipeline_tests.conftest import run_chain_in_dagster
 from weighting_pipeline_tests.stored_weeks import stored_weeks
