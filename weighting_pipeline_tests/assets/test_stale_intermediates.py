@@ -120,6 +120,7 @@ def test_rewording_what_an_asset_shows_leaves_its_stored_weeks_usable_and_editin
         shutil.copytree(
             repo / "weighting_pipeline", copy / "weighting_pipeline", ignore=shutil.ignore_patterns("__pycache__")
         )
+        shutil.copy2(repo / "pyproject.toml", copy / "pyproject.toml")  # the project the defs-folder loader finds
         for name, (old, new) in edits.items():
             path = copy / "weighting_pipeline" / name
             assert old in path.read_text(), (name, old)
