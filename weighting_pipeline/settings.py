@@ -1,7 +1,10 @@
 """Algorithm settings and the baseline location, as one Dagster resource.
 
-Every field can be set from an environment variable (see ``ENV_VARS``); a bad
-value fails loudly, naming the variable, when the definitions load.
+Each setting is declared once, as a field of ``WeightingSettings``: its environment
+variable (``json_schema_extra={"env": ...}``), its description, and its default, which
+is the core's (``core.chain.WeightingParams``, the math's own parameters). ``ENV_VARS``
+is derived from the fields. A bad value fails loudly, naming the variable, when the
+definitions load.
 """
 
 from __future__ import annotations
@@ -12,36 +15,10 @@ import dagster as dg
 from pydantic import Field, PrivateAttr
 
 from weighting_pipeline.core.baseline import Baseline, BaselineConfigError, packaged_config_path, stage_file
-from weighting_pipeline.core.calendar import FIRST_WEEK
 from weighting_pipeline.core.chain import POLICIES, WeightingParams
 from weighting_pipeline.resources.baseline_source import read_baseline
 
-# field -> (environment variable, parser)
-ENV_VARS: dict[str, tuple[str, type]] = {
-    "stage": ("APP__STAGE", str),
-    "strategy_config_path": ("STRATEGY_CONFIG__PATH", str),
-    "lookback_days": ("LOOKBACK_DAYS", int),
-    "risk_free_rate": ("RISK_FREE_RATE", float),
-    "min_lots": ("MIN_LOTS", int),
-    "min_days": ("MIN_DAYS", int),
-    "min_multiplier": ("MIN_MULTIPLIER", float),
-    "max_multiplier": ("MAX_MULTIPLIER", float),
-    "turnover_warn": ("TURNOVER_WARN_THRESHOLD", float),
-    "noise_alpha": ("NOISE_ALPHA", float),
-    "cost_bps": ("COST_BPS", float),
-    "missing_days": ("MISSING_DAYS", str),
-    "score": ("SCORE", str),
-    "pnl_date": ("PNL_DATE", str),
-    "return_basis": ("RETURN_BASIS", str),
-    "mapping": ("MAPPING", str),
-    "mapping_alpha": ("MAPPING_ALPHA", float),
-    "sleeves": ("SLEEVES", str),
-    "score_shrinkage": ("SCORE_SHRINKAGE", str),
-    "smoothing": ("SMOOTHING", float),
-    "smoothing_start": ("SMOOTHING_START", str),
-    "policy": ("POLICY", str),
-    "compare_policies": ("COMPARE_POLICIES", str),
-}
+DEFAULTS = WeightingParams()  # the math's defaults: the seed's (pull request 2957)
 
 
 class SettingsError(ValueError):
@@ -51,73 +28,124 @@ class SettingsError(ValueError):
 class WeightingSettings(dg.ConfigurableResource):
     """Parameters of the weighting algorithm and where the baseline comes from."""
 
-    stage: str = Field(default="dev", description="Deployment stage: picks config/strategy.<stage>.json.")
+    stage: str = Field(
+        default="dev",
+        description="Deployment stage: picks config/strategy.<stage>.json.",
+        json_schema_extra={"env": "APP__STAGE"},
+    )
     strategy_config_path: str | None = Field(
         default=None,
+        json_schema_extra={"env": "STRATEGY_CONFIG__PATH"},
         description="Baseline JSON: a path or s3://bucket/key (the file trading deploys); overrides the stage's file.",
     )
-    lookback_days: int = Field(default=90, description="Calendar days in the lookback window.")
-    risk_free_rate: float = Field(default=0.045, description="Annual risk-free rate (0.045 = 4.5%).")
-    min_lots: int = Field(default=5, description="Lots a strategy needs in the window to qualify.")
-    min_days: int = Field(default=5, description="Distinct close dates a strategy needs to qualify.")
-    min_multiplier: float = Field(default=0.5, description="Lowest multiplier of the baseline (0 < min <= 1).")
-    max_multiplier: float = Field(default=2.0, description="Highest multiplier of the baseline (>= 1).")
-    turnover_warn: float = Field(default=0.20, description="Week-over-week turnover that raises a WARN (fraction).")
+    lookback_days: int = Field(
+        default=DEFAULTS.lookback_days,
+        json_schema_extra={"env": "LOOKBACK_DAYS"},
+        description="Calendar days in the lookback window.",
+    )
+    risk_free_rate: float = Field(
+        default=DEFAULTS.risk_free_rate,
+        json_schema_extra={"env": "RISK_FREE_RATE"},
+        description="Annual risk-free rate (0.045 = 4.5%).",
+    )
+    min_lots: int = Field(
+        default=DEFAULTS.min_lots,
+        json_schema_extra={"env": "MIN_LOTS"},
+        description="Lots a strategy needs in the window to qualify.",
+    )
+    min_days: int = Field(
+        default=DEFAULTS.min_days,
+        json_schema_extra={"env": "MIN_DAYS"},
+        description="Distinct close dates a strategy needs to qualify.",
+    )
+    min_multiplier: float = Field(
+        default=DEFAULTS.min_multiplier,
+        json_schema_extra={"env": "MIN_MULTIPLIER"},
+        description="Lowest multiplier of the baseline (0 < min <= 1).",
+    )
+    max_multiplier: float = Field(
+        default=DEFAULTS.max_multiplier,
+        json_schema_extra={"env": "MAX_MULTIPLIER"},
+        description="Highest multiplier of the baseline (>= 1).",
+    )
+    turnover_warn: float = Field(
+        default=DEFAULTS.turnover_warn,
+        json_schema_extra={"env": "TURNOVER_WARN_THRESHOLD"},
+        description="Week-over-week turnover that raises a WARN (fraction).",
+    )
     cost_bps: float = Field(
-        default=0.0,
+        default=DEFAULTS.cost_bps,
+        json_schema_extra={"env": "COST_BPS"},
         description="Trading cost the backtest charges per unit of capital traded, in basis points (the published weights are unaffected).",
     )
     noise_alpha: float = Field(
-        default=0.05,
+        default=DEFAULTS.noise_alpha,
+        json_schema_extra={"env": "NOISE_ALPHA"},
         description="Significance level of the noise test (tilt_exceeds_noise): p below it means the Sharpe ratios differ.",
     )
     missing_days: str = Field(
-        default="skip",
+        default=DEFAULTS.missing_days,
+        json_schema_extra={"env": "MISSING_DAYS"},
         description="skip: dates without a close have no return; zero: NYSE trading days without one count as 0.",
     )
     score: str = Field(
-        default="sharpe", description="What the multipliers map: sharpe, sortino or calmar (empyrical's conventions)."
+        default=DEFAULTS.score,
+        json_schema_extra={"env": "SCORE"},
+        description="What the multipliers map: sharpe, sortino or calmar (empyrical's conventions).",
     )
     pnl_date: str = Field(
-        default="close",
+        default=DEFAULTS.pnl_date,
+        json_schema_extra={"env": "PNL_DATE"},
         description="When realised P&L is booked: close (a lot's, when fully closed) or exit (each exit record's, on its date, open lots included). No role under return_basis=market.",
     )
     return_basis: str = Field(
-        default="lot",
+        default=DEFAULTS.return_basis,
+        json_schema_extra={"env": "RETURN_BASIS"},
         description="What a return is per: lot (the mean entry notional of the lots booked in the window), deployed (the entry notional still held in the strategy's lots that day; needs pnl_date=exit) or market (every held position marked to trading's daily closes in MARKET_DATA_BUCKET; pnl_date has no role).",
     )
 
     mapping: str = Field(
-        default="minmax",
+        default=DEFAULTS.mapping,
+        json_schema_extra={"env": "MAPPING"},
         description="How scores become multipliers: minmax (the seed's: best max, worst min) or median_power (clip((s / median) ** MAPPING_ALPHA, min, max); s <= 0 gets min).",
     )
-    mapping_alpha: float = Field(default=0.5, description="The power of median_power (> 0).")
+    mapping_alpha: float = Field(
+        default=DEFAULTS.mapping_alpha,
+        json_schema_extra={"env": "MAPPING_ALPHA"},
+        description="The power of median_power (> 0).",
+    )
     sleeves: str = Field(
-        default="none",
+        default=DEFAULTS.sleeves,
+        json_schema_extra={"env": "SLEEVES"},
         description="none: one renormalisation; folder: within each folder of the baseline keys (ftlt/...), each keeping its baseline total.",
     )
 
     score_shrinkage: str = Field(
-        default="none",
+        default=DEFAULTS.score_shrinkage,
+        json_schema_extra={"env": "SCORE_SHRINKAGE"},
         description="none, or james_stein: shrink each week's Sharpe ratios toward their mean by the positive-part James-Stein factor before mapping (needs RETURN_BASIS=market, whose standard errors are calibrated).",
     )
 
     smoothing: float = Field(
-        default=1.0,
+        default=DEFAULTS.smoothing,
+        json_schema_extra={"env": "SMOOTHING"},
         description="Partial adjustment lambda in (0, 1]: each week's weights move this fraction of the way from the week before's to the week's target (1: none).",
     )
     smoothing_start: str = Field(
-        default=FIRST_WEEK,
+        default=DEFAULTS.smoothing_start,
+        json_schema_extra={"env": "SMOOTHING_START"},
         description="The week (partition key) smoothing starts from, with the baseline as the week before's weights.",
     )
 
     policy: str = Field(
-        default="none",
+        default=DEFAULTS.policy,
+        json_schema_extra={"env": "POLICY"},
         description="A preset of the settings above: seed (pull request 2957, the defaults), pr2977 or script (the trading author's later designs); variables set explicitly override it.",
     )
 
     compare_policies: str = Field(
         default="",
+        json_schema_extra={"env": "COMPARE_POLICIES"},
         description="tilt_report also compares these POLICY presets on one backtest of its weeks (comma-separated, e.g. seed,pr2977,script).",
     )
 
@@ -176,29 +204,8 @@ class WeightingSettings(dg.ConfigurableResource):
         }
 
     def params(self) -> WeightingParams:
-        """The validated algorithm parameters."""
-        return WeightingParams(
-            lookback_days=self.lookback_days,
-            risk_free_rate=self.risk_free_rate,
-            min_lots=self.min_lots,
-            min_days=self.min_days,
-            min_multiplier=self.min_multiplier,
-            max_multiplier=self.max_multiplier,
-            turnover_warn=self.turnover_warn,
-            noise_alpha=self.noise_alpha,
-            cost_bps=self.cost_bps,
-            missing_days=self.missing_days,
-            score=self.score,
-            pnl_date=self.pnl_date,
-            return_basis=self.return_basis,
-            mapping=self.mapping,
-            mapping_alpha=self.mapping_alpha,
-            sleeves=self.sleeves,
-            score_shrinkage=self.score_shrinkage,
-            smoothing=self.smoothing,
-            smoothing_start=self.smoothing_start,
-            policy=self.policy,
-        )
+        """The validated algorithm parameters: every field the core's ``WeightingParams`` has."""
+        return WeightingParams(**{name: getattr(self, name) for name in PARAMS})
 
     def baseline(self) -> Baseline:
         """The validated baseline allocations (never a previous week's weights): the
@@ -207,3 +214,17 @@ class WeightingSettings(dg.ConfigurableResource):
 
     def _load_baseline(self) -> Baseline:
         return read_baseline(str(self.strategy_config_path or packaged_config_path(self.stage)))
+
+
+def _parser(annotation: object) -> type:
+    """How an environment variable's text becomes the field's value."""
+    return next((t for t in (int, float) if annotation is t or annotation == t.__name__), str)
+
+
+# field -> (environment variable, parser), for every field that has one
+ENV_VARS: dict[str, tuple[str, type]] = {
+    name: (field.json_schema_extra["env"], _parser(field.annotation))
+    for name, field in WeightingSettings.model_fields.items()
+    if isinstance(field.json_schema_extra, dict) and "env" in field.json_schema_extra
+}
+PARAMS = tuple(WeightingParams.__dataclass_fields__)  # the fields that are the math's parameters

@@ -255,3 +255,16 @@ def test_loading_the_definitions_prints_no_preview_or_beta_warning_but_others_st
     assert done.returncode == 0, done.stderr
     assert "PreviewWarning" not in done.stderr and "backfill_policy" not in done.stderr
     assert "BetaWarning: another beta feature" in done.stderr
+
+
+def test_each_setting_is_declared_once_with_the_cores_default_and_its_variable():
+    """ENV_VARS, WeightingSettings and WeightingParams once declared every setting three times."""
+    from weighting_pipeline.core.chain import WeightingParams
+    from weighting_pipeline.settings import ENV_VARS, PARAMS
+
+    assert WeightingSettings().params() == WeightingParams()  # the defaults are the core's
+    assert set(PARAMS) <= set(ENV_VARS) and len({var for var, _ in ENV_VARS.values()}) == len(ENV_VARS)
+    changed = WeightingSettings.from_env(
+        {"LOOKBACK_DAYS": "60", "MAPPING": "median_power", "SMOOTHING": "0.5"}
+    ).params()
+    assert (changed.lookback_days, changed.mapping, changed.smoothing) == (60, "median_power", 0.5)

@@ -195,8 +195,7 @@ def weights_frame(
                         "weight": a["weight"],
                         "skip_reason": a["skip_reason"],
                         "sharpe": number(a["sharpe"]),
-                        # materializations from before the score was recorded ranked on the Sharpe ratio
-                        "score": number(a.get("score", a["sharpe"])),
+                        "score": number(a["score"]),
                     }
                     for s, a in published.metadata["allocation"].items()
                 ]

@@ -93,7 +93,7 @@ def multipliers(
     shrinkage: str = "none",
 ) -> pd.DataFrame:
     """Add a ``multiplier`` column to a Sharpe frame (see ``core.sharpe``), mapping
-    its ``score`` column (``sharpe`` in frames stored before scores existed); with
+    its ``score`` column; with
     ``shrinkage="james_stein"`` the scores are first shrunk (``core.shrinkage``, with the
     ``sharpe_se_hac`` standard errors) and the frame gains ``shrunk_score`` and
     ``shrinkage_factor``.
@@ -102,9 +102,8 @@ def multipliers(
     ``sharpe_ratios`` returns it. Row order is kept.
     """
     keys, strategies, w, s = cells(sharpe)
-    column = "score" if "score" in sharpe else "sharpe"
     shape = (len(keys), len(strategies))
-    score = to_matrix(sharpe, column, shape, w, s)
+    score = to_matrix(sharpe, "score", shape, w, s)
     out = sharpe.copy()
     if shrinkage == "james_stein":
         # What is mapped: the scores shrunk by the week's James-Stein factor (core.shrinkage).

@@ -39,9 +39,7 @@ def dynamic_weights(
     b = baseline.to_numpy(np.float64)
     m = to_matrix(multipliers, "multiplier", (len(keys), len(strategies)), w, s)
     out = multipliers[["partition_key", "strategy", "sharpe", "skip_reason", "multiplier"]].copy()
-    out["score"] = (
-        multipliers["score"] if "score" in multipliers else multipliers["sharpe"]
-    )  # frames from before scores
+    out["score"] = multipliers["score"]
     out["baseline"] = b[s]
     out["naive_weight"] = naive_weights(b, m)[w, s]
     if sleeves == "folder":

@@ -156,7 +156,7 @@ def items_to_frame(items: list[dict[str, Any]]) -> pd.DataFrame:
     rows = []
     for item in items:
         sharpe = item.get("sharpe_ratios", {})
-        scores = item.get("scores", sharpe)  # items from before scores were recorded ranked on the Sharpe ratio
+        scores = item["scores"]
         skipped = item.get("skipped_strategies", {})
         for s, w in item["weights"].items():
             rows.append(

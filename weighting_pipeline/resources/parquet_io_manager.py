@@ -120,21 +120,16 @@ class PartitionedParquetIOManager(dg.ConfigurableIOManager):
         return f"{self._folder(asset_key)}/{key}/{partition_key}.parquet"
 
     def _stored_elsewhere(self, asset_key: dg.AssetKey, weeks: list[str]) -> dict[str, list[str]]:
-        """Week -> the other computation keys it is stored under (``"(unkeyed)"``: a file
-        from before files were keyed), for the weeks in ``weeks`` that have any."""
+        """Week -> the other computation keys it is stored under, for the weeks in ``weeks`` that have any."""
         entries = self._fs.get_file_info(pafs.FileSelector(self._folder(asset_key), allow_not_found=True))
         mine = self.computation_key(asset_key)
         keys = sorted(e.base_name for e in entries if e.type == pafs.FileType.Directory and e.base_name != mine)
-        unkeyed = {e.base_name.removesuffix(".parquet") for e in entries if e.type == pafs.FileType.File}
         found: dict[str, list[str]] = {}
         for key in keys:
             infos = self._fs.get_file_info([self._path(asset_key, w, key) for w in weeks])
             for week, info in zip(weeks, infos):
                 if info.type == pafs.FileType.File:
                     found.setdefault(week, []).append(key)
-        for week in weeks:
-            if week in unkeyed:
-                found.setdefault(week, []).append("(unkeyed)")
         return found
 
     def _store(self, path: str, data: pa.Buffer) -> None:

@@ -18,7 +18,7 @@ from pydantic import Field
 from weighting_pipeline.assets.common import week_span
 from weighting_pipeline.core.calendar import WeekWindows
 from weighting_pipeline.core.invariants import blocking_invariants
-from weighting_pipeline.publication.item import TOMBSTONE, is_tombstone, items_to_frame, to_decimal, week_items
+from weighting_pipeline.publication.item import TOMBSTONE, to_decimal, week_items
 from weighting_pipeline.publication.provenance import WeeklyWeights, week_weights
 from weighting_pipeline.publication.weights_hash import weights_sha256_or_none
 from weighting_pipeline.resources.weights_table import WeightsTable, WriteResult, to_wire
@@ -70,9 +70,8 @@ def as_trading_reads(items: list[dict], baseline_allocations) -> None:
 class DynamoDBWeightsIOManager(dg.ConfigurableIOManager):
     """Writes each week of ``dynamic_weights`` as one DynamoDB item with a TTL.
 
-    ``handle_output`` takes a ``provenance.WeeklyWeights``; ``load_input``
-    returns the stored weeks as a weights frame (``core.weights.WEIGHT_COLUMNS``
-    without ``naive_weight``).
+    ``handle_output`` takes a ``provenance.WeeklyWeights``. Nothing reads the weights
+    back as an input, so ``load_input`` refuses.
     """
 
     table: WeightsTable
@@ -118,17 +117,10 @@ class DynamoDBWeightsIOManager(dg.ConfigurableIOManager):
         )
 
     def load_input(self, context: dg.InputContext) -> pd.DataFrame:
-        keys = list(context.asset_partition_keys)
-        client = self.table.dynamodb.get_client()
-        items = [self.table.get_week(k, client) for k in keys]
-        missing = [k for k, item in zip(keys, items) if item is None]
-        unpublished = [k for k, item in zip(keys, items) if is_tombstone(item)]
-        if missing or unpublished:
-            raise KeyError(
-                f"no weights stored in {self.table.table_name} for weeks {missing}"
-                + (f"; weeks {unpublished} were unpublished" if unpublished else "")
-            )
-        return items_to_frame(items)
+        raise NotImplementedError(
+            "dynamic_weights is published to DynamoDB for trading; no asset reads it as an input "
+            "(the backtest reads what each week's materialization recorded)"
+        )
 
 
 SUPERSEDED = "superseded"

@@ -14,7 +14,7 @@ import pytest
 from weighting_pipeline.assets.code_versions import CODE_VERSIONS
 from weighting_pipeline.core.baseline import packaged_config_path
 from weighting_pipeline_tests.conftest import run_chain_in_dagster
-from weighting_pipeline_tests.stored_weeks import intermediate_file, stored_weeks
+from weighting_pipeline_tests.stored_weeks import stored_weeks
 
 pytestmark = [pytest.mark.dynamodb, pytest.mark.dagster]
 
@@ -83,15 +83,6 @@ def test_a_change_to_an_assets_code_version_does_not_read_what_the_old_code_stor
         result = run_chain_in_dagster(instance, partition_key=KEY, selection=["dynamic_weights"])
     assert not result.success
     assert "code version edited-multipliers" in failure_message(result)
-
-
-def test_a_file_from_before_files_were_keyed_is_not_read(ledger, tables, instance, store):
-    assert run_chain_in_dagster(instance, partition_key=KEY, selection=UPSTREAM).success
-    path = intermediate_file(store, "multipliers", KEY)
-    path.rename(store / "multipliers" / f"{KEY}.parquet")  # where the previous release stored it
-    result = run_chain_in_dagster(instance, partition_key=KEY, selection=["dynamic_weights"])
-    assert not result.success
-    assert "stored under (unkeyed)" in failure_message(result)
 
 
 def test_a_week_never_computed_still_says_to_materialize_it(ledger, tables, instance, store):
