@@ -16,7 +16,7 @@ import dagster as dg
 import pandas as pd
 
 from weighting_pipeline.core.backtest import LEGACY, PUBLISHED, REFUSED
-from weighting_pipeline.dagster_internals import PartitionKeyFilter
+from weighting_pipeline.dagster_internals import latest_check_executions, latest_storage_ids_by_partition
 from weighting_pipeline.publication.provenance import Provenance
 
 PROVENANCE_FIELDS = tuple(Provenance.__dataclass_fields__)
@@ -49,9 +49,7 @@ def latest_materializations(
 ) -> dict[str, Materialization]:
     """The newest materialization of each of ``weeks`` of ``asset`` (weeks without one are absent)."""
     key = dg.AssetKey(asset)
-    ids = instance.event_log_storage.get_latest_storage_id_by_partition(
-        key, dg.DagsterEventType.ASSET_MATERIALIZATION, set(weeks)
-    )
+    ids = latest_storage_ids_by_partition(instance, key, dg.DagsterEventType.ASSET_MATERIALIZATION, set(weeks))
     if not ids:
         return {}
     records = instance.fetch_materializations(
@@ -102,11 +100,7 @@ def check_statuses(
 
     A record's ``status`` is PLANNED, SUCCEEDED or FAILED; its ``event`` holds the evaluation.
     """
-    return dict(
-        instance.event_log_storage.get_latest_asset_check_execution_by_key(
-            list(check_keys), partition_filter=PartitionKeyFilter(key=week)
-        )
-    )
+    return dict(latest_check_executions(instance, check_keys, week))
 
 
 UNPUBLISH_ACTION = "unpublished"  # the ``action`` of an unpublish observation (``ops.unpublish``)

@@ -95,3 +95,45 @@ def test_a_pool_that_cannot_serve_a_run_is_refused_naming_the_setting(pool):
 
     with pytest.raises(ValueError, match="storage pool in dagster.yaml: pool_size must be >= 2"):
         PooledPostgresStorage("postgresql+psycopg2://nobody@127.0.0.1:1/none", pool=pool)
+
+
+def test_dagster_postgres_storage_still_holds_its_three_storages_where_the_pool_replaces_their_engines():
+    import inspect
+
+    import dagster_postgres
+
+    from weighting_pipeline.dagster_internals import POSTGRES_STORAGES
+
+    source = inspect.getsource(dagster_postgres.DagsterPostgresStorage.__init__)
+    missing = [name for name in POSTGRES_STORAGES if f"self.{name} = " not in source]
+    assert not missing, (
+        f"DagsterPostgresStorage no longer sets {missing}: update POSTGRES_STORAGES in "
+        "weighting_pipeline/dagster_internals.py"
+    )
+
+
+def test_the_event_log_still_indexes_each_partitions_newest_event(instance):
+    """history.latest_materializations reads one record per week through it."""
+    import dagster as dg
+
+    from weighting_pipeline.dagster_internals import latest_storage_ids_by_partition
+
+    @dg.asset(partitions_def=dg.StaticPartitionsDefinition(["a", "b"]))
+    def thing():
+        return 1
+
+    for key in ("a", "a", "b"):
+        assert dg.materialize([thing], partition_key=key, instance=instance).success
+    records = instance.fetch_materializations(dg.AssetKey("thing"), limit=10).records
+    newest = {p: max(r.storage_id for r in records if r.partition_key == p) for p in ("a", "b")}
+    found = latest_storage_ids_by_partition(
+        instance, dg.AssetKey("thing"), dg.DagsterEventType.ASSET_MATERIALIZATION, {"a", "b"}
+    )
+    assert found == newest
+
+
+@pytest.mark.parametrize("method", ["get_latest_storage_id_by_partition", "get_latest_asset_check_execution_by_key"])
+def test_the_event_log_methods_the_internals_call_are_still_there(instance, method):
+    assert callable(getattr(instance.event_log_storage, method, None)), (
+        f"Dagster's event log storage has no {method} any more: update weighting_pipeline/dagster_internals.py"
+    )

@@ -47,7 +47,7 @@ import sqlalchemy.pool as db_pool
 from dagster_postgres import DagsterPostgresStorage
 from dagster_postgres.utils import create_pg_engine, get_token_provider_from_config, pg_config, pg_url_from_config
 
-from weighting_pipeline.dagster_internals import POSTGRES_ENGINE_ATTRIBUTE, enable_event_batching
+from weighting_pipeline.dagster_internals import POSTGRES_ENGINE_ATTRIBUTE, POSTGRES_STORAGES, enable_event_batching
 
 POOL_DEFAULTS = {"pool_size": 2, "max_overflow": 3, "pool_recycle": 1800}
 
@@ -117,7 +117,7 @@ class PooledPostgresStorage(DagsterPostgresStorage):
         # Runs on this storage write each output's per-week materializations as one multi-row
         # insert per batch (not on SQLite, where batches cost more than they save).
         enable_event_batching()
-        for storage in (self._run_storage, self._event_log_storage, self._schedule_storage):
+        for storage in (getattr(self, name) for name in POSTGRES_STORAGES):
             pooled_engine(storage, postgres_url, token_provider, self.pool)
 
     @classmethod
