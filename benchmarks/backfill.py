@@ -22,27 +22,17 @@ from __future__ import annotations
 import os
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
+
+from weighting_pipeline_devtools.processes import materialize_command
 
 REPO = Path(__file__).resolve().parent.parent
 
 
 def _materialize(args: list[str], env: dict) -> float:
-    cmd = [
-        sys.executable,
-        "-m",
-        "dagster",
-        "asset",
-        "materialize",
-        "-m",
-        "weighting_pipeline.definitions",
-        "--select",
-        "group:weighting",
-        *args,
-    ]
+    cmd = materialize_command("group:weighting", *args)
     t = time.perf_counter()
     done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True)
     elapsed = time.perf_counter() - t

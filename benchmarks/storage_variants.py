@@ -25,12 +25,13 @@ import argparse
 import contextlib
 import os
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import yaml
+
+from weighting_pipeline_devtools.processes import materialize_command
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -38,18 +39,7 @@ REPO = Path(__file__).resolve().parent.parent
 def _materialize(env: dict, *args: str) -> float:
     t = time.perf_counter()
     done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "dagster",
-            "asset",
-            "materialize",
-            "-m",
-            "weighting_pipeline.definitions",
-            "--select",
-            "group:weighting",
-            *args,
-        ],
+        materialize_command("group:weighting", *args),
         cwd=REPO,
         env=env,
         capture_output=True,

@@ -8,7 +8,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -18,7 +17,7 @@ import pytest
 from weighting_pipeline.resources.dynamodb import DynamoDBResource
 from weighting_pipeline.resources.weights_table import WeightsTable
 from weighting_pipeline_devtools.demo_ledger import synthetic_ledger
-from weighting_pipeline_devtools.processes import is_alive
+from weighting_pipeline_devtools.processes import is_alive, materialize_command
 from weighting_pipeline_tests.conftest import CLI
 from weighting_pipeline_tests.listening import assert_listens_on_loopback_only
 
@@ -28,19 +27,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def test_dagster_cli_range_backfill_runs_as_one_run(tables, baseline, tmp_path):
     tables.read_only_ledger(synthetic_ledger(baseline.keys, "2025-10-01", "2026-03-31", 1.0, seed=4))
     env = {**os.environ, "DAGSTER_HOME": str(tmp_path / "dagster_home")}
-    cmd = [
-        sys.executable,
-        "-m",
-        "dagster",
-        "asset",
-        "materialize",
-        "-m",
-        "weighting_pipeline.definitions",
-        "--select",
-        "*",
-        "--partition-range",
-        "2026-02-22...2026-03-08",
-    ]
+    cmd = materialize_command("*", "--partition-range", "2026-02-22...2026-03-08")
     done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     table = WeightsTable(dynamodb=DynamoDBResource(), table_name=tables["weights"])

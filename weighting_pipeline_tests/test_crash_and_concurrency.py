@@ -17,7 +17,6 @@ import os
 import random
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -26,6 +25,7 @@ import pandas as pd
 import pytest
 
 from weighting_pipeline_devtools.demo_ledger import synthetic_ledger
+from weighting_pipeline_devtools.processes import materialize_command
 from weighting_pipeline_tests.fault_proxy import FaultProxy
 from weighting_pipeline_tests.stored_weeks import assert_whole, clean_backfill, stored_weeks
 
@@ -34,18 +34,7 @@ WEEKS = [str(d.date()) for d in pd.date_range("2025-01-05", periods=30, freq="7D
 
 
 def cli(args: list[str], tmp_path: Path, endpoint: str | None = None) -> subprocess.Popen:
-    cmd = [
-        sys.executable,
-        "-m",
-        "dagster",
-        "asset",
-        "materialize",
-        "-m",
-        "weighting_pipeline.definitions",
-        "--select",
-        "*",
-        *args,
-    ]
+    cmd = materialize_command("*", *args)
     env = {**os.environ, "INTERMEDIATES__BASE_PATH": str(tmp_path / "intermediates")}
     if endpoint:
         env["AWS_ENDPOINT_URL_DYNAMODB"] = endpoint

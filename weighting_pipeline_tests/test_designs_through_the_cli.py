@@ -6,7 +6,6 @@ the way from the week before's (the baseline before the first) to them."""
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +13,7 @@ import pandas as pd
 import pytest
 
 from weighting_pipeline_devtools.holding_ledger import holding_ledger
+from weighting_pipeline_devtools.processes import materialize_command
 from weighting_pipeline_tests.core.test_mapping_and_sleeves import by_hand_median_power, solve_by_bisection
 from weighting_pipeline_tests.stored_weeks import stored_weeks
 
@@ -34,19 +34,11 @@ def test_median_power_in_folder_sleeves_smoothed_publishes_the_hand_computed_wei
 ):
     drift = np.random.default_rng(8).normal(0.002, 0.0015, len(baseline.keys))  # mostly positive scores: a median > 0
     tables.read_only_ledger(holding_ledger(baseline.keys, "2025-09-01", "2026-03-31", drift=drift, seed=8).ledger)
-    cmd = [
-        sys.executable,
-        "-m",
-        "dagster",
-        "asset",
-        "materialize",
-        "-m",
-        "weighting_pipeline.definitions",
-        "--select",
+    cmd = materialize_command(
         "closed_lots,daily_returns,sharpe_ratios,multipliers,dynamic_weights",
         "--partition-range",
         f"{WEEKS[0]}...{WEEKS[-1]}",
-    ]
+    )
     env = {**os.environ, **DESIGN, "APP__STAGE": "prod", "INTERMEDIATES__BASE_PATH": str(tmp_path / "intermediates")}
     done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]

@@ -28,6 +28,7 @@ import pytest
 from weighting_pipeline.core.baseline import packaged_config_path, stage_file
 from weighting_pipeline.core.calendar import latest_complete_week
 from weighting_pipeline_devtools.holding_ledger import holding_ledger
+from weighting_pipeline_devtools.processes import materialize_command
 from weighting_pipeline_tests.listening import silent_endpoint
 from weighting_pipeline_tests.stored_weeks import stored_weeks
 from weighting_pipeline_tests.venvs import REPO, fresh_venv, installed
@@ -171,19 +172,9 @@ def test_the_patched_coordinator_dispatches_the_published_week_and_trading_basel
         ).ledger
     )
     # Published by this pipeline's CLI from trading's own (rewritten) file.
-    cmd = [
-        sys.executable,
-        "-m",
-        "dagster",
-        "asset",
-        "materialize",
-        "-m",
-        "weighting_pipeline.definitions",
-        "--select",
-        "closed_lots,daily_returns,sharpe_ratios,multipliers,dynamic_weights",
-        "--partition",
-        week,
-    ]
+    cmd = materialize_command(
+        "closed_lots,daily_returns,sharpe_ratios,multipliers,dynamic_weights", "--partition", week
+    )
     env = {
         **os.environ,
         "STRATEGY_CONFIG__PATH": str(trading.rewritten / CONFIG / "strategy.prod.json"),

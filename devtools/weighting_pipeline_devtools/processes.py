@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -120,3 +121,10 @@ def stop_groups(children: list[subprocess.Popen], grace: float = 20.0) -> None:
             pass
         end_group(child.pid, grace=0)
         child.wait()
+
+
+def materialize_command(selection: str, *args: str) -> list[str]:
+    """Dagster's CLI materialising ``selection`` of this project's definitions (``args``: its
+    partition options), in this interpreter."""
+    return [sys.executable, "-m", "dagster", "asset", "materialize", "-m", "weighting_pipeline.definitions",
+            "--select", selection, *args]  # fmt: skip

@@ -13,6 +13,7 @@ import pytest
 
 from weighting_pipeline.assets.code_versions import CODE_VERSIONS
 from weighting_pipeline.core.baseline import packaged_config_path
+from weighting_pipeline_devtools.processes import materialize_command
 from weighting_pipeline_tests.conftest import run_chain_in_dagster
 from weighting_pipeline_tests.stored_weeks import stored_weeks
 
@@ -100,7 +101,6 @@ def test_rewording_what_an_asset_shows_leaves_its_stored_weeks_usable_and_editin
     import os
     import shutil
     import subprocess
-    import sys
     from pathlib import Path
 
     repo = Path(__file__).resolve().parents[2]
@@ -116,8 +116,7 @@ def test_rewording_what_an_asset_shows_leaves_its_stored_weeks_usable_and_editin
             path = copy / "weighting_pipeline" / name
             assert old in path.read_text(), (name, old)
             path.write_text(path.read_text().replace(old, new))
-        cmd = [sys.executable, "-m", "dagster", "asset", "materialize", "-m", "weighting_pipeline.definitions",
-               "--select", "multipliers", "--partition", KEY]  # fmt: skip
+        cmd = materialize_command("multipliers", "--partition", KEY)
         env = {**os.environ, "PYTHONPATH": str(copy), "DAGSTER_HOME": str(instance.root_directory)}
         return subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
 

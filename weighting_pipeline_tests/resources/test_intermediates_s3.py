@@ -3,7 +3,6 @@ and week, and a new container re-materialises ``dynamic_weights`` alone from the
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import boto3
@@ -14,6 +13,7 @@ from weighting_pipeline.assets.code_versions import CODE_VERSIONS
 from weighting_pipeline.core.chain import WeightingParams
 from weighting_pipeline.resources.parquet_io_manager import PartitionedParquetIOManager, computation_key
 from weighting_pipeline.settings import WeightingSettings
+from weighting_pipeline_devtools.processes import materialize_command
 from weighting_pipeline_tests.conftest import run_chain_in_dagster
 from weighting_pipeline_tests.stored_weeks import content, stored_weeks
 
@@ -56,19 +56,7 @@ def test_a_new_container_rematerialises_dynamic_weights_alone_from_s3(
     elsewhere = tmp_path / "new_task"
     (elsewhere / "home").mkdir(parents=True)
     env = {**os.environ, "DAGSTER_HOME": str(elsewhere / "home")}
-    cmd = [
-        sys.executable,
-        "-m",
-        "dagster",
-        "asset",
-        "materialize",
-        "-m",
-        "weighting_pipeline.definitions",
-        "--select",
-        "dynamic_weights",
-        "--partition",
-        WEEKS[1],
-    ]
+    cmd = materialize_command("dynamic_weights", "--partition", WEEKS[1])
     done = subprocess.run(cmd, cwd=elsewhere, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     again = stored_weeks(tables, WEEKS)
