@@ -19,6 +19,17 @@ import numpy as np
 SKILL_DRIFT = 0.003  # per session: half the strategies drift up, half down
 
 
+def basis_params(basis: str):
+    """The seed's parameters on return basis ``basis`` (``lot``, ``deployed`` or ``market``)."""
+    from weighting_pipeline.core.chain import WeightingParams
+
+    return {
+        "lot": WeightingParams(),
+        "deployed": WeightingParams(pnl_date="exit", return_basis="deployed"),
+        "market": WeightingParams(return_basis="market"),
+    }[basis]
+
+
 def _one(seed: int, skill: bool, basis: str, n_weeks: int) -> dict:
     import pandas as pd
 
@@ -26,7 +37,7 @@ def _one(seed: int, skill: bool, basis: str, n_weeks: int) -> dict:
     from weighting_pipeline.core.attribution import entry_attribution
     from weighting_pipeline.core.backtest import score, weekly_realised_returns
     from weighting_pipeline.core.calendar import local_day_number
-    from weighting_pipeline.core.chain import WeightingParams, run_chain
+    from weighting_pipeline.core.chain import run_chain
     from weighting_pipeline.core.invariants import tilt_exceeds_noise
     from weighting_pipeline.core.market import Bars
     from weighting_pipeline.core.sweep import weight_keys
@@ -38,11 +49,7 @@ def _one(seed: int, skill: bool, basis: str, n_weeks: int) -> dict:
     simulated = holding_ledger(names, "2023-09-01", "2025-12-31", drift=drift, seed=seed)
     ledger = simulated.ledger
     rows = ledger.lots if basis == "lot" else ledger.positions
-    params = {
-        "lot": WeightingParams(),
-        "deployed": WeightingParams(pnl_date="exit", return_basis="deployed"),
-        "market": WeightingParams(return_basis="market"),
-    }[basis]
+    params = basis_params(basis)
     keys = [str(d.date()) for d in pd.date_range("2024-01-07", periods=n_weeks, freq="7D")]
     bars = None
     if basis == "market":

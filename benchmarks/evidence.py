@@ -94,11 +94,12 @@ def picks(prices: pd.DataFrame) -> np.ndarray:
 
 def run(bases=("lot", "deployed", "market")) -> list[dict]:
     """The verdict per return basis on the real-price strategies."""
+    from benchmarks.calibration import basis_params
     from weighting_pipeline.core import analytics
     from weighting_pipeline.core.attribution import entry_attribution
     from weighting_pipeline.core.backtest import score, weekly_realised_returns
     from weighting_pipeline.core.calendar import current_partition_key, local_day_number
-    from weighting_pipeline.core.chain import WeightingParams, run_chain
+    from weighting_pipeline.core.chain import run_chain
     from weighting_pipeline.core.invariants import tilt_exceeds_noise
     from weighting_pipeline.core.market import Bars
     from weighting_pipeline.core.sweep import weight_keys
@@ -125,11 +126,7 @@ def run(bases=("lot", "deployed", "market")) -> list[dict]:
     out = []
     for basis in bases:
         rows = ledger.lots if basis == "lot" else ledger.positions
-        params = {
-            "lot": WeightingParams(),
-            "deployed": WeightingParams(pnl_date="exit", return_basis="deployed"),
-            "market": WeightingParams(return_basis="market"),
-        }[basis]
+        params = basis_params(basis)
         chain = run_chain(rows, weight_keys(keys), baseline, params, bars=bars if basis == "market" else None)
         realised, closed = weekly_realised_returns(rows, keys, STRATEGIES, basis, bars if basis == "market" else None)
         attribution = None if basis == "market" else entry_attribution(rows, keys, STRATEGIES, basis)

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 import dagster as dg
 
 from weighting_pipeline.assets.code_versions import CODE_VERSIONS
+from weighting_pipeline.core.baseline import BaselineConfigError, stage_file
 from weighting_pipeline.resources.alerts import AlertsTopic
 from weighting_pipeline.resources.dynamodb import DynamoDBResource
 from weighting_pipeline.resources.ledger_reader import LedgerReader
@@ -37,9 +38,11 @@ MISSED_WEEK_ENV = "ALERTS__MISSED_WEEK_HOURS"
 
 
 def deployment_of(stage: str) -> dict:
-    """The row of ``DEPLOYMENTS`` for ``stage``; an unknown stage is named."""
-    if stage not in DEPLOYMENTS:
-        raise SettingsError(f"APP__STAGE={stage!r} is not a known stage; expected one of {', '.join(DEPLOYMENTS)}")
+    """The row of ``DEPLOYMENTS`` for ``stage``; an unknown stage is named (``core.baseline.stage_file``)."""
+    try:
+        stage_file(stage)
+    except BaselineConfigError as exc:
+        raise SettingsError(str(exc)) from None
     return DEPLOYMENTS[stage]
 
 
