@@ -14,6 +14,9 @@
 * ``latest_storage_ids_by_partition``: the event log's index of each partition's newest
   event of a kind (``EventLogStorage.get_latest_storage_id_by_partition``), which lets
   ``history.latest_materializations`` fetch one record per week instead of every one.
+* ``get_cursor_value`` and ``set_cursor_value``: the instance's key-value store that the
+  daemon keeps its cursors in (``RunStorage.get_cursor_values``); the scheduled
+  runtime's task, which has no sensor to hold a cursor, keeps the live-week alert's there.
 * ``EVENT_BATCH_SIZE_ENV``: the environment variable that makes a run write a
   range's materializations of one output as batches (one multi-row insert on
   Postgres) instead of one insert each; undocumented, read by Dagster at each
@@ -57,6 +60,16 @@ def latest_storage_ids_by_partition(instance, asset_key, event_type, partitions:
     return instance.event_log_storage.get_latest_storage_id_by_partition(asset_key, event_type, partitions)
 
 
+def get_cursor_value(instance, key: str) -> str | None:
+    """The value stored under ``key`` in the instance's cursor store, or None."""
+    return instance.run_storage.get_cursor_values({key}).get(key)
+
+
+def set_cursor_value(instance, key: str, value: str) -> None:
+    """Store ``value`` under ``key`` in the instance's cursor store (replacing any)."""
+    instance.run_storage.set_cursor_values({key: value})
+
+
 __all__ = [
     "EVENT_BATCH_SIZE_ENV",
     "POSTGRES_ENGINE_ATTRIBUTE",
@@ -64,6 +77,8 @@ __all__ = [
     "PartitionKeyFilter",
     "TargetMaterialization",
     "enable_event_batching",
+    "get_cursor_value",
     "latest_check_executions",
     "latest_storage_ids_by_partition",
+    "set_cursor_value",
 ]

@@ -53,15 +53,21 @@ def published_weeks(instance: dg.DagsterInstance, run_id: str) -> list[str]:
 )
 def analysis_after_publication(context: dg.RunStatusSensorContext):
     run = context.dagster_run
-    weeks = published_weeks(context.instance, run.run_id)
+    request = analysis_request(context.instance, run.run_id)
+    return request or dg.SkipReason(f"run {run.run_id} published no week")
+
+
+def analysis_request(instance: dg.DagsterInstance, run_id: str) -> dg.RunRequest | None:
+    """The analysis run for the weeks run ``run_id`` published (None if it published none): one
+    week, or one run over the span, as a single-run backfill is (the assets' backfill policy)."""
+    weeks = published_weeks(instance, run_id)
     if not weeks:
-        return dg.SkipReason(f"run {run.run_id} published no week")
-    tags = {AFTER_RUN_TAG: run.run_id}
+        return None
+    tags = {AFTER_RUN_TAG: run_id}
     if len(weeks) == 1:
-        return dg.RunRequest(run_key=f"analysis:{run.run_id}", partition_key=weeks[0], tags=tags)
-    # One run for the span, as a single-run backfill is (the assets' backfill policy).
+        return dg.RunRequest(run_key=f"analysis:{run_id}", partition_key=weeks[0], tags=tags)
     tags.update({"dagster/asset_partition_range_start": weeks[0], "dagster/asset_partition_range_end": weeks[-1]})
-    return dg.RunRequest(run_key=f"analysis:{run.run_id}", tags=tags)
+    return dg.RunRequest(run_key=f"analysis:{run_id}", tags=tags)
 
 
 def weekly_weighting_schedule(default_status: dg.DefaultScheduleStatus) -> dg.ScheduleDefinition:

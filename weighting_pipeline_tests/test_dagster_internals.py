@@ -137,3 +137,13 @@ def test_the_event_log_methods_the_internals_call_are_still_there(instance, meth
     assert callable(getattr(instance.event_log_storage, method, None)), (
         f"Dagster's event log storage has no {method} any more: update weighting_pipeline/dagster_internals.py"
     )
+
+
+def test_the_instance_still_keeps_cursors_the_scheduled_task_stores(instance):
+    """ops.scheduled keeps the live-week alert's cursor there between weekly tasks."""
+    from weighting_pipeline.dagster_internals import get_cursor_value, set_cursor_value
+
+    assert get_cursor_value(instance, "weighting_pipeline/test") is None
+    set_cursor_value(instance, "weighting_pipeline/test", '{"after": 7}')
+    set_cursor_value(instance, "weighting_pipeline/test", '{"after": 9}')
+    assert get_cursor_value(instance, "weighting_pipeline/test") == '{"after": 9}'

@@ -35,11 +35,25 @@ PROCESSES = {
     "CodeServerTaskDefinition": "CodeServerTaskRole",
     "DaemonTaskDefinition": "DaemonTaskRole",
     "WebserverTaskDefinition": "WebserverTaskRole",
+    "UiTaskDefinition": "UiTaskRole",
+}
+ECS_EXEC = {  # the ECS Exec agent's channels, for port forwarding to the UI on demand
+    "ssmmessages:CreateControlChannel",
+    "ssmmessages:CreateDataChannel",
+    "ssmmessages:OpenControlChannel",
+    "ssmmessages:OpenDataChannel",
 }
 # Granted although our code does not call it itself, and why.
 EXCEPTIONS = {
     "RunTaskRole": {
-        "ecs:DescribeTaskDefinition": "the run worker loads the instance, whose ECS launcher describes the run task definition"
+        "ecs:DescribeTaskDefinition": "the run worker loads the instance, whose ECS launcher describes the run task definition",
+        "kms:GenerateDataKey": "Runtime=scheduled: the weekly task publishes alerts to the topic under its key",
+        "kms:Decrypt": "the same: publishing to a topic under a customer managed key needs both",
+    },
+    "UiTaskRole": {
+        "kms:GenerateDataKey": "the sensors in the UI task publish alerts to the topic under its key",
+        "kms:Decrypt": "the same: publishing to a topic under a customer managed key needs both",
+        **{action: "ECS Exec's agent opens these for port forwarding (not our code)" for action in ECS_EXEC},
     },
     "CodeServerTaskRole": {
         "ecs:DescribeTaskDefinition": "sensors receive the instance, which loads the launcher",
@@ -61,7 +75,10 @@ LAUNCHER_CALLS = {
     "ec2:DescribeNetworkInterfaces",
     "iam:PassRole",
 }
-RESOURCE_STAR_ALLOWED = {"ecs:DescribeTaskDefinition", "ec2:DescribeNetworkInterfaces"}  # no resource-level permissions
+# No resource-level permissions (PutMetricData is pinned to its namespace by a condition instead).
+RESOURCE_STAR_ALLOWED = {"ecs:DescribeTaskDefinition", "ec2:DescribeNetworkInterfaces", "cloudwatch:PutMetricData"} | (
+    ECS_EXEC
+)
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +92,15 @@ def statements(template, resource: str, conditions_hold: bool = True) -> list[di
     """A role's statements; one under ``!If`` counts as its true branch when
     ``conditions_hold`` (so every check also sees conditional grants), else its false one."""
     props = template["Resources"][resource]["Properties"]
-    docs = [p["PolicyDocument"] for p in props.get("Policies", [])] + (
+    # Its inline policies, and the policies attached to it (conditional ones when ``conditions_hold``).
+    attached = [
+        r["Properties"]
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::IAM::Policy"
+        and {"Ref": resource} in r["Properties"]["Roles"]
+        and (conditions_hold or "Condition" not in r)
+    ]
+    docs = [p["PolicyDocument"] for p in [*props.get("Policies", []), *attached]] + (
         [props["PolicyDocument"]] if "PolicyDocument" in props else []
     )
     out = []
@@ -177,7 +202,12 @@ def test_each_role_is_granted_exactly_what_its_process_calls(template):
         "s3:ListBucket",
     }  # the Parquet IO manager (pyarrow: GET/HEAD, PUT, LIST) and compute logs
     expected = {
-        "RunTaskRole": pipeline | s3,
+        # ops/scheduled.py, in the weekly task of Runtime=scheduled: alerts and the dead-man datapoint
+        "RunTaskRole": pipeline | s3 | {"sns:Publish", "cloudwatch:PutMetricData"},
+        # a code server, the daemon and the webserver in one task (the UI on demand)
+        "UiTaskRole": (LAUNCHER_CALLS - {"ec2:DescribeNetworkInterfaces"})
+        | {"sns:Publish", "s3:GetObject", "s3:ListBucket"},
+        "WeeklyScheduleRole": {"ecs:RunTask", "iam:PassRole"},  # EventBridge Scheduler starts the weekly task
         "CodeServerTaskRole": {"sns:Publish"},  # resources/alerts.py, from the sensors
         "DaemonTaskRole": LAUNCHER_CALLS,
         "WebserverTaskRole": {"ecs:DescribeTasks", "ecs:StopTask", "s3:GetObject", "s3:ListBucket"},
@@ -209,10 +239,11 @@ def test_every_variable_a_process_reads_is_set_and_no_secret_is_plain_text(templ
     workspace = env_refs(REPO / "deploy" / "workspace.yaml")
     pipeline = {"APP__STAGE", "TRADE_LEDGER__TABLE_NAME", "STRATEGY_WEIGHTS__TABLE_NAME", "INTERMEDIATES__BASE_PATH"}
     needs = {
-        "RunTaskDefinition": instance | pipeline,
+        "RunTaskDefinition": instance | pipeline | {"ALERTS__SNS_TOPIC_ARN"},
         "CodeServerTaskDefinition": instance | pipeline | {"ALERTS__SNS_TOPIC_ARN", "DAGSTER_WEBSERVER_URL"},
         "DaemonTaskDefinition": instance | workspace,
         "WebserverTaskDefinition": instance | workspace,
+        "UiTaskDefinition": instance | workspace | pipeline | {"ALERTS__SNS_TOPIC_ARN"},
     }
     assert {"DAGSTER_PG_PASSWORD", "DAGSTER_RUN_TASK_DEFINITION", "DAGSTER_ECS_CLUSTER"} <= instance
     for task, variables in needs.items():
@@ -263,7 +294,7 @@ def test_s3_grants_cover_exactly_the_prefixes_the_runs_use_and_passrole_only_the
     }
     compute_logs = yaml.safe_load((REPO / "deploy" / "dagster.yaml").read_text())["compute_logs"]["config"]["prefix"]
     assert compute_logs == "dagster/compute-logs"
-    for role in ("DaemonTaskRole", "WebserverTaskRole"):
+    for role in ("DaemonTaskRole", "WebserverTaskRole", "UiTaskRole", "WeeklyScheduleRole"):
         [passrole] = [s for s in statements(template, role) if "iam:PassRole" in s["Action"]]
         assert passrole["Resource"] == [
             {"Fn::GetAtt": ["RunTaskRole", "Arn"]},
@@ -355,3 +386,126 @@ def test_the_alerts_topic_is_under_a_key_cloudwatch_may_use(template):
     assert set(cloudwatch["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey*"}
     [publish] = [st for st in statements(template, "CodeServerTaskRole") if "kms:GenerateDataKey" in st["Action"]]
     assert publish["Resource"] == [{"Fn::GetAtt": ["AlertsKey", "Arn"]}]
+
+
+def holds(template, condition, parameters: dict) -> bool:
+    """Whether ``condition`` (a name or an intrinsic) holds for ``parameters`` (defaults filled in)."""
+    values = {k: v.get("Default") for k, v in template["Parameters"].items()} | parameters
+
+    def value(node):
+        if isinstance(node, dict) and "Ref" in node:
+            return values[node["Ref"]]
+        if isinstance(node, dict) and "Fn::Join" in node:
+            sep, items = node["Fn::Join"]
+            return sep.join(value(items) if isinstance(items, dict) else items)
+        return node
+
+    def test(node) -> bool:
+        if isinstance(node, str):
+            return test(template["Conditions"][node])
+        ((op, args),) = node.items()
+        return {
+            "Fn::Equals": lambda: str(value(args[0])) == str(value(args[1])),
+            "Fn::Not": lambda: not test(args[0]),
+            "Fn::And": lambda: all(test(a) for a in args),
+            "Fn::Or": lambda: any(test(a) for a in args),
+            "Condition": lambda: test(args),
+        }[op]()
+
+    return test(condition)
+
+
+def deployed(template, **parameters) -> dict[str, dict]:
+    """The resources the stack creates for ``parameters`` (logical id -> resource)."""
+    return {
+        name: r
+        for name, r in template["Resources"].items()
+        if "Condition" not in r or holds(template, r["Condition"], parameters)
+    }
+
+
+def test_the_scheduled_runtime_runs_nothing_between_weeks_and_starts_the_run_task_on_the_schedules_cron(template):
+    from click import Context
+
+    from weighting_pipeline.cli import main
+    from weighting_pipeline.schedules import SCHEDULE
+
+    resources = deployed(template, Runtime="scheduled", Stage="prod")
+    types = {r["Type"] for r in resources.values()}
+    assert "AWS::ECS::Service" not in types and "AWS::EC2::NatGateway" not in types
+    assert not [r for r in resources.values() if r["Type"] == "AWS::EC2::SecurityGroupIngress"]  # nothing inbound
+    schedule = resources["WeeklySchedule"]["Properties"]
+    # EventBridge's cron is the Dagster schedule's, in the same zone: Sunday (0, SUN) 18:00 New York.
+    dagster = build_definitions_schedule(SCHEDULE)
+    minute, hour, _, _, weekday = dagster.cron_schedule.split()
+    assert schedule["ScheduleExpression"] == f"cron({minute} {hour} ? * {['SUN'][int(weekday)]} *)"
+    assert schedule["ScheduleExpressionTimezone"] == dagster.execution_timezone == "America/New_York"
+    target = schedule["Target"]
+    assert target["Arn"] == {"Fn::GetAtt": ["Cluster", "Arn"]}
+    assert target["EcsParameters"]["TaskDefinitionArn"] == {"Ref": "RunTaskDefinition"}
+    assert target["EcsParameters"]["NetworkConfiguration"]["AwsvpcConfiguration"]["AssignPublicIp"] == "ENABLED"
+    assert schedule["State"] == {"Fn::If": ["IsDev", "DISABLED", "ENABLED"]}
+    # ... whose container runs the weekly task's command, a command of the console script.
+    [run] = resources["RunTaskDefinition"]["Properties"]["ContainerDefinitions"]
+    scheduled, services = run["Command"]["Fn::If"][1:]
+    assert run["Command"]["Fn::If"][0] == "IsScheduled" and services == {"Ref": "AWS::NoValue"}
+    assert scheduled[0] in tomllib_scripts() and main.get_command(Context(main), scheduled[1]) is not None
+    # Dagster's storage scales to zero; no RDS instance runs all month.
+    assert "Database" not in resources
+    scaling = resources["AuroraCluster"]["Properties"]["ServerlessV2ScalingConfiguration"]
+    assert (
+        scaling["MinCapacity"] == 0 and resources["AuroraInstance"]["Properties"]["DBInstanceClass"] == "db.serverless"
+    )
+
+
+def build_definitions_schedule(name: str):
+    """The project's schedule as the code location resolves it."""
+    import os
+
+    from weighting_pipeline_tests.conftest import build_definitions
+
+    return build_definitions({**os.environ, "APP__STAGE": "prod"}).resolve_schedule_def(name)
+
+
+def tomllib_scripts() -> set[str]:
+    import tomllib
+
+    return set(tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["scripts"])
+
+
+def test_the_scheduled_runtimes_alerts_reach_the_topic_without_a_daemon(template):
+    from weighting_pipeline.ops.scheduled import (
+        DEADMAN_DIMENSION,
+        DEADMAN_METRIC,
+        DEADMAN_NAMESPACE,
+        EXIT_RUN_FAILED,
+    )
+
+    resources = deployed(template, Runtime="scheduled", Stage="prod")
+    alarm = resources["MissedWeekAlarm"]["Properties"]
+    assert (alarm["Namespace"], alarm["MetricName"]) == (DEADMAN_NAMESPACE, DEADMAN_METRIC)
+    assert alarm["Dimensions"] == [{"Name": DEADMAN_DIMENSION, "Value": {"Ref": "Stage"}}]
+    assert alarm["TreatMissingData"] == "breaching" and alarm["AlarmActions"] == [{"Ref": "AlertsTopic"}]
+    assert alarm["Period"] * alarm["EvaluationPeriods"] == 7 * 86400  # a week: CloudWatch's longest window
+    assert (alarm["Statistic"], alarm["ComparisonOperator"], alarm["Threshold"]) == ("Sum", "LessThanThreshold", 1)
+    rule = resources["WeeklyTaskDiedRule"]["Properties"]
+    assert [t["Arn"] for t in rule["Targets"]] == [{"Ref": "AlertsTopic"}]
+    detail = rule["EventPattern"]["detail"]
+    schedule_group = resources["WeeklySchedule"]["Properties"]["Target"]["EcsParameters"]["Group"]
+    assert detail["group"] == [schedule_group] and detail["lastStatus"] == ["STOPPED"]
+    assert {"containers": {"exitCode": [{"anything-but": [0, EXIT_RUN_FAILED]}]}} in detail["$or"]
+    # EventBridge may publish to the topic and use its key.
+    policy = resources["AlertsTopicPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert [s["Principal"] for s in policy] == [{"Service": "events.amazonaws.com"}]
+    key = resources["AlertsKey"]["Properties"]["KeyPolicy"]["Statement"]
+    assert any(s["Principal"] == {"Service": "events.amazonaws.com"} for s in key)
+
+
+def test_the_services_runtime_is_unchanged_and_carries_none_of_the_scheduled_parts(template):
+    resources = deployed(template, Runtime="services", Stage="prod")
+    services = sorted(r["Properties"]["ServiceName"] for r in resources.values() if r["Type"] == "AWS::ECS::Service")
+    assert services == ["code-server", "daemon", "webserver"] and "Database" in resources
+    assert not {"WeeklySchedule", "MissedWeekAlarm", "WeeklyTaskDiedRule", "AuroraCluster", "UiTaskDefinition"} & set(
+        resources
+    )
+    assert template["Parameters"]["Runtime"]["Default"] == "services"  # an existing stack keeps its shape

@@ -4,8 +4,10 @@ moto records RunTask but starts nothing. This process watches the cluster in mot
 for each new task, does what Fargate would: ``podman run`` of the task definition's
 image, with the container's command and environment, its ``secrets`` resolved from
 Secrets Manager, and the task's overrides (the launcher's ``dagster api execute_run ...``
-command), labelled ``weighting-pipeline.run-id=<the task's dagster/run_id tag>``. When the
-container exits it stops the task, giving the exit code in the reason.
+command), labelled ``weighting-pipeline.run-id=<the task's dagster/run_id tag>`` (``scheduled``
+for a task EventBridge Scheduler started, which has none). When the container exits it stops
+the task, giving the exit code in the reason, and puts the "ECS Task State Change" event ECS
+would (``eventbridge.task_state_change``) on the default bus, where the stack's rules see it.
 
 What the rehearsal adds to every container (the endpoints of moto and DynamoDB Local,
 their dummy credentials, the operator's setting variables) is named with ``--pass-env``
@@ -76,12 +78,18 @@ class Container:
     log: Path
 
 
+SCHEDULED = "scheduled"  # the run-id label of a task no launcher started (the weekly schedule's)
+
+
 def run_id_of(task: dict) -> str:
-    """The Dagster run a task was started for (the launcher tags it ``dagster/run_id``)."""
+    """The Dagster run a task was started for (the launcher tags it ``dagster/run_id``), or
+    ``SCHEDULED`` for the weekly schedule's task, which starts its runs itself."""
     tags = {t["key"]: t["value"] for t in task.get("tags", [])}
-    if "dagster/run_id" not in tags:
-        raise ValueError(f"task {task['taskArn']} has no dagster/run_id tag")
-    return tags["dagster/run_id"]
+    if "dagster/run_id" in tags:
+        return tags["dagster/run_id"]
+    if task.get("startedBy") == "events-scheduler" or task.get("group") == "weekly-schedule":
+        return SCHEDULED
+    raise ValueError(f"task {task['taskArn']} has no dagster/run_id tag and was not started by the schedule")
 
 
 class FargateStandIn:
@@ -96,6 +104,7 @@ class FargateStandIn:
     ):
         session = boto3.session.Session()
         self.ecs, self.secretsmanager = session.client("ecs"), session.client("secretsmanager")
+        self.events = session.client("events")
         self.cluster, self.podman, self.workdir, self.container_name = cluster, podman, workdir, container_name
         self.stack_label, self.pass_env = stack_label, pass_env
         self.seen: set[str] = set()
@@ -132,18 +141,25 @@ class FargateStandIn:
                     self.start_task(task)
                 except Exception as exc:  # a task that cannot start stops, as on Fargate
                     print(f"task {task['taskArn']}: cannot start: {exc}", flush=True)
-                    self.ecs.stop_task(
-                        cluster=self.cluster, task=task["taskArn"], reason=f"CannotStartContainerError: {exc}"[:255]
-                    )
+                    self.stopped(task["taskArn"], None, "TaskFailedToStart", f"CannotStartContainerError: {exc}"[:255])
         for container in [c for c in self.running if c.proc.poll() is not None]:
             self.running.remove(container)
             code = container.proc.returncode
-            self.ecs.stop_task(
-                cluster=self.cluster,
-                task=container.task_arn,
-                reason=f"Essential container in task exited (code {code})",
+            code = 128 - code if code < 0 else code  # killed by a signal: the shell's convention, as ECS reports it
+            self.stopped(
+                container.task_arn,
+                code,
+                "EssentialContainerExited",
+                f"Essential container in task exited (code {code})",
             )
             print(f"task {container.task_arn.rsplit('/', 1)[-1]}: exited {code}, stopped", flush=True)
+
+    def stopped(self, task_arn: str, exit_code: int | None, stop_code: str, reason: str) -> None:
+        """Stop the task in moto and put ECS's state-change event for it."""
+        from weighting_pipeline_devtools.eventbridge import task_state_change
+
+        task = self.ecs.stop_task(cluster=self.cluster, task=task_arn, reason=reason)["task"]
+        self.events.put_events(Entries=[task_state_change(task, exit_code, stop_code, reason)])
 
     def stop_all(self) -> None:
         """SIGTERM to each ``podman run`` (podman passes it to the container), SIGKILL after 20 s."""

@@ -77,7 +77,8 @@ class Deployment:
         """The physical id of the template's resource ``logical_id``."""
         return physical_ids(self.client("cloudformation"), self.stack_name)[logical_id]
 
-    def _container(self, task_definition: str, name: str | None = None) -> ContainerSpec:
+    def task_container(self, task_definition: str, name: str | None = None) -> ContainerSpec:
+        """What ECS gives container ``name`` (the only one, by default) of ``task_definition``."""
         definition = self.client("ecs").describe_task_definition(taskDefinition=task_definition)["taskDefinition"]
         if name is None:
             [container] = definition["containerDefinitions"]
@@ -88,11 +89,11 @@ class Deployment:
         """What ECS gives the container of ``service`` (its image, command, environment and
         resolved secrets), from the service's task definition in the stack."""
         [described] = self.client("ecs").describe_services(cluster=self.cluster, services=[service])["services"]
-        return self._container(described["taskDefinition"])
+        return self.task_container(described["taskDefinition"])
 
     def run_container(self) -> ContainerSpec:
         """What a run's container is given before the launcher's overrides."""
-        return self._container(self.run_task_family, RUN_CONTAINER)
+        return self.task_container(self.run_task_family, RUN_CONTAINER)
 
 
 def physical_ids(cloudformation, stack_name: str) -> dict[str, str]:
@@ -115,9 +116,11 @@ def _parameters(
     database: dict[str, str],
     secret_arn: str,
     baseline: tuple[str, str],
+    runtime: str,
 ) -> dict[str, str]:
     return {
         "Stage": stage,
+        "Runtime": runtime,
         "BaselineConfigBucket": baseline[0],
         "BaselineConfigKey": baseline[1],
         "ImageUri": image,
@@ -169,6 +172,7 @@ def deploy(
     dynamodb_endpoint: str,
     database: dict[str, str],
     image: str = "weighting-pipeline:local",
+    runtime: str = "services",
     stack_name: str = STACK_NAME,
     region: str = "us-east-1",
     template: Path = TEMPLATE,
@@ -176,7 +180,8 @@ def deploy(
     """Create the template's parameters by hand, deploy the template, fill moto's gaps.
 
     ``database`` holds the ``DAGSTER_PG_*`` variables of an existing PostgreSQL (the
-    template's ``ExistingDatabase*`` parameters); ``image`` is its ``ImageUri``.
+    template's ``ExistingDatabase*`` parameters); ``image`` is its ``ImageUri``, ``runtime``
+    its ``Runtime`` (``services`` or ``scheduled``).
     """
     from cfnlint.decode import decode
 
@@ -199,7 +204,7 @@ def deploy(
         SecretString=json.dumps({"username": database["DAGSTER_PG_USER"], "password": database["DAGSTER_PG_PASSWORD"]}),
     )["ARN"]
     baseline = deploy_tradings_baseline(aws("s3"), f"{stack_name}-{stage}-trading-config".lower(), stage)
-    parameters = _parameters(stage, image, vpc, subnet, ledger_table, database, secret_arn, baseline)
+    parameters = _parameters(stage, image, vpc, subnet, ledger_table, database, secret_arn, baseline, runtime)
 
     # ---- The template, as AWS would deploy it ----
     cloudformation = aws("cloudformation")

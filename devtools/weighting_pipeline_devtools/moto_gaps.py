@@ -13,6 +13,18 @@ nowhere else, so the template itself stays what AWS deploys:
   are kept here, as RegisterTaskDefinition keeps them.
 - **RunTask** crashes on a container without container-level memory, which Fargate does
   not need; the task's memory is used for it here.
+- **The short form ``!Condition Name``** is read by moto's YAML loader as ``Fn::Condition``,
+  which its condition parser does not know, so ``!Not [!Condition X]`` always held. It is
+  read as CloudFormation reads it, ``{"Condition": Name}``.
+- **EventBridge Scheduler** (``AWS::Scheduler::Schedule``) has no CloudFormation support in
+  moto. It is registered here on moto's own scheduler backend, so ``GetSchedule`` returns the
+  template's schedule and target; moto never fires it (``schedule.fire_schedule`` does what
+  the scheduler would).
+- **CloudWatch alarms** (``AWS::CloudWatch::Alarm``) have no CloudFormation support in moto.
+  They are registered on moto's CloudWatch backend, so ``DescribeAlarms`` returns them; moto
+  never evaluates them (``alarms.evaluate`` does, as CloudWatch would, and notifies).
+- **EventBridge rules to SNS**: moto delivers a matching event to SQS, logs and buses only. An
+  SNS target is delivered here too, through moto's SNS (its input transformer applied).
 - **The weights table** is created in moto's DynamoDB, but the rehearsal's tables live in
   DynamoDB Local (a real DynamoDB engine). This one is filled after the deployment, outside
   moto: ``infrastructure.copy_tables_to`` creates the template's tables there, with the
@@ -22,19 +34,28 @@ Registering happens on import, before moto first builds its list of resource typ
 ``moto_server.LocalAWS`` imports this module in moto's process (or thread) only, since
 importing moto's CloudFormation loads every moto model (over a second).
 
-Not filled, because nothing the rehearsal checks depends on them: CloudWatch alarms,
-``ManagedPolicyArns`` and IAM enforcement, and the e-mail subscription (the rehearsal
-subscribes an SQS probe instead).
+Not filled, because nothing the rehearsal checks depends on them: the Container Insights
+alarms of ``Runtime=services`` (registered, never evaluated), Aurora Serverless (the
+rehearsal passes an existing PostgreSQL), ``ManagedPolicyArns`` and IAM enforcement, and the
+e-mail subscription (the rehearsal subscribes an SQS probe instead).
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+from moto.cloudformation import models as cloudformation_models
 from moto.cloudformation import parsing
+from moto.cloudformation import responses as cloudformation_responses
+from moto.cloudformation import utils as cloudformation_utils
+from moto.cloudwatch.models import cloudwatch_backends
 from moto.core.common_models import CloudFormationModel
 from moto.ecs import models as ecs_models
+from moto.events import models as events_models
+from moto.scheduler.models import scheduler_backends
 from moto.servicediscovery.models import servicediscovery_backends
+from moto.sns.models import sns_backends
 
 
 class _CloudMapResource:
@@ -115,6 +136,135 @@ class DiscoveryService(_CloudMapResource, CloudFormationModel):
         return cls(service)
 
 
+class ScheduleResource(CloudFormationModel):
+    """``AWS::Scheduler::Schedule`` on moto's scheduler backend (Ref: its name; GetAtt Arn)."""
+
+    def __init__(self, schedule: Any):
+        self.schedule = schedule
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::Scheduler::Schedule"
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return "Name"
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self.schedule.name
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return attr == "Arn"
+
+    def get_cfn_attribute(self, attribute_name: str) -> str:
+        return self.schedule.arn
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):  # type: ignore[override]
+        props = cloudformation_json["Properties"]
+        target = json.loads(json.dumps(props["Target"]))
+        network = target.get("EcsParameters", {}).get("NetworkConfiguration", {})
+        if "AwsvpcConfiguration" in network:  # the template's spelling; the API's is awsvpcConfiguration
+            network["awsvpcConfiguration"] = network.pop("AwsvpcConfiguration")
+        schedule = scheduler_backends[account_id][region_name].create_schedule(
+            description=props.get("Description", ""),
+            end_date=props.get("EndDate"),
+            flexible_time_window=props["FlexibleTimeWindow"],
+            group_name=props.get("GroupName"),
+            kms_key_arn=props.get("KmsKeyArn"),
+            name=props.get("Name") or resource_name,
+            schedule_expression=props["ScheduleExpression"],
+            schedule_expression_timezone=props.get("ScheduleExpressionTimezone"),
+            start_date=props.get("StartDate"),
+            state=props.get("State"),
+            target=target,
+            action_after_completion=None,
+        )
+        return cls(schedule)
+
+
+class AlarmResource(CloudFormationModel):
+    """``AWS::CloudWatch::Alarm`` on moto's CloudWatch backend (Ref: its name; GetAtt Arn)."""
+
+    def __init__(self, alarm: Any):
+        self.alarm = alarm
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::CloudWatch::Alarm"
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return "AlarmName"
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self.alarm.name
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return attr == "Arn"
+
+    def get_cfn_attribute(self, attribute_name: str) -> str:
+        return self.alarm.alarm_arn
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):  # type: ignore[override]
+        props = cloudformation_json["Properties"]
+        alarm = cloudwatch_backends[account_id][region_name].put_metric_alarm(
+            name=props.get("AlarmName") or resource_name,
+            namespace=props.get("Namespace"),
+            metric_name=props.get("MetricName"),
+            comparison_operator=props["ComparisonOperator"],
+            evaluation_periods=int(props["EvaluationPeriods"]),
+            period=int(props["Period"]),
+            threshold=float(props["Threshold"]),
+            statistic=props.get("Statistic"),
+            description=props.get("AlarmDescription", ""),
+            dimensions=[{"Name": d["Name"], "Value": d["Value"]} for d in props.get("Dimensions", [])],
+            alarm_actions=props.get("AlarmActions", []),
+            datapoints_to_alarm=int(props["DatapointsToAlarm"]) if "DatapointsToAlarm" in props else None,
+            ok_actions=props.get("OKActions", []),
+            actions_enabled=str(props.get("ActionsEnabled", True)).lower() == "true",
+            treat_missing_data=props.get("TreatMissingData"),
+        )
+        return cls(alarm)
+
+
+def _condition_short_form(loader, tag, node):
+    if tag == "!Condition":
+        return {"Condition": node.value}
+    return cloudformation_utils.yaml_tag_constructor(loader, tag, node)
+
+
+_moto_send_to_targets = events_models.Rule.send_to_targets
+
+
+def _send_to_targets_and_topics(self, original_event, transform_input: bool = True):
+    """moto's delivery, then each SNS target's, as EventBridge does: the event, or the input
+    transformer's text, published to the topic."""
+    sns_targets = [t for t in self.targets if t["Arn"].split(":")[2] == "sns"]
+    self.targets = [t for t in self.targets if t not in sns_targets]
+    try:
+        _moto_send_to_targets(self, original_event, transform_input)
+    finally:
+        self.targets = [*self.targets, *sns_targets]
+    if not sns_targets or not self.event_pattern.matches_event(original_event):
+        return
+    for target in sns_targets:
+        transformer = target.get("InputTransformer", {})
+        message = events_models.EventTemplateParser.parse(
+            input_template=transformer.get("InputTemplate"),
+            input_paths_map=transformer.get("InputPathsMap", {}),
+            event=original_event,
+        )
+        text = message if isinstance(message, str) else json.dumps(message, default=str)
+        _, _, _, region, account, _ = target["Arn"].split(":", 5)
+        sns_backends[account][region].publish(text, arn=target["Arn"])
+
+
 def _task_definition_from_cloudformation(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
     props = cloudformation_json["Properties"]
     camel = lambda value: ecs_models.remap_nested_keys(value, ecs_models.pascal_to_camelcase)  # noqa: E731
@@ -156,6 +306,9 @@ def _requirements_with_task_memory(task_definition):
 
 def fill() -> None:
     """Apply the fills to moto in this process (idempotent; the classes above register themselves)."""
+    cloudformation_models.yaml_tag_constructor = _condition_short_form
+    cloudformation_responses.yaml_tag_constructor = _condition_short_form
+    events_models.Rule.send_to_targets = _send_to_targets_and_topics
     ecs_models.TaskDefinition.create_from_cloudformation_json = classmethod(_task_definition_from_cloudformation)
     ecs_models.EC2ContainerServiceBackend._calculate_task_resource_requirements = staticmethod(
         _requirements_with_task_memory

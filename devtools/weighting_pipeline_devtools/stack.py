@@ -11,6 +11,13 @@ When the daemon reports healthy it prints one line, ``STACK READY {json}``, and 
 until SIGINT, SIGTERM or SIGHUP, then stops everything it started, newest first, and
 removes its containers.
 
+With ``runtime="scheduled"`` the template is deployed with ``Runtime=scheduled``: no
+service is started (the stack has none). Instead the weekly schedule is read back from
+the deployed stack and fired as EventBridge Scheduler would (``eventbridge.fire_schedule``);
+the Fargate stand-in runs that task, which runs the week through Dagster; once it has
+stopped, the UI task definition is started as ``weighting-pipeline open-ui`` would start it
+on AWS, and ``STACK READY`` names the weekly task and how it ended.
+
 What the rehearsal changes in what the template gives a container, and why, is in
 ``local_overrides``. Logs of every process are in ``.local/stack/logs/``.
 """
@@ -84,6 +91,36 @@ def wait_until_ready(webserver: str, processes: Processes, deadline: float) -> N
 REHEARSAL_VARIABLES = ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_REGION", *LOCAL_CREDENTIALS)
 
 
+def ui_overrides(spec, code_port: int, web_port: int) -> None:
+    """The UI on demand's one container, on 127.0.0.1 and free ports, in place: its script starts
+    a code server on 127.0.0.1:4000 and a webserver on 0.0.0.0:3000. What it lacks fails by name."""
+    script = spec.command[-1]
+    for needed in ("-h 127.0.0.1 -p 4000", "-h 0.0.0.0 -p 3000", "('127.0.0.1', 4000)"):
+        if needed not in script:
+            raise RuntimeError(f"the template's UI command has no {needed!r}: {script}")
+    spec.command[-1] = (
+        script.replace("-h 127.0.0.1 -p 4000", f"-h {HOST} -p {code_port}")
+        .replace("('127.0.0.1', 4000)", f"('{HOST}', {code_port})")
+        .replace("-h 0.0.0.0 -p 3000", f"-h {HOST} -p {web_port}")
+    )
+    if spec.environment.get("DAGSTER_CODE_SERVER_PORT") != "4000":
+        raise RuntimeError("the template's UI task definition does not set DAGSTER_CODE_SERVER_PORT=4000")
+    spec.environment["DAGSTER_CODE_SERVER_PORT"] = str(code_port)
+
+
+def wait_for_task(ecs, cluster: str, task_arn: str, processes: Processes, timeout: float = 600) -> dict:
+    """The task once it has stopped."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        [task] = ecs.describe_tasks(cluster=cluster, tasks=[task_arn])["tasks"]
+        if task["lastStatus"] == "STOPPED":
+            return task
+        if processes.dead():
+            raise RuntimeError(f"stopped while the weekly task ran: {', '.join(processes.dead())}")
+        time.sleep(1)
+    raise RuntimeError(f"the weekly task {task_arn} did not stop within {timeout:.0f} s")
+
+
 def local_overrides(service: str, spec, code_port: int, web_port: int, webserver: str) -> None:
     """Bind the services to 127.0.0.1 on free ports, in place, where the template gives them 0.0.0.0,
     ports 3000/4000 and Cloud Map names (which resolve only inside the VPC).
@@ -110,7 +147,7 @@ def local_overrides(service: str, spec, code_port: int, web_port: int, webserver
         replace_var("DAGSTER_WEBSERVER_URL", webserver)
 
 
-def run(root: Path, backend: str = "auto") -> int:
+def run(root: Path, backend: str = "auto", runtime: str = "services") -> int:
     from weighting_pipeline.settings import ENV_VARS
     from weighting_pipeline_devtools.containers import SERVICE_LABEL, STACK_LABEL, Podman
     from weighting_pipeline_devtools.image import build
@@ -140,9 +177,10 @@ def run(root: Path, backend: str = "auto") -> int:
             dynamodb_endpoint=dynamodb.endpoint,
             database=postgres.env(),
             image=image,
+            runtime=runtime,
         )
         print(
-            f"deployed {deployment.stack_name} ({stage}) from the template: cluster {deployment.cluster}, "
+            f"deployed {deployment.stack_name} ({stage}, Runtime={runtime}) from the template: cluster {deployment.cluster}, "
             f"table {deployment.weights_table}, topic {deployment.topic_arn}",
             flush=True,
         )
@@ -183,14 +221,6 @@ def run(root: Path, backend: str = "auto") -> int:
         stack.callback(processes.stop)
         webserver = f"http://{HOST}:{free_port()}"
         code_port, web_port = free_port(), int(webserver.rsplit(":", 1)[1])
-        for service in SERVICES:
-            spec = deployment.service_container(service)
-            local_overrides(service, spec, code_port, web_port, webserver)
-            spec.environment = {**passed, **spec.environment}
-            labels = {STACK_LABEL: stack_label, SERVICE_LABEL: service}
-            proc = processes.start(service, podman.run_command(spec, labels), podman.env(spec.env()), state)
-            if service == "code-server":
-                wait_for_port(code_port, proc, timeout=120, what="the code server")
         processes.start(
             "fargate",
             [
@@ -208,6 +238,32 @@ def run(root: Path, backend: str = "auto") -> int:
             {**env, **podman.env()},
             state,
         )
+        extra: dict[str, object] = {}
+        if runtime == "scheduled":
+            from weighting_pipeline_devtools.eventbridge import fire_schedule
+
+            schedule = deployment.outputs["WeeklyScheduleName"]
+            print(f"firing the schedule {schedule} as EventBridge Scheduler would", flush=True)
+            task_arn = fire_schedule(deployment.client("scheduler"), deployment.client("ecs"), schedule)
+            task = wait_for_task(deployment.client("ecs"), deployment.cluster, task_arn, processes)
+            print(f"the weekly task stopped: {task.get('stoppedReason')}", flush=True)
+            extra = {"weekly_task": task_arn, "weekly_task_stopped": task.get("stoppedReason", "")}
+            # The UI on demand: the template's UI task definition, as open-ui starts it on AWS.
+            family = deployment.outputs["UiTaskDefinitionFamily"]
+            spec = deployment.task_container(family)
+            ui_overrides(spec, code_port, web_port)
+            spec.environment = {**passed, **spec.environment}
+            labels = {STACK_LABEL: stack_label, SERVICE_LABEL: "ui"}
+            processes.start("ui", podman.run_command(spec, labels), podman.env(spec.env()), state)
+        else:
+            for service in SERVICES:
+                spec = deployment.service_container(service)
+                local_overrides(service, spec, code_port, web_port, webserver)
+                spec.environment = {**passed, **spec.environment}
+                labels = {STACK_LABEL: stack_label, SERVICE_LABEL: service}
+                proc = processes.start(service, podman.run_command(spec, labels), podman.env(spec.env()), state)
+                if service == "code-server":
+                    wait_for_port(code_port, proc, timeout=120, what="the code server")
         wait_until_ready(webserver, processes, time.monotonic() + READY_TIMEOUT)
         ready = {
             "webserver": webserver,
@@ -220,6 +276,9 @@ def run(root: Path, backend: str = "auto") -> int:
             "intermediates": deployment.intermediates,
             "cluster": deployment.cluster,
             "image": image,
+            "runtime": runtime,
+            "stack_name": deployment.stack_name,
+            **extra,
         }
         print("STACK READY " + json.dumps(ready), flush=True)
         while True:

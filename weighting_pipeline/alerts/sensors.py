@@ -30,6 +30,7 @@ from weighting_pipeline.assets.checks import ALERT, CAUSE, NEVER
 from weighting_pipeline.assets.dynamic_weights import ASSET as WEIGHTS
 from weighting_pipeline.assets.dynamic_weights import PROTECTED
 from weighting_pipeline.core.calendar import FIRST_WEEK, WeekWindows, current_partition_key
+from weighting_pipeline.dagster_internals import get_cursor_value, set_cursor_value
 from weighting_pipeline.history import latest_materializations
 from weighting_pipeline.resources.alerts import AlertsTopic
 from weighting_pipeline.schedules import ANALYSIS_JOB
@@ -69,26 +70,39 @@ def alert_on_run_failure(context: dg.RunFailureSensorContext, alerts: AlertsTopi
         # SkipReason with handled runs, then hands the same runs over again (and they alert twice).
         context.log.info(f"run {run.run_id} will be retried: only its last attempt alerts")
         return None
-    failures = context.get_step_failure_events()
-    if failures:
-        step, error = failures[0].step_key, failures[0].event_specific_data.error
+    alerts.publish(
+        run_failure_alert(
+            context.instance, run, alerts, context.get_step_failure_events(), context.failure_event.message
+        )
+    )
+
+
+def run_failure_alert(
+    instance: dg.DagsterInstance,
+    run: dg.DagsterRun,
+    alerts: AlertsTopic,
+    step_failures: list[dg.DagsterEvent],
+    failure_message: str | None,
+) -> messages.Alert:
+    """The alert for failed ``run``: its first failing step and that step's root error, else
+    the run's own failure message. The sensor and the scheduled task (``ops.scheduled``) send it."""
+    if step_failures:
+        step, error = step_failures[0].step_key, step_failures[0].event_specific_data.error
         while error is not None and error.cause is not None:  # Dagster wraps the user's error: name the root
             error = error.cause
-        text = error.message if error is not None else failures[0].message
+        text = error.message if error is not None else step_failures[0].message
     else:
-        step, text = None, context.failure_event.message
-    alerts.publish(
-        messages.run_failure(
-            stage=alerts.stage,
-            job=run.job_name,
-            weeks=messages.run_weeks(run.tags),
-            run_id=run.run_id,
-            step=step,
-            error=text,
-            webserver_url=alerts.webserver_url,
-            publishes=run.job_name != ANALYSIS_JOB,
-            attempts=attempts(context.instance, run),
-        )
+        step, text = None, failure_message
+    return messages.run_failure(
+        stage=alerts.stage,
+        job=run.job_name,
+        weeks=messages.run_weeks(run.tags),
+        run_id=run.run_id,
+        step=step,
+        error=text,
+        webserver_url=alerts.webserver_url,
+        publishes=run.job_name != ANALYSIS_JOB,
+        attempts=attempts(instance, run),
     )
 
 
@@ -207,6 +221,18 @@ def live_week_alerts(
     return out, LiveWeekCursor(after, watch)
 
 
+# Where the live-week rule's cursor is kept for whoever applies it: this sensor (the services
+# runtime, or the UI on demand's daemon) or the scheduled runtime's weekly task (ops.scheduled).
+LIVE_WEEK_CURSOR = "weighting_pipeline/alert_on_live_week_warnings"
+
+
+def shared_cursor(instance: dg.DagsterInstance, own: str | None) -> LiveWeekCursor:
+    """The further on of the sensor's own cursor and the one kept in the instance, so that a
+    week the weekly task already alerted on is not alerted again by a sensor started later."""
+    cursors = [LiveWeekCursor.parse(own), LiveWeekCursor.parse(get_cursor_value(instance, LIVE_WEEK_CURSOR))]
+    return max(cursors, key=lambda c: -1 if c.after is None else c.after)
+
+
 @dg.sensor(
     name="alert_on_live_week_warnings",
     default_status=RUNNING,
@@ -217,12 +243,12 @@ def live_week_alerts(
 def alert_on_live_week_warnings(context: dg.SensorEvaluationContext, alerts: AlertsTopic):
     if not alerts.enabled:
         return dg.SkipReason(OFF)
-    sent, cursor = live_week_alerts(
-        context.instance, alerts, LiveWeekCursor.parse(context.cursor), pd.Timestamp.now(tz="UTC")
-    )
+    cursor = shared_cursor(context.instance, context.cursor)
+    sent, cursor = live_week_alerts(context.instance, alerts, cursor, pd.Timestamp.now(tz="UTC"))
     for alert in sent:
         alerts.publish(alert)
     context.update_cursor(cursor.dump())
+    set_cursor_value(context.instance, LIVE_WEEK_CURSOR, cursor.dump())
     if not sent:
         return dg.SkipReason("no live-week WARN check changed")
 

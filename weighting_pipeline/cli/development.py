@@ -70,11 +70,19 @@ def ui(port: int, backend: str) -> None:
 
 @click.command()
 @BACKEND
-def stack(backend: str) -> None:
+@click.option(
+    "--runtime",
+    type=click.Choice(["services", "scheduled"]),
+    default="services",
+    help="The template's Runtime: services (code server, daemon and webserver always on) or scheduled "
+    "(the weekly schedule fired as EventBridge Scheduler would, then the UI on demand).",
+)
+def stack(backend: str, runtime: str) -> None:
     """The production shape on this machine, on 127.0.0.1: the image built with podman; PostgreSQL,
     moto and DynamoDB Local; the CloudFormation template deployed into moto; the code server,
-    daemon and webserver as containers of the image, and a Fargate stand-in that runs each run
-    in one too.
+    daemon and webserver as containers of the image (or, with --runtime scheduled, the weekly
+    task fired from the deployed schedule and then the UI on demand), and a Fargate stand-in that
+    runs each task in one too.
 
     Prints STACK READY {json} and runs until SIGINT, SIGTERM or SIGHUP; needs Debian's
     postgresql, podman, runc and mmdebstrap."""
@@ -91,7 +99,7 @@ def stack(backend: str) -> None:
     except RuntimeError as exc:
         raise click.ClickException(str(exc)) from exc
     exit_on_termination_signals()
-    sys.exit(run_stack(local_root(), backend))
+    sys.exit(run_stack(local_root(), backend, runtime))
 
 
 @click.command()

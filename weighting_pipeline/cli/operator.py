@@ -229,4 +229,40 @@ def backfill(week_range: str, cpu: int | None, memory: int | None) -> None:
     click.echo(link)
 
 
-COMMANDS = (audit, unpublish, weights, setup_tables, sweep, backfill)
+@click.command(name="scheduled-run")
+@click.option(
+    "--now",
+    default=None,
+    metavar="ISO-8601",
+    help="The time to act at, with its offset (rehearsals): the week and the publication rules' clock.  "
+    "[default: the clock]",
+)
+def scheduled_run(now: str | None) -> None:
+    """The scheduled runtime's weekly task (EventBridge Scheduler starts it on Sunday 18:00 New York):
+    the schedule's run of the week that just ended, in this process, then its analysis; alerts for a
+    failed run and the live week's WARN checks; the dead-man datapoint once the week is published.
+    Exits 0 when the runs finished, 3 when one failed and its alert was sent."""
+    import pandas as pd
+
+    from weighting_pipeline.definitions import defs
+    from weighting_pipeline.deployments import alerts_topic
+    from weighting_pipeline.ops.scheduled import open_instance, run_week
+    from weighting_pipeline.settings import WeightingSettings
+
+    at = pd.Timestamp(now) if now else pd.Timestamp.now(tz="UTC")
+    if at.tzinfo is None:
+        raise click.UsageError(f"--now {now!r} has no time zone offset")
+    definitions = defs()  # validates the environment first, naming a bad variable
+    alerts = alerts_topic(WeightingSettings.from_env().stage, os.environ)
+    instance, waited = open_instance()
+    click.echo(f"Dagster's storage answered after {waited:.1f} s")
+    with instance:
+        outcome = run_week(definitions, instance, alerts, at.tz_convert("UTC"), publication_now=now)
+    click.echo(
+        f"Week {outcome.week}: runs {outcome.runs}; published {outcome.published or 'nothing'}; "
+        f"alerts sent: {outcome.alerts or 'none'}"
+    )
+    sys.exit(outcome.exit_code)
+
+
+COMMANDS = (audit, unpublish, weights, setup_tables, sweep, backfill, scheduled_run)
