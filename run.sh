@@ -8,7 +8,8 @@
 #   ./run.sh bench   the benchmarks (see docs/performance.md)
 #   ./run.sh stack   the production rehearsal: the image built with podman, the CloudFormation template
 #                    deployed into moto, every service and run in a container (needs Debian's
-#                    postgresql, podman, runc and mmdebstrap packages)
+#                    postgresql, podman, runc and mmdebstrap packages); --runtime scheduled
+#                    rehearses the weekly task fired from the deployed schedule instead
 #   ./run.sh image   build the image with podman as the rehearsal does; prints its name
 #   ./run.sh version the package version git gives (the image's VERSION build argument)
 #   ./run.sh lock    regenerate requirements.lock (after changing the dependencies in pyproject.toml)
@@ -54,5 +55,5 @@ case "$cmd" in
            "$VENV/bin/uv" pip compile pyproject.toml - --universal --python-version 3.11 --generate-hashes --quiet \
              --no-emit-package weighting-pipeline-reader --no-emit-package weighting-pipeline-devtools \
              --custom-compile-command "./run.sh lock" -o requirements.lock ;;
-  *) sed -n '2,14p' "$0"; exit 2 ;;
+  *) sed -n '2,15p' "$0"; exit 2 ;;
 esac

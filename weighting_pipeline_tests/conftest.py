@@ -15,6 +15,7 @@ builds its own instance). ``./run.sh test fast`` runs the tests with none of
 from __future__ import annotations
 
 import os
+import re
 import sys
 import uuid
 from pathlib import Path
@@ -47,6 +48,7 @@ def pytest_report_header(config):
 
 # fixture -> the marker every test using it (directly or through another fixture) gets
 SERVER_MARKERS = {
+    "scheduled_deployment": ("aws", "dynamodb"),  # its own servers
     "dynamodb_server": "dynamodb",
     "postgres_server": "postgres",
     "aws_server": "aws",
@@ -61,9 +63,10 @@ NO_DYNAMODB = "http://127.0.0.1:9"
 
 def pytest_collection_modifyitems(config, items):
     for item in items:
-        for fixture, marker in SERVER_MARKERS.items():
+        for fixture, markers in SERVER_MARKERS.items():
             if fixture in item.fixturenames:
-                item.add_marker(marker)
+                for marker in (markers,) if isinstance(markers, str) else markers:
+                    item.add_marker(marker)
     # The rehearsal's tests first and together: xdist's load scheduler hands each worker a
     # contiguous first chunk, so one worker builds the (module-scoped) stack once, early,
     # instead of two workers building one each near the end.
@@ -135,6 +138,27 @@ def deployment(postgres_server, aws_server, dynamodb_server):
     )
 
 
+@pytest.fixture(scope="session")
+def scheduled_deployment(postgres_server, tmp_path_factory):
+    """The template deployed with Runtime=scheduled, once per session, on a moto server (its own
+    process: moto's state is per process) and a DynamoDB of its own: a stack's tables are named
+    by its stage, and the other deployments of the session use all three stages."""
+    from weighting_pipeline_devtools.infrastructure import deploy
+
+    backend = os.environ.get("WEIGHTING_TEST_BACKEND", "auto")
+    log = tmp_path_factory.mktemp("scheduled_moto") / "moto.log"
+    with LocalAWS(log=log) as aws_server, LocalDynamoDB(backend=backend, quiet=False) as dynamodb_server:
+        yield deploy(
+            stage="staging",
+            aws_endpoint=aws_server.endpoint,
+            dynamodb_endpoint=dynamodb_server.endpoint,
+            database=postgres_server.env(),
+            image="weighting-pipeline:test",
+            runtime="scheduled",
+            stack_name=f"s{uuid.uuid4().hex[:8]}",
+        )
+
+
 def template_with_run_variable_renamed(variable: str | None, folder: Path) -> Path:
     """A copy of the CloudFormation template in ``folder`` whose run task definition spells
     ``variable`` with a trailing S (None: the template unchanged)."""
@@ -142,7 +166,8 @@ def template_with_run_variable_renamed(variable: str | None, folder: Path) -> Pa
 
     text = TEMPLATE.read_text()
     if variable:
-        start, end = text.index("  RunTaskDefinition:"), text.index("  CodeServerTaskDefinition:")
+        start = text.index("  RunTaskDefinition:")
+        end = re.compile(r"^  \S", re.M).search(text, start + 1).start()  # the next resource or comment
         assert text[start:end].count(f"Name: {variable},") == 1
         text = text[:start] + text[start:end].replace(f"Name: {variable},", f"Name: {variable}S,") + text[end:]
     copy = folder / TEMPLATE.name

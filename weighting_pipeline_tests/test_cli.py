@@ -13,7 +13,20 @@ from weighting_pipeline.cli import main
 from weighting_pipeline.cli.local import forwarded_args
 from weighting_pipeline_tests.conftest import CLI
 
-COMMANDS = ["audit", "backfill", "demo", "image", "setup-tables", "stack", "sweep", "ui", "unpublish", "weights"]
+COMMANDS = [
+    "audit",
+    "backfill",
+    "demo",
+    "image",
+    "open-ui",
+    "scheduled-run",
+    "setup-tables",
+    "stack",
+    "sweep",
+    "ui",
+    "unpublish",
+    "weights",
+]
 
 
 def test_the_console_script_lists_every_command():

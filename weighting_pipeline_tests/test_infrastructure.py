@@ -18,6 +18,8 @@ import pytest
 import yaml
 from cfnlint.decode import decode
 
+from weighting_pipeline_tests.template_conditions import deployed
+
 REPO = Path(__file__).resolve().parent.parent
 TEMPLATE = REPO / "deploy" / "cloudformation" / "weighting-pipeline.yaml"
 DYNAMODB_CALLS = {
@@ -376,6 +378,7 @@ def test_an_alarm_that_needs_no_daemon_watches_the_daemons_and_the_webservers_ru
     assert {"Ref": "AlertsTopic"} in alarm["AlarmActions"] and {"Ref": "AlertsTopic"} in alarm["OKActions"]
     assert alarm["Period"] * alarm["EvaluationPeriods"] <= 600
     assert {"Name": "containerInsights", "Value": "enabled"} in resources["Cluster"]["Properties"]["ClusterSettings"]
+    assert resources[service]["Condition"] == "IsServices"  # the alarm exists where the service does
 
 
 def test_the_alerts_topic_is_under_a_key_cloudwatch_may_use(template):
@@ -386,42 +389,6 @@ def test_the_alerts_topic_is_under_a_key_cloudwatch_may_use(template):
     assert set(cloudwatch["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey*"}
     [publish] = [st for st in statements(template, "CodeServerTaskRole") if "kms:GenerateDataKey" in st["Action"]]
     assert publish["Resource"] == [{"Fn::GetAtt": ["AlertsKey", "Arn"]}]
-
-
-def holds(template, condition, parameters: dict) -> bool:
-    """Whether ``condition`` (a name or an intrinsic) holds for ``parameters`` (defaults filled in)."""
-    values = {k: v.get("Default") for k, v in template["Parameters"].items()} | parameters
-
-    def value(node):
-        if isinstance(node, dict) and "Ref" in node:
-            return values[node["Ref"]]
-        if isinstance(node, dict) and "Fn::Join" in node:
-            sep, items = node["Fn::Join"]
-            return sep.join(value(items) if isinstance(items, dict) else items)
-        return node
-
-    def test(node) -> bool:
-        if isinstance(node, str):
-            return test(template["Conditions"][node])
-        ((op, args),) = node.items()
-        return {
-            "Fn::Equals": lambda: str(value(args[0])) == str(value(args[1])),
-            "Fn::Not": lambda: not test(args[0]),
-            "Fn::And": lambda: all(test(a) for a in args),
-            "Fn::Or": lambda: any(test(a) for a in args),
-            "Condition": lambda: test(args),
-        }[op]()
-
-    return test(condition)
-
-
-def deployed(template, **parameters) -> dict[str, dict]:
-    """The resources the stack creates for ``parameters`` (logical id -> resource)."""
-    return {
-        name: r
-        for name, r in template["Resources"].items()
-        if "Condition" not in r or holds(template, r["Condition"], parameters)
-    }
 
 
 def test_the_scheduled_runtime_runs_nothing_between_weeks_and_starts_the_run_task_on_the_schedules_cron(template):

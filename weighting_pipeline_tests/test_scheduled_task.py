@@ -66,14 +66,14 @@ def datapoints(alerts: AlertsTopic, around: pd.Timestamp) -> list[dict]:
     return sorted(got, key=lambda d: d["Timestamp"])
 
 
-def task(instance, alerts, now: pd.Timestamp, environ: dict | None = None):
+def task(instance, alerts, now: pd.Timestamp, environ: dict | None = None, cloudwatch=None):
     """The weekly task at ``now``, its definitions built as the code location builds them."""
     from unittest import mock
 
     environ = {**os.environ, **(environ or {})}
     definitions = build_definitions(environ)
     with mock.patch.dict(os.environ, environ, clear=True):  # as in the task's container
-        return run_week(definitions, instance, alerts, now, publication_now=now.isoformat())
+        return run_week(definitions, instance, alerts, now, cloudwatch=cloudwatch, publication_now=now.isoformat())
 
 
 def test_the_task_runs_the_schedules_week_then_its_analysis_and_puts_the_deadman_datapoint(ledger, instance, probe):
@@ -122,6 +122,25 @@ def test_a_failed_run_alerts_from_the_task_exits_3_and_puts_no_datapoint(ledger,
     assert f"Run {outcome.runs[WEIGHTING_JOB]} failed." in alert["body"]
     assert "Failing step: closed_lots" in alert["body"] and "no-such-ledger" in alert["body"], alert["body"]
     assert datapoints(alerts, now) == []
+
+
+def test_a_published_week_whose_datapoint_cloudwatch_refuses_is_said_in_an_alert_not_a_dead_task(
+    ledger, instance, probe
+):
+    from botocore.config import Config
+
+    alerts, receive = probe
+    unreachable = boto3.client(
+        "cloudwatch",
+        region_name="us-east-1",
+        endpoint_url="http://127.0.0.1:9",  # nothing listens: CloudWatch cannot be reached
+        config=Config(retries={"max_attempts": 1}, connect_timeout=1),
+    )
+    outcome = task(instance, alerts, at_tick("2026-03-08", 30), cloudwatch=unreachable)
+    assert outcome.published == ["2026-03-08"] and outcome.exit_code == 0
+    [alert] = receive()
+    assert alert["subject"] == f"[weighting {alerts.stage}] week 2026-03-08: missed-week alarm not fed"
+    assert "Could not connect to the endpoint URL" in alert["body"]
 
 
 def test_the_live_week_warning_rule_runs_in_the_task_once_per_cause(ledger, instance, probe):

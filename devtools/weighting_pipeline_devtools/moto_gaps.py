@@ -25,6 +25,10 @@ nowhere else, so the template itself stays what AWS deploys:
   never evaluates them (``alarms.evaluate`` does, as CloudWatch would, and notifies).
 - **EventBridge rules to SNS**: moto delivers a matching event to SQS, logs and buses only. An
   SNS target is delivered here too, through moto's SNS (its input transformer applied).
+- **Event patterns over arrays of objects**: EventBridge matches ``{"containers": {"exitCode": ...}}``
+  against any element of an event's ``containers`` array; moto's matcher does not descend into
+  arrays. Arrays of objects are flattened here into each field's list of values, which moto's
+  matcher already matches element by element.
 - **The weights table** is created in moto's DynamoDB, but the rehearsal's tables live in
   DynamoDB Local (a real DynamoDB engine). This one is filled after the deployment, outside
   moto: ``infrastructure.copy_tables_to`` creates the template's tables there, with the
@@ -36,7 +40,8 @@ importing moto's CloudFormation loads every moto model (over a second).
 
 Not filled, because nothing the rehearsal checks depends on them: the Container Insights
 alarms of ``Runtime=services`` (registered, never evaluated), Aurora Serverless (the
-rehearsal passes an existing PostgreSQL), ``ManagedPolicyArns`` and IAM enforcement, and the
+rehearsal passes an existing PostgreSQL), the alerts topic's policy (moto enforces none;
+it warns that it skips it), ``ManagedPolicyArns`` and IAM enforcement, and the
 e-mail subscription (the rehearsal subscribes an SQS probe instead).
 """
 
@@ -230,6 +235,7 @@ class AlarmResource(CloudFormationModel):
             actions_enabled=str(props.get("ActionsEnabled", True)).lower() == "true",
             treat_missing_data=props.get("TreatMissingData"),
         )
+        alarm.state_value = "INSUFFICIENT_DATA"  # CloudWatch's state for a new alarm (moto starts at OK)
         return cls(alarm)
 
 
@@ -237,6 +243,24 @@ def _condition_short_form(loader, tag, node):
     if tag == "!Condition":
         return {"Condition": node.value}
     return cloudformation_utils.yaml_tag_constructor(loader, tag, node)
+
+
+def _flatten_with_arrays(node: Any, prefix: str = "", result: dict[str, Any] | None = None) -> dict[str, Any]:
+    """moto's ``EventPattern._flatten_dict``, with an array of objects flattened into each field's
+    values (``containers.exitCode`` -> ``[137]``), as EventBridge matches them."""
+    result = {} if result is None else result
+    if isinstance(node, dict):
+        for key, value in node.items():
+            path = f"{prefix}.{key}" if prefix else key
+            if isinstance(value, dict) and value:
+                _flatten_with_arrays(value, path, result)
+            elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+                for element in value:
+                    for field, found in _flatten_with_arrays(element, path, {}).items():
+                        result.setdefault(field, []).extend(found if isinstance(found, list) else [found])
+            else:
+                result[path] = value
+    return result
 
 
 _moto_send_to_targets = events_models.Rule.send_to_targets
@@ -309,6 +333,7 @@ def fill() -> None:
     cloudformation_models.yaml_tag_constructor = _condition_short_form
     cloudformation_responses.yaml_tag_constructor = _condition_short_form
     events_models.Rule.send_to_targets = _send_to_targets_and_topics
+    events_models.EventPattern._flatten_dict = staticmethod(_flatten_with_arrays)
     ecs_models.TaskDefinition.create_from_cloudformation_json = classmethod(_task_definition_from_cloudformation)
     ecs_models.EC2ContainerServiceBackend._calculate_task_resource_requirements = staticmethod(
         _requirements_with_task_memory

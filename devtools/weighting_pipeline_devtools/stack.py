@@ -244,9 +244,11 @@ def run(root: Path, backend: str = "auto", runtime: str = "services") -> int:
 
             schedule = deployment.outputs["WeeklyScheduleName"]
             print(f"firing the schedule {schedule} as EventBridge Scheduler would", flush=True)
+            fired = time.monotonic()
             task_arn = fire_schedule(deployment.client("scheduler"), deployment.client("ecs"), schedule)
             task = wait_for_task(deployment.client("ecs"), deployment.cluster, task_arn, processes)
-            print(f"the weekly task stopped: {task.get('stoppedReason')}", flush=True)
+            took = time.monotonic() - fired
+            print(f"the weekly task stopped after {took:.0f} s: {task.get('stoppedReason')}", flush=True)
             extra = {"weekly_task": task_arn, "weekly_task_stopped": task.get("stoppedReason", "")}
             # The UI on demand: the template's UI task definition, as open-ui starts it on AWS.
             family = deployment.outputs["UiTaskDefinitionFamily"]

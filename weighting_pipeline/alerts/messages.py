@@ -93,6 +93,16 @@ def missed_week(*, stage: str, week: str, week_end: str, hours: float, webserver
     return Alert(_subject(f"[weighting {stage}] week {week} not published"), "\n".join(lines))
 
 
+def deadman_not_put(*, stage: str, week: str, error: str) -> Alert:
+    """The week was published but its dead-man datapoint could not be put (Runtime=scheduled)."""
+    lines = [
+        f"Week {week} was published, but its datapoint for the missed-week alarm could not be put: {first_line(error)}",
+        "The alarm will say the week was missed when its seven days run out; trading reads the week as usual.",
+        "Put it by hand to keep the alarm quiet (docs/runbook.md, A week was not published).",
+    ]
+    return Alert(_subject(f"[weighting {stage}] week {week}: missed-week alarm not fed"), "\n".join(lines))
+
+
 def live_week_warnings(
     *, stage: str, week: str, run_id: str, changes: Sequence[Change], webserver_url: str | None
 ) -> Alert:

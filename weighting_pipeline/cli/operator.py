@@ -7,6 +7,7 @@ from __future__ import annotations
 import getpass
 import os
 import sys
+import time
 
 import click
 
@@ -265,4 +266,48 @@ def scheduled_run(now: str | None) -> None:
     sys.exit(outcome.exit_code)
 
 
-COMMANDS = (audit, unpublish, weights, setup_tables, sweep, backfill, scheduled_run)
+@click.command(name="open-ui")
+@click.option("--stack", "stack_name", required=True, help="The CloudFormation stack (Runtime=scheduled).")
+@click.option("--local-port", default=3000, help="The port on this machine the UI is forwarded to.")
+@click.option("--detach", is_flag=True, help="Start the UI and return; it stops after the stack's UiMaxHours.")
+@click.option("--stop", "stop_only", is_flag=True, help="Stop the stack's running UI tasks, and start none.")
+def open_ui(stack_name: str, local_port: int, detach: bool, stop_only: bool) -> None:
+    """The Dagster UI of a Runtime=scheduled stack, on demand: starts its UI task (a code server, the
+    daemon and the webserver, against the stack's storage), prints the port-forwarding command, and
+    stops the task on Ctrl-C. Backfills and what-if runs launched from it run as in Runtime=services."""
+    import shlex
+    import signal
+
+    import boto3
+
+    from weighting_pipeline.ops.ui_task import UiStack, UiTaskError, port_forwarding, running, start, stop
+
+    ecs = boto3.client("ecs")
+    try:
+        stack = UiStack.read(boto3.client("cloudformation"), stack_name)
+        if stop_only:
+            arns = running(ecs, stack)
+            stop(ecs, stack, arns, f"stopped by {getpass.getuser()}")
+            click.echo(f"Stopped {len(arns)} UI task(s) of {stack_name}")
+            return
+        click.echo(f"Starting the UI task of {stack_name} ({stack.family}) ...")
+        task = start(ecs, stack)
+    except UiTaskError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"UI task {task['taskArn']} is running. Forward its webserver with:")
+    click.echo("  " + shlex.join(port_forwarding(stack, task, local_port)))
+    click.echo(f"then open http://127.0.0.1:{local_port}")
+    if detach:
+        click.echo(f"Detached: stop it with `weighting-pipeline open-ui --stack {stack_name} --stop`.")
+        return
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # SIGTERM stops the task as Ctrl-C does
+    click.echo("Ctrl-C stops it.")
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        stop(ecs, stack, [task["taskArn"]], f"closed by {getpass.getuser()}")
+        click.echo(f"Stopped {task['taskArn']}")
+
+
+COMMANDS = (audit, unpublish, weights, setup_tables, sweep, backfill, scheduled_run, open_ui)

@@ -13,7 +13,8 @@ EventBridge Scheduler starts one ECS task on Sunday 18:00 New York with the comm
 4. sends, itself, what the alert sensors would: a failed run (``run_failure_alert``) and
    the live week's WARN changes (``live_week_alerts``, whose cursor it keeps in the instance);
 5. after the week is published, puts the dead-man datapoint (``put_published``) that keeps
-   the stack's missed-week alarm quiet.
+   the stack's missed-week alarm quiet (when alerts are on); if CloudWatch refuses it, says
+   so in an alert rather than failing a task whose week is out.
 
 Its exit code says what happened, for the stack's task-state rule: 0 the week ran
 (published or refused by the rules, as the run recorded), ``EXIT_RUN_FAILED`` a run failed
@@ -30,7 +31,9 @@ from dataclasses import dataclass, field
 import boto3
 import dagster as dg
 import pandas as pd
+from botocore.exceptions import BotoCoreError, ClientError
 
+from weighting_pipeline.alerts import messages
 from weighting_pipeline.alerts.sensors import LIVE_WEEK_CURSOR, live_week_alerts, run_failure_alert, shared_cursor
 from weighting_pipeline.core.calendar import WeekWindows, latest_complete_week
 from weighting_pipeline.dagster_internals import set_cursor_value
@@ -195,14 +198,20 @@ def run_week(
         _failed(instance, result, alerts, outcome)
     else:
         outcome.published = published_weeks(instance, result.run_id)
-        if week in outcome.published:
-            put_published(
-                cloudwatch or boto3.client("cloudwatch"),
-                alerts.stage,
-                week,
-                datapoint_time(week, alerts.missed_week_hours, now),
-            )
-        else:
+        if week in outcome.published and alerts.enabled:
+            try:
+                put_published(
+                    cloudwatch or boto3.client("cloudwatch"),
+                    alerts.stage,
+                    week,
+                    datapoint_time(week, alerts.missed_week_hours, now),
+                )
+            except (BotoCoreError, ClientError) as exc:  # the week is out: say so, not "the task died"
+                log.error("Dead-man datapoint for week %s not put: %s", week, exc)
+                alert = messages.deadman_not_put(stage=alerts.stage, week=week, error=str(exc))
+                if alerts.publish(alert):
+                    outcome.alerts.append(alert.subject)
+        elif week not in outcome.published:
             log.warning("Week %s was not published by run %s (see its dynamic_weights metadata)", week, result.run_id)
         analysis = analysis_request(instance, result.run_id)
         if analysis is not None:

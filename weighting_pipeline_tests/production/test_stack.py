@@ -58,7 +58,7 @@ DONE = {"SUCCESS", "FAILURE", "CANCELED"}
 
 
 class Stack:
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, *args: str):
         self.root = root
         env = {
             k: v
@@ -68,7 +68,7 @@ class Stack:
         env.update({"WEIGHTING_LOCAL_ROOT": str(root), "VENV": sys.prefix, **DEPLOYMENT})
         backend = os.environ.get("WEIGHTING_TEST_BACKEND", "auto")
         self.proc = subprocess.Popen(
-            [str(REPO / "run.sh"), "stack", "--backend", backend],
+            [str(REPO / "run.sh"), "stack", "--backend", backend, *args],
             cwd=REPO,
             env=env,
             stdout=subprocess.PIPE,

@@ -13,6 +13,9 @@ from weighting_pipeline_devtools.containers import ContainerSpec
 from weighting_pipeline_devtools.fargate import container_spec, resolve_secret
 from weighting_pipeline_devtools.infrastructure import SERVICES, TEMPLATE
 from weighting_pipeline_devtools.stack import local_overrides
+from weighting_pipeline_tests.template_conditions import deployed as deployed_resources
+
+NO_MOTO_MODEL = {"AlertsTopicPolicy"}  # nothing in the rehearsal reads a topic policy (moto enforces none)
 
 
 @pytest.fixture
@@ -35,13 +38,7 @@ def test_every_resource_moto_can_make_is_made_and_service_discovery_too(deployed
     made = {
         r["LogicalResourceId"] for r in resources if r["LogicalResourceId"]
     }  # moto lists skipped ones as blank rows
-    conditional = {
-        name for name, r in template["Resources"].items() if r.get("Condition") in ("CreateDatabase", "HasAlertEmail")
-    }
-    alarms = {
-        name for name, r in template["Resources"].items() if r["Type"] == "AWS::CloudWatch::Alarm"
-    }  # no moto model, nothing refers to them
-    assert made == set(template["Resources"]) - conditional - alarms
+    assert made == set(deployed_resources(template, **deployed.parameters)) - NO_MOTO_MODEL
     discovery = deployed.client("servicediscovery")
     [namespace] = [n for n in discovery.list_namespaces()["Namespaces"] if n["Name"] == "weighting-prod.internal"]
     services = discovery.list_services(Filters=[{"Name": "NAMESPACE_ID", "Values": [namespace["Id"]]}])["Services"]
@@ -185,3 +182,33 @@ def test_secrets_resolve_as_ecs_resolves_value_from(aws):
         {"X": "1", "Y": "2"},
         {"PW": "p"},
     )
+
+
+def test_the_scheduled_runtime_deploys_its_schedule_alarm_rule_and_ui_and_no_service(scheduled_deployment):
+    """Runtime=scheduled deployed into moto: exactly the resources its conditions select, the
+    schedule readable through the scheduler's API as the template declares it, no ECS service."""
+    from weighting_pipeline_devtools.infrastructure import physical_ids
+
+    deployment = scheduled_deployment
+    template, problems = decode(str(TEMPLATE))
+    assert not problems
+    made = set(physical_ids(deployment.client("cloudformation"), deployment.stack_name))
+    assert made == set(deployed_resources(template, **deployment.parameters)) - NO_MOTO_MODEL
+    assert deployment.client("ecs").list_services(cluster=deployment.cluster)["serviceArns"] == []
+    schedule = deployment.client("scheduler").get_schedule(Name=deployment.outputs["WeeklyScheduleName"])
+    assert (schedule["ScheduleExpression"], schedule["ScheduleExpressionTimezone"], schedule["State"]) == (
+        "cron(0 18 ? * SUN *)",
+        "America/New_York",
+        "ENABLED",
+    )
+    target = schedule["Target"]["EcsParameters"]
+    assert target["TaskDefinitionArn"].split("/")[-1].startswith(f"{deployment.run_task_family}:")
+    [alarm] = deployment.client("cloudwatch").describe_alarms(AlarmNames=[deployment.outputs["MissedWeekAlarmName"]])[
+        "MetricAlarms"
+    ]
+    assert alarm["AlarmActions"] == [deployment.topic_arn] and alarm["TreatMissingData"] == "breaching"
+    [rule] = deployment.client("events").list_rules(NamePrefix=f"weighting-pipeline-{deployment.stage}-weekly")["Rules"]
+    [target] = deployment.client("events").list_targets_by_rule(Rule=rule["Name"])["Targets"]
+    assert target["Arn"] == deployment.topic_arn
+    # The run container's command is the weekly task's.
+    assert deployment.run_container().command == ["weighting-pipeline", "scheduled-run"]
