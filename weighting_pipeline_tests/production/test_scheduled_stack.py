@@ -19,16 +19,9 @@ import sqlalchemy as sa
 from weighting_pipeline.ops.scheduled import EXIT_RUN_FAILED, RUNTIME_TAG
 from weighting_pipeline_devtools.eventbridge import evaluate_alarm, fire_schedule
 from weighting_pipeline_devtools.infrastructure import receive_alerts
-from weighting_pipeline_tests.production.test_stack import LIVE_WEEK, RECENT, Stack, item, wait_for
+from weighting_pipeline_tests.production.test_stack import LIVE_WEEK, RECENT, STACK_MARKS, Stack, item, wait_for
 
-pytestmark = [
-    pytest.mark.stack,
-    pytest.mark.slow,
-    pytest.mark.dynamodb,
-    pytest.mark.postgres,
-    pytest.mark.aws,
-    pytest.mark.dagster,
-]
+pytestmark = STACK_MARKS
 
 RUNS = """query { runsOrError(filter: {tags: [{key: "weighting/runtime", value: "scheduled"}]}) {
   ... on Runs { results { runId jobName status tags { key value } } } } }"""

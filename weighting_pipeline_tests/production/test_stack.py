@@ -30,7 +30,7 @@ from weighting_pipeline_devtools.stack import LOCATION
 from weighting_pipeline_tests.listening import is_loopback, listening_addresses, listening_sockets, with_descendants
 
 # The rehearsal starts every server itself, outside the fixtures that mark the others.
-pytestmark = [
+STACK_MARKS = [
     pytest.mark.stack,
     pytest.mark.slow,
     pytest.mark.dynamodb,
@@ -38,6 +38,7 @@ pytestmark = [
     pytest.mark.aws,
     pytest.mark.dagster,
 ]
+pytestmark = STACK_MARKS
 
 REPO = Path(__file__).resolve().parents[2]
 ASSETS = [{"path": a.key.path} for a in CHAIN_ASSETS]
