@@ -4,6 +4,9 @@ checkov lives in its own venv (``.venv-checkov``): it pins libraries the project
 also uses, and none of it is ours to audit. A check a template does not meet is
 either fixed or skipped on its resource with a stated reason
 (``Metadata: checkov: skip: [{id, comment}]``; a test requires the comment).
+checkov does not evaluate a template's ``Conditions``: it checks every resource, so one
+scan covers both runtimes (``Runtime=scheduled`` and ``Runtime=services``) at once;
+cfn-lint checks each condition's branches.
 Exit status: checkov's (1 when a check fails).
 """
 

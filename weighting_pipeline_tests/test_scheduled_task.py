@@ -268,3 +268,22 @@ def test_the_command_waits_for_a_database_that_starts_late(tmp_path, deployment,
     assert waited >= up_after > 0, (waited, up_after)
     # It went on to run the week: the ledger table is missing, so the run failed and exited 3.
     assert proc.returncode == EXIT_RUN_FAILED, out
+
+
+@pytest.mark.parametrize(
+    "args, environ, message",
+    [
+        (["--now", "Sunday evening"], {}, "--now 'Sunday evening' is not an ISO-8601 time"),
+        (["--now", "2026-03-15T19:00:00"], {}, "--now '2026-03-15T19:00:00' has no time zone offset"),
+        ([], {"APP__STAGE": "bogus"}, "APP__STAGE='bogus' is not a known stage"),
+    ],
+)
+def test_the_command_names_a_bad_clock_or_setting_without_a_traceback(args, environ, message, monkeypatch):
+    from click.testing import CliRunner
+
+    from weighting_pipeline.cli import main
+
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    done = CliRunner().invoke(main, ["scheduled-run", *args])
+    assert done.exit_code in (1, 2) and message in done.output and "Traceback" not in done.output, done.output

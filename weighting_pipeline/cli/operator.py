@@ -248,14 +248,20 @@ def scheduled_run(now: str | None) -> None:
     from weighting_pipeline.definitions import defs
     from weighting_pipeline.deployments import alerts_topic
     from weighting_pipeline.ops.scheduled import open_instance, run_week
-    from weighting_pipeline.settings import WeightingSettings
+    from weighting_pipeline.settings import SettingsError, WeightingSettings
 
-    at = pd.Timestamp(now) if now else pd.Timestamp.now(tz="UTC")
+    try:
+        at = pd.Timestamp(now) if now else pd.Timestamp.now(tz="UTC")
+    except ValueError as exc:
+        raise click.UsageError(f"--now {now!r} is not an ISO-8601 time: {exc}") from None
     if at.tzinfo is None:
         raise click.UsageError(f"--now {now!r} has no time zone offset")
-    definitions = defs()  # validates the environment first, naming a bad variable
-    alerts = alerts_topic(WeightingSettings.from_env().stage, os.environ)
-    instance, waited = open_instance()
+    try:
+        definitions = defs()  # validates the environment first, naming a bad variable
+        alerts = alerts_topic(WeightingSettings.from_env().stage, os.environ)
+        instance, waited = open_instance()
+    except (SettingsError, RuntimeError) as exc:  # exit 1: the stack's rule reports the task
+        raise click.ClickException(str(exc)) from exc
     click.echo(f"Dagster's storage answered after {waited:.1f} s")
     with instance:
         outcome = run_week(definitions, instance, alerts, at.tz_convert("UTC"), publication_now=now)
