@@ -122,20 +122,26 @@ def postgres_server():
         yield server
 
 
+def deploy_for_tests(stage: str, aws_endpoint: str, dynamodb_endpoint: str, postgres, **options):
+    """The template deployed into moto for the tests, onto ``postgres`` (a ``LocalPostgres``)."""
+    from weighting_pipeline_devtools.infrastructure import deploy
+
+    return deploy(
+        stage=stage,
+        aws_endpoint=aws_endpoint,
+        dynamodb_endpoint=dynamodb_endpoint,
+        database=postgres.env(),
+        image="weighting-pipeline:test",
+        stack_name=f"t{uuid.uuid4().hex[:8]}",
+        **options,
+    )
+
+
 @pytest.fixture(scope="session")
 def deployment(postgres_server, aws_server, dynamodb_server):
     """deploy/cloudformation/weighting-pipeline.yaml deployed into moto (stage prod), once per
     session: the stage names its tables and bucket, so a second one would collide."""
-    from weighting_pipeline_devtools.infrastructure import deploy
-
-    return deploy(
-        stage="prod",
-        aws_endpoint=aws_server.endpoint,
-        dynamodb_endpoint=dynamodb_server.endpoint,
-        database=postgres_server.env(),
-        image="weighting-pipeline:test",
-        stack_name=f"t{uuid.uuid4().hex[:8]}",
-    )
+    return deploy_for_tests("prod", aws_server.endpoint, dynamodb_server.endpoint, postgres_server)
 
 
 @pytest.fixture(scope="session")
@@ -143,20 +149,10 @@ def scheduled_deployment(postgres_server, tmp_path_factory):
     """The template deployed with Runtime=scheduled, once per session, on a moto server (its own
     process: moto's state is per process) and a DynamoDB of its own: a stack's tables are named
     by its stage, and the other deployments of the session use all three stages."""
-    from weighting_pipeline_devtools.infrastructure import deploy
-
     backend = os.environ.get("WEIGHTING_TEST_BACKEND", "auto")
     log = tmp_path_factory.mktemp("scheduled_moto") / "moto.log"
-    with LocalAWS(log=log) as aws_server, LocalDynamoDB(backend=backend, quiet=False) as dynamodb_server:
-        yield deploy(
-            stage="staging",
-            aws_endpoint=aws_server.endpoint,
-            dynamodb_endpoint=dynamodb_server.endpoint,
-            database=postgres_server.env(),
-            image="weighting-pipeline:test",
-            runtime="scheduled",
-            stack_name=f"s{uuid.uuid4().hex[:8]}",
-        )
+    with LocalAWS(log=log) as aws, LocalDynamoDB(backend=backend, quiet=False) as dynamodb:
+        yield deploy_for_tests("staging", aws.endpoint, dynamodb.endpoint, postgres_server, runtime="scheduled")
 
 
 def template_with_run_variable_renamed(variable: str | None, folder: Path) -> Path:

@@ -141,11 +141,29 @@ class DiscoveryService(_CloudMapResource, CloudFormationModel):
         return cls(service)
 
 
-class ScheduleResource(CloudFormationModel):
-    """``AWS::Scheduler::Schedule`` on moto's scheduler backend (Ref: its name; GetAtt Arn)."""
+class _NamedResource:
+    """What the scheduler and alarm models share: a resource of a moto backend whose ``Ref`` is
+    its name (``NAME`` attribute) and whose one ``GetAtt``, ``Arn``, is its ``ARN`` attribute."""
 
-    def __init__(self, schedule: Any):
-        self.schedule = schedule
+    NAME, ARN = "name", "arn"
+
+    def __init__(self, resource: Any):
+        self.resource = resource
+
+    @property
+    def physical_resource_id(self) -> str:
+        return getattr(self.resource, self.NAME)
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return attr == "Arn"
+
+    def get_cfn_attribute(self, attribute_name: str) -> str:
+        return getattr(self.resource, self.ARN)
+
+
+class ScheduleResource(_NamedResource, CloudFormationModel):
+    """``AWS::Scheduler::Schedule`` on moto's scheduler backend (Ref: its name; GetAtt Arn)."""
 
     @staticmethod
     def cloudformation_type() -> str:
@@ -154,17 +172,6 @@ class ScheduleResource(CloudFormationModel):
     @staticmethod
     def cloudformation_name_type() -> str:
         return "Name"
-
-    @property
-    def physical_resource_id(self) -> str:
-        return self.schedule.name
-
-    @classmethod
-    def has_cfn_attr(cls, attr: str) -> bool:
-        return attr == "Arn"
-
-    def get_cfn_attribute(self, attribute_name: str) -> str:
-        return self.schedule.arn
 
     @classmethod
     def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):  # type: ignore[override]
@@ -190,11 +197,10 @@ class ScheduleResource(CloudFormationModel):
         return cls(schedule)
 
 
-class AlarmResource(CloudFormationModel):
+class AlarmResource(_NamedResource, CloudFormationModel):
     """``AWS::CloudWatch::Alarm`` on moto's CloudWatch backend (Ref: its name; GetAtt Arn)."""
 
-    def __init__(self, alarm: Any):
-        self.alarm = alarm
+    ARN = "alarm_arn"
 
     @staticmethod
     def cloudformation_type() -> str:
@@ -203,17 +209,6 @@ class AlarmResource(CloudFormationModel):
     @staticmethod
     def cloudformation_name_type() -> str:
         return "AlarmName"
-
-    @property
-    def physical_resource_id(self) -> str:
-        return self.alarm.name
-
-    @classmethod
-    def has_cfn_attr(cls, attr: str) -> bool:
-        return attr == "Arn"
-
-    def get_cfn_attribute(self, attribute_name: str) -> str:
-        return self.alarm.alarm_arn
 
     @classmethod
     def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):  # type: ignore[override]
