@@ -4,6 +4,7 @@ DynamoDB Local, moto's SNS and CloudWatch, and a Dagster instance."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -93,8 +94,9 @@ def test_the_task_runs_the_schedules_week_then_its_analysis_and_puts_the_deadman
     from weighting_pipeline.core.baseline import packaged_config_path
     from weighting_pipeline_reader import get_strategy_profile
 
+    trading = json.loads(packaged_config_path("prod").read_text())  # trading's strategy.prod.json, as its file holds it
     profile = get_strategy_profile(
-        _baseline(packaged_config_path("prod")),
+        trading,
         now=(now + pd.Timedelta(minutes=5)).to_pydatetime(),
     )
     assert week in profile.source, profile.source
@@ -102,13 +104,6 @@ def test_the_task_runs_the_schedules_week_then_its_analysis_and_puts_the_deadman
     [point] = datapoints(alerts, now)
     assert pd.Timestamp(point["Timestamp"]) == deadline_of(week, alerts.missed_week_hours) and point["Sum"] == 1
     assert receive() == []  # nothing failed, no WARN check failed
-
-
-def _baseline(path: Path) -> dict:
-    import json
-
-    config = json.loads(path.read_text())
-    return {"files": config["files"], "allocations": config["allocations"]}
 
 
 def test_a_failed_run_alerts_from_the_task_exits_3_and_puts_no_datapoint(ledger, instance, probe, monkeypatch):

@@ -87,7 +87,7 @@ def run_id_of(task: dict) -> str:
     tags = {t["key"]: t["value"] for t in task.get("tags", [])}
     if "dagster/run_id" in tags:
         return tags["dagster/run_id"]
-    if task.get("startedBy") == "events-scheduler" or task.get("group") == "weekly-schedule":
+    if task.get("group") == "weekly-schedule":  # the template's WeeklySchedule target group
         return SCHEDULED
     raise ValueError(f"task {task['taskArn']} has no dagster/run_id tag and was not started by the schedule")
 

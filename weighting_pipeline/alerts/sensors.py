@@ -233,6 +233,18 @@ def shared_cursor(instance: dg.DagsterInstance, own: str | None) -> LiveWeekCurs
     return max(cursors, key=lambda c: -1 if c.after is None else c.after)
 
 
+def send_live_week_alerts(
+    instance: dg.DagsterInstance, alerts: AlertsTopic, own: str | None, now: pd.Timestamp
+) -> tuple[list[str], LiveWeekCursor]:
+    """Apply the live-week rule from the shared cursor (``shared_cursor``), publish what it says,
+    and keep the new cursor in the instance: the subjects sent, and that cursor. The sensor and
+    the scheduled runtime's weekly task (``ops.scheduled``) both call it."""
+    sent, cursor = live_week_alerts(instance, alerts, shared_cursor(instance, own), now)
+    subjects = [alert.subject for alert in sent if alerts.publish(alert)]
+    set_cursor_value(instance, LIVE_WEEK_CURSOR, cursor.dump())
+    return subjects, cursor
+
+
 @dg.sensor(
     name="alert_on_live_week_warnings",
     default_status=RUNNING,
@@ -243,12 +255,8 @@ def shared_cursor(instance: dg.DagsterInstance, own: str | None) -> LiveWeekCurs
 def alert_on_live_week_warnings(context: dg.SensorEvaluationContext, alerts: AlertsTopic):
     if not alerts.enabled:
         return dg.SkipReason(OFF)
-    cursor = shared_cursor(context.instance, context.cursor)
-    sent, cursor = live_week_alerts(context.instance, alerts, cursor, pd.Timestamp.now(tz="UTC"))
-    for alert in sent:
-        alerts.publish(alert)
+    sent, cursor = send_live_week_alerts(context.instance, alerts, context.cursor, pd.Timestamp.now(tz="UTC"))
     context.update_cursor(cursor.dump())
-    set_cursor_value(context.instance, LIVE_WEEK_CURSOR, cursor.dump())
     if not sent:
         return dg.SkipReason("no live-week WARN check changed")
 

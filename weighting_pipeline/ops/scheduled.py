@@ -34,9 +34,8 @@ import pandas as pd
 from botocore.exceptions import BotoCoreError, ClientError
 
 from weighting_pipeline.alerts import messages
-from weighting_pipeline.alerts.sensors import LIVE_WEEK_CURSOR, live_week_alerts, run_failure_alert, shared_cursor
+from weighting_pipeline.alerts.sensors import run_failure_alert, send_live_week_alerts
 from weighting_pipeline.core.calendar import WeekWindows, latest_complete_week
-from weighting_pipeline.dagster_internals import set_cursor_value
 from weighting_pipeline.resources.alerts import AlertsTopic
 from weighting_pipeline.schedules import ANALYSIS_JOB, SCHEDULE, WEIGHTING_JOB, analysis_request, published_weeks
 
@@ -223,10 +222,5 @@ def run_week(
             if not done.success:
                 _failed(instance, done, alerts, outcome)
     if alerts.enabled:
-        cursor = shared_cursor(instance, None)
-        sent, cursor = live_week_alerts(instance, alerts, cursor, now)
-        for alert in sent:
-            if alerts.publish(alert):
-                outcome.alerts.append(alert.subject)
-        set_cursor_value(instance, LIVE_WEEK_CURSOR, cursor.dump())
+        outcome.alerts += send_live_week_alerts(instance, alerts, None, now)[0]
     return outcome
