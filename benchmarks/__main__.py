@@ -2,7 +2,7 @@
 
   python -m benchmarks            full sizes (about 25 minutes on 2 cores, most of it seeding DynamoDB Local)
   python -m benchmarks --smoke    tiny sizes, to prove the scripts still run
-  python -m benchmarks --only kernel|basis|parse|backfill|backfill-postgres|backfill-gsi7|weekly-postgres|sweep|writes|market|dynamodb-start|calibration|evidence|reader
+  python -m benchmarks --only kernel|basis|parse|backfill|backfill-postgres|backfill-gsi7|weekly-postgres|sweep|writes|publication-log|market|dynamodb-start|calibration|evidence|reader
 
 The backfills read the ledger as the trading system's table has it (GSI5);
 backfill-gsi7 measures the proposed close-date index (a proposal, not run by default).
@@ -25,6 +25,7 @@ from benchmarks import (
     kernel,
     market,
     parse,
+    publication_log,
     reader_size,
     sweep,
     weekly,
@@ -40,6 +41,7 @@ FULL = {
     "backfill": [(50, 261, 300_000)],
     "sweep": [(50, 261, 300_000)],
     "writes": [(261, 50)],
+    "publication-log": [(261, 50)],
 }
 SMOKE = {
     "kernel": [(5, 6, 600)],
@@ -49,6 +51,7 @@ SMOKE = {
     "backfill": [(3, 4, 300)],
     "sweep": [(5, 8, 2_000)],
     "writes": [(6, 3)],
+    "publication-log": [(6, 3)],
 }
 
 
@@ -77,6 +80,7 @@ def main() -> None:
             "weekly-postgres",
             "sweep",
             "writes",
+            "publication-log",
             "market",
             "dynamodb-start",
             "calibration",
@@ -184,6 +188,16 @@ def main() -> None:
             size = f"{r['weeks']} week items of {r['strategies']} strategies (~{r['item_bytes'] // 1000} KB), 8 in flight ({r['backend']})"
             base = f"BatchWriteItem, no condition: {r['batch_median_s']:.2f} s; one at a time: {r['conditional_serial_median_s']:.2f} s"
             print(row("conditional PutItems (newer run wins)", size, r, 2, base, r["ratio_vs_batch"], "-", "-"))
+    if args.only in (None, "publication-log"):
+        for w, s in sizes["publication-log"]:
+            r = publication_log.run(w, s, repeats=repeats if args.smoke else 5)
+            results.setdefault("publication-log", []).append(r)
+            size = (
+                f"{r['weeks']} entries of {r['strategies']} strategies (~{r['entry_bytes'] // 1000} KB each) on moto's S3: "
+                f"append {r['s3_append_median_s']:.2f} s, the backtest's read {r['s3_read_median_s']:.2f} s"
+            )
+            base = f"local disk: append {r['disk_append_median_s']:.3f} s, read {r['disk_read_median_s']:.3f} s"
+            print(row("publication log (a backfill's entries)", size, r, 2, base, r["ratio_vs_disk"], "-", "-"))
     if args.only in (None, "sweep"):
         for s, w, n in sizes["sweep"]:
             r = sweep.run(s, w, n, repeats=repeats, smoke=args.smoke)

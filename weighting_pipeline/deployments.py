@@ -20,6 +20,7 @@ from weighting_pipeline.resources.dynamodb import DynamoDBResource
 from weighting_pipeline.resources.ledger_reader import LedgerReader
 from weighting_pipeline.resources.market_data import market_data_from_env
 from weighting_pipeline.resources.parquet_io_manager import PartitionedParquetIOManager
+from weighting_pipeline.resources.publication_log import publication_log_from_env
 from weighting_pipeline.resources.publication_rules import DEFAULT_GRACE_HOURS, GRACE_ENV, PublicationRules
 from weighting_pipeline.resources.weights_io_manager import DynamoDBWeightsIOManager
 from weighting_pipeline.resources.weights_table import WeightsTable
@@ -75,6 +76,7 @@ def build_resources(
     # config included) from the top-level key, as the assets do; a fully configured nested
     # resource would keep the environment's.
     run_settings = WeightingSettings.configure_at_launch(**{f: getattr(settings, f) for f in ENV_VARS})
+    log = publication_log_from_env(environ)
     return {
         "settings": run_settings,
         "ledger": LedgerReader(
@@ -88,8 +90,9 @@ def build_resources(
             settings=run_settings,
             code_versions=CODE_VERSIONS,
         ),
-        "weights_io_manager": DynamoDBWeightsIOManager(table=weights_table, ttl_days=deployment["ttl_days"]),
+        "weights_io_manager": DynamoDBWeightsIOManager(table=weights_table, log=log, ttl_days=deployment["ttl_days"]),
         "weights_table": weights_table,
+        "publication_log": log,
         "publication": PublicationRules(grace_hours=float(environ.get(GRACE_ENV) or DEFAULT_GRACE_HOURS)),
         "alerts": alerts_topic(settings.stage, environ),
         "market_data": market_data_from_env(environ),

@@ -181,13 +181,15 @@ def aws(aws_server, monkeypatch):
 
 @pytest.fixture
 def s3_intermediates(aws, monkeypatch):
-    """A fresh bucket; ``INTERMEDIATES__BASE_PATH`` points at a prefix in it."""
+    """A fresh bucket; ``INTERMEDIATES__BASE_PATH`` points at a prefix in it, and
+    ``PUBLICATION_LOG__BASE_PATH`` at ``publications`` beside it, as in production."""
     import boto3
 
     bucket = f"intermediates-{uuid.uuid4().hex[:8]}"
     boto3.client("s3", region_name="us-east-1").create_bucket(Bucket=bucket)
     uri = f"s3://{bucket}/weighting"
     monkeypatch.setenv("INTERMEDIATES__BASE_PATH", uri)
+    monkeypatch.setenv("PUBLICATION_LOG__BASE_PATH", f"s3://{bucket}/publications")
     return uri
 
 

@@ -20,13 +20,15 @@ def test_definitions_load_with_the_chain(defs):
     for upstream, downstream in zip(CHAIN, CHAIN[1:]):
         parents = {p.to_user_string() for p in graph.get(dg.AssetKey(downstream)).parent_keys}
         assert parents == {upstream}
-    # The backtest scores week J on J's lots with what dynamic_weights recorded of J-1 and J-2
-    # (the multipliers of those weeks for the ones computed before publication was recorded).
-    assert {p.to_user_string() for p in graph.get(dg.AssetKey("tilt_backtest")).parent_keys} == {
-        "closed_lots",
-        "multipliers",
-        "dynamic_weights",
-    }
+    # The backtest scores week J on J's lots with what was published of J-1 and J-2.
+    backtest = dg.AssetKey("tilt_backtest")
+    assert {p.to_user_string() for p in graph.get(backtest).parent_keys} == {"closed_lots", "dynamic_weights"}
+    earlier = graph.get_partition_mapping(backtest, dg.AssetKey("dynamic_weights"))
+    weeks = graph.get(backtest).partitions_def
+    upstream = earlier.get_upstream_mapped_partitions_result_for_partitions(
+        weeks.subset_with_partition_keys(["2026-03-15"]), weeks, weeks
+    ).partitions_subset
+    assert sorted(upstream.get_partition_keys()) == ["2026-03-01", "2026-03-08"]
     specs = {s.key.to_user_string(): s for s in defs.resolve_all_asset_specs()}
     for name in ASSETS:
         spec = specs[name]

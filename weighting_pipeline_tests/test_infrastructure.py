@@ -215,8 +215,15 @@ def test_each_role_is_granted_exactly_what_its_process_calls(template):
         "WebserverTaskRole": {"ecs:DescribeTasks", "ecs:StopTask", "s3:GetObject", "s3:ListBucket"},
         "TradingReaderPolicy": dynamodb_calls([REPO / "reader/weighting_pipeline_reader/profile.py"]),
         # unpublish.py: WeightsTable.get_week (GetItem), replace_week (DescribeTable, PutItem of the tombstone),
-        # then the reader (GetItem) to say what trading reads; audit --against-table: query_weeks (Query)
-        "OperatorPolicy": {"dynamodb:PutItem", "dynamodb:DescribeTable", "dynamodb:GetItem", "dynamodb:Query"},
+        # then the reader (GetItem) to say what trading reads, and one object in the publication log (PUT);
+        # audit --against-table: query_weeks (Query)
+        "OperatorPolicy": {
+            "dynamodb:PutItem",
+            "dynamodb:DescribeTable",
+            "dynamodb:GetItem",
+            "dynamodb:Query",
+            "s3:PutObject",
+        },
     }
     assert expected["TradingReaderPolicy"] == {"dynamodb:GetItem"}
     assert {"dynamodb:Query", "dynamodb:PutItem", "dynamodb:DescribeTable"} <= pipeline
@@ -287,13 +294,21 @@ def test_the_weights_table_matches_what_the_code_writes(template):
 def test_s3_grants_cover_exactly_the_prefixes_the_runs_use_and_passrole_only_the_run_roles(template):
     env, _ = environment(template, "RunTaskDefinition")
     assert env["INTERMEDIATES__BASE_PATH"] == {"Fn::Sub": "s3://${DataBucket}/intermediates"}
+    assert env["PUBLICATION_LOG__BASE_PATH"] == {"Fn::Sub": "s3://${DataBucket}/publications"}
     objects = {
         str(r) for s in statements(template, "RunTaskRole") if "s3:PutObject" in s["Action"] for r in s["Resource"]
     }
     assert objects == {
         str({"Fn::Sub": "${DataBucket.Arn}/intermediates/*"}),
+        str({"Fn::Sub": "${DataBucket.Arn}/publications/*"}),
         str({"Fn::Sub": "${DataBucket.Arn}/dagster/compute-logs/*"}),
     }
+    [listing] = [s for s in statements(template, "RunTaskRole") if "s3:ListBucket" in s["Action"]]
+    assert listing["Condition"]["StringLike"]["s3:prefix"] == [
+        "intermediates/*",
+        "publications/*",
+        "dagster/compute-logs/*",
+    ]
     compute_logs = yaml.safe_load((REPO / "deploy" / "dagster.yaml").read_text())["compute_logs"]["config"]["prefix"]
     assert compute_logs == "dagster/compute-logs"
     for role in ("DaemonTaskRole", "WebserverTaskRole", "UiTaskRole", "WeeklyScheduleRole"):
@@ -308,10 +323,12 @@ def test_s3_grants_cover_exactly_the_prefixes_the_runs_use_and_passrole_only_the
 def test_intermediates_expire_after_the_configured_days_and_only_they_and_the_step_logs_do(template):
     env, _ = environment(template, "RunTaskDefinition")
     prefix = env["INTERMEDIATES__BASE_PATH"]["Fn::Sub"].removeprefix("s3://${DataBucket}/") + "/"
+    log = env["PUBLICATION_LOG__BASE_PATH"]["Fn::Sub"].removeprefix("s3://${DataBucket}/") + "/"
     rules = {
         r["Prefix"]: r for r in template["Resources"]["DataBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
     }
     assert set(rules) == {prefix, "dagster/compute-logs/"}
+    assert not any(log.startswith(p) or p.startswith(log) for p in rules)  # the publication log never expires
     assert rules[prefix]["Status"] == "Enabled"
     assert rules[prefix]["ExpirationInDays"] == {"Ref": "IntermediatesRetentionDays"}
     parameter = template["Parameters"]["IntermediatesRetentionDays"]

@@ -8,6 +8,7 @@ import dagster as dg
 import pandas as pd
 
 from weighting_pipeline.ops.unpublish import latest_unpublish
+from weighting_pipeline.resources.publication_log import publication_log_from_env
 from weighting_pipeline_devtools.demo_ledger import synthetic_ledger
 from weighting_pipeline_reader import get_strategy_profile
 from weighting_pipeline_tests.conftest import CLI, run_chain_in_dagster
@@ -54,6 +55,11 @@ def test_unpublish_leaves_a_tombstone_and_records_who_and_why_for_the_auditor(ta
         ).records
     assert record["by"] == "alice" and record["reason"] == "ledger restated by the exchange"
     assert record["deleted_run_id"] == result.run_id and record["deleted_weights_sha256"] == published["weights_sha256"]
+    # The publication log, where the backtest reads what trading had, holds the rollback after the publication.
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        logged = publication_log_from_env().open(instance).weeks().record(WEEK)
+    assert logged.state == "published" and logged.published.ident == result.run_id
+    assert logged.unpublished_at == pd.Timestamp(record["at"])
 
     audit = cli(home, "audit", "--range", WEEK)
     [line] = [x for x in audit.stdout.splitlines() if x.startswith(WEEK)]
@@ -68,6 +74,9 @@ def test_unpublish_leaves_a_tombstone_and_records_who_and_why_for_the_auditor(ta
     assert "unpublished" not in stored_weeks(tables, [WEEK])[WEEK]  # a run started after the unpublish wins
     again = cli(home, "audit", "--range", WEEK)
     assert "UNPUBLISHED" not in again.stdout and f"{WEEK}  weights " in again.stdout
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        logged = publication_log_from_env().open(instance).weeks().record(WEEK)
+    assert logged.published.ident != result.run_id and logged.unpublished_at is None  # the newer publication counts
 
     # Without --by, the operator's login name is recorded.
     import getpass

@@ -46,7 +46,7 @@ WARN_WEIGHT_CHECKS = {
     "enough_strategies_qualified": "At least two strategies qualified; otherwise the weights equal the baseline.",
     "turnover_below_threshold": "Week-over-week turnover `0.5 * sum|w - w_prev|` stays below the threshold.",
     "matches_earlier_publication": (
-        "The week's weights equal those of its earlier materialization, if any; otherwise it lists what moved "
+        "The week's weights equal those of its newest entry in the publication log, if any; otherwise it lists what moved "
         "and which provenance fields differ (a restatement)."
     ),
 }

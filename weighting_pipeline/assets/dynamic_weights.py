@@ -6,9 +6,10 @@ is yielded only when all blocking checks pass; otherwise the run fails with
 nothing written. The IO manager re-checks the same invariants as a last guard.
 
 Every week carries its provenance (``provenance.Provenance``) and is compared
-with the week's earlier materialization in the event log, which outlives the
-DynamoDB item: ``matches_earlier_publication`` warns when a recomputation
-differs from what was published before.
+with the week's newest entry in the publication log (``publication.log``),
+which outlives the DynamoDB item: ``matches_earlier_publication`` warns when a
+recomputation differs from what was computed before. Turnover is measured
+against the week before's newest entry there.
 """
 
 from dataclasses import replace
@@ -34,12 +35,14 @@ from weighting_pipeline.core.invariants import (
 from weighting_pipeline.core.market import MarketDataError, bars_days, symbols_of
 from weighting_pipeline.core.publication_rules import FORCE, PUBLISH_TAG, Decision, decide, protected_weeks
 from weighting_pipeline.core.weights import dynamic_weights as compute_weights
-from weighting_pipeline.history import Materialization, latest_materializations
+from weighting_pipeline.history import latest_materializations
 from weighting_pipeline.publication.item import is_live
+from weighting_pipeline.publication.log import Entry
 from weighting_pipeline.publication.provenance import Provenance, WeeklyWeights, week_weights
 from weighting_pipeline.publication.restatement import Restatement, compare_publication
 from weighting_pipeline.resources.ledger_reader import LedgerReader
 from weighting_pipeline.resources.market_data import BARS_BUCKET, BARS_READ, MarketData
+from weighting_pipeline.resources.publication_log import PublicationLog
 from weighting_pipeline.resources.publication_rules import PublicationRules
 from weighting_pipeline.resources.weights_table import WeightsTable
 from weighting_pipeline.settings import WeightingSettings
@@ -74,6 +77,7 @@ def dynamic_weights(
     publication: PublicationRules,
     ledger: LedgerReader,
     market_data: MarketData,
+    publication_log: PublicationLog,
 ):
     keys = context.partition_keys
     params, baseline = settings.params(), settings.baseline()
@@ -86,7 +90,7 @@ def dynamic_weights(
         raise dg.Failure(f"dynamic_weights: {exc}") from None
     weights = week_weights(frame)
 
-    earlier = latest_materializations(context.instance, ASSET, [previous_key(keys[0]), *keys])
+    earlier = publication_log.weeks().latest([previous_key(keys[0]), *keys])
     lots = latest_materializations(context.instance, "closed_lots", keys)
     returns = (
         latest_materializations(context.instance, "daily_returns", keys) if params.return_basis == "market" else {}
@@ -105,7 +109,9 @@ def dynamic_weights(
             if BARS_READ in m.metadata
         },
     )
-    weekly = replace(weekly, decisions=decide_publication(context, keys, settings, weights_table, publication))
+    now = publication.clock()
+    decisions = decide_publication(context, keys, settings, weights_table, now, publication.grace())
+    weekly = replace(weekly, decisions=decisions, decided_at=now)
     provenance = weekly.provenance
     before = earlier[previous_key(keys[0])].weights() if previous_key(keys[0]) in earlier else None
     previous = pd.Series(before) if before else None
@@ -214,14 +220,14 @@ def decide_publication(
     keys: list[str],
     settings: WeightingSettings,
     table: WeightsTable,
-    rules: PublicationRules,
+    now: pd.Timestamp,
+    grace: pd.Timedelta,
 ) -> dict[str, Decision]:
-    """Which of the run's weeks are written (``core.publication_rules``), at the rules' clock."""
-    now = rules.clock()
+    """Which of the run's weeks are written (``core.publication_rules``) at ``now`` (the rules' clock)."""
     latest = latest_complete_week(now)
     # Only a run that holds the week before the latest needs to know whether the latest has an item.
     latest_exists = latest is None or previous_key(latest) not in keys or is_live(table.get_week(latest))
-    protected = protected_weeks(now, latest_exists, rules.grace())
+    protected = protected_weeks(now, latest_exists, grace)
     differing = WeightingSettings.from_env().differences(settings)
     forced = context.run.tags.get(PUBLISH_TAG) == FORCE
     decisions = decide(keys, protected, differing, forced)
@@ -232,11 +238,13 @@ def decide_publication(
     return decisions
 
 
-def restatement(weights: dict, provenance: Provenance, earlier: "Materialization | None") -> Restatement:
-    """This week's weights against its earlier materialization, if Dagster holds one."""
+def restatement(weights: dict, provenance: Provenance, earlier: Entry | None) -> Restatement:
+    """This week's weights against its newest entry in the publication log, if it has one."""
     if earlier is None:
         return compare_publication(weights, provenance.as_dict(), None, None)
-    return compare_publication(weights, provenance.as_dict(), earlier.weights(), earlier.provenance(), earlier.run_id)
+    return compare_publication(
+        weights, provenance.as_dict(), earlier.weights(), dict(earlier.provenance), earlier.run_id
+    )
 
 
 def restatement_checks(restatements: dict[str, Restatement], keys: list[str]):

@@ -1,13 +1,12 @@
 """tilt_backtest: how the weights in force did during each week (point in time).
 
 Week J is scored with what trading read when J began (``core.backtest.weights_sources``):
-J-1's weights as the instance recorded them where its ``dynamic_weights``
-materialization says ``published``; else J-2's while the reader's grace
+J-1's weights as the publication log (``publication.log``) holds them where J-1
+was published; else J-2's while the reader's grace
 (``STRATEGY_WEIGHTS__GRACE_HOURS``) covered J's start; else the baseline. Each
 week's ``weights_source`` says which and why. An unpublish during J is noted, not
-split. Weeks computed before publication was recorded are recomputed from their
-stored ``multipliers`` with the same core function as ``dynamic_weights``, and
-labelled so; the sweep, a what-if tool, always recomputes. The week is scored on
+split. The log is ``dynamic_weights``' input, read by its IO manager; the
+sweep, a what-if tool, recomputes instead. The week is scored on
 the P&L booked inside it (from ``closed_lots`` of J, by ``PNL_DATE``, on the
 ``RETURN_BASIS``; its window ends at J's end: nothing later can enter). The week before the first one gives
 turnover. Each P&L booked in J is weighed with the weights in force when its lot was
@@ -26,10 +25,8 @@ from weighting_pipeline.assets.common import ANALYSIS_GROUP, CHAIN, add_week_met
 from weighting_pipeline.assets.dynamic_weights import ASSET as WEIGHTS
 from weighting_pipeline.core.attribution import entry_attribution
 from weighting_pipeline.core.backtest import (
-    BASELINE,
     HOLDOUT_COLUMNS,
     PUBLISHED,
-    RECOMPUTED,
     InForce,
     score,
     weekly_realised_returns,
@@ -41,10 +38,10 @@ from weighting_pipeline.core.chain import check_rows
 from weighting_pipeline.core.lots import canonical_order, distinct_lots
 from weighting_pipeline.core.market import MarketDataError, bars_days, symbols_of
 from weighting_pipeline.core.weights import WEIGHT_COLUMNS
-from weighting_pipeline.core.weights import dynamic_weights as compute_weights
-from weighting_pipeline.history import Materialization, publications, unpublished_since
+from weighting_pipeline.publication.log import Entry
 from weighting_pipeline.resources.ledger_reader import LedgerReader
 from weighting_pipeline.resources.market_data import MarketData
+from weighting_pipeline.resources.publication_log import PublishedWeeks
 from weighting_pipeline.resources.publication_rules import PublicationRules
 from weighting_pipeline.settings import WeightingSettings
 
@@ -63,13 +60,9 @@ SCORED_ON, JUDGED_ON = "scored_on", "judged_on"
     kinds={"pandas"},
     io_manager_key="intermediate_io_manager",
     code_version=CODE_VERSIONS[ASSET],
-    ins={
-        "closed_lots": dg.AssetIn(),
-        "multipliers": dg.AssetIn(partition_mapping=EARLIER_WEEKS, metadata={"allow_missing": True}),
-    },
-    # It reads what dynamic_weights recorded of weeks J-2 and J-1 from the event log: in a run
-    # holding both, those are recorded first.
-    deps=[dg.AssetDep(WEIGHTS, partition_mapping=EARLIER_WEEKS)],
+    # dynamic_weights' weeks J-2 and J-1 as the publication log holds them (its IO manager
+    # loads the log, which also answers for the weeks the lots were entered in).
+    ins={"closed_lots": dg.AssetIn(), WEIGHTS: dg.AssetIn(partition_mapping=EARLIER_WEEKS)},
     description=(
         "Point-in-time backtest: the week's realised return under the weights in force (computed at its start), "
         "the baseline and the naive `b*m / sum(b*m)` weights; active return, turnover, active share, coverage "
@@ -82,7 +75,7 @@ SCORED_ON, JUDGED_ON = "scored_on", "judged_on"
 def tilt_backtest(
     context: dg.AssetExecutionContext,
     closed_lots: pd.DataFrame,
-    multipliers: pd.DataFrame,
+    dynamic_weights: PublishedWeeks,
     settings: WeightingSettings,
     publication: PublicationRules,
     market_data: MarketData,
@@ -90,16 +83,11 @@ def tilt_backtest(
 ):
     keys = list(context.partition_keys)
     baseline, params = settings.baseline(), settings.params()
-    recomputed = (
-        compute_weights(multipliers, baseline.allocations, params.bounds, params.sleeves)
-        if len(multipliers)
-        else NO_WEIGHTS
-    )
     check_rows(closed_lots, params)
     rows = distinct_lots(closed_lots)  # each row once
     # What was in force during each week and the week before (entry weeks are added below).
-    in_force = read_in_force(context.instance, [previous_key(keys[0]), *keys], publication.grace())
-    weights, _ = weights_frame(in_force, recomputed)
+    in_force = read_in_force(dynamic_weights, [previous_key(keys[0]), *keys], publication.grace())
+    weights = weights_frame(in_force)
     # Strategies that have left the baseline since stay in the history: their weights in
     # force and their lots count (read here; the chain reads today's baseline only).
     departed = sorted({str(s) for s in weights["strategy"]} - set(baseline.keys)) if len(weights) else []
@@ -134,14 +122,14 @@ def tilt_backtest(
         raise dg.Failure(f"tilt_backtest: {exc}") from None
     # What was in force during each week and during each week a booked lot was entered in.
     needed = sorted({previous_key(keys[0]), *keys, *(attribution.entry_keys if attribution else ())})
-    in_force = read_in_force(context.instance, needed, publication.grace())
-    weights, in_force = weights_frame(in_force, recomputed)
+    in_force = read_in_force(dynamic_weights, needed, publication.grace())
+    weights = weights_frame(in_force)
     try:
         realised, closed = weekly_realised_returns(rows, keys, strategies, judged_on, bars)
     except MarketDataError as exc:
         raise dg.Failure(f"tilt_backtest: {exc}") from None
     result, used, _ = score(weights, keys, b, realised, closed, params.cost_bps, attribution)
-    sources = {k: in_force[k].why for k in keys}
+    sources = {k: in_force[k][0].why for k in keys}
     add_week_metadata(
         context,
         {
@@ -163,56 +151,25 @@ def tilt_backtest(
 
 
 def read_in_force(
-    instance: dg.DagsterInstance, keys: list[str], grace: pd.Timedelta
-) -> dict[str, tuple[InForce, Materialization | None]]:
-    """For each of ``keys``, what trading read when it began, from the event log, with the
-    materialization whose weights those were (None: the baseline, or recomputed)."""
-    earlier = {previous_key(k) for k in keys} | {previous_key(previous_key(k)) for k in keys}
-    states, chosen = publications(instance, WEIGHTS, earlier)
-    sources = weights_sources(
-        keys, states, unpublished_since(instance, WEIGHTS, chosen), grace, {w: m.run_id for w, m in chosen.items()}
-    )
-    return {k: (s, chosen.get(s.week) if s.how == PUBLISHED else None) for k, s in sources.items()}
+    published: PublishedWeeks, keys: list[str], grace: pd.Timedelta
+) -> dict[str, tuple[InForce, Entry | None]]:
+    """For each of ``keys``, what trading read when it began, with the log entry whose
+    weights those were (None: the baseline)."""
+    earlier = sorted({previous_key(k) for k in keys} | {previous_key(previous_key(k)) for k in keys})
+    records = {w: published.record(w) for w in earlier}
+    states = {w: r.state for w, r in records.items() if r.state is not None}
+    gone = {w: r.unpublished_at for w, r in records.items() if r.unpublished_at is not None}
+    entries = published.published(w for w in earlier if states.get(w) == PUBLISHED)
+    sources = weights_sources(keys, states, gone, grace, {w: e.run_id for w, e in entries.items()})
+    return {k: (s, entries[s.week] if s.how == PUBLISHED else None) for k, s in sources.items()}
 
 
-def weights_frame(
-    in_force: dict[str, tuple[InForce, Materialization | None]], recomputed: pd.DataFrame
-) -> tuple[pd.DataFrame, dict[str, InForce]]:
+def weights_frame(in_force: dict[str, tuple[InForce, Entry | None]]) -> pd.DataFrame:
     """The weights in force as a ``dynamic_weights`` frame whose rows for week J are
-    labelled J-1 (as ``core.backtest.weights_in_force`` reads them), and the sources
-    (a week to recompute whose multipliers are not stored falls back to the baseline)."""
-    parts, sources = [], {}
-    for key, (source, published) in in_force.items():
-        label = previous_key(key)
-        if source.how == PUBLISHED:
-            number = lambda x: np.nan if x is None else x  # noqa: E731 (JSON null: no ratio)
-            rows = pd.DataFrame(
-                [
-                    {
-                        "strategy": s,
-                        "baseline": a["baseline"],
-                        "multiplier": a["multiplier"],
-                        "weight": a["weight"],
-                        "skip_reason": a["skip_reason"],
-                        "sharpe": number(a["sharpe"]),
-                        "score": number(a["score"]),
-                    }
-                    for s, a in published.metadata["allocation"].items()
-                ]
-            )
-        elif source.how == RECOMPUTED:
-            rows = recomputed[recomputed["partition_key"].astype(str) == source.week].drop(columns="partition_key")
-            if rows.empty:
-                source = InForce(
-                    key,
-                    None,
-                    BASELINE,
-                    f"baseline: {source.week}'s multipliers are not stored, so its weights cannot be recomputed",
-                )
-        else:
-            rows = pd.DataFrame()
-        sources[key] = source
-        if source.how != BASELINE:
-            parts.append(rows.assign(partition_key=label, naive_weight=np.nan, target_weight=np.nan)[WEIGHT_COLUMNS])
-    frame = pd.concat(parts, ignore_index=True) if parts else NO_WEIGHTS
-    return frame, sources
+    labelled J-1 (as ``core.backtest.weights_in_force`` reads them); none for the baseline."""
+    parts = [
+        entry.frame().assign(partition_key=previous_key(key), naive_weight=np.nan, target_weight=np.nan)[WEIGHT_COLUMNS]
+        for key, (_, entry) in in_force.items()
+        if entry is not None
+    ]
+    return pd.concat(parts, ignore_index=True) if parts else NO_WEIGHTS

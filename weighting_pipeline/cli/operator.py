@@ -104,6 +104,7 @@ def unpublish(ctx: click.Context, week: str, reason: str, by: str | None, local:
 
     from weighting_pipeline.ops.unpublish import UnpublishError
     from weighting_pipeline.ops.unpublish import unpublish as unpublish_week
+    from weighting_pipeline.resources.publication_log import publication_log_from_env
     from weighting_pipeline.resources.weights_table import WeightsTable
     from weighting_pipeline.settings import WeightingSettings
     from weighting_pipeline_reader import get_strategy_profile
@@ -111,12 +112,14 @@ def unpublish(ctx: click.Context, week: str, reason: str, by: str | None, local:
     table = WeightsTable.from_env()
     try:
         with dg.DagsterInstance.get() as instance:
-            done = unpublish_week(instance, table, week, reason, by)
+            done = unpublish_week(instance, table, publication_log_from_env(), week, reason, by)
     except UnpublishError as exc:
         raise click.UsageError(str(exc)) from exc
     was = f"removed the item of run {done.deleted_run_id}" if done.deleted_run_id else "no item was stored"
     click.echo(f"Week {week} unpublished by {done.by} at {done.at} ({was}); trading uses the baseline for it.")
-    click.echo(f"Recorded as an observation of dynamic_weights, partition {week}: {done.reason}")
+    click.echo(
+        f"Recorded in the publication log and as an observation of dynamic_weights, partition {week}: {done.reason}"
+    )
     # A missing current week falls back to last week's weights within their grace, then the baseline.
     baseline = WeightingSettings.from_env().baseline()  # the one trading deploys, by STRATEGY_CONFIG__PATH
     now_reads = get_strategy_profile({"files": baseline.keys, "allocations": baseline.allocations.to_dict()})

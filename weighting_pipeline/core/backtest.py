@@ -348,15 +348,14 @@ def score(
     return pd.DataFrame(columns, index=week["weight"].index), week, source.loc[keys]
 
 
-PUBLISHED, REFUSED, LEGACY = "published", "refused", "legacy"  # what the instance records of a week's weights
-RECOMPUTED, BASELINE = "recomputed", "baseline"  # how weights in force were obtained, besides PUBLISHED
+PUBLISHED, REFUSED = "published", "refused"  # what the publication log says of a week's weights
+BASELINE = "baseline"  # the weights in force were the baseline
 
 
 @dataclass(frozen=True)
 class InForce:
     """What trading read when week ``for_week`` began: the weights of ``week`` (None:
-    the baseline), ``how`` (``published``, or ``recomputed`` for weeks computed before
-    publication was recorded, or ``baseline``) and ``why``, one line for people."""
+    the baseline), ``how`` (``published`` or ``baseline``) and ``why``, one line for people."""
 
     for_week: str
     week: str | None
@@ -373,18 +372,15 @@ def weights_sources(
 ) -> dict[str, InForce]:
     """For each week ``J`` of ``keys``, the weights trading read when ``J`` began.
 
-    ``state`` maps a week to ``PUBLISHED`` (its newest publication recorded
-    ``published``), ``REFUSED`` (computed, never published) or ``LEGACY``
-    (computed before publication was recorded); an absent week was never
-    computed. ``unpublished_at`` maps a week to the time its newest publication
+    ``state`` maps a week to ``PUBLISHED`` (published at least once) or
+    ``REFUSED`` (computed, never published); an absent week was never computed. ``unpublished_at`` maps a week to the time its newest publication
     was unpublished. ``runs`` names the run that published each week.
 
     Trading reads ``J-1`` when it is published and was not unpublished before
     ``J`` began (an unpublish during ``J`` is noted, not split). Otherwise, while
     the reader's ``grace`` after ``J-2``'s validity covers ``J``'s start, ``J-2``
     (for the first ``grace`` hours of ``J``, then the baseline: noted, not split);
-    else the baseline. A ``LEGACY`` week counts as published, its weights
-    recomputed from its stored multipliers.
+    else the baseline.
     """
     runs = runs or {}
     out = {}
@@ -403,8 +399,6 @@ def weights_sources(
             return True, ""
 
         def described(week: str, lead: str) -> str:
-            if state[week] == LEGACY:
-                return f"{lead}dynamic_weights of {week}, recomputed from its stored multipliers (computed before publication was recorded)"
             return f"{lead}dynamic_weights of {week} as published" + (f" (run {runs[week]})" if week in runs else "")
 
         p, pp = previous_key(key), previous_key(previous_key(key))
@@ -414,7 +408,7 @@ def weights_sources(
             gone = unpublished_at.get(p)
             if gone is not None and gone < end:
                 text += f"; unpublished at {gone.isoformat()}, during the week (noted, not split)"
-            out[key] = InForce(key, p, RECOMPUTED if state[p] == LEGACY else PUBLISHED, text)
+            out[key] = InForce(key, p, PUBLISHED, text)
             continue
         ok2, why_not2 = usable(pp)
         if ok2 and grace > pd.Timedelta(0):
@@ -422,7 +416,7 @@ def weights_sources(
                 f": the reader's grace ({grace / pd.Timedelta(hours=1):g} h) after its validity "
                 f"covered the start of {key}; the baseline after it (noted, not split)"
             )
-            out[key] = InForce(key, pp, RECOMPUTED if state[pp] == LEGACY else PUBLISHED, text)
+            out[key] = InForce(key, pp, PUBLISHED, text)
         else:
             out[key] = InForce(
                 key,

@@ -4,29 +4,32 @@ Trading falls back to the baseline when a week has no item, and reads a
 tombstone as no item (``weighting_pipeline_reader``), so the tombstone is the rollback.
 It carries ``run_started_at`` = the time of the unpublish: a run started before
 it, still running, cannot publish the rolled-back week again (a newer run can;
-``publication.item``). The action is also recorded as an ``AssetObservation``
-of that week of ``dynamic_weights`` in the Dagster instance: it shows in the
-asset's event list for the week in the UI, outlives the table, and ``audit``
-prints it. The week's materializations stay in the event log, untouched:
+``publication.item``). The action is appended to the publication log
+(``publication.log``), where the backtest reads that trading no longer had the
+week, and recorded as an ``AssetObservation`` of that week of
+``dynamic_weights`` in the Dagster instance: it shows in the asset's event list
+for the week in the UI, and ``audit`` prints it. The week's materializations stay in the event log, untouched:
 history is not rewritten.
 """
 
 from __future__ import annotations
 
 import logging
+import uuid
 from dataclasses import dataclass
 
 import dagster as dg
 import pandas as pd
 
-from weighting_pipeline.history import UNPUBLISH_ACTION
 from weighting_pipeline.partitions import weekly_partitions
 from weighting_pipeline.publication.item import is_live, tombstone
+from weighting_pipeline.publication.log import UNPUBLISHED, Entry, EntryRef
+from weighting_pipeline.resources.publication_log import PublicationLog
 from weighting_pipeline.resources.weights_table import WeightsTable
 
 log = logging.getLogger("weighting_pipeline.ops.unpublish")
 ASSET = "dynamic_weights"
-ACTION = UNPUBLISH_ACTION
+ACTION = UNPUBLISHED
 
 
 class UnpublishError(ValueError):
@@ -43,8 +46,11 @@ class Unpublished:
     deleted_weights_sha256: str | None
 
 
-def unpublish(instance: dg.DagsterInstance, table: WeightsTable, week: str, reason: str, by: str) -> Unpublished:
-    """Replace ``week``'s weights item with a tombstone and record who did it and why (``reason`` is required)."""
+def unpublish(
+    instance: dg.DagsterInstance, table: WeightsTable, publications: PublicationLog, week: str, reason: str, by: str
+) -> Unpublished:
+    """Replace ``week``'s weights item with a tombstone and record who did it and why
+    (``reason`` is required) in the publication log (``publications``) and the instance."""
     if not reason or not reason.strip():
         raise UnpublishError("--reason is required: say why the week goes back to the baseline")
     if not by or not by.strip():
@@ -73,13 +79,23 @@ def unpublish(instance: dg.DagsterInstance, table: WeightsTable, week: str, reas
         "deleted_run_id": done.deleted_run_id or "(no item was stored)",
         "deleted_weights_sha256": done.deleted_weights_sha256 or "(no item was stored)",
     }
-    try:
-        instance.report_runless_asset_event(dg.AssetObservation(asset_key=ASSET, partition=week, metadata=metadata))
-    except Exception as exc:
-        raise RuntimeError(
-            f"week {week} WAS unpublished in {table.table_name}, but recording it in the Dagster instance failed "
-            f"({type(exc).__name__}: {exc}); record by hand: {metadata}"
-        ) from exc
+    entry = Entry(EntryRef(week, at, ACTION, uuid.uuid4().hex), note={"by": done.by, "reason": done.reason})
+    for where, record in (
+        ("the publication log", lambda: publications.open(instance).append([entry])),
+        (
+            "the Dagster instance",
+            lambda: instance.report_runless_asset_event(
+                dg.AssetObservation(asset_key=ASSET, partition=week, metadata=metadata)
+            ),
+        ),
+    ):
+        try:
+            record()
+        except Exception as exc:
+            raise RuntimeError(
+                f"week {week} WAS unpublished in {table.table_name}, but recording it in {where} failed "
+                f"({type(exc).__name__}: {exc}); run the same unpublish again to record it"
+            ) from exc
     return done
 
 

@@ -106,7 +106,8 @@ class WeeklyWeights:
     without a decision is written). ``run_started_at`` is the creation time of
     the run's root run (``dagster/root_run_id``; a retry keeps its original's),
     epoch seconds UTC: a stored week is replaced only by a run started no
-    earlier than the one that wrote it."""
+    earlier than the one that wrote it. ``decided_at`` is when the publication rules
+    decided (their clock, UTC): the publication log records each week at that time."""
 
     frame: pd.DataFrame
     baseline: Baseline
@@ -114,6 +115,7 @@ class WeeklyWeights:
     provenance: Mapping[str, Provenance]
     run_started_at: float
     decisions: Mapping[str, Decision] = field(default_factory=dict)
+    decided_at: pd.Timestamp | None = None
 
     def to_publish(self, keys: list[str]) -> list[str]:
         """The weeks of ``keys`` the IO manager writes."""

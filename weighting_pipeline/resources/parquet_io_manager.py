@@ -48,8 +48,9 @@ def computation_key(parameters: dict, baseline_sha256: str, code_version: str) -
     return hashlib.sha256(text.encode()).hexdigest()[:COMPUTATION_KEY_LENGTH]
 
 
-def open_base_path(base_path: str) -> tuple[pafs.FileSystem, str]:
-    """The filesystem and root path for a local folder or an ``s3://bucket/prefix`` URI.
+def open_base_path(base_path: str, setting: str = "INTERMEDIATES__BASE_PATH") -> tuple[pafs.FileSystem, str]:
+    """The filesystem and root path for a local folder or an ``s3://bucket/prefix`` URI
+    (``setting`` names where it came from, in the error if it cannot be opened).
 
     S3 uses the standard AWS credential chain and region, and the endpoint in
     ``AWS_ENDPOINT_URL_S3`` or ``AWS_ENDPOINT_URL`` when set (pyarrow reads them).
@@ -58,9 +59,25 @@ def open_base_path(base_path: str) -> tuple[pafs.FileSystem, str]:
         try:
             return pafs.FileSystem.from_uri(base_path)
         except (pa.ArrowInvalid, OSError) as exc:
-            raise ValueError(f"INTERMEDIATES__BASE_PATH={base_path!r} cannot be opened: {exc}") from None
+            raise ValueError(f"{setting}={base_path!r} cannot be opened: {exc}") from None
     root = Path(base_path).expanduser().resolve()
     return pafs.LocalFileSystem(), root.as_posix()
+
+
+def store_whole(fs: pafs.FileSystem, path: str, data) -> None:
+    """Write ``data`` (bytes or an Arrow buffer) to ``path`` in one step: on S3 one PUT
+    (atomic), on disk a temporary name and a rename (atomic on POSIX), so a reader
+    never sees part of a file."""
+    if not isinstance(fs, pafs.LocalFileSystem):
+        with fs.open_output_stream(path) as out:
+            out.write(data)
+        return
+    folder, name = path.rsplit("/", 1)
+    fs.create_dir(folder, recursive=True)
+    tmp = f"{folder}/.{name}.{uuid.uuid4().hex}.tmp"
+    with fs.open_output_stream(tmp) as out:
+        out.write(data)
+    fs.move(tmp, path)
 
 
 class PartitionedParquetIOManager(dg.ConfigurableIOManager):
@@ -132,18 +149,6 @@ class PartitionedParquetIOManager(dg.ConfigurableIOManager):
                     found.setdefault(week, []).append(key)
         return found
 
-    def _store(self, path: str, data: pa.Buffer) -> None:
-        if self._remote:
-            with self._fs.open_output_stream(path) as out:
-                out.write(data)
-            return
-        folder, name = path.rsplit("/", 1)
-        self._fs.create_dir(folder, recursive=True)
-        tmp = f"{folder}/.{name}.{uuid.uuid4().hex}.tmp"
-        with self._fs.open_output_stream(tmp) as out:
-            out.write(data)
-        self._fs.move(tmp, path)  # a rename: atomic on POSIX
-
     def handle_output(self, context: dg.OutputContext, obj: pd.DataFrame) -> None:
         keys = list(context.asset_partition_keys)
         week = obj["partition_key"].astype(pd.CategoricalDtype(keys))
@@ -167,7 +172,7 @@ class PartitionedParquetIOManager(dg.ConfigurableIOManager):
             part = part.add_column(position, "partition_key", pa.array([keys[i]] * part.num_rows, pa.string()))
             buffer = pa.BufferOutputStream()
             pq.write_table(part, buffer)
-            self._store(self._path(context.asset_key, keys[i], key), buffer.getvalue())
+            store_whole(self._fs, self._path(context.asset_key, keys[i], key), buffer.getvalue())
 
         self._each(store, range(len(keys)))
         context.add_output_metadata(

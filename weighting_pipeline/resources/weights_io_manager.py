@@ -7,6 +7,10 @@ then each item, as it will be stored, must pass the reader's own
 ``check_weights``, so nothing is published that trading would refuse.
 A single violation refuses the whole output, so DynamoDB keeps the last good
 weeks.
+
+After writing, it appends what became of each week to the publication log
+(``publication.log``), and it reads that log back as ``dynamic_weights``'
+input: the published weeks are data that outlives the table's TTL.
 """
 
 from __future__ import annotations
@@ -19,14 +23,20 @@ from weighting_pipeline.assets.common import week_span
 from weighting_pipeline.core.calendar import WeekWindows
 from weighting_pipeline.core.invariants import blocking_invariants
 from weighting_pipeline.publication.item import TOMBSTONE, to_decimal, week_items
+from weighting_pipeline.publication.log import PUBLISHED, REFUSED, SUPERSEDED, Entry, EntryRef, allocation_rows
 from weighting_pipeline.publication.provenance import WeeklyWeights, week_weights
 from weighting_pipeline.publication.weights_hash import weights_sha256_or_none
+from weighting_pipeline.resources.publication_log import PublicationLog, PublishedWeeks
 from weighting_pipeline.resources.weights_table import WeightsTable, WriteResult, to_wire
 from weighting_pipeline_reader.item import ItemError, check_weights
 
 
 class WeightsRejected(ValueError):
     """The IO manager refused to publish weights that break an invariant."""
+
+
+class PublicationNotLogged(RuntimeError):
+    """The weeks' fate could not be appended to the publication log (after the table was written)."""
 
 
 def guard(weekly: WeeklyWeights, keys: list[str]) -> None:
@@ -70,11 +80,13 @@ def as_trading_reads(items: list[dict], baseline_allocations) -> None:
 class DynamoDBWeightsIOManager(dg.ConfigurableIOManager):
     """Writes each week of ``dynamic_weights`` as one DynamoDB item with a TTL.
 
-    ``handle_output`` takes a ``provenance.WeeklyWeights``. Nothing reads the weights
-    back as an input, so ``load_input`` refuses.
+    ``handle_output`` takes a ``provenance.WeeklyWeights`` and appends each week's
+    fate to ``log``; ``load_input`` gives the log (``PublishedWeeks``), whatever weeks
+    the partition mapping asked for, since the backtest also reads its lots' entry weeks.
     """
 
     table: WeightsTable
+    log: PublicationLog
     ttl_days: int = Field(default=7, gt=0, description="Days an item outlives max(write time, valid_until).")
 
     def handle_output(self, context: dg.OutputContext, obj: WeeklyWeights) -> None:
@@ -100,6 +112,15 @@ class DynamoDBWeightsIOManager(dg.ConfigurableIOManager):
                 f"weeks {sorted(result.superseded)}"
             )
         held = [k for k in keys if k not in publish]
+        try:
+            self.log.append(log_entries(obj, keys, result, obj.decided_at or pd.Timestamp.now(tz="UTC")))
+        except Exception as exc:
+            raise PublicationNotLogged(
+                f"weeks {week_span(result.written) if result.written else '(none)'} were written to "
+                f"{self.table.table_name}, but the publication log at {self.log.location} could not record "
+                f"weeks {week_span(keys)} ({type(exc).__name__}: {exc}); the backtest and the checks read earlier "
+                "weeks there: run these weeks again once it is writable"
+            ) from exc
         if held:
             context.log.warning(
                 f"Not written to {self.table.table_name}: weeks {held} ({obj.decisions[held[0]].reason})"
@@ -116,14 +137,28 @@ class DynamoDBWeightsIOManager(dg.ConfigurableIOManager):
             }
         )
 
-    def load_input(self, context: dg.InputContext) -> pd.DataFrame:
-        raise NotImplementedError(
-            "dynamic_weights is published to DynamoDB for trading; no asset reads it as an input "
-            "(the backtest reads what each week's materialization recorded)"
-        )
+    def load_input(self, context: dg.InputContext) -> PublishedWeeks:
+        return self.log.weeks()
 
 
-SUPERSEDED = "superseded"
+def log_entries(weekly: WeeklyWeights, keys: list[str], result: WriteResult, at: pd.Timestamp) -> list[Entry]:
+    """One publication-log entry per week of ``keys``: ``published`` if the table took it,
+    ``superseded`` if a later run or an unpublish held the item, ``refused`` if the
+    publication rules held it back; each with the week's allocation and provenance."""
+    by_week = {str(k): rows for k, rows in weekly.frame.groupby("partition_key", observed=True)}
+    written = set(result.written)
+    out = []
+    for week in keys:
+        decision = weekly.decisions.get(week)
+        if week in written:
+            action, note = PUBLISHED, {}
+        elif week in result.superseded:
+            action, note = SUPERSEDED, {"reason": "a later run or an unpublish holds the item"}
+        else:
+            action, note = REFUSED, {"reason": decision.reason if decision else "not written"}
+        ref = EntryRef(week, at, action, weekly.provenance[week].run_id)
+        out.append(Entry(ref, allocation_rows(by_week[week]), weekly.provenance[week].as_dict(), note))
+    return out
 
 
 def superseded(context: dg.OutputContext, week: str, winner: dict, mine: float, table: str) -> dg.AssetObservation:

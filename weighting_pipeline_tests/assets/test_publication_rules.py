@@ -10,6 +10,7 @@ import pandas as pd
 
 from weighting_pipeline.publication.item import is_tombstone, tombstone
 from weighting_pipeline.resources.dynamodb import DynamoDBResource
+from weighting_pipeline.resources.publication_log import publication_log_from_env
 from weighting_pipeline.resources.weights_table import WeightsTable
 from weighting_pipeline_devtools.demo_ledger import synthetic_ledger
 from weighting_pipeline_tests.conftest import run_chain_in_dagster
@@ -65,6 +66,7 @@ def test_a_what_if_run_writes_nothing_and_a_forced_one_is_recorded(tables, basel
     what_if = {"resources": {"settings": {"config": {"lookback_days": 60}}}}
     assert run_chain_in_dagster(instance, partition_key=WEEKS[0], now=NOW, run_config=what_if).success
     assert stored_weeks(tables, WEEKS) == {}
+    assert [a for a, _ in logged_actions(instance)[WEEKS[0]]] == ["refused"]  # computed, held back
     meta = recorded(instance, WEEKS[0])
     assert (
         meta["published"] is False
@@ -81,6 +83,14 @@ def test_a_what_if_run_writes_nothing_and_a_forced_one_is_recorded(tables, basel
     assert "forced_publication" not in items[WEEKS[2]]  # force was not needed for it
     assert "protected week in a range run" in items[LIVE]["forced_publication"]
     assert recorded(instance, LIVE)["published"] is True and "forced" in recorded(instance, LIVE)["publication"]
+
+
+def logged_actions(instance) -> dict[str, list[tuple[str, str]]]:
+    """Week -> the publication log's (action, run id) entries for it, oldest first."""
+    out: dict[str, list[tuple[str, str]]] = {}
+    for ref in sorted(publication_log_from_env().open(instance).refs(), key=lambda r: r.at):
+        out.setdefault(ref.week, []).append((ref.action, ref.ident))
+    return out
 
 
 def observations(instance, week: str) -> list[dict]:
@@ -126,6 +136,13 @@ def test_a_later_runs_item_and_a_tombstone_are_left_in_place_and_the_run_says_so
     [gone] = [o for o in observations(instance, WEEKS[1]) if o.get("action") == "superseded"]
     assert "unpublished by ops" in gone["reason"] and "fills were wrong" in gone["reason"]
     assert not [o for o in observations(instance, WEEKS[2]) if o.get("action") == "superseded"]
+    # The publication log says the same: only WEEKS[2] is this run's publication.
+    logged = logged_actions(instance)
+    assert [logged[w] for w in WEEKS[:3]] == [
+        [("superseded", result.run_id)],
+        [("superseded", result.run_id)],
+        [("published", result.run_id)],
+    ]
 
 
 def test_a_retry_keeps_its_original_runs_place(tables, baseline, instance):

@@ -11,6 +11,8 @@ import pytest
 from weighting_pipeline.core.attribution import entry_attribution
 from weighting_pipeline.core.backtest import weekly_realised_returns
 from weighting_pipeline.core.calendar import previous_key
+from weighting_pipeline.publication.log import UNPUBLISHED, Entry, EntryRef
+from weighting_pipeline.resources.publication_log import publication_log_from_env
 from weighting_pipeline_tests.conftest import run_chain_in_dagster, temp_instance
 from weighting_pipeline_tests.stored_weeks import stored_weeks
 
@@ -83,13 +85,15 @@ def test_a_range_equals_single_week_runs_and_expired_items_do_not_matter(ledger,
 
 
 def test_a_refused_or_unpublished_predecessor_is_not_what_trading_read(ledger, tables, instance, baseline):
-    a, b, c, d = ["2026-02-22", "2026-03-01", "2026-03-08", "2026-03-15"]
-    first = run_chain_in_dagster(instance, partition_key=a)
+    a, b, c = ["2026-02-22", "2026-03-01", "2026-03-08"]
+    # Each week is run five minutes after it ends (18:00 New York), as the schedule runs it.
+    first = run_chain_in_dagster(instance, partition_key=a, now="2026-03-01T23:05:00+00:00")
     assert first.success
     what_if = {"resources": {"settings": {"config": {"lookback_days": 60}}}}
-    assert run_chain_in_dagster(instance, partition_key=b, run_config=what_if).success  # b: computed, refused
+    refused = run_chain_in_dagster(instance, partition_key=b, run_config=what_if, now="2026-03-08T22:05:00+00:00")
+    assert refused.success  # b: computed, refused
     # c's backtest: b was never published, so trading read a's weights for the grace's first 24 h.
-    assert run_chain_in_dagster(instance, partition_key=c).success
+    assert run_chain_in_dagster(instance, partition_key=c, now="2026-03-15T22:05:00+00:00").success
     meta = week_metadata(instance, c)
     assert meta["weights_source"] == (
         f"2026-03-01 was computed but not published, so dynamic_weights of {a} as published "
@@ -99,31 +103,26 @@ def test_a_refused_or_unpublished_predecessor_is_not_what_trading_read(ledger, t
     published_a = {k: float(v) for k, v in stored_weeks(tables, [a])[a]["weights"].items()}
     assert {s: meta[f"weight_in_force/{s}"] for s in baseline.keys} == pytest.approx(published_a, abs=1e-12)
 
-    # c unpublished before d began (recorded as `weighting-pipeline unpublish` records it):
-    # trading read nothing of c during d, and b was refused: the baseline.
-    gone = "2026-03-15T20:00:00+00:00"  # 16:00 New York on 03-15, before d begins at 18:00
-    instance.report_runless_asset_event(
-        dg.AssetObservation(
-            asset_key="dynamic_weights",
-            partition=c,
-            metadata={"action": "unpublished", "by": "ops", "reason": "test", "at": gone},
-        )
+    # a unpublished during b, before c began, as `weighting-pipeline unpublish` logs it:
+    # trading read nothing of a during c, and b was refused: the baseline.
+    gone = "2026-03-05T12:00:00+00:00"
+    publication_log_from_env().open(instance).append(
+        [Entry(EntryRef(a, pd.Timestamp(gone), UNPUBLISHED, "ops1"), note={"by": "ops", "reason": "test"})]
     )
-    assert run_chain_in_dagster(instance, partition_key=d).success
-    meta = week_metadata(instance, d)
+    assert run_chain_in_dagster(instance, partition_key=c, selection=["tilt_backtest"]).success
+    meta = week_metadata(instance, c)
     assert meta["weights_source"] == (
-        "baseline: 2026-03-08 was unpublished at 2026-03-15T20:00:00+00:00, and "
-        "2026-03-01 was computed but not published"
+        f"baseline: {b} was computed but not published, and {a} was unpublished at 2026-03-05T12:00:00+00:00"
     )
     base = pd.Series(baseline.allocations, dtype=float)
     assert {s: meta[f"weight_in_force/{s}"] for s in baseline.keys} == pytest.approx(base.to_dict(), abs=0)
-    # Its lots entered during b and c were sized with a's weights (b: a was in force; c: a for the
-    # grace, noted, not split); those entered during a and d with the baseline.
+    # Its lots entered during b were sized with a's weights (a was unpublished during b: noted,
+    # not split); those entered during a and c with the baseline.
     weights_a = pd.Series(published_a)
-    in_force = {"2026-02-15": base, a: base, b: weights_a, c: weights_a, d: base}
-    assert meta["r_tilt"] == pytest.approx(attributed(ledger, d, in_force, baseline.keys), abs=1e-12)
+    in_force = {"2026-02-08": base, "2026-02-15": base, a: base, b: weights_a, c: base}
+    assert meta["r_tilt"] == pytest.approx(attributed(ledger, c, in_force, baseline.keys), abs=1e-12)
     assert meta["r_base"] == pytest.approx(
-        float(weekly_realised_returns(ledger, [d], baseline.keys)[0].loc[d] @ base), abs=1e-12
+        float(weekly_realised_returns(ledger, [c], baseline.keys)[0].loc[c] @ base), abs=1e-12
     )
 
 

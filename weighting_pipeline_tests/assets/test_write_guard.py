@@ -9,6 +9,7 @@ import pytest
 from weighting_pipeline.core.chain import WeightingParams, run_chain
 from weighting_pipeline.publication.provenance import WeeklyWeights
 from weighting_pipeline.resources.dynamodb import DynamoDBResource
+from weighting_pipeline.resources.publication_log import PublicationLog
 from weighting_pipeline.resources.weights_io_manager import DynamoDBWeightsIOManager, WeightsRejected
 from weighting_pipeline.resources.weights_table import WeightsTable
 from weighting_pipeline_devtools.demo_ledger import synthetic_ledger, synthetic_lots
@@ -49,10 +50,11 @@ def weekly(frame, baseline):
     )
 
 
-def test_io_manager_refuses_bad_weights_and_keeps_the_last_good_week(tables, baseline):
+def test_io_manager_refuses_bad_weights_and_keeps_the_last_good_week(tables, baseline, tmp_path):
     lots = synthetic_lots(baseline.keys, "2025-10-01", "2026-03-31", 1.0, seed=4)
     good = run_chain(lots, [KEY], baseline.allocations)["dynamic_weights"]
-    manager = DynamoDBWeightsIOManager(table=table(tables))
+    log = PublicationLog(base_path=str(tmp_path / "log")).open()
+    manager = DynamoDBWeightsIOManager(table=table(tables), log=log)
     context = dg.build_output_context(asset_key="dynamic_weights", partition_key=KEY, run_id="good-run")
     manager.handle_output(context, weekly(good, baseline))
     kept = table(tables).get_week(KEY)
@@ -68,6 +70,9 @@ def test_io_manager_refuses_bad_weights_and_keeps_the_last_good_week(tables, bas
         with pytest.raises(WeightsRejected, match="refusing to publish"):
             manager.handle_output(context, weekly(corrupt(good.copy()), baseline))
         assert table(tables).get_week(KEY) == kept
+    # Only the good week reached the publication log: a refused output logs nothing.
+    [logged] = log.refs()
+    assert (logged.week, logged.action, logged.ident) == (KEY, "published", "r")
 
     # Provenance that does not describe these weights is refused too.
     context = dg.build_output_context(asset_key="dynamic_weights", partition_key=KEY, run_id="bad-run")
@@ -97,3 +102,21 @@ def test_an_item_trading_would_refuse_is_not_written(baseline):
     moved["gold.clj"] += 0.01
     with pytest.raises(WeightsRejected, match="computed from another baseline"):
         as_trading_reads([item], moved)
+
+
+def test_a_publication_log_that_cannot_be_written_fails_the_output_naming_both_places(tables, baseline, tmp_path):
+    from weighting_pipeline.resources.weights_io_manager import PublicationNotLogged
+
+    lots = synthetic_lots(baseline.keys, "2025-10-01", "2026-03-31", 1.0, seed=4)
+    good = run_chain(lots, [KEY], baseline.allocations)["dynamic_weights"]
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the log's folder should be")
+    manager = DynamoDBWeightsIOManager(table=table(tables), log=PublicationLog(base_path=str(blocked)).open())
+    context = dg.build_output_context(asset_key="dynamic_weights", partition_key=KEY, run_id="good-run")
+    with pytest.raises(PublicationNotLogged) as failed:
+        manager.handle_output(context, weekly(good, baseline))
+    message = str(failed.value)
+    assert f"weeks {KEY} were written to {tables['weights']}" in message
+    assert f"the publication log at {blocked} could not record weeks {KEY}" in message
+    assert "run these weeks again" in message
+    assert table(tables).get_week(KEY) is not None  # the table took it: the message says so

@@ -131,7 +131,7 @@ def test_costs_are_paid_on_each_legs_own_turnover_and_the_baseline_pays_none():
 
 
 def test_the_weights_in_force_are_what_trading_read_when_the_week_began():
-    from weighting_pipeline.core.backtest import LEGACY, PUBLISHED, REFUSED, weights_sources
+    from weighting_pipeline.core.backtest import PUBLISHED, REFUSED, weights_sources
 
     grace = pd.Timedelta(hours=24)
     j, p, pp = "2026-03-15", "2026-03-08", "2026-03-01"  # j begins 2026-03-15 18:00 New York (22:00 UTC)
@@ -154,9 +154,4 @@ def test_the_weights_in_force_are_what_trading_read_when_the_week_began():
     )
     assert source({pp: PUBLISHED}, {pp: before})[2] == (
         f"baseline: {p} was never computed, and {pp} was unpublished at 2026-03-15T21:59:00+00:00"
-    )
-    assert source({p: LEGACY}) == (
-        p,
-        "recomputed",
-        f"dynamic_weights of {p}, recomputed from its stored multipliers (computed before publication was recorded)",
     )

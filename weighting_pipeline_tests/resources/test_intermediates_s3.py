@@ -42,6 +42,11 @@ def test_a_range_run_stores_one_object_per_asset_and_week(ledger, tables, instan
     )
     assert sorted(stored_weeks(tables, WEEKS)) == WEEKS
     assert not any(Path(os.environ["DAGSTER_HOME"]).rglob("*.parquet")), "nothing may land on local disk"
+    # The publication log: one entry per published week, beside the intermediates, never on local disk.
+    logged = objects(os.environ["PUBLICATION_LOG__BASE_PATH"])
+    assert [name.split("/")[0] for name in logged] == WEEKS
+    assert all(name.endswith(f"-published-{run_of(instance)}.json") for name in logged)
+    assert not any(Path(os.environ["DAGSTER_HOME"]).rglob("*.json")), "nothing may land on local disk"
 
 
 def test_a_new_container_rematerialises_dynamic_weights_alone_from_s3(
@@ -49,6 +54,8 @@ def test_a_new_container_rematerialises_dynamic_weights_alone_from_s3(
 ):
     assert run_chain_in_dagster(instance, partition_range=(WEEKS[0], WEEKS[-1])).success
     first = stored_weeks(tables, WEEKS)
+    shown_before = week_of(instance, "dynamic_weights", WEEKS[1])
+    backtest_before = week_of(instance, "tilt_backtest", WEEKS[2])
     for key in WEEKS:
         client.delete_item(TableName=tables["weights"], Key={"PK": {"S": "WEIGHTS#WEEK"}, "SK": {"S": key}})
 
@@ -67,6 +74,27 @@ def test_a_new_container_rematerialises_dynamic_weights_alone_from_s3(
     assert again[WEEKS[1]]["ledger_index"] == "unknown"
     assert content(again[WEEKS[1]]) | {"ledger_index": None} == content(first[WEEKS[1]]) | {"ledger_index": None}
     assert again[WEEKS[1]]["run_id"] != first[WEEKS[1]]["run_id"]
+    with dg.DagsterInstance.from_config(str(elsewhere / "home")) as fresh:
+        weights = materialized_metadata(fresh, "dynamic_weights")
+    # Its turnover and restatement compare with the weeks the first task published (the
+    # publication log on S3), though this instance never saw them.
+    assert weights["turnover"] == pytest.approx(shown_before["turnover"], abs=1e-15)
+    # (the ledger index differs only as "unknown": read from closed_lots' record in an instance)
+    assert weights["restatement"] == f"identical to run {first[WEEKS[1]]['run_id']} (though ledger_index differ)"
+
+    # The backtest in yet another new task: what trading read comes from the publication
+    # log, not from any instance's event log, so the week scores as it did in the first.
+    other = tmp_path / "another_task"
+    (other / "home").mkdir(parents=True)
+    cmd = materialize_command("tilt_backtest", "--partition", WEEKS[2])
+    env = {**os.environ, "DAGSTER_HOME": str(other / "home")}
+    done = subprocess.run(cmd, cwd=other, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    with dg.DagsterInstance.from_config(str(other / "home")) as fresh:
+        scored = materialized_metadata(fresh, "tilt_backtest")
+    assert scored["weights_source"] == f"dynamic_weights of {WEEKS[1]} as published (run {again[WEEKS[1]]['run_id']})"
+    numbers = ["r_tilt", "r_base", "active", "turnover", "active_share", "coverage"]
+    assert {k: scored[k] for k in numbers} == {k: backtest_before[k] for k in numbers}
 
 
 def test_a_week_missing_from_s3_is_named_with_the_bucket(ledger, tables, instance, s3_intermediates):
@@ -79,6 +107,18 @@ def test_a_week_missing_from_s3_is_named_with_the_bucket(ledger, tables, instanc
         else failure.event_specific_data.error.message
     )
     assert f"no stored data for weeks ['{WEEKS[0]}']" in message and s3_intermediates.removeprefix("s3://") in message
+
+
+def week_of(instance, asset: str, week: str) -> dict:
+    [record] = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), asset_partitions=[week]), limit=1
+    ).records
+    return {k: v.value for k, v in record.asset_materialization.metadata.items()}
+
+
+def run_of(instance) -> str:
+    [record] = instance.fetch_materializations(dg.AssetKey("dynamic_weights"), limit=1).records
+    return record.run_id
 
 
 def materialized_metadata(instance, asset: str) -> dict:

@@ -140,8 +140,13 @@ def test_a_missing_or_misshapen_weights_table_fails_before_writing(tables, clien
 def test_ttl_days_must_be_positive(ttl_days):
     from pydantic import ValidationError
 
+    from weighting_pipeline.resources.publication_log import PublicationLog
     from weighting_pipeline.resources.weights_io_manager import DynamoDBWeightsIOManager
 
     with pytest.raises(ValidationError, match="ttl_days") as refused:
-        DynamoDBWeightsIOManager(table=WeightsTable(dynamodb=DynamoDBResource(), table_name="t"), ttl_days=ttl_days)
+        DynamoDBWeightsIOManager(
+            table=WeightsTable(dynamodb=DynamoDBResource(), table_name="t"),
+            log=PublicationLog(base_path="unused"),
+            ttl_days=ttl_days,
+        )
     assert [e["loc"] for e in refused.value.errors()] == [("ttl_days",)]  # only ttl_days: no argument it lacks
