@@ -17,7 +17,6 @@ SMOKE_GRID = {"lookback_days": [30, 60], "max_multiplier": [1.5, 2.0]}
 
 
 def run(n_strategies: int, n_weeks: int, n_lots: int, repeats: int = 3, smoke: bool = False) -> dict:
-    from dataclasses import replace
     from itertools import product
 
     import numpy as np
@@ -42,7 +41,7 @@ def run(n_strategies: int, n_weeks: int, n_lots: int, repeats: int = 3, smoke: b
     t = time.perf_counter()
     realised, closed = weekly_realised_returns(lots, keys, names)
     for i, values in enumerate(product(*grid.values())):
-        params = replace(WeightingParams(), **dict(zip(grid, values)))
+        params = WeightingParams().replace(**dict(zip(grid, values)))
         reference = setting_holdout(lots, keys, baseline, params, realised, closed)
         assert np.array_equal(reference["active"].to_numpy(), result.actives[i].to_numpy()), params
     one_by_one = time.perf_counter() - t

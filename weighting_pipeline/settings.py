@@ -1,10 +1,11 @@
 """Algorithm settings and the baseline location, as one Dagster resource.
 
-Each setting is declared once, as a field of ``WeightingSettings``: its environment
-variable (``json_schema_extra={"env": ...}``), its description, and its default, which
-is the core's (``core.chain.WeightingParams``, the math's own parameters). ``ENV_VARS``
-is derived from the fields. A bad value fails loudly, naming the variable, when the
-definitions load.
+Each setting is declared once, as a pydantic field with its environment variable
+(``json_schema_extra={"env": ...}``), description and default: the math's parameters
+in ``core.params.ParamFields``, which both this resource and the core's
+``WeightingParams`` take as their fields, and the stage, baseline path and report
+comparison here. ``ENV_VARS`` is derived from the fields. A bad value fails loudly,
+naming the variable, when the definitions load.
 """
 
 from __future__ import annotations
@@ -15,18 +16,17 @@ import dagster as dg
 from pydantic import Field, PrivateAttr
 
 from weighting_pipeline.core.baseline import Baseline, BaselineConfigError, packaged_config_path, stage_file
-from weighting_pipeline.core.chain import POLICIES, WeightingParams
+from weighting_pipeline.core.params import PARAMS, POLICIES, ParamFields, WeightingParams
 from weighting_pipeline.resources.baseline_source import read_baseline
-
-DEFAULTS = WeightingParams()  # the math's defaults: the seed's (pull request 2957)
 
 
 class SettingsError(ValueError):
     """An environment variable holds a value the pipeline cannot use."""
 
 
-class WeightingSettings(dg.ConfigurableResource):
-    """Parameters of the weighting algorithm and where the baseline comes from."""
+class WeightingSettings(dg.ConfigurableResource, ParamFields):
+    """Parameters of the weighting algorithm (every field of ``core.params.ParamFields``,
+    declared there) and where the baseline comes from."""
 
     stage: str = Field(
         default="dev",
@@ -38,111 +38,6 @@ class WeightingSettings(dg.ConfigurableResource):
         json_schema_extra={"env": "STRATEGY_CONFIG__PATH"},
         description="Baseline JSON: a path or s3://bucket/key (the file trading deploys); overrides the stage's file.",
     )
-    lookback_days: int = Field(
-        default=DEFAULTS.lookback_days,
-        json_schema_extra={"env": "LOOKBACK_DAYS"},
-        description="Calendar days in the lookback window.",
-    )
-    risk_free_rate: float = Field(
-        default=DEFAULTS.risk_free_rate,
-        json_schema_extra={"env": "RISK_FREE_RATE"},
-        description="Annual risk-free rate (0.045 = 4.5%).",
-    )
-    min_lots: int = Field(
-        default=DEFAULTS.min_lots,
-        json_schema_extra={"env": "MIN_LOTS"},
-        description="Lots a strategy needs in the window to qualify.",
-    )
-    min_days: int = Field(
-        default=DEFAULTS.min_days,
-        json_schema_extra={"env": "MIN_DAYS"},
-        description="Distinct close dates a strategy needs to qualify.",
-    )
-    min_multiplier: float = Field(
-        default=DEFAULTS.min_multiplier,
-        json_schema_extra={"env": "MIN_MULTIPLIER"},
-        description="Lowest multiplier of the baseline (0 < min <= 1).",
-    )
-    max_multiplier: float = Field(
-        default=DEFAULTS.max_multiplier,
-        json_schema_extra={"env": "MAX_MULTIPLIER"},
-        description="Highest multiplier of the baseline (>= 1).",
-    )
-    turnover_warn: float = Field(
-        default=DEFAULTS.turnover_warn,
-        json_schema_extra={"env": "TURNOVER_WARN_THRESHOLD"},
-        description="Week-over-week turnover that raises a WARN (fraction).",
-    )
-    cost_bps: float = Field(
-        default=DEFAULTS.cost_bps,
-        json_schema_extra={"env": "COST_BPS"},
-        description="Trading cost the backtest charges per unit of capital traded, in basis points (the published weights are unaffected).",
-    )
-    noise_alpha: float = Field(
-        default=DEFAULTS.noise_alpha,
-        json_schema_extra={"env": "NOISE_ALPHA"},
-        description="Significance level of the noise test (tilt_exceeds_noise): p below it means the Sharpe ratios differ.",
-    )
-    missing_days: str = Field(
-        default=DEFAULTS.missing_days,
-        json_schema_extra={"env": "MISSING_DAYS"},
-        description="skip: dates without a close have no return; zero: NYSE trading days without one count as 0.",
-    )
-    score: str = Field(
-        default=DEFAULTS.score,
-        json_schema_extra={"env": "SCORE"},
-        description="What the multipliers map: sharpe, sortino or calmar (empyrical's conventions).",
-    )
-    pnl_date: str = Field(
-        default=DEFAULTS.pnl_date,
-        json_schema_extra={"env": "PNL_DATE"},
-        description="When realised P&L is booked: close (a lot's, when fully closed) or exit (each exit record's, on its date, open lots included). No role under return_basis=market.",
-    )
-    return_basis: str = Field(
-        default=DEFAULTS.return_basis,
-        json_schema_extra={"env": "RETURN_BASIS"},
-        description="What a return is per: lot (the mean entry notional of the lots booked in the window), deployed (the entry notional still held in the strategy's lots that day; needs pnl_date=exit) or market (every held position marked to trading's daily closes in MARKET_DATA_BUCKET; pnl_date has no role).",
-    )
-
-    mapping: str = Field(
-        default=DEFAULTS.mapping,
-        json_schema_extra={"env": "MAPPING"},
-        description="How scores become multipliers: minmax (the seed's: best max, worst min) or median_power (clip((s / median) ** MAPPING_ALPHA, min, max); s <= 0 gets min).",
-    )
-    mapping_alpha: float = Field(
-        default=DEFAULTS.mapping_alpha,
-        json_schema_extra={"env": "MAPPING_ALPHA"},
-        description="The power of median_power (> 0).",
-    )
-    sleeves: str = Field(
-        default=DEFAULTS.sleeves,
-        json_schema_extra={"env": "SLEEVES"},
-        description="none: one renormalisation; folder: within each folder of the baseline keys (ftlt/...), each keeping its baseline total.",
-    )
-
-    score_shrinkage: str = Field(
-        default=DEFAULTS.score_shrinkage,
-        json_schema_extra={"env": "SCORE_SHRINKAGE"},
-        description="none, or james_stein: shrink each week's Sharpe ratios toward their mean by the positive-part James-Stein factor before mapping (needs RETURN_BASIS=market, whose standard errors are calibrated).",
-    )
-
-    smoothing: float = Field(
-        default=DEFAULTS.smoothing,
-        json_schema_extra={"env": "SMOOTHING"},
-        description="Partial adjustment lambda in (0, 1]: each week's weights move this fraction of the way from the week before's to the week's target (1: none).",
-    )
-    smoothing_start: str = Field(
-        default=DEFAULTS.smoothing_start,
-        json_schema_extra={"env": "SMOOTHING_START"},
-        description="The week (partition key) smoothing starts from, with the baseline as the week before's weights.",
-    )
-
-    policy: str = Field(
-        default=DEFAULTS.policy,
-        json_schema_extra={"env": "POLICY"},
-        description="A preset of the settings above: seed (pull request 2957, the defaults), pr2977 or script (the trading author's later designs); variables set explicitly override it.",
-    )
-
     compare_policies: str = Field(
         default="",
         json_schema_extra={"env": "COMPARE_POLICIES"},
@@ -227,4 +122,3 @@ ENV_VARS: dict[str, tuple[str, type]] = {
     for name, field in WeightingSettings.model_fields.items()
     if isinstance(field.json_schema_extra, dict) and "env" in field.json_schema_extra
 }
-PARAMS = tuple(WeightingParams.__dataclass_fields__)  # the fields that are the math's parameters

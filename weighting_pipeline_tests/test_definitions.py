@@ -260,9 +260,19 @@ def test_loading_the_definitions_prints_no_preview_or_beta_warning_but_others_st
 
 
 def test_each_setting_is_declared_once_with_the_cores_default_and_its_variable():
-    """ENV_VARS, WeightingSettings and WeightingParams once declared every setting three times."""
+    """ENV_VARS, WeightingSettings and WeightingParams once declared every setting three times;
+    now core.params.ParamFields declares each parameter and the others take it from there."""
     from weighting_pipeline.core.chain import WeightingParams
     from weighting_pipeline.settings import ENV_VARS, PARAMS
+
+    # What the launchpad offers as the settings resource's run config: every parameter,
+    # with the core's default and description, and nothing the core does not take.
+    config = WeightingSettings().get_resource_definition().config_schema.config_type.fields
+    defaults = WeightingParams().as_dict()
+    for name in PARAMS:
+        assert config[name].default_value == defaults[name], name
+        assert config[name].description, name
+    assert set(config) - set(PARAMS) == {"stage", "strategy_config_path", "compare_policies"}
 
     assert WeightingSettings().params() == WeightingParams()  # the defaults are the core's
     assert set(PARAMS) <= set(ENV_VARS) and len({var for var, _ in ENV_VARS.values()}) == len(ENV_VARS)

@@ -7,8 +7,6 @@ Unpartitioned and outside the weekly job: materialise it from the UI (or
 its materialization. Formulas and sources: ``docs/analytics.md``.
 """
 
-from dataclasses import replace
-
 import dagster as dg
 import numpy as np
 import pandas as pd
@@ -37,7 +35,7 @@ def policy_comparison(
 
     params, baseline = settings.params(), settings.baseline()
     names = [p.strip() for p in settings.compare_policies.split(",") if p.strip()]
-    base = params if params.return_basis != "market" else replace(params, return_basis="lot")  # the sweep reads no bars
+    base = params if params.return_basis != "market" else params.replace(return_basis="lot")  # the sweep reads no bars
     lookback = max(
         [params.lookback_days, *(int(POLICIES[n].get("lookback_days", params.lookback_days)) for n in names)]
     )

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from itertools import product
 from typing import Any
 
@@ -52,7 +52,7 @@ def setting_holdout(
     ``realised``/``closed`` from ``weekly_realised_returns`` of ``keys``; ``grid``: see
     ``run_chain``)."""
     # Smoothing starts no earlier than the first week the sweep computes (see ``sweep``).
-    params = replace(params, smoothing_start=max(params.smoothing_start, weight_keys(keys)[0]))
+    params = params.replace(smoothing_start=max(params.smoothing_start, weight_keys(keys)[0]))
     weights = run_chain(lots, weight_keys(keys), baseline, params, grid)["dynamic_weights"]
     attribution = entry_attribution(lots, keys, list(baseline.index), params.return_basis)
     return score(weights, list(keys), baseline, realised, closed, params.cost_bps, attribution=attribution)[0]
@@ -63,8 +63,8 @@ def combination(base: WeightingParams, names: Sequence[str], values: Sequence) -
     (``core.chain.POLICIES``) if the grid names one, then the grid's other values."""
     chosen: dict[str, Any] = dict(zip(names, values))
     if "policy" in chosen and chosen["policy"] in POLICIES:
-        base = replace(base, **POLICIES[chosen["policy"]])
-    return replace(base, **chosen)
+        base = base.replace(**POLICIES[chosen["policy"]])
+    return base.replace(**chosen)
 
 
 def usable_combinations(

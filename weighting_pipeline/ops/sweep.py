@@ -15,7 +15,6 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import fields
 
 import pandas as pd
 
@@ -189,7 +188,7 @@ def run(week_range: str, options: dict[str, str | None], progress: bool = True, 
         print(f"Not run: {', '.join(f'{k}={v}' for k, v in zip(grid, values))}: {reason}")
     print(
         f"Backtesting {n} setting(s) over {len(keys)} weeks ({keys[0]}...{keys[-1]}); other settings as configured "
-        f"({', '.join(f'{f.name}={getattr(base, f.name)}' for f in fields(base) if f.name not in grid)})\n"
+        f"({', '.join(f'{name}={value}' for name, value in base.as_dict().items() if name not in grid)})\n"
     )
     update, close = progress_bar(n, progress)
     began = time.perf_counter()
