@@ -8,8 +8,9 @@ it, still running, cannot publish the rolled-back week again (a newer run can;
 (``publication.log``), where the backtest reads that trading no longer had the
 week, and recorded as an ``AssetObservation`` of that week of
 ``dynamic_weights`` in the Dagster instance: it shows in the asset's event list
-for the week in the UI, and ``audit`` prints it. The week's materializations stay in the event log, untouched:
-history is not rewritten.
+for the week in the UI, and ``audit`` prints it. The week's materializations
+stay in the event log and its publication in the log, untouched: history is
+not rewritten.
 """
 
 from __future__ import annotations
