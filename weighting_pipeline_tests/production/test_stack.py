@@ -246,6 +246,10 @@ def test_a_week_launched_like_the_materialize_button_runs_in_one_ecs_task(stack)
         )
     published = item(stack, week)
     assert published is not None and published["run_id"]["S"] == run_id
+    # The run's task logged the week where the template points it (PUBLICATION_LOG__BASE_PATH),
+    # beside the intermediates and outside their expiry.
+    logged = stack.client("s3").list_objects_v2(Bucket=bucket, Prefix=f"publications/{week}/").get("Contents", [])
+    assert [o["Key"].rsplit("-published-", 1)[-1] for o in logged] == [f"{run_id}.json"], logged
 
     # Then the daemon's analysis_after_publication sensor starts the diagnostics in a run of their own.
     fetch = lambda: stack.gql(RUNS_AFTER, {"id": run_id})["runsOrError"]["results"]  # noqa: E731
