@@ -13,10 +13,10 @@ from __future__ import annotations
 import os
 
 import dagster as dg
-from pydantic import Field, PrivateAttr
+from pydantic import PrivateAttr
 
 from weighting_pipeline.core.baseline import Baseline, BaselineConfigError, packaged_config_path, stage_file
-from weighting_pipeline.core.params import PARAMS, POLICIES, ParamFields, WeightingParams
+from weighting_pipeline.core.params import PARAMS, POLICIES, ParamFields, WeightingParams, setting
 from weighting_pipeline.resources.baseline_source import read_baseline
 
 
@@ -28,20 +28,16 @@ class WeightingSettings(dg.ConfigurableResource, ParamFields):
     """Parameters of the weighting algorithm (every field of ``core.params.ParamFields``,
     declared there) and where the baseline comes from."""
 
-    stage: str = Field(
-        default="dev",
-        description="Deployment stage: picks config/strategy.<stage>.json.",
-        json_schema_extra={"env": "APP__STAGE"},
+    stage: str = setting("dev", "APP__STAGE", "Deployment stage: picks config/strategy.<stage>.json.")
+    strategy_config_path: str | None = setting(
+        None,
+        "STRATEGY_CONFIG__PATH",
+        "Baseline JSON: a path or s3://bucket/key (the file trading deploys); overrides the stage's file.",
     )
-    strategy_config_path: str | None = Field(
-        default=None,
-        json_schema_extra={"env": "STRATEGY_CONFIG__PATH"},
-        description="Baseline JSON: a path or s3://bucket/key (the file trading deploys); overrides the stage's file.",
-    )
-    compare_policies: str = Field(
-        default="",
-        json_schema_extra={"env": "COMPARE_POLICIES"},
-        description="tilt_report also compares these POLICY presets on one backtest of its weeks (comma-separated, e.g. seed,pr2977,script).",
+    compare_policies: str = setting(
+        "",
+        "COMPARE_POLICIES",
+        "tilt_report also compares these POLICY presets on one backtest of its weeks (comma-separated, e.g. seed,pr2977,script).",
     )
 
     _baseline: Baseline | None = PrivateAttr(default=None)

@@ -106,6 +106,12 @@ def run_failure_alert(
     )
 
 
+def deadline_of(week: str, hours: float) -> pd.Timestamp:
+    """When ``week`` should be published by: its end (Sunday 18:00 New York) plus ``hours`` (UTC).
+    The missed-week sensor alerts after it; the scheduled runtime's dead-man datapoint is stamped with it."""
+    return WeekWindows.for_keys([week], 1).ends[0].tz_convert("UTC") + pd.Timedelta(hours=hours)
+
+
 def missed_week_alert(
     instance: dg.DagsterInstance, alerts: AlertsTopic, now: pd.Timestamp, cursor: str | None
 ) -> tuple[messages.Alert | None, str | None]:
@@ -114,7 +120,7 @@ def missed_week_alert(
     if week is None or week == cursor:
         return None, cursor
     week_end = WeekWindows.for_keys([week], 1).ends[0]
-    if now < week_end + pd.Timedelta(hours=alerts.missed_week_hours):
+    if now < deadline_of(week, alerts.missed_week_hours):
         return None, cursor
     if week in latest_materializations(instance, "dynamic_weights", [week]):
         return None, cursor

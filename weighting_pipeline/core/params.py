@@ -49,101 +49,82 @@ POLICIES: dict[str, dict[str, Any]] = {
 }
 
 
+def setting(default: Any, env: str, description: str) -> Any:
+    """A field with its ``default``, its environment variable ``env`` and ``description``."""
+    return Field(default=default, description=description, json_schema_extra={"env": env})
+
+
 class ParamFields(BaseModel):
     """The parameters' declaration: type, default, environment variable
     (``json_schema_extra["env"]``) and description of each."""
 
-    lookback_days: int = Field(
-        default=90, description="Calendar days in the lookback window.", json_schema_extra={"env": "LOOKBACK_DAYS"}
+    lookback_days: int = setting(90, "LOOKBACK_DAYS", "Calendar days in the lookback window.")
+    risk_free_rate: float = setting(0.045, "RISK_FREE_RATE", "Annual risk-free rate (0.045 = 4.5%).")
+    min_lots: int = setting(5, "MIN_LOTS", "Lots a strategy needs in the window to qualify.")
+    min_days: int = setting(5, "MIN_DAYS", "Distinct close dates a strategy needs to qualify.")
+    min_multiplier: float = setting(0.5, "MIN_MULTIPLIER", "Lowest multiplier of the baseline (0 < min <= 1).")
+    max_multiplier: float = setting(2.0, "MAX_MULTIPLIER", "Highest multiplier of the baseline (>= 1).")
+    turnover_warn: float = setting(
+        0.20, "TURNOVER_WARN_THRESHOLD", "Week-over-week turnover that raises a WARN (fraction)."
     )
-    risk_free_rate: float = Field(
-        default=0.045, description="Annual risk-free rate (0.045 = 4.5%).", json_schema_extra={"env": "RISK_FREE_RATE"}
+    noise_alpha: float = setting(
+        0.05,
+        "NOISE_ALPHA",
+        "Significance level of the noise test (tilt_exceeds_noise): p below it means the Sharpe ratios differ.",
     )
-    min_lots: int = Field(
-        default=5, description="Lots a strategy needs in the window to qualify.", json_schema_extra={"env": "MIN_LOTS"}
+    cost_bps: float = setting(
+        0.0,
+        "COST_BPS",
+        "Trading cost the backtest charges per unit of capital traded, in basis points (the published weights are unaffected).",
     )
-    min_days: int = Field(
-        default=5,
-        description="Distinct close dates a strategy needs to qualify.",
-        json_schema_extra={"env": "MIN_DAYS"},
+    missing_days: str = setting(
+        "skip",
+        "MISSING_DAYS",
+        "skip: dates without a close have no return; zero: NYSE trading days without one count as 0.",
     )
-    min_multiplier: float = Field(
-        default=0.5,
-        description="Lowest multiplier of the baseline (0 < min <= 1).",
-        json_schema_extra={"env": "MIN_MULTIPLIER"},
+    score: str = setting(
+        "sharpe", "SCORE", "What the multipliers map: sharpe, sortino or calmar (empyrical's conventions)."
     )
-    max_multiplier: float = Field(
-        default=2.0,
-        description="Highest multiplier of the baseline (>= 1).",
-        json_schema_extra={"env": "MAX_MULTIPLIER"},
+    pnl_date: str = setting(
+        "close",
+        "PNL_DATE",
+        "When realised P&L is booked: close (a lot's, when fully closed) or exit (each exit record's, on its date, open lots included). No role under return_basis=market.",
     )
-    turnover_warn: float = Field(
-        default=0.20,
-        description="Week-over-week turnover that raises a WARN (fraction).",
-        json_schema_extra={"env": "TURNOVER_WARN_THRESHOLD"},
+    return_basis: str = setting(
+        "lot",
+        "RETURN_BASIS",
+        "What a return is per: lot (the mean entry notional of the lots booked in the window), deployed (the entry notional still held in the strategy's lots that day; needs pnl_date=exit) or market (every held position marked to trading's daily closes in MARKET_DATA_BUCKET; pnl_date has no role).",
     )
-    noise_alpha: float = Field(
-        default=0.05,
-        description="Significance level of the noise test (tilt_exceeds_noise): p below it means the Sharpe ratios differ.",
-        json_schema_extra={"env": "NOISE_ALPHA"},
+    mapping: str = setting(
+        "minmax",
+        "MAPPING",
+        "How scores become multipliers: minmax (the seed's: best max, worst min) or median_power (clip((s / median) ** MAPPING_ALPHA, min, max); s <= 0 gets min).",
     )
-    cost_bps: float = Field(
-        default=0.0,
-        description="Trading cost the backtest charges per unit of capital traded, in basis points (the published weights are unaffected).",
-        json_schema_extra={"env": "COST_BPS"},
+    mapping_alpha: float = setting(0.5, "MAPPING_ALPHA", "The power of median_power (> 0).")
+    sleeves: str = setting(
+        "none",
+        "SLEEVES",
+        "none: one renormalisation; folder: within each folder of the baseline keys (ftlt/...), each keeping its baseline total.",
     )
-    missing_days: str = Field(
-        default="skip",
-        description="skip: dates without a close have no return; zero: NYSE trading days without one count as 0.",
-        json_schema_extra={"env": "MISSING_DAYS"},
+    score_shrinkage: str = setting(
+        "none",
+        "SCORE_SHRINKAGE",
+        "none, or james_stein: shrink each week's Sharpe ratios toward their mean by the positive-part James-Stein factor before mapping (needs RETURN_BASIS=market, whose standard errors are calibrated).",
     )
-    score: str = Field(
-        default="sharpe",
-        description="What the multipliers map: sharpe, sortino or calmar (empyrical's conventions).",
-        json_schema_extra={"env": "SCORE"},
+    smoothing: float = setting(
+        1.0,
+        "SMOOTHING",
+        "Partial adjustment lambda in (0, 1]: each week's weights move this fraction of the way from the week before's to the week's target (1: none).",
     )
-    pnl_date: str = Field(
-        default="close",
-        description="When realised P&L is booked: close (a lot's, when fully closed) or exit (each exit record's, on its date, open lots included). No role under return_basis=market.",
-        json_schema_extra={"env": "PNL_DATE"},
+    smoothing_start: str = setting(
+        FIRST_WEEK,
+        "SMOOTHING_START",
+        "The week (partition key) smoothing starts from, with the baseline as the week before's weights.",
     )
-    return_basis: str = Field(
-        default="lot",
-        description="What a return is per: lot (the mean entry notional of the lots booked in the window), deployed (the entry notional still held in the strategy's lots that day; needs pnl_date=exit) or market (every held position marked to trading's daily closes in MARKET_DATA_BUCKET; pnl_date has no role).",
-        json_schema_extra={"env": "RETURN_BASIS"},
-    )
-    mapping: str = Field(
-        default="minmax",
-        description="How scores become multipliers: minmax (the seed's: best max, worst min) or median_power (clip((s / median) ** MAPPING_ALPHA, min, max); s <= 0 gets min).",
-        json_schema_extra={"env": "MAPPING"},
-    )
-    mapping_alpha: float = Field(
-        default=0.5, description="The power of median_power (> 0).", json_schema_extra={"env": "MAPPING_ALPHA"}
-    )
-    sleeves: str = Field(
-        default="none",
-        description="none: one renormalisation; folder: within each folder of the baseline keys (ftlt/...), each keeping its baseline total.",
-        json_schema_extra={"env": "SLEEVES"},
-    )
-    score_shrinkage: str = Field(
-        default="none",
-        description="none, or james_stein: shrink each week's Sharpe ratios toward their mean by the positive-part James-Stein factor before mapping (needs RETURN_BASIS=market, whose standard errors are calibrated).",
-        json_schema_extra={"env": "SCORE_SHRINKAGE"},
-    )
-    smoothing: float = Field(
-        default=1.0,
-        description="Partial adjustment lambda in (0, 1]: each week's weights move this fraction of the way from the week before's to the week's target (1: none).",
-        json_schema_extra={"env": "SMOOTHING"},
-    )
-    smoothing_start: str = Field(
-        default=FIRST_WEEK,
-        description="The week (partition key) smoothing starts from, with the baseline as the week before's weights.",
-        json_schema_extra={"env": "SMOOTHING_START"},
-    )
-    policy: str = Field(
-        default="none",
-        description="A preset of the settings above: seed (pull request 2957, the defaults), pr2977 or script (the trading author's later designs); variables set explicitly override it.",
-        json_schema_extra={"env": "POLICY"},
+    policy: str = setting(
+        "none",
+        "POLICY",
+        "A preset of the settings above: seed (pull request 2957, the defaults), pr2977 or script (the trading author's later designs); variables set explicitly override it.",
     )
 
 

@@ -34,7 +34,7 @@ import pandas as pd
 from botocore.exceptions import BotoCoreError, ClientError
 
 from weighting_pipeline.alerts import messages
-from weighting_pipeline.alerts.sensors import run_failure_alert, send_live_week_alerts
+from weighting_pipeline.alerts.sensors import deadline_of, run_failure_alert, send_live_week_alerts
 from weighting_pipeline.core.calendar import WeekWindows, latest_complete_week
 from weighting_pipeline.resources.alerts import AlertsTopic
 from weighting_pipeline.schedules import ANALYSIS_JOB, SCHEDULE, WEIGHTING_JOB, analysis_request, published_weeks
@@ -109,11 +109,6 @@ def schedule_tick(definitions: dg.Definitions, now: pd.Timestamp) -> tuple[pd.Ti
     return tick, request
 
 
-def deadline_of(week: str, hours: float) -> pd.Timestamp:
-    """When ``week`` should be published by: its end (Sunday 18:00 New York) plus ``hours`` (UTC)."""
-    return WeekWindows.for_keys([week], 1).ends[0].tz_convert("UTC") + pd.Timedelta(hours=hours)
-
-
 def datapoint_time(week: str, hours: float, now: pd.Timestamp) -> pd.Timestamp:
     """The time the dead-man datapoint of ``week`` is stamped with: its deadline, so the alarm's
     seven-day window runs out at the next week's deadline, but never further ahead of ``now``
@@ -168,6 +163,23 @@ def _failed(instance, result, alerts: AlertsTopic, outcome: Outcome) -> None:
     outcome.exit_code = EXIT_RUN_FAILED
 
 
+def _put_deadman(cloudwatch, alerts: AlertsTopic, week: str, now: pd.Timestamp, outcome: Outcome) -> None:
+    """The published week's dead-man datapoint; if CloudWatch refuses it, an alert saying so
+    (the week is out: the task did not die)."""
+    try:
+        put_published(
+            cloudwatch or boto3.client("cloudwatch"),
+            alerts.stage,
+            week,
+            datapoint_time(week, alerts.missed_week_hours, now),
+        )
+    except (BotoCoreError, ClientError) as exc:
+        log.error("Dead-man datapoint for week %s not put: %s", week, exc)
+        alert = messages.deadman_not_put(stage=alerts.stage, week=week, error=str(exc))
+        if alerts.publish(alert):
+            outcome.alerts.append(alert.subject)
+
+
 def run_week(
     definitions: dg.Definitions,
     instance: dg.DagsterInstance,
@@ -197,21 +209,10 @@ def run_week(
         _failed(instance, result, alerts, outcome)
     else:
         outcome.published = published_weeks(instance, result.run_id)
-        if week in outcome.published and alerts.enabled:
-            try:
-                put_published(
-                    cloudwatch or boto3.client("cloudwatch"),
-                    alerts.stage,
-                    week,
-                    datapoint_time(week, alerts.missed_week_hours, now),
-                )
-            except (BotoCoreError, ClientError) as exc:  # the week is out: say so, not "the task died"
-                log.error("Dead-man datapoint for week %s not put: %s", week, exc)
-                alert = messages.deadman_not_put(stage=alerts.stage, week=week, error=str(exc))
-                if alerts.publish(alert):
-                    outcome.alerts.append(alert.subject)
-        elif week not in outcome.published:
+        if week not in outcome.published:
             log.warning("Week %s was not published by run %s (see its dynamic_weights metadata)", week, result.run_id)
+        elif alerts.enabled:
+            _put_deadman(cloudwatch, alerts, week, now, outcome)
         analysis = analysis_request(instance, result.run_id)
         if analysis is not None:
             analysis_tags = {**analysis.tags, RUNTIME_TAG: "scheduled"}

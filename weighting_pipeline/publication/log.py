@@ -118,18 +118,21 @@ def allocation_rows(week: pd.DataFrame) -> tuple[dict[str, Any], ...]:
 
 @dataclass(frozen=True)
 class WeekRecord:
-    """What the log says of one week.
+    """What the log says of one week: ``published``, its newest publication;
+    ``unpublished_at``, when it was unpublished, if its newest unpublish came after that
+    publication; ``latest``, its newest entry with weights, whatever became of them."""
 
-    ``state``: ``PUBLISHED`` (some entry published it), ``REFUSED`` (computed, never
-    published) or None (never computed). ``published``: its newest publication.
-    ``unpublished_at``: when it was unpublished, if its newest unpublish came after that
-    publication. ``latest``: its newest entry with weights, whatever became of them.
-    """
-
-    state: str | None
     published: EntryRef | None
     unpublished_at: pd.Timestamp | None
     latest: EntryRef | None
+
+    @property
+    def state(self) -> str | None:
+        """``PUBLISHED`` (published at least once), ``REFUSED`` (computed, never published)
+        or None (never computed)."""
+        if self.published is not None:
+            return PUBLISHED
+        return REFUSED if self.latest is not None else None
 
 
 def fold(refs: Iterable[EntryRef]) -> dict[str, WeekRecord]:
@@ -144,7 +147,6 @@ def fold(refs: Iterable[EntryRef]) -> dict[str, WeekRecord]:
         chosen = published[-1] if published else None
         gone = [r.at for r in refs if r.action == UNPUBLISHED and (chosen is None or r.at > chosen.at)]
         out[week] = WeekRecord(
-            PUBLISHED if published else (REFUSED if computed else None),
             chosen,
             gone[-1] if chosen is not None and gone else None,
             computed[-1] if computed else None,

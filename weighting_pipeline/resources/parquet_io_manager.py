@@ -64,6 +64,16 @@ def open_base_path(base_path: str, setting: str = "INTERMEDIATES__BASE_PATH") ->
     return pafs.LocalFileSystem(), root.as_posix()
 
 
+def each_object(fs: pafs.FileSystem, fn, items) -> list:
+    """``[fn(item) for item in items]``, overlapped on ``_REMOTE_THREADS`` threads when ``fs``
+    is remote (S3 reads and writes are latency-bound), in order on local disk."""
+    items = list(items)
+    if not isinstance(fs, pafs.LocalFileSystem) and len(items) > 1:
+        with ThreadPoolExecutor(_REMOTE_THREADS) as pool:
+            return list(pool.map(fn, items))
+    return [fn(item) for item in items]
+
+
 def store_whole(fs: pafs.FileSystem, path: str, data) -> None:
     """Write ``data`` (bytes or an Arrow buffer) to ``path`` in one step: on S3 one PUT
     (atomic), on disk a temporary name and a rename (atomic on POSIX), so a reader
@@ -174,16 +184,10 @@ class PartitionedParquetIOManager(dg.ConfigurableIOManager):
             pq.write_table(part, buffer)
             store_whole(self._fs, self._path(context.asset_key, keys[i], key), buffer.getvalue())
 
-        self._each(store, range(len(keys)))
+        each_object(self._fs, store, range(len(keys)))
         context.add_output_metadata(
             {"computation_key": key, "stored_under": "/".join([self._where(), *context.asset_key.path, key])}
         )
-
-    def _each(self, fn, items) -> list:
-        if self._remote and len(items) > 1:
-            with ThreadPoolExecutor(_REMOTE_THREADS) as pool:
-                return list(pool.map(fn, items))
-        return [fn(item) for item in items]
 
     def load_input(self, context: dg.InputContext) -> pd.DataFrame:
         """The weeks asked for, concatenated. An input declared with metadata
@@ -205,7 +209,7 @@ class PartitionedParquetIOManager(dg.ConfigurableIOManager):
             return pd.DataFrame({"partition_key": pd.Categorical([], categories=[])})
         if missing:
             raise self._missing_error(context.asset_key, key, missing)
-        tables = self._each(lambda p: pq.read_table(p, filesystem=self._fs), paths)
+        tables = each_object(self._fs, lambda p: pq.read_table(p, filesystem=self._fs), paths)
         position = tables[0].schema.get_field_index("partition_key")
         frame = pa.concat_tables(
             [t.drop_columns("partition_key") for t in tables], promote_options="default"

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,11 +21,10 @@ import pyarrow.fs as pafs
 from pydantic import Field, PrivateAttr
 
 from weighting_pipeline.publication.log import Entry, EntryRef, WeekRecord, fold
-from weighting_pipeline.resources.parquet_io_manager import open_base_path, store_whole
+from weighting_pipeline.resources.parquet_io_manager import each_object, open_base_path, store_whole
 
 BASE_PATH_ENV = "PUBLICATION_LOG__BASE_PATH"
 DEFAULT_FOLDER = "publication_log"  # under the Dagster instance's storage directory
-_REMOTE_THREADS = 16  # reads and writes on S3 are latency-bound: overlap them
 
 
 class PublicationLog(dg.ConfigurableResource):
@@ -63,16 +61,10 @@ class PublicationLog(dg.ConfigurableResource):
             raise RuntimeError(f"the publication log has no place: set {BASE_PATH_ENV} or run with a Dagster instance")
         return self._fs, self._root
 
-    def _each(self, fn, items: list) -> list:
-        if not isinstance(self._fs, pafs.LocalFileSystem) and len(items) > 1:
-            with ThreadPoolExecutor(_REMOTE_THREADS) as pool:
-                return list(pool.map(fn, items))
-        return [fn(item) for item in items]
-
     def append(self, entries: Iterable[Entry]) -> None:
         """Write each entry as its own object (a whole-object write each)."""
         fs, root = self._opened()
-        self._each(lambda e: store_whole(fs, f"{root}/{e.ref.name}", e.to_json()), list(entries))
+        each_object(fs, lambda e: store_whole(fs, f"{root}/{e.ref.name}", e.to_json()), entries)
 
     def refs(self) -> list[EntryRef]:
         """Every entry's ref, from one listing of the log (files that are not entries are ignored)."""
@@ -90,7 +82,7 @@ class PublicationLog(dg.ConfigurableResource):
                 return Entry.from_json(ref, f.read())
 
         wanted = sorted(set(refs))
-        return dict(zip(wanted, self._each(load, wanted)))
+        return dict(zip(wanted, each_object(fs, load, wanted)))
 
     def weeks(self) -> PublishedWeeks:
         """What the log holds now, from one listing."""
@@ -114,7 +106,7 @@ class PublishedWeeks:
 
     def record(self, week: str) -> WeekRecord:
         """What the log says of ``week`` (never computed: no state)."""
-        return self.records.get(week, WeekRecord(None, None, None, None))
+        return self.records.get(week, WeekRecord(None, None, None))
 
     def published(self, weeks: Iterable[str]) -> dict[str, Entry]:
         """Week -> its newest publication, for the weeks of ``weeks`` published at least once."""
